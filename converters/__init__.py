@@ -1,0 +1,1 @@
+"""Converters between native model vocabularies and the canonical nethub Network."""

@@ -1,0 +1,1 @@
+"""On-disk formats of nethub: one plugin module per format."""

@@ -1,0 +1,44 @@
+"""nethub: a model-exchange hub for NEURON network models.
+
+One canonical HDF5 network store in the middle; NetPyNE specs, NeuroML2, SONATA, HOC templates and
+NetPyNE's JSON/pickle/MAT/CSV containers convert to and from it; NEURON (with MPI) simulates it.
+
+The core (this package's model and store) imports neither ``neuron``, ``mpi4py`` nor ``matplotlib``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import (
+    ConversionError,
+    FormatError,
+    MissingExtraError,
+    MissingMechanismError,
+    NethubError,
+    NoFormatError,
+    SchemaVersionError,
+    SimulationError,
+    SpecError,
+    StoreError,
+    UntrustedPickleError,
+)
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "__version__",
+    "ConversionError",
+    "FormatError",
+    "MissingExtraError",
+    "MissingMechanismError",
+    "NethubError",
+    "NoFormatError",
+    "SchemaVersionError",
+    "SimulationError",
+    "SpecError",
+    "StoreError",
+    "UntrustedPickleError",
+]

@@ -1,0 +1,151 @@
+"""Reading and writing :class:`~nethub.table.Table` objects in HDF5 groups.
+
+Layout of one table group (see docs/store.md):
+
+- attribute ``n_rows`` (int) and ``columns`` (JSON list of ``{"name", "kind", "dtype"}``);
+- one member per column, named ``c0``, ``c1``, ... in column order (so any unicode column name
+  works): a dataset for numeric columns; a group with ``codes`` (int32) and ``categories``
+  (UTF-8 strings) for categoricals; a group with ``values`` and ``offsets`` (int64) for ragged.
+
+Large datasets are chunked and compressed (Blosc/LZ4 with byte shuffle via hdf5plugin, or gzip
+when asked for portability).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import h5py
+import numpy as np
+
+from .table import Categorical, ColumnSpec, Ragged, Table
+
+__all__ = ["write_table", "read_table", "Runs", "dataset_options", "COMPRESSIONS"]
+
+CHUNK_ROWS = 1 << 17
+COMPRESSIONS = ("blosc-lz4", "gzip", "none")
+STR_DTYPE = h5py.string_dtype("utf-8")
+
+
+def dataset_options(n: int, itemsize: int, compression: str) -> dict:
+    """h5py ``create_dataset`` keywords for a 1-D dataset of ``n`` items."""
+    if n < 1024 or compression == "none":
+        return {}
+    chunk = max(1024, min(n, CHUNK_ROWS * 8 // max(itemsize, 1)))
+    if compression == "gzip":
+        return {"chunks": (chunk,), "compression": "gzip", "compression_opts": 1, "shuffle": True}
+    import hdf5plugin  # noqa: PLC0415 - registers the filter; imported lazily (slow import)
+
+    return {"chunks": (chunk,), **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=1)}
+
+
+def _write_array(group: h5py.Group, name: str, arr: np.ndarray, compression: str) -> None:
+    arr = np.ascontiguousarray(arr)
+    group.create_dataset(name, data=arr, **dataset_options(len(arr), arr.itemsize, compression))
+
+
+def write_table(group: h5py.Group, table: Table, compression: str = "blosc-lz4",
+                skip: Sequence[str] = ()) -> None:
+    """Write ``table`` into the (empty) ``group``; columns named in ``skip`` are left out."""
+    meta = []
+    names = [n for n in table.columns if n not in skip]
+    for i, name in enumerate(names):
+        col = table.columns[name]
+        key = f"c{i}"
+        if isinstance(col, Categorical):
+            sub = group.create_group(key)
+            _write_array(sub, "codes", col.codes, compression)
+            sub.create_dataset("categories", data=np.array(col.categories, dtype=object),
+                               dtype=STR_DTYPE)
+            meta.append({"name": name, "kind": "category", "dtype": "int32"})
+        elif isinstance(col, Ragged):
+            sub = group.create_group(key)
+            _write_array(sub, "values", col.values, compression)
+            _write_array(sub, "offsets", col.offsets, compression)
+            meta.append({"name": name, "kind": "ragged", "dtype": col.values.dtype.str})
+        else:
+            _write_array(group, key, col, compression)
+            meta.append({"name": name, "kind": "array", "dtype": col.dtype.str})
+    group.attrs["n_rows"] = len(table)
+    group.attrs["columns"] = json.dumps(meta, ensure_ascii=False)
+
+
+class Runs:
+    """Sorted, disjoint row ranges ``[start, stop)`` to read from a table."""
+
+    def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
+        keep = stops > starts
+        starts, stops = starts[keep], stops[keep]
+        if len(starts) > 1:  # merge touching ranges
+            brk = np.flatnonzero(starts[1:] != stops[:-1]) + 1
+            starts = starts[np.r_[0, brk]]
+            stops = stops[np.r_[brk - 1, len(stops) - 1]]
+        self.starts = starts.astype(np.int64)
+        self.stops = stops.astype(np.int64)
+
+    @classmethod
+    def of_rows(cls, rows: np.ndarray) -> Runs:
+        rows = np.unique(rows)
+        return cls(rows, rows + 1)
+
+    @property
+    def n(self) -> int:
+        return int((self.stops - self.starts).sum())
+
+    def read(self, dset: h5py.Dataset) -> np.ndarray:
+        """The selected rows of a 1-D dataset, touching only the chunks that hold them."""
+        if len(self.starts) == 0:
+            return dset[0:0]
+        if len(self.starts) == 1:
+            return dset[self.starts[0]:self.stops[0]]
+        lo, hi = int(self.starts[0]), int(self.stops[-1])
+        if hi - lo <= 4 * self.n or len(self.starts) > 4096:
+            span = dset[lo:hi]
+            return span[self.index(lo)]
+        return np.concatenate([dset[a:b] for a, b in zip(self.starts, self.stops)])
+
+    def index(self, base: int = 0) -> np.ndarray:
+        """The selected row numbers minus ``base``."""
+        lens = self.stops - self.starts
+        out = np.repeat(self.starts - base - np.r_[0, np.cumsum(lens)[:-1]], lens)
+        return out + np.arange(self.n)
+
+
+def read_table(group: h5py.Group, schema: dict[str, ColumnSpec] | None = None,
+               runs: Runs | None = None, extra: dict | None = None) -> Table:
+    """Read a table group, all rows or only ``runs``; ``extra`` columns are added as given."""
+    meta = json.loads(group.attrs["columns"])
+    n = int(group.attrs["n_rows"]) if runs is None else runs.n
+    cols: dict[str, object] = {}
+    for i, m in enumerate(meta):
+        node = group[f"c{i}"]
+        if m["kind"] == "category":
+            codes = node["codes"][()] if runs is None else runs.read(node["codes"])
+            cats = [c.decode() if isinstance(c, bytes) else c for c in node["categories"][()]]
+            cols[m["name"]] = Categorical(codes, cats)
+        elif m["kind"] == "ragged":
+            cols[m["name"]] = _read_ragged(node, runs)
+        else:
+            cols[m["name"]] = node[()] if runs is None else runs.read(node)
+    if extra:
+        cols.update(extra)
+    order = [m["name"] for m in meta]
+    table = Table(cols, schema, n=n)
+    if schema is not None:  # keep the stored column order (schema columns may be added later)
+        ordered = [k for k in table.columns if k in schema] + [k for k in order if k not in schema]
+        table.columns = {k: table.columns[k] for k in ordered}
+    return table
+
+
+def _read_ragged(node: h5py.Group, runs: Runs | None) -> Ragged:
+    offsets = node["offsets"][()]
+    if runs is None:
+        return Ragged(node["values"][()], offsets)
+    rows = runs.index()
+    vruns = Runs(offsets[rows], offsets[rows + 1])
+    values = vruns.read(node["values"])
+    lens = offsets[rows + 1] - offsets[rows]
+    new = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lens, out=new[1:])
+    return Ragged(values, new)

@@ -1,0 +1,145 @@
+"""Simulation results: spikes, traces, LFP and the facts that make a run reproducible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .table import Categorical, ColumnSpec, Table
+
+__all__ = ["Results", "Traces", "TRACE_COLUMNS"]
+
+#: Index of recorded traces: one row per recorded variable (a row of ``Traces.data``).
+TRACE_COLUMNS: dict[str, ColumnSpec] = {
+    "label": ColumnSpec("category", None, "recordTraces label, e.g. 'V_soma'"),
+    "gid": ColumnSpec("int64", -1, "cell gid"),
+    "sec": ColumnSpec("category", None, "section (missing for point cells)"),
+    "loc": ColumnSpec("float64", float("nan"), "location on the section"),
+    "var": ColumnSpec("category", None, "recorded variable, e.g. 'v' or 'AMPA.i'"),
+}
+
+
+@dataclass(eq=False)
+class Traces:
+    """Recorded variables sampled at common times: ``data[i]`` is the trace of ``index`` row i."""
+
+    index: Table = None  # type: ignore[assignment]
+    time: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    data: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            self.index = Table(schema=TRACE_COLUMNS)
+        elif self.index.schema != TRACE_COLUMNS:
+            self.index = Table(self.index.columns, TRACE_COLUMNS, n=len(self.index))
+        self.time = np.asarray(self.time, dtype=np.float64)
+        self.data = np.asarray(self.data, dtype=np.float64).reshape(len(self.index), len(self.time))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, label: str, gid: int) -> np.ndarray:
+        """The trace ``label`` of cell ``gid``."""
+        lab: Categorical = self.index["label"]  # type: ignore[assignment]
+        hit = np.flatnonzero((lab.codes == lab.code_of(label)) & (self.index["gid"] == gid))
+        if len(hit) == 0:
+            raise KeyError(f"no trace {label!r} recorded for gid {gid}")
+        return self.data[hit[0]]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Long format: one row per (trace, time) with columns label, gid, sec, loc, var, time,
+        value."""
+        idx = self.index.to_pandas()
+        nt = len(self.time)
+        long = idx.loc[idx.index.repeat(nt)].reset_index(drop=True)
+        long["time"] = np.tile(self.time, len(idx))
+        long["value"] = self.data.reshape(-1)
+        return long
+
+    def equals(self, other: object) -> bool:
+        return (
+            isinstance(other, Traces)
+            and self.index.equals(other.index)
+            and np.array_equal(self.time, other.time)
+            and np.array_equal(self.data, other.data, equal_nan=True)
+        )
+
+
+@dataclass(eq=False)
+class Results:
+    """The output of one simulation run.
+
+    Attributes
+    ----------
+    spike_times, spike_gids : ndarray
+        Spikes sorted by time then gid (float64 ms, int64).
+    traces : Traces
+    lfp : ndarray of shape (n_times, n_electrodes) or None
+    lfp_time : ndarray or None
+    electrodes : ndarray of shape (n_electrodes, 3) or None
+    sim_config : dict
+        The simConfig used.
+    seeds : dict
+    versions : dict
+        Software versions (nethub, NEURON, Python, numpy, MPI).
+    timing : dict
+        Seconds spent per phase.
+    network_hash : str
+        ``Network.content_hash()`` of the simulated network.
+    nranks : int
+    meta : dict
+        Anything else (e.g. counts of merged synapses).
+    """
+
+    spike_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    spike_gids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    traces: Traces = field(default_factory=Traces)
+    lfp: np.ndarray | None = None
+    lfp_time: np.ndarray | None = None
+    electrodes: np.ndarray | None = None
+    sim_config: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+    network_hash: str = ""
+    nranks: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.spike_times, dtype=np.float64).reshape(-1)
+        g = np.asarray(self.spike_gids, dtype=np.int64).reshape(-1)
+        if len(t) != len(g):
+            raise ValueError(f"{len(t)} spike times but {len(g)} spike gids")
+        order = np.lexsort((g, t))
+        self.spike_times, self.spike_gids = t[order], g[order]
+
+    @property
+    def spikes(self) -> pd.DataFrame:
+        """Spikes as a DataFrame with columns ``time`` (ms) and ``gid``, sorted by time, gid."""
+        return pd.DataFrame({"time": self.spike_times, "gid": self.spike_gids})
+
+    @property
+    def duration(self) -> float | None:
+        d = self.sim_config.get("duration")
+        return float(d) if d is not None else None
+
+    def equals(self, other: object) -> bool:
+        if not isinstance(other, Results):
+            return False
+        arrays = [(self.spike_times, other.spike_times), (self.spike_gids, other.spike_gids)]
+        for name in ("lfp", "lfp_time", "electrodes"):
+            a, b = getattr(self, name), getattr(other, name)
+            if (a is None) != (b is None):
+                return False
+            if a is not None:
+                arrays.append((a, b))
+        same_meta = all(getattr(self, k) == getattr(other, k) for k in
+                        ("sim_config", "seeds", "versions", "timing", "network_hash",
+                         "nranks", "meta"))
+        return same_meta and self.traces.equals(other.traces) and all(
+            np.array_equal(a, b, equal_nan=True) for a, b in arrays
+        )

@@ -1,0 +1,439 @@
+"""The canonical nethub store: one self-describing, versioned HDF5 file.
+
+The layout is specified in ``docs/store.md``. In short::
+
+    /                      attrs: format="nethub-store", schema_version, creator, created
+    /model/<doc>           JSON documents: cell_types, syn_mechs, populations, stim_sources,
+                           spec, params, provenance, rxd
+    /model/mod_files/      one UTF-8 dataset per .mod file (attr "name")
+    /network/cells         table, sorted by gid
+    /network/connections   table without post_gid, sorted by post gid, + post_offsets (CSR)
+    /network/pointer_conns same layout as connections
+    /network/stim_targets  table without gid, sorted by gid, + post_offsets (CSR)
+    /results/<run>         spikes, traces, lfp and the run's JSON documents
+
+Whole-file writes are atomic (temporary file in the same folder, then rename). Appending a run
+writes into a hidden group and renames it when complete; a failed append removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
+from .errors import NethubError, SchemaVersionError, StoreError
+from .h5table import STR_DTYPE, Runs, dataset_options, read_table, write_table
+from .network import TABLE_SCHEMAS, Network
+from .results import TRACE_COLUMNS, Results, Traces
+
+__all__ = [
+    "FORMAT_NAME",
+    "SCHEMA_VERSION",
+    "write_network",
+    "read_network",
+    "append_run",
+    "read_results",
+    "list_runs",
+    "read_header",
+    "atomic_path",
+    "open_store",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "nethub-store"
+SCHEMA_VERSION = 1
+MODEL_DOCS = ("cell_types", "syn_mechs", "populations", "stim_sources", "spec", "params",
+              "provenance", "rxd")
+#: CSR-indexed tables and the column that holds their target gid (not stored; derived).
+INDEXED = {"connections": "post_gid", "pointer_conns": "post_gid", "stim_targets": "gid"}
+RUN_DOCS = ("sim_config", "seeds", "versions", "timing", "meta")
+_H5_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError)
+
+
+# ----------------------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".nhtmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    If the body raises, the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+# ----------------------------------------------------------------------------- opening
+@contextlib.contextmanager
+def _reading(path: Path, where: list[str]) -> Iterator[None]:
+    """Turn h5py/numpy/json errors while reading into a StoreError naming file and HDF5 path."""
+    try:
+        yield
+    except NethubError:
+        raise
+    except _H5_ERRORS as exc:
+        loc = where[-1] if where else "/"
+        raise StoreError(f"{path}: cannot read {loc}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def open_store(path: str | os.PathLike, mode: str = "r") -> Iterator[h5py.File]:
+    """Open a store after checking that it is one this version can read.
+
+    Raises
+    ------
+    StoreError
+        The file is missing, not HDF5, truncated, or an HDF5 file of another kind.
+    SchemaVersionError
+        The store was written by a newer schema.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, mode)
+    except OSError as exc:
+        kind = "truncated or corrupt HDF5 file" if _has_hdf5_magic(path) else "not an HDF5 file"
+        raise StoreError(f"{path}: {kind} ({exc})") from exc
+    try:
+        _check_header(path, f)
+        yield f
+    finally:
+        f.close()
+
+
+def _has_hdf5_magic(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return head == b"\x89HDF\r\n\x1a\n"
+
+
+def _check_header(path: Path, f: h5py.File) -> None:
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != FORMAT_NAME:
+        raise StoreError(
+            f"{path}: an HDF5 file but not a nethub store (root attribute 'format' is {fmt!r}, "
+            f"expected {FORMAT_NAME!r}); convert it with 'nethub convert' if it is another format"
+        )
+    version = f.attrs.get("schema_version")
+    if version is None or int(version) < 1:
+        raise StoreError(f"{path}: root attribute 'schema_version' missing or invalid")
+    if int(version) > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: written with store schema version {int(version)} by "
+            f"{f.attrs.get('creator', '?')}; this nethub {__version__} reads up to version "
+            f"{SCHEMA_VERSION}: upgrade nethub"
+        )
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """Root attributes of a store (format, schema_version, creator, created)."""
+    with open_store(path) as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item")
+                    else v) for k, v in f.attrs.items()}
+
+
+# ----------------------------------------------------------------------------- writing
+def _write_json(group: h5py.Group, name: str, value: Any) -> None:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    group.create_dataset(name, data=text, dtype=STR_DTYPE)
+
+
+def _read_json(group: h5py.Group, name: str) -> Any:
+    raw = group[name][()]
+    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def _target_offsets(cell_gids: np.ndarray, targets: np.ndarray, table: str) -> np.ndarray:
+    rows = np.searchsorted(cell_gids, targets)
+    rows_c = np.minimum(rows, max(len(cell_gids) - 1, 0))
+    if len(targets) and (len(cell_gids) == 0 or np.any(cell_gids[rows_c] != targets)):
+        bad = targets[(len(cell_gids) == 0) | (cell_gids[rows_c] != targets)][:5]
+        raise StoreError(f"{table}: target gid(s) {bad.tolist()} are not in the cells table")
+    offsets = np.zeros(len(cell_gids) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(cell_gids)), out=offsets[1:])
+    return offsets
+
+
+def _write_network_groups(f: h5py.File, net: Network, compression: str) -> None:
+    net = net.canonical()
+    gids = net.gids
+    if len(gids) and np.any(np.diff(gids) == 0):
+        dup = gids[1:][np.diff(gids) == 0][:5]
+        raise StoreError(f"cells: duplicate gid(s) {dup.tolist()}")
+    model = f.create_group("model")
+    meta = net.metadata()
+    for doc in MODEL_DOCS:
+        _write_json(model, doc, meta[doc])
+    mods = model.create_group("mod_files")
+    for i, (name, text) in enumerate(net.mod_files.items()):
+        mods.create_dataset(f"m{i}", data=text, dtype=STR_DTYPE).attrs["name"] = name
+    grp = f.create_group("network")
+    write_table(grp.create_group("cells"), net.cells, compression)
+    for tname, target in INDEXED.items():
+        table = getattr(net, tname)
+        g = grp.create_group(tname)
+        offsets = _target_offsets(gids, table[target], tname)
+        write_table(g, table, compression, skip=(target,))
+        g.create_dataset("post_offsets", data=offsets,
+                         **dataset_options(len(offsets), 8, compression))
+    grp.attrs["content_hash"] = net.content_hash()
+
+
+def _write_root_attrs(f: h5py.File) -> None:
+    f.attrs["format"] = FORMAT_NAME
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["creator"] = f"nethub {__version__}"
+    f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_network(
+    net: Network,
+    path: str | os.PathLike,
+    results: Iterable[Results] = (),
+    compression: str = "blosc-lz4",
+) -> Path:
+    """Write ``net`` (and optionally runs) to a new store at ``path``, atomically.
+
+    An existing file at ``path`` is replaced only once the new one is complete.
+
+    Parameters
+    ----------
+    compression : {'blosc-lz4', 'gzip', 'none'}
+        'blosc-lz4' is fastest; readers need ``hdf5plugin`` (a nethub dependency). 'gzip' is
+        readable by any HDF5 tool.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            _write_root_attrs(f)
+            _write_network_groups(f, net, compression)
+            res = f.create_group("results")
+            for i, r in enumerate(results):
+                _write_run(res, r.name or f"run_{i:04d}", r, i, compression)
+    logger.info("wrote %s (%d cells, %d connections)", path, net.n_cells, net.n_connections)
+    return path
+
+
+# ----------------------------------------------------------------------------- reading
+def _cell_rows(cells_gid: np.ndarray, gids: Iterable[int] | np.ndarray) -> np.ndarray:
+    want = np.unique(np.asarray(list(gids) if not isinstance(gids, np.ndarray) else gids,
+                                dtype=np.int64))
+    rows = np.searchsorted(cells_gid, want)
+    ok = rows < len(cells_gid)
+    ok[ok] = cells_gid[rows[ok]] == want[ok]
+    if not ok.all():
+        raise StoreError(f"gid(s) {want[~ok][:5].tolist()} not in the store")
+    return rows
+
+
+def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> Network:
+    """Read the network of a store; with ``gids``, only those cells and their incoming
+    connections, pointer connections and stimuli (touching only their rows on disk).
+
+    Model descriptions (cell types, mechanisms, populations, spec) are always read whole.
+    """
+    path = Path(path)
+    where: list[str] = []
+    with open_store(path) as f, _reading(path, where):
+        where.append("/model")
+        model = f["model"]
+        docs = {doc: _read_json(model, doc) for doc in MODEL_DOCS}
+        mods = {ds.attrs["name"]: _decode(ds[()]) for ds in model["mod_files"].values()}
+        where.append("/network/cells")
+        cells_g = f["network/cells"]
+        runs = None
+        if gids is not None:
+            cells_gid = _read_gid_column(cells_g)
+            runs = Runs.of_rows(_cell_rows(cells_gid, gids))
+        cells = read_table(cells_g, TABLE_SCHEMAS["cells"], runs)
+        tables = {"cells": cells}
+        for tname, target in INDEXED.items():
+            where.append(f"/network/{tname}")
+            tables[tname] = _read_indexed(f["network"][tname], tname, target, cells, runs)
+    return Network(
+        cell_types={k: cell_type_from_dict(v) for k, v in docs["cell_types"].items()},
+        syn_mechs={k: SynMech.from_dict(v) for k, v in docs["syn_mechs"].items()},
+        populations={k: Population.from_dict(v) for k, v in docs["populations"].items()},
+        stim_sources={k: StimSource.from_dict(v) for k, v in docs["stim_sources"].items()},
+        spec=docs["spec"], params=docs["params"], provenance=docs["provenance"],
+        rxd=docs["rxd"], mod_files=mods, **tables,
+    )
+
+
+def _decode(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _read_gid_column(cells_g: h5py.Group) -> np.ndarray:
+    meta = json.loads(cells_g.attrs["columns"])
+    idx = [m["name"] for m in meta].index("gid")
+    return cells_g[f"c{idx}"][()]
+
+
+def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | None):
+    offsets = g["post_offsets"][()]
+    if runs is None:
+        counts = np.diff(offsets)
+        post = np.repeat(np.asarray(cells["gid"]), counts)
+        return read_table(g, TABLE_SCHEMAS[tname], None, extra={target: post})
+    rows = runs.index()
+    trows = Runs(offsets[rows], offsets[rows + 1])
+    post = np.repeat(np.asarray(cells["gid"]), offsets[rows + 1] - offsets[rows])
+    return read_table(g, TABLE_SCHEMAS[tname], trows, extra={target: post})
+
+
+# ----------------------------------------------------------------------------- results
+def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: str) -> None:
+    if name in res:
+        raise StoreError(f"results/{name} already exists")
+    g = res.create_group(name)
+    g.attrs["order"] = order
+    g.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    g.attrs["network_hash"] = r.network_hash
+    g.attrs["nranks"] = int(r.nranks)
+    for doc in RUN_DOCS:
+        _write_json(g, doc, getattr(r, doc))
+    sp = g.create_group("spikes")
+    for key, arr in (("time", r.spike_times), ("gid", r.spike_gids)):
+        sp.create_dataset(key, data=arr, **dataset_options(len(arr), 8, compression))
+    tr = g.create_group("traces")
+    write_table(tr.create_group("index"), r.traces.index, compression)
+    tr.create_dataset("time", data=r.traces.time)
+    data = r.traces.data
+    chunks = (max(1, min(len(data), 64)), max(1, min(data.shape[1], 8192))) if data.size else None
+    tr.create_dataset("data", data=data, chunks=chunks)
+    if r.lfp is not None:
+        lfp = g.create_group("lfp")
+        lfp.create_dataset("data", data=r.lfp)
+        for key in ("lfp_time", "electrodes"):
+            val = getattr(r, key)
+            if val is not None:
+                lfp.create_dataset(key, data=val)
+
+
+def append_run(path: str | os.PathLike, results: Results, name: str | None = None,
+               compression: str = "blosc-lz4") -> str:
+    """Add a run to an existing store without rewriting its network.
+
+    The run is written into a hidden group and renamed when complete; if writing fails the
+    hidden group is removed and the store is as before. Returns the run's name.
+    """
+    path = Path(path)
+    with open_store(path, "r+") as f:
+        res = f.require_group("results")
+        order = len([k for k in res if not k.startswith(".")])
+        name = name or results.name or f"run_{order:04d}"
+        if name in res:
+            raise StoreError(f"{path}: results/{name} already exists")
+        tmp = f".partial_{name}"
+        if tmp in res:
+            del res[tmp]
+        try:
+            _write_run(res, tmp, results, order, compression)
+            res.move(tmp, name)
+        except BaseException:
+            if tmp in res:
+                del res[tmp]
+            raise
+    return name
+
+
+def _sorted_runs(f: h5py.File) -> list[str]:
+    if "results" not in f:
+        return []
+    res = f["results"]
+    names = [k for k in res if not k.startswith(".")]
+    return sorted(names, key=lambda k: int(res[k].attrs.get("order", 0)))
+
+
+def list_runs(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Stored runs in order: name, spike count, duration, ranks, creation time."""
+    path = Path(path)
+    out = []
+    where = ["/results"]
+    with open_store(path) as f, _reading(path, where):
+        for name in _sorted_runs(f):
+            g = f["results"][name]
+            where.append(f"/results/{name}")
+            cfg = _read_json(g, "sim_config")
+            out.append({
+                "name": name,
+                "n_spikes": int(g["spikes/time"].shape[0]),
+                "duration": cfg.get("duration") if isinstance(cfg, dict) else None,
+                "nranks": int(g.attrs.get("nranks", 1)),
+                "n_traces": int(g["traces/index"].attrs["n_rows"]),
+                "created": _decode(g.attrs.get("created", "")),
+            })
+    return out
+
+
+def read_results(path: str | os.PathLike, run: int | str = -1) -> Results:
+    """Read one run (by name or by position, ``-1`` = the latest)."""
+    path = Path(path)
+    where: list[str] = ["/results"]
+    with open_store(path) as f, _reading(path, where):
+        names = _sorted_runs(f)
+        if not names:
+            raise StoreError(f"{path}: the store holds no simulation results")
+        if isinstance(run, str):
+            if run not in names:
+                raise StoreError(f"{path}: no run {run!r} (runs: {', '.join(names)})")
+            name = run
+        else:
+            try:
+                name = names[run]
+            except IndexError:
+                raise StoreError(f"{path}: no run #{run}; the store has {len(names)}") from None
+        where.append(f"/results/{name}")
+        return _read_run(f["results"][name], name)
+
+
+def _read_run(g: h5py.Group, name: str) -> Results:
+    docs = {doc: _read_json(g, doc) for doc in RUN_DOCS}
+    tr = g["traces"]
+    traces = Traces(read_table(tr["index"], TRACE_COLUMNS), tr["time"][()], tr["data"][()])
+    lfp = g.get("lfp")
+    return Results(
+        spike_times=g["spikes/time"][()], spike_gids=g["spikes/gid"][()], traces=traces,
+        lfp=lfp["data"][()] if lfp is not None else None,
+        lfp_time=lfp["lfp_time"][()] if lfp is not None and "lfp_time" in lfp else None,
+        electrodes=lfp["electrodes"][()] if lfp is not None and "electrodes" in lfp else None,
+        network_hash=_decode(g.attrs.get("network_hash", "")),
+        nranks=int(g.attrs.get("nranks", 1)), name=name, **docs,
+    )
+
+
+def info(path: str | os.PathLike) -> dict[str, Any]:
+    """What ``nethub info`` shows: header, network summary, runs and file size."""
+    path = Path(path)
+    net = read_network(path)
+    return {
+        "file": str(path),
+        "file_size": path.stat().st_size,
+        "header": read_header(path),
+        **net.summary(),
+        "runs": list_runs(path),
+    }
