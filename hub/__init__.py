@@ -28,8 +28,17 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+from .api import convert, info, load, load_results, read, save, validate  # noqa: E402
+
 __all__ = [
     "__version__",
+    "convert",
+    "info",
+    "load",
+    "load_results",
+    "read",
+    "save",
+    "validate",
     "ConversionError",
     "FormatError",
     "MissingExtraError",

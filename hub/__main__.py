@@ -1,0 +1,8 @@
+"""Run the nethub command line: ``python -m nethub``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The ``nethub`` command line.
+
+Subcommands are entries of :data:`SUBCOMMANDS`: a name mapped to its one-line help, a function
+that adds its arguments to an :class:`argparse.ArgumentParser`, and a handler that takes the
+parsed arguments and returns an exit code. Either function may be given as a
+``"module:function"`` string; only the chosen subcommand's functions are imported, so that
+``nethub info`` never imports the simulator. Another module adds a subcommand with::
+
+    from nethub.cli import add_subcommand
+    add_subcommand("run", "simulate a model in NEURON", add_run_arguments, run)
+
+or, to keep it lazy, with an entry in ``SUBCOMMANDS`` below naming ``"module:function"``s.
+
+Exit codes
+----------
+0
+    Success (``validate``: no errors; warnings allowed).
+1
+    The command was understood but failed: a file is missing or unreadable, no format matches
+    it, a format needs an extra that is not installed, a conversion failed, or ``validate``
+    found errors. One line ``nethub: error: <message>`` goes to stderr.
+2
+    The command line is wrong: unknown subcommand or option, missing argument, malformed
+    ``KEY=VALUE`` (argparse's usage errors), an unknown format name given with ``--format``,
+    ``--to`` or ``--from``, a reader/writer option the format does not accept or whose value
+    is invalid, or a :class:`CommandLineError` from a handler.
+130
+    Interrupted (Ctrl-C).
+
+``--debug`` lets errors propagate with their traceback; ``-v`` logs INFO, ``-vv`` DEBUG to
+stderr (by default only warnings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import __version__
+from .errors import NethubError
+from .formats import OptionError
+
+__all__ = ["main", "build_parser", "add_subcommand", "Subcommand", "SUBCOMMANDS",
+           "CommandLineError"]
+
+logger = logging.getLogger(__name__)
+
+AddArguments = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandLineError(NethubError):
+    """A handler found the command line inconsistent (exit code 2, like argparse's errors)."""
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``nethub <name>`` subcommand; the functions may be ``"module:function"`` strings."""
+
+    help: str
+    add_arguments: AddArguments | str
+    handler: Handler | str
+
+
+def _resolve(fn: Callable | str) -> Callable:
+    if not isinstance(fn, str):
+        return fn
+    module, _, attr = fn.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def out(text: str = "") -> None:
+    """Write one line of command output to stdout (the only output function of nethub)."""
+    sys.stdout.write(text + "\n")
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"nethub: error: {' '.join(message.splitlines())}\n")
+
+
+# ----------------------------------------------------------------------------- info
+def _add_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a store or any readable model file")
+    p.add_argument("--format", metavar="FORMAT", help="format name (default: guessed)")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def _check_format_names(*names: str | None) -> None:
+    """Unknown format names on the command line are usage errors (exit code 2)."""
+    from .formats import get_format
+
+    for name in names:
+        if name is not None:
+            try:
+                get_format(name)
+            except NethubError as exc:
+                raise CommandLineError(str(exc)) from exc
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from . import api
+
+    _check_format_names(args.format)
+    data = api.info(args.file, format=args.format)
+    if args.json:
+        out(json.dumps(data, indent=2, default=str))
+    else:
+        out(format_info(data))
+    return 0
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover - unreachable
+
+
+def _grid(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()
+          ) -> list[str]:
+    """Lines of a plain-text table; columns whose index is in ``right`` are right-aligned."""
+    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r]
+                                           for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for r in cells:
+        parts = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in
+                 enumerate(zip(r, widths))]
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def format_info(data: dict[str, Any]) -> str:
+    """The human-readable text of ``nethub info`` for the dict of :func:`nethub.info`."""
+    head = data.get("header", {})
+    facts = [f"schema {head['schema_version']}" if "schema_version" in head else None,
+             head.get("creator"), f"created {head['created']}" if "created" in head else None]
+    facts_s = ", ".join(f for f in facts if f)
+    lines = [f"{data['file']}: {data.get('format', '?')} format"
+             + (f" ({facts_s})" if facts_s else "")
+             + f", {_human_size(data.get('file_size', 0))}", ""]
+    pops = data.get("populations", {})
+    lines += _grid(["population", "cell type", "cells"],
+                   [(k, v.get("cell_type"), f"{v['cells']:,}") for k, v in pops.items()],
+                   right=(2,)) if pops else ["populations: none"]
+    lines.append("")
+    types = data.get("cell_types", {})
+    lines += _grid(["cell type", "kind"], list(types.items())) if types else ["cell types: none"]
+    lines += ["", (
+        f"cells {data.get('n_cells', 0):,}, connections {data.get('n_connections', 0):,}, "
+        f"pointer connections {data.get('n_pointer_conns', 0):,}, "
+        f"stim targets {data.get('n_stim_targets', 0):,} "
+        f"({data.get('n_stim_sources', 0)} sources)")]
+    for key, label in (("syn_mechs", "synaptic mechanisms"), ("mod_files", "mod files")):
+        if key in data:
+            lines.append(f"{label}: {', '.join(data[key]) or 'none'}")
+    runs = data.get("runs", [])
+    lines.append("")
+    lines += _grid(["run", "spikes", "duration (ms)", "ranks", "created"],
+                   [(r["name"], f"{r['n_spikes']:,}", r.get("duration"), r.get("nranks"),
+                     r.get("created")) for r in runs], right=(1, 2, 3)) if runs else [
+        "runs: none"]
+    lines += [f"not carried over: {note}" for note in data.get("lost", [])]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- validate
+def _add_validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="the file to check")
+    p.add_argument("--format", metavar="FORMAT", help="format name (default: guessed)")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from . import api
+
+    _check_format_names(args.format)
+    findings = api.validate(args.file, format=args.format)
+    n_err = sum(1 for f in findings if f.level == "error")
+    for f in findings:
+        out(f"{f.level.upper()} {f.path or '/'}: {f.message}")
+    if not findings:
+        out(f"{args.file}: valid")
+    else:
+        out(f"{args.file}: {n_err} error(s), {len(findings) - n_err} warning(s)")
+    return 1 if n_err else 0
+
+
+# ----------------------------------------------------------------------------- convert
+def _key_value(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE``; VALUE is JSON if it parses as JSON, else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def _add_convert(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="the file to read")
+    p.add_argument("output", help="the file to write (replaced atomically if it exists)")
+    p.add_argument("--to", metavar="FORMAT", help="format of OUTPUT (default: from its suffix)")
+    p.add_argument("--from", dest="from_", metavar="FORMAT",
+                   help="format of INPUT (default: guessed from content and suffix)")
+    p.add_argument("-r", "--read-opt", metavar="KEY=VALUE", action="append", type=_key_value,
+                   default=[], help="reader option (repeatable; VALUE parsed as JSON if it can)")
+    p.add_argument("-w", "--write-opt", metavar="KEY=VALUE", action="append", type=_key_value,
+                   default=[], help="writer option, e.g. compression=gzip (repeatable)")
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from . import api
+
+    _check_format_names(args.to, args.from_)
+    lost = api.convert(args.input, args.output, to=args.to, from_=args.from_,
+                       read_options=dict(args.read_opt), write_options=dict(args.write_opt))
+    out(f"converted {args.input} -> {args.output}")
+    for note in lost:
+        out(f"not carried over: {note}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- formats
+def _add_formats(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def _run_formats(args: argparse.Namespace) -> int:
+    from .formats import formats
+
+    rows = [{"name": f.name, "read": f.can_read, "write": f.can_write,
+             "suffixes": list(f.suffixes), "extra": f.extra, "installed": f.available,
+             "description": f.description} for f in formats()]
+    if args.json:
+        out(json.dumps(rows, indent=2))
+        return 0
+    flags = {True: "yes", False: "no"}
+    for line in _grid(["format", "read", "write", "suffixes", "installed", "description"],
+                      [(r["name"], flags[r["read"]], flags[r["write"]], " ".join(r["suffixes"]),
+                        flags[r["installed"]] if r["installed"] or not r["extra"] else
+                        f"no: pip install 'nethub[{r['extra']}]'", r["description"])
+                       for r in rows]):
+        out(line)
+    return 0
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "info": Subcommand("summarise a model file: populations, counts, stored runs",
+                       _add_info, _run_info),
+    "validate": Subcommand("check a store and list located problems", _add_validate,
+                           _run_validate),
+    "convert": Subcommand("convert a model file to another format (or re-write it)",
+                          _add_convert, _run_convert),
+    "formats": Subcommand("list the known file formats", _add_formats, _run_formats),
+}
+
+
+def add_subcommand(name: str, help: str, add_arguments: AddArguments | str,
+                   handler: Handler | str) -> None:
+    """Add (or replace) the subcommand ``nethub <name>``.
+
+    Parameters
+    ----------
+    name : str
+    help : str
+        One line for ``nethub --help``.
+    add_arguments : callable or str
+        ``f(parser)`` adding the subcommand's arguments, or ``"module:function"``.
+    handler : callable or str
+        ``f(args) -> int`` running it and returning the exit code, or ``"module:function"``.
+    """
+    SUBCOMMANDS[name] = Subcommand(help, add_arguments, handler)
+
+
+# ----------------------------------------------------------------------------- parser
+def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors",
+                   **default)
+    p.add_argument("-v", "--verbose", action="count", help="log INFO (-v) or DEBUG (-vv)",
+                   **({"default": 0} | default))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With ``argv``, only the chosen subcommand's arguments are added
+    (so only its module is imported); without, every subcommand's."""
+    parser = argparse.ArgumentParser(
+        prog="nethub", description="Convert, inspect, validate and run NEURON network models.")
+    parser.add_argument("--version", action="version", version=f"nethub {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # the first word that is not an option names the subcommand: global options take no value
+    chosen = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for name, cmd in SUBCOMMANDS.items():
+        sub = subs.add_parser(name, help=cmd.help, description=cmd.help, parents=[common])
+        if argv is None or name == chosen:
+            _resolve(cmd.add_arguments)(sub)
+            sub.set_defaults(handler=cmd.handler)
+    return parser
+
+
+def _configure_logging(verbose: int) -> Callable[[], None]:
+    """Log to stderr at WARNING/INFO/DEBUG; returns a function undoing it."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger("nethub")
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "nethub: %(levelname)s: %(message)s" if verbose < 2 else (
+        "nethub: %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(logging.Formatter(fmt))
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+    return undo
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, NethubError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``nethub <argv>`` and return its exit code (see module docs).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        0 success, 1 failure, 2 usage error, 130 interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors end here
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    undo_logging = _configure_logging(args.verbose)
+    try:
+        return int(_resolve(args.handler)(args))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        _error("interrupted")
+        return 130
+    except (NethubError, OSError) as exc:
+        if args.debug:
+            raise
+        _error(_message(exc))
+        return 2 if isinstance(exc, (CommandLineError, OptionError)) else 1
+    finally:
+        undo_logging()
