@@ -1,0 +1,800 @@
+"""NetPyNE-compatible ``NetParams``: network rules with attribute and item access.
+
+Behaves like ``netpyne.specs.NetParams`` (NetPyNE 1.1) for the code found in model files:
+``netParams.popParams['E'] = {...}``, ``netParams.addConnParams(label, params)``,
+``netParams.sizeX = 200``, arbitrary extra attributes used in expression strings
+(``netParams.probLengthConst = 150``) and ``netParams.importCellParams(...)``.
+
+Differences from NetPyNE, on purpose:
+
+* rules are checked against :mod:`nethub.specs.schema` when assigned (unknown keys and wrong
+  types raise :class:`~nethub.errors.SpecError` naming the key path); :meth:`NetParams.validate`
+  re-checks everything, including changes made to a rule after it was assigned, required keys
+  and references between rules;
+* ``importCellParams`` / ``importCellParamsFromNet`` / ``loadCellParamsRule`` of a pickle do not
+  run NEURON: they record an import request under the cell rule's ``'_import'`` key, and the
+  network builder performs the import later (it needs the HOC converter). Writes into the
+  returned rule are kept as an overlay, applied after the import (and after the recorded
+  ``renameSecs``); *reading* imported content (iterating its sections, ...) raises
+  ``SpecError``;
+* rule labels are strings (NetPyNE's automatic integer labels become ``'0'``, ``'1'``, ...), so
+  that :meth:`NetParams.to_dict` round-trips through JSON exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import numbers
+import os
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError
+from .schema import (
+    IMPORT_REQUEST,
+    NETPARAMS_KEYS,
+    RULE_FAMILIES,
+    close_key,
+    jsonable_problems,
+    problems_error,
+    rule_problems,
+    show,
+    value_problems,
+)
+
+__all__ = ["NetParams", "RuleDict", "SpecDict", "MODEL_DIR", "to_plain", "dotify"]
+
+logger = logging.getLogger(__name__)
+
+#: Folder of the model file being loaded (set by :mod:`nethub.specs.loader`); relative file names
+#: in ``loadCellParamsRule`` and recorded imports are resolved against it.
+MODEL_DIR: ContextVar[Path | None] = ContextVar("nethub_specs_model_dir", default=None)
+
+# NetPyNE runtime caches that appear in some saved files; they hold compiled functions.
+_RUNTIME_ONLY = ("_cellParamStringFuncs", "_synMechStringFuncs")
+
+
+# --------------------------------------------------------------------------------------------
+# plain-data helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _items(d: Mapping) -> Iterable[tuple[Any, Any]]:
+    """Items of a mapping without going through overridden methods (pending imports)."""
+    return dict.items(d) if isinstance(d, dict) else d.items()
+
+
+def to_plain(v: Any, path: str) -> Any:
+    """Deep-convert ``v`` to JSON types (dict/list/str/int/float/bool/None) or raise SpecError."""
+    if isinstance(v, Mapping):
+        out = {}
+        for k, x in _items(v):
+            if not isinstance(k, str):
+                raise SpecError(f"{path}: keys must be strings, got {show(k)}")
+            out[k] = to_plain(x, f"{path}[{k!r}]")
+        return out
+    if isinstance(v, np.ndarray):
+        return to_plain(v.tolist(), path)
+    if isinstance(v, (list, tuple, range)):
+        return [to_plain(x, f"{path}[{i}]") for i, x in enumerate(v)]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
+    if v is None or isinstance(v, str):
+        return v
+    raise SpecError(f"{path}: {show(v)} cannot be stored in a spec (not JSON-compatible)")
+
+
+def dotify(v: Any) -> Any:
+    """Deep copy with every dict turned into a :class:`SpecDict` (NetPyNE's ``Dict.dotify``)."""
+    if isinstance(v, Mapping):
+        return SpecDict((k, dotify(x)) for k, x in _items(v))
+    if isinstance(v, (list, tuple)):
+        return type(v)(dotify(x) for x in v)
+    return v
+
+
+class SpecDict(dict):
+    """A dict with attribute access that creates missing nested dicts on access.
+
+    This is NetPyNE's ``specs.Dict``: ``d.secs.soma.geom = {...}`` and
+    ``d['secs']['soma']['mechs']['hh'] = {...}`` both work on an empty ``SpecDict``.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, str) and key and not key.startswith("_"):
+            value = self[key] = self._child(key)
+            return value
+        raise KeyError(key)
+
+    def _child(self, key: str) -> SpecDict:
+        return SpecDict()
+
+    def todict(self) -> dict:
+        """Plain-dict copy (NetPyNE name)."""
+        return to_plain(self, "dict")
+
+    def rename(self, old: str, new: str, label: Any = None) -> bool:
+        """Rename key ``old`` to ``new`` in the dict reached by the key sequence ``label``."""
+        obj: Any = self
+        for key in label if isinstance(label, (list, tuple)) else ():
+            if not isinstance(obj, Mapping) or key not in obj:
+                return False
+            obj = obj[key]
+        if old not in obj:
+            return False
+        obj[new] = obj.pop(old)
+        return True
+
+
+class _PendingImport(SpecDict):
+    """Contents that a recorded import will provide; writes are kept, reads raise SpecError."""
+
+    __slots__ = ("_why",)
+
+    def __init__(self, why: str):
+        super().__init__()
+        object.__setattr__(self, "_why", why)
+
+    def _child(self, key: str) -> SpecDict:
+        return _PendingImport(self._why)
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, str) and key:
+            return super().__missing__(key)
+        raise SpecError(self._why)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise SpecError(self._why)
+
+    __iter__ = __len__ = __contains__ = keys = values = items = get = _refuse  # type: ignore
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self._why,), None, None, iter(dict.items(self)))
+
+
+class _PendingRule(SpecDict):
+    """A cell rule returned by ``importCellParams``: its sections are a :class:`_PendingImport`."""
+
+    __slots__ = ("_why",)
+
+    def __init__(self, why: str):
+        super().__init__()
+        object.__setattr__(self, "_why", why)
+
+    def _child(self, key: str) -> SpecDict:
+        return _PendingImport(self._why) if key in ("secs", "secLists", "globals") else SpecDict()
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self._why,), None, None, iter(dict.items(self)))
+
+
+# --------------------------------------------------------------------------------------------
+# rule containers
+# --------------------------------------------------------------------------------------------
+
+
+class RuleDict(dict):
+    """One rule family (``popParams``, ``connParams``, ...): label -> rule dict.
+
+    Assigning a rule validates it (unknown keys, wrong types) and stores the very object given,
+    as NetPyNE does, so later changes made through another reference are kept; those are
+    checked by :meth:`NetParams.validate`.
+    """
+
+    __slots__ = ("family",)
+
+    def __init__(self, family: str, rules: Mapping | None = None):
+        super().__init__()
+        object.__setattr__(self, "family", family)
+        if rules:
+            self.update(rules)
+
+    def __setitem__(self, label: Any, rule: Any) -> None:
+        label = _label(label)
+        problems = rule_problems(self.family, label, rule, complete=False)
+        if problems:
+            raise problems_error(f"{self.family}[{label!r}]", problems)
+        super().__setitem__(label, rule)
+
+    def __reduce__(self) -> tuple:
+        return (RuleDict, (self.family, dict(_items(self))))
+
+    def __getattr__(self, label: str) -> Any:
+        if label.startswith("_"):
+            raise AttributeError(label)
+        try:
+            return self[label]
+        except KeyError:
+            raise AttributeError(f"{self.family} has no rule {label!r}") from None
+
+    def __setattr__(self, label: str, rule: Any) -> None:
+        self[label] = rule
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Add rules, validating each (``dict.update`` would bypass validation)."""
+        for label, rule in _items(dict(*args, **kwargs)):
+            self[label] = rule
+
+    def setdefault(self, label: Any, rule: Any = None) -> Any:  # type: ignore[override]
+        """Like ``dict.setdefault``, validating a newly added rule."""
+        label = _label(label)
+        if label not in self:
+            self[label] = {} if rule is None else rule
+        return self[label]
+
+    def __ior__(self, other: Any) -> RuleDict:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def setParam(self, label: str, param: str, value: Any) -> bool:  # noqa: N802
+        """Set ``rule[param] = value`` (NetPyNE API); for pops, drop the other size keys."""
+        if label not in self:
+            return False
+        rule = self[label]
+        if self.family == "popParams" and param in ("numCells", "density", "gridSpacing"):
+            for other in ("numCells", "density", "gridSpacing"):
+                rule.pop(other, None)
+        rule[param] = value
+        return True
+
+    def rename(self, old: str, new: str, label: Any = None) -> bool:
+        """Rename a rule (``label=None``) or a key inside rule ``label[0]`` (NetPyNE API)."""
+        if label is None:
+            if old not in self:
+                return False
+            dict.__setitem__(self, _label(new), dict.pop(self, old))
+            return True
+        return SpecDict.rename(self, old, new, label)
+
+    def problems(self, complete: bool = True) -> list[str]:
+        """Findings for every rule in this family."""
+        out: list[str] = []
+        for label, rule in _items(self):
+            pending = self.family == "cellParams" and isinstance(rule, Mapping) and (
+                dict.__contains__(rule, "_import") if isinstance(rule, dict)
+                else "_import" in rule)
+            out += rule_problems(self.family, label, rule, complete and not pending)
+            if pending and complete:
+                out += IMPORT_REQUEST.problems(rule["_import"],
+                                               f"cellParams[{label!r}]['_import']", True)
+        return out
+
+
+def _label(label: Any) -> str:
+    if isinstance(label, str):
+        return label
+    if isinstance(label, numbers.Integral) and not isinstance(label, bool):
+        return str(label)
+    raise SpecError(f"rule labels must be strings, got {show(label)}")
+
+
+def _get(d: Any, key: str, default: Any = None) -> Any:
+    return dict.get(d, key, default) if isinstance(d, dict) else default
+
+
+def _adder(family: str, what: str) -> Any:
+    def add(self: NetParams, label: str | None = None, params: Mapping | None = None) -> None:
+        self._add(family, label, params)
+
+    add.__name__ = add.__qualname__ = "add" + family[0].upper() + family[1:]
+    add.__doc__ = (f"Add a {what} rule to ``{family}`` (a :class:`SpecDict` copy of "
+                   "``params``; automatic label when ``label`` is empty).")
+    return add
+
+
+# --------------------------------------------------------------------------------------------
+# NetParams
+# --------------------------------------------------------------------------------------------
+
+
+class NetParams:
+    """Network parameters in NetPyNE's ``netParams`` format.
+
+    Parameters
+    ----------
+    netParamsDict : Mapping, optional
+        Initial content, as accepted by ``netpyne.specs.NetParams(netParamsDict)``. Rule dicts
+        are copied. Use :meth:`from_dict` to also accept NetPyNE's saved-output layout and to
+        validate completely.
+
+    Notes
+    -----
+    Catalogued attributes (:data:`nethub.specs.schema.NETPARAMS_KEYS`) start at NetPyNE's
+    defaults and are type-checked when set. Any other public attribute is kept as a *user
+    attribute* (NetPyNE models use them as variables in expression strings); it must be
+    JSON-compatible by the time the spec is validated or serialised.
+    """
+
+    def __init__(self, netParamsDict: Mapping | None = None):  # noqa: N803
+        object.__setattr__(self, "_user_attrs", [])
+        for name, key in NETPARAMS_KEYS.items():
+            if name in RULE_FAMILIES:
+                object.__setattr__(self, name, RuleDict(name))
+            elif key.has_default:
+                object.__setattr__(self, name, dotify(copy.deepcopy(key.default)))
+        if netParamsDict:
+            self._fill(netParamsDict)
+
+    def _fill(self, data: Mapping) -> None:
+        for name, value in _items(data):
+            if name in _RUNTIME_ONLY:
+                logger.debug("dropping NetPyNE runtime cache netParams.%s", name)
+            elif name in RULE_FAMILIES:
+                if not isinstance(value, Mapping):
+                    raise SpecError(f"netParams.{name}: expected dict, got {show(value)}")
+                container = getattr(self, name)
+                for label, rule in _items(value):
+                    container[label] = dotify(rule)
+            else:
+                setattr(self, name, dotify(value))
+
+    # -- attribute protocol ------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RULE_FAMILIES:
+            if not isinstance(value, Mapping):
+                raise SpecError(f"netParams.{name}: expected dict, got {show(value)}")
+            object.__setattr__(self, name, RuleDict(name, value))
+        elif name in NETPARAMS_KEYS:
+            problems = value_problems(NETPARAMS_KEYS[name], value, f"netParams.{name}")
+            if problems:
+                raise problems_error(f"netParams.{name}", problems)
+            object.__setattr__(self, name, value)
+        elif name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self._set_user_attr(name, value)
+
+    def _set_user_attr(self, name: str, value: Any) -> None:
+        if name not in self._user_attrs:
+            self._user_attrs.append(name)
+            guess = close_key(name, NETPARAMS_KEYS, cutoff=0.85)
+            if guess:
+                logger.warning("netParams.%s is not a NetPyNE attribute; kept as a user "
+                               "attribute (did you mean %r?)", name, guess)
+            else:
+                logger.debug("netParams.%s kept as a user attribute", name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in self._user_attrs:
+            self._user_attrs.remove(name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"netParams has no attribute {name!r}")
+
+    def __getitem__(self, name: str) -> Any:
+        if not isinstance(name, str) or name.startswith("_") or name not in vars(self):
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        setattr(self, name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and not name.startswith("_") and name in vars(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``netParams[name]`` or ``default``."""
+        return self[name] if name in self else default
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{f}={len(dict(_items(getattr(self, f))))}" for f in RULE_FAMILIES)
+        return f"NetParams({counts})"
+
+    @property
+    def user_attributes(self) -> tuple[str, ...]:
+        """Names of attributes that are not NetPyNE netParams keys (model variables)."""
+        return tuple(self._user_attrs)
+
+    # -- rule helpers (NetPyNE API) -----------------------------------------------------------
+
+    def _next_label(self, label: Any) -> Any:
+        if label:
+            return label
+        label = str(self._labelid)
+        object.__setattr__(self, "_labelid", self._labelid + 1)
+        return label
+
+    def _add(self, family: str, label: Any, params: Mapping | None) -> None:
+        getattr(self, family)[self._next_label(label)] = dotify(dict(params or {}))
+
+    addCellParams = _adder("cellParams", "cell")
+    addPopParams = _adder("popParams", "population")
+    addSynMechParams = _adder("synMechParams", "synaptic mechanism")
+    addConnParams = _adder("connParams", "connectivity")
+    addSubConnParams = _adder("subConnParams", "subcellular connectivity")
+    addStimSourceParams = _adder("stimSourceParams", "stimulation source")
+    addStimTargetParams = _adder("stimTargetParams", "stimulation target")
+
+    # -- cell import (recorded, performed by the builder) -------------------------------------
+
+    def importCellParams(  # noqa: N802
+        self, label: str | None, fileName: str, cellName: str | None = None,  # noqa: N803
+        conds: Mapping | None = None, cellArgs: Any = None, importSynMechs: bool = False,  # noqa: N803
+        somaAtOrigin: bool = True, cellInstance: bool = False,  # noqa: N803
+    ) -> SpecDict:
+        """Record a cell import; the builder performs it (it needs the HOC converter).
+
+        Parameters
+        ----------
+        label : str or None
+            Cell rule label (automatic when empty).
+        fileName : str
+            ``.hoc``, ``.py`` or ``.swc`` file; recorded as given, with ``baseDir`` (the model
+            folder, or the working directory outside the loader).
+        cellName, conds, cellArgs, importSynMechs, somaAtOrigin, cellInstance
+            As in NetPyNE; recorded in ``rule['_import']``.
+
+        Returns
+        -------
+        SpecDict
+            The new cell rule. Writes into it (``rule['secs']['soma']['mechs']['hh'] = ...``)
+            are kept and applied over the imported cell; reading imported content raises
+            :class:`~nethub.errors.SpecError`.
+        """
+        label = self._next_label(label)
+        request = {"function": "importCellParams", "fileName": os.fspath(fileName),
+                   "cellName": cellName, "cellArgs": cellArgs if cellArgs is not None else {},
+                   "importSynMechs": bool(importSynMechs), "somaAtOrigin": bool(somaAtOrigin),
+                   "cellInstance": bool(cellInstance)}
+        return self._record_import(label, request, conds)
+
+    def importCellParamsFromNet(  # noqa: N802
+        self, labelList: list, condsList: list, fileName: str, cellNameList: list,  # noqa: N803
+        importSynMechs: bool = False,  # noqa: N803
+    ) -> RuleDict:
+        """Record one import per cell of a network file (see :meth:`importCellParams`)."""
+        for label, conds, cellName in zip(labelList, condsList, cellNameList):  # noqa: N806
+            request = {"function": "importCellParamsFromNet", "fileName": os.fspath(fileName),
+                       "cellName": cellName, "importSynMechs": bool(importSynMechs)}
+            self._record_import(label, request, conds)
+        return self.cellParams
+
+    def _record_import(self, label: str, request: dict, conds: Mapping | None) -> SpecDict:
+        request["baseDir"] = os.fspath(MODEL_DIR.get() or Path.cwd())
+        why = (f"cellParams[{label!r}] is imported from {request['fileName']!r} by "
+               f"{request['function']}; its sections exist only after the network builder runs "
+               "the import (it needs the HOC converter), so they cannot be read or iterated "
+               "while the model file is loaded")
+        rule = _PendingRule(why)
+        rule["conds"] = dotify(dict(conds or {}))
+        rule["_import"] = request
+        self.cellParams[label] = rule
+        logger.info("recorded %s(%r, %r) for cellParams[%r]; the import runs when the network "
+                    "is built", request["function"], request["fileName"], request["cellName"],
+                    label)
+        return rule
+
+    def loadCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
+        """Load a cell rule from JSON now; a pickle is recorded as an import request."""
+        suffix = Path(fileName).suffix.lower()
+        if suffix == ".pkl":
+            request = {"function": "loadCellParamsRule", "fileName": os.fspath(fileName),
+                       "cellName": None}
+            self._record_import(label, request, _get(self.cellParams.get(label), "conds"))
+            return
+        if suffix != ".json":
+            raise SpecError(f"loadCellParamsRule: {fileName!r} is neither .json nor .pkl")
+        path = _resolve(fileName, "loadCellParamsRule")
+        try:
+            rule = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise SpecError(f"loadCellParamsRule: cannot read {path}: {err}") from err
+        self.cellParams[label] = dotify(rule)
+
+    loadCellParams = loadCellParamsRule  # noqa: N815
+
+    def saveCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
+        """Write one cell rule as JSON (nethub does not write pickles)."""
+        if Path(fileName).suffix.lower() != ".json":
+            raise SpecError(f"saveCellParamsRule: nethub writes JSON only, not {fileName!r}")
+        rule = to_plain(self.cellParams[label], f"cellParams[{label!r}]")
+        Path(fileName).write_text(json.dumps(rule, indent=1))
+
+    saveCellParams = saveCellParamsRule  # noqa: N815
+
+    def renameCellParamsSec(self, label: str, oldSec: str, newSec: str) -> None:  # noqa: N802, N803
+        """Rename a section and the topology references to it (recorded for imported cells)."""
+        rule = self.cellParams[label]
+        request = _get(rule, "_import")
+        if request is not None:
+            request.setdefault("renameSecs", {})[oldSec] = newSec
+            secs = _get(rule, "secs")
+            if isinstance(secs, dict) and dict.__contains__(secs, oldSec):
+                dict.__setitem__(secs, newSec, dict.pop(secs, oldSec))
+            return
+        if self.cellParams.rename(oldSec, newSec, (label, "secs")):
+            for sec in _items(rule.get("secs", {})):
+                topol = _get(sec[1], "topol") or {}
+                if topol.get("parentSec") == oldSec:
+                    topol["parentSec"] = newSec
+
+    def addCellParamsSecList(self, label: str, secListName: str,  # noqa: N802, N803
+                             somaDist: list | None = None, somaDistY: list | None = None) -> None:  # noqa: N803
+        """Add a section list of the sections whose 3-D midpoint lies in a distance range."""
+        rule = self._concrete_rule(label, "addCellParamsSecList")
+        secs = rule["secs"]
+        bounds = somaDist if somaDist is not None else somaDistY
+        if bounds is None or len(bounds) != 2:
+            raise SpecError("addCellParamsSecList: give somaDist or somaDistY as [min, max]")
+        chosen = []
+        for name, sec in _items(secs):
+            pt3d = sec.get("geom", {}).get("pt3d")
+            if not pt3d:
+                raise SpecError(f"addCellParamsSecList: cellParams[{label!r}]['secs'][{name!r}] "
+                                "has no pt3d points")
+            x, y, z = pt3d[len(pt3d) // 2][:3]
+            dist = float(np.linalg.norm([x, y, z])) if somaDist is not None else y
+            if bounds[0] <= dist <= bounds[1]:
+                chosen.append(name)
+        rule.setdefault("secLists", {})[secListName] = chosen
+
+    def swapCellParamsPt3d(self, label: str, origIndex: int, targetIndex: int) -> None:  # noqa: N802, N803
+        """Swap two coordinates (0-3 = x, y, z, diam) of every 3-D point of a cell rule."""
+        if origIndex not in range(4) or targetIndex not in range(4):
+            raise SpecError("swapCellParamsPt3d: indices must be 0, 1, 2 or 3 (x, y, z, diam)")
+        for _, sec in _items(self._concrete_rule(label, "swapCellParamsPt3d")["secs"]):
+            pt3d = sec.get("geom", {}).get("pt3d", [])
+            for i, pt in enumerate(pt3d):
+                pt = [float(c) for c in pt]
+                pt[origIndex], pt[targetIndex] = pt[targetIndex], pt[origIndex]
+                pt3d[i] = pt
+
+    def _concrete_rule(self, label: str, what: str) -> Any:
+        rule = self.cellParams[label]
+        request = _get(rule, "_import")
+        if request is not None:
+            raise SpecError(f"{what}: cellParams[{label!r}] is imported from "
+                            f"{request.get('fileName')!r}; its sections exist only after the "
+                            "network builder runs the import (it needs the HOC converter)")
+        return rule
+
+    def addCellParamsWeightNorm(self, label: str, fileName: str, threshold: float = 1000) -> None:  # noqa: N802, N803
+        """Not supported: NetPyNE reads the normalisation factors from a pickle."""
+        raise SpecError(f"addCellParamsWeightNorm({label!r}, {fileName!r}) reads a pickle file; "
+                        "set cellParams[...]['secs'][sec]['weightNorm'] lists instead")
+
+    def addCellParamsTemplate(self, label: str, conds: Mapping | None = None,  # noqa: N802
+                              template: str | None = None) -> None:
+        """Add one of NetPyNE's template cells (``'Simple_HH'`` or ``'BallStick_HH'``)."""
+        hh = {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.0003, "el": -54.3}
+        secs: dict = {}
+        if template == "Simple_HH":
+            secs["soma"] = {"geom": {"diam": 20, "L": 20, "Ra": 100.0, "cm": 1},
+                            "mechs": {"hh": hh}}
+        elif template == "BallStick_HH":
+            secs["soma"] = {"geom": {"diam": 12, "L": 12, "Ra": 100.0, "cm": 1},
+                            "mechs": {"hh": hh}}
+            secs["dend"] = {"geom": {"diam": 1.0, "L": 200.0, "Ra": 100.0, "cm": 1},
+                            "topol": {"parentSec": "soma", "parentX": 1.0, "childX": 0},
+                            "mechs": {"pas": {"g": 0.001, "e": -70}}}
+        else:
+            raise SpecError(f"addCellParamsTemplate: unknown template {template!r} "
+                            "(valid: Simple_HH, BallStick_HH)")
+        self.cellParams[label] = dotify({"conds": dict(conds or {}), "secs": secs})
+
+    # -- cfg mapping (NetPyNE API) ------------------------------------------------------------
+
+    def setNestedParam(self, paramLabel: Any, paramVal: Any) -> None:  # noqa: N802, N803
+        """Set a value by dotted path or key list, e.g. ``'popParams.E.numCells'``."""
+        keys = paramLabel.split(".") if isinstance(paramLabel, str) else list(paramLabel)
+        container: Any = self
+        for key in keys[:-1]:
+            container = container[key]
+        container[keys[-1]] = paramVal
+
+    def setCfgMapping(self, cfg: Any) -> None:  # noqa: N802
+        """Copy ``cfg`` attributes into netParams as described by ``netParams.mapping``."""
+        for cfg_key, target in _items(self.mapping):
+            if cfg_key in cfg:
+                self.setNestedParam(target, cfg[cfg_key])
+
+    # -- validation and (de)serialisation -----------------------------------------------------
+
+    def problems(self, complete: bool = True) -> list[str]:
+        """Every finding as ``"<key path>: <what is wrong>"`` (empty when valid).
+
+        Parameters
+        ----------
+        complete : bool
+            Also check required keys and references between rules (default). ``False`` gives
+            the checks applied while a model file is still being run.
+
+        Returns
+        -------
+        list of str
+        """
+        out: list[str] = []
+        for name, value in vars(self).items():
+            if name in RULE_FAMILIES:
+                out += value.problems(complete)
+            elif name in NETPARAMS_KEYS:
+                out += value_problems(NETPARAMS_KEYS[name], value, f"netParams.{name}")
+            elif name in self._user_attrs:
+                out += jsonable_problems(value, f"netParams.{name}")
+        return out + (self._reference_problems() if complete else [])
+
+    def _reference_problems(self) -> list[str]:
+        out: list[str] = []
+        sources = list(self.stimSourceParams)
+        for label, rule in _items(self.stimTargetParams):
+            source = _get(rule, "source")
+            if isinstance(source, str) and source not in sources:
+                out.append(f"stimTargetParams[{label!r}]['source']: {source!r} is not a "
+                           f"stimSourceParams label (defined: {', '.join(sources) or 'none'})")
+        imports_syns = any(_get(_get(r, "_import"), "importSynMechs")
+                           for _, r in _items(self.cellParams))
+        if not imports_syns:
+            out += self._synmech_reference_problems()
+        for label, rule in _items(self.cellParams):
+            if _get(rule, "_import") is None:
+                out += _topology_problems(label, rule)
+        return out
+
+    def _synmech_reference_problems(self) -> list[str]:
+        out: list[str] = []
+        known = list(self.synMechParams)
+        for family, key in (("connParams", "synMech"), ("stimTargetParams", "synMech"),
+                            ("subConnParams", "groupSynMechs")):
+            for label, rule in _items(getattr(self, family)):
+                refs = _get(rule, key)
+                for ref in [refs] if isinstance(refs, str) else refs or []:
+                    if isinstance(ref, str) and ref not in known:
+                        out.append(f"{family}[{label!r}][{key!r}]: {ref!r} is not a "
+                                   f"synMechParams label (defined: {', '.join(known) or 'none'})")
+        return out
+
+    def validate(self) -> None:
+        """Raise :class:`~nethub.errors.SpecError` listing every finding, if any."""
+        problems = self.problems()
+        if problems:
+            raise problems_error("netParams", problems)
+
+    def to_dict(self, validate: bool = True) -> dict:
+        """Plain, JSON-compatible dict in NetPyNE's layout; ``from_dict`` round-trips it.
+
+        Parameters
+        ----------
+        validate : bool
+            Run :meth:`validate` first (default).
+
+        Returns
+        -------
+        dict
+            Every attribute, including NetPyNE's defaults, ``_labelid`` and user attributes;
+            tuples and arrays become lists, numpy scalars Python numbers.
+        """
+        if validate:
+            self.validate()
+        out = {}
+        for name, value in vars(self).items():
+            if name.startswith("_") and name != "_labelid":
+                continue
+            out[name] = to_plain(value, name if name in RULE_FAMILIES else f"netParams.{name}")
+        return out
+
+    todict = to_dict
+
+    @classmethod
+    def from_dict(cls, data: Mapping, validate: bool = True) -> NetParams:
+        """Build from a netParams dict or a NetPyNE saved-output dict.
+
+        Parameters
+        ----------
+        data : Mapping
+            A bare netParams dict, ``{'net': {'params': {...}}, ...}`` (NetPyNE saved output)
+            or ``{'netParams': {...}}``. Rules are copied.
+        validate : bool
+            Check completely (required keys, references) after building (default).
+
+        Returns
+        -------
+        NetParams
+
+        Raises
+        ------
+        nethub.errors.SpecError
+            Naming the key path of every problem.
+        """
+        if not isinstance(data, Mapping):
+            raise SpecError(f"netParams: expected dict, got {show(data)}")
+        net = data.get("net")
+        if isinstance(net, Mapping) and isinstance(net.get("params"), Mapping):
+            data = net["params"]
+        elif isinstance(data.get("netParams"), Mapping):
+            data = data["netParams"]
+        obj = cls(data)
+        if validate:
+            obj.validate()
+        return obj
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike, validate: bool = True) -> NetParams:
+        """Read a JSON file holding a netParams dict or NetPyNE saved output.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The JSON file.
+        validate : bool
+            See :meth:`from_dict`.
+
+        Returns
+        -------
+        NetParams
+        """
+        return cls.from_dict(_read_json(path), validate=validate)
+
+    def save(self, filename: str | os.PathLike) -> None:
+        """Write ``{'net': {'params': ...}}`` JSON, as ``netpyne.specs.NetParams.save`` does."""
+        Path(filename).write_text(json.dumps({"net": {"params": self.to_dict()}}, indent=1))
+
+
+def _topology_problems(label: str, rule: Any) -> list[str]:
+    secs = _get(rule, "secs")
+    if not isinstance(secs, dict):
+        return []
+    out = []
+    for name, sec in _items(secs):
+        parent = _get(_get(sec, "topol"), "parentSec")
+        if isinstance(parent, str) and parent not in secs:
+            out.append(f"cellParams[{label!r}]['secs'][{name!r}]['topol']['parentSec']: "
+                       f"{parent!r} is not a section of this cell (sections: {', '.join(secs)})")
+    return out
+
+
+def _resolve(file_name: str | os.PathLike, what: str) -> Path:
+    """Find a file named relative to the cwd, the model folder or its parent (NetPyNE's root)."""
+    path = Path(file_name)
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        model_dir = MODEL_DIR.get()
+        bases = [Path.cwd()] + ([model_dir, model_dir.parent] if model_dir else [])
+        candidates = list(dict.fromkeys(base / path for base in bases))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise SpecError(f"{what}: file {os.fspath(file_name)!r} not found (looked at {looked})")
+
+
+def _read_json(path: str | os.PathLike) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {os.fspath(path)}") from None
+    except (OSError, ValueError) as err:
+        raise SpecError(f"{os.fspath(path)}: not a readable JSON spec ({err})") from err
