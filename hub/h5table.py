@@ -86,7 +86,9 @@ class Runs:
 
     @classmethod
     def of_rows(cls, rows: np.ndarray) -> Runs:
-        rows = np.unique(rows)
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or np.any(rows[1:] <= rows[:-1]):  # not yet sorted and unique
+            rows = np.unique(rows)
         return cls(rows, rows + 1)
 
     @property
@@ -117,17 +119,24 @@ def read_table(group: h5py.Group, schema: dict[str, ColumnSpec] | None = None,
     """Read a table group, all rows or only ``runs``; ``extra`` columns are added as given."""
     meta = json.loads(group.attrs["columns"])
     n = int(group.attrs["n_rows"]) if runs is None else runs.n
+
+    def data(dset: h5py.Dataset, dtype: str) -> np.ndarray:
+        if n == 0:  # no rows: no need to touch the (empty or unselected) data
+            return np.zeros(0, dtype=dtype)
+        return dset[()] if runs is None else runs.read(dset)
+
     cols: dict[str, object] = {}
     for i, m in enumerate(meta):
         node = group[f"c{i}"]
         if m["kind"] == "category":
-            codes = node["codes"][()] if runs is None else runs.read(node["codes"])
+            codes = data(node["codes"], "int32")
             cats = [c.decode() if isinstance(c, bytes) else c for c in node["categories"][()]]
             cols[m["name"]] = Categorical(codes, cats)
         elif m["kind"] == "ragged":
-            cols[m["name"]] = _read_ragged(node, runs)
+            cols[m["name"]] = (_read_ragged(node, runs) if n else
+                               Ragged(np.zeros(0, dtype=m["dtype"]), np.zeros(1, dtype=np.int64)))
         else:
-            cols[m["name"]] = node[()] if runs is None else runs.read(node)
+            cols[m["name"]] = data(node, m["dtype"])
     if extra:
         cols.update(extra)
     order = [m["name"] for m in meta]

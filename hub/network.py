@@ -118,6 +118,8 @@ def _as_table(value: Table | Mapping | pd.DataFrame | None, schema) -> Table:
                 cols[k] = Categorical(s.cat.codes.to_numpy(), [str(c) for c in s.cat.categories])
             elif s.dtype == object and len(s) and isinstance(s.iloc[0], (list, np.ndarray)):
                 cols[k] = Ragged.from_lists(list(s))
+            elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):  # missing → None
+                cols[k] = np.where(s.isna().to_numpy(), None, s.to_numpy(dtype=object))
             else:
                 cols[k] = s.to_numpy()
         return Table(cols, schema, n=len(value))
@@ -286,11 +288,16 @@ class Network:
 
 
 def _hash_column(h, col) -> None:
+    # The arrays are fed through the buffer protocol (no byte copies); the digest is the same as
+    # hashing ``dtype.str.encode() + arr.tobytes()``.
     if isinstance(col, Categorical):
         col = col.normalized()
         h.update(json.dumps(col.categories).encode())
-        h.update(col.codes.tobytes())
+        h.update(np.ascontiguousarray(col.codes))
     elif isinstance(col, Ragged):
-        h.update(col.values.dtype.str.encode() + col.values.tobytes() + col.offsets.tobytes())
+        h.update(col.values.dtype.str.encode())
+        h.update(np.ascontiguousarray(col.values))
+        h.update(np.ascontiguousarray(col.offsets))
     else:
-        h.update(col.dtype.str.encode() + col.tobytes())
+        h.update(col.dtype.str.encode())
+        h.update(np.ascontiguousarray(col))

@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ MODEL_DOCS = ("cell_types", "syn_mechs", "populations", "stim_sources", "spec", 
 #: CSR-indexed tables and the column that holds their target gid (not stored; derived).
 INDEXED = {"connections": "post_gid", "pointer_conns": "post_gid", "stim_targets": "gid"}
 RUN_DOCS = ("sim_config", "seeds", "versions", "timing", "meta")
-_H5_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError)
+_H5_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError,
+              json.JSONDecodeError)
 
 
 # ----------------------------------------------------------------------------- atomic files
@@ -77,10 +79,20 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".nhtmp") -> Iterator[Pat
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _file_mode(path))  # mkstemp makes it 0600; keep the usual mode
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or the default one for a new file (umask)."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # ----------------------------------------------------------------------------- opening
@@ -107,9 +119,13 @@ def open_store(path: str | os.PathLike, mode: str = "r") -> Iterator[h5py.File]:
     SchemaVersionError
         The store was written by a newer schema.
     """
+    import hdf5plugin  # noqa: F401, PLC0415 - registers the Blosc filter that reading needs
+
     path = Path(path)
-    if not path.exists():
-        raise StoreError(f"{path}: no such file")
+    if not path.is_file():
+        raise StoreError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if not _has_hdf5_magic(path):  # checked first: h5py's "r+" would turn an empty file into HDF5
+        raise StoreError(f"{path}: not an HDF5 file")
     try:
         f = h5py.File(path, mode)
     except OSError as exc:
@@ -138,7 +154,7 @@ def _check_header(path: Path, f: h5py.File) -> None:
             f"expected {FORMAT_NAME!r}); convert it with 'nethub convert' if it is another format"
         )
     version = f.attrs.get("schema_version")
-    if version is None or int(version) < 1:
+    if not isinstance(version, (int, np.integer)) or int(version) < 1:
         raise StoreError(f"{path}: root attribute 'schema_version' missing or invalid")
     if int(version) > SCHEMA_VERSION:
         raise SchemaVersionError(
@@ -167,6 +183,14 @@ def _read_json(group: h5py.Group, name: str) -> Any:
 
 
 def _target_offsets(cell_gids: np.ndarray, targets: np.ndarray, table: str) -> np.ndarray:
+    if len(cell_gids) and len(targets):  # fast path: targets sorted (the canonical order)
+        offsets = np.empty(len(cell_gids) + 1, dtype=np.int64)
+        offsets[:-1] = np.searchsorted(targets, cell_gids)
+        offsets[-1] = len(targets)
+        counts = np.diff(offsets)
+        if (offsets[0] == 0 and counts.min() >= 0
+                and np.array_equal(np.repeat(cell_gids, counts), targets)):
+            return offsets
     rows = np.searchsorted(cell_gids, targets)
     rows_c = np.minimum(rows, max(len(cell_gids) - 1, 0))
     if len(targets) and (len(cell_gids) == 0 or np.any(cell_gids[rows_c] != targets)):
@@ -191,6 +215,15 @@ def _write_network_groups(f: h5py.File, net: Network, compression: str) -> None:
     for i, (name, text) in enumerate(net.mod_files.items()):
         mods.create_dataset(f"m{i}", data=text, dtype=STR_DTYPE).attrs["name"] = name
     grp = f.create_group("network")
+    # the content hash is computed in a thread while the tables are written (hashlib and HDF5
+    # I/O release the GIL)
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(net.content_hash)
+        _write_tables(grp, net, gids, compression)
+        grp.attrs["content_hash"] = digest.result()
+
+
+def _write_tables(grp: h5py.Group, net: Network, gids: np.ndarray, compression: str) -> None:
     write_table(grp.create_group("cells"), net.cells, compression)
     for tname, target in INDEXED.items():
         table = getattr(net, tname)
@@ -199,7 +232,6 @@ def _write_network_groups(f: h5py.File, net: Network, compression: str) -> None:
         write_table(g, table, compression, skip=(target,))
         g.create_dataset("post_offsets", data=offsets,
                          **dataset_options(len(offsets), 8, compression))
-    grp.attrs["content_hash"] = net.content_hash()
 
 
 def _write_root_attrs(f: h5py.File) -> None:
@@ -239,8 +271,9 @@ def write_network(
 
 # ----------------------------------------------------------------------------- reading
 def _cell_rows(cells_gid: np.ndarray, gids: Iterable[int] | np.ndarray) -> np.ndarray:
-    want = np.unique(np.asarray(list(gids) if not isinstance(gids, np.ndarray) else gids,
-                                dtype=np.int64))
+    want = np.asarray(list(gids) if not isinstance(gids, np.ndarray) else gids, dtype=np.int64)
+    if want.ndim != 1 or np.any(want[1:] <= want[:-1]):  # not yet sorted and unique
+        want = np.unique(want)
     rows = np.searchsorted(cells_gid, want)
     ok = rows < len(cells_gid)
     ok[ok] = cells_gid[rows[ok]] == want[ok]
@@ -273,14 +306,15 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
         for tname, target in INDEXED.items():
             where.append(f"/network/{tname}")
             tables[tname] = _read_indexed(f["network"][tname], tname, target, cells, runs)
-    return Network(
-        cell_types={k: cell_type_from_dict(v) for k, v in docs["cell_types"].items()},
-        syn_mechs={k: SynMech.from_dict(v) for k, v in docs["syn_mechs"].items()},
-        populations={k: Population.from_dict(v) for k, v in docs["populations"].items()},
-        stim_sources={k: StimSource.from_dict(v) for k, v in docs["stim_sources"].items()},
-        spec=docs["spec"], params=docs["params"], provenance=docs["provenance"],
-        rxd=docs["rxd"], mod_files=mods, **tables,
-    )
+        where.append("/model")
+        return Network(
+            cell_types={k: cell_type_from_dict(v) for k, v in docs["cell_types"].items()},
+            syn_mechs={k: SynMech.from_dict(v) for k, v in docs["syn_mechs"].items()},
+            populations={k: Population.from_dict(v) for k, v in docs["populations"].items()},
+            stim_sources={k: StimSource.from_dict(v) for k, v in docs["stim_sources"].items()},
+            spec=docs["spec"], params=docs["params"], provenance=docs["provenance"],
+            rxd=docs["rxd"], mod_files=mods, **tables,
+        )
 
 
 def _decode(raw: Any) -> str:
@@ -294,14 +328,21 @@ def _read_gid_column(cells_g: h5py.Group) -> np.ndarray:
 
 
 def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | None):
-    offsets = g["post_offsets"][()]
+    if int(g.attrs["n_rows"]) == 0:  # empty table: all offsets are 0, nothing to select
+        return read_table(g, TABLE_SCHEMAS[tname], None,
+                          extra={target: np.zeros(0, dtype=cells["gid"].dtype)})
     if runs is None:
-        counts = np.diff(offsets)
+        counts = np.diff(g["post_offsets"][()])
         post = np.repeat(np.asarray(cells["gid"]), counts)
         return read_table(g, TABLE_SCHEMAS[tname], None, extra={target: post})
     rows = runs.index()
-    trows = Runs(offsets[rows], offsets[rows + 1])
-    post = np.repeat(np.asarray(cells["gid"]), offsets[rows + 1] - offsets[rows])
+    # only the offsets of the selected cells: entries rows and rows + 1
+    oruns = Runs(runs.starts, runs.stops + 1)
+    offsets = oruns.read(g["post_offsets"])
+    pos = np.searchsorted(oruns.index(), rows)
+    lo, hi = offsets[pos], offsets[pos + 1]
+    trows = Runs(lo, hi)
+    post = np.repeat(np.asarray(cells["gid"]), hi - lo)
     return read_table(g, TABLE_SCHEMAS[tname], trows, extra={target: post})
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-
 import numpy as np
 import pandas as pd
 
@@ -84,10 +83,10 @@ class Categorical:
     def normalized(self) -> Categorical:
         """Unused categories dropped, the rest in order of first use (value-equal columns
         normalise to identical codes and categories)."""
-        used, first = np.unique(self.codes, return_index=True)
-        keep = used >= 0
-        used, first = used[keep], first[keep]
-        order = used[np.argsort(first)]
+        codes, k = self.codes, len(self.categories)
+        order = _first_uses(codes, k)
+        if len(order) == k and np.array_equal(order, np.arange(k)):  # already normalised
+            return Categorical(codes, self.categories)
         remap = np.full(len(self.categories) + 1, -1, dtype=np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
         return Categorical(remap[self.codes], [self.categories[i] for i in order])
@@ -96,6 +95,34 @@ class Categorical:
         if not isinstance(other, Categorical) or len(self) != len(other):
             return False
         return bool(np.array_equal(self.values(), other.values()))
+
+
+def _first_uses(codes: np.ndarray, k: int, block: int = 1 << 18) -> np.ndarray:
+    """The codes ``0..k-1`` that occur in ``codes``, in order of first occurrence.
+
+    Equal to ``used[np.argsort(first)]`` of ``np.unique(codes, return_index=True)`` (missing
+    codes dropped) but linear: blocks are scanned with ``bincount`` and only a block that holds
+    new codes is searched.
+    """
+    seen = np.zeros(k + 1, dtype=bool)  # index code + 1; slot 0 is "missing"
+    seen[0] = True
+    out: list[np.ndarray] = []
+    for start in range(0, len(codes), block):
+        blk = codes[start:start + block]
+        new = np.flatnonzero((np.bincount(blk + 1, minlength=k + 1) > 0) & ~seen)
+        if not len(new):
+            continue
+        if len(new) <= 16:
+            first = np.array([np.argmax(blk == c - 1) for c in new])
+            out.append(new[np.argsort(first)] - 1)
+        else:
+            used, first = np.unique(blk, return_index=True)
+            is_new = ~seen[used + 1]
+            out.append(used[is_new][np.argsort(first[is_new])])
+        seen[new] = True
+        if seen.all():
+            break
+    return np.concatenate(out).astype(np.int32) if out else np.zeros(0, dtype=np.int32)
 
 
 @dataclass(eq=False)
@@ -184,7 +211,7 @@ class ColumnSpec:
         if arr.ndim == 0 and n is not None:
             arr = np.full(n, arr)
         try:
-            return np.ascontiguousarray(arr.astype(self.kind, casting="same_kind"))
+            return np.ascontiguousarray(arr.astype(self.kind, casting="same_kind", copy=False))
         except TypeError:
             if arr.dtype.kind in "iub" and np.dtype(self.kind).kind == "f":
                 return np.ascontiguousarray(arr.astype(self.kind))

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
-import nethub
 import numpy as np
 import pytest
+
+import nethub
 from nethub import cli
 from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, StimSource, SynMech
 from nethub.errors import StoreError

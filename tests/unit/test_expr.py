@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import stats
+
 from nethub import rng
 from nethub.errors import SpecError
 from nethub.expr import (
@@ -24,7 +26,6 @@ from nethub.expr import (
     compile_expr,
     conn_env,
 )
-from scipy import stats
 
 WHERE = "connParams['E->I']['probability']"
 KEY = rng.stream_key(11, "expr-test")

@@ -9,9 +9,10 @@ import logging
 import sys
 import textwrap
 
-import nethub
 import numpy as np
 import pytest
+
+import nethub
 from nethub.errors import MissingExtraError, NoFormatError
 from nethub.formats import Document, Format, FormatRegistry, OptionError, registry
 from nethub.formats.base import as_document

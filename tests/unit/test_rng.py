@@ -7,8 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from nethub import rng
 from scipy import stats
+
+from nethub import rng
 
 logger = logging.getLogger(__name__)
 
