@@ -1,0 +1,163 @@
+"""stimSourceParams / stimTargetParams → stimulation sources and the stim_targets table.
+
+NetPyNE semantics (``netpyne/network/stim.py``): each target rule selects cells by ``conds``
+(tags, coordinate ranges, ``cellList`` = indices into the gid-sorted matching cells) and
+attaches one instance of its source to each: spike sources (NetStim, VecStim) drive the cell's
+synaptic mechanism(s) through a NetCon with weight/delay; current/voltage sources (IClamp,
+VClamp, SEClamp, AlphaSynapse, any point process) sit at ``sec``/``loc``.
+Source and target values may be expressions of the target cell (``post_x``...); per-cell
+results are stored as ``param.<name>`` columns of the stim_targets table.
+"""
+
+from __future__ import annotations
+
+from numbers import Number
+from typing import Any
+
+import numpy as np
+
+from ..celltypes import CompartmentalCell, StimSource, SynMech
+from ..errors import SpecError
+from ..network import STIM_COLUMNS
+from ..table import Categorical, Table
+from .conds import match_conds
+from .context import BuildContext, cell_env
+from .synapses import section_labels
+
+__all__ = ["build_stims", "SPIKE_SOURCES", "STIM_TARGET_KEYS"]
+
+SPIKE_SOURCES = frozenset({"NetStim", "VecStim", "DynamicNetStim"})
+STIM_TARGET_KEYS = {"source", "conds", "sec", "loc", "weight", "delay", "synMech",
+                    "synsPerConn", "synMechWeightFactor", "synMechDelayFactor",
+                    "synMechLocFactor", "label"}
+_STIM_VARS = {f"post_{c}" for c in ("x", "y", "z", "xnorm", "ynorm", "znorm")}
+
+
+def _sources(net: dict) -> dict[str, StimSource]:
+    out = {}
+    for label, src in (net.get("stimSourceParams") or {}).items():
+        if not isinstance(src, dict) or "type" not in src:
+            raise SpecError(f"stimSourceParams['{label}']: needs 'type' (e.g. NetStim, IClamp)")
+        params = {k: v for k, v in src.items() if k != "type"}
+        out[label] = StimSource(name=label, model=src["type"], params=params)
+    return out
+
+
+def _target_rows(ctx: BuildContext, label: str, target: dict) -> np.ndarray:
+    where = f"stimTargetParams['{label}']['conds']"
+    conds = dict(target.get("conds") or {})
+    cell_list = conds.pop("cellList", None)
+    rows = np.flatnonzero(match_conds(ctx.cells, conds, where))
+    if cell_list is None or cell_list == "all":
+        return rows
+    if not isinstance(cell_list, list):
+        raise SpecError(f"{where}['cellList']: must be a list of indices or 'all'")
+    idx = np.asarray(cell_list, dtype=np.int64)
+    if len(idx) and (idx.max() >= len(rows) or idx.min() < 0):
+        raise SpecError(f"{where}['cellList']: index out of range ({len(rows)} matching cells)")
+    return np.unique(rows[idx])
+
+
+def _per_cell(ctx: BuildContext, value: Any, rows: np.ndarray, where: str, draws) -> Any:
+    if isinstance(value, str) and value != "variable":
+        expr = ctx.compile(value, _STIM_VARS, where)
+        env = {k: v for k, v in cell_env(ctx.cells, rows).items() if k in expr.variables}
+        return draws.evaluate(expr, env, len(rows))
+    return value
+
+
+def build_stims(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict
+                ) -> tuple[dict[str, StimSource], Table]:
+    """All stimTarget rules (in order) → (sources, stim_targets)."""
+    from .draws import SequentialDraws
+
+    sources = _sources(ctx.net)
+    parts = []
+    for label, target in (ctx.net.get("stimTargetParams") or {}).items():
+        ctx.check_keys(f"stimTargetParams['{label}']", target, STIM_TARGET_KEYS)
+        src_name = target.get("source")
+        if src_name not in sources:
+            raise SpecError(f"stimTargetParams['{label}']['source']: unknown source "
+                            f"{src_name!r} (defined: {', '.join(sources)})")
+        src = sources[src_name]
+        rows = _target_rows(ctx, label, target)
+        if len(rows) == 0:
+            continue
+        draws = SequentialDraws.for_stims(src.model, ctx.gids[rows], ctx.seeds["stim"])
+        parts.append(_rule_table(ctx, label, target, src, rows, syn_mechs, types, draws))
+    if not parts:
+        return sources, Table(schema=STIM_COLUMNS)
+    return sources, Table.concat(parts, STIM_COLUMNS)
+
+
+def _rule_table(ctx, label, target, src, rows, syn_mechs, types, draws) -> Table:
+    n = len(rows)
+    where = f"stimTargetParams['{label}']"
+    cols: dict[str, Any] = {"gid": ctx.gids[rows]}
+    extra = {}
+    for pname, pval in src.params.items():
+        v = _per_cell(ctx, pval, rows, f"stimSourceParams['{src.name}']['{pname}']", draws)
+        if isinstance(v, np.ndarray) and v.shape == (n,):
+            extra[f"param.{pname}"] = v.astype(np.float64)
+    secs, locs = _sec_loc(ctx, target, rows, types, where, draws)
+    cols["sec"], cols["loc"] = secs, locs
+    if src.model not in SPIKE_SOURCES:
+        table = Table({**cols, "source": Categorical.constant(src.name, n),
+                       "rule": Categorical.constant(label, n), **extra}, STIM_COLUMNS)
+        return table
+    return _spike_source_rows(ctx, label, target, src, rows, cols, extra, syn_mechs, draws)
+
+
+def _sec_loc(ctx, target, rows, types, where, draws):
+    n = len(rows)
+    ct = ctx.cells["cell_type"]
+    secs = np.empty(n, dtype=object)
+    for i, code in enumerate(ct.codes[rows]):
+        cell = types[ct.categories[code]]
+        if isinstance(cell, CompartmentalCell) and cell.sections:
+            secs[i] = section_labels(cell, target.get("sec"))[0]
+    loc = _per_cell(ctx, target.get("loc"), rows, f"{where}['loc']", draws)
+    loc = 0.5 if loc is None else loc
+    return Categorical.from_values(secs.tolist()), np.broadcast_to(
+        np.asarray(loc, dtype=np.float64), (n,)).copy()
+
+
+def _spike_source_rows(ctx, label, target, src, rows, cols, extra, syn_mechs, draws) -> Table:
+    n = len(rows)
+    where = f"stimTargetParams['{label}']"
+    mechs = target.get("synMech")
+    mechs = mechs if isinstance(mechs, list) else [mechs]
+    if mechs == [None]:
+        if not syn_mechs:
+            raise SpecError(f"{where}: no synMech given and no synMechParams defined")
+        mechs = [next(iter(syn_mechs))]
+    weight = _per_cell(ctx, target.get("weight", 1.0), rows, f"{where}['weight']", draws)
+    delay = _per_cell(ctx, target.get("delay", 1.0), rows, f"{where}['delay']", draws)
+    scale = float(ctx.net.get("scaleConnWeightNetStims", 1))
+    parts = []
+    for i, mech in enumerate(mechs):
+        if mech not in syn_mechs:
+            raise SpecError(f"{where}['synMech']: unknown synaptic mechanism {mech!r}")
+        w = _factor(weight, i, len(mechs), target.get("synMechWeightFactor"))
+        d = _factor(delay, i, len(mechs), target.get("synMechDelayFactor"))
+        parts.append(Table({
+            **cols, "source": Categorical.constant(src.name, n),
+            "syn_mech": Categorical.constant(mech, n),
+            "weight": np.broadcast_to(np.asarray(w, dtype=np.float64) * scale, (n,)).copy(),
+            "delay": np.broadcast_to(np.asarray(d, dtype=np.float64), (n,)).copy(),
+            "rule": Categorical.constant(label, n), **extra}, STIM_COLUMNS))
+    return Table.concat(parts, STIM_COLUMNS)
+
+
+def _factor(value: Any, i: int, n: int, factors) -> Any:
+    if n == 1:
+        return value
+    if isinstance(value, list):
+        return value[i]
+    if factors is not None:
+        return np.asarray(value, dtype=np.float64) * factors[i]
+    return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Number) and not isinstance(v, bool)

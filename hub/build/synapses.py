@@ -1,0 +1,229 @@
+"""Where on the postsynaptic cell each connection's synapses go (NetPyNE's
+``CompartCell.addConn`` and its helpers), vectorized per (post cell type, synsPerConn) group.
+"""
+
+from __future__ import annotations
+
+from numbers import Number
+from typing import Any
+
+import numpy as np
+
+from ..celltypes import CompartmentalCell, PointCell
+from ..errors import SpecError
+
+__all__ = ["place_synapses", "section_labels", "distribute_uniformly"]
+
+
+def section_labels(cell: CompartmentalCell, sec: Any) -> list[str]:
+    """NetPyNE's ``_setConnSections``: the candidate sections of a connection."""
+    secs = cell.sections
+    if not sec or (isinstance(sec, str) and sec not in secs and sec not in cell.section_lists):
+        if "soma" in secs:
+            return ["soma"]
+        return [next(iter(secs))] if secs else []
+    if isinstance(sec, list) or sec in cell.section_lists:
+        names = list(sec) if isinstance(sec, list) else list(cell.section_lists[sec])
+        return [s for s in names if s in secs]
+    return [sec]
+
+
+def distribute_uniformly(cell: CompartmentalCell, labels: list[str], n: int
+                         ) -> tuple[list[str], list[float]]:
+    """NetPyNE's ``_distributeSynsUniformly``: n synapses evenly along the summed length."""
+    lengths = []
+    for s in labels:
+        L = cell.sections[s].geom.get("L")
+        lengths.append(float(L) if isinstance(L, Number) else 1.0)
+    total = sum(lengths)
+    cum = np.cumsum(lengths)
+    absl = np.arange(n) * (total / n) + total / n / 2
+    idx = np.searchsorted(cum, absl, side="left")
+    return [labels[i] for i in idx], [float((cum[i] - a) / lengths[i]) for a, i in zip(absl, idx)]
+
+
+def _vref_target(cell: CompartmentalCell, labels: list[str], mech: str):
+    """A point process with ``vref`` on the only section is the target (Izhikevich-style)."""
+    if len(labels) != 1:
+        return None, 0
+    for pp in cell.sections[labels[0]].point_processes:
+        if "vref" in pp:
+            syn_list = pp.get("synList") or []
+            return pp["label"], (syn_list.index(mech) if mech in syn_list else 0)
+    return None, 0
+
+
+def _as_pair_array(v: Any, n: int, default: float) -> np.ndarray:
+    if v is None:
+        return np.full(n, default, dtype=np.float64)
+    return np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
+
+
+def _weight_norm(cell: CompartmentalCell, secs: np.ndarray, locs: np.ndarray, w: np.ndarray
+                 ) -> np.ndarray:
+    for name, sec in cell.sections.items():
+        wn = sec.weight_norm
+        if not isinstance(wn, list) or not wn:
+            continue
+        on = secs == name
+        if on.any():
+            nseg = int(sec.geom.get("nseg", 1))
+            idx = np.round(locs[on] * nseg).astype(np.int64) - 1
+            w[on] = w[on] * np.asarray(wn, dtype=np.float64)[idx]
+    return w
+
+
+def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) -> dict:
+    """Expand pairs into synapse rows: pre/post row indices, sec, loc, weight, delay."""
+    ct_col = ctx.cells["cell_type"]
+    codes = ct_col.codes[post]
+    spc = per["synsPerConn"]
+    spc_arr = (np.ones(len(pre), dtype=np.int64) if spc is None else
+               np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
+                               (len(pre),)))
+    out: dict[str, list] = {k: [] for k in ("pre", "post", "sec", "loc", "weight", "delay",
+                                            "weight_index")}
+    for code in np.unique(codes):
+        cell = types[ct_col.categories[code]]
+        for s in np.unique(spc_arr[codes == code]):
+            sel = np.flatnonzero((codes == code) & (spc_arr == s))
+            rows = _group(ctx, cr, pre[sel], post[sel], {k: _take(v, sel) for k, v in
+                                                         per.items()}, cell, int(s), mech)
+            for k in out:
+                out[k].append(rows[k])
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def _take(v: Any, sel: np.ndarray) -> Any:
+    if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype != object:
+        return v[sel] if len(v) > 1 or len(sel) == 1 else v
+    return v
+
+
+def _scale(ctx, cell) -> float:
+    models = ctx.net.get("scaleConnWeightModels")
+    model = cell.tags.get("cellModel") if cell is not None else None
+    if isinstance(models, dict) and model in models:
+        return float(models[model])
+    return float(ctx.net.get("scaleConnWeight", 1))
+
+
+def _group(ctx, cr, pre, post, per, cell, s: int, mech: str) -> dict:
+    n = len(pre)
+    net = ctx.net
+    scale = _scale(ctx, cell)
+    weight = per["weight"]
+    delay = per["delay"]
+    if isinstance(cell, PointCell) or not getattr(cell, "sections", None):
+        w = _as_pair_array(weight, n, net.get("defaultWeight", 1)) * scale
+        return dict(pre=pre, post=post, sec=np.full(n, None, dtype=object),
+                    loc=np.full(n, np.nan), weight=w,
+                    delay=_as_pair_array(delay, n, net.get("defaultDelay", 1)),
+                    weight_index=np.zeros(n, dtype=np.int32))
+    labels = section_labels(cell, cr.rule.get("sec"))
+    if not labels:
+        raise SpecError(f"{cr.where}['sec']: no valid section on cell type '{cell.name}'")
+    pointp, widx = _vref_target(cell, labels, mech)
+    loc = per["loc"]
+    if pointp is not None:
+        if s > 1:
+            raise SpecError(f"{cr.where}: synsPerConn > 1 is not allowed on cells whose voltage "
+                            f"lives in a point process ('{cell.name}')")
+        secs, locs = [labels[0]], [_scalar_loc(loc)]
+    elif s == 1:
+        secs, locs = _single(ctx, cr, cell, labels, loc, pre, post)
+    else:
+        secs, locs = _multi(ctx, cr, cell, labels, loc, s)
+    return _expand(ctx, pre, post, secs, locs, weight, delay, s, scale, cell, widx, cr)
+
+
+def _scalar_loc(loc: Any) -> float:
+    if loc is None:
+        return 0.5
+    if isinstance(loc, list):
+        return float(loc[0])
+    return loc
+
+
+def _single(ctx, cr, cell, labels, loc, pre, post):
+    """One synapse: the first candidate section, or a random one (connRandomSecFromList)."""
+    locs = loc if isinstance(loc, list) else [0.5 if loc is None else loc]
+    rand_sec = cr.rule.get("connRandomSecFromList", ctx.cfg.get("connRandomSecFromList", True))
+    if rand_sec and len(labels) > 1:
+        if len(locs) > 1 and len(locs) != len(labels):
+            raise SpecError(f"{cr.where}['loc']: with connRandomSecFromList and one synapse, "
+                            "give one loc per section")
+        locs = locs * len(labels) if len(locs) == 1 else locs
+        from .draws import random_section_index
+
+        pos = random_section_index(ctx.gids[post], ctx.gids[pre], len(labels))
+        return (np.asarray(labels, dtype=object)[pos],
+                _loc_array(locs, pos))
+    return [labels[0]], [locs[0]]
+
+
+def _loc_array(locs, pos):
+    arr = np.empty(len(pos), dtype=object)
+    vals = [locs[i] for i in pos]
+    arr[:] = vals
+    return arr
+
+
+def _multi(ctx, cr, cell, labels, loc, s):
+    if len(labels) == 1:
+        if isinstance(loc, list):
+            if len(loc) != s:
+                raise SpecError(f"{cr.where}['loc']: needs synsPerConn ({s}) values")
+            return [labels[0]] * s, list(loc)
+        return [labels[0]] * s, [i / s + 1 / s / 2 for i in range(s)]
+    uniform = cr.rule.get("distributeSynsUniformly", ctx.cfg.get("distributeSynsUniformly",
+                                                                 True))
+    if uniform:
+        return distribute_uniformly(cell, labels, s)
+    if cr.rule.get("connRandomSecFromList", ctx.cfg.get("connRandomSecFromList", True)):
+        raise SpecError(f"{cr.where}: synsPerConn > 1 with connRandomSecFromList and "
+                        "distributeSynsUniformly=False is not supported yet")
+    locs = loc if isinstance(loc, list) else [0.5 if loc is None else loc] * s
+    if len(labels) != s or len(locs) != s:
+        raise SpecError(f"{cr.where}: with connRandomSecFromList=False, give synsPerConn ({s}) "
+                        "sections and locations")
+    return labels, locs
+
+
+def _expand(ctx, pre, post, secs, locs, weight, delay, s, scale, cell, widx, cr) -> dict:
+    """Rows for n pairs × s synapses (secs/locs per synapse, or per pair when arrays)."""
+    n = len(pre)
+    per_pair = isinstance(secs, np.ndarray)
+    k = 1 if per_pair else len(secs)
+    reps = s if not per_pair else 1
+    rep_pre, rep_post = np.repeat(pre, reps), np.repeat(post, reps)
+    if per_pair:
+        sec_arr = secs
+        loc_arr = np.array([_num(v, cr) for v in locs], dtype=np.float64)
+    else:
+        sec_arr = np.tile(np.asarray(secs[:s] if k >= s else secs * s, dtype=object)[:s], n)
+        loc_arr = np.array([_num(v, cr) for v in (list(locs) * n if s > 1 else
+                                                  [locs[0]] * n)], dtype=np.float64) \
+            if not isinstance(locs[0], np.ndarray) else np.repeat(locs[0], reps)
+    w = _syn_values(weight, n, s, ctx.net.get("defaultWeight", 1), "weight", cr) * scale
+    d = _syn_values(delay, n, s, ctx.net.get("defaultDelay", 1), "delay", cr)
+    w = _weight_norm(cell, sec_arr, loc_arr, w)
+    return dict(pre=rep_pre, post=rep_post, sec=sec_arr, loc=loc_arr, weight=w, delay=d,
+                weight_index=np.full(len(rep_pre), widx, dtype=np.int32))
+
+
+def _num(v: Any, cr) -> float:
+    if isinstance(v, Number):
+        return float(v)
+    raise SpecError(f"{cr.where}['loc']: expected a number, got {v!r}")
+
+
+def _syn_values(v: Any, n: int, s: int, default: float, key: str, cr) -> np.ndarray:
+    if v is None:
+        return np.full(n * s, float(default))
+    if isinstance(v, list):
+        if len(v) != s:
+            raise SpecError(f"{cr.where}['{key}']: a list must have synsPerConn ({s}) values")
+        return np.tile(np.asarray(v, dtype=np.float64), n)
+    arr = np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+    return np.repeat(arr, s)
