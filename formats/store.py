@@ -42,6 +42,7 @@ class StoreFormat(Format):
         if not has_magic(path, HDF5_MAGIC):
             return False
         import h5py
+
         from nethub.store import FORMAT_NAME
 
         try:

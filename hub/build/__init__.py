@@ -93,6 +93,7 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
     cells = Table(cells.columns, CELL_COLUMNS, n=len(cells))
     ct_col, types = assign_cell_types(cells, pops, ctx.net.get("cellParams") or {})
     cells["cell_type"] = ct_col
+    # HOOK cells: per-cell parameters (point cells, cell expressions) are added here
     populations = {}
     for pb in pops:
         names = sorted(set(ct_col.take(np.flatnonzero(
@@ -132,6 +133,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False) ->
     from .stims import build_stims
 
     conns, pointers = build_connections(ctx, syn_mechs, types, progress=progress)
+    # HOOK subconn: subConnParams redistribute the synapses of `conns` here
     sources, targets = build_stims(ctx, syn_mechs, types)
     network = Network(
         cell_types=types, syn_mechs=syn_mechs, populations=populations,

@@ -156,6 +156,21 @@ def test_block_equals_index_across_chunks(start):
     assert same(s.uniform01_block(5, start=start + 70000), blk[70000:70005])
 
 
+def test_index_paths_agree():
+    """Sorted runs (one Philox per block), unsorted and sparse indices give the same values."""
+    s = Stream(3, 1, 4)
+    rng = np.random.default_rng(5)
+    k = np.sort(rng.integers(0, 3 * r123._CHUNK, 5 * r123._CHUNK))  # sorted, many repeats
+    ref = s.uniform01_block(3 * r123._CHUNK)[k]
+    assert same(s.uniform01(k), ref)
+    perm = rng.permutation(k.size)
+    assert same(s.uniform01(k[perm]), ref[perm])  # unsorted path
+    sparse = np.sort(rng.integers(0, 2**40, 3000))
+    assert np.array_equal(s.uint32(sparse), np.array([s.uint32(int(x)) for x in sparse]))
+    near_wrap = 2**34 - 200 + np.arange(400)  # sorted runs across the counter carry
+    assert same(s.uniform01(near_wrap), s.uniform01_block(400, start=2**34 - 200))
+
+
 def test_many_streams_broadcasting():
     id2 = np.arange(50).reshape(5, 10)
     s = Stream(7, id2, 3)
