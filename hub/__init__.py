@@ -30,8 +30,35 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from .api import convert, info, load, load_results, read, save, validate  # noqa: E402
 
+_LAZY = {
+    "build": ("nethub.build", None),
+    "Network": ("nethub.network", "Network"),
+    "Results": ("nethub.results", "Results"),
+    "NetParams": ("nethub.specs", "NetParams"),
+    "SimConfig": ("nethub.specs", "SimConfig"),
+    "load_spec": ("nethub.specs", "load_spec"),
+}
+
+
+def __getattr__(name: str):
+    """Lazy attributes: ``nethub.build(...)``, ``nethub.Network``, ``nethub.NetParams``, ..."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nethub' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)
+
+
 __all__ = [
     "__version__",
+    "build",
+    "Network",
+    "Results",
+    "NetParams",
+    "SimConfig",
+    "load_spec",
     "convert",
     "info",
     "load",

@@ -261,6 +261,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "convert": Subcommand("convert a model file to another format (or re-write it)",
                           _add_convert, _run_convert),
     "formats": Subcommand("list the known file formats", _add_formats, _run_formats),
+    "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
+                        "nethub.build.cli:add_arguments", "nethub.build.cli:run"),
 }
 
 

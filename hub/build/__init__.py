@@ -145,3 +145,14 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False) ->
     )
     logger.info("built %r in %.2f s", network, time.perf_counter() - t0)
     return network
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """Lets ``nethub.build(net_params, sim_config)`` call :func:`build` although ``nethub.build``
+    is also this package."""
+
+    def __call__(self, net_params: Any, sim_config: Any = None, **kw: Any) -> Network:
+        return build(net_params, sim_config, **kw)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,46 @@
+"""``nethub build NETPARAMS [--cfg CFG] -o OUT.h5``: build a spec into a store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("netparams", help="NetPyNE-style model file (.py defining netParams, or "
+                   ".json); 'example' for the bundled example")
+    p.add_argument("--cfg", metavar="CFG", help="simConfig file (.py defining cfg, or .json)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="store to write")
+    p.add_argument("--compression", choices=("blosc-lz4", "gzip", "none"),
+                   default="blosc-lz4", help="dataset compression (default: blosc-lz4)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import out
+    from ..specs import load_spec
+    from ..store import write_network
+    from . import build
+
+    path = args.netparams
+    if path == "example":
+        from ..examples import example_path
+
+        path = str(example_path())
+    t0 = time.perf_counter()
+    net_params, cfg = load_spec(path, args.cfg)
+    t1 = time.perf_counter()
+    net = build(net_params, cfg, progress=args.progress)
+    t2 = time.perf_counter()
+    write_network(net, Path(args.output), compression=args.compression)
+    t3 = time.perf_counter()
+    out(f"built {net!r}")
+    out(f"wrote {args.output} (load {t1 - t0:.2f} s, build {t2 - t1:.2f} s, "
+        f"write {t3 - t2:.2f} s)")
+    return 0
