@@ -17,6 +17,7 @@ import pytest
 from nethub.random123 import (
     NrnRandom,
     Stream,
+    netpyne_density_samples,
     netpyne_hash_list,
     netpyne_hash_str,
     netpyne_positions,
@@ -131,7 +132,7 @@ def test_distribution_sequences(ids, method, args):
     n = 600
     ref, seq = neuron_sequence(ids, method, args, n)
     s = Stream(*ids)
-    got, nxt = getattr(s, method)(*args, n=n, return_next=True)[:2]
+    got, nxt = getattr(s, method)(*args, n=n, return_next=True)
     assert_bits_equal(got, ref)
     assert nxt == seq  # same number of draws consumed (seq() = position; < 2**34 here)
     e = NrnRandom()
@@ -156,7 +157,7 @@ def test_large_samples_libm_exact(method, args, n):
     """Large samples: numpy's SIMD log/exp/pow would differ from libm in ~0.3% of values."""
     ids = (7, 77, 777)
     ref, seq = neuron_sequence(ids, method, args, n)
-    got, nxt = getattr(Stream(*ids), method)(*args, n=n, return_next=True)[:2]
+    got, nxt = getattr(Stream(*ids), method)(*args, n=n, return_next=True)
     assert_bits_equal(got, ref)
     assert nxt == seq
 
@@ -254,7 +255,7 @@ def test_many_streams_vectorized():
     s = Stream(netpyne_hash_str("cellParams"), gids, seed)
     starts = gids % 5
     got_u = s.uniform(0.0, 10.0, n=3, start=starts)
-    got_n, nxt, cache = s.normal(0.0, 4.0, n=3, start=starts, return_next=True)
+    got_n, nxt = s.normal(0.0, 4.0, n=3, start=starts, return_next=True)
     got_d = s.discunif(0, 9, n=2)
     got_p = s.poisson(2.5, n=2)
     for i, gid in enumerate(gids):
@@ -342,6 +343,7 @@ NETPYNE_SCRIPT = textwrap.dedent(
     netParams.popParams['M'] = {'cellType': 'PYR', 'numCells': 15}
     netParams.popParams['stimN'] = {'cellModel': 'NetStim', 'numCells': 5, 'rate': [5, 15],
                                     'noise': 0.5}
+    netParams.popParams['D'] = {'cellType': 'PYR', 'density': '2e4*ynorm', 'ynormRange': [0.2, 0.9]}
     netParams.synMechParams['exc'] = {'mod': 'Exp2Syn', 'tau1': 0.1, 'tau2': 5.0, 'e': 0}
     netParams.connParams['S->M'] = {'preConds': {'pop': 'S'}, 'postConds': {'pop': 'M'},
                                     'probability': 0.3, 'weight': '0.01 + uniform(0, 0.002)',
@@ -405,6 +407,30 @@ def test_netpyne_positions(netpyne_build):
         ref = np.array([cells[g]["norm"] for g in pop["cellGids"]])
         assert_bits_equal(locs.ravel(), ref.ravel())
         last_gid += pop["numCells"]
+
+
+def test_netpyne_density_population(netpyne_build):
+    """Pop 'D': density '2e4*ynorm' on ynormRange [0.2, 0.9] (Pop.createCellsDensity)."""
+    pops = netpyne_build["pops"]
+    last_gid = sum(pops[p]["numCells"] for p in ("S", "M", "stimN"))
+    cells = {c["gid"]: c for c in netpyne_build["cells"]}
+
+    def dens(ynorm):
+        return 2e4 * ynorm
+
+    volume = 200.0 / 1e3 * 100.0 / 1e3 * 50.0 / 1e3 * (0.9 - 0.2)  # NetPyNE's expression order
+    max_density = max(map(dens, np.arange(0.2, 0.9, 0.001)))
+    cand, acc = netpyne_density_samples(int(max_density), last_gid, 13, int(volume * max_density))
+    locs_all = 0.2 + (0.9 - 0.2) * cand
+    keep = np.array(list(map(dens, locs_all))) / max_density > acc
+    ynorm = locs_all[keep]
+    n = int(keep.sum())
+    assert pops["D"]["numCells"] == n and n > 0
+    locs = netpyne_positions(n, last_gid, 13)
+    ref = np.array([cells[g]["norm"] for g in pops["D"]["cellGids"]])
+    assert_bits_equal(ref[:, 0], locs[:, 0])
+    assert_bits_equal(ref[:, 1], ynorm)
+    assert_bits_equal(ref[:, 2], locs[:, 2])
 
 
 def test_netpyne_netstim_rates(netpyne_build):

@@ -14,6 +14,7 @@ import nethub.random123 as r123
 from nethub.random123 import (
     NrnRandom,
     Stream,
+    netpyne_density_samples,
     netpyne_hash_list,
     netpyne_hash_str,
     netpyne_positions,
@@ -112,8 +113,12 @@ def test_pinned_neuron_values():
     assert same(Stream(1, 2, 3).uniform01_block(6), fx(NRN_UNIFORM_1_2_3))
     assert same(Stream(4294967295, 7, 0).uniform01_block(6), fx(NRN_UNIFORM_BIG))
     assert same(Stream(11, 22, 33).normal(0.5, 2.0, n=6), fx(NRN_NORMAL))
-    _, nxt, _ = Stream(11, 22, 33).normal(0.5, 2.0, n=6, return_next=True)
+    _, nxt = Stream(11, 22, 33).normal(0.5, 2.0, n=6, return_next=True)
     assert nxt == 8
+    # 6 values = 3 accepted pairs: nothing left in the cache; 5 values leave x2 of the 3rd pair
+    assert math.isnan(Stream(11, 22, 33).normal(0.5, 2.0, n=6, return_cache=True)[1])
+    vals, cache = Stream(11, 22, 33).normal(0.5, 2.0, n=5, return_cache=True)
+    assert same(cache * math.sqrt(2.0) + 0.5, fx(NRN_NORMAL)[5])
     e = NrnRandom()
     e.Random123(11, 22, 33)
     assert same([e.negexp(2.0) for _ in range(3)], fx(NRN_NEGEXP))
@@ -227,6 +232,7 @@ def call(s, method, args, n, start=0, cached=None):
     kw = {"n": n, "start": start, "return_next": True}
     if cached is not None:
         kw["cached"] = cached
+        kw["return_cache"] = True
     return getattr(s, method)(*args, **kw)
 
 
@@ -381,6 +387,16 @@ def test_positions():
     e.uniform(0, 1)
     assert same(e.setrand(30), locs.ravel())
     assert netpyne_positions(0, 0, 1).shape == (0, 3)
+
+
+def test_density_samples():
+    cand, acc = netpyne_density_samples(17980, 40, 13, 12)
+    # Random123(int(maxDensity), lastGid, seed); 2 x int(maxCells) sequential uniform(0, 1) calls
+    e = NrnRandom()
+    e.Random123(17980, 40, 13)
+    seq = [e.uniform(0, 1) for _ in range(24)]
+    assert same(cand, seq[:12]) and same(acc, seq[12:])
+    assert netpyne_density_samples(5, 0, 1, 0)[0].shape == (0,)
 
 
 def test_prob_rands_lazy_blocks():
