@@ -261,6 +261,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "convert": Subcommand("convert a model file to another format (or re-write it)",
                           _add_convert, _run_convert),
     "formats": Subcommand("list the known file formats", _add_formats, _run_formats),
+    "run": Subcommand("simulate a store or spec in NEURON (--np N for MPI) and store the results",
+                      "nethub.sim.cli:add_run_arguments", "nethub.sim.cli:run"),
+    "plot": Subcommand("plot a run: raster or traces", "nethub.sim.cli:add_plot_arguments",
+                       "nethub.sim.cli:plot"),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.build.cli:add_arguments", "nethub.build.cli:run"),
 }

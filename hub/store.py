@@ -347,7 +347,8 @@ def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | No
 
 
 # ----------------------------------------------------------------------------- results
-def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: str) -> None:
+def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: str,
+               trace_blocks=None) -> None:
     if name in res:
         raise StoreError(f"results/{name} already exists")
     g = res.create_group(name)
@@ -361,11 +362,15 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
     for key, arr in (("time", r.spike_times), ("gid", r.spike_gids)):
         sp.create_dataset(key, data=arr, **dataset_options(len(arr), 8, compression))
     tr = g.create_group("traces")
-    write_table(tr.create_group("index"), r.traces.index, compression)
-    tr.create_dataset("time", data=r.traces.time)
-    data = r.traces.data
-    chunks = (max(1, min(len(data), 64)), max(1, min(data.shape[1], 8192))) if data.size else None
-    tr.create_dataset("data", data=data, chunks=chunks)
+    if trace_blocks is not None:
+        _write_trace_blocks(tr, r.traces.time, trace_blocks, compression)
+    else:
+        write_table(tr.create_group("index"), r.traces.index, compression)
+        tr.create_dataset("time", data=r.traces.time)
+        data = r.traces.data
+        chunks = ((max(1, min(len(data), 64)), max(1, min(data.shape[1], 8192)))
+                  if data.size else None)
+        tr.create_dataset("data", data=data, chunks=chunks)
     if r.lfp is not None:
         lfp = g.create_group("lfp")
         lfp.create_dataset("data", data=r.lfp)
@@ -375,12 +380,35 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
                 lfp.create_dataset(key, data=val)
 
 
+def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: str) -> None:
+    """Stream (index table, data) blocks into a growing dataset: one block in memory at once."""
+    from .table import Table
+
+    nt = len(time)
+    tr.create_dataset("time", data=time)
+    data = tr.create_dataset("data", shape=(0, nt), maxshape=(None, nt), dtype=np.float64,
+                             chunks=(64, max(1, min(nt, 8192))))
+    indexes = []
+    for index, block in blocks:
+        if len(index) == 0:
+            continue
+        n0 = data.shape[0]
+        data.resize(n0 + len(index), axis=0)
+        data[n0:] = np.asarray(block, dtype=np.float64).reshape(len(index), nt)
+        indexes.append(index)
+    from .results import TRACE_COLUMNS
+
+    write_table(tr.create_group("index"), Table.concat(indexes, TRACE_COLUMNS), compression)
+
+
 def append_run(path: str | os.PathLike, results: Results, name: str | None = None,
-               compression: str = "blosc-lz4") -> str:
+               compression: str = "blosc-lz4", trace_blocks=None) -> str:
     """Add a run to an existing store without rewriting its network.
 
     The run is written into a hidden group and renamed when complete; if writing fails the
     hidden group is removed and the store is as before. Returns the run's name.
+    ``trace_blocks`` (an iterable of (index Table, data array)) replaces ``results.traces``
+    so that traces arrive block by block (e.g. one MPI rank at a time).
     """
     path = Path(path)
     with open_store(path, "r+") as f:
@@ -393,7 +421,7 @@ def append_run(path: str | os.PathLike, results: Results, name: str | None = Non
         if tmp in res:
             del res[tmp]
         try:
-            _write_run(res, tmp, results, order, compression)
+            _write_run(res, tmp, results, order, compression, trace_blocks)
             res.move(tmp, name)
         except BaseException:
             if tmp in res:
@@ -478,3 +506,27 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
         **net.summary(),
         "runs": list_runs(path),
     }
+
+
+def read_cell_index(path: str | os.PathLike) -> dict[str, Any]:
+    """What distributing cells needs, without reading the tables: gids (sorted), each cell's
+    cell type name and segment count, and its number of incoming connections."""
+    path = Path(path)
+    where = ["/network/cells"]
+    with open_store(path) as f, _reading(path, where):
+        cells_g = f["network/cells"]
+        meta = json.loads(cells_g.attrs["columns"])
+        names = [m["name"] for m in meta]
+        gids = cells_g[f"c{names.index('gid')}"][()]
+        ct_g = cells_g[f"c{names.index('cell_type')}"]
+        codes = ct_g["codes"][()]
+        cats = [_decode(c) for c in ct_g["categories"][()]]
+        where.append("/network/connections/post_offsets")
+        incoming = np.diff(f["network/connections/post_offsets"][()])
+        where.append("/model/cell_types")
+        types = _read_json(f["model"], "cell_types")
+    nseg = np.array([sum(int(s.get("geom", {}).get("nseg", 1) or 1)
+                         for s in types.get(c, {}).get("sections", {}).values()) or 1
+                     for c in cats], dtype=np.int64)
+    seg_per_cell = nseg[codes] if len(cats) else np.ones(len(gids), dtype=np.int64)
+    return {"gids": gids, "n_segments": seg_per_cell, "n_incoming": incoming}

@@ -1,0 +1,319 @@
+"""Instantiate one rank's share of a canonical network in NEURON, run it, collect results.
+
+NEURON objects are created only here. Creation follows NetPyNE 1.1 step by step (section
+creation, topology, geometry, pt3d offset by the cell position, mechanisms per segment, ions,
+point processes; one synapse object per connection; NetStim noise streams keyed by
+``Random123(hashStr(type), gid, seed)``), so a network built from a NetPyNE spec gives
+NetPyNE's spikes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from ..celltypes import CompartmentalCell, PointCell
+from ..errors import SimulationError
+from ..network import Network
+from ..random123 import netpyne_hash_str
+from ..table import Categorical, Ragged
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger(__name__)
+
+_PP_RESERVED = {"mod", "loc", "vref", "synList", "label"}
+_SYN_RESERVED = {"mod", "loc", "selfNetCon", "pointerParams", "shape", "plast"}
+
+
+class _Cell:
+    """NEURON objects of one cell."""
+
+    __slots__ = ("gid", "secs", "pointps", "point", "syns", "stims", "nc")
+
+    def __init__(self, gid: int) -> None:
+        self.gid = gid
+        self.secs: dict[str, Any] = {}
+        self.pointps: dict[str, Any] = {}
+        self.point = None
+        self.syns: list = []
+        self.stims: list = []
+
+
+class Engine:
+    """Builds and runs the local part of a network on one rank."""
+
+    def __init__(self, h, pc, net: Network, cfg: dict[str, Any]) -> None:
+        self.h, self.pc, self.net, self.cfg = h, pc, net, cfg
+        self.rank, self.nhost = int(pc.id()), int(pc.nhost())
+        self.cells: dict[int, _Cell] = {}
+        self.netcons: list = []
+        self.keep: list = []  # objects that must stay alive (vectors, randoms, handlers)
+        seeds = cfg.get("seeds") or {}
+        self.stim_seed = int(seeds.get("stim", 1))
+        self.default_threshold = float(net.params.get("defaultThreshold", 10))
+
+    # ------------------------------------------------------------------ cells
+    def create_cells(self) -> None:
+        cells = self.net.cells
+        gids = np.asarray(cells["gid"])
+        ct: Categorical = cells["cell_type"]  # type: ignore[assignment]
+        xyz = np.stack([np.asarray(cells[c]) for c in ("x", "y", "z")], axis=1)
+        for i, gid in enumerate(gids.tolist()):
+            ctype = self.net.cell_types[ct.categories[ct.codes[i]]]
+            if isinstance(ctype, PointCell):
+                cell = self._point_cell(gid, ctype, i)
+            else:
+                cell = self._compartmental(gid, ctype, xyz[i])
+            self.cells[gid] = cell
+
+    def _compartmental(self, gid: int, ct: CompartmentalCell, pos: np.ndarray) -> _Cell:
+        h = self.h
+        cell = _Cell(gid)
+        for name in ct.sections:
+            cell.secs[name] = h.Section(name=f"cell_{gid}.{name}")
+        for name, sec in ct.sections.items():
+            if sec.parent is not None:
+                cell.secs[name].connect(cell.secs[sec.parent], sec.parent_x, sec.child_x)
+        rel = self.cfg.get("pt3dRelativeToCellLocation", True)
+        inv = self.cfg.get("invertedYCoord", True)
+        off = (pos[0], -pos[1] if inv else pos[1], pos[2]) if rel else (0.0, 0.0, 0.0)
+        for name, sec in ct.sections.items():
+            hsec = cell.secs[name]
+            self._geometry(hsec, sec, off, ct.name, name)
+            for mech, params in sec.mechs.items():
+                self._insert(hsec, mech, params, ct.name, name)
+            for ion, params in sec.ions.items():
+                self._ion(hsec, ion, params)
+            for pp in sec.point_processes:
+                cell.pointps[pp["label"]] = self._pointp(hsec, pp)
+        self._spike_source(cell, ct)
+        return cell
+
+    def _geometry(self, hsec, sec, off, ct_name: str, sec_name: str) -> None:
+        for key, val in sec.geom.items():
+            if isinstance(val, (list, dict)):
+                continue
+            if isinstance(val, str):
+                raise SimulationError(f"cell type '{ct_name}' section '{sec_name}': geometry "
+                                      f"'{key}' is an unresolved expression {val!r}")
+            setattr(hsec, key, val)
+        if sec.pt3d is not None:
+            h = self.h
+            h.pt3dclear(sec=hsec)
+            for x, y, z, d in sec.pt3d.tolist():
+                h.pt3dadd(off[0] + x, off[1] + y, off[2] + z, d, sec=hsec)
+
+    def _insert(self, hsec, mech: str, params: dict, ct_name: str, sec_name: str) -> None:
+        try:
+            hsec.insert(mech)
+        except ValueError as exc:
+            raise SimulationError(f"cannot insert mechanism '{mech}' in section '{sec_name}' "
+                                  f"of cell type '{ct_name}': {exc}") from exc
+        for pname, val in params.items():
+            segs = list(hsec)
+            for iseg, seg in enumerate(segs):
+                v = val
+                if isinstance(val, list):
+                    v = val[0] if len(val) == 1 else val[iseg]
+                if v is None:
+                    continue
+                setattr(getattr(seg, mech), pname, v)
+
+    def _ion(self, hsec, ion: str, params: dict) -> None:
+        h = self.h
+        hsec.insert(ion + "_ion")
+        for pname, val in params.items():
+            for iseg, seg in enumerate(hsec):
+                v = val[iseg] if isinstance(val, list) else val
+                if pname == "e":
+                    setattr(seg, "e" + ion, v)
+                elif pname in ("o", "i"):
+                    setattr(seg, f"{ion}{pname}", v)
+                    setattr(h, f"{ion}{pname}0_{ion}_ion", v)
+
+    def _pointp(self, hsec, pp: dict):
+        obj = getattr(self.h, pp["mod"])(pp.get("loc", 0.5), sec=hsec)
+        for k, v in pp.items():
+            if k not in _PP_RESERVED and not k.startswith("_"):
+                setattr(obj, k, v)
+        return obj
+
+    def _spike_source(self, cell: _Cell, ct: CompartmentalCell) -> None:
+        h, pc = self.h, self.pc
+        pc.set_gid2node(cell.gid, self.rank)
+        sec_name, loc = ct.spike_source or (next(iter(ct.sections)), 0.5)
+        hsec = cell.secs[sec_name]
+        nc = None
+        for pp in ct.sections[sec_name].point_processes:
+            if "vref" in pp:
+                nc = h.NetCon(getattr(cell.pointps[pp["label"]], "_ref_" + pp["vref"]), None,
+                              sec=hsec)
+                break
+        if nc is None:
+            nc = h.NetCon(hsec(loc)._ref_v, None, sec=hsec)
+        thr = ct.sections[sec_name].threshold
+        nc.threshold = float(thr if thr is not None else self.default_threshold)
+        pc.cell(cell.gid, nc, 1)
+
+    def _point_cell(self, gid: int, ct: PointCell, row: int) -> _Cell:
+        h, pc = self.h, self.pc
+        cell = _Cell(gid)
+        params = dict(ct.params)
+        for col in self.net.cells.extra_columns:
+            if col.startswith("params."):
+                val = self.net.cells[col]
+                key = col[len("params."):]
+                if isinstance(val, Ragged):
+                    params[key] = val.row(row)
+                elif isinstance(val, np.ndarray) and not np.isnan(val[row]):
+                    params[key] = float(val[row])
+        obj = getattr(h, ct.model)()
+        cell.point = obj
+        if ct.model == "VecStim":
+            self._vecstim(obj, params, gid)
+        else:
+            for k, v in params.items():
+                if k == "rate":
+                    obj.interval = 1000.0 / float(v)
+                elif k not in ("seed", "spkTimes", "pulses", "spikePattern", "dynamicRates") \
+                        and isinstance(v, (int, float)):
+                    setattr(obj, k, v)
+            if ct.model == "NetStim":
+                if "number" not in params:
+                    obj.number = 1e9
+                self._netstim_noise(obj, "NetStim", gid, int(params.get("seed",
+                                                                         self.stim_seed)))
+        pc.set_gid2node(gid, self.rank)
+        nc = h.NetCon(obj, None)
+        nc.threshold = self.default_threshold
+        pc.cell(gid, nc, 1)
+        return cell
+
+    def _vecstim(self, obj, params: dict, gid: int) -> None:
+        times = params.get("spkTimes")
+        if times is None:
+            raise SimulationError(f"VecStim cell {gid} has no spike times (params.spkTimes)")
+        vec = self.h.Vector(np.asarray(times, dtype=np.float64))
+        obj.play(vec)
+        self.keep.append(vec)
+
+    def _netstim_noise(self, obj, stim_type: str, gid: int, seed: int) -> None:
+        """NetPyNE preRun: Random123(hashStr(type), gid, seed), negexp(1), noiseFromRandom."""
+        r = self.h.Random()
+        r.Random123(netpyne_hash_str(stim_type), gid, seed)
+        r.negexp(1)
+        obj.noiseFromRandom(r)
+        self.keep.append(r)
+
+    # ------------------------------------------------------------------ synapses
+    def _syn(self, cell: _Cell, mech_name: str, sec: str | None, loc: float):
+        mech = self.net.syn_mechs[mech_name]
+        if cell.point is not None or sec is None:
+            return cell.point
+        hsec = cell.secs[sec]
+        syn = getattr(self.h, mech.model)(loc, sec=hsec)
+        for k, v in mech.params.items():
+            if k not in _SYN_RESERVED:
+                setattr(syn, k, v)
+        cell.syns.append(syn)
+        return syn
+
+    def create_connections(self) -> int:
+        conns = self.net.connections
+        n = len(conns)
+        if n == 0:
+            return 0
+        pre = np.asarray(conns["pre_gid"]).tolist()
+        post = np.asarray(conns["post_gid"]).tolist()
+        mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
+        sec: Categorical = conns["post_sec"]  # type: ignore[assignment]
+        mech_v, sec_v = mech.values().tolist(), sec.values().tolist()
+        loc = np.asarray(conns["post_loc"]).tolist()
+        w = np.asarray(conns["weight"]).tolist()
+        d = np.asarray(conns["delay"]).tolist()
+        widx = (np.asarray(conns["weight_index"]).tolist() if "weight_index" in conns
+                else [0] * n)
+        pc = self.pc
+        for i in range(n):
+            cell = self.cells[post[i]]
+            target = self._syn(cell, mech_v[i], sec_v[i], loc[i])
+            nc = pc.gid_connect(pre[i], target)
+            nc.weight[widx[i]] = w[i]
+            nc.delay = d[i]
+            self.netcons.append(nc)
+        return n
+
+    # ------------------------------------------------------------------ stims
+    def create_stims(self) -> int:
+        st = self.net.stim_targets
+        if len(st) == 0:
+            return 0
+        src: Categorical = st["source"]  # type: ignore[assignment]
+        gids = np.asarray(st["gid"]).tolist()
+        secs = st["sec"].values().tolist()  # type: ignore[union-attr]
+        locs = np.asarray(st["loc"]).tolist()
+        mechs = st["syn_mech"].values().tolist()  # type: ignore[union-attr]
+        w, d = np.asarray(st["weight"]).tolist(), np.asarray(st["delay"]).tolist()
+        per_cell = {c[len("param."):]: np.asarray(st[c]) for c in st.extra_columns
+                    if c.startswith("param.")}
+        for i in range(len(st)):
+            source = self.net.stim_sources[src.categories[src.codes[i]]]
+            params = dict(source.params)
+            params.update({k: float(v[i]) for k, v in per_cell.items()})
+            cell = self.cells[gids[i]]
+            if source.model == "NetStim":
+                self._netstim_target(cell, params, secs[i], locs[i], mechs[i], w[i], d[i])
+            else:
+                self._point_stim(cell, source.model, params, secs[i], locs[i])
+        return len(st)
+
+    def _netstim_target(self, cell, params, sec, loc, mech, weight, delay) -> None:
+        h = self.h
+        ns = h.NetStim()
+        rate = params.get("rate")
+        if isinstance(rate, (int, float)):
+            ns.interval = 1000.0 / rate
+        elif "interval" in params:
+            ns.interval = params["interval"]
+        ns.noise = params.get("noise", 0.0)
+        ns.start = params.get("start", 0.0)
+        ns.number = params.get("number", 1e9)
+        self._netstim_noise(ns, "NetStim", cell.gid, int(params.get("seed", self.stim_seed)))
+        target = self._syn(cell, mech, sec, loc)
+        nc = h.NetCon(ns, target)
+        nc.weight[0] = weight
+        nc.delay = delay
+        cell.stims.append(ns)
+        self.netcons.append(nc)
+
+    def _point_stim(self, cell, model: str, params: dict, sec, loc) -> None:
+        hsec = cell.secs[sec] if sec is not None else None
+        obj = getattr(self.h, model)(loc, sec=hsec) if hsec is not None else \
+            getattr(self.h, model)()
+        for k, v in params.items():
+            if isinstance(v, (int, float)):
+                setattr(obj, k, v)
+        cell.stims.append(obj)
+
+    # ------------------------------------------------------------------ run
+    def init_v(self) -> None:
+        """NetPyNE's initV: per-section vinit, applied at finitialize time."""
+        h = self.h
+        todo = []
+        gids = np.asarray(self.net.cells["gid"]).tolist()
+        ct = self.net.cells["cell_type"]
+        for i, gid in enumerate(gids):
+            ctype = self.net.cell_types[ct.categories[ct.codes[i]]]
+            if isinstance(ctype, CompartmentalCell):
+                for name, sec in ctype.sections.items():
+                    if sec.vinit is not None:
+                        todo.append((self.cells[gid].secs[name], float(sec.vinit)))
+        if todo:
+            def _apply() -> None:
+                for hsec, v in todo:
+                    hsec.v = v
+
+            self.keep.append(h.FInitializeHandler(0, _apply))
