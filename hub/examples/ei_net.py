@@ -52,7 +52,7 @@ netParams.synMechParams["inh"] = {"mod": "Exp2Syn", "tau1": 0.6, "tau2": 8.5, "e
 
 netParams.stimSourceParams["bkg"] = {"type": "NetStim", "rate": 20, "noise": 0.5, "start": 1}
 netParams.stimTargetParams["bkg->all"] = {
-    "source": "bkg", "conds": {"cellType": ["PYR", "BAS"]}, "weight": 0.01, "delay": 5,
+    "source": "bkg", "conds": {"cellType": ["PYR", "BAS"]}, "weight": 0.02, "delay": 5,
     "synMech": "exc", "sec": "soma",
 }
 netParams.stimSourceParams["pulse"] = {"type": "IClamp", "delay": 100, "dur": 50, "amp": 0.2}

@@ -37,6 +37,7 @@ _STATE: dict[str, Any] = {}
 def neuron_env() -> dict[str, str]:
     """Environment for NEURON to find the MPI library installed into this Python's prefix."""
     env = dict(os.environ)
+    env.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
     lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
     if "MPI_LIB_NRN_PATH" not in env and lib.exists():
         env["MPI_LIB_NRN_PATH"] = str(lib)
@@ -81,7 +82,7 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
-             output: str | os.PathLike | None = None) -> Results:
+             output: str | os.PathLike | None = None) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -94,15 +95,17 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
         MPI ranks; > 1 launches ``mpiexec``.
     output : path, optional
         Store to write (the input store itself when omitted and the input is a store).
+
+    Returns
+    -------
+    Results or None
+        The results; ``None`` on MPI ranks other than 0 when called inside an MPI job.
     """
     store = _as_store(model, output)
     out = Path(output) if output is not None else store
     if nprocs > 1 and not _under_mpi():
         return _launch_mpi(store, sim_config, nprocs, out)
-    results = run_store(store, sim_config, out)
-    if results is None:  # pragma: no cover - non-root ranks
-        raise SimulationError("results are only available on rank 0")
-    return results
+    return run_store(store, sim_config, out)
 
 
 def _as_store(model: Any, output) -> Path:
