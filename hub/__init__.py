@@ -37,6 +37,7 @@ _LAZY = {
     "NetParams": ("nethub.specs", "NetParams"),
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
+    "simulate": ("nethub.sim", "simulate"),
 }
 
 
@@ -59,6 +60,7 @@ __all__ = [
     "NetParams",
     "SimConfig",
     "load_spec",
+    "simulate",
     "convert",
     "info",
     "load",
