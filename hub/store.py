@@ -386,8 +386,8 @@ def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: s
 
     nt = len(time)
     tr.create_dataset("time", data=time)
-    data = tr.create_dataset("data", shape=(0, nt), maxshape=(None, nt), dtype=np.float64,
-                             chunks=(64, max(1, min(nt, 8192))))
+    data = tr.create_dataset("data", shape=(0, nt), maxshape=(None, max(nt, 1)),
+                             dtype=np.float64, chunks=(64, max(1, min(nt, 8192))))
     indexes = []
     for index, block in blocks:
         if len(index) == 0:

@@ -343,20 +343,34 @@ class Table:
     @classmethod
     def concat(cls, tables: Sequence[Table], schema: Mapping[str, ColumnSpec] | None = None
                ) -> Table:
-        """Stack tables with the same columns (categories are merged)."""
+        """Stack tables (categories are merged). A column some tables lack is filled there
+        with missing values: code -1 for categoricals, empty lists for ragged columns, NaN for
+        numbers (integer and bool columns then become float64)."""
         tables = [t for t in tables if t is not None]
         if not tables:
             return cls(schema=schema)
-        names = list(tables[0].columns)
+        names = list(dict.fromkeys(k for t in tables for k in t.columns))
         cols: dict[str, Column] = {}
         for name in names:
-            parts = [t.columns[name] for t in tables]
+            model = next(t.columns[name] for t in tables if name in t.columns)
+            parts = [t.columns[name] if name in t.columns else _missing_like(model, len(t))
+                     for t in tables]
+            if any(name not in t.columns for t in tables) and isinstance(model, np.ndarray):
+                parts = [np.asarray(p, dtype=np.float64) for p in parts]
             cols[name] = _concat_columns(name, parts)
         return cls(cols, schema if schema is not None else tables[0].schema,
                    n=sum(len(t) for t in tables))
 
     def __repr__(self) -> str:
         return f"Table({self.n} rows: {', '.join(self.columns)})"
+
+
+def _missing_like(model: Column, n: int) -> Column:
+    if isinstance(model, Categorical):
+        return Categorical(np.full(n, -1, dtype=np.int32), [])
+    if isinstance(model, Ragged):
+        return Ragged(model.values[:0], np.zeros(n + 1, dtype=np.int64))
+    return np.full(n, np.nan)
 
 
 def _concat_columns(name: str, parts: list[Column]) -> Column:

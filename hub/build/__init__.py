@@ -22,7 +22,7 @@ from .cells import assign_cell_types
 from .context import BuildContext
 from .pops import build_population
 
-__all__ = ["build", "spec_dicts"]
+__all__ = ["build", "spec_dicts", "read_mod_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,18 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
     return cells, types, populations
 
 
-def build(net_params: Any, sim_config: Any = None, *, progress: bool = False) -> Network:
+def read_mod_dir(path) -> dict[str, str]:
+    """The .mod files of a folder (NetPyNE models keep theirs in ``mod/``), by file name."""
+    from pathlib import Path
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise SpecError(f"{folder}: mod folder does not exist")
+    return {p.name: p.read_text() for p in sorted(folder.glob("*.mod"))}
+
+
+def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
+          mod_files: dict[str, str] | None = None) -> Network:
     """Build the network a NetPyNE-style spec describes.
 
     Parameters
@@ -117,6 +128,9 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False) ->
         matter for building.
     progress : bool
         Show a progress bar over connection rules.
+    mod_files : dict of str to str, optional
+        NMODL sources (file name → text) the model needs; stored with the network so the
+        store is self-contained (see :func:`read_mod_dir`).
 
     Returns
     -------
@@ -140,6 +154,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False) ->
         stim_sources=sources, cells=cells, connections=conns, pointer_conns=pointers,
         stim_targets=targets,
         spec={"netParams": net, "simConfig": cfg}, params=_net_params(net),
+        mod_files=dict(mod_files or {}),
         provenance={"creator": "nethub.build", "seeds": ctx.seeds},
         rxd=net.get("rxdParams") or None,
     )

@@ -20,13 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compression", choices=("blosc-lz4", "gzip", "none"),
                    default="blosc-lz4", help="dataset compression (default: blosc-lz4)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--mod", metavar="DIR", help="folder of .mod files the model needs (stored "
+                   "with the network; default: a 'mod' folder beside the spec, if any)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import out
     from ..specs import load_spec
     from ..store import write_network
-    from . import build
+    from . import build, read_mod_dir
 
     path = args.netparams
     if path == "example":
@@ -36,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     net_params, cfg = load_spec(path, args.cfg)
     t1 = time.perf_counter()
-    net = build(net_params, cfg, progress=args.progress)
+    mod_dir = args.mod or (Path(path).parent / "mod")
+    mods = read_mod_dir(mod_dir) if (args.mod or Path(mod_dir).is_dir()) else {}
+    net = build(net_params, cfg, progress=args.progress, mod_files=mods)
     t2 = time.perf_counter()
     write_network(net, Path(args.output), compression=args.compression)
     t3 = time.perf_counter()

@@ -156,7 +156,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     from ..store import read_network
     from . import record
     from .engine import Engine
-    from .mechanisms import load_mechanisms
+    from .mechanisms import prepare_mechanisms
     from .partition import local_gids
 
     timing: dict[str, float] = {}
@@ -169,7 +169,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     cfg = _sim_config(net.spec, sim_config)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
-    load_mechanisms(h, net.mod_files)
+    prepare_mechanisms(h, net)
     eng = Engine(h, pc, net, cfg)
     eng.create_cells()
     timing["cells"] = time.perf_counter() - t

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..errors import MissingMechanismError, SimulationError
 
-__all__ = ["cache_dir", "compile_mod_files", "load_mechanisms", "check_mechanisms"]
+__all__ = ["cache_dir", "compile_mod_files", "load_mechanisms", "prepare_mechanisms",
+           "required_mechanisms", "BUNDLED"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,33 +93,61 @@ def load_mechanisms(h, mod_files: dict[str, str]) -> None:
     _LOADED.add(str(lib))
 
 
-def check_mechanisms(h, needed: dict[str, str]) -> None:
-    """Stop before simulating when a mechanism is unknown to NEURON.
-
-    ``needed`` maps a mechanism name to where it is used ("cell type 'PYR', section 'dend'").
-    """
-    missing = []
-    for name, where in needed.items():
-        if not hasattr(h, name) and not _is_density_mech(h, name):
-            missing.append(f"'{name}' (used by {where})")
-    if missing:
-        raise MissingMechanismError(
-            "unknown NEURON mechanism(s): " + "; ".join(missing)
-            + ". Add their .mod files to the model (Network.mod_files) or compile them."
-        )
+#: Mechanisms nethub can compile itself when a model needs them (file in hub/sim/mod/).
+BUNDLED = {"VecStim": "vecevent.mod"}
 
 
-def _is_density_mech(h, name: str) -> bool:
-    ms = h.MechanismStandard(name, 0) if _mech_type_exists(h, name) else None
-    return ms is not None
+def required_mechanisms(net) -> tuple[dict[str, str], dict[str, str]]:
+    """(density mechanisms, point processes) the network uses, each mapped to where."""
+    from ..celltypes import CompartmentalCell, PointCell
+
+    density: dict[str, str] = {}
+    point: dict[str, str] = {}
+    for name, ct in net.cell_types.items():
+        if isinstance(ct, PointCell):
+            point.setdefault(ct.model, f"cell type '{name}'")
+            continue
+        assert isinstance(ct, CompartmentalCell)
+        for sname, sec in ct.sections.items():
+            for mech in sec.mechs:
+                density.setdefault(mech, f"cell type '{name}', section '{sname}'")
+            for pp in sec.point_processes:
+                point.setdefault(pp["mod"], f"cell type '{name}', section '{sname}'")
+    for name, sm in net.syn_mechs.items():
+        point.setdefault(sm.model, f"synMech '{name}'")
+    for name, src in net.stim_sources.items():
+        point.setdefault(src.model, f"stim source '{name}'")
+    return density, point
 
 
-def _mech_type_exists(h, name: str) -> bool:
-    mt = h.MechanismType(0)
+def _mech_names(h, kind: int) -> set[str]:
+    mt = h.MechanismType(kind)
+    names = set()
     for i in range(int(mt.count())):
         mt.select(i)
         ref = h.ref("")
         mt.selected(ref)
-        if ref[0] == name:
-            return True
-    return False
+        names.add(ref[0])
+    return names
+
+
+def prepare_mechanisms(h, net) -> None:
+    """Compile and load the model's .mod files (plus bundled ones it needs), then stop with
+    MissingMechanismError naming the mechanism and where it is used if any is still unknown."""
+    density, point = required_mechanisms(net)
+    mods = dict(net.mod_files)
+    known = _mech_names(h, 0) | _mech_names(h, 1)
+    for name, fname in BUNDLED.items():
+        provided = any(f"SUFFIX {name}" in t or f"CELL {name}" in t or f"PROCESS {name}" in t
+                       for t in mods.values())
+        if name in point and name not in known and not provided:
+            mods[fname] = (Path(__file__).parent / "mod" / fname).read_text()
+    load_mechanisms(h, mods)
+    have_density, have_point = _mech_names(h, 0), _mech_names(h, 1)
+    missing = [f"'{m}' (used by {w})" for m, w in density.items() if m not in have_density]
+    missing += [f"'{m}' (used by {w})" for m, w in point.items() if m not in have_point]
+    if missing:
+        raise MissingMechanismError(
+            "unknown NEURON mechanism(s): " + "; ".join(missing)
+            + ". Add their .mod files to the model (Network.mod_files) and run again."
+        )
