@@ -1,7 +1,14 @@
 """Run a NetPyNE model file with NetPyNE (test-only) and print its spikes as JSON (last line)."""
-import json, sys, runpy, io, contextlib
-path = sys.argv[1]
+
+import contextlib
+import io
+import json
+import runpy
+import sys
+
 from netpyne import sim
+
+path = sys.argv[1]
 buf = io.StringIO()
 with contextlib.redirect_stdout(buf):
     ns = runpy.run_path(path, run_name="model")
@@ -9,4 +16,5 @@ with contextlib.redirect_stdout(buf):
     cfg.analysis = {}
     cfg.saveJson = cfg.savePickle = False
     sim.createSimulate(netParams=netParams, simConfig=cfg)
-print(json.dumps({"t": list(sim.allSimData["spkt"]), "g": [int(x) for x in sim.allSimData["spkid"]]}))
+spikes = {"t": list(sim.allSimData["spkt"]), "g": [int(x) for x in sim.allSimData["spkid"]]}
+print(json.dumps(spikes))
