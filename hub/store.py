@@ -317,6 +317,18 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
         )
 
 
+def read_whole_table(path: str | os.PathLike, name: str):
+    """One of the CSR-indexed tables (connections, pointer_conns, stim_targets) in full,
+    without the rest of the network."""
+    path = Path(path)
+    where = [f"/network/{name}"]
+    if name not in INDEXED:
+        raise StoreError(f"{path}: no indexed table {name!r} (valid: {', '.join(INDEXED)})")
+    with open_store(path) as f, _reading(path, where):
+        gids = _read_gid_column(f["network/cells"])
+        return _read_indexed(f["network"][name], name, INDEXED[name], {"gid": gids}, None)
+
+
 def _decode(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 

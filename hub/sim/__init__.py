@@ -176,20 +176,63 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     t = time.perf_counter()
     n_conns = eng.create_connections()
     n_stims = eng.create_stims()
+    n_ptr = eng.create_pointer_conns(_pointer_table(store))
     timing["connections"] = time.perf_counter() - t
     rec = record.Recorder(h, pc, eng, cfg)
     _setup_run(h, pc, cfg)
     eng.init_v()
     pc.barrier()
     t = time.perf_counter()
-    h.finitialize(float(cfg["hParams"]["v_init"]))
-    pc.psolve(float(cfg["duration"]))
-    pc.barrier()
+    _solve(h, pc, cfg, rank)
     timing["simulate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    counts = {"conns": pc.allreduce(n_conns, 1), "stims": pc.allreduce(n_stims, 1)}
+    if cfg.get("printRunTime") and rank == 0:
+        logger.warning("run time %.2f s for %s ms", timing["simulate"], cfg["duration"])
+    counts = {"conns": pc.allreduce(n_conns, 1), "stims": pc.allreduce(n_stims, 1),
+              "pointer_conns": pc.allreduce(n_ptr, 1)}
     results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
     return results
+
+
+def _pointer_table(store: Path):
+    from ..store import read_whole_table
+
+    table = read_whole_table(store, "pointer_conns")
+    return table if len(table) else None
+
+
+def _solve(h, pc, cfg: dict, rank: int) -> None:
+    """finitialize and psolve, on CoreNEURON when asked, with an optional progress bar."""
+    if cfg.get("coreneuron"):
+        try:
+            from neuron import coreneuron
+        except ImportError as exc:
+            raise SimulationError("cfg.coreneuron is set but this NEURON has no CoreNEURON"
+                                  ) from exc
+        h.CVode().cache_efficient(1)
+        coreneuron.enable = True
+        coreneuron.gpu = bool(cfg.get("gpu", False))
+    h.finitialize(float(cfg["hParams"]["v_init"]))
+    tstop = float(cfg["duration"])
+    # every rank steps alike (psolve is collective); only rank 0 on a terminal draws the bar
+    stepped = bool(cfg.get("progressBar")) and not cfg.get("coreneuron") and (
+        rank == 0 and sys.stderr.isatty())
+    stepped = bool(pc.py_broadcast(stepped, 0)) if int(pc.nhost()) > 1 else stepped
+    if not stepped:
+        pc.psolve(tstop)
+    else:
+        from tqdm.auto import tqdm
+
+        steps = 50
+        with tqdm(total=tstop, unit="ms", desc="simulate",
+                  disable=rank != 0) as bar:
+            for k in range(1, steps + 1):
+                pc.psolve(tstop * k / steps)
+                bar.update(tstop / steps)
+    pc.barrier()
+    if cfg.get("coreneuron"):
+        from neuron import coreneuron
+
+        coreneuron.enable = False
 
 
 def _setup_run(h, pc, cfg: dict) -> None:

@@ -218,7 +218,7 @@ class Engine:
         for k, v in mech.params.items():
             if k not in _SYN_RESERVED:
                 setattr(syn, k, v)
-        cell.syns.append(syn)
+        cell.syns.append((mech_name, syn))
         return syn
 
     def create_connections(self) -> int:
@@ -259,6 +259,7 @@ class Engine:
         w, d = np.asarray(st["weight"]).tolist(), np.asarray(st["delay"]).tolist()
         per_cell = {c[len("param."):]: np.asarray(st[c]) for c in st.extra_columns
                     if c.startswith("param.")}
+        rules = st["rule"].values().tolist()  # type: ignore[union-attr]
         for i in range(len(st)):
             source = self.net.stim_sources[src.categories[src.codes[i]]]
             params = dict(source.params)
@@ -267,7 +268,8 @@ class Engine:
             if source.model == "NetStim":
                 self._netstim_target(cell, params, secs[i], locs[i], mechs[i], w[i], d[i])
             else:
-                self._point_stim(cell, source.model, params, secs[i], locs[i])
+                obj = self._point_stim(cell, source.model, params, secs[i], locs[i])
+                cell.stims.append((rules[i], obj))
         return len(st)
 
     def _netstim_target(self, cell, params, sec, loc, mech, weight, delay) -> None:
@@ -286,7 +288,7 @@ class Engine:
         nc = h.NetCon(ns, target)
         nc.weight[0] = weight
         nc.delay = delay
-        cell.stims.append(ns)
+        cell.stims.append((None, ns))
         self.netcons.append(nc)
 
     def _point_stim(self, cell, model: str, params: dict, sec, loc) -> None:
@@ -296,7 +298,39 @@ class Engine:
         for k, v in params.items():
             if isinstance(v, (int, float)):
                 setattr(obj, k, v)
-        cell.stims.append(obj)
+        return obj
+
+    # ------------------------------------------------------------------ pointers
+    def create_pointer_conns(self, table, first_id: int = 0) -> int:
+        """Gap junctions and graded synapses: row i of the (whole) pointer table is the
+        transfer id ``first_id + i``; the target mechanism lives on the post cell's rank, the
+        source variable on the pre cell's rank."""
+        if table is None or len(table) == 0:
+            return 0
+        pc = self.pc
+        pre = np.asarray(table["pre_gid"]).tolist()
+        post = np.asarray(table["post_gid"]).tolist()
+        cols = {k: table[k].values().tolist() for k in ("pre_sec", "post_sec", "syn_mech",
+                                                        "source_var", "target_var")}
+        pre_loc, post_loc = np.asarray(table["pre_loc"]), np.asarray(table["post_loc"])
+        weight = np.asarray(table["weight"])
+        n = 0
+        for i in range(len(table)):
+            sid = first_id + i
+            if post[i] in self.cells:
+                cell = self.cells[post[i]]
+                syn = self._syn(cell, cols["syn_mech"][i], cols["post_sec"][i],
+                                float(post_loc[i]))
+                if not np.isnan(weight[i]) and hasattr(syn, "weight"):
+                    syn.weight = float(weight[i])
+                pc.target_var(syn, getattr(syn, "_ref_" + (cols["target_var"][i] or "vpeer")),
+                              sid)
+                n += 1
+            if pre[i] in self.cells:
+                hsec = self.cells[pre[i]].secs[cols["pre_sec"][i]]
+                ref = getattr(hsec(float(pre_loc[i])), "_ref_" + (cols["source_var"][i] or "v"))
+                pc.source_var(ref, sid, sec=hsec)
+        return n
 
     # ------------------------------------------------------------------ run
     def init_v(self) -> None:

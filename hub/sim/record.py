@@ -58,7 +58,12 @@ class Recorder:
     def __init__(self, h, pc, engine, cfg: dict) -> None:
         self.h, self.pc, self.eng, self.cfg = h, pc, engine, cfg
         self.spk_t, self.spk_id = h.Vector(), h.Vector()
-        pc.spike_record(-1, self.spk_t, self.spk_id)
+        which = cfg.get("recordCellsSpikes", -1)
+        if which == -1 or which is None:
+            pc.spike_record(-1, self.spk_t, self.spk_id)
+        else:
+            for gid in record_gids(engine.net, which).tolist():
+                pc.spike_record(gid, self.spk_t, self.spk_id)
         self.rows: list[tuple] = []
         self.vecs: list = []
         self.t_vec = None
@@ -105,9 +110,21 @@ class Recorder:
         if "pointp" in spec:
             pp = cell.pointps.get(spec["pointp"])
             return None if pp is None else getattr(pp, "_ref_" + var)
-        if "synMech" in spec or "stim" in spec:
-            return None  # recorded by the simulator issue's later slice
+        if "synMech" in spec:
+            objs = [o for name, o in cell.syns if name == spec["synMech"]
+                    and o.get_segment() == seg]
+            return self._indexed(objs, spec, var)
+        if "stim" in spec:
+            objs = [o for label, o in cell.stims if label == spec["stim"]
+                    and hasattr(o, "get_segment") and o.get_segment() == seg]
+            return self._indexed(objs, spec, var)
         return getattr(seg, "_ref_" + var)
+
+    @staticmethod
+    def _indexed(objs: list, spec: dict, var: str):
+        """NetPyNE: the ``index``-th matching object (default the first), or nothing."""
+        i = int(spec.get("index", 0))
+        return getattr(objs[i], "_ref_" + var) if i < len(objs) else None
 
     # ------------------------------------------------------------------ gathering
     def _local_traces(self):
