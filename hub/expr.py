@@ -198,6 +198,41 @@ MATH_FUNCTIONS: Mapping[str, tuple[Callable, int, int | None]] = {
 # ---------------------------------------------------------------------------------------------
 # random functions, NEURON parameterisations
 # ---------------------------------------------------------------------------------------------
+def _pow2(x: np.ndarray) -> np.ndarray:
+    """``pow(x, 2.0)`` of the C library, bit for bit (what Python's ``x ** 2`` gives on floats).
+
+    libm's pow is not always the correctly rounded ``x*x``; only products whose exact error is
+    close to half an ulp can differ, and only those are recomputed with ``math.pow``.
+    """
+    p = x * x
+    t = 134217729.0 * x
+    hi = t - (t - x)
+    lo = x - hi
+    err = ((hi * hi - p) + 2.0 * hi * lo) + lo * lo  # x*x - p, exactly
+    near = np.abs(err) > 0.45 * np.spacing(p)
+    if np.any(near):
+        p = np.array(p, dtype=np.float64, copy=True)
+        p[near] = [math.pow(v, 2.0) for v in np.asarray(x)[near]]
+    return p
+
+
+_MATH_POW = np.frompyfunc(math.pow, 2, 1)
+
+
+def libm_pow(a: Any, b: Any) -> np.ndarray:
+    """``a ** b`` as Python computes it on floats (the C library's pow), so that expressions
+    give NetPyNE's values bit for bit; NaN where Python would raise."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if b.ndim == 0 and float(b) == 2.0:
+        return _pow2(a)
+    with np.errstate(all="ignore"):
+        ok = ~((a < 0) & (b != np.trunc(b))) & ~((a == 0) & (b < 0))
+    a2, b2 = np.broadcast_arrays(np.where(ok, a, 1.0), b)
+    out = np.asarray(_MATH_POW(a2, b2), dtype=np.float64) if a2.size else np.zeros(a2.shape)
+    return np.where(ok, out, np.nan)
+
+
 def _r_uniform(key, a, c, d):
     lo, hi = np.minimum(a[0], a[1]), np.maximum(a[0], a[1])
     return rng.uniform_between(key, lo, hi, *c, draw=d)
@@ -280,7 +315,7 @@ RANDOM_FUNCTIONS: Mapping[str, tuple[int, Callable]] = {
 
 _BINOPS: dict[type, Callable] = {
     ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
-    ast.FloorDiv: np.floor_divide, ast.Mod: np.mod, ast.Pow: np.power,
+    ast.FloorDiv: np.floor_divide, ast.Mod: np.mod, ast.Pow: libm_pow,
 }  # fmt: skip
 _CMPOPS: dict[type, Callable] = {
     ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater, ast.GtE: np.greater_equal,
@@ -736,8 +771,8 @@ def _dist_vars(pre: _Coords, post: _Coords) -> dict[str, Callable[[], np.ndarray
     return {
         **{f"dist_{c}": d[c] for c in _XYZ},
         **{f"dist_{c}norm": dn[c] for c in _XYZ},
-        "dist_3D": lambda: np.sqrt(d["x"]() ** 2 + d["y"]() ** 2 + d["z"]() ** 2),
-        "dist_2D": lambda: np.sqrt(d["x"]() ** 2 + d["z"]() ** 2),
+        "dist_3D": lambda: np.sqrt(_pow2(d["x"]()) + _pow2(d["y"]()) + _pow2(d["z"]())),
+        "dist_2D": lambda: np.sqrt(_pow2(d["x"]()) + _pow2(d["z"]())),
         "dist_norm3D": lambda: np.sqrt(dn["x"]() ** 2 + dn["y"]() ** 2 + dn["z"]() ** 2),
         "dist_norm2D": lambda: np.sqrt(dn["x"]() ** 2 + dn["z"]() ** 2),
     }
@@ -798,7 +833,7 @@ def conn_env(
         total = 0.0
         for i, c in enumerate(_XYZ):
             t = np.abs(pre[c] - post[c]) - border[..., i]
-            total = total + (np.maximum(t, 0.0) if clip_border else t) ** 2
+            total = total + _pow2(np.maximum(t, 0.0) if clip_border else t)
         return np.sqrt(total)
 
     lazy["dist_3D_border"] = dist_border

@@ -94,6 +94,10 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
     ct_col, types = assign_cell_types(cells, pops, ctx.net.get("cellParams") or {})
     cells["cell_type"] = ct_col
     # HOOK cells: per-cell parameters (point cells, cell expressions) are added here
+    from .pointcells import point_cell_params
+    point_cell_params(ctx, cells, pops, types)
+    from .cellexpr import resolve_cell_expressions
+    resolve_cell_expressions(ctx, cells, types)
     populations = {}
     for pb in pops:
         names = sorted(set(ct_col.take(np.flatnonzero(
@@ -148,6 +152,8 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
 
     conns, pointers = build_connections(ctx, syn_mechs, types, progress=progress)
     # HOOK subconn: subConnParams redistribute the synapses of `conns` here
+    from .subconn import apply_subconn
+    conns = apply_subconn(ctx, conns, types)
     sources, targets = build_stims(ctx, syn_mechs, types)
     network = Network(
         cell_types=types, syn_mechs=syn_mechs, populations=populations,

@@ -9,6 +9,14 @@ NetPyNE's rule (``netpyne.sim.utils.checkConditions``), applied to whole columns
 - anything else must be equal.
 
 A tag the cells do not have never matches (NetPyNE compares against ``None``).
+
+NetPyNE selects the cells of connParams ``preConds``/``postConds`` and stimTargetParams
+``conds`` with a different rule (``network/conn.py`` ``_findPrePostCellsCondition``,
+``network/stim.py`` ``addStims``), which its documentation states too ("Values can be lists, e.g.
+{'pop': ['Exc1', 'Exc2']}. For location properties, the list values correspond to the min and
+max values"): with ``selection=True``, the location tags x, y, z, xnorm, ynorm, znorm take a
+half-open range ``[min, max)`` (the documentation does not say whether max is included; the code
+excludes it) and any other list is a set of allowed values.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from ..table import Categorical, Ragged, Table
 __all__ = ["match_conds", "tag_column"]
 
 _GID_KEYS = ("gid", "cellList", "postGid")
+_LOCATION_KEYS = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 
 
 def tag_column(cells: Table, key: str) -> Any:
@@ -34,17 +43,19 @@ def tag_column(cells: Table, key: str) -> Any:
     return None
 
 
-def match_conds(cells: Table, conds: Mapping[str, Any] | None, where: str) -> np.ndarray:
-    """Boolean mask of the cells that satisfy every condition in ``conds``."""
+def match_conds(cells: Table, conds: Mapping[str, Any] | None, where: str, *,
+                selection: bool = False) -> np.ndarray:
+    """Boolean mask of the cells that satisfy every condition in ``conds``; ``selection``:
+    NetPyNE's rule for connection and stimulation targets (see the module docstring)."""
     mask = np.ones(len(cells), dtype=bool)
     for key, want in (conds or {}).items():
-        mask &= _match_one(cells, key, want, f"{where}['{key}']")
+        mask &= _match_one(cells, key, want, f"{where}['{key}']", selection)
         if not mask.any():
             break
     return mask
 
 
-def _match_one(cells: Table, key: str, want: Any, where: str) -> np.ndarray:
+def _match_one(cells: Table, key: str, want: Any, where: str, selection: bool) -> np.ndarray:
     n = len(cells)
     col = cells["gid"] if key in _GID_KEYS else tag_column(cells, key)
     if col is None:
@@ -55,12 +66,15 @@ def _match_one(cells: Table, key: str, want: Any, where: str) -> np.ndarray:
         if not want:
             return np.zeros(n, dtype=bool)
         if isinstance(want[0], Number) and not isinstance(want[0], bool):
-            if key in _GID_KEYS:
-                return np.isin(col, np.asarray(want))
+            if key in _GID_KEYS or (selection and key not in _LOCATION_KEYS):
+                return (np.isin(col, np.asarray(want)) if not isinstance(col, Categorical)
+                        else np.zeros(n, dtype=bool))
             if len(want) != 2:
                 raise SpecError(f"{where}: a numeric condition is a range [min, max], got {want}")
             if isinstance(col, Categorical):
                 return np.zeros(n, dtype=bool)
+            if selection:
+                return (col >= want[0]) & (col < want[1])
             return (col >= want[0]) & (col <= want[1])
         if isinstance(want[0], str):
             if not isinstance(col, Categorical):

@@ -81,8 +81,9 @@ class _Rows:
         self.cols: dict[str, list] = {k: [] for k in (
             "pre_gid", "post_gid", "syn_mech", "post_sec", "post_loc", "weight", "delay",
             "pre_sec", "pre_loc", "rule", "plast", "weight_index")}
+        self.keys: list[np.ndarray] = []  # sort keys of the rows (see extend_sorted)
 
-    def add(self, **cols: Any) -> None:
+    def add(self, key: np.ndarray | None = None, **cols: Any) -> None:
         n = len(cols["pre_gid"])
         for k, lst in self.cols.items():
             v = cols.get(k)
@@ -91,6 +92,16 @@ class _Rows:
             else:
                 lst.append(np.full(n, v, dtype=object if isinstance(v, str) or v is None
                                    else None))
+        self.keys.append(np.zeros(n, dtype=np.int64) if key is None else key)
+
+    def extend_sorted(self, other: _Rows) -> None:
+        """Append the rows of ``other`` ordered by their keys (stable)."""
+        if not other.keys:
+            return
+        order = np.argsort(np.concatenate(other.keys), kind="stable")
+        for k, parts in other.cols.items():
+            self.cols[k].append(np.concatenate(parts)[order])
+        self.keys.append(np.zeros(len(order), dtype=np.int64))
 
     def table(self, schema) -> Table:
         out: dict[str, Any] = {}
@@ -127,11 +138,16 @@ def build_connections(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: d
         ctx.check_keys(f"connParams['{label}']", rule, CONN_RULE_KEYS)
         cr = ConnRule.resolve(label, rule, ctx.cells)
         pre, post, item = select_pairs(cr, ctx.gids, ctx)
-        _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns, pointers)
+        rule_conns, rule_pointers = _Rows(), _Rows()
+        _add_rule(ctx, cr, pre, post, item, syn_mechs, types, rule_conns, rule_pointers)
+        conns.extend_sorted(rule_conns)
+        pointers.extend_sorted(rule_pointers)
     return conns.table(CONN_COLUMNS), pointers.table(POINTER_COLUMNS)
 
 
 def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers: _Rows):
+    """The rows of one rule, keyed in NetPyNE's order: by pair (post-major, as selected),
+    then synMech, then synapse."""
     from .draws import PairDraws
 
     if len(pre) == 0:
@@ -155,6 +171,7 @@ def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers
         from .synapses import place_synapses
 
         rows = place_synapses(ctx, cr, pre, post, item, mech, per, types)
+        rows["key"] = rows.pop("pair") * len(mechs) + i
         target = pointers if syn_mechs[mech].pointer is not None else conns
         _emit(ctx, cr, rows, syn_mechs[mech], target)
 
@@ -171,7 +188,7 @@ def _emit(ctx: BuildContext, cr: ConnRule, rows: dict, mech: SynMech, out: _Rows
     plast = cr.rule.get("plast")
     common = dict(pre_gid=gids[rows["pre"]], post_gid=gids[rows["post"]], syn_mech=mech.name,
                   post_sec=rows["sec"], post_loc=rows["loc"], weight=rows["weight"],
-                  rule=cr.label)
+                  rule=cr.label, key=rows["key"])
     if mech.pointer is None:
         out.add(**common, delay=rows["delay"], pre_sec=cr.rule.get("preSec"),
                 pre_loc=float(cr.rule["preLoc"]) if isinstance(cr.rule.get("preLoc"), Number)
@@ -185,7 +202,7 @@ def _emit(ctx: BuildContext, cr: ConnRule, rows: dict, mech: SynMech, out: _Rows
     if mech.pointer.get("bidirectional", True):
         out.add(pre_gid=common["post_gid"], post_gid=common["pre_gid"], syn_mech=mech.name,
                 post_sec=pre_sec, post_loc=pre_loc, weight=rows["weight"], rule=cr.label,
-                pre_sec=rows["sec"], pre_loc=rows["loc"])
+                pre_sec=rows["sec"], pre_loc=rows["loc"], key=rows["key"])
 
 
 def compartmental(types: dict, name: str) -> CompartmentalCell | None:

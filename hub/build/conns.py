@@ -61,8 +61,10 @@ class ConnRule:
     @classmethod
     def resolve(cls, label: str, rule: dict[str, Any], cells: Table) -> ConnRule:
         where = f"connParams['{label}']"
-        pre = np.flatnonzero(match_conds(cells, rule.get("preConds"), where + "['preConds']"))
-        post = np.flatnonzero(match_conds(cells, rule.get("postConds"), where + "['postConds']"))
+        pre = np.flatnonzero(match_conds(cells, rule.get("preConds"), where + "['preConds']",
+                                         selection=True))
+        post = np.flatnonzero(match_conds(cells, rule.get("postConds"),
+                                          where + "['postConds']", selection=True))
         try:
             func = default_conn_func(rule)
         except SpecError as exc:

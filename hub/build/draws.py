@@ -17,9 +17,14 @@ NetPyNE keys NEURON Random123 streams as follows (``netpyne/network/conn.py``, `
 
 Expressions drawn from one sequential stream (rule-level probability, convergence, divergence
 and stim expressions) are reproduced exactly when every random call in them takes a fixed number
-of draws per value (uniform, discunif, negexp, weibull); the others (normal, poisson, ...) are
-refused there with a SpecError, since their position in NetPyNE's stream depends on every
-earlier value. Per-pair expressions (weight, delay, ...) accept every distribution.
+of draws per value (uniform, discunif, negexp, weibull), or a number that does not depend on its
+parameters (normal and lognormal: NEURON's polar method takes pairs of draws until one is
+accepted, and NetPyNE's ``rand.normal(...)`` is a fresh pick that discards the cached second
+variate). The latter are placed by walking the stream call by call (their position depends on
+every earlier value), so they need the whole sequence at once: probConn probabilities, evaluated
+in blocks, take fixed-draw functions only. The other distributions (poisson, binomial,
+geometric, hypergeo, erlang), whose number of draws depends on their parameters, are refused
+there with a SpecError. Per-pair expressions (weight, delay, ...) accept every distribution.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ _DISTS = {"uniform": 2, "discunif": 2, "normal": 2, "lognormal": 2, "negexp": 1,
           "weibull": 2}
 #: draws per value of the fixed-draw distributions (for sequential streams)
 _FIXED_DRAWS = {"uniform": 1, "discunif": 1, "negexp": 1, "weibull": 1}
+#: distributions drawing pairs until one is accepted (gnu ``Normal``'s polar method)
+_POLAR = frozenset({"normal", "lognormal"})
 
 
 class PairDraws:
@@ -99,7 +106,19 @@ class SequentialDraws:
         without it the elements are ``0..n-1`` and the stream advances past them."""
         if not expr.is_random:
             return expr.evaluate(env, n=n)
-        per = self._draws_per_element(expr)
+        self._check_functions(expr, walk=index is None)
+        if not _POLAR.intersection(expr.functions):
+            return self._evaluate_fixed(expr, env, n, index)
+        starts = self._walk(self._call_order(expr, env, n), n)
+
+        def source(name: str, args: list, draw: int) -> np.ndarray:
+            return _fixed_value(self.stream, name, args, starts[draw])
+
+        return expr.evaluate(env, n=n, source=source)
+
+    def _evaluate_fixed(self, expr, env: dict, n: int, index) -> np.ndarray:
+        """Every call takes one draw: element ``i`` starts at ``base + i * n_draws``."""
+        per = expr.n_draws
         idx = np.arange(n, dtype=np.int64) if index is None else np.asarray(index, np.int64)
         offset = [0]
 
@@ -113,14 +132,54 @@ class SequentialDraws:
             self.base += n * per
         return out
 
-    def _draws_per_element(self, expr) -> int:
-        bad = [f for f in expr.functions if f in _DISTS and f not in _FIXED_DRAWS]
+    @staticmethod
+    def _call_order(expr, env: dict, n: int) -> list[tuple[int, str]]:
+        """(draw id, function) of the random calls of one element, in evaluation order."""
+        order: list[tuple[int, str]] = []
+
+        def probe(name: str, args: list, draw: int) -> np.ndarray:
+            order.append((draw, name))
+            return np.zeros(n)
+
+        expr.evaluate(env, n=n, source=probe)
+        return order
+
+    def _walk(self, order: list[tuple[int, str]], n: int) -> dict[int, np.ndarray]:
+        """Start of every call of every element: the elements one after the other, each call
+        a fresh pick (NetPyNE's ``rand.<dist>(...)``) starting where the previous one ended."""
+        starts = {draw: np.empty(n, dtype=np.int64) for draw, _ in order}
+        ends: list[int] = []  # ends[k]: where a polar pick starting at lo + k ends
+        lo = p = self.base
+        per = sum(3 if name in _POLAR else 1 for _, name in order)
+        for i in range(n):
+            for draw, name in order:
+                starts[draw][i] = p
+                if name in _POLAR:
+                    if p - lo >= len(ends):
+                        lo, ends = p, self._polar_ends(p, (n - i) * per + 64)
+                    p = ends[p - lo]
+                else:
+                    p += _FIXED_DRAWS[name]
+        self.base = p
+        return starts
+
+    def _polar_ends(self, first: int, count: int) -> list[int]:
+        """Where a fresh normal pick starting at ``first, first + 1, ...`` ends."""
+        k = np.arange(first, first + count, dtype=np.int64)
+        many = Stream(np.broadcast_to(self.stream.id1, k.shape), self.stream.id2,
+                      self.stream.id3)
+        _, nxt = many.normal(0.0, 1.0, n=1, start=k, return_next=True)
+        return np.asarray(nxt, dtype=np.int64).reshape(-1).tolist()
+
+    def _check_functions(self, expr, walk: bool) -> None:
+        ok = set(_FIXED_DRAWS) | (_POLAR if walk else set())
+        bad = sorted(f for f in expr.functions if f in _DISTS and f not in ok)
         if bad:
             raise SpecError(
-                f"{expr.where}: {', '.join(bad)}() in a {self.what} expression draws a varying "
-                "number of numbers from NetPyNE's shared stream, which cannot be reproduced "
-                f"vectorized; use {', '.join(sorted(_FIXED_DRAWS))} here")
-        return expr.n_draws  # each fixed-draw distribution takes one draw per value
+                f"{expr.where}: {', '.join(bad)}() in a {self.what} expression draws a number "
+                "of numbers from NetPyNE's shared stream that depends on its parameters"
+                + ("" if walk else " or on every earlier value")
+                + f", which nethub cannot reproduce; use {', '.join(sorted(ok))} here")
 
 
 def _fixed_value(stream: Stream, name: str, args: list, k: np.ndarray) -> np.ndarray:

@@ -31,6 +31,11 @@ STIM_TARGET_KEYS = {"source", "conds", "sec", "loc", "weight", "delay", "synMech
                     "synsPerConn", "synMechWeightFactor", "synMechDelayFactor",
                     "synMechLocFactor", "label"}
 _STIM_VARS = {f"post_{c}" for c in ("x", "y", "z", "xnorm", "ynorm", "znorm")}
+#: NetPyNE's order of evaluating string functions of a stim rule (``Network.stimStringFuncParams
+#: + connStringFuncParams``); they all draw from one stream, so the order matters
+STRING_PARAM_ORDER = ("del", "dur", "amp", "gain", "rstim", "tau1", "tau2", "onset", "tau",
+                      "gmax", "e", "interval", "rate", "number", "start", "noise",
+                      "weight", "delay", "synsPerConn", "loc")
 
 
 def _sources(net: dict) -> dict[str, StimSource]:
@@ -47,7 +52,7 @@ def _target_rows(ctx: BuildContext, label: str, target: dict) -> np.ndarray:
     where = f"stimTargetParams['{label}']['conds']"
     conds = dict(target.get("conds") or {})
     cell_list = conds.pop("cellList", None)
-    rows = np.flatnonzero(match_conds(ctx.cells, conds, where))
+    rows = np.flatnonzero(match_conds(ctx.cells, conds, where, selection=True))
     if cell_list is None or cell_list == "all":
         return rows
     if not isinstance(cell_list, list):
@@ -64,6 +69,25 @@ def _per_cell(ctx: BuildContext, value: Any, rows: np.ndarray, where: str, draws
         env = {k: v for k, v in cell_env(ctx.cells, rows).items() if k in expr.variables}
         return draws.evaluate(expr, env, len(rows))
     return value
+
+
+def _string_values(ctx: BuildContext, label: str, target: dict, src: StimSource,
+                   rows: np.ndarray, draws) -> dict[str, Any]:
+    """The string-function parameters of a source and a target rule, evaluated per cell in
+    NetPyNE's order (:data:`STRING_PARAM_ORDER`, then other source parameters, which NetPyNE
+    does not evaluate)."""
+    merged = {**src.params, **{k: target[k] for k in ("weight", "delay", "synsPerConn", "loc")
+                               if k in target}}
+    names = [k for k in STRING_PARAM_ORDER if k in merged]
+    names += [k for k in src.params if k not in names]
+    out = {}
+    for name in names:
+        value = merged[name]
+        if isinstance(value, str) and value != "variable":
+            where = (f"stimSourceParams['{src.name}']['{name}']" if name in src.params
+                     and name not in target else f"stimTargetParams['{label}']['{name}']")
+            out[name] = _per_cell(ctx, value, rows, where, draws)
+    return out
 
 
 def build_stims(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict
@@ -92,38 +116,39 @@ def build_stims(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict
 
 def _rule_table(ctx, label, target, src, rows, syn_mechs, types, draws) -> Table:
     n = len(rows)
-    where = f"stimTargetParams['{label}']"
+    values = _string_values(ctx, label, target, src, rows, draws)
     cols: dict[str, Any] = {"gid": ctx.gids[rows]}
     extra = {}
-    for pname, pval in src.params.items():
-        v = _per_cell(ctx, pval, rows, f"stimSourceParams['{src.name}']['{pname}']", draws)
+    for pname in src.params:
+        v = values.get(pname)
         if isinstance(v, np.ndarray) and v.shape == (n,):
             extra[f"param.{pname}"] = v.astype(np.float64)
-    secs, locs = _sec_loc(ctx, target, rows, types, where, draws)
-    cols["sec"], cols["loc"] = secs, locs
+    cols["sec"] = _sections(ctx, target, rows, types)
+    loc = values.get("loc", target.get("loc"))
+    cols["loc"] = np.broadcast_to(np.asarray(0.5 if loc is None else loc, dtype=np.float64),
+                                  (n,)).copy()
     if src.model not in SPIKE_SOURCES:
         table = Table({**cols, "source": Categorical.constant(src.name, n),
                        "rule": Categorical.constant(label, n), **extra}, STIM_COLUMNS)
         return table
-    return _spike_source_rows(ctx, label, target, src, rows, cols, extra, syn_mechs, draws)
+    weight = values.get("weight", target.get("weight", 1.0))
+    delay = values.get("delay", target.get("delay", 1.0))
+    return _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight,
+                              delay)
 
 
-def _sec_loc(ctx, target, rows, types, where, draws):
-    n = len(rows)
+def _sections(ctx, target, rows, types) -> Categorical:
     ct = ctx.cells["cell_type"]
-    secs = np.empty(n, dtype=object)
+    secs = np.empty(len(rows), dtype=object)
     for i, code in enumerate(ct.codes[rows]):
         cell = types[ct.categories[code]]
         if isinstance(cell, CompartmentalCell) and cell.sections:
             secs[i] = section_labels(cell, target.get("sec"))[0]
-    loc = _per_cell(ctx, target.get("loc"), rows, f"{where}['loc']", draws)
-    loc = 0.5 if loc is None else loc
-    return Categorical.from_values(secs.tolist()), np.broadcast_to(
-        np.asarray(loc, dtype=np.float64), (n,)).copy()
+    return Categorical.from_values(secs.tolist())
 
 
-def _spike_source_rows(ctx, label, target, src, rows, cols, extra, syn_mechs, draws) -> Table:
-    n = len(rows)
+def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight, delay
+                       ) -> Table:
     where = f"stimTargetParams['{label}']"
     mechs = target.get("synMech")
     mechs = mechs if isinstance(mechs, list) else [mechs]
@@ -131,8 +156,6 @@ def _spike_source_rows(ctx, label, target, src, rows, cols, extra, syn_mechs, dr
         if not syn_mechs:
             raise SpecError(f"{where}: no synMech given and no synMechParams defined")
         mechs = [next(iter(syn_mechs))]
-    weight = _per_cell(ctx, target.get("weight", 1.0), rows, f"{where}['weight']", draws)
-    delay = _per_cell(ctx, target.get("delay", 1.0), rows, f"{where}['delay']", draws)
     scale = float(ctx.net.get("scaleConnWeightNetStims", 1))
     parts = []
     for i, mech in enumerate(mechs):

@@ -74,7 +74,8 @@ def _weight_norm(cell: CompartmentalCell, secs: np.ndarray, locs: np.ndarray, w:
 
 
 def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) -> dict:
-    """Expand pairs into synapse rows: pre/post row indices, sec, loc, weight, delay."""
+    """Expand pairs into synapse rows: pre/post row indices, sec, loc, weight, delay, and the
+    index of each row's pair in ``pre``/``post`` (rows come grouped by post cell type)."""
     ct_col = ctx.cells["cell_type"]
     codes = ct_col.codes[post]
     spc = per["synsPerConn"]
@@ -82,13 +83,14 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
                np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
                                (len(pre),)))
     out: dict[str, list] = {k: [] for k in ("pre", "post", "sec", "loc", "weight", "delay",
-                                            "weight_index")}
+                                            "weight_index", "pair")}
     for code in np.unique(codes):
         cell = types[ct_col.categories[code]]
         for s in np.unique(spc_arr[codes == code]):
             sel = np.flatnonzero((codes == code) & (spc_arr == s))
             rows = _group(ctx, cr, pre[sel], post[sel], {k: _take(v, sel) for k, v in
                                                          per.items()}, cell, int(s), mech)
+            rows["pair"] = np.repeat(sel, len(rows["pre"]) // max(len(sel), 1))
             for k in out:
                 out[k].append(rows[k])
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}

@@ -19,6 +19,7 @@ from ..errors import SimulationError
 from ..network import Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
+from . import fastconn
 
 __all__ = ["Engine"]
 
@@ -177,7 +178,8 @@ class Engine:
         else:
             for k, v in params.items():
                 if k == "rate":
-                    obj.interval = 1000.0 / float(v)
+                    if "interval" not in params:
+                        obj.interval = 1000.0 / float(v)
                 elif k not in ("seed", "spkTimes", "pulses", "spikePattern", "dynamicRates") \
                         and isinstance(v, (int, float)):
                     setattr(obj, k, v)
@@ -222,10 +224,22 @@ class Engine:
         return syn
 
     def create_connections(self) -> int:
+        """One synapse and one ``pc.gid_connect`` NetCon per connection row, in table order.
+
+        Made in bulk by a HOC procedure over Vectors (:mod:`nethub.sim.fastconn`); rows it
+        cannot take (a compartmental target without a section, non-numeric synapse parameters)
+        send the whole table through the Python loop below, which creates the same objects.
+        """
         conns = self.net.connections
         n = len(conns)
         if n == 0:
             return 0
+        bulk = fastconn.plan(self.net, self.cells)
+        if bulk is not None:
+            made = fastconn.create(self.h, self.pc, bulk)
+            fastconn.attach_syns(bulk, made, self.cells)
+            self.keep.append(made)
+            return n
         pre = np.asarray(conns["pre_gid"]).tolist()
         post = np.asarray(conns["post_gid"]).tolist()
         mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
