@@ -18,8 +18,10 @@ from ..celltypes import Population, SynMech
 from ..errors import SpecError
 from ..network import Network
 from ..table import Table
+from .cellexpr import resolve_cell_expressions, with_diversity_ranges
 from .cells import assign_cell_types
 from .context import BuildContext
+from .pointcells import point_cell_params
 from .pops import build_population
 
 __all__ = ["build", "spec_dicts", "read_mod_dir"]
@@ -91,13 +93,11 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
     from ..network import CELL_COLUMNS
 
     cells = Table(cells.columns, CELL_COLUMNS, n=len(cells))
-    ct_col, types = assign_cell_types(cells, pops, ctx.net.get("cellParams") or {})
+    cell_params = with_diversity_ranges(ctx.net.get("cellParams") or {})
+    ct_col, types = assign_cell_types(cells, pops, cell_params)
     cells["cell_type"] = ct_col
-    # HOOK cells: per-cell parameters (point cells, cell expressions) are added here
-    from .pointcells import point_cell_params
-    point_cell_params(ctx, cells, pops, types)
-    from .cellexpr import resolve_cell_expressions
-    resolve_cell_expressions(ctx, cells, types)
+    point_cell_params(ctx, cells, pops, types)  # per-cell point-cell parameters, spike trains
+    resolve_cell_expressions(ctx, cells, types)  # cellParams expressions, rotation
     populations = {}
     for pb in pops:
         names = sorted(set(ct_col.take(np.flatnonzero(

@@ -242,10 +242,11 @@ class Morphology:
     def set_pt3d(self, name: str, pt3d: Any) -> None:
         """``pt3dclear`` then ``pt3dadd`` of each point (relative to the cell's origin)."""
         s = self.secs[name]
-        pts = np.asarray(pt3d, dtype=np.float64)[:, :3].astype(np.float32)
-        if len(pts) == 0:
+        arr = np.asarray(pt3d, dtype=np.float64)
+        if arr.size == 0:  # pt3dclear only: L stays
             s.pts = s.arc = None
             return
+        pts = arr.reshape(len(arr), -1)[:, :3].astype(np.float32)
         step = np.diff(pts, axis=0).astype(np.float64)  # float differences, as in C
         seg = np.sqrt(step[:, 0] * step[:, 0] + step[:, 1] * step[:, 1] + step[:, 2] * step[:, 2])
         s.pts, s.arc = pts, np.concatenate([[0.0], np.cumsum(seg)])

@@ -62,15 +62,33 @@ class Engine:
         gids = np.asarray(cells["gid"])
         ct: Categorical = cells["cell_type"]  # type: ignore[assignment]
         xyz = np.stack([np.asarray(cells[c]) for c in ("x", "y", "z")], axis=1)
+        self._param_cols = [c for c in cells.extra_columns if c.startswith("param.secs.")]
+        rot = np.asarray(cells["rotation_y"]) if "rotation_y" in cells else None
         for i, gid in enumerate(gids.tolist()):
             ctype = self.net.cell_types[ct.categories[ct.codes[i]]]
             if isinstance(ctype, PointCell):
                 cell = self._point_cell(gid, ctype, i)
             else:
-                cell = self._compartmental(gid, ctype, xyz[i])
+                angle = None if rot is None or np.isnan(rot[i]) else float(rot[i])
+                cell = self._compartmental(gid, ctype, xyz[i], self._row_params(i), angle)
             self.cells[gid] = cell
 
-    def _compartmental(self, gid: int, ct: CompartmentalCell, pos: np.ndarray) -> _Cell:
+    def _row_params(self, row: int) -> dict[str, Any]:
+        """Per-cell values of expressions (columns ``param.secs.<sec>.<kind>.<...>``)."""
+        out: dict[str, Any] = {}
+        for c in self._param_cols:
+            col = self.net.cells[c]
+            if isinstance(col, Ragged):
+                vals = col.row(row)
+                if len(vals):
+                    out[c[len("param."):]] = vals.tolist()
+            elif not np.isnan(col[row]):
+                out[c[len("param."):]] = float(col[row])
+        return out
+
+    def _compartmental(self, gid: int, ct: CompartmentalCell, pos: np.ndarray,
+                       per_cell: dict[str, Any] | None = None, angle: float | None = None
+                       ) -> _Cell:
         h = self.h
         cell = _Cell(gid)
         for name in ct.sections:
@@ -81,30 +99,43 @@ class Engine:
         rel = self.cfg.get("pt3dRelativeToCellLocation", True)
         inv = self.cfg.get("invertedYCoord", True)
         off = (pos[0], -pos[1] if inv else pos[1], pos[2]) if rel else (0.0, 0.0, 0.0)
+        per_cell = per_cell or {}
         for name, sec in ct.sections.items():
             hsec = cell.secs[name]
-            self._geometry(hsec, sec, off, ct.name, name)
+            own = {k[len(f"secs.{name}."):]: v for k, v in per_cell.items()
+                   if k.startswith(f"secs.{name}.")}
+            self._geometry(hsec, sec, off, ct.name, name, own, angle)
             for mech, params in sec.mechs.items():
+                params = {p: own.get(f"mechs.{mech}.{p}", v) for p, v in params.items()}
                 self._insert(hsec, mech, params, ct.name, name)
             for ion, params in sec.ions.items():
                 self._ion(hsec, ion, params)
             for pp in sec.point_processes:
+                pp = {k: own.get(f"pointps.{pp['label']}.{k}", v) for k, v in pp.items()}
                 cell.pointps[pp["label"]] = self._pointp(hsec, pp)
         self._spike_source(cell, ct)
         return cell
 
-    def _geometry(self, hsec, sec, off, ct_name: str, sec_name: str) -> None:
+    def _geometry(self, hsec, sec, off, ct_name: str, sec_name: str, own: dict,
+                  angle: float | None) -> None:
         for key, val in sec.geom.items():
             if isinstance(val, (list, dict)):
                 continue
+            val = own.get(f"geom.{key}", val)
             if isinstance(val, str):
                 raise SimulationError(f"cell type '{ct_name}' section '{sec_name}': geometry "
                                       f"'{key}' is an unresolved expression {val!r}")
-            setattr(hsec, key, val)
-        if sec.pt3d is not None:
+            setattr(hsec, key, int(val) if key == "nseg" else val)
+        if sec.pt3d is not None and len(sec.pt3d):
             h = self.h
+            pts = sec.pt3d
+            if angle is not None:  # rotation about the y axis (rotateCellsRandomly)
+                c, s_ = np.cos(angle), np.sin(angle)
+                pts = pts.copy()
+                pts[:, 0], pts[:, 2] = (sec.pt3d[:, 0] * c - sec.pt3d[:, 2] * s_,
+                                        sec.pt3d[:, 0] * s_ + sec.pt3d[:, 2] * c)
             h.pt3dclear(sec=hsec)
-            for x, y, z, d in sec.pt3d.tolist():
+            for x, y, z, d in pts.tolist():
                 h.pt3dadd(off[0] + x, off[1] + y, off[2] + z, d, sec=hsec)
 
     def _insert(self, hsec, mech: str, params: dict, ct_name: str, sec_name: str) -> None:
@@ -121,6 +152,10 @@ class Engine:
                     v = val[0] if len(val) == 1 else val[iseg]
                 if v is None:
                     continue
+                if isinstance(v, str):
+                    raise SimulationError(
+                        f"cell type '{ct_name}' section '{sec_name}': {mech}.{pname} is an "
+                        f"unresolved expression {v!r}")
                 setattr(getattr(seg, mech), pname, v)
 
     def _ion(self, hsec, ion: str, params: dict) -> None:

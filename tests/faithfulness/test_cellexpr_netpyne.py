@@ -12,7 +12,8 @@ segment. nethub (``build`` + :class:`~nethub.build.cellexpr.Morphology`) must gi
   distances of the random trees;
 - on the pt3d cell, values derived from its points equal to float32 rounding: NEURON stores
   each cell's *absolute*, rotated points in float32 (a documented difference);
-- NetPyNE's pt3d: its in-place cumulative rotation, emulated (a documented NetPyNE quirk).
+- NetPyNE's pt3d: its in-place cumulative rotation, emulated (a documented NetPyNE quirk);
+- the ``conds['fraction']`` ranges NetPyNE gives ``diversityFraction`` rules.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ import numpy as np
 import pytest
 
 from nethub.build import build
-from nethub.build.cellexpr import DRAWS_COLUMN, ROTATION_COLUMN, Morphology, param_column
+from nethub.build.cellexpr import (
+    DRAWS_COLUMN,
+    ROTATION_COLUMN,
+    Morphology,
+    param_column,
+    with_diversity_ranges,
+)
 from nethub.celltypes import CompartmentalCell
 from nethub.table import Ragged
 
@@ -98,6 +105,14 @@ NET = {
                                            "e": "-70 + dist_path/10"}}}}},
     },
 }
+#: rules sharing a population by diversityFraction (NetPyNE's _setDiversityRanges)
+DIVERSITY = {
+    "A": {"conds": {"cellType": "PYR"}, "diversityFraction": 0.3, "secs": {}},
+    "B": {"conds": {"cellType": "PYR"}, "diversityFraction": 0.2, "secs": {}},
+    "C": {"conds": {"cellType": "PYR", "pop": "X"}, "diversityFraction": 0.6, "secs": {}},
+    "D": {"conds": {"cellType": "PYR"}, "diversityFraction": 0.5, "secs": {}},
+    "E": {"conds": {"cellType": "INT"}, "secs": {}},
+}
 CFG = {"seeds": {"conn": 1, "stim": 1, "loc": 3, "cell": 5}}
 
 _SCRIPT = textwrap.dedent("""
@@ -160,7 +175,10 @@ _SCRIPT = textwrap.dedent("""
             res[n] = {"L": secs[n].L, "segs": rows}
         trees.append(res)
         del secs
-    sys.stdout.write(json.dumps({"cells": cells, "trees": trees}) + "\\n")
+    sim.net.params.cellParams = inp["diversity"]
+    sim.net._setDiversityRanges()
+    ranges = {k: r["conds"].get("fraction") for k, r in inp["diversity"].items()}
+    sys.stdout.write(json.dumps({"cells": cells, "trees": trees, "ranges": ranges}) + "\\n")
 """)
 
 
@@ -206,7 +224,7 @@ def runs():
     trees = _random_trees()
     for tree in trees:
         tree["origin"] = _morphology(tree).origin()
-    inp = {"netParams": NET, "simConfig": CFG, "trees": trees}
+    inp = {"netParams": NET, "simConfig": CFG, "trees": trees, "diversity": DIVERSITY}
     proc = subprocess.run([sys.executable, "-c", _SCRIPT], input=json.dumps(inp),
                           capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -359,3 +377,10 @@ def test_morphology_distances_equal_neurons(runs):
                     assert m.euclidean_distance(name, x) == eucl, (name, iseg)
                 n += 1
     assert n > 500
+
+
+def test_diversity_ranges_are_netpynes(runs):
+    out, _, _ = runs
+    ours = with_diversity_ranges(DIVERSITY)
+    assert {k: r["conds"].get("fraction") for k, r in ours.items()} == out["ranges"]
+    assert out["ranges"]["D"] is not None and out["ranges"]["E"] is None

@@ -33,12 +33,7 @@ from nethub.network import Network
 from nethub.table import Categorical
 
 #: (model, test name) -> what the comparison waits for (strict xfails, see conftest.py)
-XFAIL: dict[tuple[str, str], str] = {
-    ("tut5", "test_connections"): (
-        "hub/expr.py computes dist_3D with numpy's x**2 (x*x), NetPyNE with Python's float "
-        "** 2, i.e. libm pow(x, 2), which is not correctly rounded: 3 of 6796 delays "
-        "'dist_3D/propVelocity' differ in the last bit"),
-}
+XFAIL: dict[tuple[str, str], str] = {}
 
 #: Model files (as text) exercising what the tutorials do not: NetPyNE's cell selection of
 #: connParams/stimTargetParams conds (location ranges [min, max) on a grid, where cells lie on
