@@ -4,47 +4,45 @@ the dendrites of their post cells, as NetPyNE 1.1 does (``netpyne/network/subcon
 For each rule (in order) and each post cell matching ``postConds`` (in gid order), the cell's
 connections from cells matching ``preConds`` -- in NetPyNE's creation order, without the partners
 ``groupSynMechs`` ties to a leading synapse -- are sorted by NetPyNE's *string* key
-``sec + str(loc) + str(preGid)`` and given, in that order, the places the rule's density makes:
+``sec + str(loc) + str(preGid)`` and given, in that order, the places of the rule's density:
 
-``'uniform'``
-    evenly spaced along the summed section lengths (NetPyNE's ``_distributeSynsUniformly``). No
-    random numbers: NetPyNE's subConnParams draw none, for any density.
-``{'type': '1Dmap' | '2Dmap', ...}``
-    a count per segment proportional to the grid density (``gridValues`` over ``gridY``, or over
-    ``gridX`` x ``gridY``) interpolated between the two nearest grid lines at the segment's 3-D
-    position, times its length; ``fixedSomaY`` shifts ``gridY`` by the soma's y, ``gridX`` is
-    always relative to the soma's x. Counts are rounded; the shortfall goes to the segments
-    rounded down most. Surplus places stay unused and a shortfall leaves the last connections
-    where they were, as in NetPyNE.
-``{'type': 'distance', ...}``
-    every synapse on the segment whose path (NEURON ``distance``) or cartesian distance from
-    ``ref_sec(ref_seg)`` is nearest ``target_distance`` (ties: the last segment), if within
-    ``target_distance``, else ``ref_sec(ref_seg)`` itself.
+- ``'uniform'``: evenly spaced along the summed section lengths (``_distributeSynsUniformly``;
+  NetPyNE's subConnParams draw no random numbers, for any density);
+- ``{'type': '1Dmap' | '2Dmap', ...}``: per segment, the grid density (``gridValues`` over
+  ``gridY``, or ``gridX`` x ``gridY``) interpolated between the two nearest grid lines at its 3-D
+  position (``gridX`` relative to the soma, ``gridY`` too when ``fixedSomaY`` is given) times its
+  length, scaled to the number of synapses and rounded, the shortfall going to the segments
+  rounded down most (surplus places stay unused; a shortfall leaves the last synapses in place);
+- ``{'type': 'distance', ...}``: all on the segment whose path (NEURON ``distance``) or cartesian
+  distance from ``ref_sec(ref_seg)`` is nearest ``target_distance`` (ties: the last), if within
+  ``target_distance`` of it, else on ``ref_sec(ref_seg)``.
 
-A new location of exactly 0 or 1 becomes 1e-5 or 0.99999; weights follow ``weightNorm``.
+New locations 0 and 1 become 1e-5 and 0.99999; weights follow ``weightNorm`` (``w / old * new``).
 
-Geometry is NEURON's, reproduced in numpy and bit-identical to it: 3-D points are stored as
-float32 (``pt3d`` plus the cell position, y negated when ``invertedYCoord``), arc lengths are
-accumulated in double from float32 differences, ``L`` of a section with points is its arc length,
-positions interpolate the points like NetPyNE's ``posFromLoc``, and path distances follow
-NEURON's ``topol_distance`` on its nodes (segment centres and ends). With
-``netParams.defineCellShapes`` NEURON's ``define_shape`` (float32, libm ``cosf``/``sinf``/
-``atan2f``) and NetPyNE's ``updateShape`` (x and y swapped, moved to the cell) are reproduced
-for cells without any points; cells with points are shifted onto their parents' connection points
-as ``define_shape`` does. A cell type mixing sections with and without points under
-``defineCellShapes`` is not supported (NetPyNE then mixes two coordinate frames).
+NEURON's geometry is reproduced bit for bit: 3-D points stored as float32 (``pt3d``, rotated by
+the cell's ``rotation_y`` if any, plus the cell position, y negated when ``invertedYCoord``), arc
+lengths summed in double from float32 differences, ``L`` = arc length (else the type's, or the
+cell's value of an ``L`` expression), positions interpolated as NetPyNE's ``posFromLoc``, path
+distances by NEURON's ``topol_distance`` over nodes (segment centres and ends). Under
+``defineCellShapes``: NEURON's ``define_shape`` (float32, libm ``cosf``/``sinf``/``atan2f``) and
+NetPyNE's ``updateShape`` (x and y swapped, moved to the cell) for cells without points, and
+``define_shape``'s shift of children onto their parents for cells with points; a cell type
+mixing both is not supported (NetPyNE mixes two coordinate frames then).
 
-Differences from NetPyNE, where it fails: a ``'distance'`` rule without a valid ``ref_sec`` uses
-the cell's origin section (``soma``), as its docs say (NetPyNE 1.1 raises UnboundLocalError);
-rules NetPyNE cannot run (no soma for maps, point-cell post cells, sections missing from a
-``sec`` list, ``groupSynMechs`` partners lost or missing) are a SpecError. Pointer connections
-(gap junctions) are not moved (NetPyNE moves them with the others when the same cells match).
+NetPyNE's bugs are kept where it runs: ``'uniform'`` drops sections whose ``L`` is an expression
+from the lengths (the sections after take the next lengths). Where NetPyNE 1.1 fails, nethub
+raises SpecError (no soma for maps, point cells as post cells, missing sections in a ``sec``
+list, ``groupSynMechs`` partners missing or left unmoved), except that a ``'distance'`` rule
+without ``ref_sec`` uses the origin section (``soma``), as NetPyNE's docs say (NetPyNE raises
+UnboundLocalError). Pointer connections (gap junctions) are not moved (NetPyNE would move them
+along when the same cells match). An integer ``loc`` (0 or 1) sorts as ``'1.0'``, not ``'1'``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import math
 import sys
@@ -54,10 +52,12 @@ from numbers import Number
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..celltypes import CompartmentalCell
 from ..errors import SpecError
 from ..table import Categorical, Table
+from .cellexpr import ROTATION_COLUMN, param_column
 from .conds import match_conds
 from .conns import default_conn_func
 
@@ -102,20 +102,23 @@ def _num_list(v: Any, where: str, min_len: int = 2) -> list:
     return list(v)
 
 
+def _check_keys(where: str, given: dict, valid: frozenset) -> None:
+    if set(given) - valid:
+        raise SpecError(f"{where}: unknown key(s) {sorted(set(given) - valid)} "
+                        f"(valid: {', '.join(sorted(valid))})")
+
+
 def parse_rule(label: str, rule: Any) -> SubConnRule:
     """Validate one subConnParams rule (key paths in every error)."""
     where = f"subConnParams['{label}']"
     if not isinstance(rule, dict):
         raise SpecError(f"{where}: expected a dict, got {type(rule).__name__}")
-    unknown = set(rule) - SUBCONN_KEYS
-    if unknown:
-        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} "
-                        f"(valid: {', '.join(sorted(SUBCONN_KEYS))})")
+    _check_keys(where, rule, SUBCONN_KEYS)
     for key in ("preConds", "postConds"):
         if not isinstance(rule.get(key), dict):
             raise SpecError(f"{where}['{key}']: required, a dict of conditions")
     sec = rule.get("sec")
-    if sec is not None and not isinstance(sec, str) and not (
+    if not isinstance(sec, (str, type(None))) and not (
             isinstance(sec, (list, tuple)) and all(isinstance(s, str) for s in sec)):
         raise SpecError(f"{where}['sec']: expected a section/secList name or a list of names")
     group = rule.get("groupSynMechs") or []
@@ -135,10 +138,7 @@ def _parse_density(d: Any, where: str) -> tuple[str, dict]:
     if not isinstance(d, dict):
         raise SpecError(f"{where}: required, 'uniform' or a dict with 'type' "
                         f"(valid: {', '.join(_DENSITIES)}), got {d!r}")
-    unknown = set(d) - DENSITY_KEYS
-    if unknown:
-        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} "
-                        f"(valid: {', '.join(sorted(DENSITY_KEYS))})")
+    _check_keys(where, d, DENSITY_KEYS)
     kind = d.get("type")
     if kind not in _DENSITIES[1:]:
         raise SpecError(f"{where}['type']: unknown density type {kind!r} "
@@ -183,11 +183,10 @@ class _Topology:
         self.index = {n: i for i, n in enumerate(self.names)}
         secs = [cell.sections[n] for n in self.names]
         self.nseg = [int(s.geom.get("nseg", 1)) for s in secs]
-        self.parent = []
-        for n, s in zip(self.names, secs):
-            if s.parent is not None and s.parent not in self.index:
-                raise SpecError(f"{where}: section '{n}' has unknown parent '{s.parent}'")
-            self.parent.append(-1 if s.parent is None else self.index[s.parent])
+        self.parent = [-1 if s.parent is None else self.index.get(s.parent, -2) for s in secs]
+        if -2 in self.parent:
+            raise SpecError(f"{where}: cell type '{cell.name}' has a section with an unknown "
+                            "parent section")
         self.parent_x = [float(s.parent_x) for s in secs]
         self.flipped = [False] * len(secs)
         self.children: list[list[int]] = [[] for _ in secs]
@@ -254,36 +253,38 @@ class _Topology:
 
 
 # ------------------------------------------------------------------------------- geometry
-class _Libm:
-    """libm's float32 trigonometry, which NEURON's ``define_shape`` uses (numpy's differs)."""
+@functools.lru_cache(maxsize=1)
+def _libm():
+    """libm's float32 ``cosf``/``sinf``/``atan2f``, which NEURON's ``define_shape`` uses (numpy's
+    float32 functions round differently); numpy's when there is no C math library."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        for f, n in (("cosf", 1), ("sinf", 1), ("atan2f", 2)):
+            getattr(lib, f).restype = ctypes.c_float
+            getattr(lib, f).argtypes = [ctypes.c_float] * n
+        return lambda name, *a: float(getattr(lib, name)(*a))
+    except (OSError, AttributeError):  # pragma: no cover - no C math library
+        logger.warning("libm not found: define_shape uses numpy's float32 trigonometry")
+        fns = {"cosf": np.cos, "sinf": np.sin, "atan2f": np.arctan2}
+        return lambda name, *a: float(fns[name](*map(_F32, a)))
 
-    _lib = None
 
-    @classmethod
-    def get(cls):
-        if cls._lib is None:
-            name = ctypes.util.find_library("m") or "libm.so.6"
-            try:
-                lib = ctypes.CDLL(name)
-                for f in ("cosf", "sinf"):
-                    getattr(lib, f).restype = ctypes.c_float
-                    getattr(lib, f).argtypes = [ctypes.c_float]
-                lib.atan2f.restype = ctypes.c_float
-                lib.atan2f.argtypes = [ctypes.c_float, ctypes.c_float]
-                cls._lib = lib
-            except (OSError, AttributeError):  # pragma: no cover - no C math library
-                logger.warning("libm not found: define_shape emulated with numpy's float32 "
-                               "trigonometry (may differ from NEURON in the last bits)")
-                cls._lib = False
-        return cls._lib
-
-    @classmethod
-    def call(cls, name: str, *args: float) -> float:
-        lib = cls.get()
-        if lib:
-            return float(getattr(lib, name)(*args))
-        fn = {"cosf": np.cos, "sinf": np.sin, "atan2f": np.arctan2}[name]
-        return float(fn(*map(_F32, args)))
+def _lengths(ctx, cell: CompartmentalCell, names: list, rows: np.ndarray, where: str,
+             needed: list | None = None) -> np.ndarray:
+    """Sections' ``L`` per cell (cells x sections): the type's number, the per-cell column of an
+    expression (``param.secs.<sec>.geom.L``), or NEURON's default 100 µm."""
+    out = np.full((len(rows), len(names)), _DEF_L)
+    for j, name in enumerate(names):
+        L = cell.sections[name].geom.get("L", _DEF_L)
+        col = param_column(name, "geom", "L")
+        if _is_num(L):
+            out[:, j] = float(L)
+        elif col in ctx.cells:
+            out[:, j] = np.asarray(ctx.cells[col], dtype=np.float64)[rows]
+        elif needed is None or needed[j]:
+            raise SpecError(f"{where}: section '{name}' of cell type '{cell.name}' needs a "
+                            f"numeric L to place synapses (got {L!r})")
+    return np.maximum(out, 1e-9)
 
 
 def _arcs(pts: np.ndarray) -> np.ndarray:
@@ -303,29 +304,22 @@ class _Geometry:
         cells = ctx.cells
         xyz = np.stack([np.asarray(cells[c], dtype=np.float64)[rows] for c in "xyz"], axis=1)
         has = [s.pt3d is not None and len(s.pt3d) > 0 for s in secs]
-        geom_L = []
-        for n, s in zip(topo.names, secs):
-            L = s.geom.get("L", _DEF_L)
-            if not _is_num(L):
-                raise SpecError(f"{where}: section '{n}' of cell type '{cell.name}' needs a "
-                                f"numeric L to place synapses (got {L!r})")
-            geom_L.append(max(float(L), 1e-9))
+        geom_L = _lengths(ctx, cell, topo.names, rows, where, [not h for h in has])
         self.pts: list = [None] * len(secs)
         self.arc: list = [None] * len(secs)
         define = bool(ctx.net.get("defineCellShapes", False))
-        if any(has) and ctx.net.get("rotateCellsRandomly"):
-            raise SpecError(f"{where}: rotateCellsRandomly with 3-D points is not supported")
+        angle = np.asarray(cells[ROTATION_COLUMN])[rows] if ROTATION_COLUMN in cells else None
         if define and any(has) and not all(has):
             raise SpecError(f"{where}: cell type '{cell.name}' mixes sections with and without "
                             "pt3d under defineCellShapes (not supported)")
         if define and not any(has):
             self._stylized(topo, geom_L, xyz)
         elif any(has):
-            self._points(ctx, secs, has, xyz, define)
-        self.L = [self.arc[i][:, -1] if self.arc[i] is not None else
-                  np.full(len(rows), geom_L[i]) for i in range(len(secs))]
+            self._points(ctx, secs, has, xyz, define, angle)
+        self.L = [self.arc[i][:, -1] if self.arc[i] is not None else geom_L[:, i]
+                  for i in range(len(secs))]
 
-    def _points(self, ctx, secs, has, xyz, define: bool) -> None:
+    def _points(self, ctx, secs, has, xyz, define: bool, angle) -> None:
         cfg = ctx.cfg
         off = xyz.copy()
         if cfg.get("invertedYCoord", True):
@@ -334,8 +328,15 @@ class _Geometry:
             off[:] = 0.0
         for i, s in enumerate(secs):
             if has[i]:
-                p = np.asarray(s.pt3d, dtype=np.float64)[:, :3]
-                self.pts[i] = (off[:, None, :] + p[None]).astype(_F32)
+                p = np.broadcast_to(np.asarray(s.pt3d, dtype=np.float64)[None, :, :3],
+                                    (len(xyz), len(s.pt3d), 3))
+                if angle is not None:  # NetPyNE's rotation about y, each cell its own angle
+                    c, sn = (np.array([f(a) for a in angle.tolist()]) for f in (math.cos,
+                                                                                math.sin))
+                    x, z = p[..., 0], p[..., 2]
+                    p = np.stack([x * c[:, None] - z * sn[:, None], p[..., 1],
+                                  x * sn[:, None] + z * c[:, None]], axis=-1)
+                self.pts[i] = (off[:, None, :] + p).astype(_F32)
                 self.arc[i] = _arcs(self.pts[i])
         if define:  # define_shape moves each child onto its parent's connection point
             topo = self.topo
@@ -348,14 +349,15 @@ class _Geometry:
                 target = (P[:, -1] * a + P[:, 0] * (1 - a)).astype(_F32)
                 self.pts[s] = self.pts[s] + (target - self.pts[s][:, 0])[:, None, :]
 
-    def _stylized(self, topo: _Topology, geom_L: list, xyz: np.ndarray) -> None:
+    def _stylized(self, topo: _Topology, geom_L: np.ndarray, xyz: np.ndarray) -> None:
         """``h.define_shape()`` then NetPyNE's ``CompartCell.updateShape``."""
-        frame = _define_shape(topo, geom_L)
-        for s, f in enumerate(frame):
-            f64 = f.astype(np.float64)
-            pts = np.empty((len(xyz), len(f), 3), dtype=_F32)
-            pts[..., 0] = xyz[:, 0:1] + f64[None, :, 1]
-            pts[..., 1] = -xyz[:, 1:2] + f64[None, :, 0]
+        uniq, inv = np.unique(geom_L, axis=0, return_inverse=True)
+        frames = [_define_shape(topo, u.tolist()) for u in uniq]
+        for s in range(len(topo.names)):
+            f64 = np.stack([frames[k][s] for k in np.ravel(inv).tolist()]).astype(np.float64)
+            pts = np.empty((len(xyz), f64.shape[1], 3), dtype=_F32)
+            pts[..., 0] = xyz[:, 0:1] + f64[..., 1]
+            pts[..., 1] = -xyz[:, 1:2] + f64[..., 0]
             pts[..., 2] = xyz[:, 2:3] + 0.0
             self.pts[s], self.arc[s] = pts, _arcs(pts)
 
@@ -381,7 +383,7 @@ def _define_shape(topo: _Topology, lengths: list) -> list[np.ndarray]:
     """NEURON's ``nrn_define_shape`` for sections without 3-D points: (x, y) float32 per point
     (z is dropped by NetPyNE's ``updateShape``)."""
     pts: list = [None] * len(topo.names)
-    f = _F32
+    f, trig = _F32, _libm()
     for s in topo.bfs:
         p, length, nseg = topo.parent[s], lengths[s], topo.nseg[s]
         if p < 0:
@@ -395,7 +397,7 @@ def _define_shape(topo: _Topology, lengths: list) -> list[np.ndarray]:
                 x1, y1 = -x1, -y1
             x = f(float(P[-1, 0]) * arc1 + float(P[0, 0]) * (1 - arc1))
             y = f(float(P[-1, 1]) * arc1 + float(P[0, 1]) * (1 - arc1))
-        angle = 0.0 if abs(y1) < 1e-6 and abs(x1) < 1e-6 else _Libm.call("atan2f", y1, x1)
+        angle = 0.0 if abs(y1) < 1e-6 and abs(x1) < 1e-6 else trig("atan2f", y1, x1)
         if 0.0 < arc < 1.0:
             angle = float(f(angle + math.pi / 2.0))
         nch = ich = 0.0
@@ -406,8 +408,8 @@ def _define_shape(topo: _Topology, lengths: list) -> list[np.ndarray]:
                 nch += 1.0
         if nch > 1:
             angle = float(f(angle + (ich / (nch - 1.0) * 0.8 - 0.4)))
-        x1 = f(float(x) + length * _Libm.call("cosf", angle))
-        y1 = f(float(y) + length * _Libm.call("sinf", angle))
+        x1 = f(float(x) + length * trig("cosf", angle))
+        y1 = f(float(y) + length * trig("sinf", angle))
         frac = (np.arange(nseg) + 0.5) / nseg
         mid_x = (float(x) * (1 - frac) + float(x1) * frac).astype(f)
         mid_y = (float(y) * (1 - frac) + float(y1) * frac).astype(f)
@@ -427,13 +429,10 @@ class _Group:
     labels: list[str]
     rows: np.ndarray  # rows of the cells table
     n: np.ndarray  # connections to move, per cell
-    _geo: _Geometry | None = None
 
-    @property
+    @functools.cached_property
     def geo(self) -> _Geometry:
-        if self._geo is None:
-            self._geo = _Geometry(self.ctx, self.cell, self.topo, self.rows, self.rule.where)
-        return self._geo
+        return _Geometry(self.ctx, self.cell, self.topo, self.rows, self.rule.where)
 
 
 def _py_sum(m: np.ndarray) -> np.ndarray:
@@ -461,8 +460,10 @@ def _uniform(g: _Group):
             logger.warning("%s: a section lacks L, NetPyNE leaves the synapses in place",
                            g.rule.where)
             return lambda c: None
-        raw = [s.geom["L"] for s in secs]  # the spec's numbers: Python's sum of them
-        rows = [raw] * len(g.rows)
+        # NetPyNE sums the spec's numbers: an expression's L is dropped, and the sections after
+        # it take the following lengths (NetPyNE's misalignment, kept)
+        keep = [j for j, s in enumerate(g.labels) if not _expr_L(g.ctx, g.cell, s)]
+        rows = _lengths(g.ctx, g.cell, g.labels, g.rows, g.rule.where)[:, keep].tolist()
     else:
         rows = np.stack([g.geo.L[i] for i in lab], axis=1).tolist()
     cache: dict = {}
@@ -483,12 +484,15 @@ def _uniform(g: _Group):
     return places
 
 
-def _seg_table(g: _Group):
-    """Unique sections of the list (first occurrence order) and their segments."""
-    secs = [g.topo.index[s] for s in dict.fromkeys(g.labels)]
-    seg_sec = np.concatenate([np.full(g.topo.nseg[s], s) for s in secs])
-    seg_x = np.concatenate([g.topo.seg_x(s) for s in secs])
-    return secs, seg_sec, seg_x
+def _expr_L(ctx, cell: CompartmentalCell, sec: str) -> bool:
+    """Whether the spec gives ``L`` of ``sec`` as a string (the last cellParams rule that sets
+    it wins, as in NetPyNE's ``secs`` dict)."""
+    value = None
+    for rule in cell.provenance.get("rules", []):
+        geom = (((ctx.net.get("cellParams") or {}).get(rule) or {}).get("secs") or {}).get(
+            sec, {}).get("geom") or {}
+        value = geom.get("L", value)
+    return isinstance(value, str)
 
 
 def _soma_xy(g: _Group) -> np.ndarray:
@@ -509,24 +513,24 @@ def _nearest_two(grid: np.ndarray, v: np.ndarray, where: str):
     return lo, hi, g_lo, g_hi
 
 
-def _map_counts(g: _Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Synapse count per segment (cells x segments), with the segments' sections and x."""
+def _map(g: _Group):
+    """1Dmap/2Dmap (``_interpolateSegmentSigma`` and the rescaling after it)."""
     d, where = g.rule.density, f"{g.rule.where}['density']"
     soma = _soma_xy(g)
-    C = len(g.rows)
-    gy = np.broadcast_to(np.asarray(d["gridY"], dtype=np.float64), (C, len(d["gridY"])))
+    gy = np.broadcast_to(np.asarray(d["gridY"], dtype=np.float64), (len(g.rows), len(d["gridY"])))
     if "fixedSomaY" in d:
         gy = gy + (soma[:, 1:2] - float(d["fixedSomaY"]))
+    gx = np.asarray(d.get("gridX", [0.0]), dtype=np.float64)[None, :] - soma[:, 0:1]
     vals = np.asarray(d["gridValues"], dtype=np.float64)
-    secs, seg_sec, seg_x = _seg_table(g)
+    secs = [g.topo.index[s] for s in dict.fromkeys(g.labels)]  # NetPyNE's dict: unique
+    seg_sec = np.concatenate([np.full(g.topo.nseg[s], s) for s in secs])
+    seg_x = np.concatenate([g.topo.seg_x(s) for s in secs])
     per_sec = []
     for s in secs:
         p = g.geo.pos(s, g.topo.seg_x(s))
-        y = p[..., 1]
+        x, y = p[..., 0], p[..., 1]
         j1, j2, y1, y2 = _nearest_two(gy, y, f"{where}['gridY']")
         if g.rule.kind == "2Dmap":
-            gx = np.asarray(d["gridX"], dtype=np.float64)[None, :] - soma[:, 0:1]
-            x = p[..., 0]
             i1, i2, x1, x2 = _nearest_two(gx, x, f"{where}['gridX']")
             sigma = (vals[i1, j1] * (x2 - x) * (y2 - y) + vals[i2, j1] * (x - x1) * (y2 - y)
                      + vals[i1, j2] * (x2 - x) * (y - y1) + vals[i2, j2] * (x - x1) * (y - y1)
@@ -547,11 +551,7 @@ def _map_counts(g: _Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rank = np.argsort(np.argsort(np.where(cand, -diff, np.inf), axis=1, kind="stable"),
                       axis=1, kind="stable")
     scaled += cand & (rank < extra[:, None])
-    return np.maximum(scaled, 0).astype(np.int64), seg_sec, seg_x
-
-
-def _map(g: _Group):
-    counts, seg_sec, seg_x = _map_counts(g)
+    counts = np.maximum(scaled, 0).astype(np.int64)
     return lambda c: (np.repeat(seg_sec, counts[c]), np.repeat(seg_x, counts[c]))
 
 
@@ -592,30 +592,21 @@ _DENSITY_FUNCS = {"uniform": _uniform, "1Dmap": _map, "2Dmap": _map, "distance":
 def _creation_order(ctx, conns: Table) -> np.ndarray:
     """Rows in NetPyNE's per-post-cell creation order: rule, pair (pre gid, or connList order),
     synMech, synapse."""
-    n = len(conns)
-    post = np.asarray(conns["post_gid"])
+    n, post = len(conns), np.asarray(conns["post_gid"])
     rows = np.arange(n)
     if "rule" not in conns or not isinstance(conns["rule"], Categorical):
         return np.lexsort((rows, post))
-    rules = ctx.net.get("connParams") or {}
+    rules, rc, mech = ctx.net.get("connParams") or {}, conns["rule"], _strings(conns["syn_mech"])
     rule_idx = {label: i for i, label in enumerate(rules)}
-    rc = conns["rule"]
-    r_of_code = np.array([rule_idx.get(c, len(rules)) for c in rc.categories] + [len(rules)])
-    ridx = r_of_code[rc.codes]
-    mech = conns["syn_mech"].values() if isinstance(conns["syn_mech"], Categorical) else \
-        np.full(n, None)
-    midx = np.zeros(n, dtype=np.int64)
-    pair = np.asarray(conns["pre_gid"]).astype(np.int64).copy()
+    ridx = np.array([rule_idx.get(c, len(rules)) for c in rc.categories] + [len(rules)])[rc.codes]
+    midx, pair = np.zeros(n, dtype=np.int64), np.array(conns["pre_gid"], dtype=np.int64)
     for label, i in rule_idx.items():
         on = ridx == i
-        if not on.any():
-            continue
         rule = rules[label] if isinstance(rules[label], dict) else {}
         mechs = rule.get("synMech")
-        mechs = mechs if isinstance(mechs, list) else [mechs]
-        for k, m in enumerate(mechs):
+        for k, m in enumerate(mechs if isinstance(mechs, list) else [mechs]):
             midx[on & (mech == m)] = k
-        if default_conn_func(rule) == "fromListConn":
+        if on.any() and default_conn_func(rule) == "fromListConn":
             spc = rule.get("synsPerConn", 1)
             spc = max(int(round(spc)), 1) if _is_num(spc) else 1
             sel = np.flatnonzero(on)
@@ -628,30 +619,30 @@ def _creation_order(ctx, conns: Table) -> np.ndarray:
     return np.lexsort((rows, midx, pair, ridx, post))
 
 
-def _loc_str(loc: np.ndarray) -> np.ndarray:
-    uniq, inv = np.unique(loc, return_inverse=True)
-    return np.array([repr(float(v)) for v in uniq] + [""], dtype=object)[np.ravel(inv)]
+def _strings(col) -> np.ndarray:
+    return col.values() if isinstance(col, Categorical) else np.asarray(col, dtype=object)
+
+
+def _as_str(values: np.ndarray, fmt=str) -> np.ndarray:
+    uniq, inv = np.unique(values, return_inverse=True)
+    return np.array([fmt(v) for v in uniq.tolist()] or [""], dtype=str)[np.ravel(inv)]
 
 
 def _sort_key(sec, loc, pre) -> np.ndarray:
     """NetPyNE's ``sec + str(loc) + str(preGid)`` as a numpy string array."""
-    keys = [a + b + str(c) for a, b, c in zip(sec.tolist(), _loc_str(loc).tolist(),
-                                              pre.tolist())]
-    return np.array(keys, dtype=str) if keys else np.zeros(0, dtype=str)
+    if not len(sec):
+        return np.zeros(0, dtype=str)
+    return np.char.add(np.char.add(np.asarray(sec, dtype=str), _as_str(loc, repr)), _as_str(pre))
 
 
 class _State:
     """The columns subConnParams change, as mutable arrays."""
 
     def __init__(self, ctx, conns: Table) -> None:
-        self.pre = np.asarray(conns["pre_gid"])
-        self.post = np.asarray(conns["post_gid"])
-        self.sec = conns["post_sec"].values() if isinstance(conns["post_sec"], Categorical) \
-            else np.asarray(conns["post_sec"], dtype=object)
-        self.loc = np.asarray(conns["post_loc"], dtype=np.float64).copy()
-        self.weight = np.asarray(conns["weight"], dtype=np.float64).copy()
-        self.mech = conns["syn_mech"].values() if isinstance(conns["syn_mech"], Categorical) \
-            else np.full(len(conns), None, dtype=object)
+        self.pre, self.post = np.asarray(conns["pre_gid"]), np.asarray(conns["post_gid"])
+        self.sec, self.mech = _strings(conns["post_sec"]), _strings(conns["syn_mech"])
+        self.loc = np.array(conns["post_loc"], dtype=np.float64)
+        self.weight = np.array(conns["weight"], dtype=np.float64)
         self.order = _creation_order(ctx, conns)
 
     def move(self, cell: CompartmentalCell, rows: np.ndarray, secs: np.ndarray,
@@ -681,7 +672,8 @@ class _State:
 
     def table(self, conns: Table) -> Table:
         out = Table(dict(conns.columns), conns.schema, n=len(conns))
-        out["post_sec"] = Categorical.from_values(self.sec.tolist())
+        codes, names = pd.factorize(self.sec)  # None -> -1
+        out["post_sec"] = Categorical(codes, [str(n) for n in names])
         out["post_loc"] = self.loc
         out["weight"] = self.weight
         return out
@@ -766,11 +758,7 @@ def _apply_rule(ctx, rule: SubConnRule, state: _State, types: dict) -> None:
             _move_grouped(ctx, rule, state, cell, topo, labels, rows, conn_rows, cidx)
             continue
         g = _Group(ctx, rule, cell, topo, labels, rows, np.bincount(cidx, minlength=len(rows)))
-        if rule.kind in ("1Dmap", "2Dmap"):
-            _soma_xy(g)  # NetPyNE needs a soma even on cells without connections
-        if not len(conn_rows):
-            continue
-        places = _DENSITY_FUNCS[rule.kind](g)
+        places = _DENSITY_FUNCS[rule.kind](g)  # for every post cell: NetPyNE's errors too
         key = _sort_key(state.sec[conn_rows], state.loc[conn_rows], state.pre[conn_rows])
         srt = np.argsort(key, kind="stable")
         srt = srt[np.argsort(cidx[srt], kind="stable")]
@@ -779,69 +767,59 @@ def _apply_rule(ctx, rule: SubConnRule, state: _State, types: dict) -> None:
 
 
 def _move_all(state: _State, cell, topo: _Topology, conn_rows, cidx, places) -> None:
-    starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
-    out_rows, out_sec, out_loc = [], [], []
+    """Each cell's sorted connections (``conn_rows``, grouped by ``cidx``) to its places."""
+    starts = np.flatnonzero(np.r_[True, np.diff(cidx) != 0]) if len(cidx) else []
+    out: list = []
     for st, end in zip(starts, np.r_[starts[1:], len(cidx)]):
         p = places(int(cidx[st]))
-        if p is None:
+        k = 0 if p is None else min(end - st, len(p[0]))
+        if k:
+            out.append((conn_rows[st:st + k], p[0][:k], np.asarray(p[1][:k], dtype=np.float64)))
+    if out:
+        rows, secs, locs = (np.concatenate(x) for x in zip(*out))
+        state.move(cell, rows, np.array(topo.names, dtype=object)[secs], locs)
+
+
+def _pair_up(state: _State, mine: list, G: list, where: str):
+    """NetPyNE's grouping pass over one cell's connections (creation order): the leading
+    synapses, the partners they hold and each lead's partner by ``'%d_%s_%.4f'`` label."""
+    index = defaultdict(deque)
+    for r in mine:
+        index[(state.mech[r], state.sec[r], state.loc[r])].append(r)
+    held, lead, part = set(), [], {}
+    for r in mine:
+        if r in held:
             continue
-        s, x = p
-        k = min(end - st, len(s))
-        out_rows.append(conn_rows[st:st + k])
-        out_sec.append(np.asarray(s[:k]))
-        out_loc.append(np.asarray(x[:k], dtype=np.float64))
-    if out_rows:
-        names = np.array(topo.names, dtype=object)
-        state.move(cell, np.concatenate(out_rows), names[np.concatenate(out_sec)],
-                   np.concatenate(out_loc))
+        lead.append(r)
+        if state.mech[r] not in G:
+            continue
+        for m in (s for s in G if s != state.mech[r]):
+            q = index[(m, state.sec[r], state.loc[r])]
+            while q and q[0] in held:
+                q.popleft()
+            if not q:
+                logger.warning("%s: grouped synMech %s not found", where, m)
+                continue
+            held.add(q[0])
+            part[f"{state.pre[r]}_{state.sec[r]}_{state.loc[r]:.4f}"] = q.popleft()
+    return lead, held, part
 
 
 def _move_grouped(ctx, rule, state: _State, cell, topo, labels, rows, conn_rows, cidx) -> None:
-    """groupSynMechs: NetPyNE's per-cell pairing of synapses, then the move of each leading
-    synapse with its partner (labelled ``'%d_%s_%.4f' % (preGid, sec, loc)``)."""
-    G = rule.group
-    leads, partners = [], []
-    for c in range(len(rows)):
-        mine = conn_rows[cidx == c].tolist()
-        index = defaultdict(deque)
-        for r in mine:
-            index[(state.mech[r], state.sec[r], state.loc[r])].append(r)
-        held, lead, part = set(), [], {}
-        for r in mine:
-            if r in held:
-                continue
-            lead.append(r)
-            label = "%d_%s_%.4f" % (state.pre[r], state.sec[r], state.loc[r])
-            if state.mech[r] not in G:
-                continue
-            for m in (s for s in G if s != state.mech[r]):
-                q = index[(m, state.sec[r], state.loc[r])]
-                while q and q[0] in held:
-                    q.popleft()
-                if not q:
-                    logger.warning("%s: grouped synMech %s not found", rule.where, m)
-                    continue
-                held.add(q[0])
-                part[label] = q.popleft()
-        leads.append(lead)
-        partners.append((held, part))
-    g = _Group(ctx, rule, cell, topo, labels, rows, np.array([len(x) for x in leads]))
-    if rule.kind in ("1Dmap", "2Dmap"):
-        _soma_xy(g)
+    """groupSynMechs: pair synapses up, then move each lead and, with it, its partner."""
+    G, names = rule.group, np.array(topo.names, dtype=object)
+    per_cell = np.split(conn_rows, np.searchsorted(cidx, np.arange(1, len(rows))))
+    pairs = [_pair_up(state, mine.tolist(), G, rule.where) for mine in per_cell]
+    g = _Group(ctx, rule, cell, topo, labels, rows, np.array([len(p[0]) for p in pairs]))
     places = _DENSITY_FUNCS[rule.kind](g)
-    names = np.array(topo.names, dtype=object)
-    for c, lead in enumerate(leads):
-        held, part = partners[c]
+    for c, (lead, held, part) in enumerate(pairs):
         p = places(c) if lead else None
         lead = np.array(lead, dtype=np.int64)
-        if len(lead):
-            key = _sort_key(state.sec[lead], state.loc[lead], state.pre[lead])
-            lead = lead[np.argsort(key, kind="stable")]
-        for r, s, x in zip(lead.tolist(), *(p if p else ([], []))):
-            label = "%d_%s_%.4f" % (state.pre[r], state.sec[r], state.loc[r])
+        key = _sort_key(state.sec[lead], state.loc[lead], state.pre[lead])
+        for r, s, x in zip(lead[np.argsort(key, kind="stable")].tolist(), *(p or ([], []))):
+            label = f"{state.pre[r]}_{state.sec[r]}_{state.loc[r]:.4f}"
             grouped = state.mech[r] in G and r not in held
-            has_old, old, new = state.move(cell, np.array([r]), names[[s]],
-                                           np.array([x], dtype=np.float64))
+            has_old, old, new = state.move(cell, np.array([r]), names[[s]], np.array([x]))
             if grouped:
                 if label not in part:
                     raise SpecError(f"{rule.where}['groupSynMechs']: no partner synapse for "
@@ -853,5 +831,5 @@ def _move_grouped(ctx, rule, state: _State, cell, topo, labels, rows, conn_rows,
                     state.weight[q] = state.weight[q] / old[0] * new[0]
         if held:
             raise SpecError(f"{rule.where}['groupSynMechs']: {len(held)} grouped synapse(s) of "
-                            f"post cell gid {int(ctx.gids[rows[c]])} were not moved (NetPyNE "
-                            "leaves them with a broken '__grouped__' synMech)")
+                            f"post cell gid {int(ctx.gids[rows[c]])} not moved (NetPyNE fails: "
+                            "they keep a '__grouped__' synMech, or a label repeats)")
