@@ -38,17 +38,39 @@ CONN_RULE_KEYS = {
 _PAIR_PARAMS = ("weight", "delay", "synsPerConn", "loc")  # NetPyNE's draw order
 
 
-def _pair_value(ctx: BuildContext, cr: ConnRule, key: str, pre, post, item, draws) -> Any:
-    """A per-pair value: scalar, list (kept as list) or evaluated expression array."""
+def _pair_value(ctx: BuildContext, cr: ConnRule, key: str, pre, post, item, draws,
+                seq=None) -> Any:
+    """A per-pair value: scalar, list (kept as list) or evaluated expression array.
+
+    Expressions of probConn/convConn/divConn rules draw from each pair's own stream; fullConn
+    and fromListConn evaluate them beforehand for every candidate pair (pre-major, or connList
+    order) from the rule's sequential stream ``seq``, as NetPyNE does."""
     spec = cr.rule.get(key)
     if isinstance(spec, str):
         expr = ctx.compile(spec, _CONN_VARS, f"{cr.where}['{key}']")
+        if seq is not None and cr.func in ("fullConn", "fromListConn"):
+            return _all_pairs_value(ctx, cr, expr, pre, post, item, seq)
         env = conn_env(ctx.cells, pre, post, expr.variables & _CONN_VARS, ctx.border)
         return draws.evaluate(expr, env, len(pre))
     if cr.func == "fromListConn" and isinstance(spec, (list, tuple)) and item is not None \
             and key in ("weight", "delay", "loc") and len(spec) == len(cr.rule["connList"]):
         return np.asarray(spec, dtype=np.float64)[item]
     return spec
+
+
+def _all_pairs_value(ctx, cr: ConnRule, expr, pre, post, item, seq) -> np.ndarray:
+    """NetPyNE's ``<param>List`` of fullConn/fromListConn: the expression over all candidate
+    pairs in NetPyNE's order, then the values of the selected pairs."""
+    if cr.func == "fullConn":
+        all_pre = np.repeat(cr.pre, len(cr.post))
+        all_post = np.tile(cr.post, len(cr.pre))
+        idx = np.searchsorted(cr.pre, pre) * len(cr.post) + np.searchsorted(cr.post, post)
+    else:
+        lst = np.asarray(cr.rule["connList"], dtype=np.int64).reshape(-1, 2)
+        all_pre, all_post = cr.pre[lst[:, 0]], cr.post[lst[:, 1]]
+        idx = np.asarray(item, dtype=np.int64)
+    env = conn_env(ctx.cells, all_pre, all_post, expr.variables & _CONN_VARS, ctx.border)
+    return seq.evaluate(expr, env, len(all_pre))[idx]
 
 
 _CONN_VARS = {
@@ -74,49 +96,97 @@ def _per_syn_mech(value: Any, i: int, n_mech: int, factor, where: str):
     return value
 
 
+_STR_COLS = ("syn_mech", "post_sec", "pre_sec", "rule", "plast")
+
+
+class _Const:
+    """A column part holding one value ``n`` times (materialized only when needed)."""
+
+    __slots__ = ("value", "n")
+
+    def __init__(self, value: Any, n: int) -> None:
+        self.value, self.n = value, n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _as_categorical(part) -> Categorical:
+    if isinstance(part, Categorical):
+        return part
+    if isinstance(part, _Const):
+        if part.value is None:
+            return Categorical(np.full(part.n, -1, dtype=np.int32), [])
+        return Categorical(np.zeros(part.n, dtype=np.int32), [str(part.value)])
+    return Categorical.from_values(np.asarray(part, dtype=object).tolist())
+
+
+def _merge(name: str, parts: list):
+    """The parts of one column as one array (Categorical for string columns)."""
+    if name in _STR_COLS:
+        from .synapses import concat_categoricals
+
+        cats = [_as_categorical(p) for p in parts]
+        return (cats[0] if len(cats) == 1 else concat_categoricals(cats)).normalized()
+    arrays = [np.full(p.n, np.nan if p.value is None else p.value) if isinstance(p, _Const)
+              else np.asarray(p) for p in parts]
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
 class _Rows:
-    """Accumulates connection rows column by column."""
+    """Accumulates connection rows column by column (scalar values stay scalar, string
+    columns stay categorical)."""
 
     def __init__(self) -> None:
         self.cols: dict[str, list] = {k: [] for k in (
             "pre_gid", "post_gid", "syn_mech", "post_sec", "post_loc", "weight", "delay",
             "pre_sec", "pre_loc", "rule", "plast", "weight_index")}
         self.keys: list[np.ndarray] = []  # sort keys of the rows (see extend_sorted)
+        self.reverse: _Rows | None = None  # reverse halves of bidirectional pointer conns
 
     def add(self, key: np.ndarray | None = None, **cols: Any) -> None:
         n = len(cols["pre_gid"])
         for k, lst in self.cols.items():
             v = cols.get(k)
-            if isinstance(v, np.ndarray) and v.shape == (n,):
+            if isinstance(v, Categorical) or (isinstance(v, np.ndarray) and v.shape == (n,)):
                 lst.append(v)
             else:
-                lst.append(np.full(n, v, dtype=object if isinstance(v, str) or v is None
-                                   else None))
+                lst.append(_Const(v, n))
         self.keys.append(np.zeros(n, dtype=np.int64) if key is None else key)
 
     def extend_sorted(self, other: _Rows) -> None:
         """Append the rows of ``other`` ordered by their keys (stable)."""
         if not other.keys:
             return
-        order = np.argsort(np.concatenate(other.keys), kind="stable")
-        for k, parts in other.cols.items():
-            self.cols[k].append(np.concatenate(parts)[order])
-        self.keys.append(np.zeros(len(order), dtype=np.int64))
+        keys = np.concatenate(other.keys)
+        if len(other.keys) == 1 and np.all(keys[1:] >= keys[:-1]):
+            for k, parts in other.cols.items():  # already in order
+                self.cols[k].extend(parts)
+        else:
+            order = np.argsort(keys, kind="stable")
+            for k, parts in other.cols.items():
+                col = _merge(k, parts)
+                self.cols[k].append(col.take(order) if isinstance(col, Categorical)
+                                    else col[order])
+        self.keys.append(np.zeros(len(keys), dtype=np.int64))
 
     def table(self, schema) -> Table:
         out: dict[str, Any] = {}
         for k, parts in self.cols.items():
             if not parts:
                 continue
-            arr = np.concatenate(parts)
-            if k in ("syn_mech", "post_sec", "pre_sec", "rule", "plast"):
-                out[k] = Categorical.from_values(arr.tolist())
-            elif k == "weight_index":
-                if np.any(arr != 0):
-                    out[k] = arr.astype(np.int32)
-            else:
-                out[k] = arr.astype(np.float64 if k not in ("pre_gid", "post_gid")
-                                    else np.int64)
+            if k == "weight_index":
+                parts = [_Const(p.value or 0, p.n) if isinstance(p, _Const) else p
+                         for p in parts]
+                if any(np.any(np.asarray(p.value if isinstance(p, _Const) else p) != 0)
+                       for p in parts):
+                    out[k] = _merge(k, parts).astype(np.int32)
+                continue
+            col = _merge(k, parts)
+            if k not in _STR_COLS:
+                col = col.astype(np.int64 if k in ("pre_gid", "post_gid") else np.float64,
+                                 copy=False)
+            out[k] = col
         if not self.cols["pre_gid"]:
             return Table(schema=schema)
         if schema is POINTER_COLUMNS:
@@ -132,28 +202,34 @@ def build_connections(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: d
     from tqdm.auto import tqdm
 
     rules = ctx.net.get("connParams") or {}
-    conns, pointers = _Rows(), _Rows()
+    conns, pointers, reverse = _Rows(), _Rows(), _Rows()
     for label, rule in tqdm(rules.items(), desc="connections", disable=not progress,
                             unit="rule"):
         ctx.check_keys(f"connParams['{label}']", rule, CONN_RULE_KEYS)
         cr = ConnRule.resolve(label, rule, ctx.cells)
         pre, post, item = select_pairs(cr, ctx.gids, ctx)
         rule_conns, rule_pointers = _Rows(), _Rows()
+        rule_pointers.reverse = _Rows()
         _add_rule(ctx, cr, pre, post, item, syn_mechs, types, rule_conns, rule_pointers)
         conns.extend_sorted(rule_conns)
         pointers.extend_sorted(rule_pointers)
+        reverse.extend_sorted(rule_pointers.reverse)
+    # NetPyNE creates the reverse halves of bidirectional pointer connections after all rules
+    pointers.extend_sorted(reverse)
     return conns.table(CONN_COLUMNS), pointers.table(POINTER_COLUMNS)
 
 
 def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers: _Rows):
     """The rows of one rule, keyed in NetPyNE's order: by pair (post-major, as selected),
     then synMech, then synapse."""
-    from .draws import PairDraws
+    from .draws import PairDraws, SequentialDraws
 
     if len(pre) == 0:
         return
     draws = PairDraws(ctx.gids[pre], ctx.gids[post], ctx.seeds["conn"])
-    vals = {k: _pair_value(ctx, cr, k, pre, post, item, draws) for k in _PAIR_PARAMS}
+    seq = SequentialDraws.for_rule(cr.func, ctx.gids[cr.pre], ctx.gids[cr.post],
+                                   ctx.seeds["conn"])
+    vals = {k: _pair_value(ctx, cr, k, pre, post, item, draws, seq) for k in _PAIR_PARAMS}
     mechs = cr.rule.get("synMech")
     mechs = mechs if isinstance(mechs, list) else [mechs]
     if mechs == [None]:
@@ -178,15 +254,19 @@ def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers
 
 def _emit(ctx: BuildContext, cr: ConnRule, rows: dict, mech: SynMech, out: _Rows) -> None:
     gids = ctx.gids
-    keep = np.ones(len(rows["pre"]), dtype=bool)
+    rows["pre"], rows["post"] = gids[rows["pre"]], gids[rows["post"]]  # gids from here on
+    keep = None
     if cr.func in ("probConn", "fullConn") and not ctx.cfg.get("allowSelfConns", False):
-        keep &= gids[rows["pre"]] != gids[rows["post"]]
+        keep = rows["pre"] != rows["post"]
     if not ctx.cfg.get("allowConnsWithWeight0", True):
-        keep &= rows["weight"] != 0.0
-    rows = {k: (v[keep] if isinstance(v, np.ndarray) and v.shape == keep.shape else v)
-            for k, v in rows.items()}
+        nonzero = rows["weight"] != 0.0
+        keep = nonzero if keep is None else keep & nonzero
+    if keep is not None and not keep.all():
+        rows = {k: (v.take(keep) if isinstance(v, Categorical) else
+                    v[keep] if isinstance(v, np.ndarray) and v.shape == keep.shape else v)
+                for k, v in rows.items()}
     plast = cr.rule.get("plast")
-    common = dict(pre_gid=gids[rows["pre"]], post_gid=gids[rows["post"]], syn_mech=mech.name,
+    common = dict(pre_gid=rows["pre"], post_gid=rows["post"], syn_mech=mech.name,
                   post_sec=rows["sec"], post_loc=rows["loc"], weight=rows["weight"],
                   rule=cr.label, key=rows["key"])
     if mech.pointer is None:
@@ -200,7 +280,7 @@ def _emit(ctx: BuildContext, cr: ConnRule, rows: dict, mech: SynMech, out: _Rows
     pre_loc = float(cr.rule.get("preLoc", 0.5) or 0.5)
     out.add(**common, pre_sec=pre_sec, pre_loc=pre_loc)
     if mech.pointer.get("bidirectional", True):
-        out.add(pre_gid=common["post_gid"], post_gid=common["pre_gid"], syn_mech=mech.name,
+        out.reverse.add(pre_gid=common["post_gid"], post_gid=common["pre_gid"], syn_mech=mech.name,
                 post_sec=pre_sec, post_loc=pre_loc, weight=rows["weight"], rule=cr.label,
                 pre_sec=rows["sec"], pre_loc=rows["loc"], key=rows["key"])
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..build.cellexpr import DRAWS_COLUMN
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SimulationError
 from ..network import Network
@@ -27,12 +28,35 @@ logger = logging.getLogger(__name__)
 
 _PP_RESERVED = {"mod", "loc", "vref", "synList", "label"}
 _SYN_RESERVED = {"mod", "loc", "selfNetCon", "pointerParams", "shape", "plast"}
+#: variables of synMechParams string functions (NetPyNE's SynMechParams.stringFuncVarNames)
+_SYN_VARS = ("post_x", "post_y", "post_z", "post_xnorm", "post_ynorm", "post_znorm",
+             "post_dist_path", "post_dist_euclidean")
+#: point-cell parameters that are not NEURON attributes (see nethub.build.pointcells)
+_POINT_RESERVED = {"seed", "spkTimes", "pulses", "spikePattern", "dynamicRates", "rates",
+                   "noise_ids", "dynamicRates.intervals", "dynamicRates.times"}
+
+
+def _pos_from_loc(hsec, x: float) -> tuple[float, float, float]:
+    """NetPyNE's ``posFromLoc``: the 3-D point at ``x`` along the section's pt3d."""
+    s = x * hsec.L
+    n = int(hsec.n3d())
+    b = next((i for i in range(n) if hsec.arc3d(i) >= s), -1)
+    if b < 0:
+        raise SimulationError(f"section {hsec.name()}: no 3-D point at x={x} (pt3d needed "
+                              "for post_dist_euclidean)")
+    if hsec.arc3d(b) == s:
+        return hsec.x3d(b), hsec.y3d(b), hsec.z3d(b)
+    a = b - 1
+    t = (s - hsec.arc3d(a)) / (hsec.arc3d(b) - hsec.arc3d(a))
+    return tuple(getattr(hsec, f"{c}3d")(a) + t * (getattr(hsec, f"{c}3d")(b)
+                                                   - getattr(hsec, f"{c}3d")(a))
+                 for c in "xyz")  # type: ignore[return-value]
 
 
 class _Cell:
     """NEURON objects of one cell."""
 
-    __slots__ = ("gid", "secs", "pointps", "point", "syns", "stims", "nc")
+    __slots__ = ("gid", "secs", "pointps", "point", "vref", "syns", "stims", "nc")
 
     def __init__(self, gid: int) -> None:
         self.gid = gid
@@ -41,6 +65,8 @@ class _Cell:
         self.point = None
         self.syns: list = []
         self.stims: list = []
+        # per section: its point process with 'vref' (Izhikevich-style) and its synList
+        self.vref: dict[str, tuple[Any, list]] = {}
 
 
 class Engine:
@@ -55,6 +81,9 @@ class Engine:
         seeds = cfg.get("seeds") or {}
         self.stim_seed = int(seeds.get("stim", 1))
         self.default_threshold = float(net.params.get("defaultThreshold", 10))
+        self._exprs: dict[str, Any] = {}  # compiled synMechParams string functions
+        self._streams: dict[int, list] = {}  # per cell: [cellParams stream, next draw]
+        self._rows: dict[int, int] | None = None
 
     # ------------------------------------------------------------------ cells
     def create_cells(self) -> None:
@@ -113,6 +142,9 @@ class Engine:
             for pp in sec.point_processes:
                 pp = {k: own.get(f"pointps.{pp['label']}.{k}", v) for k, v in pp.items()}
                 cell.pointps[pp["label"]] = self._pointp(hsec, pp)
+                if "vref" in pp:
+                    cell.vref.setdefault(name, (cell.pointps[pp["label"]],
+                                                list(pp.get("synList") or [])))
         self._spike_source(cell, ct)
         return cell
 
@@ -195,8 +227,38 @@ class Engine:
         pc.cell(cell.gid, nc, 1)
 
     def _point_cell(self, gid: int, ct: PointCell, row: int) -> _Cell:
+        """NetPyNE's ``PointCell.createNEURONObj``: dynamic rates played into ``interval``,
+        numeric parameters set in order, NetStim defaults and run-time noise stream."""
         h, pc = self.h, self.pc
         cell = _Cell(gid)
+        params = self._point_params(ct, row)
+        obj = getattr(h, ct.model)()
+        cell.point = obj
+        self._play_rates(obj, params)
+        if ct.model == "VecStim":
+            self._vecstim(obj, params, gid)
+        else:
+            for k, v in params.items():
+                if k == "rate":
+                    if "interval" not in params:
+                        obj.interval = 1000.0 / float(v)
+                elif k not in _POINT_RESERVED and isinstance(v, (int, float)):
+                    setattr(obj, k, v)
+            if ct.model == "NetStim":
+                if "number" not in params:
+                    obj.number = 1e9
+                ids = params.get("noise_ids")
+                if ids is None or len(ids) != 3:
+                    ids = (netpyne_hash_str("NetStim"), gid, params.get("seed", self.stim_seed))
+                self._netstim_noise(obj, *ids)
+        pc.set_gid2node(gid, self.rank)
+        nc = h.NetCon(obj, None)
+        nc.threshold = self.default_threshold
+        pc.cell(gid, nc, 1)
+        return cell
+
+    def _point_params(self, ct: PointCell, row: int) -> dict[str, Any]:
+        """The cell type's parameters with this cell's ``params.*`` columns (NaN: not set)."""
         params = dict(ct.params)
         for col in self.net.cells.extra_columns:
             if col.startswith("params."):
@@ -206,28 +268,20 @@ class Engine:
                     params[key] = val.row(row)
                 elif isinstance(val, np.ndarray) and not np.isnan(val[row]):
                     params[key] = float(val[row])
-        obj = getattr(h, ct.model)()
-        cell.point = obj
-        if ct.model == "VecStim":
-            self._vecstim(obj, params, gid)
-        else:
-            for k, v in params.items():
-                if k == "rate":
-                    if "interval" not in params:
-                        obj.interval = 1000.0 / float(v)
-                elif k not in ("seed", "spkTimes", "pulses", "spikePattern", "dynamicRates") \
-                        and isinstance(v, (int, float)):
-                    setattr(obj, k, v)
-            if ct.model == "NetStim":
-                if "number" not in params:
-                    obj.number = 1e9
-                self._netstim_noise(obj, "NetStim", gid, int(params.get("seed",
-                                                                         self.stim_seed)))
-        pc.set_gid2node(gid, self.rank)
-        nc = h.NetCon(obj, None)
-        nc.threshold = self.default_threshold
-        pc.cell(gid, nc, 1)
-        return cell
+        return params
+
+    def _play_rates(self, obj, params: dict) -> None:
+        """NetPyNE's time-dependent rates: ``Vector(intervals).play(obj._ref_interval,
+        Vector(times))``."""
+        intervals = params.get("dynamicRates.intervals")
+        times = params.get("dynamicRates.times")
+        if intervals is None or times is None or len(intervals) == 0:
+            return
+        h = self.h
+        ivec = h.Vector(np.asarray(intervals, dtype=np.float64))
+        tvec = h.Vector(np.asarray(times, dtype=np.float64))
+        ivec.play(obj._ref_interval, tvec)
+        self.keep.extend([ivec, tvec])
 
     def _vecstim(self, obj, params: dict, gid: int) -> None:
         times = params.get("spkTimes")
@@ -237,10 +291,16 @@ class Engine:
         obj.play(vec)
         self.keep.append(vec)
 
-    def _netstim_noise(self, obj, stim_type: str, gid: int, seed: int) -> None:
-        """NetPyNE preRun: Random123(hashStr(type), gid, seed), negexp(1), noiseFromRandom."""
+    def _netstim_noise(self, obj, id1: float, id2: float, id3: float) -> None:
+        """NetPyNE's preRun: ``noiseFromRandom123(id1, id2, id3)`` with ``cfg.random123``,
+        else an ``h.Random`` set to ``Random123(id1, id2, id3)`` and ``negexp(1)`` given to
+        ``noiseFromRandom``. The ids are ``(hashStr(type), gid, seed)``."""
+        ids = (int(id1), int(id2), int(id3))
+        if self.cfg.get("random123"):
+            obj.noiseFromRandom123(*ids)
+            return
         r = self.h.Random()
-        r.Random123(netpyne_hash_str(stim_type), gid, seed)
+        r.Random123(*ids)
         r.negexp(1)
         obj.noiseFromRandom(r)
         self.keep.append(r)
@@ -250,13 +310,73 @@ class Engine:
         mech = self.net.syn_mechs[mech_name]
         if cell.point is not None or sec is None:
             return cell.point
+        if sec in cell.vref:  # NetPyNE's _setConnPointP: the point process is the target
+            return cell.vref[sec][0]
         hsec = cell.secs[sec]
         syn = getattr(self.h, mech.model)(loc, sec=hsec)
         for k, v in mech.params.items():
             if k not in _SYN_RESERVED:
+                if isinstance(v, str):
+                    v = self._syn_expr(cell.gid, mech_name, k, v, hsec, loc)
                 setattr(syn, k, v)
         cell.syns.append((mech_name, syn))
         return syn
+
+    def _syn_expr(self, gid: int, mech_name: str, key: str, text: str, hsec, loc: float
+                  ) -> float:
+        """NetPyNE's synMechParams string function, evaluated when the synapse is created:
+        variables ``post_x`` ... ``post_znorm``, ``post_dist_path``, ``post_dist_euclidean``
+        (from the synapse's segment centre), random functions drawn from the cell's
+        ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream after the draws of
+        its cellParams expressions (``cellparams_draws``)."""
+        from ..expr import compile_expr
+
+        where = f"synMechParams['{mech_name}']['{key}']"
+        expr = self._exprs.get(where)
+        if expr is None:
+            expr = self._exprs[where] = compile_expr(text, set(_SYN_VARS), where)
+        env = {}
+        for var in expr.variables:
+            if var in ("post_dist_path", "post_dist_euclidean"):
+                env[var] = np.array([self._syn_distance(gid, var, hsec, loc)])
+            else:
+                env[var] = np.asarray(self.net.cells[var[len("post_"):]])[[self._row(gid)]]
+        return float(expr.evaluate(env, n=1, source=self._cell_stream(gid))[0])
+
+    def _row(self, gid: int) -> int:
+        if self._rows is None:
+            self._rows = {g: i for i, g in enumerate(np.asarray(self.net.cells["gid"]).tolist())}
+        return self._rows[gid]
+
+    def _cell_stream(self, gid: int):
+        """``source`` for :meth:`nethub.expr.Expr.evaluate`: fresh picks from the cell's
+        cellParams stream, continuing where its last pick stopped."""
+        from ..random123 import Stream
+
+        if gid not in self._streams:
+            col = self.net.cells[DRAWS_COLUMN] if DRAWS_COLUMN in self.net.cells else None
+            start = int(np.asarray(col)[self._row(gid)]) if col is not None else 0
+            seed = (self.net.provenance.get("seeds") or self.cfg.get("seeds") or {}).get("cell", 1)
+            self._streams[gid] = [Stream(netpyne_hash_str("cellParams"), gid, int(seed)), start]
+        state = self._streams[gid]
+
+        def source(name: str, args: list, draw: int) -> np.ndarray:
+            vals, nxt = getattr(state[0], name)(*args, n=1, start=state[1], return_next=True)
+            state[1] = int(np.asarray(nxt).reshape(-1)[0])
+            return np.asarray(vals, dtype=np.float64).reshape(-1)
+
+        return source
+
+    def _syn_distance(self, gid: int, var: str, hsec, loc: float) -> float:
+        """NetPyNE's ``post_dist_path`` (``h.distance`` from the origin section's centre) or
+        ``post_dist_euclidean`` (``posFromLoc`` of both points) for a synapse at ``loc``."""
+        secs = self.cells[gid].secs
+        origin = secs["soma"] if "soma" in secs else next(
+            (s for n, s in secs.items() if n.startswith("soma")), next(iter(secs.values())))
+        if var == "post_dist_path":
+            return float(self.h.distance(origin(0.5), hsec(loc)))
+        p0, p = _pos_from_loc(origin, 0.5), _pos_from_loc(hsec, hsec(loc).x)
+        return float(np.sqrt((p[0] - p0[0]) ** 2 + (p[1] - p0[1]) ** 2 + (p[2] - p0[2]) ** 2))
 
     def create_connections(self) -> int:
         """One synapse and one ``pc.gid_connect`` NetCon per connection row, in table order.
@@ -312,7 +432,8 @@ class Engine:
         for i in range(len(st)):
             source = self.net.stim_sources[src.categories[src.codes[i]]]
             params = dict(source.params)
-            params.update({k: float(v[i]) for k, v in per_cell.items()})
+            # per-cell values of this row's rule; NaN in the columns of other rules' sources
+            params.update({k: float(v[i]) for k, v in per_cell.items() if not np.isnan(v[i])})
             cell = self.cells[gids[i]]
             if source.model == "NetStim":
                 self._netstim_target(cell, params, secs[i], locs[i], mechs[i], w[i], d[i])
@@ -322,30 +443,43 @@ class Engine:
         return len(st)
 
     def _netstim_target(self, cell, params, sec, loc, mech, weight, delay) -> None:
+        """NetPyNE's ``addNetStim`` + ``addConn``: a NetStim with ``interval = rate**-1 * 1e3``
+        (``rate = 1000/interval`` when only an interval is given) driving the synapse."""
         h = self.h
         ns = h.NetStim()
-        rate = params.get("rate")
-        if isinstance(rate, (int, float)):
-            ns.interval = 1000.0 / rate
-        elif "interval" in params:
-            ns.interval = params["interval"]
+        if "rate" not in params and "interval" not in params:
+            raise SimulationError(f"NetStim stim on cell {cell.gid}: its source has neither "
+                                  "'rate' nor 'interval'")
+        rate = params["rate"] if "rate" in params else 1000.0 / float(params["interval"])
+        if isinstance(rate, str):
+            raise SimulationError(f"NetStim stim on cell {cell.gid}: rate {rate!r} is not "
+                                  "supported (NetPyNE's 'variable' rate needs NSLOC)")
+        ns.interval = float(rate) ** -1 * 1e3
         ns.noise = params.get("noise", 0.0)
         ns.start = params.get("start", 0.0)
         ns.number = params.get("number", 1e9)
-        self._netstim_noise(ns, "NetStim", cell.gid, int(params.get("seed", self.stim_seed)))
+        self._netstim_noise(ns, netpyne_hash_str("NetStim"), cell.gid,
+                            params.get("seed", self.stim_seed))
         target = self._syn(cell, mech, sec, loc)
         nc = h.NetCon(ns, target)
-        nc.weight[0] = weight
+        syn_list = cell.vref[sec][1] if sec in cell.vref else []
+        nc.weight[syn_list.index(mech) if mech in syn_list else 0] = weight
         nc.delay = delay
         cell.stims.append((None, ns))
         self.netcons.append(nc)
 
-    def _point_stim(self, cell, model: str, params: dict, sec, loc) -> None:
+    def _point_stim(self, cell, model: str, params: dict, sec, loc):
+        """NetPyNE's ``addStim`` for IClamp, VClamp, SEClamp, AlphaSynapse...: the parameters
+        set in order; lists (VClamp's ``amp``/``dur``) element by element."""
         hsec = cell.secs[sec] if sec is not None else None
         obj = getattr(self.h, model)(loc, sec=hsec) if hsec is not None else \
             getattr(self.h, model)()
         for k, v in params.items():
-            if isinstance(v, (int, float)):
+            if isinstance(v, (list, tuple)) and k in ("amp", "dur"):
+                arr = getattr(obj, k)
+                for j, x in enumerate(v):
+                    arr[j] = x
+            elif isinstance(v, (int, float)):
                 setattr(obj, k, v)
         return obj
 
@@ -372,19 +506,29 @@ class Engine:
                                 float(post_loc[i]))
                 if not np.isnan(weight[i]) and hasattr(syn, "weight"):
                     syn.weight = float(weight[i])
-                pc.target_var(syn, getattr(syn, "_ref_" + (cols["target_var"][i] or "vpeer")),
-                              sid)
+                var = self._pointer_var(cols, i, "target_var", "vpeer")
+                pc.target_var(syn, getattr(syn, "_ref_" + var), sid)
                 n += 1
             if pre[i] in self.cells:
                 hsec = self.cells[pre[i]].secs[cols["pre_sec"][i]]
-                ref = getattr(hsec(float(pre_loc[i])), "_ref_" + (cols["source_var"][i] or "v"))
-                pc.source_var(ref, sid, sec=hsec)
+                var = self._pointer_var(cols, i, "source_var", "v")
+                pc.source_var(getattr(hsec(float(pre_loc[i])), "_ref_" + var), sid, sec=hsec)
         return n
+
+    def _pointer_var(self, cols: dict, i: int, key: str, default: str) -> str:
+        """A pointer connection's source/target variable: the row's, else its synMech's
+        ``pointerParams``, else NetPyNE's default."""
+        if cols[key][i]:
+            return str(cols[key][i])
+        pointer = self.net.syn_mechs[cols["syn_mech"][i]].pointer or {}
+        return str(pointer.get(key) or default)
 
     # ------------------------------------------------------------------ run
     def init_v(self) -> None:
-        """NetPyNE's initV: per-section vinit, applied at finitialize time."""
+        """NetPyNE's preRun for the cells: the cell types' ``globals`` (``setGlobals``) and
+        ``initV`` (per-section vinit, applied at finitialize time)."""
         h = self.h
+        self._set_globals()
         todo = []
         gids = np.asarray(self.net.cells["gid"]).tolist()
         ct = self.net.cells["cell_type"]
@@ -400,3 +544,20 @@ class Engine:
                     hsec.v = v
 
             self.keep.append(h.FInitializeHandler(0, _apply))
+
+    def _set_globals(self) -> None:
+        """NetPyNE's ``setGlobals``: the cellParams ``globals`` that ``hParams`` does not set
+        (the first cell type's value wins), assigned as ``h('name=value')``."""
+        hparams = self.cfg.get("hParams") or {}
+        done: dict[str, Any] = {}
+        for ct in self.net.cell_types.values():
+            for key, value in (getattr(ct, "globals", None) or {}).items():
+                if key in hparams or key in done:
+                    continue
+                done[key] = value
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    logger.warning("cell type '%s': global %s=%r is not a number; not set",
+                                   ct.name, key, value)
+                elif not self.h(f"{key}={value!r}"):
+                    logger.warning("cell type '%s': could not set global %s=%r", ct.name, key,
+                                   value)

@@ -21,14 +21,14 @@ from ..network import Network
 from ..results import Results
 from ..table import Categorical
 
-__all__ = ["Recorder", "record_gids"]
+__all__ = ["Recorder", "record_gids", "trace_gids"]
 
 logger = logging.getLogger(__name__)
 
 
 def record_gids(net: Network, spec: Any) -> np.ndarray:
     """Local gids selected by NetPyNE's ``recordCells`` (gids, pop names, (pop, index),
-    'all')."""
+    'all' or 'allCells')."""
     gids = np.asarray(net.cells["gid"])
     if not spec:
         return gids[:0]
@@ -39,7 +39,7 @@ def record_gids(net: Network, spec: Any) -> np.ndarray:
     pops: Categorical = net.cells["pop"]  # type: ignore[assignment]
     ids = np.asarray(net.cells["source_id"])
     for item in items:
-        if item == "all":
+        if isinstance(item, str) and item in ("all", "allCells"):
             return gids
         if isinstance(item, (int, np.integer)):
             out.add(int(item))
@@ -50,6 +50,22 @@ def record_gids(net: Network, spec: Any) -> np.ndarray:
             idx = item[1] if isinstance(item[1], (list, tuple)) else [item[1]]
             out.update(gids[sel & np.isin(ids, idx)].tolist())
     return gids[np.isin(gids, list(out))]
+
+
+def trace_gids(net: Network, cfg: dict) -> np.ndarray:
+    """Local gids whose traces are recorded: NetPyNE's ``recordCells`` plus the cells of
+    ``analysis['plotTraces']['include']`` (else ``analysis['iplotTraces']['include']``),
+    which NetPyNE's ``setupRecording`` records too."""
+    analysis = cfg.get("analysis") or {}
+    plot: Any = []
+    for key in ("plotTraces", "iplotTraces"):
+        if isinstance(analysis.get(key), dict) and "include" in analysis[key]:
+            plot = analysis[key]["include"]
+            break
+    gids = record_gids(net, cfg.get("recordCells"))
+    if plot:
+        gids = np.union1d(gids, record_gids(net, list(plot)))
+    return gids
 
 
 class Recorder:
@@ -70,17 +86,24 @@ class Recorder:
         self._traces(engine.net)
 
     def _traces(self, net: Network) -> None:
+        """One Vector per (cell, recordTraces entry), cell-major as NetPyNE records them: the
+        ranks hold contiguous gid blocks, so the gathered order does not depend on their
+        number."""
         specs = self.cfg.get("recordTraces") or {}
-        gids = record_gids(net, self.cfg.get("recordCells"))
+        gids = trace_gids(net, self.cfg)
         if not specs or len(gids) == 0:
             return
         step = float(self.cfg.get("recordStep", 0.1))
         h = self.h
         rows = np.flatnonzero(np.isin(np.asarray(net.cells["gid"]), gids))
-        for label, spec in specs.items():
-            ok = match_conds(net.cells, spec.get("conds"), f"recordTraces['{label}']['conds']")
-            for r in rows[ok[rows]]:
-                gid = int(net.cells["gid"][r])
+        ok = {label: match_conds(net.cells, spec.get("conds"),
+                                 f"recordTraces['{label}']['conds']")
+              for label, spec in specs.items()}
+        for r in rows.tolist():
+            gid = int(net.cells["gid"][r])
+            for label, spec in specs.items():
+                if not ok[label][r]:
+                    continue
                 ptr = self._pointer(self.eng.cells[gid], spec, net, r)
                 if ptr is None:
                     continue
@@ -99,8 +122,10 @@ class Recorder:
     def _pointer(self, cell, spec: dict, net: Network, row: int):
         var = spec.get("var", "v")
         ct = net.cell_types[net.cells["cell_type"].categories[net.cells["cell_type"].codes[row]]]
-        if isinstance(ct, PointCell):
-            return getattr(cell.point, "_ref_" + var, None) if "sec" not in spec else None
+        if isinstance(ct, PointCell):  # NetPyNE: the point process's variable, if no sec/synMech
+            if "sec" in spec or "synMech" in spec:
+                return None
+            return getattr(cell.point, "_ref_" + var, None)
         sec = cell.secs.get(spec.get("sec"))
         if sec is None:
             return None
