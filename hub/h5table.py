@@ -135,23 +135,24 @@ def read_table(group: h5py.Group, schema: dict[str, ColumnSpec] | None = None,
     meta = json.loads(group.attrs["columns"])
     n = int(group.attrs["n_rows"]) if runs is None else runs.n
 
-    def data(dset: h5py.Dataset, dtype: str) -> np.ndarray:
-        if n == 0:  # no rows: no need to touch the (empty or unselected) data
+    def data(path: str, dtype: str) -> np.ndarray:
+        if n == 0:  # no rows: the (empty or unselected) data is not even opened
             return np.zeros(0, dtype=dtype)
-        return dset[()] if runs is None else runs.read(dset)
+        return group[path][()] if runs is None else runs.read(group[path])
 
     cols: dict[str, object] = {}
     for i, m in enumerate(meta):
-        node = group[f"c{i}"]
+        key = f"c{i}"
         if m["kind"] == "category":
-            codes = data(node["codes"], "int32")
-            cats = [c.decode() if isinstance(c, bytes) else c for c in node["categories"][()]]
+            codes = data(f"{key}/codes", "int32")
+            raw = group[f"{key}/categories"][()]
+            cats = [c.decode() if isinstance(c, bytes) else c for c in raw]
             cols[m["name"]] = Categorical(codes, cats)
         elif m["kind"] == "ragged":
-            cols[m["name"]] = (_read_ragged(node, runs) if n else
+            cols[m["name"]] = (_read_ragged(group[key], runs) if n else
                                Ragged(np.zeros(0, dtype=m["dtype"]), np.zeros(1, dtype=np.int64)))
         else:
-            cols[m["name"]] = data(node, m["dtype"])
+            cols[m["name"]] = data(key, m["dtype"])
     if extra:
         cols.update(extra)
     order = [m["name"] for m in meta]
