@@ -44,6 +44,12 @@ ENTRY_POINT_GROUP = "nethub.formats"
 #: Built-in plugins: name -> "module:class", imported on first use.
 BUILTINS: dict[str, str] = {
     "store": "nethub.formats.store:StoreFormat",
+    "netpyne-json": "nethub.formats.netpyne:NetpyneJsonFormat",
+    "netpyne-pickle": "nethub.formats.netpyne:NetpynePickleFormat",
+    "netpyne-mat": "nethub.formats.netpyne:NetpyneMatFormat",
+    "csv": "nethub.formats.csv:CsvFormat",
+    "spec-json": "nethub.formats.spec:SpecJsonFormat",
+    "spec-py": "nethub.formats.spec:SpecPyFormat",
 }
 MODES = ("read", "write")
 

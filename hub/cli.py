@@ -89,6 +89,25 @@ def _add_info(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a store or any readable model file")
     p.add_argument("--format", metavar="FORMAT", help="format name (default: guessed)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    _add_trust(p)
+
+
+def _add_trust(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="read a pickle file (unpickling runs code from the file: only for files "
+                        "you trust); the same as -r trusted=true")
+
+
+def _trusted(path: str, format: str | None, trust: bool) -> tuple[Any, dict[str, Any]]:
+    """With --trust-pickle: the reader of ``path`` and ``{'trusted': True}`` if it takes it."""
+    import os
+
+    from .formats import guess_format
+
+    if not trust or not os.path.exists(path):
+        return None, {}
+    fmt = guess_format(path, "read", format)
+    return fmt, ({"trusted": True} if "trusted" in (fmt.read_options or {}) else {})
 
 
 def _check_format_names(*names: str | None) -> None:
@@ -107,7 +126,9 @@ def _run_info(args: argparse.Namespace) -> int:
     from . import api
 
     _check_format_names(args.format)
-    data = api.info(args.file, format=args.format)
+    fmt, trust = _trusted(args.file, args.format, args.trust_pickle)
+    data = ({"format": fmt.name, **fmt.info(args.file, **trust)} if trust else
+            api.info(args.file, format=args.format))
     if args.json:
         out(json.dumps(data, indent=2, default=str))
     else:
@@ -215,14 +236,17 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
                    default=[], help="reader option (repeatable; VALUE parsed as JSON if it can)")
     p.add_argument("-w", "--write-opt", metavar="KEY=VALUE", action="append", type=_key_value,
                    default=[], help="writer option, e.g. compression=gzip (repeatable)")
+    _add_trust(p)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
     from . import api
 
     _check_format_names(args.to, args.from_)
+    trust = _trusted(args.input, args.from_, args.trust_pickle)[1]
     lost = api.convert(args.input, args.output, to=args.to, from_=args.from_,
-                       read_options=dict(args.read_opt), write_options=dict(args.write_opt))
+                       read_options={**trust, **dict(args.read_opt)},
+                       write_options=dict(args.write_opt))
     out(f"converted {args.input} -> {args.output}")
     for note in lost:
         out(f"not carried over: {note}")

@@ -227,7 +227,7 @@ def test_usage_errors_exit_2(capsys, store, tmp_path):
     assert code == 2 and "required" in err
     code, _, err = run_main(capsys, "info", store, "--format", "nope")
     assert code == 2
-    assert_one_line_error(err, "unknown format 'nope'", "valid: store")
+    assert_one_line_error(err, "unknown format 'nope'", "valid: csv,")
     code, _, err = run_main(capsys, "convert", store, tmp_path / "x.h5", "-w", "compression=zip")
     assert code == 2
     assert_one_line_error(err, "unknown compression 'zip'")
