@@ -224,6 +224,7 @@ def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers
     then synMech, then synapse."""
     from .draws import PairDraws, SequentialDraws
 
+    pre, post, item = _drop_self_pairs(ctx, cr, pre, post, item)
     if len(pre) == 0:
         return
     draws = PairDraws(ctx.gids[pre], ctx.gids[post], ctx.seeds["conn"])
@@ -250,6 +251,18 @@ def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers
         rows["key"] = rows.pop("pair") * len(mechs) + i
         target = pointers if syn_mechs[mech].pointer is not None else conns
         _emit(ctx, cr, rows, syn_mechs[mech], target)
+
+
+def _drop_self_pairs(ctx: BuildContext, cr: ConnRule, pre, post, item):
+    """probConn/fullConn pairs of a cell with itself go (unless allowSelfConns), before the
+    per-pair values: those come from per-pair streams or by pair index, so the other pairs'
+    values do not change, and dropping 2 arrays is cheaper than dropping every row column."""
+    if cr.func not in ("probConn", "fullConn") or ctx.cfg.get("allowSelfConns", False):
+        return pre, post, item
+    keep = ctx.gids[pre] != ctx.gids[post]
+    if keep.all():
+        return pre, post, item
+    return pre[keep], post[keep], (None if item is None else item[keep])
 
 
 def _emit(ctx: BuildContext, cr: ConnRule, rows: dict, mech: SynMech, out: _Rows) -> None:

@@ -10,8 +10,12 @@ Follows NetPyNE 1.1 (``netpyne/network/conn.py`` and ``CompartCell.addConn``):
 - per-connection values (weight, delay, synsPerConn, loc) may be numbers, lists (one per synMech
   or per synapse) or expressions (see :mod:`nethub.build.params`).
 
-Candidate pairs are processed in blocks of post cells, so memory grows with the number of
-connections, not with the number of pairs.
+probConn has two samplers, chosen per rule by simConfig ``nethubConnSampler`` ('auto' by
+default, 'netpyne' or 'fast'): NetPyNE's exact pair test, bit-identical to NetPyNE, for rules of
+at most :data:`EXACT_MAX_PAIRS` candidate pairs (processed in blocks of pre cells, so memory
+grows with the number of connections, not with the number of pairs), and above that the
+statistically exact sampler of :mod:`nethub.build.fastconn` (same law, other random numbers),
+whose time grows with the number of connections.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ __all__ = ["ConnRule", "select_pairs", "CONN_FUNCS", "default_conn_func"]
 logger = logging.getLogger(__name__)
 
 CONN_FUNCS = ("probConn", "convConn", "divConn", "fromListConn", "fullConn")
-PAIR_BLOCK = 1 << 22  # candidate pairs evaluated at once
+PAIR_BLOCK = 1 << 20  # candidate pairs evaluated at once
 
 
 def default_conn_func(rule: dict[str, Any]) -> str:
@@ -94,20 +98,37 @@ def select_pairs(cr: ConnRule, gids: np.ndarray, ctx
     fn = {"probConn": _prob_pairs, "convConn": _conv_pairs, "divConn": _div_pairs,
           "fullConn": _full_pairs}[cr.func]
     pre, post = fn(cr, gids, ctx)
-    order = np.lexsort((gids[pre], gids[post]))
-    return pre[order], post[order], None
+    pre, post = _post_major(pre, post, gids)
+    return pre, post, None
+
+
+def _post_major(pre: np.ndarray, post: np.ndarray, gids: np.ndarray):
+    """The (distinct) pairs ordered by post gid, then pre gid: one in-place sort of combined
+    int64 gid keys, decoded back to rows (several times faster than ``lexsort``/``argsort``
+    on millions of pairs); ``lexsort`` when the gids do not fit."""
+    n = len(gids)
+    if len(pre) == 0:
+        return pre, post
+    top = int(gids.max()) + 1
+    if gids.min() < 0 or top >= 1 << 31:
+        order = np.lexsort((gids[pre], gids[post]))
+        return pre[order], post[order]
+    key = gids[post] * top
+    key += gids[pre]
+    key.sort()
+    post_g, pre_g = np.divmod(key, top)
+    del key
+    if np.array_equal(gids, np.arange(n)):
+        return pre_g, post_g
+    row_of = np.full(top, -1, dtype=np.int64)
+    row_of[gids] = np.arange(n)
+    return row_of[pre_g], row_of[post_g]
 
 
 def _full_pairs(cr: ConnRule, gids, ctx):
     pre = np.tile(cr.pre, len(cr.post))
     post = np.repeat(cr.post, len(cr.pre))
     return pre, post
-
-
-def _post_blocks(cr: ConnRule):
-    step = max(1, PAIR_BLOCK // max(len(cr.pre), 1))
-    for start in range(0, len(cr.post), step):
-        yield start, min(start + step, len(cr.post))
 
 
 def _rule_value(ctx, cr: ConnRule, key: str, pre_rows, post_rows, index, n: int, seq):
@@ -135,25 +156,134 @@ def _rule_value(ctx, cr: ConnRule, key: str, pre_rows, post_rows, index, n: int,
     return seq.evaluate(expr, env, n, index=index)
 
 
+#: Candidate pairs above which probConn uses the fast sampler (``nethubConnSampler='auto'``).
+#: Measured (one core, benchmarks/build.py and the rule sizes around it): the exact path costs
+#: 7.5 ns (number) to 12 ns (distance expression) of CPU per pair, 1.5-2.4 s at 2e8 pairs
+#: (14,000 x 14,000 cells) and growing with the square of the cells; the fast sampler ~0.35 us
+#: per connection (0.24 s on the same distance rule, 4 s for 10 M connections among 1e5
+#: cells). Up to 2e8 pairs a rule stays bit-identical to NetPyNE at a cost of seconds at most
+#: (NetPyNE itself needs ~35 s and ~0.3 GB per million pairs there, so beyond that nobody
+#: compares with it); above, the exact path would cost minutes.
+EXACT_MAX_PAIRS = 2e8
+SAMPLERS = ("auto", "netpyne", "fast")
+#: Rules with at least this many pairs also filter by bounds per pair of cell groups
+BOUND_TABLE_MIN_PAIRS = 1 << 22
+
+
 def _prob_pairs(cr: ConnRule, gids, ctx):
-    """probConn: pair (i_pre, i_post) connects when probability >= NetPyNE's draw
-    ``1 + i_pre*n_post + i_post`` of Random123(hashList(pre), hashList(post), seeds['conn'])."""
+    """probConn: NetPyNE's exact pair test (:func:`_exact_prob_pairs`) or, for large rules,
+    the statistically exact fast sampler (:mod:`nethub.build.fastconn`); simConfig
+    ``nethubConnSampler`` ('auto', 'netpyne' or 'fast') chooses."""
+    mode = ctx.cfg.get("nethubConnSampler", "auto")
+    if mode not in SAMPLERS:
+        raise SpecError(f"simConfig['nethubConnSampler']: unknown sampler {mode!r} "
+                        f"(valid: {', '.join(SAMPLERS)})")
+    spec = cr.rule.get("probability")
+    if spec is None:
+        raise SpecError(f"{cr.where}: probConn needs 'probability'")
+    expr = _prob_expr(ctx, cr, spec)
+    n_pairs = len(cr.pre) * len(cr.post)
+    fast = mode == "fast" or (mode == "auto" and n_pairs > EXACT_MAX_PAIRS)
+    if fast:
+        from .fastconn import UnboundedProbability, sample_prob_pairs
+
+        try:
+            pre, post = sample_prob_pairs(ctx, cr, expr, ctx.seeds["conn"])
+        except UnboundedProbability as exc:
+            if mode == "fast":
+                raise SpecError(f"{exc}: the fast sampler needs a bounded probability") from None
+            logger.warning("%s: %s; using NetPyNE's exact pair test on %d pairs", cr.where,
+                           exc, n_pairs)
+        else:
+            logger.info("%s: %d x %d = %.3g candidate pairs: fast sampler (%s), %d "
+                        "connections", cr.where, len(cr.pre), len(cr.post), n_pairs,
+                        "nethubConnSampler='fast'" if mode == "fast" else
+                        f"more than {EXACT_MAX_PAIRS:.3g} pairs", len(pre))
+            return pre, post
+    logger.info("%s: %d x %d = %.3g candidate pairs: NetPyNE's exact pair test (%s)",
+                cr.where, len(cr.pre), len(cr.post), n_pairs,
+                "nethubConnSampler='netpyne'" if mode == "netpyne" else
+                f"at most {EXACT_MAX_PAIRS:.3g} pairs" if mode == "auto" else "fallback")
+    return _exact_prob_pairs(cr, gids, ctx, expr)
+
+
+def _prob_expr(ctx, cr: ConnRule, spec):
+    """The compiled probability expression, or None for a number."""
+    if not isinstance(spec, str):
+        try:
+            float(spec)
+        except (TypeError, ValueError):
+            raise SpecError(f"{cr.where}['probability']: expected a number or an expression, "
+                            f"got {spec!r}") from None
+        return None
+    from ..expr import CONN_VARS
+
+    return ctx.compile(spec, set(CONN_VARS), f"{cr.where}['probability']")
+
+
+def _exact_prob_pairs(cr: ConnRule, gids, ctx, expr):
+    """NetPyNE's probConn: pair (i_pre, i_post) connects when probability >= draw
+    ``1 + i_pre*n_post + i_post`` of Random123(hashList(pre), hashList(post), seeds['conn']).
+
+    Pre-major blocks of contiguous draws; the probability is evaluated only where the draw is
+    at most a safe upper bound of it (:func:`nethub.build.fastconn.global_bound`), which
+    changes nothing in the result (a pair whose draw exceeds the bound cannot connect).
+    """
     from .draws import SequentialDraws, prob_rands
 
     rands = prob_rands(gids[cr.pre], gids[cr.post], ctx.seeds["conn"])
-    seq = SequentialDraws.for_rule("probConn", gids[cr.pre], gids[cr.post], ctx.seeds["conn"])
-    n_post = len(cr.post)
+    n_pre, n_post = len(cr.pre), len(cr.post)
+    seq, table = None, None
+    if expr is None:
+        bound = float(cr.rule["probability"])
+    else:
+        bound, table = _safe_bounds(ctx, cr, expr)
+        if expr.is_random:
+            seq = SequentialDraws.for_rule("probConn", gids[cr.pre], gids[cr.post],
+                                           ctx.seeds["conn"])
     pres, posts = [], []
-    for a, b in _post_blocks(cr):
-        ipost = np.repeat(np.arange(a, b, dtype=np.int64), len(cr.pre))
-        ipre = np.tile(np.arange(len(cr.pre), dtype=np.int64), b - a)
-        u = rands.at(ipre, ipost)
-        prob = _rule_value(ctx, cr, "probability", cr.pre[ipre], cr.post[ipost],
-                           ipre * n_post + ipost, len(ipre), seq)
-        hit = prob >= u
-        pres.append(cr.pre[ipre[hit]])
-        posts.append(cr.post[ipost[hit]])
+    step = max(1, PAIR_BLOCK // n_post)
+    for a in range(0, n_pre, step):
+        u = rands.rows(a, min(n_pre, a + step)).reshape(-1)
+        flat = np.flatnonzero(u <= bound) if bound < 1 else np.arange(len(u))
+        ipre, ipost = np.divmod(flat, n_post)
+        ipre += a
+        if expr is not None:
+            uc = u[flat]
+            if table is not None:
+                near = uc <= table.of(ipre, ipost)
+                ipre, ipost, uc = ipre[near], ipost[near], uc[near]
+            hit = _pair_probability(ctx, cr, expr, seq, ipre, ipost, n_post) >= uc
+            ipre, ipost = ipre[hit], ipost[hit]
+        pres.append(cr.pre[ipre])
+        posts.append(cr.post[ipost])
     return np.concatenate(pres), np.concatenate(posts)
+
+
+def _safe_bounds(ctx, cr: ConnRule, expr):
+    """Upper bounds of the probability: over all pairs, and per pair of cell groups (None when
+    the rule is small or the bound is useless)."""
+    from ..expr import CONN_VARS
+    from .fastconn import BoundTable, global_bound
+
+    names = expr.variables & set(CONN_VARS)
+    spec = cr.rule["probability"]
+    bound = global_bound(ctx, spec, names, cr.pre, cr.post)
+    if not names or not bound < 1 or len(cr.pre) * len(cr.post) < BOUND_TABLE_MIN_PAIRS:
+        return bound, None
+    # ~ sqrt(pairs)/32 groups a side: the table costs far less than the pairs it filters out
+    side = int(np.clip(2 ** round(np.log2(np.sqrt(len(cr.pre) * len(cr.post)) / 32)), 32, 512))
+    return bound, BoundTable(ctx, spec, names, cr.pre, cr.post, max_nodes=side)
+
+
+def _pair_probability(ctx, cr: ConnRule, expr, seq, ipre, ipost, n_post) -> np.ndarray:
+    from ..expr import CONN_VARS
+    from .fastconn import pair_env
+
+    env = pair_env(ctx, expr.variables & set(CONN_VARS), cr.pre[ipre], cr.post[ipost])
+    if seq is None:
+        return expr.evaluate(env, n=len(ipre))
+    return seq.evaluate(expr, env, len(ipre), index=ipre * n_post + ipost)
 
 
 def _conv_pairs(cr: ConnRule, gids, ctx):

@@ -11,8 +11,9 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SpecError
+from ..table import Categorical
 
-__all__ = ["place_synapses", "section_labels", "distribute_uniformly"]
+__all__ = ["place_synapses", "section_labels", "distribute_uniformly", "concat_categoricals"]
 
 
 def section_labels(cell: CompartmentalCell, sec: Any) -> list[str]:
@@ -59,13 +60,33 @@ def _as_pair_array(v: Any, n: int, default: float) -> np.ndarray:
     return np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
 
 
-def _weight_norm(cell: CompartmentalCell, secs: np.ndarray, locs: np.ndarray, w: np.ndarray
+def concat_categoricals(parts: list[Categorical]) -> Categorical:
+    """One Categorical from several (categories merged in order of first appearance)."""
+    cats: dict[str, int] = {}
+    for p in parts:
+        for c in p.categories:
+            cats.setdefault(c, len(cats))
+    codes = []
+    for p in parts:
+        remap = np.array([cats[c] for c in p.categories] + [-1], dtype=np.int32)
+        codes.append(remap[p.codes])
+    return Categorical(np.concatenate(codes) if codes else np.zeros(0, np.int32), list(cats))
+
+
+def _sec_column(labels, codes: np.ndarray) -> Categorical:
+    """Section names ``labels[codes]`` as a Categorical (labels may repeat)."""
+    cats = list(dict.fromkeys(labels))
+    lut = np.array([cats.index(lab) for lab in labels], dtype=np.int32)
+    return Categorical(lut[codes], cats)
+
+
+def _weight_norm(cell: CompartmentalCell, secs: Categorical, locs: np.ndarray, w: np.ndarray
                  ) -> np.ndarray:
     for name, sec in cell.sections.items():
         wn = sec.weight_norm
         if not isinstance(wn, list) or not wn:
             continue
-        on = secs == name
+        on = secs.codes == secs.code_of(name)
         if on.any():
             nseg = int(sec.geom.get("nseg", 1))
             idx = np.round(locs[on] * nseg).astype(np.int64) - 1
@@ -84,16 +105,36 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
                                (len(pre),)))
     out: dict[str, list] = {k: [] for k in ("pre", "post", "sec", "loc", "weight", "delay",
                                             "weight_index", "pair")}
-    for code in np.unique(codes):
+    groups = _groups(codes, spc_arr)
+    for code, s, sel in groups:
         cell = types[ct_col.categories[code]]
-        for s in np.unique(spc_arr[codes == code]):
-            sel = np.flatnonzero((codes == code) & (spc_arr == s))
+        if sel is None:  # one group: every pair, no copies
+            rows = _group(ctx, cr, pre, post, per, cell, s, mech)
+            rows["pair"] = np.arange(len(pre)) if s == 1 else np.repeat(np.arange(len(pre)), s)
+        else:
             rows = _group(ctx, cr, pre[sel], post[sel], {k: _take(v, sel) for k, v in
-                                                         per.items()}, cell, int(s), mech)
+                                                         per.items()}, cell, s, mech)
             rows["pair"] = np.repeat(sel, len(rows["pre"]) // max(len(sel), 1))
-            for k in out:
-                out[k].append(rows[k])
-    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+        for k in out:
+            out[k].append(rows[k])
+    secs = out.pop("sec")
+    rows = {k: (v[0] if len(v) == 1 else np.concatenate(v) if v else np.zeros(0))
+            for k, v in out.items()}
+    rows["sec"] = secs[0] if len(secs) == 1 else concat_categoricals(secs)
+    return rows
+
+
+def _groups(codes: np.ndarray, spc_arr: np.ndarray) -> list[tuple[int, int, Any]]:
+    """(cell type code, synsPerConn, pair indices or None for all pairs) of each group."""
+    if not len(codes):
+        return []
+    if codes.min() == codes.max() and spc_arr.min() == spc_arr.max():
+        return [(int(codes[0]), int(spc_arr[0]), None)]
+    out = []
+    for code in np.unique(codes):
+        for s in np.unique(spc_arr[codes == code]):
+            out.append((int(code), int(s), np.flatnonzero((codes == code) & (spc_arr == s))))
+    return out
 
 
 def _take(v: Any, sel: np.ndarray) -> Any:
@@ -118,7 +159,7 @@ def _group(ctx, cr, pre, post, per, cell, s: int, mech: str) -> dict:
     delay = per["delay"]
     if isinstance(cell, PointCell) or not getattr(cell, "sections", None):
         w = _as_pair_array(weight, n, net.get("defaultWeight", 1)) * scale
-        return dict(pre=pre, post=post, sec=np.full(n, None, dtype=object),
+        return dict(pre=pre, post=post, sec=Categorical(np.full(n, -1), []),
                     loc=np.full(n, np.nan), weight=w,
                     delay=_as_pair_array(delay, n, net.get("defaultDelay", 1)),
                     weight_index=np.zeros(n, dtype=np.int32))
@@ -159,16 +200,8 @@ def _single(ctx, cr, cell, labels, loc, pre, post):
         from .draws import random_section_index
 
         pos = random_section_index(ctx.gids[post], ctx.gids[pre], len(labels))
-        return (np.asarray(labels, dtype=object)[pos],
-                _loc_array(locs, pos))
+        return _sec_column(labels, pos), np.array([_num(v, cr) for v in locs])[pos]
     return [labels[0]], [locs[0]]
-
-
-def _loc_array(locs, pos):
-    arr = np.empty(len(pos), dtype=object)
-    vals = [locs[i] for i in pos]
-    arr[:] = vals
-    return arr
 
 
 def _multi(ctx, cr, cell, labels, loc, s):
@@ -195,19 +228,25 @@ def _multi(ctx, cr, cell, labels, loc, s):
 def _expand(ctx, pre, post, secs, locs, weight, delay, s, scale, cell, widx, cr) -> dict:
     """Rows for n pairs × s synapses (secs/locs per synapse, or per pair when arrays)."""
     n = len(pre)
-    per_pair = isinstance(secs, np.ndarray)
+    per_pair = isinstance(secs, Categorical)
     k = 1 if per_pair else len(secs)
     reps = s if not per_pair else 1
-    rep_pre, rep_post = np.repeat(pre, reps), np.repeat(post, reps)
+    rep_pre, rep_post = (pre, post) if reps == 1 else (np.repeat(pre, reps),
+                                                       np.repeat(post, reps))
     if per_pair:
-        sec_arr = secs
-        loc_arr = np.array([_num(v, cr) for v in locs], dtype=np.float64)
+        sec_arr, loc_arr = secs, locs
     else:
-        sec_arr = np.tile(np.asarray(secs[:s] if k >= s else secs * s, dtype=object)[:s], n)
-        loc_arr = np.array([_num(v, cr) for v in (list(locs) * n if s > 1 else
-                                                  [locs[0]] * n)], dtype=np.float64) \
-            if not isinstance(locs[0], np.ndarray) else np.repeat(locs[0], reps)
-    w = _syn_values(weight, n, s, ctx.net.get("defaultWeight", 1), "weight", cr) * scale
+        labels = list(secs[:s] if k >= s else secs * s)[:s]
+        sec_arr = _sec_column(labels, np.tile(np.arange(len(labels)), n))
+        if isinstance(locs[0], np.ndarray):
+            loc_arr = np.repeat(locs[0], reps)
+        else:
+            per_syn = np.array([_num(v, cr) for v in (list(locs) if s > 1 else [locs[0]])],
+                               dtype=np.float64)
+            loc_arr = np.tile(per_syn, n) if s > 1 else np.full(n, per_syn[0])
+    w = _syn_values(weight, n, s, ctx.net.get("defaultWeight", 1), "weight", cr)
+    if scale != 1:
+        w *= scale
     d = _syn_values(delay, n, s, ctx.net.get("defaultDelay", 1), "delay", cr)
     w = _weight_norm(cell, sec_arr, loc_arr, w)
     return dict(pre=rep_pre, post=rep_post, sec=sec_arr, loc=loc_arr, weight=w, delay=d,
@@ -227,5 +266,7 @@ def _syn_values(v: Any, n: int, s: int, default: float, key: str, cr) -> np.ndar
         if len(v) != s:
             raise SpecError(f"{cr.where}['{key}']: a list must have synsPerConn ({s}) values")
         return np.tile(np.asarray(v, dtype=np.float64), n)
-    arr = np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-    return np.repeat(arr, s)
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n * s, float(arr))
+    return np.repeat(np.broadcast_to(arr, (n,)), s)
