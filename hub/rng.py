@@ -59,7 +59,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = [
     "Stream",
@@ -106,6 +106,13 @@ _POISSON_SEARCH_MAX = 50.0  # means above this use scipy's inverse CDF instead o
 # ---------------------------------------------------------------------------------------------
 # keys
 # ---------------------------------------------------------------------------------------------
+
+def _stats():
+    """scipy.stats, imported on first use (it takes over a second to import)."""
+    from scipy import stats
+
+    return stats
+
 def _encode(label: object) -> bytes:
     """Typed, length-prefixed encoding of one label (so 'ab','c' differs from 'a','bc')."""
     if isinstance(label, str):
@@ -574,7 +581,7 @@ def poisson(key, lam, *counters, draw: int = 0) -> np.ndarray:
     out[small] = _poisson_search(u[small], lam[small])
     big = ~small
     if big.any():
-        out[big] = stats.poisson.ppf(u[big], lam[big]).astype(np.int64)
+        out[big] = _stats().poisson.ppf(u[big], lam[big]).astype(np.int64)
     return out
 
 
@@ -616,7 +623,7 @@ def binomial(key, n, p, *counters, draw: int = 0) -> np.ndarray:
     _check((n >= 0) & (n == np.floor(n)), "binomial", "n must be an integer >= 0")
     _check((p >= 0) & (p <= 1), "binomial", "p must be in [0, 1]")
     u = _u_open(key, counters, draw)
-    k = stats.binom.ppf(u, n, p)
+    k = _stats().binom.ppf(u, n, p)
     k = np.where(p == 0, 0.0, np.where(p == 1, n, k))
     return k.astype(np.int64)
 
@@ -643,7 +650,7 @@ def hypergeometric(key, ngood, nbad, nsample, *counters, draw: int = 0) -> np.nd
     _check(ints & (good >= 0) & (bad >= 0) & (ns >= 0), "hypergeometric", "need integers >= 0")
     _check(ns <= good + bad, "hypergeometric", "need nsample <= ngood + nbad")
     u = _u_open(key, counters, draw)
-    return stats.hypergeom.ppf(u, good + bad, good, ns).astype(np.int64)
+    return _stats().hypergeom.ppf(u, good + bad, good, ns).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
