@@ -181,11 +181,8 @@ def _group_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, int]:
 
 
 def _key(col: Any) -> np.ndarray:
-    """A groupable key column: categorical codes, or floats with NaN as a value."""
-    if isinstance(col, Categorical):
-        return col.codes.astype(np.int64)
-    arr = np.asarray(col)
-    return np.where(np.isnan(arr), np.inf, arr) if arr.dtype.kind == "f" else arr
+    """A groupable key column (NaN is a value of its own: ``groupby(dropna=False)``)."""
+    return col.codes.astype(np.int64) if isinstance(col, Categorical) else np.asarray(col)
 
 
 def _renumbered(net: Network, gid_map: dict[int, int]) -> Network:
@@ -373,6 +370,8 @@ def _compare_tables(tname: str, a: Table, b: Table) -> list[str]:
     notes = [f"{tname}: column {c!r} is missing" for c in a.columns if c not in b.columns]
     notes += [f"{tname}: new column {c!r}" for c in b.columns if c not in a.columns]
     common = [c for c in a.columns if c in b.columns]
+    if common != [c for c in b.columns if c in a.columns]:
+        notes.append(f"{tname}: columns come in another order")
     bad = [c for c in common if not column_equal(a[c], b[c])]
     if bad:
         sa, sb = _sort_rows(a, common), _sort_rows(b, common)
@@ -526,7 +525,8 @@ class _Rules:
         tags["cellModel"] = pc.model
         seen = dict(tags.get("params") or {}) or {
             k: v for k, v in tags.items() if k not in POP_STRUCTURAL_KEYS}
-        if seen != pc.params:
+        seen.update({k: tags[k] for k in ("spkTimes", "dynamicRates") if k in tags})
+        if seen != pc.params:  # what the builder would make of the tags (its _point_cell)
             tags["params"] = copy.deepcopy(pc.params)
         name = pop if pop not in cell_params else f"{pop}.{pc.model}"
         if name != pc.name:

@@ -219,7 +219,8 @@ def _format_chunk(col: Any, meta: dict[str, Any], a: int, b: int) -> list[str]:
     if arr.dtype.kind == "b":
         return np.where(arr, "True", "False").tolist()
     if arr.dtype.kind == "f":
-        out = list(map(repr, arr.astype(np.float64).tolist()))
+        wide = arr.dtype.itemsize > 8  # long double: numpy's shortest unique text
+        out = list(map(str, arr)) if wide else list(map(repr, arr.astype(np.float64).tolist()))
         for i in np.flatnonzero(np.isnan(arr)).tolist():
             out[i] = ""
         return out
@@ -247,7 +248,10 @@ def write_table(fh: IO[str], columns: Mapping[str, Any], n: int) -> list[dict[st
 def _pandas_dtype(meta: dict[str, Any]) -> Any:
     if meta["kind"] in ("category", "ragged"):
         return object  # pandas' "category" would turn 'TRUE' into True and '1.0' into 1.0
-    return np.dtype(meta["dtype"])
+    dtype = np.dtype(meta["dtype"])
+    if dtype.kind == "f":  # parsed as float64 (exact for float16/32), long double as text
+        return np.float64 if dtype.itemsize <= 8 else object
+    return dtype
 
 
 def read_table(fh: IO[bytes], metas: list[dict[str, Any]], n: int, where: str
@@ -293,7 +297,11 @@ def _to_column(series: Any, meta: dict[str, Any], where: str) -> Any:
         except (ValueError, TypeError) as exc:
             raise FormatError(f"{where}: column {meta['name']!r}: bad list ({exc})") from exc
         return Ragged.from_lists(rows, dtype=np.dtype(meta["dtype"]))
-    return np.ascontiguousarray(series.to_numpy(dtype=np.dtype(meta["dtype"])))
+    dtype = np.dtype(meta["dtype"])
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        return np.array([np.nan if isinstance(v, float) else dtype.type(v) for v in series],
+                        dtype=dtype)
+    return np.ascontiguousarray(series.to_numpy(dtype=dtype))
 
 
 # ----------------------------------------------------------------------------- network
