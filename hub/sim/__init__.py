@@ -189,8 +189,17 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
         logger.warning("run time %.2f s for %s ms", timing["simulate"], cfg["duration"])
     counts = {"conns": pc.allreduce(n_conns, 1), "stims": pc.allreduce(n_stims, 1),
               "pointer_conns": pc.allreduce(n_ptr, 1)}
+    counts["peak_rss_mb"] = _peak_rss_per_rank(pc, nhost)
     results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
     return results
+
+
+def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:
+    """Peak resident memory (MB) of every rank so far, gathered to rank 0 (None elsewhere)."""
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    return pc.py_gather(rss, 0) if nhost > 1 else [rss]
 
 
 def _pointer_table(store: Path):

@@ -1,5 +1,6 @@
 """Bulk creation of connections: synapses and ``pc.gid_connect`` NetCons made by a HOC
-procedure looping over Vectors instead of a Python loop (about 2.5x faster at 2M NetCons).
+procedure looping over Vectors instead of a Python loop (2M NetCons + 20k NetStims: 23 s -> 9 s
+of CPU; the connections on par with a hand-written HOC loop; see benchmarks/simulate.py).
 
 NetPyNE's creation semantics are kept exactly, so spikes do not change: one synapse point
 process per connection row, created at ``post_sec(post_loc)`` with the mechanism's parameters
