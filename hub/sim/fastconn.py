@@ -137,6 +137,8 @@ def plan(net: Network, cells: dict) -> Plan | None:
     point_row = is_point[ci]
     if np.any(~point_row & (sec.codes < 0)):
         return None  # compartmental target without a section: the general path
+    if any(c.vref for c in cell_objs):
+        return None  # rows onto a vref point process (Izhikevich-style): the general path
     code = mech.codes.astype(np.float64)
     target = np.zeros(len(post), dtype=np.float64)
     code[point_row] = -1.0

@@ -254,17 +254,8 @@ EXTRA_MODELS: dict[str, tuple[str, str | None]] = {
     "izhi": (_IZHI, "doc_code/mod"),
 }
 
-_VREF_BULK = (
-    "simulator, Engine.create_connections (fastconn, owned elsewhere): the bulk HOC path "
-    "creates a synapse for rows whose section holds a point process with 'vref' and sets "
-    "weight[weight_index] on its NetCon (hoc error 'subscript 0 index 2 of weight out of "
-    "range 1'); NetPyNE (_setConnPointP) targets the point process itself, as Engine._syn and "
-    "the Python path do (with them the spikes and traces are identical): fastconn.plan should "
-    "send those rows to cells[gid].vref[sec][0]")
 #: (model, test name) -> what the comparison waits for (strict xfails)
 XFAIL: dict[tuple[str, str], str] = {
-    ("izhi", "test_spikes"): _VREF_BULK,
-    ("izhi", "test_traces"): _VREF_BULK,
 }
 
 #: models also simulated on 2 MPI ranks
