@@ -163,7 +163,10 @@ def models(request, tmp_path_factory):
     pytest.importorskip("netpyne", reason="the faithfulness tests compare against NetPyNE")
     pytest.importorskip("neuron", reason="NetPyNE needs NEURON")
     names, extra = [], {}
+    here = Path(__file__).parent
     for item in request.session.items:
+        if here not in Path(str(item.fspath)).parents:
+            continue  # other folders' tests may have a "model" parameter of their own
         name = getattr(item, "callspec", None) and item.callspec.params.get("model")
         if name and name not in names:
             names.append(name)
