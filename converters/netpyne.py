@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from nethub.celltypes import CompartmentalCell, Population, StimSource, SynMech
+from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
 from nethub.network import CONN_COLUMNS, POINTER_COLUMNS, STIM_COLUMNS, Network
 from nethub.results import TRACE_COLUMNS, Results, Traces
@@ -124,17 +125,6 @@ def _gid(value: Any, where: str) -> int:
     return int(v)
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays, tuples and dict subclasses as plain JSON-like Python values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # ---------------------------------------------------------------------------------- reading

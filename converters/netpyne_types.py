@@ -22,6 +22,7 @@ from nethub.build.cells import compartmental_from_rules, section_from_spec
 from nethub.build.conds import match_conds
 from nethub.build.context import BuildContext
 from nethub.celltypes import CompartmentalCell, PointCell
+from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
 from nethub.table import Table
 
@@ -37,16 +38,6 @@ _POP_STRUCTURAL = frozenset({
     "spkTimes", "dynamicRates", "diversity", "originalFormat", "params"})
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _deep_update(base: dict, new: Mapping) -> dict:

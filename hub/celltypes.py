@@ -9,6 +9,7 @@ Units are NEURON's: µm, ms, mV, nA, µS, S/cm², Ω·cm, µF/cm².
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -33,7 +34,7 @@ Param = Any
 
 def jsonable(value: Any) -> Any:
     """Turn numpy scalars/arrays and tuples into plain JSON-able Python values (recursively)."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
