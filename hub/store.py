@@ -45,6 +45,7 @@ __all__ = [
     "write_network",
     "read_network",
     "append_run",
+    "network_hash",
     "read_results",
     "list_runs",
     "read_header",
@@ -183,13 +184,14 @@ def _read_json(group: h5py.Group, name: str) -> Any:
 
 
 def _target_offsets(cell_gids: np.ndarray, targets: np.ndarray, table: str) -> np.ndarray:
-    if len(cell_gids) and len(targets):  # fast path: targets sorted (the canonical order)
+    if len(cell_gids) and len(targets) and not np.any(targets[1:] < targets[:-1]):
+        # fast path: targets sorted (the canonical order); every target is a cell iff the
+        # runs of equal targets found for the cells cover the whole column
         offsets = np.empty(len(cell_gids) + 1, dtype=np.int64)
-        offsets[:-1] = np.searchsorted(targets, cell_gids)
+        offsets[:-1] = np.searchsorted(targets, cell_gids, side="left")
         offsets[-1] = len(targets)
-        counts = np.diff(offsets)
-        if (offsets[0] == 0 and counts.min() >= 0
-                and np.array_equal(np.repeat(cell_gids, counts), targets)):
+        ends = np.searchsorted(targets, cell_gids, side="right")
+        if int((ends - offsets[:-1]).sum()) == len(targets):
             return offsets
     rows = np.searchsorted(cell_gids, targets)
     rows_c = np.minimum(rows, max(len(cell_gids) - 1, 0))
@@ -201,7 +203,8 @@ def _target_offsets(cell_gids: np.ndarray, targets: np.ndarray, table: str) -> n
     return offsets
 
 
-def _write_network_groups(f: h5py.File, net: Network, compression: str) -> None:
+def _write_network_groups(f: h5py.File, net: Network, compression: str,
+                          content_hash: bool = False) -> None:
     net = net.canonical()
     gids = net.gids
     if len(gids) and np.any(np.diff(gids) == 0):
@@ -215,6 +218,9 @@ def _write_network_groups(f: h5py.File, net: Network, compression: str) -> None:
     for i, (name, text) in enumerate(net.mod_files.items()):
         mods.create_dataset(f"m{i}", data=text, dtype=STR_DTYPE).attrs["name"] = name
     grp = f.create_group("network")
+    if not content_hash:
+        _write_tables(grp, net, gids, compression)
+        return
     # the content hash is computed in a thread while the tables are written (hashlib and HDF5
     # I/O release the GIL)
     with ThreadPoolExecutor(1) as pool:
@@ -246,6 +252,7 @@ def write_network(
     path: str | os.PathLike,
     results: Iterable[Results] = (),
     compression: str = "blosc-lz4",
+    content_hash: bool = False,
 ) -> Path:
     """Write ``net`` (and optionally runs) to a new store at ``path``, atomically.
 
@@ -255,18 +262,45 @@ def write_network(
     ----------
     compression : {'blosc-lz4', 'gzip', 'none'}
         'blosc-lz4' is fastest; readers need ``hdf5plugin`` (a nethub dependency). 'gzip' is
-        readable by any HDF5 tool.
+        readable by any HDF5 tool; 'none' writes contiguous raw datasets (fastest, largest).
+    content_hash : bool
+        Also compute the network's content hash now and record it as ``/network``'s
+        ``content_hash`` attribute. By default it is computed when first needed (the first
+        run appended, :func:`network_hash`), which keeps a write at the speed of the I/O: the
+        SHA-256 costs about as much as writing the compressed tables.
     """
     path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             _write_root_attrs(f)
-            _write_network_groups(f, net, compression)
+            _write_network_groups(f, net, compression, content_hash)
             res = f.create_group("results")
             for i, r in enumerate(results):
                 _write_run(res, r.name or f"run_{i:04d}", r, i, compression)
     logger.info("wrote %s (%d cells, %d connections)", path, net.n_cells, net.n_connections)
     return path
+
+
+def network_hash(path: str | os.PathLike, record: bool = True) -> str:
+    """The content hash of the network in store ``path`` (``Network.content_hash()``).
+
+    Taken from ``/network``'s ``content_hash`` attribute when the store has it; otherwise
+    computed from the stored network and, with ``record`` and a writable file, recorded as that
+    attribute (an in-place attribute write; the tables are not touched).
+    """
+    path = Path(path)
+    with open_store(path) as f:
+        val = f["network"].attrs.get("content_hash")
+    if val is not None:
+        return _decode(val)
+    digest = read_network(path).content_hash()
+    if record and os.access(path, os.W_OK):
+        try:
+            with open_store(path, "r+") as f:
+                f["network"].attrs["content_hash"] = digest
+        except (NethubError, OSError) as exc:  # e.g. opened elsewhere: the hash is still right
+            logger.info("%s: content hash not recorded (%s)", path, exc)
+    return digest
 
 
 # ----------------------------------------------------------------------------- reading

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
+from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
@@ -467,7 +468,7 @@ def _validate_open(rep: _Report, f: h5py.File) -> None:
     else:
         res = _group(rep, f, "results", "/results")
         if res is not None:
-            stored_hash = net.attrs.get("content_hash") if net is not None else None
+            stored_hash = _network_hash_for_runs(f, net, res)
             for name in res:
                 with rep.guard(f"/results/{name}"):
                     _validate_run(rep, res, name, gids, stored_hash)
@@ -525,8 +526,6 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
 
 def _validate_network(rep: _Report, net: h5py.Group,
                       names: Mapping[str, set[str] | None]) -> np.ndarray | None:
-    if "content_hash" not in net.attrs:
-        rep.warning("/network", "attribute 'content_hash' is missing")
     views: dict[str, _TableView] = {}
     gids = None
     cells = _group(rep, net, "cells", "/network/cells")
@@ -653,6 +652,21 @@ def _validate_lfp(rep: _Report, g: h5py.Group, path: str) -> None:
             if el is not None and el.shape != (data.shape[1], 3):
                 rep.error(f"{lpath}/electrodes", f"shape {el.shape}, expected "
                           f"({data.shape[1]}, 3)")
+
+
+def _network_hash_for_runs(f: h5py.File, net: h5py.Group | None, res: h5py.Group) -> Any:
+    """The hash the runs' ``network_hash`` are checked against: the recorded attribute, or
+    (when the store has not recorded it yet and some run names one) the recomputed hash."""
+    if net is None:
+        return None
+    stored = net.attrs.get("content_hash")
+    if stored is not None or not any(
+            isinstance(res[k], h5py.Group) and res[k].attrs.get("network_hash") for k in res):
+        return stored
+    try:
+        return read_network(f.filename).content_hash()
+    except NethubError:
+        return None  # the damage is reported where it is found
 
 
 def _check_content_hash(rep: _Report, path: str | os.PathLike) -> None:

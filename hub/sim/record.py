@@ -213,11 +213,9 @@ def _traces_placeholder(tvec: np.ndarray):
 
 
 def _stored_hash(store: Path) -> str:
-    import h5py
+    from ..store import network_hash
 
-    with h5py.File(store, "r") as f:
-        val = f["network"].attrs.get("content_hash", "")
-    return val.decode() if isinstance(val, bytes) else str(val)
+    return network_hash(store)
 
 
 def _write(res: Results, out: Path, store: Path, blocks) -> None:

@@ -645,3 +645,43 @@ def test_validate_fresh_stores(tmp_path):
     findings = validate_store(path)
     assert len(findings) == 1
     assert findings[0].message.startswith("results were produced from a different network")
+
+
+# ============================================================================ content hash
+def test_content_hash_is_recorded_lazily(tmp_path):
+    """write_network leaves the hash for later (it costs as much as the write); network_hash
+    computes it from the stored tables, records it once, and agrees with the in-memory one."""
+    net = medium_network(seed=3)
+    path = write_network(net, tmp_path / "lazy.h5")
+    with h5py.File(path) as f:
+        assert "content_hash" not in f["network"].attrs
+    assert validate_store(path) == []
+    digest = store.network_hash(path)
+    assert digest == net.content_hash()
+    with h5py.File(path) as f:
+        assert f["network"].attrs["content_hash"] == digest
+    assert validate_store(path) == []
+
+
+def test_content_hash_at_write_and_read_only_store(tmp_path):
+    net = medium_network(seed=4)
+    eager = write_network(net, tmp_path / "eager.h5", content_hash=True)
+    with h5py.File(eager) as f:
+        assert f["network"].attrs["content_hash"] == net.content_hash()
+    lazy = write_network(net, tmp_path / "ro.h5")
+    assert store.network_hash(lazy, record=False) == net.content_hash()
+    with h5py.File(lazy) as f:
+        assert "content_hash" not in f["network"].attrs
+    with h5py.File(lazy, "r") as held:  # open elsewhere: computed, not recorded, no error
+        assert held["network"].attrs.get("content_hash") is None
+        assert store.network_hash(lazy) == net.content_hash()
+
+
+def test_appended_run_records_the_hash(tmp_path):
+    net = medium_network(seed=5)
+    path = write_network(net, tmp_path / "run.h5")
+    digest = store.network_hash(path)
+    res = Results(spike_times=[1.0], spike_gids=[int(net.gids[0])], network_hash=digest)
+    store.append_run(path, res)
+    assert read_results(path).network_hash == net.content_hash()
+    assert validate_store(path) == []
