@@ -214,10 +214,17 @@ def info(path: str | os.PathLike, format: str | None = None) -> dict[str, Any]:
         Keys ``format``, ``file``, ``file_size``, ``populations`` (name to ``cells`` and
         ``cell_type``), ``cell_types`` (name to kind), ``n_cells``, ``n_connections``,
         ``n_pointer_conns``, ``n_stim_targets``, ``runs`` (list of dicts with ``name``,
-        ``n_spikes``, ``duration``), and whatever else the format reports.
+        ``n_spikes``, ``duration``), and whatever else the format reports; for a store
+        also ``synapse_merging`` (:func:`nethub.sim.merge.store_savings`, None without
+        connections).
     """
     fmt = _reader(path, format)
-    return {"format": fmt.name, **fmt.info(path)}
+    out = {"format": fmt.name, **fmt.info(path)}
+    if fmt.name == "store":  # what synapse merging would save (nethub.sim.merge)
+        from .sim.merge import store_savings
+
+        out["synapse_merging"] = store_savings(path)
+    return out
 
 
 def validate(path: str | os.PathLike, format: str | None = None) -> list[Any]:

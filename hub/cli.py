@@ -183,6 +183,11 @@ def format_info(data: dict[str, Any]) -> str:
     for key, label in (("syn_mechs", "synaptic mechanisms"), ("mod_files", "mod files")):
         if key in data:
             lines.append(f"{label}: {', '.join(data[key]) or 'none'}")
+    merging = data.get("synapse_merging")
+    if merging:  # nethub.sim.merge.store_savings
+        lines.append(f"synapse objects: {merging['n_objects']:,} with merging, "
+                     f"{merging['n_unmerged']:,} without (saved "
+                     f"{merging['n_unmerged'] - merging['n_objects']:,})")
     runs = data.get("runs", [])
     lines.append("")
     lines += _grid(["run", "spikes", "duration (ms)", "ranks", "created"],

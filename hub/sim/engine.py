@@ -2,9 +2,9 @@
 
 NEURON objects are created only here. Creation follows NetPyNE 1.1 step by step (section
 creation, topology, geometry, pt3d offset by the cell position, mechanisms per segment, ions,
-point processes; one synapse object per connection; NetStim noise streams keyed by
-``Random123(hashStr(type), gid, seed)``), so a network built from a NetPyNE spec gives
-NetPyNE's spikes.
+point processes; one synapse object per connection unless :mod:`nethub.sim.merge` shares it;
+NetStim noise streams keyed by ``Random123(hashStr(type), gid, seed)``), so a network built
+from a NetPyNE spec gives NetPyNE's spikes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..errors import SimulationError
 from ..network import Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import fastconn
+from . import fastconn, merge, plasticity
 
 __all__ = ["Engine"]
 
@@ -51,6 +51,22 @@ def _pos_from_loc(hsec, x: float) -> tuple[float, float, float]:
     return tuple(getattr(hsec, f"{c}3d")(a) + t * (getattr(hsec, f"{c}3d")(b)
                                                    - getattr(hsec, f"{c}3d")(a))
                  for c in "xyz")  # type: ignore[return-value]
+
+
+def _row_thresholds(conns) -> dict[int, tuple[int, float, bool]]:
+    """``{pre_gid: (post_gid, threshold, clash)}`` from the rows with a threshold (NaN: none):
+    per source the last row in table order (sorted by post gid, then row), which consecutive
+    ``netcon.threshold`` assignments leave in place; ``clash`` when its rows disagree."""
+    if "threshold" not in conns or len(conns) == 0:
+        return {}
+    th = np.asarray(conns["threshold"], dtype=np.float64)
+    rows = np.flatnonzero(~np.isnan(th))
+    rows = rows[np.argsort(np.asarray(conns["post_gid"])[rows], kind="stable")]
+    pre, post = np.asarray(conns["pre_gid"])[rows], np.asarray(conns["post_gid"])[rows]
+    out: dict[int, tuple[int, float, bool]] = {}
+    for g, p, t in zip(pre.tolist(), post.tolist(), th[rows].tolist()):
+        out[g] = (p, t, g in out and (out[g][2] or out[g][1] != t))
+    return out
 
 
 class _Cell:
@@ -379,22 +395,37 @@ class Engine:
         return float(np.sqrt((p[0] - p0[0]) ** 2 + (p[1] - p0[1]) ** 2 + (p[2] - p0[2]) ** 2))
 
     def create_connections(self) -> int:
-        """One synapse and one ``pc.gid_connect`` NetCon per connection row, in table order.
+        """One ``pc.gid_connect`` NetCon per connection row, in table order, onto synapse
+        objects shared as :func:`nethub.sim.merge.plan_merge` plans (one per row, as NetPyNE
+        makes them, when merging is off or does not apply), plus each row's plasticity
+        (:mod:`nethub.sim.plasticity`) and connection thresholds. Collective under MPI.
 
         Made in bulk by a HOC procedure over Vectors (:mod:`nethub.sim.fastconn`); rows it
-        cannot take (a compartmental target without a section, non-numeric synapse parameters)
-        send the whole table through the Python loop below, which creates the same objects.
+        cannot take (a compartmental target without a section, non-numeric synapse parameters,
+        plasticity) send the whole table through :meth:`_connect_rows`, which creates the same
+        objects.
         """
         conns = self.net.connections
         n = len(conns)
+        plan = self._merge_plan(conns)
+        self._share_conn_facts(conns, plan)
         if n == 0:
             return 0
-        bulk = fastconn.plan(self.net, self.cells)
+        plastic = plasticity.plastic_rows(conns)
+        bulk = None if plastic.any() else fastconn.plan(self.net, self.cells)
         if bulk is not None:
+            fastconn.apply_merge(bulk, plan.syn_index)
             made = fastconn.create(self.h, self.pc, bulk)
             fastconn.attach_syns(bulk, made, self.cells)
             self.keep.append(made)
-            return n
+        else:
+            self._connect_rows(conns, plan.syn_index, plastic)
+        return n
+
+    def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray) -> None:
+        """The Python path: per row, its synapse (created by the first row of its merge group),
+        the NetCon, then the row's plasticity."""
+        n = len(conns)
         pre = np.asarray(conns["pre_gid"]).tolist()
         post = np.asarray(conns["post_gid"]).tolist()
         mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
@@ -405,15 +436,84 @@ class Engine:
         d = np.asarray(conns["delay"]).tolist()
         widx = (np.asarray(conns["weight_index"]).tolist() if "weight_index" in conns
                 else [0] * n)
-        pc = self.pc
+        plast = None
+        if plastic.any():
+            plast = plasticity.Plasticity(self.h, self.pc)
+            self.keep.append(plast)
+            texts = conns["plast"].values().tolist()  # type: ignore[union-attr]
+        ids, objs, pc = syn_index.tolist(), [], self.pc
         for i in range(n):
             cell = self.cells[post[i]]
-            target = self._syn(cell, mech_v[i], sec_v[i], loc[i])
+            k = ids[i]
+            if k < 0 or k == len(objs):  # own object, or the first row of a merge group
+                target = self._syn(cell, mech_v[i], sec_v[i], loc[i])
+                if k >= 0:
+                    objs.append(target)
+            else:
+                target = objs[k]
             nc = pc.gid_connect(pre[i], target)
             nc.weight[widx[i]] = w[i]
             nc.delay = d[i]
             self.netcons.append(nc)
-        return n
+            if plast is not None and plastic[i]:
+                plast.add(cell, sec_v[i], nc, widx[i], pre[i], texts[i])
+
+    def _merge_plan(self, conns) -> merge.MergePlan:
+        """Which rows share a synapse object; rows of a synMech whose variables are recorded
+        (``recordTraces`` with ``synMech``) on a recorded cell keep their own, so that the
+        trace is NetPyNE's (one connection's synapse, not the sum)."""
+        keep = None
+        specs = self.cfg.get("recordTraces") or {}
+        traced = {str(s["synMech"]) for s in specs.values()
+                  if isinstance(s, dict) and "synMech" in s}
+        if traced and len(conns):
+            from .record import trace_gids
+
+            mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
+            codes = [c for c, name in enumerate(mech.categories) if name in traced]
+            keep = {"synMech recorded (recordTraces)": np.isin(mech.codes, codes) & np.isin(
+                np.asarray(conns["post_gid"]), trace_gids(self.net, self.cfg))}
+        plan = merge.plan_merge(self.net, self.cfg, conns, keep_apart=keep)
+        self.merge_report = plan.report
+        return plan
+
+    def _share_conn_facts(self, conns, plan: merge.MergePlan) -> None:
+        """Collective: merging totals (logged on rank 0, kept in ``merge_report``) and the
+        connections' ``threshold`` column applied to the spike sources."""
+        local = (plan.report["n_connections"], plan.n_objects,
+                 int(np.count_nonzero(plan.syn_index >= 0)), _row_thresholds(conns))
+        facts = self.pc.py_allgather(local) if self.nhost > 1 else [local]
+        n_conns, n_objs, n_own = (sum(f[i] for f in facts) for i in range(3))
+        self.merge_report.update(total_connections=n_conns, total_objects=n_objs,
+                                 total_saved=n_own - n_objs)
+        if self.rank == 0:
+            logger.info("synapse merging: %s", plan.describe() if self.nhost == 1 else
+                        f"{n_conns} connections onto {n_objs} synapse objects on "
+                        f"{self.nhost} ranks (saved {n_own - n_objs}); rank 0: "
+                        f"{plan.describe()}")
+        self._apply_thresholds([f[3] for f in facts])
+
+    def _apply_thresholds(self, per_rank: list[dict[int, tuple[int, float, bool]]]) -> None:
+        """NEURON keeps one threshold per spike source: ``netcon.threshold = x`` on a
+        ``gid_connect`` NetCon sets the source's, and the last connection wins. The last in
+        table order over all ranks (the row with the highest post gid) is set on the sources
+        of this rank, so the result does not depend on the rank count."""
+        final: dict[int, tuple[int, float, bool]] = {}
+        for part in per_rank:
+            for gid, (post, th, clash) in part.items():
+                old = final.get(gid)
+                clash = clash or (old is not None and (old[2] or old[1] != th))
+                if old is None or post > old[0]:
+                    final[gid] = (post, th, clash)
+                else:
+                    final[gid] = (old[0], old[1], clash)
+        clashes = sorted(g for g, v in final.items() if v[2])
+        if clashes and self.rank == 0:
+            logger.warning("connections from gid(s) %s give different thresholds; NEURON keeps "
+                           "one per source, the last connection's", clashes[:5])
+        for gid, (_, th, _) in final.items():
+            if gid in self.cells:
+                self.pc.threshold(gid, th)
 
     # ------------------------------------------------------------------ stims
     def create_stims(self) -> int:

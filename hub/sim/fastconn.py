@@ -7,14 +7,16 @@ process per connection row, created at ``post_sec(post_loc)`` with the mechanism
 set one by one after creation, then ``pc.gid_connect(pre_gid, synapse)``, ``weight[weight_index]``
 and ``delay``; rows are processed in table order, so every cell gets its synapses and NetCons in
 the same order as before. A row whose target is an artificial (point) cell connects to the cell
-object itself, as NetPyNE does.
+object itself, as NetPyNE does. With synapse merging (:func:`apply_merge`, from
+:func:`nethub.sim.merge.plan_merge`) a row creates its object only when it is the first row of
+its group, and connects to the group's object otherwise.
 
 :func:`plan` does the vectorized work (gid → cell, section lookup, parameter table) and returns
 ``None`` when some row needs the general Python path (a compartmental target without a section,
 or a mechanism parameter that is not a finite number); :func:`create` runs the HOC procedure,
 generated (and defined once per process) for the network's mechanisms with their parameter values
-written as literals; :func:`attach_syns` gives each cell a lazy view of its synapses
-(``cell.syns``) for trace recording.
+written as literals; :func:`apply_merge` makes rows share objects; :func:`attach_syns` gives
+each cell a lazy view of its synapses (``cell.syns``) for trace recording.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ..errors import SimulationError
 from ..network import Network
 from ..table import Categorical
 
-__all__ = ["Plan", "Made", "CellSyns", "plan", "create", "attach_syns"]
+__all__ = ["Plan", "Made", "CellSyns", "plan", "apply_merge", "create", "attach_syns"]
 
 #: Synapse parameters that are not set on the point process (NetPyNE's reserved keys; the same
 #: set as ``engine._SYN_RESERVED``, which the Python path uses).
@@ -63,7 +65,9 @@ class Plan:
     mechs: list[_Mech]
     mech_labels: list[str]
     syn_cell: np.ndarray  # local cell index of each synapse created, in creation order
+    syn_code: np.ndarray  # mechanism code of each synapse created, in creation order
     cell_gids: np.ndarray  # local gids, indexed by local cell index
+    obj_index: np.ndarray | None = None  # per row: its (shared) synapse's index; None: own
 
 
 @dataclass
@@ -171,7 +175,25 @@ def plan(net: Network, cells: dict) -> Plan | None:
                 delay=np.asarray(conns["delay"], dtype=np.float64), weight_index=widx,
                 sections=sections, points=points, mechs=mechs,
                 mech_labels=list(mech.categories),
-                syn_cell=ci[syn_rows], cell_gids=gids)
+                syn_cell=ci[syn_rows], syn_code=mech.codes[syn_rows].astype(np.int32),
+                cell_gids=gids)
+
+
+def apply_merge(p: Plan, syn_index: np.ndarray) -> None:
+    """Let rows share synapse objects: ``syn_index`` (per row, from
+    :func:`nethub.sim.merge.plan_merge`) numbers the objects densely in order of first use, -1
+    for rows onto a point cell. Nothing changes when every synapse row has its own object."""
+    syn_index = np.asarray(syn_index, dtype=np.int64)
+    syn_rows = p.code >= 0
+    if not np.array_equal(syn_index < 0, ~syn_rows):
+        raise SimulationError("synapse merge plan does not match the connections (rows onto "
+                              "artificial cells differ)")
+    ids = syn_index[syn_rows]
+    if np.array_equal(ids, np.arange(len(ids))):
+        return
+    first = np.r_[True, ids[1:] > np.maximum.accumulate(ids)[:-1]] if len(ids) else ids
+    p.syn_cell, p.syn_code = p.syn_cell[first], p.syn_code[first]
+    p.obj_index = syn_index.astype(np.float64)
 
 
 def _dense_unique(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +232,7 @@ def _mech_table(net: Network, mech: Categorical) -> list[_Mech] | None:
 
 #: HOC globals the procedures read (arguments through $o are ~5% slower per row).
 _GLOBALS = ("pc", "secs", "target", "loc", "code", "pre", "weight", "delay", "widx",
-            "points", "syns", "netcons")
+            "points", "syns", "netcons", "oidx")
 
 
 def _g(name: str) -> str:
@@ -234,6 +256,10 @@ def _hoc_proc(p: Plan) -> tuple[str, str]:
             body = f"        {kw} (m == {k}) {{\n{body}"
         branches.append(body)
     syn_part = "\n".join(branches) + ("\n        }" if len(p.mechs) > 1 else "")
+    if p.obj_index is not None:  # merged: only a group's first row creates its object
+        syn_part = (f"        j = {g('oidx')}.x[i]\n        if (j < {g('syns')}.count()) {{\n"
+                    f"            syn = {g('syns')}.o(j)\n        }} else {{\n{syn_part}\n"
+                    "        }")
     code = f"        m = {g('code')}.x[i]\n"
     if p.points:
         syn_part = (f"{code}        if (m < 0) {{\n            syn = {g('points')}.o("
@@ -247,7 +273,7 @@ def _hoc_proc(p: Plan) -> tuple[str, str]:
             f"        nc.delay = {g('delay')}.x[i]\n"
             f"        {g('netcons')}.append(nc)\n    }}\n")
     name = "nethub_fastconn_" + hashlib.sha1(body.encode()).hexdigest()[:16]
-    return name, f"proc {name}() {{ local i, m  localobj syn, nc\n{body}}}\n"
+    return name, f"proc {name}() {{ local i, m, j  localobj syn, nc\n{body}}}\n"
 
 
 def create(h, pc, p: Plan) -> Made:
@@ -268,7 +294,8 @@ def create(h, pc, p: Plan) -> Made:
             "code": vec(p.code), "pre": vec(p.pre), "weight": vec(p.weight),
             "delay": vec(p.delay), "points": points, "syns": h.List(),
             "netcons": h.List(),
-            "widx": vec(p.weight_index) if p.weight_index is not None else vec()}
+            "widx": vec(p.weight_index) if p.weight_index is not None else vec(),
+            "oidx": vec(p.obj_index) if p.obj_index is not None else vec()}
     try:
         for k, v in args.items():
             setattr(h, _g(k), v)
@@ -283,7 +310,7 @@ def attach_syns(p: Plan, made: Made, cells: dict) -> None:
     """Give each cell a lazy view of its new synapses (``cell.syns``: (label, synapse) pairs)."""
     if len(p.syn_cell) == 0:
         return
-    syn_code = p.code[p.code >= 0].astype(np.int32)
+    syn_code = p.syn_code
     order = np.argsort(p.syn_cell, kind="stable")
     counts = np.bincount(p.syn_cell, minlength=len(p.cell_gids))
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()

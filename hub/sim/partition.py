@@ -1,21 +1,130 @@
-"""Which gids this rank simulates (reads only the store's index)."""
+"""Which gids this rank simulates (reads only the store's index and model descriptions).
+
+Every rank computes the same deal from the same store: each cell's estimated work
+(:mod:`nethub.sim.distribute`) from its cell type, its number of incoming connections and of
+stimulus targets, then contiguous blocks of gids (:func:`nethub.sim.distribute.deal`).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 
-from .distribute import block_bounds, cell_costs
+from ..celltypes import CompartmentalCell
+from ..errors import StoreError
+from ..network import Network
+from .distribute import (
+    DEFAULT_POINT,
+    POINT_WEIGHTS,
+    cell_costs,
+    count_costs,
+    deal,
+    mod_weight,
+    type_cost,
+)
 
-__all__ = ["local_gids"]
+__all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
+
+#: ``"work"``: per-mechanism weights (default); ``"count"``: segments + incoming connections
+COST_MODELS = ("work", "count")
+_MERGE_KEY = "nethubMergeSynapses"
+_DECLARES = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
-def local_gids(store: Path, rank: int, nhost: int) -> np.ndarray:
-    """The contiguous, cost-balanced block of gids of ``rank`` (see nethub.sim.distribute)."""
-    from ..store import read_cell_index
+def local_gids(store: Path, rank: int, nhost: int, model: str = "work") -> np.ndarray:
+    """The gids of ``rank``, cost-balanced: one contiguous block, or a few when one block each
+    cannot balance (see nethub.sim.distribute)."""
+    gids, costs = estimate_costs(store, model)
+    return gids[deal(costs, nhost)[rank]]
 
+
+def estimate_costs(store: str | Path, model: str = "work") -> tuple[np.ndarray, np.ndarray]:
+    """Sorted gids of a store and each cell's estimated work per time step.
+
+    With ``model="work"``, connections share synapse objects when the stored simConfig leaves
+    ``nethubMergeSynapses`` on and every synMech is mergeable; a cell is then taken to need one
+    object per synMech and section at most (the run's own ``sim_config`` is not seen here).
+    """
+    from ..store import read_cell_index, read_network
+
+    if model not in COST_MODELS:
+        raise ValueError(f"unknown cost model {model!r} (valid: {', '.join(COST_MODELS)})")
     idx = read_cell_index(store)
-    costs = cell_costs(idx["n_segments"], idx["n_incoming"])
-    b = block_bounds(costs, nhost)
-    return idx["gids"][b[rank]:b[rank + 1]]
+    if model == "count":
+        return idx["gids"], count_costs(idx["n_segments"], idx["n_incoming"])
+    net = read_network(store, gids=np.zeros(0, dtype=np.int64))  # model descriptions only
+    codes, names, n_stims = _type_codes_and_stims(Path(store))
+    sources = _mod_sources(net.mod_files)
+    base = np.array([_type_cost(net, n, sources) for n in names] + [1.0])[codes]
+    sites = np.array([_syn_sites(net, n) for n in names] + [0])[codes]
+    n_in = idx["n_incoming"]
+    n_obj = np.minimum(n_in, sites) if _merging(net) else np.where(sites > 0, n_in, 0)
+    costs = cell_costs(base, n_in, n_obj, _syn_weight(net, sources), n_stims)
+    return idx["gids"], costs
+
+
+def _type_cost(net: Network, name: str, sources: dict[str, str]) -> float:
+    ct = net.cell_types.get(name)
+    return 1.0 if ct is None else type_cost(ct, sources.get)
+
+
+def _syn_sites(net: Network, name: str) -> int:
+    """Synapse objects a cell of this type needs when connections share them: one per synMech
+    and section (a connection rule puts its synapses at one place per section unless it lists
+    several; 0: NetCons target the cell itself, as for artificial cells)."""
+    ct = net.cell_types.get(name)
+    if not isinstance(ct, CompartmentalCell):
+        return 0
+    return max(1, len(net.syn_mechs)) * max(1, len(ct.sections))
+
+
+def _merging(net: Network) -> bool:
+    from .merge import mech_mergeable
+
+    cfg = (net.spec or {}).get("simConfig") or {}
+    if not cfg.get(_MERGE_KEY, True):
+        return False
+    return all(mech_mergeable(net, name)[0] for name in net.syn_mechs)
+
+
+def _syn_weight(net: Network, sources: dict[str, str]) -> float:
+    """Mean weight of the synMechs' point processes (one Exp2Syn if there are none)."""
+    models = [m.model for m in net.syn_mechs.values() if m.pointer is None]
+    if not models:
+        return POINT_WEIGHTS["Exp2Syn"]
+    return float(np.mean([POINT_WEIGHTS[m] if m in POINT_WEIGHTS else
+                          mod_weight(sources.get(m), True) if m in sources else DEFAULT_POINT
+                          for m in models]))
+
+
+def _mod_sources(mod_files: dict[str, str]) -> dict[str, str]:
+    """Mechanism name (SUFFIX, POINT_PROCESS, ARTIFICIAL_CELL) → its NMODL source."""
+    out = {}
+    for text in mod_files.values():
+        for name in _DECLARES.findall(text):
+            out.setdefault(name, text)
+    return out
+
+
+def _type_codes_and_stims(store: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Per cell (gid order): its cell type code, the type names, and its stimulus targets."""
+    from ..store import open_store
+
+    where = "/network/cells"
+    try:
+        with open_store(store) as f:
+            cells = f["network/cells"]
+            meta = json.loads(cells.attrs["columns"])
+            col = cells[f"c{[m['name'] for m in meta].index('cell_type')}"]
+            codes = col["codes"][()].astype(np.int64)
+            names = [c.decode() if isinstance(c, bytes) else str(c)
+                     for c in col["categories"][()]]
+            where = "/network/stim_targets/post_offsets"
+            n_stims = np.diff(f[where][()])
+    except (KeyError, ValueError, OSError) as exc:
+        raise StoreError(f"{store}: cannot read {where}: {exc}") from exc
+    codes[codes < 0] = len(names)  # missing cell type: the last slot of the lookups
+    return codes, names, n_stims

@@ -746,6 +746,8 @@ SIMCONFIG_KEYS: dict[str, Key] = {
     "validateNetParams": K(_B, "validate netParams before running", False),
     "analysis": K(DictOf(Either(_B, DICT_JSON, desc="boolean or dict of keyword arguments"),
                          desc="dict {function: kwargs}"), "analysis functions to run", {}),
+    "nethubMergeSynapses": K(_B, "nethub: linear synapses share one object per segment (True)"),
+    "nethubCoreneuron": K(Either(Choice("auto"), _B), "nethub: 'auto', True (CoreNEURON), False"),
     # read by NetPyNE 1.1 but not initialised
     "use_local_dt": K(_B, "local variable time step"),
     "saveWeights": K(_B, "save weights during interval runs"),

@@ -1,6 +1,7 @@
 """nethub simulating a network built from specs gives the spikes of the same network written
 by hand in plain NEURON (|dt| <= 1e-9 ms): HH cells with a dendrite, Exp2Syn, regular NetStims,
-an IClamp and distance-dependent delays."""
+an IClamp and distance-dependent delays. nethub runs with synapse merging on (its default;
+cells 0, 2 and 3 share their dendritic synapses), the hand-written network does not."""
 
 from __future__ import annotations
 

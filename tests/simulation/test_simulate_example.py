@@ -1,5 +1,6 @@
 """End-to-end: the bundled example built from specs, simulated in NEURON, on 1 and 2 ranks,
-against NetPyNE 1.1 simulating the very same spec file."""
+against NetPyNE 1.1 simulating the very same spec file. nethub runs with its defaults, synapse
+merging on (393 connections onto 90 synapse objects): the spikes stay NetPyNE's within 1e-9 ms."""
 
 from __future__ import annotations
 

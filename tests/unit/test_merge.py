@@ -239,3 +239,21 @@ def test_ten_million_rows_in_seconds():
     assert plan.n_objects <= n_cells * 12
     assert plan.n_objects > n_cells * 11
     assert elapsed < 10, f"{elapsed:.1f} s"
+
+
+def test_keep_apart_rows():
+    net = make_net(conn_table([(10, "AMPA", "dend", 0.1)] * 3 + [(11, "AMPA", "dend", 0.1)] * 2))
+    keep = {"synMech recorded": np.array([True, True, True, False, False])}
+    plan = plan_merge(net, keep_apart=keep)
+    assert plan.syn_index.tolist() == [0, 1, 2, 3, 3]
+    assert plan.report["rows_not_merged"] == {"synMech recorded": 3}
+
+
+def test_per_cell_nseg_column():
+    """``param.secs.dend.geom.nseg`` (per cell, NaN: the cell type's 3) decides the segment."""
+    net = make_net(conn_table([(10, "AMPA", "dend", 0.1), (10, "AMPA", "dend", 0.3),
+                               (11, "AMPA", "dend", 0.1), (11, "AMPA", "dend", 0.3),
+                               (12, "AMPA", "dend", 0.1), (12, "AMPA", "dend", 0.3)]))
+    net.cells["param.secs.dend.geom.nseg"] = np.array([1.0, 9.0, np.nan, np.nan, np.nan])
+    # cell 10: one segment; cell 11: 0.1 and 0.3 in segments 0 and 2; cell 12: type's 3
+    assert plan_merge(net).syn_index.tolist() == [0, 0, 1, 2, 3, 3]

@@ -193,6 +193,8 @@ SIMCONFIG_ALL = {
     "use_local_dt": False, "saveWeights": False, "intervalFolder": "tmp",
     "validateNetParamsMechs": False, "checkErrors": False, "checkErrorsVerbose": False,
     "exitOnError": False, "saveTxt": False, "recordSpikesGids": -1,
+    "nethubMergeSynapses": False,
+    "nethubCoreneuron": "auto",
 }
 
 
