@@ -8,6 +8,7 @@ only its own cells and their incoming connections from the store (see
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -50,6 +51,11 @@ def _neuron():
         return _STATE["h"], _STATE["pc"]
     for k, v in neuron_env().items():
         os.environ.setdefault(k, v)
+    if _under_mpi():
+        # MPI initialised by mpi4py is finalised by it at exit; NEURON never calls
+        # MPI_Finalize, and with 3+ ranks mpich then often kills the job at exit (exit code 9)
+        with contextlib.suppress(ImportError):
+            from mpi4py import MPI  # noqa: F401
     try:
         from neuron import h
     except ImportError as exc:
@@ -156,12 +162,12 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     from ..store import read_network
     from . import record
     from .engine import Engine
-    from .mechanisms import prepare_mechanisms
     from .partition import local_gids
 
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     h, pc = _neuron()
+    pc.gid_clear()  # what an earlier run in this process registered (gids, gap junction ids)
     rank, nhost = int(pc.id()), int(pc.nhost())
     store = Path(store)
     gids = local_gids(store, rank, nhost)
@@ -169,7 +175,9 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     cfg = _sim_config(net.spec, sim_config)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
-    prepare_mechanisms(h, net)
+    choice = _choose_engine(h, pc, net, cfg)
+    timing["mechanisms"] = time.perf_counter() - t
+    t = time.perf_counter()
     eng = Engine(h, pc, net, cfg)
     eng.create_cells()
     timing["cells"] = time.perf_counter() - t
@@ -177,19 +185,24 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     n_conns = eng.create_connections()
     n_stims = eng.create_stims()
     n_ptr = eng.create_pointer_conns(_pointer_table(store))
+    n_ptr_all = pc.allreduce(n_ptr, 1)
     timing["connections"] = time.perf_counter() - t
-    rec = record.Recorder(h, pc, eng, cfg)
-    _setup_run(h, pc, cfg)
+    _setup_run(h, pc, cfg, choice.core)
+    choice = _confirm_engine(h, pc, choice, rank)
+    if not choice.core:
+        _setup_run(h, pc, cfg)
+    rec = record.Recorder(h, pc, eng, cfg, per_step=choice.core)
     eng.init_v()
     pc.barrier()
     t = time.perf_counter()
-    _solve(h, pc, cfg, rank)
+    choice = _solve(h, pc, cfg, rank, choice, gaps=n_ptr_all > 0)
     timing["simulate"] = time.perf_counter() - t
     if cfg.get("printRunTime") and rank == 0:
         logger.warning("run time %.2f s for %s ms", timing["simulate"], cfg["duration"])
     counts = {"conns": pc.allreduce(n_conns, 1), "stims": pc.allreduce(n_stims, 1),
-              "pointer_conns": pc.allreduce(n_ptr, 1)}
+              "pointer_conns": n_ptr_all}
     counts["peak_rss_mb"] = _peak_rss_per_rank(pc, nhost)
+    counts.update(choice.meta())
     results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
     return results
 
@@ -209,46 +222,102 @@ def _pointer_table(store: Path):
     return table if len(table) else None
 
 
-def _solve(h, pc, cfg: dict, rank: int) -> None:
-    """finitialize and psolve, on CoreNEURON when asked, with an optional progress bar."""
-    if cfg.get("coreneuron"):
-        try:
-            from neuron import coreneuron
-        except ImportError as exc:
-            raise SimulationError("cfg.coreneuron is set but this NEURON has no CoreNEURON"
-                                  ) from exc
-        h.CVode().cache_efficient(1)
-        coreneuron.enable = True
-        coreneuron.gpu = bool(cfg.get("gpu", False))
+def _choose_engine(h, pc, net: Network, cfg: dict):
+    """NEURON or CoreNEURON (simConfig ``nethubCoreneuron``), with the mechanisms loaded for
+    it: :mod:`nethub.sim.coreneuron` decides, collectively over the ranks."""
+    from . import coreneuron
+    from .mechanisms import prepare_mechanisms
+
+    choice = coreneuron.choose_engine(h, pc, net, cfg)
+    if not choice.core:
+        prepare_mechanisms(h, net, pc)
+    return choice
+
+
+def _confirm_engine(h, pc, choice, rank: int):
+    """The choice checked against the built model; rank 0 logs what runs and why."""
+    from . import coreneuron
+
+    choice = coreneuron.confirm_engine(h, pc, choice)
+    if rank == 0 and choice.core:
+        logger.info("simulating on CoreNEURON")
+    elif rank == 0 and choice.mode == "auto":
+        logger.info("simulating on NEURON, not CoreNEURON: %s", choice.reason)
+    return choice
+
+
+def _solve(h, pc, cfg: dict, rank: int, choice=None, gaps: bool = False):
+    """finitialize and psolve, on CoreNEURON when ``choice.core``, with an optional progress
+    bar; returns the engine choice (CoreNEURON may refuse the model when it is handed over)."""
     h.finitialize(float(cfg["hParams"]["v_init"]))
     tstop = float(cfg["duration"])
     # every rank steps alike (psolve is collective); only rank 0 on a terminal draws the bar
-    stepped = bool(cfg.get("progressBar")) and not cfg.get("coreneuron") and (
-        rank == 0 and sys.stderr.isatty())
+    stepped = bool(cfg.get("progressBar")) and rank == 0 and sys.stderr.isatty()
     stepped = bool(pc.py_broadcast(stepped, 0)) if int(pc.nhost()) > 1 else stepped
-    if not stepped:
-        pc.psolve(tstop)
-    else:
-        from tqdm.auto import tqdm
-
-        steps = 50
-        with tqdm(total=tstop, unit="ms", desc="simulate",
-                  disable=rank != 0) as bar:
-            for k in range(1, steps + 1):
-                pc.psolve(tstop * k / steps)
-                bar.update(tstop / steps)
+    if choice is not None and choice.core:
+        choice = _core_solve(h, pc, cfg, rank, stepped, gaps, choice)
+    if choice is None or not choice.core:
+        if stepped:
+            _progress(pc, [tstop * k / 50 for k in range(1, 51)], tstop, rank)
+        else:
+            pc.psolve(tstop)
     pc.barrier()
-    if cfg.get("coreneuron"):
-        from neuron import coreneuron
-
-        coreneuron.enable = False
+    return choice
 
 
-def _setup_run(h, pc, cfg: dict) -> None:
-    """NetPyNE's preRun: cvode settings, globals, dt, maxstep."""
+def _core_solve(h, pc, cfg: dict, rank: int, stepped: bool, gaps: bool, choice):
+    """CoreNEURON's psolve, aimed so that it takes NEURON's time steps; with a progress bar in
+    10 chunks, each transferring the model again (2,000 HH cells: ~30 ms a chunk). A model
+    CoreNEURON refuses when it is handed over (a hoc error before any step, e.g. a NetCon on a
+    voltage without a gid left in this process) falls back to NEURON in 'auto' mode."""
+    from dataclasses import replace
+
+    from . import coreneuron
+
+    tstop, dt = float(cfg["duration"]), float(h.dt)
+    stops = coreneuron.stop_times(tstop, dt, 10, gaps) if stepped else None
+    if stepped and stops is None and rank == 0:
+        logger.info("CoreNEURON: no progress bar (%g ms cannot be cut into chunks CoreNEURON "
+                    "ends exactly)", tstop)
+    stops = stops or coreneuron.stop_times(tstop, dt, 1, gaps)
+    if stops is None:
+        raise SimulationError(f"CoreNEURON cannot be stopped at NEURON's last step of "
+                              f"{tstop:g} ms at dt {dt:g}; run with nethubCoreneuron=False")
+    try:
+        with coreneuron.enabled(gpu=bool(cfg.get("gpu", False))):
+            if len(stops) == 1:
+                pc.psolve(stops[0])
+            else:
+                _progress(pc, stops, tstop, rank)
+    except RuntimeError as exc:
+        why = f"CoreNEURON refused the model: {str(exc).split('hoc_execerror: ')[-1]}"
+        if choice.mode != "auto" or float(h.t) > 0:
+            raise SimulationError(why) from exc
+        if rank == 0:
+            logger.info("simulating on NEURON, not CoreNEURON: %s", why)
+        h.finitialize(float(cfg["hParams"]["v_init"]))
+        return replace(choice, core=False, reason=why)
+    return choice
+
+
+def _progress(pc, stops: list[float], tstop: float, rank: int) -> None:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=tstop, unit="ms", desc="simulate", disable=rank != 0) as bar:
+        done = 0.0
+        for stop in stops:
+            pc.psolve(stop)
+            step = min(stop, tstop) - done
+            bar.update(step)
+            done += step
+
+
+def _setup_run(h, pc, cfg: dict, core: bool = False) -> None:
+    """NetPyNE's preRun: cvode settings, globals, dt, maxstep (CoreNEURON needs
+    ``cache_efficient``)."""
     cv = h.CVode()
     cv.active(int(bool(cfg.get("cvode_active", False))))
-    cv.cache_efficient(int(bool(cfg.get("cache_efficient", False))))
+    cv.cache_efficient(int(core or bool(cfg.get("cache_efficient", False))))
     cv.atol(float(cfg.get("cvode_atol", 0.001)))
     for k, v in cfg["hParams"].items():
         if k != "v_init":

@@ -1,4 +1,5 @@
-"""``nethub run INPUT [--cfg CFG] [--np N] [-o OUT.h5]`` and ``nethub plot``."""
+"""``nethub run INPUT [--cfg CFG] [--np N] [--engine auto|neuron|coreneuron] [-o OUT.h5]`` and
+``nethub plot``."""
 
 from __future__ import annotations
 
@@ -15,16 +16,32 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--np", type=int, default=1, metavar="N", help="MPI ranks (runs mpiexec)")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="store to write (default: the input store, or INPUT.h5 for a spec)")
+    p.add_argument("--engine", choices=tuple(ENGINES), default=None,
+                   help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
+                        "NEURON (the default, or the model's simConfig nethubCoreneuron); "
+                        "'coreneuron' fails with the reasons when it cannot")
 
 
-def _load_cfg(path: str | None):
-    if path is None:
-        return None
-    if path.endswith(".json"):
-        return json.loads(Path(path).read_text())
-    from ..specs import load_simconfig
+#: ``--engine`` value -> simConfig ``nethubCoreneuron``
+ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
+_NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 
-    return load_simconfig(path)
+
+def _load_cfg(path: str | None, engine: str | None = None):
+    cfg = None
+    if path is not None and path.endswith(".json"):
+        cfg = json.loads(Path(path).read_text())
+    elif path is not None:
+        from ..specs import load_simconfig
+
+        cfg = load_simconfig(path)
+    if engine is None:
+        return cfg
+    from ..build import spec_dicts
+
+    cfg = spec_dicts({}, cfg)[1]
+    cfg["nethubCoreneuron"] = ENGINES[engine]
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +53,13 @@ def run(args: argparse.Namespace) -> int:
         from ..examples import example_path
 
         model = str(example_path())
-    res = simulate(model, _load_cfg(args.cfg), nprocs=args.np, output=args.output)
+    res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)), nprocs=args.np,
+                   output=args.output)
     if res is not None:
-        t = res.timing
+        t, engine = res.timing, res.meta.get("engine")
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
-            f"{res.duration} ms on {res.nranks} rank(s); simulate {t.get('simulate', 0):.2f} s")
+            f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "
+            f"simulate {t.get('simulate', 0):.2f} s")
     return 0
 
 

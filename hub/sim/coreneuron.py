@@ -29,13 +29,28 @@ What was verified on NEURON 9.0.2 (wheel, CPU; see tests/simulation/test_coreneu
   keep every k-th sample); ``cvode.event`` Python callbacks during the run (silently never
   called).
 
+- Running ``pc.psolve`` in chunks (a progress bar) works: every call transfers the model again
+  and continues where the last stopped, with the same spikes and traces as one call.
+- Traces: CoreNEURON's compiled ``hh`` (and other NMODL-translated mechanisms) rounds
+  differently from NEURON's, so voltages and gating variables differ from NEURON's by about
+  1e-11 to 1e-10 mV (9.5e-11 at most over NetPyNE's tutorials); passive cells, ExpSyn/Exp2Syn
+  conductances and IClamp currents are bit-identical, and the spike times of every model
+  tested are identical.
+- ``pc.psolve(tstop)`` hands CoreNEURON ``tstop`` printed with ``%g`` and, on one rank, without
+  NEURON's ``tstop * (1 + 1e-11)`` allowance: :func:`stop_times` aims so that it takes NEURON's
+  steps. CoreNEURON loads one mechanism library per process, at its first run.
+
 :func:`coreneuron_eligible` checks a model before it is run; :func:`prepare_mechanisms`
 compiles and loads the mechanisms for CoreNEURON instead of
-:func:`nethub.sim.mechanisms.prepare_mechanisms`; :func:`psolve` runs.
+:func:`nethub.sim.mechanisms.prepare_mechanisms`; :func:`psolve` runs. :func:`choose_engine`
+and :func:`confirm_engine` decide, on every rank alike, which simulator runs a model
+(simConfig ``nethubCoreneuron``: ``'auto'``, the default, runs CoreNEURON whenever the model
+allows it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,6 +59,8 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,13 +68,24 @@ from typing import Any
 import numpy as np
 
 from ..celltypes import CompartmentalCell
-from ..errors import MissingMechanismError, SimulationError
+from ..errors import MissingMechanismError, SimulationError, SpecError
 from ..network import Network
-from .mechanisms import BUNDLED, _mech_names, _nrnivmodl, cache_dir, required_mechanisms
+from .mechanisms import (
+    BUNDLED,
+    _mech_names,
+    _nrnivmodl,
+    cache_dir,
+    load_library,
+    model_mod_files,
+    on_rank0,
+    required_mechanisms,
+    used_mechanisms,
+)
 
-__all__ = ["CORENEURON_BUILTIN", "NEURON_ONLY_BUILTIN", "CoreMechs", "coreneuron_eligible",
-           "compile_mechanisms", "prepare_mechanisms", "probe_mechanisms", "psolve",
-           "available"]
+__all__ = ["CORENEURON_BUILTIN", "NEURON_ONLY_BUILTIN", "CFG_KEY", "CoreMechs", "EngineChoice",
+           "coreneuron_eligible", "compile_mechanisms", "prepare_mechanisms",
+           "probe_mechanisms", "probe_cached", "psolve", "available", "engine_mode",
+           "choose_engine", "confirm_engine", "enabled", "stop_times"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +172,48 @@ def _config_reasons(cfg: dict[str, Any], net: Network, per_step: bool) -> list[s
     for key in ("recordLFP", "recordDipole", "recordDipolesHNN"):
         if cfg.get(key):
             out.append(f"{key}: needs Python calls during the run, which CoreNEURON skips")
+    tstop, dt = float(cfg.get("duration", 1000.0)), float(cfg.get("dt", 0.025))
+    if stop_times(tstop, dt, gaps=len(net.pointer_conns) > 0) is None:
+        out.append(f"duration {tstop:g} ms at dt {dt:g}: NEURON hands CoreNEURON its stop time "
+                   "printed with 6 significant digits, which would not end the run at NEURON's "
+                   "last step")
     return out
+
+
+def _neuron_steps(tstop: float, dt: float) -> int:
+    """Time steps NEURON's ``pc.psolve(tstop)`` takes from t = 0 (``ncs2nrn_integrate`` of
+    ``tstop * (1 + 1e-11)``)."""
+    return int(tstop * (1 + 1e-11) / dt + 1e-9)
+
+
+def stop_times(tstop: float, dt: float, chunks: int = 1, gaps: bool = True
+               ) -> list[float] | None:
+    """``pc.psolve`` arguments (one per chunk) that make CoreNEURON take exactly the time
+    steps NEURON's ``pc.psolve(tstop)`` takes from t = 0, or None.
+
+    NEURON hands CoreNEURON the stop time printed with ``%g`` (``neuron/coreneuron.py``:
+    6 significant digits: 12345.67 ms runs to 12345.7), and CoreNEURON on one rank lacks
+    NEURON's ``tstop * (1 + 1e-11)`` allowance, so with gap junctions (step by step while
+    ``t <= tstop - dt``) a run whose ``t`` accumulates above the grid ends a step early
+    (tut_gap: dt 0.1, 500 ms). Aiming half a step past the wanted last step, at a value
+    ``%g`` keeps within a quarter step of that, is exact either way; failing that (10 s and
+    more at dt 0.025), a stop time ``%g`` keeps exactly serves a model without gap junctions
+    run in one piece (CoreNEURON then takes ``int(tstop/dt + 1e-9)`` steps).
+    """
+    steps = _neuron_steps(tstop, dt)
+    out = []
+    for k in range(1, chunks + 1):
+        mine = round(steps * k / chunks)
+        x = float(f"{(mine + 0.5) * dt:g}")
+        if not (mine + 0.25) * dt < x < (mine + 0.75) * dt:
+            break
+        out.append(x)
+    else:
+        return out
+    x = float(f"{tstop:g}")
+    if chunks == 1 and not gaps and steps > 3 and int(x / dt + 1e-9) == steps:
+        return [x]
+    return None
 
 
 def _records_traces(net: Network, cfg: dict[str, Any]) -> bool:
@@ -269,10 +338,7 @@ class CoreMechs:
 
 def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
     """Compile (once, cached by content) the .mod sources for NEURON and CoreNEURON."""
-    h = hashlib.sha256(b"coreneuron\0")
-    for name in sorted(mod_files):
-        h.update(name.encode() + b"\0" + mod_files[name].encode() + b"\0")
-    target = cache_dir() / f"{h.hexdigest()[:20]}-core"
+    target = _core_target(mod_files)
     names = tuple(sorted({n for t in mod_files.values() for n in _MECH_DECL.findall(_strip(t))}))
     libs = _find_libs(target, names)
     if libs is not None:
@@ -298,6 +364,17 @@ def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
     return libs
 
 
+def _core_target(mod_files: dict[str, str]) -> Path:
+    """The cache folder of these sources' ``nrnivmodl -coreneuron`` build (per NEURON
+    version)."""
+    from neuron import __version__
+
+    h = hashlib.sha256(f"coreneuron\0{__version__}\0".encode())
+    for name in sorted(mod_files):
+        h.update(name.encode() + b"\0" + mod_files[name].encode() + b"\0")
+    return cache_dir() / f"{h.hexdigest()[:20]}-core"
+
+
 def _find_libs(folder: Path, names: tuple[str, ...]) -> CoreMechs | None:
     for arch in folder.glob("*/libcorenrnmech.so") if folder.is_dir() else []:
         nrn = arch.parent / "libnrnmech.so"
@@ -306,25 +383,18 @@ def _find_libs(folder: Path, names: tuple[str, ...]) -> CoreMechs | None:
     return None
 
 
-_LOADED: dict[str, CoreMechs] = {}
-
-
-def prepare_mechanisms(h: Any, net: Network) -> CoreMechs | None:
+def prepare_mechanisms(h: Any, net: Network, mods: dict[str, str] | None = None
+                       ) -> CoreMechs | None:
     """Like :func:`nethub.sim.mechanisms.prepare_mechanisms` (use one or the other, before any
     mechanism is loaded), but compiled for CoreNEURON too, loaded into NEURON and announced to
-    CoreNEURON through ``$CORENEURONLIB``. ``None`` when the model needs no .mod file."""
+    CoreNEURON through ``$CORENEURONLIB``. ``None`` when the model needs no .mod file.
+    ``mods``: the .mod sources to build (default: the model's, plus bundled VecStim if used)."""
     density, point = required_mechanisms(net)
-    mods = dict(net.mod_files)
-    declared = {n for t in mods.values() for n in _MECH_DECL.findall(_strip(t))}
-    for name, fname in BUNDLED.items():
-        if name in point and name not in declared:
-            mods[fname] = (Path(__file__).parent / "mod" / fname).read_text()
+    mods = model_mod_files(net, set(density) | set(point)) if mods is None else mods
     libs = None
     if mods:
         libs = compile_mechanisms(mods)
-        if str(libs.nrnmech) not in _LOADED:
-            h.nrn_load_dll(str(libs.nrnmech))
-            _LOADED[str(libs.nrnmech)] = libs
+        load_library(h, libs.nrnmech, mods)
         os.environ["CORENEURONLIB"] = str(libs.corenrnmech)
     have = _mech_names(h, 0) | _mech_names(h, 1)
     missing = [f"'{m}' (used by {w})" for m, w in {**density, **point}.items() if m not in have]
@@ -392,7 +462,187 @@ def probe_mechanisms(libs: CoreMechs, names: list[str] | None = None,
     return False, f"CoreNEURON cannot run {', '.join(names)}: {detail}"
 
 
+def probe_cached(libs: CoreMechs, names: list[str]) -> tuple[bool, str]:
+    """:func:`probe_mechanisms`, its answer kept beside the compiled libraries (one probe per
+    mod set and mechanism list, ever)."""
+    names = sorted(names)
+    key = hashlib.sha256("\0".join(names).encode()).hexdigest()[:12]
+    path = libs.corenrnmech.parent.parent / f"probe-{key}.json"
+    try:
+        ok, why = json.loads(path.read_text())
+        return bool(ok), str(why)
+    except (OSError, ValueError):
+        pass
+    ok, why = probe_mechanisms(libs, names)
+    try:
+        path.write_text(json.dumps([ok, why]))
+    except OSError:  # a read-only cache: probe again next time
+        logger.debug("could not write %s", path)
+    return ok, why
+
+
+# ---------------------------------------------------------------------------- choosing
+#: simConfig key: ``'auto'`` (default: CoreNEURON when the model allows it), ``True``
+#: (CoreNEURON, an error naming the reasons when it cannot) or ``False`` (NEURON).
+CFG_KEY = "nethubCoreneuron"
+
+
+@dataclass
+class EngineChoice:
+    """Which simulator runs the model, and why (written to the run's meta)."""
+
+    mode: str  # 'auto', 'coreneuron' (forced) or 'neuron' (forced)
+    core: bool  # CoreNEURON runs
+    reason: str
+
+    def meta(self) -> dict[str, str]:
+        return {"engine": "coreneuron" if self.core else "neuron", "engine_mode": self.mode,
+                "engine_reason": self.reason}
+
+
+def engine_mode(cfg: dict[str, Any]) -> str:
+    """``'auto'``, ``'coreneuron'`` or ``'neuron'``: simConfig ``nethubCoreneuron`` if set, else
+    NetPyNE's ``coreneuron: True`` forces CoreNEURON, else ``'auto'``."""
+    val = cfg.get(CFG_KEY, "auto")
+    if val is None or (isinstance(val, str) and val == "auto"):
+        return "coreneuron" if cfg.get("coreneuron") is True else "auto"
+    if isinstance(val, bool):
+        return "coreneuron" if val else "neuron"
+    raise SpecError(f"simConfig['{CFG_KEY}']: {val!r} is not valid (valid: 'auto', True, False)")
+
+
+def _agree(pc: Any, ok: bool, why: str) -> tuple[bool, str]:
+    """All ranks' answers combined: eligible only if every rank is, with every reason."""
+    if pc is None or int(pc.nhost()) == 1:
+        return ok, why
+    whys = pc.py_allgather("" if ok else why)
+    bad = [r for w in whys if w for r in w.split("; ")]
+    return (True, why) if not bad else (False, "; ".join(dict.fromkeys(bad)))
+
+
+def choose_engine(h: Any, pc: Any, net: Network, cfg: dict[str, Any]) -> EngineChoice:
+    """Decide before the model is built (collective over the ranks) and, when CoreNEURON is
+    chosen, compile (rank 0 first), probe and load its mechanisms; otherwise load nothing
+    (use :func:`nethub.sim.mechanisms.prepare_mechanisms`).
+
+    Raises
+    ------
+    SimulationError
+        CoreNEURON is forced (``nethubCoreneuron=True`` or ``coreneuron=True``) but the model
+        cannot run on it; the message lists every reason.
+    """
+    mode = engine_mode(cfg)
+    if mode == "neuron":
+        return EngineChoice(mode, False, f"simConfig {CFG_KEY}=False")
+    ok, why = _agree(pc, *coreneuron_eligible(net, cfg, traces_per_step=True))
+    if ok:
+        ok, why = _core_mechanisms(h, pc, net, "the model is eligible for CoreNEURON")
+    return _decided(mode, ok, why)
+
+
+def _decided(mode: str, ok: bool, why: str) -> EngineChoice:
+    if ok:
+        return EngineChoice(mode, True, why)
+    if mode == "coreneuron":
+        raise SimulationError(f"CoreNEURON was requested (simConfig {CFG_KEY}=True or "
+                              f"coreneuron=True) but cannot run this model: {why}")
+    return EngineChoice(mode, False, why)
+
+
+def _core_mechanisms(h: Any, pc: Any, net: Network, why: str) -> tuple[bool, str]:
+    """Compile and probe on rank 0, then load on every rank; (False, reason) if that fails."""
+    used = used_mechanisms(net, pc)
+    mods = model_mod_files(net, used)  # the same on every rank
+    ok, clash = _agree(pc, *_library_clash(_core_target(mods) if mods else None))
+    if not ok:
+        return False, clash
+    if mods:
+        def build() -> tuple[bool, str]:
+            failed = _core_target(mods).with_suffix(".failed")  # NMODL's refusal, kept
+            if failed.exists():
+                raise SimulationError(failed.read_text())
+            try:
+                libs = compile_mechanisms(mods)
+            except SimulationError as exc:
+                with contextlib.suppress(OSError):
+                    failed.write_text(str(exc))
+                raise
+            names = sorted(used & set(libs.names))
+            return probe_cached(libs, names) if names else (True, "")
+
+        try:
+            ok, probe = on_rank0(pc, build)
+        except SimulationError as exc:
+            return False, _short(str(exc))
+        if not ok:
+            return False, probe
+    prepare_mechanisms(h, net, mods)
+    return True, why
+
+
+#: the CoreNEURON mechanism library this process loaded (CoreNEURON dlopens one, at the first
+#: CoreNEURON psolve, and keeps it: a later $CORENEURONLIB is not read)
+_PROCESS: dict[str, str] = {}
+
+
+def _library_clash(needed: Path | None) -> tuple[bool, str]:
+    """Whether this process can run a model needing the library built in folder ``needed``
+    (None: only CoreNEURON's built-in mechanisms, which every library has) on CoreNEURON."""
+    loaded = _PROCESS.get("library")
+    if loaded is None and _coreneuron_loaded():
+        loaded = "a mechanism library loaded outside nethub"
+    if loaded is None or needed is None or Path(loaded).is_relative_to(needed):
+        return True, ""
+    return False, (f"this process already ran CoreNEURON with {loaded}, and CoreNEURON loads "
+                   "one mechanism library per process; simulate in a new process (nethub "
+                   "run, or nethub.simulate from a fresh Python)")
+
+
+def _coreneuron_loaded() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).corenrn_embedded_run  # noqa: B018 - a lookup, for its error
+    except AttributeError:
+        return False
+    return True
+
+
+def _short(message: str) -> str:
+    """A compiler failure in two lines: what failed and its last error message."""
+    lines = message.splitlines()
+    errors = [line.strip() for line in lines[1:] if "error" in line.lower()
+              and not line.lstrip().startswith(("make", "subprocess", "raise"))]
+    return lines[0].rstrip(":") + (f": {errors[-1]}" if errors else "")
+
+
+def confirm_engine(h: Any, pc: Any, choice: EngineChoice) -> EngineChoice:
+    """After the model is built: NEURON's own state (cvode, NEURON-only objects, extracellular)
+    checked on every rank. The mechanisms loaded for CoreNEURON serve NEURON as well."""
+    if not choice.core:
+        return choice
+    reasons = _runtime_reasons(h)
+    ok, why = _agree(pc, not reasons, "; ".join(reasons))
+    return choice if ok else _decided(choice.mode, False, why)
+
+
 # ---------------------------------------------------------------------------- running
+@contextmanager
+def enabled(*, gpu: bool = False, verbose: int = 0) -> Iterator[None]:
+    """``pc.psolve`` calls inside run on CoreNEURON; plain NEURON again afterwards."""
+    from neuron import coreneuron
+
+    if "library" not in _PROCESS and not _coreneuron_loaded():  # this psolve will load it
+        _PROCESS["library"] = os.environ.get("CORENEURONLIB") or "its built-in mechanisms"
+    coreneuron.enable = True
+    coreneuron.gpu = bool(gpu)
+    coreneuron.verbose = int(verbose)
+    try:
+        yield
+    finally:
+        coreneuron.enable = False
+
+
 def psolve(h: Any, pc: Any, tstop: float, *, gpu: bool = False, verbose: int = 0) -> None:
     """``pc.psolve(tstop)`` on CoreNEURON.
 
@@ -401,14 +651,7 @@ def psolve(h: Any, pc: Any, tstop: float, *, gpu: bool = False, verbose: int = 0
     ``h.finitialize(v_init)``. ``coreneuron.enable`` is switched off again afterwards so that
     later NEURON runs in this process are plain.
     """
-    from neuron import coreneuron
-
     if not h.CVode().cache_efficient():
         raise SimulationError("CoreNEURON needs cvode.cache_efficient(1) before finitialize")
-    coreneuron.enable = True
-    coreneuron.gpu = bool(gpu)
-    coreneuron.verbose = int(verbose)
-    try:
+    with enabled(gpu=gpu, verbose=verbose):
         pc.psolve(float(tstop))
-    finally:
-        coreneuron.enable = False

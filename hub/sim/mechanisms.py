@@ -2,7 +2,9 @@
 
 A store carries the .mod sources it needs (``Network.mod_files``); ``load_mechanisms`` compiles
 them once with ``nrnivmodl`` into ``$NETHUB_CACHE/mech/<hash>/`` (default
-``~/.cache/nethub``) and loads the library with ``h.nrn_load_dll`` on every rank.
+``~/.cache/nethub``) and loads the library with ``h.nrn_load_dll`` on every rank. Under MPI,
+rank 0 compiles while the others wait (:func:`on_rank0`), then every rank loads the cached
+library.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from ..errors import MissingMechanismError, SimulationError
+from ..errors import MissingMechanismError, NethubError, SimulationError
 
 __all__ = ["cache_dir", "compile_mod_files", "load_mechanisms", "prepare_mechanisms",
-           "required_mechanisms", "BUNDLED"]
+           "required_mechanisms", "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED"]
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +89,54 @@ def _find_lib(folder: Path) -> Path | None:
     return None
 
 
-def load_mechanisms(h, mod_files: dict[str, str]) -> None:
-    """Compile if needed and load the mechanisms into this NEURON process."""
-    if not mod_files:
-        return
-    lib = compile_mod_files(mod_files)
+def on_rank0(pc: Any, work: Callable[[], _T]) -> _T:
+    """``work()`` on rank 0 while the other ranks wait (e.g. a compile into the shared cache),
+    its result broadcast to every rank; a nethub error raised on rank 0 is raised on all."""
+    if pc is None or int(pc.nhost()) == 1:
+        return work()
+    result, error = None, None
+    if int(pc.id()) == 0:
+        try:
+            result = work()
+        except NethubError as exc:
+            error = (type(exc), str(exc))
+        except OSError as exc:  # the others would wait forever
+            error = (SimulationError, f"{type(exc).__name__}: {exc}")
+    result, error = pc.py_broadcast((result, error), 0)
+    if error is not None:
+        raise error[0](error[1])
+    return result
+
+
+def declared_mechanisms(text: str) -> set[str]:
+    """Mechanism names an NMODL source declares (SUFFIX, POINT_PROCESS, ARTIFICIAL_CELL)."""
+    code = re.sub(r"(?ms)^\s*COMMENT\b.*?^\s*ENDCOMMENT\b", "", text)
+    code = re.sub(r":[^\n]*", "", code)
+    return set(re.findall(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)",
+                          code))
+
+
+def load_library(h, lib: Path, mod_files: dict[str, str]) -> None:
+    """``nrn_load_dll`` once per process, and not at all when NEURON already has every
+    mechanism the files declare (the same files loaded from the other build: plain nrnivmodl
+    or ``nrnivmodl -coreneuron``; loading both would define them twice)."""
     if str(lib) in _LOADED:
         return
-    h.nrn_load_dll(str(lib))
+    names = set().union(*(declared_mechanisms(t) for t in mod_files.values()))
+    if names and names <= (_mech_names(h, 0) | _mech_names(h, 1)):
+        logger.debug("mechanisms %s already loaded; %s not loaded", sorted(names), lib)
+    else:
+        h.nrn_load_dll(str(lib))
     _LOADED.add(str(lib))
+
+
+def load_mechanisms(h, mod_files: dict[str, str], pc: Any = None) -> None:
+    """Compile if needed (on rank 0 first when ``pc`` is given) and load the mechanisms into
+    this NEURON process."""
+    if not mod_files:
+        return
+    on_rank0(pc, lambda: compile_mod_files(mod_files))
+    load_library(h, compile_mod_files(mod_files), mod_files)
 
 
 #: Mechanisms nethub can compile itself when a model needs them (file in hub/sim/mod/).
@@ -117,6 +163,10 @@ def required_mechanisms(net) -> tuple[dict[str, str], dict[str, str]]:
         point.setdefault(sm.model, f"synMech '{name}'")
     for name, src in net.stim_sources.items():
         point.setdefault(src.model, f"stim source '{name}'")
+    from .plasticity import plasticity_mechanisms
+
+    for name, where in plasticity_mechanisms(net.connections).items():
+        point.setdefault(name, where)
     return density, point
 
 
@@ -131,18 +181,35 @@ def _mech_names(h, kind: int) -> set[str]:
     return names
 
 
-def prepare_mechanisms(h, net) -> None:
-    """Compile and load the model's .mod files (plus bundled ones it needs), then stop with
-    MissingMechanismError naming the mechanism and where it is used if any is still unknown."""
+def used_mechanisms(net, pc: Any = None) -> set[str]:
+    """Names of the mechanisms the model uses (on any rank, when ``pc`` is given)."""
     density, point = required_mechanisms(net)
-    mods = dict(net.mod_files)
-    known = _mech_names(h, 0) | _mech_names(h, 1)
+    used = set(density) | set(point)
+    if pc is not None and int(pc.nhost()) > 1:  # a rank's cells may use what others don't
+        used = set().union(*pc.py_allgather(sorted(used)))
+    return used
+
+
+def model_mod_files(net, used: set[str], skip_bundled: set[str] = frozenset()) -> dict[str, str]:
+    """The model's .mod sources that declare a mechanism in ``used`` (a file it carries but
+    does not use is left out: it may not even translate), plus nethub's bundled source of any
+    mechanism in ``used`` that no file declares (except those in ``skip_bundled``)."""
+    mods = {f: t for f, t in net.mod_files.items() if declared_mechanisms(t) & used}
+    declared = set().union(*(declared_mechanisms(t) for t in mods.values()))
     for name, fname in BUNDLED.items():
-        provided = any(f"SUFFIX {name}" in t or f"CELL {name}" in t or f"PROCESS {name}" in t
-                       for t in mods.values())
-        if name in point and name not in known and not provided:
+        if name in used and name not in declared and name not in skip_bundled:
             mods[fname] = (Path(__file__).parent / "mod" / fname).read_text()
-    load_mechanisms(h, mods)
+    return mods
+
+
+def prepare_mechanisms(h, net, pc: Any = None) -> None:
+    """Compile and load the .mod files of the mechanisms the model uses (plus bundled ones it
+    needs), then stop with MissingMechanismError naming the mechanism and where it is used if
+    any is still unknown. With ``pc``, rank 0 compiles while the other ranks wait."""
+    density, point = required_mechanisms(net)
+    known = _mech_names(h, 0) | _mech_names(h, 1)
+    mods = model_mod_files(net, used_mechanisms(net, pc), skip_bundled=known)
+    load_mechanisms(h, mods, pc)
     have_density, have_point = _mech_names(h, 0), _mech_names(h, 1)
     missing = [f"'{m}' (used by {w})" for m, w in density.items() if m not in have_density]
     missing += [f"'{m}' (used by {w})" for m, w in point.items() if m not in have_point]

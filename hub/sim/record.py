@@ -2,6 +2,10 @@
 
 Spikes are gathered to rank 0. Traces travel one rank at a time (a collective round per rank)
 and are streamed into the store, so rank 0 never holds every rank's traces at once.
+
+Under CoreNEURON, ``Vector.record(ref, recordStep)`` returns a single sample (nrn#2101), so
+traces are recorded every time step and thinned to exactly the samples, and the time vector,
+that NEURON's ``Vector.record(ref, recordStep)`` gives (:func:`step_samples`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ..network import Network
 from ..results import Results
 from ..table import Categorical
 
-__all__ = ["Recorder", "record_gids", "trace_gids"]
+__all__ = ["Recorder", "record_gids", "trace_gids", "step_samples"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +75,10 @@ def trace_gids(net: Network, cfg: dict) -> np.ndarray:
 class Recorder:
     """Sets up recording before the run and collects the results after it."""
 
-    def __init__(self, h, pc, engine, cfg: dict) -> None:
+    def __init__(self, h, pc, engine, cfg: dict, per_step: bool = False) -> None:
         self.h, self.pc, self.eng, self.cfg = h, pc, engine, cfg
+        self.per_step = per_step  # record every step, thin at the end (CoreNEURON)
+        self._locs: dict[str, dict] = {}  # synMech label -> gid -> section -> locs
         self.spk_t, self.spk_id = h.Vector(), h.Vector()
         which = cfg.get("recordCellsSpikes", -1)
         if which == -1 or which is None:
@@ -104,20 +110,72 @@ class Recorder:
             for label, spec in specs.items():
                 if not ok[label][r]:
                     continue
-                ptr = self._pointer(self.eng.cells[gid], spec, net, r)
-                if ptr is None:
-                    continue
-                vec = h.Vector()
-                vec.record(ptr, step)
-                self.vecs.append(vec)
                 var = spec.get("var", "v")
                 for key in ("mech", "synMech", "pointp", "stim"):
                     if key in spec:
                         var = f"{spec[key]}.{var}"
-                self.rows.append((label, gid, spec.get("sec"), float(spec.get("loc", 0.5)), var))
+                for sec, loc, ptr in self._targets(self.eng.cells[gid], spec, net, r):
+                    self.vecs.append(self._record(ptr, step))
+                    self.rows.append((label, gid, sec, loc, var))
         if self.vecs:
-            self.t_vec = h.Vector()
-            self.t_vec.record(h._ref_t, step)
+            self.t_vec = self._record(h._ref_t, step)
+
+    def _record(self, ptr, step: float):
+        vec = self.h.Vector()
+        if self.per_step:
+            vec.record(ptr)
+        else:
+            vec.record(ptr, step)
+        return vec
+
+    def _targets(self, cell, spec: dict, net: Network, row: int) -> list[tuple]:
+        """(sec, loc, pointer) of each variable one recordTraces entry records on a cell."""
+        if "synMech" in spec and "sec" not in spec and cell.point is None:
+            return self._all_syn_mechs(cell, spec, net)
+        ptr = self._pointer(cell, spec, net, row)
+        return [] if ptr is None else [(spec.get("sec"), float(spec.get("loc", 0.5)), ptr)]
+
+    def _all_syn_mechs(self, cell, spec: dict, net: Network) -> list[tuple]:
+        """NetPyNE's ``{'synMech': label, 'var': v}`` without ``sec``: every synapse of that
+        label on the cell, section by section in creation order, under the key
+        ``(section, loc)`` of the connection that made it; a later synapse at the same key
+        replaces an earlier one, as it does in NetPyNE's ``'<sec>_<loc>'`` dict."""
+        label, var = spec["synMech"], spec.get("var", "v")
+        section_of = {hsec.name(): name for name, hsec in cell.secs.items()}
+        objs: dict[str, list] = {name: [] for name in cell.secs}
+        for name, obj in cell.syns:
+            if name == label:
+                objs[section_of[obj.get_segment().sec.name()]].append(obj)
+        locs = self._syn_locs(net, label).get(cell.gid, {})
+        out: dict[tuple[str, float], Any] = {}
+        for sec, found in objs.items():
+            where = locs.get(sec, [])
+            if len(where) != len(found):  # not one synapse per row: the segment centres
+                where = [float(o.get_segment().x) for o in found]
+            for obj, loc in zip(found, where):
+                out[(sec, loc)] = getattr(obj, "_ref_" + var)
+        return [(sec, loc, ptr) for (sec, loc), ptr in out.items()]
+
+    def _syn_locs(self, net: Network, label: str) -> dict[int, dict[str, list[float]]]:
+        """gid -> section -> locs of the rows that create a ``label`` synapse (connections,
+        then NetStim stims), in creation order; computed once per label."""
+        if label in self._locs:
+            return self._locs[label]
+        out: dict[int, dict[str, list[float]]] = {}
+        conns, st = net.connections, net.stim_targets
+        tables = [(conns, "post_gid", "post_sec", "post_loc")] if len(conns) else []
+        if len(st):
+            tables.append((st, "gid", "sec", "loc"))
+        for table, gcol, scol, lcol in tables:
+            mech: Categorical = table["syn_mech"]  # type: ignore[assignment]
+            code = mech.code_of(label)
+            rows = np.flatnonzero(mech.codes == code) if code >= 0 else np.zeros(0, int)
+            gids = np.asarray(table[gcol])[rows].tolist()
+            secs = table[scol].values()[rows].tolist()  # type: ignore[union-attr]
+            for gid, sec, loc in zip(gids, secs, np.asarray(table[lcol])[rows].tolist()):
+                out.setdefault(int(gid), {}).setdefault(sec, []).append(float(loc))
+        self._locs[label] = out
+        return out
 
     def _pointer(self, cell, spec: dict, net: Network, row: int):
         var = spec.get("var", "v")
@@ -158,8 +216,28 @@ class Recorder:
         if not self.rows:
             return trace_index([], [], [], [], []), np.zeros((0, 0))
         labels, gids, secs, locs, variables = zip(*self.rows)
-        data = np.array([v.as_numpy() for v in self.vecs])
+        if not self.per_step:
+            data = np.array([v.as_numpy() for v in self.vecs])
+            return trace_index(labels, gids, secs, locs, variables), data
+        idx, _ = self._thinning()
+        data = np.full((len(self.vecs), len(idx)), np.nan)
+        for i, vec in enumerate(self.vecs):
+            if len(vec) == len(self.t_vec):
+                data[i] = vec.as_numpy()[idx]
+            else:  # CoreNEURON records RANGE variables only
+                logger.warning("CoreNEURON did not record trace %r of cell %d (%s): stored as "
+                               "NaN; simConfig nethubCoreneuron=False records it",
+                               labels[i], gids[i], variables[i])
         return trace_index(labels, gids, secs, locs, variables), data
+
+    def _thinning(self) -> tuple[np.ndarray, np.ndarray]:
+        return step_samples(self.t_vec.as_numpy(), float(self.h.dt),
+                            float(self.cfg.get("recordStep", 0.1)))
+
+    def _time(self) -> np.ndarray | None:
+        if self.t_vec is None:
+            return None
+        return self._thinning()[1] if self.per_step else self.t_vec.as_numpy().copy()
 
     def _trace_blocks(self):
         """Collective rounds: in round r, rank r sends its traces to rank 0."""
@@ -180,7 +258,7 @@ class Recorder:
         t = time.perf_counter()
         local = (self.spk_t.as_numpy().copy(), self.spk_id.as_numpy().copy())
         allspk = pc.py_gather(local, 0) if nhost > 1 else [local]
-        t_time = self.t_vec.as_numpy().copy() if self.t_vec is not None else None
+        t_time = self._time()
         times = pc.py_gather(t_time, 0) if nhost > 1 else [t_time]
         if rank != 0:
             for _ in self._trace_blocks():
@@ -201,6 +279,32 @@ class Recorder:
         from ..store import read_results
 
         return read_results(out)
+
+
+def step_samples(t_steps: np.ndarray, dt: float, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of a trace recorded every time step (times ``t_steps``) that NEURON's
+    ``Vector.record(ref, step)`` keeps, and the time vector it records.
+
+    NEURON records at event times ``t_k = t_(k-1) + step`` (``t_0`` the initial time, summed
+    one step at a time). An event is delivered at the end of the step that reaches its time
+    (``t_k <= t``) or at the start of the next one (``t_k <= t + dt/2``), so it records the
+    state at the first step time ``t_s`` with ``t_s + dt/2 >= t_k``; events after the last
+    step time ``t_steps[-1]`` are never delivered.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Indices into ``t_steps`` and the recorded times.
+    """
+    t_steps = np.asarray(t_steps, dtype=np.float64)
+    if len(t_steps) < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    half = t_steps + dt / 2
+    last = t_steps[-1]
+    count = int(np.floor((last - t_steps[0]) / step)) + 2
+    times = np.cumsum(np.concatenate([[t_steps[0]], np.full(count, step)]))
+    times = times[times <= last]
+    return np.searchsorted(half, times, side="left").astype(np.int64), times
 
 
 def _traces_placeholder(tvec: np.ndarray):
