@@ -203,6 +203,11 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
               "pointer_conns": n_ptr_all}
     counts["peak_rss_mb"] = _peak_rss_per_rank(pc, nhost)
     counts.update(choice.meta())
+    merging = getattr(eng, "merge_report", None) or {}
+    if "total_objects" in merging:
+        counts["synapse_objects"] = {"connections": merging["total_connections"],
+                                     "objects": merging["total_objects"],
+                                     "saved_by_merging": merging["total_saved"]}
     results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
     return results
 

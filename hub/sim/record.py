@@ -92,9 +92,8 @@ class Recorder:
         self._traces(engine.net)
 
     def _traces(self, net: Network) -> None:
-        """One Vector per (cell, recordTraces entry), cell-major as NetPyNE records them: the
-        ranks hold contiguous gid blocks, so the gathered order does not depend on their
-        number."""
+        """One Vector per (cell, recordTraces entry), cell-major as NetPyNE records them (the
+        gathering restores gid order across ranks, :func:`trace_schedule`)."""
         specs = self.cfg.get("recordTraces") or {}
         gids = trace_gids(net, self.cfg)
         if not specs or len(gids) == 0:
@@ -240,15 +239,27 @@ class Recorder:
         return self._thinning()[1] if self.per_step else self.t_vec.as_numpy().copy()
 
     def _trace_blocks(self):
-        """Collective rounds: in round r, rank r sends its traces to rank 0."""
+        """Rank 0 receives the traces in the serial run's order (by gid, then recording
+        order), one run of rows at a time: with contiguous gid blocks one round per rank, with
+        a deal in several slices (:mod:`nethub.sim.distribute`) one round per slice. A round is
+        one collective ``py_alltoall``; no process holds more than its own and one other
+        rank's rows."""
         pc, rank, nhost = self.pc, int(self.pc.id()), int(self.pc.nhost())
-        for r in range(nhost):
+        index, data = self._local_traces()
+        if nhost == 1:
+            yield index, data
+            return
+        all_gids = pc.py_gather(np.asarray(index["gid"], dtype=np.int64), 0)
+        schedule = pc.py_broadcast(trace_schedule(all_gids) if rank == 0 else None, 0)
+        if not schedule and rank == 0:
+            yield index, data  # no traces anywhere: one empty block
+        for r, lo, hi in schedule:
             payload = [None] * nhost
-            if rank == r:
-                payload[0] = self._local_traces() if r != 0 else None
-            got = pc.py_alltoall(payload) if nhost > 1 else [None]
+            if rank == r and r != 0:
+                payload[0] = (index.take(slice(lo, hi)), data[lo:hi])
+            got = pc.py_alltoall(payload)
             if rank == 0:
-                yield self._local_traces() if r == 0 else got[r]
+                yield (index.take(slice(lo, hi)), data[lo:hi]) if r == 0 else got[r]
 
     def gather(self, net: Network, cfg: dict, timing: dict, counts: dict, out: Path,
                store: Path) -> Results | None:
@@ -279,6 +290,25 @@ class Recorder:
         from ..store import read_results
 
         return read_results(out)
+
+
+def trace_schedule(rank_gids: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """Rounds ``(rank, lo, hi)`` that deliver every rank's trace rows (``rank_gids[r]``: the
+    gid of each of rank r's rows, non-decreasing) in order of gid, each rank's rows of one gid
+    staying in their order: runs of consecutive rows of one rank."""
+    sizes = [len(g) for g in rank_gids]
+    if sum(sizes) == 0:
+        return []
+    gids = np.concatenate(rank_gids)
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    local = np.concatenate([np.arange(n) for n in sizes])
+    order = np.lexsort((local, gids))
+    owner, local = owner[order], local[order]
+    cut = np.flatnonzero((np.diff(owner) != 0) | (np.diff(local) != 1)) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [len(order)]])
+    return [(int(owner[a]), int(local[a]), int(local[b - 1]) + 1)
+            for a, b in zip(starts.tolist(), ends.tolist())]
 
 
 def step_samples(t_steps: np.ndarray, dt: float, step: float) -> tuple[np.ndarray, np.ndarray]:

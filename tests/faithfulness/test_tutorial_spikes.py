@@ -18,7 +18,8 @@ The models: the tutorials of ``fixtures/specs/netpyne_tutorials`` (tut1 is HHTut
 ``import HHTut``; tut4 and HybridTut need ``izhi2007b.mod``, tut_gap ``ElectSyn.mod``, tut_artif
 NEURON's VecStim) and the models of :data:`EXTRA_MODELS`, which exercise what the tutorials do
 not. Durations are the models' own, capped at :data:`DURATION_CAP`. nethub runs them with
-synapse merging off (``nethubMergeSynapses=False``): NetPyNE's one synapse per connection.
+synapse merging off (``nethubMergeSynapses=False``): NetPyNE's one synapse per connection, and
+on NEURON (``nethubCoreneuron=False``), since traces are compared bit for bit.
 
 A comparison that waits for a fix outside the simulator is marked ``xfail(strict=True)`` naming
 the cause (:data:`XFAIL`), so it fails the day the fix lands and the mark is stale.
@@ -357,6 +358,9 @@ class _Runs:
             # NetPyNE's one synapse object per connection, compared bit for bit; synapse
             # merging (nethub's default) moves traces by round-off: test_merge_engine.py
             cfg["nethubMergeSynapses"] = False
+            # and NEURON: CoreNEURON's compiled hh rounds differently (traces ~1e-10 mV apart,
+            # spikes identical: tests/simulation/test_coreneuron_engine.py)
+            cfg["nethubCoreneuron"] = False
             mod_files = read_mod_dir(TUTORIALS_DIR / mods) if mods else None
             path = self._tmp / f"{name}.h5"
             nethub.save(nethub.build(net_params, cfg, mod_files=mod_files), path)

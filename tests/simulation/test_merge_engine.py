@@ -152,6 +152,9 @@ def test_merged_equals_one_synapse_per_connection(kind, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="nethub.sim.engine"):
         on = run(store, True)
     assert f"onto {plan.n_objects} synapse objects" in caplog.text
+    objs = on.meta["synapse_objects"]  # recorded with the run
+    assert objs["objects"] == plan.n_objects
+    assert objs["saved_by_merging"] == off.meta["synapse_objects"]["objects"] - plan.n_objects
     t0, g0 = spikes(off)
     t1, g1 = spikes(on)
     assert len(t0) > 60, "the network is active"
