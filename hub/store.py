@@ -184,22 +184,20 @@ def _read_json(group: h5py.Group, name: str) -> Any:
 
 
 def _target_offsets(cell_gids: np.ndarray, targets: np.ndarray, table: str) -> np.ndarray:
-    if len(cell_gids) and len(targets) and not np.any(targets[1:] < targets[:-1]):
-        # fast path: targets sorted (the canonical order); every target is a cell iff the
-        # runs of equal targets found for the cells cover the whole column
-        offsets = np.empty(len(cell_gids) + 1, dtype=np.int64)
-        offsets[:-1] = np.searchsorted(targets, cell_gids, side="left")
-        offsets[-1] = len(targets)
-        ends = np.searchsorted(targets, cell_gids, side="right")
-        if int((ends - offsets[:-1]).sum()) == len(targets):
-            return offsets
-    rows = np.searchsorted(cell_gids, targets)
-    rows_c = np.minimum(rows, max(len(cell_gids) - 1, 0))
-    if len(targets) and (len(cell_gids) == 0 or np.any(cell_gids[rows_c] != targets)):
-        bad = targets[(len(cell_gids) == 0) | (cell_gids[rows_c] != targets)][:5]
+    """CSR offsets of ``targets`` (sorted: the canonical order) over the sorted, unique
+    ``cell_gids``; every target must be a cell."""
+    offsets = np.empty(len(cell_gids) + 1, dtype=np.int64)
+    offsets[:-1] = np.searchsorted(targets, cell_gids, side="left")
+    offsets[-1] = len(targets)
+    # sorted targets: cell i's run holds only its gid iff the run's first and last items are it
+    full = np.flatnonzero(offsets[1:] > offsets[:-1])
+    ok = len(targets) == 0 or (
+        len(cell_gids) > 0 and offsets[0] == 0
+        and np.array_equal(targets[offsets[full]], cell_gids[full])
+        and np.array_equal(targets[offsets[full + 1] - 1], cell_gids[full]))
+    if not ok:
+        bad = np.setdiff1d(targets, cell_gids)[:5]
         raise StoreError(f"{table}: target gid(s) {bad.tolist()} are not in the cells table")
-    offsets = np.zeros(len(cell_gids) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(cell_gids)), out=offsets[1:])
     return offsets
 
 
@@ -271,7 +269,10 @@ def write_network(
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        # HDF5 creates the file itself: truncating the empty placeholder instead makes closing
+        # the file cost ~0.2 s per 700 MB written (measured, HDF5 1.14)
+        tmp.unlink()
+        with h5py.File(tmp, "w-") as f:
             _write_root_attrs(f)
             _write_network_groups(f, net, compression, content_hash)
             res = f.create_group("results")

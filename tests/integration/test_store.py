@@ -685,3 +685,17 @@ def test_appended_run_records_the_hash(tmp_path):
     store.append_run(path, res)
     assert read_results(path).network_hash == net.content_hash()
     assert validate_store(path) == []
+
+
+@pytest.mark.parametrize("bad_post", [-1, 5, 10**6])  # below, between and above the cells' gids
+def test_write_refuses_connections_to_unknown_cells(tmp_path, bad_post):
+    net = medium_network(seed=6)
+    conns = net.connections.take(np.arange(3))
+    gids = np.sort(net.gids)
+    between = int(np.setdiff1d(np.arange(gids[0], gids[-1]), gids)[0]) if bad_post == 5 else None
+    post = np.asarray(conns["post_gid"]).copy()
+    post[1] = between if between is not None else bad_post
+    conns["post_gid"] = post
+    with pytest.raises(StoreError, match="not in the cells table"):
+        write_network(net.replace(connections=conns), tmp_path / "bad.h5")
+    assert not (tmp_path / "bad.h5").exists()
