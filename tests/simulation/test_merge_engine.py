@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,8 @@ import pytest
 import nethub
 from nethub.build import read_mod_dir
 from nethub.sim.merge import mech_mergeable, plan_merge, store_savings
+
+from .conftest import serial_env
 
 pytestmark = pytest.mark.neuron
 
@@ -118,6 +122,19 @@ def run(store: Path, merge: bool, extra: dict | None = None):
     return nethub.simulate(store, cfg, output=store.with_name(f"{store.stem}.{merge}.h5"))
 
 
+def default_run_in_new_process(store: Path):
+    """``nethub run STORE`` with nethub's defaults, in a new process; its log must say how many
+    synapse objects merging made."""
+    out = store.with_name(f"{store.stem}.default.h5")
+    proc = subprocess.run([sys.executable, "-m", "nethub", "-v", "run", str(store), "-o", str(out)],
+                          capture_output=True, text=True, env=serial_env(), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    res = nethub.load_results(out)
+    n = res.meta["synapse_objects"]["objects"]
+    assert f"onto {n} synapse objects" in proc.stdout + proc.stderr
+    return res
+
+
 def spikes(res) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((res.spike_times, res.spike_gids))
     return res.spike_times[order], res.spike_gids[order]
@@ -135,7 +152,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("kind", list(CASES))
-def test_merged_equals_one_synapse_per_connection(kind, tmp_path, caplog):
+def test_merged_equals_one_synapse_per_connection(kind, tmp_path):
     net, cfg, mods = spec(kind)
     store = store_of(tmp_path, kind, net, cfg, mods)
     shared, apart, rows_apart = CASES[kind]
@@ -148,10 +165,13 @@ def test_merged_equals_one_synapse_per_connection(kind, tmp_path, caplog):
     if "gap" in apart:  # pointer connections have a table of their own, never merged
         assert len(loaded.pointer_conns) > 0
         assert "pointer" in mech_mergeable(loaded, "gap")[1]
-    off = run(store, False)
-    with caplog.at_level(logging.INFO, logger="nethub.sim.engine"):
-        on = run(store, True)
-    assert f"onto {plan.n_objects} synapse objects" in caplog.text
+    # the reference is NetPyNE's way: one synapse per connection, on NEURON (in this process);
+    # the run under test is nethub's default, merged and on CoreNEURON wherever the model allows
+    # it, in a new process (CoreNEURON takes one mechanism library per process)
+    off = run(store, False, {"nethubCoreneuron": False})
+    on = default_run_in_new_process(store)
+    assert off.meta["engine"] == "neuron"
+    assert on.meta["engine"] == ("neuron" if rows_apart else "coreneuron"), on.meta
     objs = on.meta["synapse_objects"]  # recorded with the run
     assert objs["objects"] == plan.n_objects
     assert objs["saved_by_merging"] == off.meta["synapse_objects"]["objects"] - plan.n_objects
