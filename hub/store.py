@@ -556,8 +556,9 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_cell_index(path: str | os.PathLike) -> dict[str, Any]:
-    """What distributing cells needs, without reading the tables: gids (sorted), each cell's
-    cell type name and segment count, and its number of incoming connections."""
+    """What distributing cells needs, without reading the tables: ``gids`` (sorted), each
+    cell's ``cell_type_codes`` (into ``cell_type_names``; -1: none), ``n_segments``,
+    ``n_incoming`` connections and ``n_stims`` (stimulus targets)."""
     path = Path(path)
     where = ["/network/cells"]
     with open_store(path) as f, _reading(path, where):
@@ -570,10 +571,14 @@ def read_cell_index(path: str | os.PathLike) -> dict[str, Any]:
         cats = [_decode(c) for c in ct_g["categories"][()]]
         where.append("/network/connections/post_offsets")
         incoming = np.diff(f["network/connections/post_offsets"][()])
+        where.append("/network/stim_targets/post_offsets")
+        n_stims = np.diff(f["network/stim_targets/post_offsets"][()])
         where.append("/model/cell_types")
         types = _read_json(f["model"], "cell_types")
     nseg = np.array([sum(int(s.get("geom", {}).get("nseg", 1) or 1)
                          for s in types.get(c, {}).get("sections", {}).values()) or 1
                      for c in cats], dtype=np.int64)
     seg_per_cell = nseg[codes] if len(cats) else np.ones(len(gids), dtype=np.int64)
-    return {"gids": gids, "n_segments": seg_per_cell, "n_incoming": incoming}
+    return {"gids": gids, "n_segments": seg_per_cell, "n_incoming": incoming,
+            "n_stims": n_stims, "cell_type_codes": codes.astype(np.int64),
+            "cell_type_names": cats}

@@ -7,14 +7,12 @@ stimulus targets, then contiguous blocks of gids (:func:`nethub.sim.distribute.d
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from ..celltypes import CompartmentalCell
-from ..errors import StoreError
 from ..network import Network
 from .distribute import (
     DEFAULT_POINT,
@@ -56,7 +54,9 @@ def estimate_costs(store: str | Path, model: str = "work") -> tuple[np.ndarray, 
     if model == "count":
         return idx["gids"], count_costs(idx["n_segments"], idx["n_incoming"])
     net = read_network(store, gids=np.zeros(0, dtype=np.int64))  # model descriptions only
-    codes, names, n_stims = _type_codes_and_stims(Path(store))
+    names, n_stims = idx["cell_type_names"], idx["n_stims"]
+    codes = idx["cell_type_codes"].copy()
+    codes[codes < 0] = len(names)  # missing cell type: the last slot of the lookups
     sources = _mod_sources(net.mod_files)
     base = np.array([_type_cost(net, n, sources) for n in names] + [1.0])[codes]
     sites = np.array([_syn_sites(net, n) for n in names] + [0])[codes]
@@ -107,24 +107,3 @@ def _mod_sources(mod_files: dict[str, str]) -> dict[str, str]:
         for name in _DECLARES.findall(text):
             out.setdefault(name, text)
     return out
-
-
-def _type_codes_and_stims(store: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Per cell (gid order): its cell type code, the type names, and its stimulus targets."""
-    from ..store import open_store
-
-    where = "/network/cells"
-    try:
-        with open_store(store) as f:
-            cells = f["network/cells"]
-            meta = json.loads(cells.attrs["columns"])
-            col = cells[f"c{[m['name'] for m in meta].index('cell_type')}"]
-            codes = col["codes"][()].astype(np.int64)
-            names = [c.decode() if isinstance(c, bytes) else str(c)
-                     for c in col["categories"][()]]
-            where = "/network/stim_targets/post_offsets"
-            n_stims = np.diff(f[where][()])
-    except (KeyError, ValueError, OSError) as exc:
-        raise StoreError(f"{store}: cannot read {where}: {exc}") from exc
-    codes[codes < 0] = len(names)  # missing cell type: the last slot of the lookups
-    return codes, names, n_stims

@@ -699,3 +699,17 @@ def test_write_refuses_connections_to_unknown_cells(tmp_path, bad_post):
     with pytest.raises(StoreError, match="not in the cells table"):
         write_network(net.replace(connections=conns), tmp_path / "bad.h5")
     assert not (tmp_path / "bad.h5").exists()
+
+
+def test_read_cell_index_agrees_with_the_tables(medium):
+    net, path = medium
+    idx = store.read_cell_index(path)
+    canon = net.canonical()
+    assert np.array_equal(idx["gids"], canon.gids)
+    types = np.array(idx["cell_type_names"] + [None], dtype=object)[idx["cell_type_codes"]]
+    assert types.tolist() == list(canon.cells["cell_type"].values())
+    for tname, key, col in (("connections", "n_incoming", "post_gid"),
+                            ("stim_targets", "n_stims", "gid")):
+        targets = np.asarray(getattr(canon, tname)[col])
+        expected = np.array([np.count_nonzero(targets == g) for g in canon.gids])
+        assert np.array_equal(idx[key], expected), tname
