@@ -316,7 +316,56 @@ def _adder(family: str, what: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-class NetParams:
+class _UserAttrs:
+    """What NetParams and SimConfig share: attributes that are not NetPyNE keys are kept as the
+    model's own (logged, with a guess when the name is close to a key), and the mapping view
+    (``obj[name]``, ``name in obj``, ``obj.get``) of the public attributes."""
+
+    _WHAT = ""  # "netParams" or "cfg": the name errors and logs use
+    _KEYS: Mapping = {}
+    _NOUN = "attribute"  # what a NetPyNE key is called in the log
+
+    def _set_user_attr(self, name: str, value: Any) -> None:
+        if name not in self._user_attrs:
+            self._user_attrs.append(name)
+            guess = close_key(name, self._KEYS, cutoff=0.85)
+            if guess:
+                logger.warning("%s.%s is not a NetPyNE %s; kept as a user attribute (did you "
+                               "mean %r?)", self._WHAT, name, self._NOUN, guess)
+            else:
+                logger.debug("%s.%s kept as a user attribute", self._WHAT, name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in self._user_attrs:
+            self._user_attrs.remove(name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"{self._WHAT} has no attribute {name!r}")
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        setattr(self, name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and not name.startswith("_") and name in vars(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``obj[name]`` or ``default``."""
+        return self[name] if name in self else default
+
+    @property
+    def user_attributes(self) -> tuple[str, ...]:
+        """Names of attributes that are not NetPyNE keys (the model's own variables)."""
+        return tuple(self._user_attrs)
+
+
+class NetParams(_UserAttrs):
     """Network parameters in NetPyNE's ``netParams`` format.
 
     Parameters
@@ -333,6 +382,9 @@ class NetParams:
     attribute* (NetPyNE models use them as variables in expression strings); it must be
     JSON-compatible by the time the spec is validated or serialised.
     """
+
+    _WHAT = "netParams"
+    _KEYS = NETPARAMS_KEYS
 
     def __init__(self, netParamsDict: Mapping | None = None):  # noqa: N803
         object.__setattr__(self, "_user_attrs", [])
@@ -374,48 +426,9 @@ class NetParams:
         else:
             self._set_user_attr(name, value)
 
-    def _set_user_attr(self, name: str, value: Any) -> None:
-        if name not in self._user_attrs:
-            self._user_attrs.append(name)
-            guess = close_key(name, NETPARAMS_KEYS, cutoff=0.85)
-            if guess:
-                logger.warning("netParams.%s is not a NetPyNE attribute; kept as a user "
-                               "attribute (did you mean %r?)", name, guess)
-            else:
-                logger.debug("netParams.%s kept as a user attribute", name)
-        object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        object.__delattr__(self, name)
-        if name in self._user_attrs:
-            self._user_attrs.remove(name)
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"netParams has no attribute {name!r}")
-
-    def __getitem__(self, name: str) -> Any:
-        if not isinstance(name, str) or name.startswith("_") or name not in vars(self):
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        setattr(self, name, value)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and not name.startswith("_") and name in vars(self)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """``netParams[name]`` or ``default``."""
-        return self[name] if name in self else default
-
     def __repr__(self) -> str:
         counts = ", ".join(f"{f}={len(dict(_items(getattr(self, f))))}" for f in RULE_FAMILIES)
         return f"NetParams({counts})"
-
-    @property
-    def user_attributes(self) -> tuple[str, ...]:
-        """Names of attributes that are not NetPyNE netParams keys (model variables)."""
-        return tuple(self._user_attrs)
 
     # -- rule helpers (NetPyNE API) -----------------------------------------------------------
 

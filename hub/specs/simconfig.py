@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from .netparams import _items, _read_json, dotify, to_plain
+from .netparams import _items, _read_json, _UserAttrs, dotify, to_plain
 from .schema import (
     SIMCONFIG_KEYS,
-    close_key,
     jsonable_problems,
     problems_error,
     show,
@@ -34,7 +33,7 @@ logger = logging.getLogger(__name__)
 _SAVE_FLAGS = ("savePickle", "saveJson", "saveMat", "saveCSV", "saveDpk", "saveHDF5", "saveDat")
 
 
-class SimConfig:
+class SimConfig(_UserAttrs):
     """Simulation configuration in NetPyNE's ``simConfig`` format.
 
     Parameters
@@ -51,6 +50,10 @@ class SimConfig:
     >>> cfg.user_attributes
     ('myGain',)
     """
+
+    _WHAT = "cfg"
+    _KEYS = SIMCONFIG_KEYS
+    _NOUN = "option"
 
     def __init__(self, simConfigDict: Mapping | None = None):  # noqa: N803
         object.__setattr__(self, "_user_attrs", [])
@@ -69,51 +72,16 @@ class SimConfig:
             problems = value_problems(SIMCONFIG_KEYS[name], value, f"cfg.{name}")
             if problems:
                 raise problems_error(f"cfg.{name}", problems)
-        elif name.startswith("_"):
-            pass
-        elif name not in self._user_attrs:
-            self._user_attrs.append(name)
-            guess = close_key(name, SIMCONFIG_KEYS, cutoff=0.85)
-            if guess:
-                logger.warning("cfg.%s is not a NetPyNE option; kept as a user attribute "
-                               "(did you mean %r?)", name, guess)
-            else:
-                logger.debug("cfg.%s kept as a user attribute", name)
+        elif not name.startswith("_"):
+            self._set_user_attr(name, value)
+            return
         object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        object.__delattr__(self, name)
-        if name in self._user_attrs:
-            self._user_attrs.remove(name)
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"cfg has no attribute {name!r}")
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self:
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        setattr(self, name, value)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and not name.startswith("_") and name in vars(self)
 
     def __iter__(self) -> Iterator[str]:
         return iter([k for k in vars(self) if not k.startswith("_")])
 
-    def get(self, name: str, default: Any = None) -> Any:
-        """``cfg[name]`` or ``default``."""
-        return self[name] if name in self else default
-
     def __repr__(self) -> str:
         return f"SimConfig(duration={self.duration!r}, dt={self.dt!r}, user={self._user_attrs})"
-
-    @property
-    def user_attributes(self) -> tuple[str, ...]:
-        """Names of attributes that are not NetPyNE simConfig options (model parameters)."""
-        return tuple(self._user_attrs)
 
     # -- NetPyNE API -------------------------------------------------------------------------
 
