@@ -169,6 +169,8 @@ def _config_reasons(cfg: dict[str, Any], net: Network, per_step: bool) -> list[s
                        "only one sample (nrn#2101); record every step and keep every k-th")
         elif abs(step / dt - round(step / dt)) > 1e-9:
             out.append(f"recordStep {step} is not a multiple of dt {dt}")
+        out += [f"recordTraces['{label}'] records {var!r}, which is not a RANGE variable: "
+                "CoreNEURON ignores the recording" for label, var in _unrecordable(cfg)]
     for key in ("recordLFP", "recordDipole", "recordDipolesHNN"):
         if cfg.get(key):
             out.append(f"{key}: needs Python calls during the run, which CoreNEURON skips")
@@ -214,6 +216,25 @@ def stop_times(tstop: float, dt: float, chunks: int = 1, gaps: bool = True
     if chunks == 1 and not gaps and steps > 3 and int(x / dt + 1e-9) == steps:
         return [x]
     return None
+
+
+#: Section variables a ``sec(loc)._ref_<var>`` trace may name that CoreNEURON cannot record
+#: (not RANGE variables: "PlayRecord ... ignored because not a Range Variable"; measured for
+#: diam on NEURON 9.0.2, whose ``cm`` and ``v`` record fine).
+SECTION_VARS = frozenset({"diam", "L", "Ra", "nseg", "rallbranch"})
+
+
+def _unrecordable(cfg: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, var) of recordTraces entries on a section variable CoreNEURON cannot record."""
+    out = []
+    for label, spec in (cfg.get("recordTraces") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        var = spec.get("var", "v")
+        if var in SECTION_VARS and not any(k in spec for k in ("mech", "synMech", "pointp",
+                                                               "stim")):
+            out.append((str(label), str(var)))
+    return out
 
 
 def _records_traces(net: Network, cfg: dict[str, Any]) -> bool:

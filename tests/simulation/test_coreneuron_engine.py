@@ -260,6 +260,20 @@ def test_cvode_falls_back_with_the_reason_logged(example_store, tmp_path, caplog
     assert [m for m in lines if "not CoreNEURON" in m and "fixed-step" in m]
 
 
+def test_section_variable_trace_falls_back(example_store, tmp_path):
+    """A trace of ``diam`` (not a RANGE variable: CoreNEURON ignores its recording) makes the
+    model ineligible, so 'auto' records it on NEURON instead of storing NaN; forcing fails."""
+    traces = {"recordCells": [0], "duration": 20.0,
+              "recordTraces": {"d": {"sec": "soma", "loc": 0.5, "var": "diam"},
+                               "cm": {"sec": "soma", "loc": 0.5, "var": "cm"}}}
+    res = _run(example_store, tmp_path, "auto", **traces)
+    assert res.meta["engine"] == "neuron"
+    assert "recordTraces['d'] records 'diam'" in res.meta["engine_reason"]
+    assert not np.isnan(res.traces.data).any() and (res.traces.data > 0).all()
+    with pytest.raises(SimulationError, match="not a RANGE variable"):
+        _run(example_store, tmp_path, True, **traces)
+
+
 def test_refused_at_hand_over_falls_back(example_runs, example_store, tmp_path):
     """NEURON objects left in the process (here a spike detector without a gid) make
     CoreNEURON's hand-over fail before any step: 'auto' runs NEURON instead, forcing fails."""
