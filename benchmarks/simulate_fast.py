@@ -57,43 +57,11 @@ SIMULATE_GOAL = 10.0  # NetPyNE's simulation phase / nethub's, 1 rank
 PIPELINE_GOAL = 15.0  # NetPyNE create + simulate / nethub build ... results written, 1 rank
 COUNT_TOLERANCE = 0.05  # |spike count nethub / NetPyNE - 1|
 
-#: The model: NetPyNE's usual HH soma, Exp2Syn, NetStim background.
-HH = {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.003, "el": -70.0}
-GEOM = {"diam": 18.8, "L": 18.8, "Ra": 123.0}
-SYN = {"tau1": 0.1, "tau2": 5.0, "e": 0.0}
-STIM = {"rate": 10.0, "noise": 0.5, "start": 1.0}
-CONN_WEIGHT, CONN_DELAY = 0.0004, 5.0
-STIM_WEIGHT, STIM_DELAY = 0.02, 1.0
 SELF = Path(__file__).resolve()
-
-
-# ----------------------------------------------------------------------------- the model
-def spec(n_cells: int, fanin: int, duration: float) -> tuple[dict, dict]:
-    """netParams and simConfig (NetPyNE-format plain dicts; NetPyNE's defaults otherwise)."""
-    net = {
-        "sizeX": 1000.0, "sizeY": 1000.0, "sizeZ": 1000.0,
-        "popParams": {"E": {"cellType": "HH", "numCells": n_cells}},
-        "cellParams": {"HH": {"secs": {"soma": {"geom": dict(GEOM),
-                                                 "mechs": {"hh": dict(HH)}}}}},
-        "synMechParams": {"exc": {"mod": "Exp2Syn", **SYN}},
-        "connParams": {"E->E": {"preConds": {"pop": "E"}, "postConds": {"pop": "E"},
-                                "convergence": fanin, "weight": CONN_WEIGHT,
-                                "delay": CONN_DELAY, "synMech": "exc", "sec": "soma",
-                                "loc": 0.5}},
-        "stimSourceParams": {"bkg": {"type": "NetStim", **STIM}},
-        "stimTargetParams": {"bkg->E": {"source": "bkg", "conds": {"pop": "E"},
-                                        "weight": STIM_WEIGHT, "delay": STIM_DELAY,
-                                        "synMech": "exc", "sec": "soma", "loc": 0.5}},
-    }
-    cfg = {"duration": duration, "dt": 0.025,
-           "seeds": {"conn": 1, "stim": 1, "loc": 1, "cell": 1},
-           "hParams": {"celsius": 6.3, "v_init": -65.0}, "verbose": False}
-    return net, cfg
-
-
-# ----------------------------------------------------------------------------- helpers
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+sys.path.insert(0, str(SELF.parent))
+# the model of benchmarks/simulate.py (HH soma, Exp2Syn, NetStim background; its ``conns``
+# argument is this script's ``--fanin``), so that both benchmarks measure the same network
+from simulate import peak_rss_mb, spec  # noqa: E402
 
 
 def child(mode: str, *args: str) -> dict:
