@@ -87,10 +87,6 @@ _CONN_KEYS = frozenset({"preGid", "sec", "loc", "synMech", "weight", "delay", "p
 _STIM_META = frozenset({"source", "type", "label", "sec", "loc", "hObj", "hRandom"})
 _POINT_MODELS = frozenset({"NetStim", "VecStim", "IntFire1", "IntFire2", "IntFire4",
                            "DynamicNetStim", "PatternStim"})
-_POP_STRUCTURAL = frozenset({
-    "pop", "cellModel", "cellType", "numCells", "density", "cellsList", "gridSpacing",
-    "xRange", "yRange", "zRange", "xnormRange", "ynormRange", "znormRange", "vref",
-    "spkTimes", "dynamicRates", "diversity", "originalFormat", "params"})
 
 
 # ---------------------------------------------------------------------------------- checks
