@@ -367,7 +367,40 @@ def _configure_logging(verbose: int) -> Callable[[], None]:
 def _message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, NethubError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, NethubError):
+        return text
+    hint = _HINTS.get(type(exc).__name__)
+    if hint is None:
+        hint = next((v for k, v in _HINTS.items() if k in {c.__name__ for c in type(exc).mro()}),
+                    None)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {text}"
+    if isinstance(exc, RuntimeError) and "hoc" in text:
+        return "NEURON (hoc) error: " + text.replace("hocobj_call error: ", "").replace(
+            "hoc_execerror: ", "") + " (NEURON's message is above)"
+    return f"{type(exc).__name__}: {text}" + (f" ({hint})" if hint else "")
+
+
+#: a short explanation of builtin errors that reach the command line
+_HINTS = {
+    "MemoryError": "not enough memory for this model or file",
+    "RecursionError": "the input is nested too deeply",
+    "OverflowError": "a number is too large",
+    "ZeroDivisionError": "a division by zero",
+}
+
+
+def _report(exc: BaseException) -> int:
+    """The exit code for an error; its one line (``nethub: error: ...``) goes to stderr."""
+    if isinstance(exc, KeyboardInterrupt):
+        _error("interrupted")
+        return 130
+    if not getattr(exc, "quiet", False):  # an MPI rank other than 0: rank 0 reports it
+        _error(_message(exc))
+    if isinstance(exc, (CommandLineError, OptionError)):
+        return 2
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -381,7 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 success, 1 failure, 2 usage error, 130 interrupted.
+        0 success, 1 failure, 2 usage error, 130 interrupted. Every error, whatever its
+        type, becomes one line ``nethub: error: ...`` on stderr (with ``--debug``, the
+        exception propagates with its traceback).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
@@ -392,15 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     undo_logging = _configure_logging(args.verbose)
     try:
         return int(_resolve(args.handler)(args))
-    except KeyboardInterrupt:
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the user sees one line
         if args.debug:
             raise
-        _error("interrupted")
-        return 130
-    except (NethubError, OSError) as exc:
-        if args.debug:
-            raise
-        _error(_message(exc))
-        return 2 if isinstance(exc, (CommandLineError, OptionError)) else 1
+        return _report(exc)
     finally:
         undo_logging()

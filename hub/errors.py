@@ -18,6 +18,8 @@ __all__ = [
     "ConversionError",
     "SimulationError",
     "UntrustedPickleError",
+    "StoreAccessError",
+    "StoreLockError",
 ]
 
 
@@ -70,3 +72,11 @@ class SimulationError(NethubError, RuntimeError):
 
 class UntrustedPickleError(NethubError, PermissionError):
     """Reading a pickle was refused because the caller did not mark it as trusted."""
+
+
+class StoreAccessError(NethubError, PermissionError):
+    """A store or its folder cannot be written (read-only file, folder or file system)."""
+
+
+class StoreLockError(NethubError, OSError):
+    """A store cannot be locked for writing (e.g. a file system without ``flock``)."""

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,10 +36,17 @@ import numpy as np
 
 from . import __version__
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
-from .errors import NethubError, SchemaVersionError, StoreError
+from .errors import (
+    NethubError,
+    SchemaVersionError,
+    StoreAccessError,
+    StoreError,
+    StoreLockError,
+)
 from .h5table import STR_DTYPE, Runs, dataset_options, read_table, write_table
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
+from .storelock import clean_stale_temps, lock_path, store_lock, temp_prefix
 
 __all__ = [
     "FORMAT_NAME",
@@ -75,13 +84,18 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".nhtmp") -> Iterator[Pat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    clean_stale_temps(path)  # of writers killed before they could remove theirs
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _file_mode(path))  # mkstemp makes it 0600; keep the usual mode
-        os.replace(tmp_path, path)
+        if lock_path(path).exists():  # a store others append to: not while one of them writes
+            with store_lock(path, exclusive=True):
+                os.replace(tmp_path, path)
+        else:
+            os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -110,8 +124,12 @@ def _reading(path: Path, where: list[str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def open_store(path: str | os.PathLike, mode: str = "r") -> Iterator[h5py.File]:
+def open_store(path: str | os.PathLike, mode: str = "r", lock: bool = True
+               ) -> Iterator[h5py.File]:
     """Open a store after checking that it is one this version can read.
+
+    With ``lock``, the store's lock file (:mod:`nethub.storelock`) is held while it is open:
+    shared for reading (when the lock file exists), exclusive for writing.
 
     Raises
     ------
@@ -127,16 +145,38 @@ def open_store(path: str | os.PathLike, mode: str = "r") -> Iterator[h5py.File]:
         raise StoreError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if not _has_hdf5_magic(path):  # checked first: h5py's "r+" would turn an empty file into HDF5
         raise StoreError(f"{path}: not an HDF5 file")
-    try:
-        f = h5py.File(path, mode)
-    except OSError as exc:
-        kind = "truncated or corrupt HDF5 file" if _has_hdf5_magic(path) else "not an HDF5 file"
-        raise StoreError(f"{path}: {kind} ({exc})") from exc
-    try:
-        _check_header(path, f)
-        yield f
-    finally:
-        f.close()
+    with store_lock(path, exclusive=mode != "r") if lock else contextlib.nullcontext():
+        f = _h5open(path, mode)
+        try:
+            _check_header(path, f)
+            yield f
+        finally:
+            f.close()
+
+
+def _h5open(path: Path, mode: str, wait: float = 10.0) -> h5py.File:
+    """``h5py.File``, retried while another program holds HDF5's own lock on the file (one
+    that does not take nethub's lock file), with errors said as what they are."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except OSError as exc:
+            text = str(exc).lower()
+            locked = "unable to lock file" in text
+            if locked and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            if locked:
+                raise StoreLockError(f"{path}: the file is in use by another program (HDF5 "
+                                     f"file lock): {exc}") from exc
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "permission" in text:
+                raise StoreAccessError(f"{path}: permission denied opening the store "
+                                       f"{'for writing' if mode != 'r' else ''}".rstrip()
+                                       ) from exc
+            kind = "truncated or corrupt HDF5 file" if _has_hdf5_magic(path) else (
+                "not an HDF5 file")
+            raise StoreError(f"{path}: {kind} ({exc})") from exc
 
 
 def _has_hdf5_magic(path: Path) -> bool:
@@ -449,16 +489,18 @@ def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: s
 
 
 def append_run(path: str | os.PathLike, results: Results, name: str | None = None,
-               compression: str = "blosc-lz4", trace_blocks=None) -> str:
+               compression: str = "blosc-lz4", trace_blocks=None, lock: bool = True) -> str:
     """Add a run to an existing store without rewriting its network.
 
     The run is written into a hidden group and renamed when complete; if writing fails the
     hidden group is removed and the store is as before. Returns the run's name.
     ``trace_blocks`` (an iterable of (index Table, data array)) replaces ``results.traces``
-    so that traces arrive block by block (e.g. one MPI rank at a time).
+    so that traces arrive block by block (e.g. one MPI rank at a time). The store's lock is
+    held while appending (concurrent appends wait for each other); ``lock=False`` for a file
+    nobody else can see yet (a temporary copy).
     """
     path = Path(path)
-    with open_store(path, "r+") as f:
+    with open_store(path, "r+", lock=lock) as f:
         res = f.require_group("results")
         order = len([k for k in res if not k.startswith(".")])
         name = name or results.name or f"run_{order:04d}"

@@ -14,7 +14,6 @@ import logging
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +61,8 @@ def _neuron():
         raise SimulationError("simulating needs NEURON: pip install 'nethub[neuron]'") from exc
     if _under_mpi():
         h.nrnmpi_init()
+        # a hoc error raises in Python instead of aborting: the ranks agree on it (agree.py)
+        h.ParallelContext().mpiabort_on_error(0)
     h.load_file("stdrun.hoc")
     pc = h.ParallelContext()
     _STATE.update(h=h, pc=pc)
@@ -88,7 +89,8 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
-             output: str | os.PathLike | None = None) -> Results | None:
+             output: str | os.PathLike | None = None, timeout: float | None = None,
+             overwrite: bool = False) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -98,27 +100,39 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     sim_config : SimConfig, dict or None
         Overrides the simConfig stored with the model.
     nprocs : int
-        MPI ranks; > 1 launches ``mpiexec``.
+        MPI ranks (>= 1); > 1 launches ``mpiexec``.
     output : path, optional
         Store to write (the input store itself when omitted and the input is a store).
+    timeout : float, optional
+        Seconds after which the job is stopped (it then runs as a child process, also with
+        one rank) and a :class:`~nethub.errors.SimulationError` is raised.
+    overwrite : bool
+        A spec or network is built into a new store; an existing store at that path (e.g.
+        ``model.h5`` beside ``model.json``) is refused unless ``overwrite``.
 
     Returns
     -------
     Results or None
         The results; ``None`` on MPI ranks other than 0 when called inside an MPI job.
     """
-    store = _as_store(model, output)
+    from ..storelock import check_writable
+
+    if int(nprocs) < 1:
+        raise SimulationError(f"nprocs must be at least 1, not {nprocs}")
+    store = _as_store(model, output, overwrite)
     out = Path(output) if output is not None else store
-    if nprocs > 1 and not _under_mpi():
-        return _launch_mpi(store, sim_config, nprocs, out)
+    if (nprocs > 1 or timeout is not None) and not _under_mpi():
+        check_writable(out, store)  # before any rank starts
+        return _launch_mpi(store, sim_config, nprocs, out, timeout)
     return run_store(store, sim_config, out)
 
 
-def _as_store(model: Any, output) -> Path:
+def _as_store(model: Any, output, overwrite: bool = False) -> Path:
     from ..store import write_network
 
     if isinstance(model, Network):
         path = Path(output) if output is not None else Path(tempfile.mkdtemp()) / "model.h5"
+        _refuse_existing(path, overwrite, "the network")
         write_network(model, path)
         return path
     path = Path(model)
@@ -126,33 +140,43 @@ def _as_store(model: Any, output) -> Path:
         from ..build import build
         from ..specs import load_spec
 
-        net_params, cfg = load_spec(path)
         target = Path(output) if output is not None else path.with_suffix(".h5")
+        _refuse_existing(target, overwrite, str(path))
+        net_params, cfg = load_spec(path)
         write_network(build(net_params, cfg), target)
         return target
     return path
 
 
-def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path) -> Results:
+def _refuse_existing(target: Path, overwrite: bool, what: str) -> None:
+    """A spec's store never silently replaces an existing one (and its runs)."""
+    if overwrite or not target.exists():
+        return
+    raise SimulationError(
+        f"{target} already exists; running {what} would replace that store and its runs. "
+        f"Run the store itself to add a run to it (nethub run {target}), write elsewhere "
+        f"with -o NEW.h5, or replace it with --overwrite")
+
+
+def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
+                timeout: float | None = None) -> Results:
     from ..build import spec_dicts
     from ..store import read_results
+    from .launch import run_job
 
-    exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
-                       + os.environ.get("PATH", ""))
-    if exe is None:
-        raise SimulationError("mpiexec not found: pip install 'nethub[mpi]'")
-    cmd = [exe, "-n", str(nprocs), sys.executable, "-m", "nethub", "run", str(store),
-           "-o", str(out)]
+    cmd = [sys.executable, "-m", "nethub", "run", str(store), "-o", str(out)]
+    if nprocs > 1:
+        exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
+                           + os.environ.get("PATH", ""))
+        if exe is None:
+            raise SimulationError("mpiexec not found: pip install 'nethub[mpi]'")
+        cmd = [exe, "-n", str(nprocs), *cmd]
     with tempfile.TemporaryDirectory() as tmp:
         if sim_config is not None:
             cfg_path = Path(tmp) / "cfg.json"
             cfg_path.write_text(json.dumps(spec_dicts({}, sim_config)[1]))
             cmd += ["--cfg", str(cfg_path)]
-        proc = subprocess.run(cmd, env=neuron_env(), capture_output=True, text=True,
-                              check=False)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise SimulationError(f"MPI run failed ({' '.join(cmd)}):\n{tail}")
+        run_job(cmd, neuron_env(), timeout=timeout)
     return read_results(out)
 
 
@@ -160,42 +184,53 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
               output: str | os.PathLike | None = None) -> Results | None:
     """Run a store on the ranks of this MPI job; rank 0 writes and returns the results."""
     from ..store import read_network
+    from ..storelock import check_writable
     from . import record
+    from .agree import phase
     from .engine import Engine
+    from .launch import watch_launcher
     from .partition import local_gids
 
+    watch_launcher()  # a rank of a launched job ends when its launcher is gone
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     h, pc = _neuron()
     pc.gid_clear()  # what an earlier run in this process registered (gids, gap junction ids)
     rank, nhost = int(pc.id()), int(pc.nhost())
     store = Path(store)
-    gids = local_gids(store, rank, nhost)
-    net = read_network(store, gids=gids)
-    cfg = _sim_config(net.spec, sim_config)
+    with phase(pc, "read"):  # every phase ends with the ranks agreeing on errors (agree.py)
+        if rank == 0:
+            check_writable(Path(output) if output else store, store)
+        net = read_network(store, gids=local_gids(store, rank, nhost))
+        cfg = _sim_config(net.spec, sim_config)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
-    choice = _choose_engine(h, pc, net, cfg)
+    with phase(pc, "mechanisms"):
+        choice = _choose_engine(h, pc, net, cfg)
     timing["mechanisms"] = time.perf_counter() - t
     t = time.perf_counter()
-    eng = Engine(h, pc, net, cfg)
-    eng.create_cells()
+    with phase(pc, "cells"):
+        eng = Engine(h, pc, net, cfg)
+        eng.create_cells()
     timing["cells"] = time.perf_counter() - t
     t = time.perf_counter()
-    n_conns = eng.create_connections()
-    n_stims = eng.create_stims()
-    n_ptr = eng.create_pointer_conns(_pointer_table(store))
+    with phase(pc, "connections"):
+        n_conns = eng.create_connections()
+        n_stims = eng.create_stims()
+        n_ptr = eng.create_pointer_conns(_pointer_table(store))
     n_ptr_all = pc.allreduce(n_ptr, 1)
     timing["connections"] = time.perf_counter() - t
-    _setup_run(h, pc, cfg, choice.core)
-    choice = _confirm_engine(h, pc, choice, rank)
-    if not choice.core:
-        _setup_run(h, pc, cfg)
-    rec = record.Recorder(h, pc, eng, cfg, per_step=choice.core)
-    eng.init_v()
+    with phase(pc, "setup"):
+        _setup_run(h, pc, cfg, choice.core)
+        choice = _confirm_engine(h, pc, choice, rank)
+        if not choice.core:
+            _setup_run(h, pc, cfg)
+        rec = record.Recorder(h, pc, eng, cfg, per_step=choice.core)
+        eng.init_v()
     pc.barrier()
     t = time.perf_counter()
-    choice = _solve(h, pc, cfg, rank, choice, gaps=n_ptr_all > 0)
+    with phase(pc, "run"):
+        choice = _solve(h, pc, cfg, rank, choice, gaps=n_ptr_all > 0)
     timing["simulate"] = time.perf_counter() - t
     if cfg.get("printRunTime") and rank == 0:
         logger.warning("run time %.2f s for %s ms", timing["simulate"], cfg["duration"])
@@ -208,8 +243,8 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
         counts["synapse_objects"] = {"connections": merging["total_connections"],
                                      "objects": merging["total_objects"],
                                      "saved_by_merging": merging["total_saved"]}
-    results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
-    return results
+    with phase(pc, "gather"):  # gathering and writing (rank 0) interleave
+        return rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+
+#: set in the ranks of a job that ``nethub run --np N`` launched (nethub.sim.launch)
+LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
 
 __all__ = ["add_run_arguments", "run", "add_plot_arguments", "plot"]
 
@@ -13,13 +17,39 @@ __all__ = ["add_run_arguments", "run", "add_plot_arguments", "plot"]
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a store, or a NetPyNE-style spec (.py/.json), or 'example'")
     p.add_argument("--cfg", metavar="CFG", help="simConfig overrides (.json or .py with cfg)")
-    p.add_argument("--np", type=int, default=1, metavar="N", help="MPI ranks (runs mpiexec)")
+    p.add_argument("--np", type=_at_least_one, default=1, metavar="N",
+                   help="MPI ranks (runs mpiexec when > 1)")
+    p.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                   help="stop the simulation (every rank) after SECONDS and fail")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a spec's store replace an existing store of the same name")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="store to write (default: the input store, or INPUT.h5 for a spec)")
     p.add_argument("--engine", choices=tuple(ENGINES), default=None,
                    help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
                         "NEURON (the default, or the model's simConfig nethubCoreneuron); "
                         "'coreneuron' fails with the reasons when it cannot")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of ranks, got {text!r}"
+                                         ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not t > 0 or t == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return t
 
 
 #: ``--engine`` value -> simConfig ``nethubCoreneuron``
@@ -30,7 +60,12 @@ _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 def _load_cfg(path: str | None, engine: str | None = None):
     cfg = None
     if path is not None and path.endswith(".json"):
-        cfg = json.loads(Path(path).read_text())
+        try:
+            cfg = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            from ..errors import SpecError
+
+            raise SpecError(f"{path}: not valid JSON ({exc})") from None
     elif path is not None:
         from ..specs import load_simconfig
 
@@ -54,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
         model = str(example_path())
     res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)), nprocs=args.np,
-                   output=args.output)
-    if res is not None:
+                   output=args.output, timeout=getattr(args, "timeout", None),
+                   overwrite=getattr(args, "overwrite", False))
+    if res is not None and not os.environ.get(LAUNCHER_ENV):  # the launcher says it once
         t, engine = res.timing, res.meta.get("engine")
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
             f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "

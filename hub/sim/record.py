@@ -354,12 +354,14 @@ def _stored_hash(store: Path) -> str:
 
 def _write(res: Results, out: Path, store: Path, blocks) -> None:
     from ..store import append_run, atomic_path
+    from ..storelock import store_lock
 
     if Path(out).resolve() != Path(store).resolve():
         with atomic_path(out) as tmp:
-            shutil.copyfile(store, tmp)
+            with store_lock(store, exclusive=False):
+                shutil.copyfile(store, tmp)
             os.chmod(tmp, 0o644)
-            append_run(tmp, res, trace_blocks=blocks)
+            append_run(tmp, res, trace_blocks=blocks, lock=False)
     else:
         append_run(out, res, trace_blocks=blocks)
 
