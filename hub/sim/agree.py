@@ -151,8 +151,8 @@ def _allreduce_with_grace(comm: Any, failed: bool, message: str | None) -> bool:
     deadline = time.monotonic() + _grace()
     while not req.Test():
         if time.monotonic() > deadline:
-            logger.error("%s (the other ranks are blocked in a collective: ending the MPI job)",
-                         message)
+            logger.error("%s (the other ranks are blocked in a collective: ending the MPI "
+                         "job)", message)
             for handler in logging.getLogger().handlers + logging.getLogger("nethub").handlers:
                 handler.flush()
             MPI.COMM_WORLD.Abort(1)

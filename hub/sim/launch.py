@@ -17,6 +17,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,10 @@ JOB_ENV = "NETHUB_JOB"
 #: pid of the launching process, for the ranks' watchdog
 LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
 _ERROR_PREFIX = "nethub: error: "
+#: what a rank that aborts the job logs (nethub.sim.agree)
+_RANK_FAILED = re.compile(r"^(?:nethub: ERROR: )?(rank \d+ failed in \w+: .*?)"
+                          r"(?: \(the other ranks are blocked in a collective.*)?$")
+_QUIET = re.compile(r"^(numprocs=\d+|Abort\(-?\d+\) on node \d+ .*)$")
 _SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
@@ -65,21 +70,24 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
     env = {**env, JOB_ENV: token, LAUNCHER_ENV: str(os.getpid())}
     errors: list[str] = []
     tail: collections.deque[str] = collections.deque(maxlen=30)
+    stopping = threading.Event()  # set when this process ends the job: its noise is not shown
     proc = subprocess.Popen(list(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace",
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
     reader = threading.Thread(target=_copy_lines, daemon=True,
-                              args=(proc.stdout, output or sys.stderr, errors, tail))
+                              args=(proc.stdout, output or sys.stderr, errors, tail, stopping))
     reader.start()
     try:
         with _signals_raise():
             rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stopping.set()
         _end(proc, token)
         raise SimulationError(f"the simulation ran longer than the timeout of {timeout:g} s "
                               f"and was stopped (mpiexec and every rank ended; nothing was "
                               f"stored)") from None
     except _Stopped as stop:
+        stopping.set()
         _end(proc, token)
         if stop.signum == signal.SIGINT:
             raise KeyboardInterrupt from None
@@ -95,12 +103,27 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         raise SimulationError(_failure(cmd, rc, errors, tail))
 
 
-def _copy_lines(stream, output: IO[str], errors: list[str], tail) -> None:
+def _die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Linux: this process gets ``sig`` when its parent ends (even by SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _copy_lines(stream, output: IO[str], errors: list[str], tail,
+                stopping: threading.Event) -> None:
     for line in stream:
-        if line.startswith(_ERROR_PREFIX):
-            errors.append(line[len(_ERROR_PREFIX):].strip())
+        text = line.rstrip("\n")
+        rank_failed = _RANK_FAILED.match(text)
+        if text.startswith(_ERROR_PREFIX) or rank_failed:
+            errors.append(rank_failed.group(1) if rank_failed else text[len(_ERROR_PREFIX):])
             continue
-        tail.append(line.rstrip("\n"))
+        tail.append(text)
+        if stopping.is_set() or _QUIET.match(text):  # NEURON's banner; MPICH's echo of an
+            # abort nethub explains; what MPICH says when this process ends the job
+            continue
         with contextlib.suppress(OSError, ValueError):
             output.write(line)
             output.flush()
@@ -109,12 +132,9 @@ def _copy_lines(stream, output: IO[str], errors: list[str], tail) -> None:
 def _failure(cmd: Sequence[str], rc: int, errors: list[str], tail) -> str:
     if errors:
         return errors[0]
-    rank_lines = [ln for ln in tail if " failed in " in ln and "rank " in ln]
-    if rank_lines:  # a rank that aborted the job logged why
-        return rank_lines[-1].split(": ", 2)[-1] if rank_lines[-1].startswith("nethub:") else (
-            rank_lines[-1])
+    quiet = [ln for ln in tail if _QUIET.match(ln) and not ln.startswith("numprocs")]
     return (f"the simulation job failed (exit code {rc}) without a nethub error; its output "
-            f"is above ({' '.join(cmd[:3])} ...)")
+            f"is above{': ' + quiet[-1] if quiet else ''} ({' '.join(cmd[:3])} ...)")
 
 
 @contextlib.contextmanager
@@ -186,11 +206,17 @@ def _job_pids(token: str) -> list[int]:
 
 def watch_launcher(interval: float = 1.0) -> None:
     """In a rank of a launched job: end this process when the launcher is gone (e.g. killed
-    with SIGKILL, which it cannot pass on), so that no orphaned rank runs or writes on."""
+    with SIGKILL, which it cannot pass on), so that no orphaned rank runs or writes on.
+
+    mpiexec gets SIGTERM when the launcher ends; the rank gets SIGKILL when its parent ends;
+    a thread also checks that the launcher is alive (between NEURON calls)."""
     pid = os.environ.get(LAUNCHER_ENV, "")
     if not pid.isdigit() or os.environ.get("_NETHUB_WATCHING") == pid:
         return
     os.environ["_NETHUB_WATCHING"] = pid
+    # MPICH's proxy (this rank's parent) ends when mpiexec does, which ends when the launcher
+    # does (it gets SIGTERM then); a rank blocked in NEURON (holding the GIL) ends with it
+    _die_with_parent(signal.SIGKILL)
 
     def watch() -> None:
         while True:
