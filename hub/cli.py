@@ -294,6 +294,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                       "nethub.sim.cli:add_run_arguments", "nethub.sim.cli:run"),
     "plot": Subcommand("plot a run: raster or traces", "nethub.sim.cli:add_plot_arguments",
                        "nethub.sim.cli:plot"),
+    "compact": Subcommand("rewrite a store without dead space (atomically, keeping every run)",
+                          "nethub.storemaint:add_arguments", "nethub.storemaint:run"),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.build.cli:add_arguments", "nethub.build.cli:run"),
 }

@@ -443,6 +443,11 @@ def validate_store(path: str | os.PathLike) -> list[Finding]:
         with open_store(path) as f:
             with rep.guard("/"):
                 _validate_open(rep, f)
+            with rep.guard("/"):  # dead space, interrupted appends, stale temporary files
+                from .storemaint import storage_findings
+
+                for where, message in storage_findings(path, f):
+                    rep.warning(where, message)
     except Exception as exc:  # noqa: BLE001
         return [Finding(ERROR, "/", str(exc) or type(exc).__name__)]
     if rep.n_errors == 0:
@@ -470,6 +475,8 @@ def _validate_open(rep: _Report, f: h5py.File) -> None:
         if res is not None:
             stored_hash = _network_hash_for_runs(f, net, res)
             for name in res:
+                if name.startswith("."):  # an interrupted append (storage_findings)
+                    continue
                 with rep.guard(f"/results/{name}"):
                     _validate_run(rep, res, name, gids, stored_hash)
 

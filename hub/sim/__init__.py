@@ -121,14 +121,16 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
         raise SimulationError(f"nprocs must be at least 1, not {nprocs}")
     store = _as_store(model, output, overwrite)
     out = Path(output) if output is not None else store
+    if not _under_mpi():
+        check_writable(out, store)  # before NEURON or any rank starts
     if (nprocs > 1 or timeout is not None) and not _under_mpi():
-        check_writable(out, store)  # before any rank starts
         return _launch_mpi(store, sim_config, nprocs, out, timeout)
     return run_store(store, sim_config, out)
 
 
 def _as_store(model: Any, output, overwrite: bool = False) -> Path:
     from ..store import write_network
+    from ..storelock import check_writable
 
     if isinstance(model, Network):
         path = Path(output) if output is not None else Path(tempfile.mkdtemp()) / "model.h5"
@@ -142,6 +144,7 @@ def _as_store(model: Any, output, overwrite: bool = False) -> Path:
 
         target = Path(output) if output is not None else path.with_suffix(".h5")
         _refuse_existing(target, overwrite, str(path))
+        check_writable(target)  # before building
         net_params, cfg = load_spec(path)
         write_network(build(net_params, cfg), target)
         return target
