@@ -52,14 +52,12 @@ def space_report(f: h5py.File, file_size: int) -> dict[str, Any]:
 
 
 def storage_findings(path: str | os.PathLike, f: h5py.File) -> list[tuple[str, str]]:
-    """``(hdf5 path, message)`` warnings about an open store: dead space worth reclaiming,
-    interrupted appends, and temporary files of interrupted writes beside it."""
+    """``(hdf5 path, message)`` warnings about an open store: dead space worth reclaiming
+    and temporary files of interrupted writes beside it (the validator itself reports
+    interrupted appends)."""
     path = Path(path)
     rep = space_report(f, path.stat().st_size)
     found = []
-    for name in rep["partial_runs"]:
-        found.append((f"/results/{name}", "an interrupted run append (not a run); 'nethub "
-                                          "compact' removes it"))
     dead = rep["dead"]
     if dead > _REPORT_BYTES and dead > _REPORT_FRACTION * rep["file_size"]:
         found.append(("/", f"at least {_mb(dead)} of the file's {_mb(rep['file_size'])} is dead "

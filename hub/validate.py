@@ -475,8 +475,6 @@ def _validate_open(rep: _Report, f: h5py.File) -> None:
         if res is not None:
             stored_hash = _network_hash_for_runs(f, net, res)
             for name in res:
-                if name.startswith("."):  # an interrupted append (storage_findings)
-                    continue
                 with rep.guard(f"/results/{name}"):
                     _validate_run(rep, res, name, gids, stored_hash)
 
