@@ -23,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import SimulationError
 
-__all__ = ["phase", "RankError", "PHASES", "GRACE_ENV", "TEST_FAIL_ENV"]
+__all__ = ["phase", "RankError", "abort_alone", "PHASES", "GRACE_ENV", "TEST_FAIL_ENV"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +152,47 @@ def _allreduce_with_grace(comm: Any, failed: bool, message: str | None) -> bool:
     deadline = time.monotonic() + _grace()
     while not req.Test():
         if time.monotonic() > deadline:
-            logger.error("%s (the other ranks are blocked in a collective: ending the MPI "
-                         "job)", message)
-            for handler in logging.getLogger().handlers + logging.getLogger("nethub").handlers:
-                handler.flush()
+            _last_words(f"{message} (the other ranks are blocked in a collective: ending "
+                        f"the MPI job)")
             MPI.COMM_WORLD.Abort(1)
         time.sleep(0.005)
     return True
+
+
+def abort_alone(exc: BaseException) -> None:
+    """In an MPI job of 2+ ranks: end the whole job after an error that escaped the phases
+    (its rank cannot know whether the others wait for it in a collective; exiting alone would
+    leave them, and this rank's ``MPI_Finalize``, waiting forever). Returns otherwise."""
+    if isinstance(exc, RankError):
+        return
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return
+    if not MPI.Is_initialized() or MPI.Is_finalized() or MPI.COMM_WORLD.Get_size() < 2:
+        return
+    _last_words(f"rank {MPI.COMM_WORLD.Get_rank()} failed in preparation: {describe(exc)}")
+    MPI.COMM_WORLD.Abort(1)
+
+
+def _last_words(message: str) -> None:
+    """Log ``message`` before MPI_Abort ends this process (it cannot be raised): to stderr
+    when no logging handler is configured, since it must reach the user or the launcher."""
+    logger.error(message)
+    handled = False
+    lg: logging.Logger | None = logger
+    while lg is not None:
+        handled = handled or any(not isinstance(h, logging.NullHandler) for h in lg.handlers)
+        lg = lg.parent if lg.propagate else None
+    if not handled:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"nethub: ERROR: {message}\n")
+    for lg in (logging.getLogger(), logging.getLogger("nethub")):
+        for handler in lg.handlers:
+            handler.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
 
 
 def _test_hook(name: str, rank: int, pc: Any) -> None:

@@ -88,9 +88,15 @@ def run(args: argparse.Namespace) -> int:
         from ..examples import example_path
 
         model = str(example_path())
-    res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)), nprocs=args.np,
-                   output=args.output, timeout=getattr(args, "timeout", None),
-                   overwrite=getattr(args, "overwrite", False))
+    try:
+        res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)),
+                       nprocs=args.np, output=args.output, timeout=getattr(args, "timeout", None),
+                       overwrite=getattr(args, "overwrite", False))
+    except Exception as exc:
+        from .agree import abort_alone
+
+        abort_alone(exc)  # under MPI: an error outside the agreed phases ends every rank
+        raise
     if res is not None and not os.environ.get(LAUNCHER_ENV):  # the launcher says it once
         t, engine = res.timing, res.meta.get("engine")
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "

@@ -203,3 +203,23 @@ def test_ranks_raise_the_same_error(tmp_path_factory):
     assert messages[0] == messages[1]
     res = run_store(path, {"duration": 10.0})  # the next run in the same processes works
     assert (res is None) == (rank != 0)
+
+
+@pytest.mark.neuron
+def test_error_outside_the_phases_on_one_rank_ends_the_job():
+    code = ("from nethub.sim import _neuron\n"
+            "from nethub.sim.agree import abort_alone\n"
+            "h, pc = _neuron()\n"
+            "if int(pc.id()) == 1:\n"
+            "    try:\n"
+            "        raise ValueError('only on rank 1')\n"
+            "    except ValueError as exc:\n"
+            "        abort_alone(exc)\n"
+            "pc.barrier()  # rank 0 would wait here forever\n")
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    t = time.monotonic()
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-c", code], env=_env(),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0
+    assert "rank 1 failed in preparation: only on rank 1" in proc.stderr
+    assert time.monotonic() - t < 30
