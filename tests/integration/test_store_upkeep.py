@@ -155,3 +155,36 @@ def test_compact_to_another_file(store, tmp_path):
     sizes = compact(store, out)
     assert sizes["after"] == out.stat().st_size
     assert read_results(out, "kept").equals(read_results(store, "kept"))
+
+
+def _read_only(path, on: bool) -> None:
+    """chmod for an ordinary user; root writes anywhere, unless the folder is immutable."""
+    root = os.geteuid() == 0
+    if root and not on:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    os.chmod(path, 0o555 if on else 0o755)
+    if root and on:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+
+
+def test_lock_file_that_cannot_be_created_is_refused_early(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "model.h5"
+    write_network(small_network(), path)
+    _read_only(folder, True)
+    try:
+        with pytest.raises(StoreAccessError) as info:
+            check_writable(path, path)
+        append_error = None
+        try:
+            append_run(path, a_run())
+        except StoreAccessError as exc:
+            append_error = str(exc)
+    finally:
+        _read_only(folder, False)
+    assert str(info.value) == (
+        f"{lock_path(path)}: cannot create the store's lock file (permission denied): the "
+        f"folder must be writable to add runs to the store; write elsewhere with -o NEW.h5")
+    assert append_error == str(info.value)
+    assert list_runs(path) == []  # still readable, unchanged
