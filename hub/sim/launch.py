@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -73,7 +74,8 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
     stopping = threading.Event()  # set when this process ends the job: its noise is not shown
     proc = subprocess.Popen(list(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace",
-                            start_new_session=True, preexec_fn=_die_with_parent)
+                            start_new_session=True, preexec_fn=functools.partial(
+                                _die_with_parent, signal.SIGTERM, _prctl()))
     reader = threading.Thread(target=_copy_lines, daemon=True,
                               args=(proc.stdout, output or sys.stderr, errors, tail, stopping))
     reader.start()
@@ -103,13 +105,21 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         raise SimulationError(_failure(cmd, rc, errors, tail))
 
 
-def _die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Linux: this process gets ``sig`` when its parent ends (even by SIGKILL)."""
-    with contextlib.suppress(OSError, AttributeError):
+def _prctl():
+    """libc's ``prctl`` (Linux), or None."""
+    try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(sig: int = signal.SIGTERM, prctl=None) -> None:
+    """Linux: this process gets ``sig`` when its parent ends (even by SIGKILL)."""
+    prctl = prctl or _prctl()
+    if prctl is not None:
+        prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _copy_lines(stream, output: IO[str], errors: list[str], tail,
