@@ -107,8 +107,9 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
         Seconds after which the job is stopped (it then runs as a child process, also with
         one rank) and a :class:`~nethub.errors.SimulationError` is raised.
     overwrite : bool
-        A spec or network is built into a new store; an existing store at that path (e.g.
-        ``model.h5`` beside ``model.json``) is refused unless ``overwrite``.
+        A spec or network is built into a new store, and a store's results go to ``output``
+        as a copy of the store; an existing file at that path (e.g. ``model.h5`` beside
+        ``model.json``) is refused unless ``overwrite``.
 
     Returns
     -------
@@ -148,17 +149,24 @@ def _as_store(model: Any, output, overwrite: bool = False) -> Path:
         net_params, cfg = load_spec(path)
         write_network(build(net_params, cfg), target)
         return target
+    if output is not None and Path(output).exists() and not _same_file(output, path):
+        _refuse_existing(Path(output), overwrite, f"{path} with -o {output}",
+                         f"Add the run to {path} itself (without -o)")
     return path
 
 
-def _refuse_existing(target: Path, overwrite: bool, what: str) -> None:
-    """A spec's store never silently replaces an existing one (and its runs)."""
+def _same_file(a, b) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _refuse_existing(target: Path, overwrite: bool, what: str, instead: str = "") -> None:
+    """A run never silently replaces an existing store (and its runs)."""
     if overwrite or not target.exists():
         return
+    instead = instead or f"Run the store itself to add a run to it (nethub run {target})"
     raise SimulationError(
         f"{target} already exists; running {what} would replace that store and its runs. "
-        f"Run the store itself to add a run to it (nethub run {target}), write elsewhere "
-        f"with -o NEW.h5, or replace it with --overwrite")
+        f"{instead}, write elsewhere with -o NEW.h5, or replace it with --overwrite")
 
 
 def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
