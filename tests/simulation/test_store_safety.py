@@ -152,3 +152,20 @@ def test_run_spec_never_replaces_an_existing_store(store, short_cfg, tmp_path):
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert _runs(store) == ["run_0000"]
+
+
+def test_results_never_replace_another_store(store, tmp_path):
+    import nethub
+    from nethub.errors import SimulationError
+    from nethub.sim import simulate
+
+    other = tmp_path / "other.h5"
+    shutil.copyfile(store, other)
+    before = other.read_bytes()
+    with pytest.raises(SimulationError, match=f"^{other} already exists; running {store} with "
+                                              f"-o {other} would replace that store and its "
+                                              f"runs. Add the run to {store} itself"):
+        simulate(store, output=other)
+    with pytest.raises(SimulationError, match="running the network would replace"):
+        simulate(nethub.load(store), output=other)
+    assert other.read_bytes() == before
