@@ -17,8 +17,10 @@ Exit codes
     Success (``validate``: no errors; warnings allowed).
 1
     The command was understood but failed: a file is missing or unreadable, no format matches
-    it, a format needs an extra that is not installed, a conversion failed, or ``validate``
-    found errors. One line ``nethub: error: <message>`` goes to stderr.
+    it, a format needs an extra that is not installed, a conversion failed, ``validate``
+    found errors, or any other error (MemoryError, RecursionError, a NEURON hoc error, ...).
+    One line ``nethub: error: <message>`` goes to stderr, never a traceback (under MPI only
+    rank 0 writes it: an error with a true ``quiet`` attribute is not printed).
 2
     The command line is wrong: unknown subcommand or option, missing argument, malformed
     ``KEY=VALUE`` (argparse's usage errors), an unknown format name given with ``--format``,
