@@ -175,7 +175,9 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
     from ..store import read_results
     from .launch import run_job
 
-    cmd = [sys.executable, "-m", "nethub", "run", str(store), "-o", str(out)]
+    level = logging.getLogger("nethub").getEffectiveLevel()  # the ranks log as this process
+    verbose = ["-vv"] if level <= logging.DEBUG else ["-v"] if level <= logging.INFO else []
+    cmd = [sys.executable, "-m", "nethub", *verbose, "run", str(store), "-o", str(out)]
     if nprocs > 1:
         exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
                            + os.environ.get("PATH", ""))
