@@ -17,6 +17,7 @@ import numpy as np
 from ..celltypes import Population, SynMech
 from ..errors import SpecError
 from ..network import Network
+from ..specs.values import check_spec
 from ..table import Table
 from .cellexpr import resolve_cell_expressions, with_diversity_ranges
 from .cells import assign_cell_types
@@ -143,6 +144,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     """
     t0 = time.perf_counter()
     net, cfg = spec_dicts(net_params, sim_config)
+    check_spec(net, cfg)  # the schema's value checks, also for plain dicts
     ctx = BuildContext(net, cfg)
     cells, types, populations = build_cells(ctx)
     ctx.cells = cells

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import SimulationError
 from ..network import Network
 from ..results import TRACE_COLUMNS, Results, Traces
+from ..specs.values import check_run_config
 from ..table import Categorical, Table
 
 __all__ = ["simulate", "run_store", "neuron_env"]
@@ -173,6 +174,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     gids = local_gids(store, rank, nhost)
     net = read_network(store, gids=gids)
     cfg = _sim_config(net.spec, sim_config)
+    check_run_config(cfg)  # dt, duration, recordStep > 0, ... before NEURON is touched
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
     choice = _choose_engine(h, pc, net, cfg)

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 __all__ = ["add_run_arguments", "run", "add_plot_arguments", "plot"]
 
@@ -30,7 +28,9 @@ _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 def _load_cfg(path: str | None, engine: str | None = None):
     cfg = None
     if path is not None and path.endswith(".json"):
-        cfg = json.loads(Path(path).read_text())
+        from ..specs.values import read_overrides
+
+        cfg = read_overrides(path)  # checked as a spec's simConfig is
     elif path is not None:
         from ..specs import load_simconfig
 
