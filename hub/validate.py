@@ -21,6 +21,7 @@ import numpy as np
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
+from .ranges import cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
@@ -217,7 +218,27 @@ def check_network(net: Network) -> list[Finding]:
             gids = np.asarray(net.cells["gid"])
             _check_gids(rep, "cells/gid", gids, must_sort=False)
         _check_refs(rep, gids, views, names, lambda doc: f"model/{doc}")
+        _check_values(rep, views)
+        for where, msg in cell_type_findings(net.cell_types):
+            rep.error("model/cell_types", f"{where}: {msg}")
     return rep.findings
+
+
+def _check_values(rep: _Report, views: Mapping[str, _TableView]) -> None:
+    """Finiteness and ranges of every float column (:data:`nethub.ranges.COLUMN_RANGES`)."""
+    for tname, view in views.items():
+        if view is None:
+            continue
+        rules = None
+        for cname, path in view.paths.items():
+            with rep.guard(path):
+                col = view.get(cname)
+                if not isinstance(col, np.ndarray) or col.dtype.kind != "f":
+                    continue
+                if rules is None and "rule" in view.paths:
+                    rules = view.get("rule")
+                for msg in column_findings(tname, cname, col, rules):
+                    rep.error(path, msg)
 
 
 def _memory_view(rep: _Report, tname: str, table: Table, schema: Mapping[str, ColumnSpec]
@@ -493,6 +514,10 @@ def _validate_model(rep: _Report, model: h5py.Group) -> dict[str, set[str] | Non
                 names[doc] = _check_model_entries(rep, doc, docs[doc], f"/model/{doc}")
     _check_population_types(rep, docs.get("populations"), names.get("cell_types"),
                             "/model/populations")
+    if isinstance(docs.get("cell_types"), dict):
+        with rep.guard("/model/cell_types"):
+            for where, msg in cell_type_findings(docs["cell_types"]):
+                rep.error("/model/cell_types", f"{where}: {msg}")
     mods = _group(rep, model, "mod_files", "/model/mod_files")
     if mods is not None:
         carried = _validate_mod_files(rep, mods)
@@ -557,6 +582,7 @@ def _validate_network(rep: _Report, net: h5py.Group,
             if offsets is not None and gids is not None:
                 _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
+    _check_values(rep, views)
     return gids
 
 

@@ -166,8 +166,20 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
         provenance={"creator": "nethub.build", "seeds": ctx.seeds},
         rxd=net.get("rxdParams") or None,
     )
+    check_built_values(network)
     logger.info("built %r in %.2f s", network, time.perf_counter() - t0)
     return network
+
+
+def check_built_values(network: Network) -> None:
+    """SpecError if the built network holds a number NEURON cannot simulate (NaN/inf weight,
+    negative delay, location outside [0, 1], ...), naming table, column and rule."""
+    from ..ranges import network_findings
+
+    findings = network_findings(network)
+    if findings:
+        lines = "\n  - ".join(f"{where}: {msg}" for where, msg in findings)
+        raise SpecError(f"the spec builds a network NEURON cannot simulate:\n  - {lines}")
 
 
 class _CallableModule(__import__("types").ModuleType):
