@@ -21,7 +21,7 @@ import numpy as np
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
-from .ranges import cell_type_findings, column_findings
+from .ranges import cell_type_findings, column_findings, min_delay_findings
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
@@ -224,8 +224,10 @@ def check_network(net: Network) -> list[Finding]:
     return rep.findings
 
 
-def _check_values(rep: _Report, views: Mapping[str, _TableView]) -> None:
-    """Finiteness and ranges of every float column (:data:`nethub.ranges.COLUMN_RANGES`)."""
+def _check_values(rep: _Report, views: Mapping[str, _TableView], dt: float | None = None
+                  ) -> None:
+    """Finiteness and ranges of every float column (:data:`nethub.ranges.COLUMN_RANGES`);
+    with ``dt``, connection delays >= dt."""
     for tname, view in views.items():
         if view is None:
             continue
@@ -239,6 +241,9 @@ def _check_values(rep: _Report, views: Mapping[str, _TableView]) -> None:
                     rules = view.get("rule")
                 for msg in column_findings(tname, cname, col, rules):
                     rep.error(path, msg)
+                if dt is not None and (tname, cname) == ("connections", "delay"):
+                    for msg in min_delay_findings(col, dt):
+                        rep.error(path, msg)
 
 
 def _memory_view(rep: _Report, tname: str, table: Table, schema: Mapping[str, ColumnSpec]
@@ -448,11 +453,21 @@ def _loader(g: h5py.Group, key: str, kind: str) -> Callable[[], Any]:
 
 
 # ============================================================================ store
-def validate_store(path: str | os.PathLike) -> list[Finding]:
+def validate_store(path: str | os.PathLike, *, dt: float | None = None,
+                   for_run: bool = False) -> list[Finding]:
     """Check a store file against the specification (``docs/store.md``).
 
     Never raises for a bad file: a file that is missing, not HDF5, truncated, of another kind or
     of a newer schema gives one error at ``'/'``.
+
+    Parameters
+    ----------
+    path : path-like
+    dt : float, optional
+        Time step of a planned run: connection delays below it are errors (NEURON needs the
+        minimum delay >= dt to exchange spikes between ranks).
+    for_run : bool
+        Only what a simulation depends on: skip the stored results and the content hash.
 
     Returns
     -------
@@ -463,16 +478,17 @@ def validate_store(path: str | os.PathLike) -> list[Finding]:
     try:
         with open_store(path) as f:
             with rep.guard("/"):
-                _validate_open(rep, f)
+                _validate_open(rep, f, dt, for_run)
     except Exception as exc:  # noqa: BLE001
         return [Finding(ERROR, "/", str(exc) or type(exc).__name__)]
-    if rep.n_errors == 0:
+    if rep.n_errors == 0 and not for_run:
         with rep.guard("/network"):
             _check_content_hash(rep, path)
     return sorted(rep.findings, key=lambda x: x.level != ERROR)
 
 
-def _validate_open(rep: _Report, f: h5py.File) -> None:
+def _validate_open(rep: _Report, f: h5py.File, dt: float | None = None,
+                   for_run: bool = False) -> None:
     for key in ("creator", "created"):
         if key not in f.attrs:
             rep.warning("/", f"root attribute '{key}' is missing")
@@ -483,7 +499,9 @@ def _validate_open(rep: _Report, f: h5py.File) -> None:
     net = _group(rep, f, "network", "/network")
     gids = None
     if net is not None:
-        gids = _validate_network(rep, net, names)
+        gids = _validate_network(rep, net, names, dt)
+    if for_run:
+        return
     if "results" not in f:
         rep.warning("/results", "missing group (readers treat it as no runs)")
     else:
@@ -549,8 +567,8 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
     return seen
 
 
-def _validate_network(rep: _Report, net: h5py.Group,
-                      names: Mapping[str, set[str] | None]) -> np.ndarray | None:
+def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str] | None],
+                      dt: float | None = None) -> np.ndarray | None:
     views: dict[str, _TableView] = {}
     gids = None
     cells = _group(rep, net, "cells", "/network/cells")
@@ -582,7 +600,7 @@ def _validate_network(rep: _Report, net: h5py.Group,
             if offsets is not None and gids is not None:
                 _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
-    _check_values(rep, views)
+    _check_values(rep, views, dt)
     return gids
 
 

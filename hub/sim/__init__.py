@@ -89,7 +89,8 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
-             output: str | os.PathLike | None = None) -> Results | None:
+             output: str | os.PathLike | None = None, checked: bool = True
+             ) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -102,6 +103,9 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
         MPI ranks; > 1 launches ``mpiexec``.
     output : path, optional
         Store to write (the input store itself when omitted and the input is a store).
+    checked : bool
+        Validate the store first and refuse an invalid one (default); ``False`` is
+        ``nethub run --unchecked``.
 
     Returns
     -------
@@ -111,8 +115,8 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     store = _as_store(model, output)
     out = Path(output) if output is not None else store
     if nprocs > 1 and not _under_mpi():
-        return _launch_mpi(store, sim_config, nprocs, out)
-    return run_store(store, sim_config, out)
+        return _launch_mpi(store, sim_config, nprocs, out, checked)
+    return run_store(store, sim_config, out, checked)
 
 
 def _as_store(model: Any, output) -> Path:
@@ -134,7 +138,8 @@ def _as_store(model: Any, output) -> Path:
     return path
 
 
-def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path) -> Results:
+def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
+                checked: bool = True) -> Results:
     from ..build import spec_dicts
     from ..store import read_results
 
@@ -143,7 +148,7 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path) -> Results
     if exe is None:
         raise SimulationError("mpiexec not found: pip install 'nethub[mpi]'")
     cmd = [exe, "-n", str(nprocs), sys.executable, "-m", "nethub", "run", str(store),
-           "-o", str(out)]
+           "-o", str(out)] + ([] if checked else ["--unchecked"])
     with tempfile.TemporaryDirectory() as tmp:
         if sim_config is not None:
             cfg_path = Path(tmp) / "cfg.json"
@@ -158,8 +163,12 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path) -> Results
 
 
 def run_store(store: str | os.PathLike, sim_config: Any = None,
-              output: str | os.PathLike | None = None) -> Results | None:
-    """Run a store on the ranks of this MPI job; rank 0 writes and returns the results."""
+              output: str | os.PathLike | None = None, checked: bool = True
+              ) -> Results | None:
+    """Run a store on the ranks of this MPI job; rank 0 writes and returns the results.
+
+    With ``checked`` (default) the store is validated first and refused with the validator's
+    findings (:func:`nethub.runcheck.check_store_for_run`); every rank checks all of it."""
     from ..store import read_network
     from . import record
     from .engine import Engine
@@ -171,6 +180,11 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     pc.gid_clear()  # what an earlier run in this process registered (gids, gap junction ids)
     rank, nhost = int(pc.id()), int(pc.nhost())
     store = Path(store)
+    if checked:
+        from ..build import spec_dicts
+        from ..runcheck import check_store_for_run, run_dt
+
+        check_store_for_run(store, run_dt(store, spec_dicts({}, sim_config)[1]))
     gids = local_gids(store, rank, nhost)
     net = read_network(store, gids=gids)
     cfg = _sim_config(net.spec, sim_config)

@@ -14,6 +14,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--np", type=int, default=1, metavar="N", help="MPI ranks (runs mpiexec)")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="store to write (default: the input store, or INPUT.h5 for a spec)")
+    p.add_argument("--unchecked", action="store_true",
+                   help="simulate without validating the store first (see docs/safety.md)")
     p.add_argument("--engine", choices=tuple(ENGINES), default=None,
                    help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
                         "NEURON (the default, or the model's simConfig nethubCoreneuron); "
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = str(example_path())
     res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)), nprocs=args.np,
-                   output=args.output)
+                   output=args.output, checked=not getattr(args, "unchecked", False))
     if res is not None:
         t, engine = res.timing, res.meta.get("engine")
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
