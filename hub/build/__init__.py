@@ -19,6 +19,7 @@ from ..errors import SpecError
 from ..network import Network
 from ..specs.values import check_spec
 from ..table import Table
+from .budget import check_connections
 from .cellexpr import resolve_cell_expressions, with_diversity_ranges
 from .cells import assign_cell_types
 from .context import BuildContext
@@ -148,6 +149,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     ctx = BuildContext(net, cfg)
     cells, types, populations = build_cells(ctx)
     ctx.cells = cells
+    check_connections(net, {k: p.size for k, p in populations.items()})  # before allocating
     syn_mechs = _syn_mechs(net)
     from .connect import build_connections
     from .stims import build_stims

@@ -121,6 +121,13 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
     spc_arr = (np.ones(len(pre), dtype=np.int64) if spc is None else
                np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
                                (len(pre),)))
+    if len(spc_arr):
+        from ..limits import check_memory
+        from .budget import BYTES_PER_CONN
+
+        check_memory(float(spc_arr.astype(np.float64).sum()) * BYTES_PER_CONN,
+                     f"{cr.where}['synsPerConn']: {len(pre):,} connections with up to "
+                     f"{int(spc_arr.max()):,} synapses each")
     out: dict[str, list] = {k: [] for k in ("pre", "post", "sec", "loc", "weight", "delay",
                                             "weight_index", "pair")}
     groups = _groups(codes, spc_arr)
