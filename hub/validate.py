@@ -192,10 +192,11 @@ def _check_population_types(rep: _Report, pops: Any, cell_types: set[str] | None
 
 
 # ============================================================================ in memory
-def check_network(net: Network) -> list[Finding]:
+def check_network(net: Network, values: bool = True) -> list[Finding]:
     """The logical checks of :func:`validate_store` on an in-memory network.
 
     Paths are ``table/column`` (e.g. ``'connections/pre_gid'``) or ``model/<document>``.
+    ``values=False`` skips the value ranges (:mod:`nethub.ranges`): structure only.
     """
     rep = _Report()
     with rep.guard("model"):
@@ -218,9 +219,10 @@ def check_network(net: Network) -> list[Finding]:
             gids = np.asarray(net.cells["gid"])
             _check_gids(rep, "cells/gid", gids, must_sort=False)
         _check_refs(rep, gids, views, names, lambda doc: f"model/{doc}")
-        _check_values(rep, views)
-        for where, msg in cell_type_findings(net.cell_types):
-            rep.error("model/cell_types", f"{where}: {msg}")
+        if values:
+            _check_values(rep, views)
+            for where, msg in cell_type_findings(net.cell_types):
+                rep.error("model/cell_types", f"{where}: {msg}")
     return rep.findings
 
 
@@ -454,7 +456,7 @@ def _loader(g: h5py.Group, key: str, kind: str) -> Callable[[], Any]:
 
 # ============================================================================ store
 def validate_store(path: str | os.PathLike, *, dt: float | None = None,
-                   for_run: bool = False) -> list[Finding]:
+                   for_run: bool = False, values: bool = True) -> list[Finding]:
     """Check a store file against the specification (``docs/store.md``).
 
     Never raises for a bad file: a file that is missing, not HDF5, truncated, of another kind or
@@ -468,6 +470,9 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
         minimum delay >= dt to exchange spikes between ranks).
     for_run : bool
         Only what a simulation depends on: skip the stored results and the content hash.
+    values : bool
+        Check value ranges (:mod:`nethub.ranges`: finite weights, delays >= 0, locations in
+        [0, 1], positive geometry, ...); ``False``: structure only.
 
     Returns
     -------
@@ -478,7 +483,7 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
     try:
         with open_store(path) as f:
             with rep.guard("/"):
-                _validate_open(rep, f, dt, for_run)
+                _validate_open(rep, f, dt, for_run, values)
     except Exception as exc:  # noqa: BLE001
         return [Finding(ERROR, "/", str(exc) or type(exc).__name__)]
     if rep.n_errors == 0 and not for_run:
@@ -488,18 +493,18 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
 
 
 def _validate_open(rep: _Report, f: h5py.File, dt: float | None = None,
-                   for_run: bool = False) -> None:
+                   for_run: bool = False, values: bool = True) -> None:
     for key in ("creator", "created"):
         if key not in f.attrs:
             rep.warning("/", f"root attribute '{key}' is missing")
     names = {}
     model = _group(rep, f, "model", "/model")
     if model is not None:
-        names = _validate_model(rep, model)
+        names = _validate_model(rep, model, values)
     net = _group(rep, f, "network", "/network")
     gids = None
     if net is not None:
-        gids = _validate_network(rep, net, names, dt)
+        gids = _validate_network(rep, net, names, dt, values)
     if for_run:
         return
     if "results" not in f:
@@ -513,7 +518,8 @@ def _validate_open(rep: _Report, f: h5py.File, dt: float | None = None,
                     _validate_run(rep, res, name, gids, stored_hash)
 
 
-def _validate_model(rep: _Report, model: h5py.Group) -> dict[str, set[str] | None]:
+def _validate_model(rep: _Report, model: h5py.Group, values: bool = True
+                    ) -> dict[str, set[str] | None]:
     docs: dict[str, Any] = {}
     for doc in MODEL_DOCS:
         with rep.guard(f"/model/{doc}"):
@@ -532,7 +538,7 @@ def _validate_model(rep: _Report, model: h5py.Group) -> dict[str, set[str] | Non
                 names[doc] = _check_model_entries(rep, doc, docs[doc], f"/model/{doc}")
     _check_population_types(rep, docs.get("populations"), names.get("cell_types"),
                             "/model/populations")
-    if isinstance(docs.get("cell_types"), dict):
+    if values and isinstance(docs.get("cell_types"), dict):
         with rep.guard("/model/cell_types"):
             for where, msg in cell_type_findings(docs["cell_types"]):
                 rep.error("/model/cell_types", f"{where}: {msg}")
@@ -568,7 +574,7 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
 
 
 def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str] | None],
-                      dt: float | None = None) -> np.ndarray | None:
+                      dt: float | None = None, values: bool = True) -> np.ndarray | None:
     views: dict[str, _TableView] = {}
     gids = None
     cells = _group(rep, net, "cells", "/network/cells")
@@ -600,7 +606,8 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
             if offsets is not None and gids is not None:
                 _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
-    _check_values(rep, views, dt)
+    if values:
+        _check_values(rep, views, dt)
     return gids
 
 

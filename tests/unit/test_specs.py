@@ -420,7 +420,8 @@ BAD_RULES = [
     ("cellParams", {"secs": {"soma": {"geom": {"pt3d": [[0, 0, 0]]}}}},
      ["['pt3d'][0]: expected [x, y, z, diam]"]),
     ("cellParams", {"secs": {"soma": {"topol": {"parentX": "one"}}}},
-     ["cellParams['E->I']['secs']['soma']['topol']['parentX']: expected location between 0 and 1, got str"]),
+     ["cellParams['E->I']['secs']['soma']['topol']['parentX']: expected location between 0 "
+      "and 1, got str"]),
     ("cellParams", {"secs": {"soma": {"ions": {"ca": {"x": 1}}}}},
      ["unknown key 'x' in cellParams['E->I']['secs']['soma']['ions']['ca']"]),
     ("cellParams", {"secs": {"soma": {"mechs": {"hh": {"gnabar": {"a": 1}}}}}},
