@@ -17,6 +17,7 @@ import numpy as np
 from ..celltypes import Population, SynMech
 from ..errors import SpecError
 from ..network import Network
+from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_spec
 from ..table import Table
 from .budget import check_connections
@@ -146,6 +147,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     t0 = time.perf_counter()
     net, cfg = spec_dicts(net_params, sim_config)
     check_spec(net, cfg)  # the schema's value checks, also for plain dicts
+    check_not_simulated(net, cfg, "build")  # keys nethub stores but does not simulate
     ctx = BuildContext(net, cfg)
     cells, types, populations = build_cells(ctx)
     ctx.cells = cells

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import SimulationError
 from ..network import Network
 from ..results import TRACE_COLUMNS, Results, Traces
+from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_run_config
 from ..table import Categorical, Table
 
@@ -189,6 +190,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     net = read_network(store, gids=gids)
     cfg = _sim_config(net.spec, sim_config)
     check_run_config(cfg)  # dt, duration, recordStep > 0, ... before NEURON is touched
+    skipped = check_not_simulated(_net_params_of(net), cfg, "run")
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
     choice = _choose_engine(h, pc, net, cfg)
@@ -219,6 +221,8 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
               "pointer_conns": n_ptr_all}
     counts["peak_rss_mb"] = _peak_rss_per_rank(pc, nhost)
     counts.update(choice.meta())
+    if skipped:
+        counts["not_simulated"] = skipped
     merging = getattr(eng, "merge_report", None) or {}
     if "total_objects" in merging:
         counts["synapse_objects"] = {"connections": merging["total_connections"],
@@ -226,6 +230,14 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
                                      "saved_by_merging": merging["total_saved"]}
     results = rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
     return results
+
+
+def _net_params_of(net: Network) -> dict:
+    """The stored netParams plus the network's rxd document (stores from other formats)."""
+    out = dict(((net.spec or {}).get("netParams")) or {})
+    if net.rxd:
+        out["rxdParams"] = net.rxd
+    return out
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:
