@@ -96,6 +96,8 @@ def check_overrides(cfg: Any, where: str = "cfg") -> None:
     if not isinstance(cfg, Mapping):
         raise SpecError(f"{where}: expected a simConfig dict, got {show(cfg)}")
     problems = simconfig_problems(cfg, "cfg")
+    if len(problems) == 1:
+        raise SpecError(f"{where}: {problems[0]}")
     if problems:
         raise problems_error(where, problems)
 
