@@ -102,9 +102,11 @@ def min_delay_findings(delays: Any, dt: float) -> list[str]:
     delay and refuses a minimum delay below dt under MPI ("mindelay is 0 (or less than dt for
     fixed step method)"); on one rank such spikes would arrive at a different time than on N."""
     d = np.asarray(delays, dtype=np.float64)
-    if d.size == 0 or not (d < dt).any():
+    with np.errstate(invalid="ignore"):
+        short = (d >= 0) & (d < dt)  # NaN and negative delays are reported as out of range
+    if d.size == 0 or not short.any():
         return []
-    rows = np.flatnonzero(d < dt)
+    rows = np.flatnonzero(short)
     return [f"{len(rows)} connection delay(s) below dt = {dt} ms: {_first(d[rows])} (rows "
             f"{_first(rows)}); NEURON exchanges spikes between ranks every minimum delay and "
             "needs it >= dt (a delay must span at least one time step)"]

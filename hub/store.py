@@ -35,7 +35,15 @@ import numpy as np
 from . import __version__
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError, SchemaVersionError, StoreError
-from .h5table import STR_DTYPE, Runs, check_offsets, dataset_options, read_table, write_table
+from .h5table import (
+    STR_DTYPE,
+    Runs,
+    check_offsets,
+    check_runs,
+    dataset_options,
+    read_table,
+    write_table,
+)
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
 
@@ -394,6 +402,7 @@ def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | No
         raise StoreError(f"{g.name}/post_offsets: decreasing; the store is corrupt "
                          "(nethub validate)")
     trows = Runs(lo, hi)
+    check_runs(trows, int(g.attrs["n_rows"]), f"{g.name}/post_offsets")  # before allocating
     post = np.repeat(np.asarray(cells["gid"]), hi - lo)
     return read_table(g, TABLE_SCHEMAS[tname], trows, extra={target: post})
 

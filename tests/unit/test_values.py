@@ -233,22 +233,23 @@ def test_shared_references_are_bounded():
 
 # ------------------------------------------------------------------ not simulated
 def test_not_simulated_table_errors_and_warnings(caplog):
-    assert {r.key for r in NOT_SIMULATED} >= {"rxdParams", "recordLFP", "recordDipole"}
+    assert {r.key for r in NOT_SIMULATED} >= {"rxdParams", "recordStim", "disynapticBias"}
     rxd = {"rxdParams": {"species": {"ca": {"regions": ["cyt"]}}}}
     with caplog.at_level(logging.WARNING, logger="nethub"):
-        assert check_not_simulated(rxd, {"recordLFP": [[0, 0, 0]]}, "build") == [
+        assert check_not_simulated(rxd, {"recordStim": True}, "build") == [
             "netParams.rxdParams: reaction-diffusion (NEURON rxd) is not simulated: "
             "concentrations would stay at their initial values",
-            "cfg.recordLFP: LFP is not recorded"]
-    assert "cfg.recordLFP: LFP is not recorded; this build" in caplog.text
+            "cfg.recordStim: spikes of NetStim/VecStim stimulus sources are not recorded"]
+    assert "cfg.recordStim: spikes of NetStim/VecStim stimulus sources are not recorded; " \
+        "this build" in caplog.text
     with pytest.raises(SpecError, match="netParams.rxdParams: reaction-diffusion"):
         check_not_simulated(rxd, {}, "run")
-    assert check_not_simulated({}, {"recordLFP": [], "recordDipole": False}, "run") == []
+    assert check_not_simulated({}, {"recordLFP": [], "recordStim": False}, "run") == []
 
 
 def test_build_refuses_disynaptic_bias_and_warns_for_lfp(caplog):
     with pytest.raises(SpecError, match=r"connParams\['E->E'\]\['disynapticBias'\]"):
         nethub.build(spec(conn={"disynapticBias": 0.1}), {})
     with caplog.at_level(logging.WARNING, logger="nethub"):
-        nethub.build(spec(), {"recordDipole": True})
-    assert "cfg.recordDipole: dipoles are not recorded" in caplog.text
+        nethub.build(spec(), {"saveWeights": True})
+    assert "cfg.saveWeights: weights are not saved during the run" in caplog.text
