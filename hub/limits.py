@@ -25,7 +25,8 @@ from typing import Any
 from .errors import NethubError
 
 __all__ = ["ResourceLimitError", "MAX_DEPTH", "MAX_NODES", "MEMORY_ENV", "memory_limit",
-           "check_memory", "check_tree", "loads_json", "format_bytes", "parse_bytes"]
+           "set_memory_limit", "check_memory", "check_tree", "loads_json", "format_bytes",
+           "parse_bytes"]
 
 #: deepest nesting accepted in JSON/pickle data (NetPyNE specs and outputs nest < 15 levels)
 MAX_DEPTH = 100
@@ -70,6 +71,18 @@ def memory_limit() -> int | None:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def set_memory_limit(size: str | None) -> None:
+    """Apply ``--max-memory SIZE`` (checked, then exported as ``NETHUB_MAX_MEMORY`` so that
+    MPI ranks started from here see it too); None leaves the limit as it is."""
+    if size is None:
+        return
+    try:
+        parse_bytes(size)
+    except ValueError as exc:
+        raise ResourceLimitError(f"--max-memory: {exc}") from None
+    os.environ[MEMORY_ENV] = str(size)
 
 
 def check_memory(nbytes: float, what: str) -> None:

@@ -14,6 +14,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--np", type=int, default=1, metavar="N", help="MPI ranks (runs mpiexec)")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="store to write (default: the input store, or INPUT.h5 for a spec)")
+    p.add_argument("--max-memory", metavar="SIZE", help="memory limit for building a spec "
+                   "(e.g. 64G, 'off'; default: this machine's memory)")
     p.add_argument("--unchecked", action="store_true",
                    help="simulate without validating the store first (see docs/safety.md)")
     p.add_argument("--engine", choices=tuple(ENGINES), default=None,
@@ -48,8 +50,10 @@ def _load_cfg(path: str | None, engine: str | None = None):
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import out
+    from ..limits import set_memory_limit
     from . import simulate
 
+    set_memory_limit(getattr(args, "max_memory", None))
     model = args.input
     if model == "example":
         from ..examples import example_path

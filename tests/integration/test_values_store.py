@@ -179,3 +179,22 @@ def test_deep_netpyne_json_is_a_clear_error(tmp_path):
     path.write_text('{"net": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(ResourceLimitError, match="nested deeper"):
         nethub.load(path, format="netpyne-json")
+
+
+def test_cli_build_refuses_huge_model_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "big.json"
+    spec.write_text(json.dumps({"netParams": {
+        "cellParams": {"P": CELL}, "popParams": {"E": {"cellType": "P", "numCells": 1e9}}}}))
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NETHUB_MAX_MEMORY"}
+    proc = subprocess.run([sys.executable, "-m", "nethub", "build", str(spec), "-o",
+                           str(tmp_path / "big.h5")], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "numCells']: 1,000,000,000 cells" in proc.stderr and "--max-memory" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "nethub", "build", str(spec), "-o",
+                           str(tmp_path / "big.h5"), "--max-memory", "lots"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode != 0 and "--max-memory" in proc.stderr and "lots" in proc.stderr
