@@ -64,8 +64,8 @@ def simconfig_problems(cfg: Mapping, where: str = "cfg") -> list[str]:
         if not isinstance(name, str):
             out.append(f"{where}: keys must be strings, got {show(name)}")
         elif name in SIMCONFIG_KEYS:
-            if value is None and not SIMCONFIG_KEYS[name].has_default:
-                continue
+            if value is None and name not in RUN_NUMBERS:
+                continue  # NetPyNE's saved simConfigs hold None for unset options
             out += value_problems(SIMCONFIG_KEYS[name], value, f"{where}.{name}")
         else:
             out += jsonable_problems(value, f"{where}.{name}")
@@ -103,9 +103,13 @@ def check_overrides(cfg: Any, where: str = "cfg") -> None:
 
 
 def check_run_config(cfg: Mapping, where: str = "simConfig of the run") -> None:
-    """Raise SpecError unless the merged simConfig of a run can be simulated."""
+    """Raise SpecError unless the merged simConfig of a run can be simulated: ``dt``,
+    ``duration``, ``recordStep`` positive and finite, every catalogued number valid (other
+    findings about stored simConfigs, e.g. a string option holding a number, are left alone:
+    stores from other tools carry what those tools wrote)."""
     problems = [f"cfg.{k}: missing" for k in RUN_NUMBERS[:2] if k not in cfg]
-    problems += simconfig_problems(cfg, "cfg")
+    problems += [p for p in simconfig_problems(cfg, "cfg") if _NUMBER_FINDING.search(p)
+                 or p.startswith(tuple(f"cfg.{k}:" for k in RUN_NUMBERS))]
     if problems:
         raise problems_error(where, problems)
 
