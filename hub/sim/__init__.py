@@ -189,7 +189,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     gids = local_gids(store, rank, nhost)
     net = read_network(store, gids=gids)
     cfg = _sim_config(net.spec, sim_config)
-    check_run_config(cfg)  # dt, duration, recordStep > 0, ... before NEURON is touched
+    check_run_config(cfg)  # dt, duration, recordStep > 0, ... before anything is created
     skipped = check_not_simulated(_net_params_of(net), cfg, "run")
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
