@@ -56,6 +56,7 @@ from typing import IO, Any
 import numpy as np
 
 from nethub.errors import FormatError
+from nethub.limits import ResourceLimitError, loads_json
 
 from .base import Document, Format, OptionError
 
@@ -91,6 +92,9 @@ class _Folder:
                 yield fh
 
     def open_read(self, name: str) -> IO[bytes]:
+        """Open a member; only files inside the folder or archive itself (no absolute paths,
+        no ``..``, no symbolic links leading out), whatever ``model.json`` names."""
+        _check_member(self.root, name)
         if self.zip is not None:
             if name not in self.zip.namelist():
                 raise FormatError(f"{self.root}: the archive has no {name}")
@@ -98,7 +102,21 @@ class _Folder:
         path = self.root / name
         if not path.is_file():
             raise FormatError(f"{self.root}: the folder has no {name}")
+        real, root = path.resolve(), self.root.resolve()
+        if root not in real.parents:
+            raise FormatError(f"{self.root}: {name!r} is a link to {real}, outside the "
+                              "container; not read")
         return open(path, "rb")
+
+
+def _check_member(root: Path, name: Any) -> None:
+    """FormatError unless ``name`` is a plain relative file name inside the container."""
+    parts = re.split(r"[\\/]", name) if isinstance(name, str) else []
+    if (not isinstance(name, str) or not name or name.startswith(("/", "\\"))
+            or re.match(r"^[A-Za-z]:", name) or any(p in ("", ".", "..") for p in parts)
+            or "\x00" in name):
+        raise FormatError(f"{root}/{MODEL_FILE}: names the file {name!r}, which is not inside "
+                          "the container (absolute path or '..'); not read")
 
 
 def _is_container(path: Path) -> bool:
@@ -534,7 +552,9 @@ def _dumps(value: Any) -> str:
 def _read_head(box: _Folder) -> dict[str, Any]:
     with box.open_read(MODEL_FILE) as fh:
         try:
-            head = json.loads(fh.read().decode("utf-8"))
+            head = loads_json(fh.read().decode("utf-8"), f"{box.root}/{MODEL_FILE}")
+        except ResourceLimitError as exc:
+            raise FormatError(str(exc)) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise FormatError(f"{box.root}/{MODEL_FILE}: not valid JSON ({exc})") from exc
     if not isinstance(head, dict) or head.get("format") != FORMAT_NAME:

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from typing import Any
 
 from nethub.errors import FormatError, UntrustedPickleError
+from nethub.limits import ResourceLimitError, check_tree
 
 from .base import Document, Format, has_magic
 
@@ -148,6 +149,8 @@ class NetpyneJsonFormat(_NetpyneOutput):
         try:
             with open(path, encoding="utf-8") as fh:
                 return json.load(fh)
+        except RecursionError:
+            raise ResourceLimitError(f"{path}: JSON nested deeper than Python can read") from None
         except json.JSONDecodeError as exc:
             raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}); is the file complete?") from None
@@ -231,7 +234,12 @@ class NetpynePickleFormat(_NetpyneOutput):
                 "data needs no trust")
         try:
             with open(path, "rb") as fh:
-                return _Unpickler(fh, encoding="latin1").load()
+                data = _Unpickler(fh, encoding="latin1").load()
+            check_tree(data, str(path))  # shared references could expand without bound
+            return data
+        except RecursionError:
+            raise ResourceLimitError(f"{path}: pickle nested deeper than Python can read"
+                                     ) from None
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
                 IndexError, KeyError) as exc:
             raise FormatError(f"{path}: not a readable NetPyNE pickle ({type(exc).__name__}: "

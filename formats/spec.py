@@ -246,8 +246,12 @@ def _json_spec(path: Path) -> tuple[dict, dict] | None:
 
 
 def _load_json(path: Path) -> Any:
+    from nethub.limits import ResourceLimitError, loads_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_json(path.read_text(encoding="utf-8"), str(path))
+    except ResourceLimitError as err:
+        raise FormatError(str(err)) from None
     except (OSError, ValueError) as err:
         raise FormatError(f"{path}: not a readable JSON spec ({err})") from err
 
@@ -333,7 +337,7 @@ class SpecJsonFormat(_SpecFormat):
                                                                        "cellParams")
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return False
         if not isinstance(data, dict) or any(k in data for k in _FOREIGN_KEYS):
             return False

@@ -17,8 +17,11 @@ value semantics, elementwise); ``a if c else b`` (``numpy.where``); calls, with 
 arguments only, of the whitelisted functions below. Comparisons yield 1.0/0.0. Everything else
 (attributes, subscripts, strings, f-strings, lambdas, comprehensions, ``:=``, keyword arguments,
 containers, bitwise operators, ``is``/``in``) raises :class:`~nethub.errors.SpecError` naming the
-spec's key path, the offending construct and the valid names. Arithmetic is float64 throughout;
-division by zero gives ``inf``/``nan`` (as numpy does) rather than an exception.
+spec's key path, the offending construct and the valid names. Arithmetic is float64 throughout.
+A result that is not finite (division by zero, overflow such as ``10**400``, ``log(0)``, NaN) is
+a :class:`~nethub.errors.SpecError` naming the key path and the expression (intermediate
+infinities that a ``where``/``min`` removes are fine); callers that want raw values pass
+``finite=False`` to :meth:`Expr.evaluate`.
 
 Math functions (numpy, elementwise)
 -----------------------------------
@@ -415,6 +418,7 @@ class Expr:
         counters: tuple = (),
         n: int | None = None,
         source: Any = None,
+        finite: bool = True,
     ) -> np.ndarray:
         """Evaluate over arrays.
 
@@ -433,6 +437,8 @@ class Expr:
             ``source(name, args, draw)`` supplying the random numbers instead of
             :mod:`nethub.rng` (used to reproduce NetPyNE's NEURON Random123 streams); ``args``
             are the evaluated arguments, ``draw`` the index of the call in the text.
+        finite : bool
+            Raise :class:`~nethub.errors.SpecError` when a value is inf or NaN (default).
 
         Returns
         -------
@@ -448,8 +454,12 @@ class Expr:
         try:
             with np.errstate(all="ignore"):
                 out = np.asarray(self._fn(ctx), dtype=np.float64)
+        except (OverflowError, ZeroDivisionError) as exc:  # math.pow, Python arithmetic
+            raise SpecError(f"{self.where}: {self.text!r} overflows ({exc})") from None
         except ValueError as exc:  # invalid random-function parameters, shape mismatches
             raise SpecError(f"{self.where}: cannot evaluate {self.text!r}: {exc}") from exc
+        if finite:
+            _check_finite(out, self.where, self.text)
         shared = any(np.may_share_memory(out, v) for v in values.values())
         if n is None:
             return out.copy() if shared or out.ndim == 0 else out
@@ -472,6 +482,20 @@ class Expr:
                 )
             values[name] = _as_float(v)
         return values
+
+
+def _check_finite(out: np.ndarray, where: str, text: str) -> None:
+    """SpecError when ``out`` holds inf or NaN, saying how many and which kind."""
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return
+    n_bad = int(np.count_nonzero(bad))
+    kinds = [k for k, m in (("NaN", np.isnan(out)), ("inf", np.isinf(out))) if m.any()]
+    of = f" of {out.size}" if out.ndim else ""
+    raise SpecError(
+        f"{where}: {text!r} gives {'/'.join(kinds)} for {n_bad}{of} value(s) (division by "
+        "zero, overflow or an undefined operation); values must be finite"
+    )
 
 
 class _Compiler:
@@ -689,6 +713,8 @@ def compile_expr(
         node = comp.visit(tree)
     except RecursionError:
         raise comp.fail("expression nested too deeply") from None
+    except (OverflowError, ZeroDivisionError) as exc:  # constant folding, e.g. 10**400
+        raise comp.fail(f"overflow ({exc})") from None
     return Expr(
         text, where, frozenset(comp.variables), frozenset(comp.functions), comp.n_draws, node,
         defaults,

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import h5py
 import numpy as np
 
+from .errors import StoreError
 from .table import Categorical, ColumnSpec, Ragged, Table
 
 __all__ = ["write_table", "read_table", "Runs", "dataset_options", "COMPRESSIONS"]
@@ -129,11 +130,53 @@ class Runs:
         return out + np.arange(self.n)
 
 
+def check_offsets(offsets: np.ndarray, end: int, where: str, n: int | None = None) -> None:
+    """StoreError unless CSR ``offsets`` are integers starting at 0, non-decreasing and ending
+    at ``end`` (the length of what they index), with ``n`` entries if given -- checked before
+    anything is allocated from them (a forged offset of 2**40 would ask for terabytes)."""
+    o = np.asarray(offsets)
+    problem = None
+    if o.ndim != 1 or o.dtype.kind not in "iu" or len(o) == 0:
+        problem = f"must be a non-empty 1-D integer array, found {o.dtype} {o.shape}"
+    elif n is not None and len(o) != n:
+        problem = f"has {len(o)} entries, expected {n}"
+    elif o[0] != 0 or o[-1] != end or (len(o) > 1 and np.any(o[1:] < o[:-1])):
+        problem = f"must rise from 0 to {end} (found {o[0]} .. {o[-1]}, or decreasing)"
+    if problem:
+        raise StoreError(f"{where}: offsets {problem}; the store is corrupt (nethub validate)")
+
+
+def check_runs(runs: Runs, n_rows: int, where: str) -> None:
+    """StoreError unless every selected row range lies inside ``[0, n_rows)``."""
+    if len(runs.starts) and (runs.starts.min() < 0 or runs.stops.max() > n_rows):
+        raise StoreError(f"{where}: offsets point outside the {n_rows} stored rows "
+                         f"({runs.starts.min()} .. {runs.stops.max()}); the store is corrupt "
+                         "(nethub validate)")
+
+
+def _check_rows(group: h5py.Group, meta: list, n: int) -> None:
+    """The declared row count must match every column's dataset length (no allocation)."""
+    for i, m in enumerate(meta):
+        key = f"c{i}"
+        sub = {"category": "codes", "ragged": "offsets"}.get(m.get("kind"))
+        node = group.get(f"{key}/{sub}" if sub else key)
+        if node is None:
+            continue
+        want = n + 1 if sub == "offsets" else n
+        if not isinstance(node, h5py.Dataset) or node.shape[:1] != (want,):
+            raise StoreError(f"{group.name}/{key}: {getattr(node, 'shape', None)} rows where "
+                             f"'n_rows' says {n}; the store is corrupt (nethub validate)")
+
+
 def read_table(group: h5py.Group, schema: dict[str, ColumnSpec] | None = None,
                runs: Runs | None = None, extra: dict | None = None) -> Table:
     """Read a table group, all rows or only ``runs``; ``extra`` columns are added as given."""
     meta = json.loads(group.attrs["columns"])
-    n = int(group.attrs["n_rows"]) if runs is None else runs.n
+    n_rows = int(group.attrs["n_rows"])
+    _check_rows(group, meta, n_rows)
+    if runs is not None:
+        check_runs(runs, n_rows, group.name)
+    n = n_rows if runs is None else runs.n
 
     def data(path: str, dtype: str) -> np.ndarray:
         if n == 0:  # no rows: the (empty or unselected) data is not even opened
@@ -165,6 +208,7 @@ def read_table(group: h5py.Group, schema: dict[str, ColumnSpec] | None = None,
 
 def _read_ragged(node: h5py.Group, runs: Runs | None) -> Ragged:
     offsets = node["offsets"][()]
+    check_offsets(offsets, node["values"].shape[0], f"{node.name}/offsets")
     if runs is None:
         return Ragged(node["values"][()], offsets)
     rows = runs.index()

@@ -297,6 +297,17 @@ def _out_array(out, shape, dtype) -> np.ndarray:
     return out
 
 
+#: Most draws one value of ``binomial``/``erlang`` may take (NEURON loops over them in C; here
+#: they are arrays, so a huge count would exhaust memory rather than finish).
+MAX_DRAWS_PER_VALUE = 1_000_000
+
+
+def _check_draws_per_value(k: int, what: str) -> None:
+    if k > MAX_DRAWS_PER_VALUE:
+        raise ValueError(f"{what} = {k} draws per value; nethub refuses more than "
+                         f"{MAX_DRAWS_PER_VALUE:,} (the draws are held in memory)")
+
+
 class Stream:
     """One or many Random123 streams ``(id1, id2, id3)`` exactly as NEURON's ``h.Random`` has them.
 
@@ -694,6 +705,7 @@ class Stream:
         N = int(N)
         if N < 0:
             raise ValueError("binomial: N must be >= 0")
+        _check_draws_per_value(N, "binomial: N")
         p = self._param(p, "p")
 
         def f(u, rows):
@@ -717,6 +729,7 @@ class Stream:
         if not math.isfinite(kf) or abs(kf) >= 2**31:
             raise ValueError("erlang: mean**2/var out of range of C int")
         k = max(int(kf), 1)
+        _check_draws_per_value(k, "erlang: k = mean**2/var")
         a = _div(float(k), mean)
 
         def f(u, rows):
@@ -906,8 +919,16 @@ class Stream:
     def poisson(self, mean, n: int = 1, start=0, return_next: bool = False):
         """``Random.poisson(mean)`` (gnu ``Poisson``): ``count - 1`` where ``product`` starts at 1
         and is multiplied by draws (left to right) while ``product >= exp(-mean)``; each value
-        consumes ``count`` draws."""
+        consumes ``count`` draws.
+
+        For ``mean > 745.13`` ``exp(-mean)`` underflows to 0 and NEURON loops forever (the product
+        underflows to 0, and ``0 >= 0``; measured with NEURON 9.0: ``poisson(800)`` never
+        returns). There nethub departs from NEURON: each value is the Poisson inverse CDF
+        (``scipy.stats.poisson.ppf``) of one draw, which consumes one draw. Non-finite means
+        raise ValueError."""
         mean = self._param(mean, "mean")
+        if not np.all(np.isfinite(mean)):
+            raise ValueError("poisson: the mean must be finite")
         if isinstance(mean, float):
             bound = _c_exp(-1.0 * mean)
             meanmax = mean
@@ -922,7 +943,9 @@ class Stream:
         if not math.isfinite(meanmax):
             meanmax = 1e3
         W = int(min(max(meanmax, 0.0) + 4.0 * math.sqrt(max(meanmax, 0.0)) + 8.0, 4096))
-        bnd = bound
+        huge = np.asarray(bound) == 0.0
+        bnd = (math.inf if huge else bound) if isinstance(bound, float) else np.where(
+            huge, math.inf, bound)
         for j in range(n):
             prod = np.ones(m)
             count = np.zeros(m, dtype=np.int64)
@@ -941,7 +964,22 @@ class Stream:
                 prod[rows] = cp[np.arange(len(rows)), used - 1]
                 active[rows] = ~stop
             out[:, j] = count - 1
+        if np.any(huge):
+            self._poisson_huge(mean, huge, out, s, pos)
         return self._finish(out, pos, return_next)
+
+    def _poisson_huge(self, mean, huge: np.ndarray, out: np.ndarray, start: np.ndarray,
+                      pos: np.ndarray) -> None:
+        """Values of the rows whose ``exp(-mean)`` is 0 (NEURON hangs there): the inverse CDF
+        of one draw per value; ``pos`` is rewound to ``start`` and advanced by one per value."""
+        from scipy.stats import poisson
+
+        rows = np.arange(self.size) if huge.ndim == 0 else np.flatnonzero(huge)
+        lam = mean if isinstance(mean, float) else mean[rows][:, None]
+        n = out.shape[1]
+        u = self._block(rows, n, start[rows]).reshape(len(rows), n)
+        out[rows] = poisson.ppf(u, lam)
+        pos[rows] = start[rows] + np.uint64(n)
 
     # ---------------------------------------------------------------- nrnran123_* (NMODL RANDOM)
 

@@ -43,7 +43,15 @@ from .errors import (
     StoreError,
     StoreLockError,
 )
-from .h5table import STR_DTYPE, Runs, dataset_options, read_table, write_table
+from .h5table import (
+    STR_DTYPE,
+    Runs,
+    check_offsets,
+    check_runs,
+    dataset_options,
+    read_table,
+    write_table,
+)
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
 from .storelock import clean_stale_temps, lock_path, store_lock, temp_prefix
@@ -419,8 +427,10 @@ def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | No
         return read_table(g, TABLE_SCHEMAS[tname], None,
                           extra={target: np.zeros(0, dtype=cells["gid"].dtype)})
     if runs is None:
-        counts = np.diff(g["post_offsets"][()])
-        post = np.repeat(np.asarray(cells["gid"]), counts)
+        offsets = g["post_offsets"][()]
+        check_offsets(offsets, int(g.attrs["n_rows"]), f"{g.name}/post_offsets",
+                      len(cells["gid"]) + 1)
+        post = np.repeat(np.asarray(cells["gid"]), np.diff(offsets))
         return read_table(g, TABLE_SCHEMAS[tname], None, extra={target: post})
     rows = runs.index()
     # only the offsets of the selected cells: entries rows and rows + 1
@@ -428,7 +438,11 @@ def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | No
     offsets = oruns.read(g["post_offsets"])
     pos = np.searchsorted(oruns.index(), rows)
     lo, hi = offsets[pos], offsets[pos + 1]
+    if np.any(hi < lo):
+        raise StoreError(f"{g.name}/post_offsets: decreasing; the store is corrupt "
+                         "(nethub validate)")
     trows = Runs(lo, hi)
+    check_runs(trows, int(g.attrs["n_rows"]), f"{g.name}/post_offsets")  # before allocating
     post = np.repeat(np.asarray(cells["gid"]), hi - lo)
     return read_table(g, TABLE_SCHEMAS[tname], trows, extra={target: post})
 

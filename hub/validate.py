@@ -21,6 +21,7 @@ import numpy as np
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
+from .ranges import cell_type_findings, column_findings, min_delay_findings
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
@@ -191,10 +192,11 @@ def _check_population_types(rep: _Report, pops: Any, cell_types: set[str] | None
 
 
 # ============================================================================ in memory
-def check_network(net: Network) -> list[Finding]:
+def check_network(net: Network, values: bool = True) -> list[Finding]:
     """The logical checks of :func:`validate_store` on an in-memory network.
 
     Paths are ``table/column`` (e.g. ``'connections/pre_gid'``) or ``model/<document>``.
+    ``values=False`` skips the value ranges (:mod:`nethub.ranges`): structure only.
     """
     rep = _Report()
     with rep.guard("model"):
@@ -217,7 +219,33 @@ def check_network(net: Network) -> list[Finding]:
             gids = np.asarray(net.cells["gid"])
             _check_gids(rep, "cells/gid", gids, must_sort=False)
         _check_refs(rep, gids, views, names, lambda doc: f"model/{doc}")
+        if values:
+            _check_values(rep, views)
+            for where, msg in cell_type_findings(net.cell_types):
+                rep.error("model/cell_types", f"{where}: {msg}")
     return rep.findings
+
+
+def _check_values(rep: _Report, views: Mapping[str, _TableView], dt: float | None = None
+                  ) -> None:
+    """Finiteness and ranges of every float column (:data:`nethub.ranges.COLUMN_RANGES`);
+    with ``dt``, connection delays >= dt."""
+    for tname, view in views.items():
+        if view is None:
+            continue
+        rules = None
+        for cname, path in view.paths.items():
+            with rep.guard(path):
+                col = view.get(cname)
+                if not isinstance(col, np.ndarray) or col.dtype.kind != "f":
+                    continue
+                if rules is None and "rule" in view.paths:
+                    rules = view.get("rule")
+                for msg in column_findings(tname, cname, col, rules):
+                    rep.error(path, msg)
+                if dt is not None and (tname, cname) == ("connections", "delay"):
+                    for msg in min_delay_findings(col, dt):
+                        rep.error(path, msg)
 
 
 def _memory_view(rep: _Report, tname: str, table: Table, schema: Mapping[str, ColumnSpec]
@@ -427,11 +455,24 @@ def _loader(g: h5py.Group, key: str, kind: str) -> Callable[[], Any]:
 
 
 # ============================================================================ store
-def validate_store(path: str | os.PathLike) -> list[Finding]:
+def validate_store(path: str | os.PathLike, *, dt: float | None = None,
+                   for_run: bool = False, values: bool = True) -> list[Finding]:
     """Check a store file against the specification (``docs/store.md``).
 
     Never raises for a bad file: a file that is missing, not HDF5, truncated, of another kind or
     of a newer schema gives one error at ``'/'``.
+
+    Parameters
+    ----------
+    path : path-like
+    dt : float, optional
+        Time step of a planned run: connection delays below it are errors (NEURON needs the
+        minimum delay >= dt to exchange spikes between ranks).
+    for_run : bool
+        Only what a simulation depends on: skip the stored results and the content hash.
+    values : bool
+        Check value ranges (:mod:`nethub.ranges`: finite weights, delays >= 0, locations in
+        [0, 1], positive geometry, ...); ``False``: structure only.
 
     Returns
     -------
@@ -442,7 +483,7 @@ def validate_store(path: str | os.PathLike) -> list[Finding]:
     try:
         with open_store(path) as f:
             with rep.guard("/"):
-                _validate_open(rep, f)
+                _validate_open(rep, f, dt, for_run, values)
             with rep.guard("/"):  # dead space, interrupted appends, stale temporary files
                 from .storemaint import storage_findings
 
@@ -450,24 +491,27 @@ def validate_store(path: str | os.PathLike) -> list[Finding]:
                     rep.warning(where, message)
     except Exception as exc:  # noqa: BLE001
         return [Finding(ERROR, "/", str(exc) or type(exc).__name__)]
-    if rep.n_errors == 0:
+    if rep.n_errors == 0 and not for_run:
         with rep.guard("/network"):
             _check_content_hash(rep, path)
     return sorted(rep.findings, key=lambda x: x.level != ERROR)
 
 
-def _validate_open(rep: _Report, f: h5py.File) -> None:
+def _validate_open(rep: _Report, f: h5py.File, dt: float | None = None,
+                   for_run: bool = False, values: bool = True) -> None:
     for key in ("creator", "created"):
         if key not in f.attrs:
             rep.warning("/", f"root attribute '{key}' is missing")
     names = {}
     model = _group(rep, f, "model", "/model")
     if model is not None:
-        names = _validate_model(rep, model)
+        names = _validate_model(rep, model, values)
     net = _group(rep, f, "network", "/network")
     gids = None
     if net is not None:
-        gids = _validate_network(rep, net, names)
+        gids = _validate_network(rep, net, names, dt, values)
+    if for_run:
+        return
     if "results" not in f:
         rep.warning("/results", "missing group (readers treat it as no runs)")
     else:
@@ -479,7 +523,8 @@ def _validate_open(rep: _Report, f: h5py.File) -> None:
                     _validate_run(rep, res, name, gids, stored_hash)
 
 
-def _validate_model(rep: _Report, model: h5py.Group) -> dict[str, set[str] | None]:
+def _validate_model(rep: _Report, model: h5py.Group, values: bool = True
+                    ) -> dict[str, set[str] | None]:
     docs: dict[str, Any] = {}
     for doc in MODEL_DOCS:
         with rep.guard(f"/model/{doc}"):
@@ -498,6 +543,10 @@ def _validate_model(rep: _Report, model: h5py.Group) -> dict[str, set[str] | Non
                 names[doc] = _check_model_entries(rep, doc, docs[doc], f"/model/{doc}")
     _check_population_types(rep, docs.get("populations"), names.get("cell_types"),
                             "/model/populations")
+    if values and isinstance(docs.get("cell_types"), dict):
+        with rep.guard("/model/cell_types"):
+            for where, msg in cell_type_findings(docs["cell_types"]):
+                rep.error("/model/cell_types", f"{where}: {msg}")
     mods = _group(rep, model, "mod_files", "/model/mod_files")
     if mods is not None:
         carried = _validate_mod_files(rep, mods)
@@ -529,8 +578,8 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
     return seen
 
 
-def _validate_network(rep: _Report, net: h5py.Group,
-                      names: Mapping[str, set[str] | None]) -> np.ndarray | None:
+def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str] | None],
+                      dt: float | None = None, values: bool = True) -> np.ndarray | None:
     views: dict[str, _TableView] = {}
     gids = None
     cells = _group(rep, net, "cells", "/network/cells")
@@ -562,6 +611,8 @@ def _validate_network(rep: _Report, net: h5py.Group,
             if offsets is not None and gids is not None:
                 _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
+    if values:
+        _check_values(rep, views, dt)
     return gids
 
 

@@ -17,7 +17,10 @@ import numpy as np
 from ..celltypes import Population, SynMech
 from ..errors import SpecError
 from ..network import Network
+from ..specs.unsupported import check_not_simulated
+from ..specs.values import check_spec
 from ..table import Table
+from .budget import check_connections
 from .cellexpr import resolve_cell_expressions, with_diversity_ranges
 from .cells import assign_cell_types
 from .context import BuildContext
@@ -143,9 +146,12 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     """
     t0 = time.perf_counter()
     net, cfg = spec_dicts(net_params, sim_config)
+    check_spec(net, cfg)  # the schema's value checks, also for plain dicts
+    check_not_simulated(net, cfg, "build")  # keys nethub stores but does not simulate
     ctx = BuildContext(net, cfg)
     cells, types, populations = build_cells(ctx)
     ctx.cells = cells
+    check_connections(net, {k: p.size for k, p in populations.items()})  # before allocating
     syn_mechs = _syn_mechs(net)
     from .connect import build_connections
     from .stims import build_stims
@@ -164,8 +170,20 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
         provenance={"creator": "nethub.build", "seeds": ctx.seeds},
         rxd=net.get("rxdParams") or None,
     )
+    check_built_values(network)
     logger.info("built %r in %.2f s", network, time.perf_counter() - t0)
     return network
+
+
+def check_built_values(network: Network) -> None:
+    """SpecError if the built network holds a number NEURON cannot simulate (NaN/inf weight,
+    negative delay, location outside [0, 1], ...), naming table, column and rule."""
+    from ..ranges import network_findings
+
+    findings = network_findings(network)
+    if findings:
+        lines = "\n  - ".join(f"{where}: {msg}" for where, msg in findings)
+        raise SpecError(f"the spec builds a network NEURON cannot simulate:\n  - {lines}")
 
 
 class _CallableModule(__import__("types").ModuleType):

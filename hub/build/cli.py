@@ -20,12 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compression", choices=("blosc-lz4", "gzip", "none"),
                    default="blosc-lz4", help="dataset compression (default: blosc-lz4)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--max-memory", metavar="SIZE", help="refuse models estimated to need "
+                   "more memory than SIZE (e.g. 64G; 'off': no check; default: this machine's "
+                   "memory; env NETHUB_MAX_MEMORY)")
     p.add_argument("--mod", metavar="DIR", help="folder of .mod files the model needs (stored "
                    "with the network; default: a 'mod' folder beside the spec, if any)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import out
+    from ..limits import set_memory_limit
     from ..specs import load_spec
     from ..store import write_network
     from . import build, read_mod_dir
@@ -35,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         from ..examples import example_path
 
         path = str(example_path())
+    set_memory_limit(getattr(args, "max_memory", None))
     t0 = time.perf_counter()
     net_params, cfg = load_spec(path, args.cfg)
     t1 = time.perf_counter()

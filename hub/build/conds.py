@@ -8,7 +8,9 @@ NetPyNE's rule (``netpyne.sim.utils.checkConditions``), applied to whole columns
 - a list of strings is a set of allowed values;
 - anything else must be equal.
 
-A tag the cells do not have never matches (NetPyNE compares against ``None``).
+A tag the cells do not have never matches (NetPyNE compares against ``None``). NetPyNE says
+nothing then; nethub logs a warning naming the rule, the value and the known values (with a
+"did you mean" for a likely typo), since a misspelt population silently connects nothing.
 
 NetPyNE selects the cells of connParams ``preConds``/``postConds`` and stimTargetParams
 ``conds`` with a different rule (``network/conn.py`` ``_findPrePostCellsCondition``,
@@ -21,6 +23,7 @@ excludes it) and any other list is a set of allowed values.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from numbers import Number
 from typing import Any
@@ -31,6 +34,8 @@ from ..errors import SpecError
 from ..table import Categorical, Ragged, Table
 
 __all__ = ["match_conds", "tag_column"]
+
+logger = logging.getLogger(__name__)
 
 _GID_KEYS = ("gid", "cellList", "postGid")
 _LOCATION_KEYS = ("x", "y", "z", "xnorm", "ynorm", "znorm")
@@ -59,7 +64,12 @@ def _match_one(cells: Table, key: str, want: Any, where: str, selection: bool) -
     n = len(cells)
     col = cells["gid"] if key in _GID_KEYS else tag_column(cells, key)
     if col is None:
+        if n:
+            logger.warning("%s: no cell has the tag %r; the condition selects no cells", where,
+                           key)
         return np.zeros(n, dtype=bool)
+    if isinstance(col, Categorical):
+        _warn_unknown(col, want, where)
     if isinstance(col, Ragged):
         raise SpecError(f"{where}: cannot select cells on list-valued tag '{key}'")
     if isinstance(want, (list, tuple)):
@@ -90,3 +100,18 @@ def _match_one(cells: Table, key: str, want: Any, where: str, selection: bool) -
     if isinstance(want, str):
         return np.zeros(n, dtype=bool)
     return col == want
+
+
+def _warn_unknown(col: Categorical, want: Any, where: str) -> None:
+    """Warn about wanted tag values no cell has (a misspelt pop connects nothing)."""
+    from ..specs.schema import close_key
+
+    wanted = [want] if isinstance(want, str) else [w for w in want if isinstance(w, str)] \
+        if isinstance(want, (list, tuple)) else []
+    present = {c for c in col.categories if c is not None}
+    for w in wanted:
+        if w not in present:
+            guess = close_key(w, present)
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            logger.warning("%s: no cell has %r (known: %s)%s; it selects no cells", where, w,
+                           ", ".join(sorted(present)) or "none", hint)

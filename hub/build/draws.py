@@ -141,7 +141,7 @@ class SequentialDraws:
             order.append((draw, name))
             return np.zeros(n)
 
-        expr.evaluate(env, n=n, source=probe)
+        expr.evaluate(env, n=n, source=probe, finite=False)
         return order
 
     def _walk(self, order: list[tuple[int, str]], n: int) -> dict[int, np.ndarray]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..table import Categorical, Ragged, Table
+from .budget import check_cells
 
 __all__ = ["PopBuild", "build_population", "POINT_CELL_MODELS", "POP_STRUCTURAL_KEYS"]
 
@@ -110,6 +111,7 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
     vol = _volume_mm3(net, ranges)
     if isinstance(density, Number):
         n = int(density * vol)
+        check_cells(n, first_gid + n, f"{where}['density']")
         return _random_norm_locs(n, first_gid, net, seeds, ranges)
     if net.get("shape", "cuboid") != "cuboid":
         raise SpecError(f"{where}['density']: density expressions need shape 'cuboid'")
@@ -122,6 +124,7 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
     lo, hi = ranges.get(coord, [0.0, 1.0])
     grid = np.arange(lo, hi, 0.001)
     max_density = float(np.max(expr.evaluate({var: grid}, n=len(grid))))
+    check_cells(vol * max_density, first_gid + vol * max_density, f"{where}['density']")
     from ..random123 import netpyne_density_samples
 
     cand, accept_u = netpyne_density_samples(int(max_density), first_gid, int(seeds["loc"]),
@@ -134,14 +137,20 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
     return locs
 
 
-def _grid_locs(pop: dict, net: dict, ranges: dict) -> np.ndarray:
+def _grid_locs(pop: dict, net: dict, ranges: dict, where: str = "",
+               first_gid: int = 0) -> np.ndarray:
     spacing = pop["gridSpacing"]
     spacing = spacing if isinstance(spacing, (list, tuple)) else [spacing] * 3
-    axes = []
-    for i, c in enumerate(_COORDS):
+    bounds = []
+    for c in _COORDS:
         lo, hi = (0.0, _size(net, c))
         if c in ranges:
             lo, hi = ranges[c][0] * _size(net, c), ranges[c][1] * _size(net, c)
+        bounds.append((lo, hi))
+    n = float(np.prod([max((hi + 1 - lo) / s, 1.0) for (lo, hi), s in zip(bounds, spacing)]))
+    check_cells(n, first_gid + n, f"{where}['gridSpacing']")
+    axes = []
+    for i, (lo, hi) in enumerate(bounds):
         axes.append(np.arange(lo, hi + 1, spacing[i]))
     gx, gy, gz = np.meshgrid(*axes, indexing="ij")
     pts = np.stack([gx.ravel(), gy.ravel(), gz.ravel()], axis=1)
@@ -172,11 +181,12 @@ def build_population(label: str, pop: dict[str, Any], net: dict[str, Any], seeds
         norm, extra = _cells_list(pop, net, where)
     elif "numCells" in pop:
         n = int(round(float(net.get("scale", 1)) * float(pop["numCells"])))
+        check_cells(n, first_gid + n, f"{where}['numCells']")
         norm = _random_norm_locs(n, first_gid, net, seeds, ranges)
     elif "density" in pop:
         norm = _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr)
     elif "gridSpacing" in pop:
-        norm = _grid_locs(pop, net, ranges)
+        norm = _grid_locs(pop, net, ranges, where, first_gid)
     else:
         raise SpecError(f"{where}: needs one of numCells, density, gridSpacing or cellsList")
     n = len(norm)

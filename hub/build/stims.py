@@ -123,7 +123,7 @@ def _rule_table(ctx, label, target, src, rows, syn_mechs, types, draws) -> Table
         v = values.get(pname)
         if isinstance(v, np.ndarray) and v.shape == (n,):
             extra[f"param.{pname}"] = v.astype(np.float64)
-    cols["sec"] = _sections(ctx, target, rows, types)
+    cols["sec"] = _sections(ctx, target, rows, types, label)
     loc = values.get("loc", target.get("loc"))
     cols["loc"] = np.broadcast_to(np.asarray(0.5 if loc is None else loc, dtype=np.float64),
                                   (n,)).copy()
@@ -137,13 +137,17 @@ def _rule_table(ctx, label, target, src, rows, syn_mechs, types, draws) -> Table
                               delay)
 
 
-def _sections(ctx, target, rows, types) -> Categorical:
+def _sections(ctx, target, rows, types, label) -> Categorical:
     ct = ctx.cells["cell_type"]
     secs = np.empty(len(rows), dtype=object)
+    first: dict[int, Any] = {}  # per cell type: one lookup (and one warning) each
+    where = f"stimTargetParams[{label!r}]['sec']"
     for i, code in enumerate(ct.codes[rows]):
-        cell = types[ct.categories[code]]
-        if isinstance(cell, CompartmentalCell) and cell.sections:
-            secs[i] = section_labels(cell, target.get("sec"))[0]
+        if code not in first:
+            cell = types[ct.categories[code]]
+            first[code] = (section_labels(cell, target.get("sec"), where)[0]
+                           if isinstance(cell, CompartmentalCell) and cell.sections else None)
+        secs[i] = first[code]
     return Categorical.from_values(secs.tolist())
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from numbers import Number
 from typing import Any
 
@@ -15,18 +16,35 @@ from ..table import Categorical
 
 __all__ = ["place_synapses", "section_labels", "distribute_uniformly", "concat_categoricals"]
 
+logger = logging.getLogger(__name__)
 
-def section_labels(cell: CompartmentalCell, sec: Any) -> list[str]:
-    """NetPyNE's ``_setConnSections``: the candidate sections of a connection."""
+
+def section_labels(cell: CompartmentalCell, sec: Any, where: str = "") -> list[str]:
+    """NetPyNE's ``_setConnSections``: the candidate sections of a connection.
+
+    Like NetPyNE, an unknown section name falls back to the soma (or the first section) and
+    unknown names in a list are dropped; NetPyNE says so only with ``cfg.verbose``, nethub
+    always logs a warning naming ``where`` and the cell type."""
     secs = cell.sections
     if not sec or (isinstance(sec, str) and sec not in secs and sec not in cell.section_lists):
-        if "soma" in secs:
-            return ["soma"]
-        return [next(iter(secs))] if secs else []
+        fallback = ["soma"] if "soma" in secs else [next(iter(secs))] if secs else []
+        if sec:
+            _warn_sections(cell, [sec], where, f"uses {fallback[0]!r} instead" if fallback
+                           else "connects nothing")
+        return fallback
     if isinstance(sec, list) or sec in cell.section_lists:
         names = list(sec) if isinstance(sec, list) else list(cell.section_lists[sec])
+        missing = [s for s in names if s not in secs]
+        if missing:
+            _warn_sections(cell, missing, where, "leaves them out")
         return [s for s in names if s in secs]
     return [sec]
+
+
+def _warn_sections(cell: CompartmentalCell, names: list, where: str, action: str) -> None:
+    logger.warning("%s: cell type %r has no section or section list %s (known: %s); NetPyNE "
+                   "%s", where or "sec", cell.name, ", ".join(repr(s) for s in names),
+                   ", ".join(sorted([*cell.sections, *cell.section_lists])), action)
 
 
 def distribute_uniformly(cell: CompartmentalCell, labels: list[str], n: int
@@ -103,6 +121,13 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
     spc_arr = (np.ones(len(pre), dtype=np.int64) if spc is None else
                np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
                                (len(pre),)))
+    if len(spc_arr):
+        from ..limits import check_memory
+        from .budget import BYTES_PER_CONN
+
+        check_memory(float(spc_arr.astype(np.float64).sum()) * BYTES_PER_CONN,
+                     f"{cr.where}['synsPerConn']: {len(pre):,} connections with up to "
+                     f"{int(spc_arr.max()):,} synapses each")
     out: dict[str, list] = {k: [] for k in ("pre", "post", "sec", "loc", "weight", "delay",
                                             "weight_index", "pair")}
     groups = _groups(codes, spc_arr)
@@ -163,7 +188,7 @@ def _group(ctx, cr, pre, post, per, cell, s: int, mech: str) -> dict:
                     loc=np.full(n, np.nan), weight=w,
                     delay=_as_pair_array(delay, n, net.get("defaultDelay", 1)),
                     weight_index=np.zeros(n, dtype=np.int32))
-    labels = section_labels(cell, cr.rule.get("sec"))
+    labels = section_labels(cell, cr.rule.get("sec"), f"{cr.where}['sec']")
     if not labels:
         raise SpecError(f"{cr.where}['sec']: no valid section on cell type '{cell.name}'")
     pointp, widx = _vref_target(cell, labels, mech)

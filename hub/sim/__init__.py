@@ -25,6 +25,8 @@ import numpy as np
 from ..errors import SimulationError
 from ..network import Network
 from ..results import TRACE_COLUMNS, Results, Traces
+from ..specs.unsupported import check_not_simulated
+from ..specs.values import check_run_config
 from ..table import Categorical, Table
 
 __all__ = ["simulate", "run_store", "neuron_env"]
@@ -90,7 +92,7 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
              output: str | os.PathLike | None = None, timeout: float | None = None,
-             overwrite: bool = False) -> Results | None:
+             overwrite: bool = False, checked: bool = True) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -110,6 +112,9 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
         A spec or network is built into a new store, and a store's results go to ``output``
         as a copy of the store; an existing file at that path (e.g. ``model.h5`` beside
         ``model.json``) is refused unless ``overwrite``.
+    checked : bool
+        Validate the store first and refuse an invalid one (default); ``False`` is
+        ``nethub run --unchecked``.
 
     Returns
     -------
@@ -125,8 +130,8 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     if not _under_mpi():
         check_writable(out, store)  # before NEURON or any rank starts
     if (nprocs > 1 or timeout is not None) and not _under_mpi():
-        return _launch_mpi(store, sim_config, nprocs, out, timeout)
-    return run_store(store, sim_config, out)
+        return _launch_mpi(store, sim_config, nprocs, out, timeout, checked)
+    return run_store(store, sim_config, out, checked)
 
 
 def _as_store(model: Any, output, overwrite: bool = False) -> Path:
@@ -170,7 +175,7 @@ def _refuse_existing(target: Path, overwrite: bool, what: str, instead: str = ""
 
 
 def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
-                timeout: float | None = None) -> Results:
+                timeout: float | None = None, checked: bool = True) -> Results:
     from ..build import spec_dicts
     from ..store import read_results
     from .launch import run_job
@@ -178,6 +183,7 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
     level = logging.getLogger("nethub").getEffectiveLevel()  # the ranks log as this process
     verbose = ["-vv"] if level <= logging.DEBUG else ["-v"] if level <= logging.INFO else []
     cmd = [sys.executable, "-m", "nethub", *verbose, "run", str(store), "-o", str(out)]
+    cmd += [] if checked else ["--unchecked"]
     if nprocs > 1:
         exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
                            + os.environ.get("PATH", ""))
@@ -194,8 +200,12 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
 
 
 def run_store(store: str | os.PathLike, sim_config: Any = None,
-              output: str | os.PathLike | None = None) -> Results | None:
-    """Run a store on the ranks of this MPI job; rank 0 writes and returns the results."""
+              output: str | os.PathLike | None = None, checked: bool = True
+              ) -> Results | None:
+    """Run a store on the ranks of this MPI job; rank 0 writes and returns the results.
+
+    With ``checked`` (default) the store is validated first and refused with the validator's
+    findings (:func:`nethub.runcheck.check_store_for_run`); every rank checks all of it."""
     from ..store import read_network
     from ..storelock import check_writable
     from . import record
@@ -214,8 +224,15 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     with phase(pc, "read"):  # every phase ends with the ranks agreeing on errors (agree.py)
         if rank == 0:
             check_writable(Path(output) if output else store, store)
+        if checked:
+            from ..build import spec_dicts
+            from ..runcheck import check_store_for_run, run_dt
+
+            check_store_for_run(store, run_dt(store, spec_dicts({}, sim_config)[1]))
         net = read_network(store, gids=local_gids(store, rank, nhost))
         cfg = _sim_config(net.spec, sim_config)
+        check_run_config(cfg)  # dt, duration, recordStep > 0, ... before anything is created
+        skipped = check_not_simulated(_net_params_of(net), cfg, "run")
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
     with phase(pc, "mechanisms"):
@@ -251,6 +268,8 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
               "pointer_conns": n_ptr_all}
     counts["peak_rss_mb"] = _peak_rss_per_rank(pc, nhost)
     counts.update(choice.meta())
+    if skipped:
+        counts["not_simulated"] = skipped
     merging = getattr(eng, "merge_report", None) or {}
     if "total_objects" in merging:
         counts["synapse_objects"] = {"connections": merging["total_connections"],
@@ -258,6 +277,14 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
                                      "saved_by_merging": merging["total_saved"]}
     with phase(pc, "gather"):  # gathering and writing (rank 0) interleave
         return rec.gather(net, cfg, timing, counts, Path(output) if output else store, store)
+
+
+def _net_params_of(net: Network) -> dict:
+    """The stored netParams plus the network's rxd document (stores from other formats)."""
+    out = dict(((net.spec or {}).get("netParams")) or {})
+    if net.rxd:
+        out["rxdParams"] = net.rxd
+    return out
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:

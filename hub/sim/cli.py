@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from pathlib import Path
 
 #: set in the ranks of a job that ``nethub run --np N`` launched (nethub.sim.launch)
 LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
@@ -25,6 +23,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="let a spec's store replace an existing store of the same name")
     p.add_argument("-o", "--output", metavar="OUT.h5",
                    help="store to write (default: the input store, or INPUT.h5 for a spec)")
+    p.add_argument("--max-memory", metavar="SIZE", help="memory limit for building a spec "
+                   "(e.g. 64G, 'off'; default: this machine's memory)")
+    p.add_argument("--unchecked", action="store_true",
+                   help="simulate without validating the store first (see docs/safety.md)")
     p.add_argument("--engine", choices=tuple(ENGINES), default=None,
                    help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
                         "NEURON (the default, or the model's simConfig nethubCoreneuron); "
@@ -60,12 +62,9 @@ _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 def _load_cfg(path: str | None, engine: str | None = None):
     cfg = None
     if path is not None and path.endswith(".json"):
-        try:
-            cfg = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as exc:
-            from ..errors import SpecError
+        from ..specs.values import read_overrides
 
-            raise SpecError(f"{path}: not valid JSON ({exc})") from None
+        cfg = read_overrides(path)  # checked as a spec's simConfig is
     elif path is not None:
         from ..specs import load_simconfig
 
@@ -81,8 +80,10 @@ def _load_cfg(path: str | None, engine: str | None = None):
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import out
+    from ..limits import set_memory_limit
     from . import simulate
 
+    set_memory_limit(getattr(args, "max_memory", None))
     model = args.input
     if model == "example":
         from ..examples import example_path
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)),
                        nprocs=args.np, output=args.output, timeout=getattr(args, "timeout", None),
-                       overwrite=getattr(args, "overwrite", False))
+                       overwrite=getattr(args, "overwrite", False),
+                       checked=not getattr(args, "unchecked", False))
     except Exception as exc:
         from .agree import abort_alone
 

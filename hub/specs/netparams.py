@@ -804,9 +804,13 @@ def _resolve(file_name: str | os.PathLike, what: str) -> Path:
 
 
 def _read_json(path: str | os.PathLike) -> Any:
+    from ..limits import ResourceLimitError, loads_json
+
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return loads_json(fh.read(), os.fspath(path))
+    except ResourceLimitError as err:
+        raise SpecError(str(err)) from None
     except FileNotFoundError:
         raise SpecError(f"spec file not found: {os.fspath(path)}") from None
     except (OSError, ValueError) as err:

@@ -60,6 +60,11 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
+def _is_fnum(v: Any) -> bool:
+    """A finite real number (NaN and infinities are never valid spec values)."""
+    return _is_num(v) and bool(np.isfinite(v))
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
@@ -289,17 +294,30 @@ def _same(v: Any, x: Any) -> bool:
 # building blocks
 # --------------------------------------------------------------------------------------------
 
-NUM = Leaf("number", _is_num)
-NONNEG = Leaf("non-negative number", lambda v: _is_num(v) and v >= 0)
-POS = Leaf("positive number", lambda v: _is_num(v) and v > 0)
+NUM = Leaf("number", _is_fnum)
+NONNEG = Leaf("non-negative number", lambda v: _is_fnum(v) and v >= 0)
+POS = Leaf("positive number", lambda v: _is_fnum(v) and v > 0)
 INT = Leaf("integer", _is_int)
 NONNEG_INT = Leaf("non-negative integer", lambda v: _is_int(v) and v >= 0)
-FRACTION = Leaf("number between 0 and 1", lambda v: _is_num(v) and 0 <= v <= 1)
+FRACTION = Leaf("number between 0 and 1", lambda v: _is_fnum(v) and 0 <= v <= 1)
+LOC = Leaf("location between 0 and 1", lambda v: _is_fnum(v) and 0 <= v <= 1)
 BOOL = Leaf("boolean", _is_bool)
 FALSE = Leaf("False", lambda v: v is False)
 STR = Leaf("string", lambda v: isinstance(v, str))
 NONE = Leaf("None", lambda v: v is None)
-EXPR = Leaf("number or expression string", lambda v: _is_num(v) or isinstance(v, str))
+EXPR = Leaf("number or expression string", lambda v: _is_fnum(v) or isinstance(v, str))
+
+
+def _expr_in(desc: str, pred: Callable[[float], bool]) -> Leaf:
+    """A number satisfying ``pred`` or an expression string (checked when evaluated)."""
+    return Leaf(f"{desc} or expression string",
+                lambda v: isinstance(v, str) or (_is_fnum(v) and bool(pred(v))))
+
+
+LOC_EXPR = _expr_in("location between 0 and 1", lambda v: 0 <= v <= 1)
+NONNEG_EXPR = _expr_in("non-negative number", lambda v: v >= 0)
+POS_EXPR = _expr_in("positive number", lambda v: v > 0)
+PROB_EXPR = _expr_in("probability between 0 and 1", lambda v: 0 <= v <= 1)
 JSON = Leaf("JSON-compatible value", _is_jsonable)
 STRS = Either(STR, ListOf(STR), desc="string or list of strings")
 NUMS = ListOf(NUM, desc="list of numbers")
@@ -309,10 +327,19 @@ NUM_OR_NUMS = Either(NUM, NUMS, desc="number or list of numbers")
 NUM_OR_RANGE = Either(EXPR, RANGE2, desc="number, expression string or [min, max]")
 SEQ_VALUES = ListOf(Either(EXPR, ListOf(EXPR)), desc="list of numbers/expressions")
 VALUE = Either(EXPR, SEQ_VALUES, desc="number, expression string or list of numbers")
+
+
+def _value_of(item: Leaf, desc: str) -> Either:
+    """A VALUE whose numbers satisfy ``item`` (weight/delay/loc given per synMech)."""
+    return Either(item, ListOf(Either(item, ListOf(item))), desc=f"{desc} or list of them")
+
+
+DELAY_VALUE = _value_of(NONNEG_EXPR, "non-negative delay (ms), expression string")
+LOC_VALUE = _value_of(LOC_EXPR, "location between 0 and 1, expression string")
 PARAM = Leaf(
     "number, expression string, boolean, None or list of numbers",
-    lambda v: v is None or _is_bool(v) or _is_num(v) or isinstance(v, str)
-    or (_is_seq(v) and all(x is None or _is_num(x) or isinstance(x, str) for x in v)),
+    lambda v: v is None or _is_bool(v) or _is_fnum(v) or isinstance(v, str)
+    or (_is_seq(v) and all(x is None or _is_fnum(x) or isinstance(x, str) for x in v)),
 )
 DICT_JSON = DictOf(JSON, desc="dict")
 
@@ -392,17 +419,17 @@ POINT_CELL = {
 # --------------------------------------------------------------------------------------------
 
 GEOM = Record({
-    "diam": K(EXPR, "diameter (um)"), "L": K(EXPR, "length (um)"),
-    "Ra": K(EXPR, "axial resistance (ohm cm)"), "cm": K(EXPR, "capacitance (uF/cm2)"),
-    "nseg": K(EXPR, "number of segments"),
+    "diam": K(POS_EXPR, "diameter (um)"), "L": K(POS_EXPR, "length (um)"),
+    "Ra": K(POS_EXPR, "axial resistance (ohm cm)"), "cm": K(POS_EXPR, "capacitance (uF/cm2)"),
+    "nseg": K(POS_EXPR, "number of segments"),
     "pt3d": K(ListOf(ListOf(NUM, length=4, desc="[x, y, z, diam]")), "3-D points"),
 }, desc="geom dict")
 TOPOL = Record({
-    "parentSec": K(STR, "parent section"), "parentX": K(NUM, "location on parent"),
-    "childX": K(NUM, "location on this section"),
+    "parentSec": K(STR, "parent section"), "parentX": K(LOC, "location on parent"),
+    "childX": K(LOC, "location on this section"),
 }, desc="topol dict")
 POINTP = Record({
-    "mod": K(STR, "NEURON point process"), "loc": K(NUM, "location in section (0-1)"),
+    "mod": K(STR, "NEURON point process"), "loc": K(LOC, "location in section (0-1)"),
     "vref": K(STR, "mechanism variable holding the membrane voltage"),
     "synList": K(ListOf(STR), "synapse labels inside the mechanism"),
 }, required=("mod",), extra=PARAM, desc="point process dict")
@@ -414,9 +441,9 @@ SEC = Record({
                              (("e", "reversal (mV)"), ("i", "internal conc (mM)"),
                               ("o", "external conc (mM)"))}, desc="ion dict")), "ions"),
     "pointps": K(DictOf(POINTP), "point processes {label: {...}}"),
-    "synMechs": K(ListOf(Record({"label": K(STR, "synMech label"), "loc": K(NUM, "location")})),
+    "synMechs": K(ListOf(Record({"label": K(STR, "synMech label"), "loc": K(LOC, "location")})),
                   "synapses placed at creation (saved networks)"),
-    "spikeGenLoc": K(NUM, "spike generation location (0-1)"),
+    "spikeGenLoc": K(LOC, "spike generation location (0-1)"),
     "vinit": K(NUM, "initial voltage (mV)"),
     "weightNorm": K(NUMS, "per-segment weight normalisation"),
     "threshold": K(NUM, "spike threshold (mV)"),
@@ -455,8 +482,7 @@ POP_RULE = Record({
     "cellType": K(STR, "cell type tag / cellParams label"),
     "cellModel": K(STR, "cell model tag or artificial cell (NetStim, IntFire2, ...)"),
     "numCells": K(NONNEG, "number of cells"),
-    "density": K(Either(NONNEG, STR, desc="non-negative number or expression string"),
-                 "cells per mm3"),
+    "density": K(NONNEG_EXPR, "cells per mm3"),
     "gridSpacing": K(Either(POS, XYZ, desc="positive number or [x, y, z]"), "grid spacing (um)"),
     **_RANGES,
     "cellsList": K(ListOf(Record({**{c: K(NUM, c) for c in _POS_CONDS},
@@ -476,10 +502,10 @@ POP_RULE = Record({
 }, extra=JSON, desc="pop rule dict")
 SYNMECH_RULE = Record({
     "mod": K(STR, "NEURON point process"),
-    "loc": K(NUM, "default location"),
+    "loc": K(LOC, "default location"),
     "label": K(STR, "label (imported mechanisms)"),
-    "selfNetCon": K(Record({"sec": K(STR, "section"), "loc": K(NUM, "location"),
-                            "weight": K(NUM, "weight"), "delay": K(NUM, "delay (ms)"),
+    "selfNetCon": K(Record({"sec": K(STR, "section"), "loc": K(LOC, "location"),
+                            "weight": K(NUM, "weight"), "delay": K(NONNEG, "delay (ms)"),
                             "threshold": K(NUM, "threshold (mV)")}, desc="selfNetCon dict"),
                     "NetCon from the cell voltage to the synapse"),
     "pointerParams": K(Record({"target_var": K(STR, "pointer variable in the mechanism"),
@@ -493,15 +519,15 @@ CONN_RULE = Record({
     "preConds": K(CONDS, "presynaptic cell conditions"),
     "postConds": K(CONDS, "postsynaptic cell conditions"),
     "connFunc": K(Choice(*_CONN_FUNCS), "connectivity function"),
-    "probability": K(EXPR, "connection probability"),
-    "convergence": K(EXPR, "presynaptic cells per postsynaptic cell"),
-    "divergence": K(EXPR, "postsynaptic cells per presynaptic cell"),
+    "probability": K(PROB_EXPR, "connection probability"),
+    "convergence": K(NONNEG_EXPR, "presynaptic cells per postsynaptic cell"),
+    "divergence": K(NONNEG_EXPR, "postsynaptic cells per presynaptic cell"),
     "connList": K(ListOf(ListOf(NONNEG_INT, length=2, desc="[pre, post]")),
                   "explicit [pre, post] relative indices"),
     "synMech": K(STRS, "synMechParams label(s)"),
-    "weight": K(VALUE, "weight"), "delay": K(VALUE, "delay (ms)"),
-    "loc": K(VALUE, "location(s) on the section"),
-    "synsPerConn": K(EXPR, "synapses per connection"),
+    "weight": K(VALUE, "weight"), "delay": K(DELAY_VALUE, "delay (ms)"),
+    "loc": K(LOC_VALUE, "location(s) on the section"),
+    "synsPerConn": K(NONNEG_EXPR, "synapses per connection"),
     "sec": K(STRS, "target section(s) or secList(s)"),
     **FACTORS,
     "disynapticBias": K(Either(NUM, NONE), "disynaptic bias (deprecated)"),
@@ -512,9 +538,9 @@ CONN_RULE = Record({
     "weightIndex": K(INT, "NetCon weight index"),
     "gapJunction": K(BOOL, "deprecated gap junction flag"),
     "preSec": K(STRS, "presynaptic section (pointer conns)"),
-    "preLoc": K(NUM_OR_NUMS, "presynaptic location (pointer conns)"),
+    "preLoc": K(Either(LOC, ListOf(LOC)), "presynaptic location (pointer conns)"),
     "preSecs": K(ListOf(STR), "per-connection preSec list (fromListConn)"),
-    "preLocs": K(NUMS, "per-connection preLoc list (fromListConn)"),
+    "preLocs": K(ListOf(LOC), "per-connection preLoc list (fromListConn)"),
     "threshold": K(NUM, "spike threshold (deprecated)"),
     "distributeSynsUniformly": K(BOOL, "overrides cfg.distributeSynsUniformly"),
     "connRandomSecFromList": K(BOOL, "overrides cfg.connRandomSecFromList"),
@@ -562,9 +588,9 @@ STIM_SOURCE_RULE = Record({
 STIM_TARGET_RULE = Record({
     "source": K(STR, "stimSourceParams label"),
     "conds": K(STIM_CONDS, "target cell conditions"),
-    "sec": K(STRS, "target section(s)"), "loc": K(VALUE, "target location(s)"),
-    "weight": K(VALUE, "NetStim weight"), "delay": K(VALUE, "NetStim delay (ms)"),
-    "synsPerConn": K(EXPR, "NetStim synapses per connection"),
+    "sec": K(STRS, "target section(s)"), "loc": K(LOC_VALUE, "target location(s)"),
+    "weight": K(VALUE, "NetStim weight"), "delay": K(DELAY_VALUE, "NetStim delay (ms)"),
+    "synsPerConn": K(NONNEG_EXPR, "NetStim synapses per connection"),
     "synMech": K(STRS, "synMechParams label(s)"),
     **{k: v for k, v in FACTORS.items() if k[7].isupper()},
 }, required=("source", "conds"), desc="stim target dict")
@@ -666,7 +692,7 @@ _CELL_SEL = Either(NONNEG_INT, STR, ListOf(Either(STR, NONNEG_INT, NUMS)),
                    desc="gid, pop label, 'all' or (pop, index/indices)")
 _SELECTION = Either(BOOL, NONE, ListOf(_CELL_SEL), desc="boolean or list of cell selections")
 TRACE = Record({
-    "sec": K(STR, "section"), "loc": K(NUM, "location"), "var": K(STR, "variable to record"),
+    "sec": K(STR, "section"), "loc": K(LOC, "location"), "var": K(STR, "variable to record"),
     "mech": K(STR, "density mechanism"), "synMech": K(STR, "synMech label"),
     "pointp": K(STR, "point process label"), "stim": K(STR, "stim label"),
     "index": K(NONNEG_INT, "index among synMechs/stims"),
@@ -674,7 +700,7 @@ TRACE = Record({
 }, required=("var",), desc="trace dict")
 _B = BOOL
 SIMCONFIG_KEYS: dict[str, Key] = {
-    "duration": K(NONNEG, "simulation duration (ms)", 1000.0),
+    "duration": K(POS, "simulation duration (ms)", 1000.0),
     "tstop": K(NONNEG, "old name of duration (NetPyNE still sets it)", 1000.0),
     "dt": K(POS, "integration time step (ms)", 0.025),
     "hParams": K(DictOf(JSON), "values set on NEURON's h",

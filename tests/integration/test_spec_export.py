@@ -231,9 +231,9 @@ def tricky_spec() -> tuple[NetParams, SimConfig]:
     np_ = NetParams()
     np_.cellParams["P"] = {"secs": {"soma": {"geom": {"L": 18.8, "diam": 18.8},
                                              "mechs": {"hh": {}}}}}
-    np_.popParams["E"] = {"cellType": "P", "numCells": 3, **{f"t{i}": s for i, s in
-                                                             enumerate(STRINGS)}}
-    np_.synMechParams["exc"] = {"mod": "Exp2Syn", "e": 0.0, "tau1": float("nan")}
+    np_.popParams["E"] = {"cellType": "P", "numCells": 3, "tnan": float("nan"),
+                          **{f"t{i}": s for i, s in enumerate(STRINGS)}}
+    np_.synMechParams["exc"] = {"mod": "Exp2Syn", "e": 0.0, "tau1": 0.5}
     np_.connParams["E->E"] = {"preConds": {"pop": "E"}, "postConds": {"pop": "E"},
                               "probability": 0.5, "weight": "uniform(0.1, 0.2)",
                               "synMech": "exc"}

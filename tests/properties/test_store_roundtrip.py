@@ -225,7 +225,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
 @SETTINGS
 @given(net=networks(), data=st.data())
 def test_network_round_trip(net: Network, data) -> None:
-    assert check_network(net) == []
+    assert check_network(net, values=False) == []  # any float round-trips, even NaN/inf
     canon = net.canonical()
     with tempfile.TemporaryDirectory() as tmp:
         compression = data.draw(st.sampled_from(["gzip", "none", "blosc-lz4"]))
@@ -233,7 +233,7 @@ def test_network_round_trip(net: Network, data) -> None:
         back = read_network(path)
         assert back.equals(canon)
         assert back.content_hash() == net.content_hash()
-        assert [f for f in validate_store(path) if f.level == "error"] == []
+        assert [f for f in validate_store(path, values=False) if f.level == "error"] == []
         if net.n_cells:
             wanted = data.draw(st.lists(st.sampled_from(net.gids.tolist()), min_size=1))
             part = read_network(path, gids=wanted)

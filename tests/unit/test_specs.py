@@ -420,7 +420,8 @@ BAD_RULES = [
     ("cellParams", {"secs": {"soma": {"geom": {"pt3d": [[0, 0, 0]]}}}},
      ["['pt3d'][0]: expected [x, y, z, diam]"]),
     ("cellParams", {"secs": {"soma": {"topol": {"parentX": "one"}}}},
-     ["cellParams['E->I']['secs']['soma']['topol']['parentX']: expected number, got str"]),
+     ["cellParams['E->I']['secs']['soma']['topol']['parentX']: expected location between 0 "
+      "and 1, got str"]),
     ("cellParams", {"secs": {"soma": {"ions": {"ca": {"x": 1}}}}},
      ["unknown key 'x' in cellParams['E->I']['secs']['soma']['ions']['ca']"]),
     ("cellParams", {"secs": {"soma": {"mechs": {"hh": {"gnabar": {"a": 1}}}}}},
@@ -472,7 +473,7 @@ def test_bad_rxd_rejected(section, value, fragment):
     (NetParams, "shape", "sphere", "netParams.shape: expected one of 'cuboid'"),
     (NetParams, "correctBorder", {"xborders": [0, 1]}, "missing required key 'threshold'"),
     (NetParams, "popParams", 3, "netParams.popParams: expected dict, got int 3"),
-    (SimConfig, "duration", "long", "cfg.duration: expected non-negative number, got str"),
+    (SimConfig, "duration", "long", "cfg.duration: expected positive number, got str"),
     (SimConfig, "dt", 0, "cfg.dt: expected positive number, got int 0"),
     (SimConfig, "seeds", {"conn": 1, "Stim": 2}, "did you mean 'stim'"),
     (SimConfig, "recordTraces", {"V": {"sec": "soma"}}, "cfg.recordTraces['V']: missing"),
