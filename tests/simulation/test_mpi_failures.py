@@ -72,7 +72,11 @@ def test_bad_codes_on_one_rank_fail_both(store):
         data = codes[()]
         data[rows] = 99
         codes[...] = data
-    rc, out, took = _nethub("run", store, "--np", 2)
+    rc, out, _ = _nethub("run", store, "--np", 2)  # the pre-run validation refuses it
+    assert rc == 1 and len(_error_lines(out)) == 1, out
+    assert "codes outside" in _error_lines(out)[0]
+    # --unchecked: the read itself fails, on rank 1 only
+    rc, out, took = _nethub("run", store, "--np", 2, "--unchecked")
     assert rc == 1, out
     lines = _error_lines(out)
     assert len(lines) == 1, out
