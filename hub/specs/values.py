@@ -8,8 +8,8 @@ arrives by other roads, so that no number escapes it:
 - :func:`check_overrides` -- ``nethub run --cfg c.json`` and ``simulate(..., sim_config=dict)``:
   only the keys given are checked (the rest comes from the stored simConfig);
 - :func:`check_run_config` -- the simConfig a run actually uses (stored spec + overrides):
-  ``dt``, ``duration``, ``recordStep`` must be positive and finite, and every other catalogued
-  key valid, before NEURON is touched.
+  ``dt`` and ``recordStep`` positive, ``duration`` >= 0 (0 instantiates only), all finite,
+  and every other catalogued number valid, before anything is instantiated.
 
 Each raises :class:`~nethub.errors.SpecError` listing every finding with its key path.
 """
@@ -37,7 +37,7 @@ from .schema import (
 __all__ = ["check_spec", "check_overrides", "check_run_config", "netparams_problems",
            "simconfig_problems", "read_overrides"]
 
-#: simConfig keys a run cannot do without; each must be a positive finite number.
+#: simConfig keys a run cannot do without (finite; dt, recordStep > 0, duration >= 0).
 RUN_NUMBERS = ("dt", "duration", "recordStep")
 
 

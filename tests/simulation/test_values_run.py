@@ -78,7 +78,8 @@ def test_cfg_overrides_refused_before_neuron_starts(tmp_path):
                               timeout=120, check=False)
         assert proc.returncode != 0 and time.perf_counter() - t0 < 60
         key = next(iter(bad))
-        assert f"cfg.{key}: expected positive number" in proc.stderr
+        want = "non-negative" if key == "duration" else "positive"
+        assert f"cfg.{key}: expected {want} number" in proc.stderr
         assert str(cfg) in proc.stderr
     with pytest.raises(SpecError, match="cfg.dt: expected positive number"):
         simulate(path, {"dt": -1})

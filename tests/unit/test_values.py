@@ -76,13 +76,17 @@ def test_section_locations_in_unit_interval():
 
 
 @pytest.mark.parametrize(("key", "value"), [("dt", -1), ("dt", 0), ("dt", math.inf),
-                                            ("duration", 0), ("duration", math.nan),
+                                            ("duration", -5), ("duration", math.nan),
+                                            ("duration", math.inf),
                                             ("recordStep", 0), ("recordStep", -0.1)])
 def test_run_numbers_must_be_positive(key, value):
-    with pytest.raises(SpecError, match=f"cfg.{key}: expected positive number"):
+    """dt and recordStep > 0; duration >= 0 (0 instantiates only); all finite."""
+    want = "non-negative" if key == "duration" else "positive"
+    with pytest.raises(SpecError, match=f"cfg.{key}: expected {want} number"):
         SimConfig({key: value})
-    with pytest.raises(SpecError, match=f"cfg.{key}: expected positive number"):
+    with pytest.raises(SpecError, match=f"cfg.{key}: expected {want} number"):
         check_run_config({"dt": 0.025, "duration": 10, key: value})
+    check_run_config({"dt": 0.025, "duration": 0.0})
 
 
 def test_cfg_file_overrides_go_through_the_same_validation(tmp_path):
