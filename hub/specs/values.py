@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ..errors import SpecError
 from .schema import (
     NETPARAMS_KEYS,
@@ -47,7 +49,7 @@ def netparams_problems(net: Mapping, complete: bool = False) -> list[str]:
     for name, value in net.items():
         if name in RULE_SPECS and isinstance(value, Mapping):
             for label, rule in value.items():
-                out += rule_problems(name, label, rule, complete)
+                out += rule_problems(name, label, _without_long_lists(rule), complete)
         elif name == "rxdParams" and isinstance(value, Mapping):
             for section, rule in value.items():
                 if section in RXD_SECTIONS or complete:
@@ -55,6 +57,18 @@ def netparams_problems(net: Mapping, complete: bool = False) -> list[str]:
         elif name in NETPARAMS_KEYS:
             out += value_problems(NETPARAMS_KEYS[name], value, f"netParams.{name}", complete)
     return out
+
+
+#: lists longer than this (fromListConn's connList, per-connection weights) are left to the
+#: builder and to the vectorized check of the built network (:mod:`nethub.ranges`)
+LONG_LIST = 1000
+
+
+def _without_long_lists(rule: Any) -> Any:
+    if not isinstance(rule, Mapping):
+        return rule
+    return {k: v for k, v in rule.items()
+            if not (isinstance(v, (list, tuple, np.ndarray)) and len(v) > LONG_LIST)}
 
 
 def simconfig_problems(cfg: Mapping, where: str = "cfg") -> list[str]:

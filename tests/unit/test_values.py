@@ -257,3 +257,16 @@ def test_build_refuses_disynaptic_bias_and_warns_for_lfp(caplog):
     with caplog.at_level(logging.WARNING, logger="nethub"):
         nethub.build(spec(), {"saveWeights": True})
     assert "cfg.saveWeights: weights are not saved during the run" in caplog.text
+
+
+def test_long_per_connection_lists_are_checked_after_building():
+    """fromListConn lists longer than LONG_LIST skip the per-item schema walk (slow in
+    Python); their values are checked, vectorized, in the built network."""
+    pairs = [[i % 6, (i + 1 + i // 6) % 6] for i in range(1500)]
+    weights = [0.01] * 1500
+    weights[700] = math.nan
+    net = spec(conn={"connList": pairs, "weight": weights, "probability": None})
+    del net["connParams"]["E->E"]["probability"]
+    net["connParams"]["E->E"]["connFunc"] = "fromListConn"
+    with pytest.raises(SpecError, match=r"connections/weight: 1 value\(s\) not finite: nan"):
+        nethub.build(net, {})
