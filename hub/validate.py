@@ -21,7 +21,7 @@ import numpy as np
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
-from .ranges import cell_type_findings, column_findings, min_delay_findings
+from .ranges import ValueHook, cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
@@ -576,11 +576,12 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
     cells = _group(rep, net, "cells", "/network/cells")
     if cells is not None:
         with rep.guard("/network/cells"):
-            hook = _ValueHook("cells", dt) if values else None
+            hook = ValueHook("cells", dt) if values else None
             views["cells"] = _table_group(rep, cells, "/network/cells", TABLE_SCHEMAS["cells"],
                                           on_array=hook)
             if hook is not None and views["cells"] is not None:
-                hook.report(rep, views["cells"])
+                hook.report(rep.error, lambda: views["cells"].get("rule")
+                            if "rule" in views["cells"].paths else None)
         view = views.get("cells")
         if view is not None and "gid" not in view.paths:
             rep.error("/network/cells", "the cells table has no (valid) gid column")
@@ -594,13 +595,14 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
         if g is None:
             continue
         with rep.guard(gpath):
-            hook = _ValueHook(tname, dt) if values else None
+            hook = ValueHook(tname, dt) if values else None
             view = _table_group(rep, g, gpath, TABLE_SCHEMAS[tname], allowed=("post_offsets",),
                                 on_array=hook)
             if view is None:
                 continue
             if hook is not None:
-                hook.report(rep, view)
+                hook.report(rep.error, lambda v=view: v.get("rule") if "rule" in v.paths
+                            else None)
             views[tname] = view
             if target in view.paths:
                 rep.warning(view.paths[target], f"'{target}' is implied by post_offsets and "
@@ -612,31 +614,6 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
     return gids
 
-
-class _ValueHook:
-    """Checks the value ranges of a stored table's float columns as they are read (once);
-    the rules of bad rows are named afterwards, only when something is wrong."""
-
-    def __init__(self, table: str, dt: float | None) -> None:
-        self.table, self.dt = table, dt
-        self.bad: list[tuple[str, str, np.ndarray]] = []
-
-    def __call__(self, name: str, path: str, data: np.ndarray) -> None:
-        if data.dtype.kind != "f":
-            return
-        short = (self.dt is not None and (self.table, name) == ("connections", "delay")
-                 and min_delay_findings(data, self.dt))
-        if short or column_findings(self.table, name, data):
-            self.bad.append((name, path, data))
-
-    def report(self, rep: _Report, view: _TableView) -> None:
-        rules = view.get("rule") if self.bad and "rule" in view.paths else None
-        for name, path, data in self.bad:
-            for msg in column_findings(self.table, name, data, rules):
-                rep.error(path, msg)
-            if self.dt is not None and (self.table, name) == ("connections", "delay"):
-                for msg in min_delay_findings(data, self.dt):
-                    rep.error(path, msg)
 
 
 def _validate_run(rep: _Report, res: h5py.Group, name: str, gids: np.ndarray | None,
