@@ -14,14 +14,14 @@ Findings are ``(path, message)`` pairs; the caller decides where they are errors
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 __all__ = ["Range", "COLUMN_RANGES", "column_findings", "cell_type_findings",
-           "min_delay_findings", "network_findings"]
+           "min_delay_findings", "network_findings", "ValueHook"]
 
 _SHOW = 5
 
@@ -180,3 +180,37 @@ def network_findings(net: Any) -> list[tuple[str, str]]:
             out += [(f"{tname}/{cname}", m) for m in column_findings(tname, cname, col, rules)]
     out += [(f"model/cell_types: {w}", m) for w, m in cell_type_findings(net.cell_types)]
     return out
+
+
+class ValueHook:
+    """Checks the float columns of one stored table as a reader sees them (each read once);
+    the rules of bad rows are named afterwards, only when something is wrong.
+
+    Call it with ``(column name, HDF5 path, data)`` for every array column, then
+    :meth:`report` with an ``error(path, message)`` callback and a loader of the ``rule``
+    column. With ``dt``, connection delays below it are errors too (:func:`min_delay_findings`).
+    """
+
+    def __init__(self, table: str, dt: float | None = None) -> None:
+        self.table, self.dt = table, dt
+        self.bad: list[tuple[str, str, np.ndarray]] = []
+
+    def _delays(self, name: str) -> bool:
+        return self.dt is not None and (self.table, name) == ("connections", "delay")
+
+    def __call__(self, name: str, path: str, data: np.ndarray) -> None:
+        if data.dtype.kind != "f":
+            return
+        if (self._delays(name) and min_delay_findings(data, self.dt)) or column_findings(
+                self.table, name, data):
+            self.bad.append((name, path, data))
+
+    def report(self, error: Callable[[str, str], None], rules: Callable[[], Any]) -> None:
+        """Emit the findings; ``rules()`` loads the rule column (only if there are any)."""
+        rule_col = rules() if self.bad else None
+        for name, path, data in self.bad:
+            for msg in column_findings(self.table, name, data, rule_col):
+                error(path, msg)
+            if self._delays(name):
+                for msg in min_delay_findings(data, self.dt):
+                    error(path, msg)

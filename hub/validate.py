@@ -21,7 +21,7 @@ import numpy as np
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
-from .ranges import cell_type_findings, column_findings, min_delay_findings
+from .ranges import ValueHook, cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
@@ -226,26 +226,17 @@ def check_network(net: Network, values: bool = True) -> list[Finding]:
     return rep.findings
 
 
-def _check_values(rep: _Report, views: Mapping[str, _TableView], dt: float | None = None
-                  ) -> None:
-    """Finiteness and ranges of every float column (:data:`nethub.ranges.COLUMN_RANGES`);
-    with ``dt``, connection delays >= dt."""
+def _check_values(rep: _Report, views: Mapping[str, _TableView]) -> None:
+    """Finiteness and ranges of every float column of an in-memory network
+    (:data:`nethub.ranges.COLUMN_RANGES`); stores are checked as read (:class:`_ValueHook`)."""
     for tname, view in views.items():
         if view is None:
             continue
-        rules = None
+        rules = view.get("rule") if "rule" in view.paths else None
         for cname, path in view.paths.items():
             with rep.guard(path):
-                col = view.get(cname)
-                if not isinstance(col, np.ndarray) or col.dtype.kind != "f":
-                    continue
-                if rules is None and "rule" in view.paths:
-                    rules = view.get("rule")
-                for msg in column_findings(tname, cname, col, rules):
+                for msg in column_findings(tname, cname, view.get(cname), rules):
                     rep.error(path, msg)
-                if dt is not None and (tname, cname) == ("connections", "delay"):
-                    for msg in min_delay_findings(col, dt):
-                        rep.error(path, msg)
 
 
 def _memory_view(rep: _Report, tname: str, table: Table, schema: Mapping[str, ColumnSpec]
@@ -366,9 +357,11 @@ def _read_json_doc(rep: _Report, parent: h5py.Group, name: str, path: str) -> tu
 
 
 def _table_group(rep: _Report, g: h5py.Group, gpath: str,
-                 schema: Mapping[str, ColumnSpec] | None, allowed: tuple[str, ...] = ()
+                 schema: Mapping[str, ColumnSpec] | None, allowed: tuple[str, ...] = (),
+                 on_array: Callable[[str, str, np.ndarray], None] | None = None
                  ) -> _TableView | None:
-    """Check one table group; returns a view of its readable columns or None."""
+    """Check one table group; returns a view of its readable columns or None. ``on_array``
+    sees every array column as it is read (name, path, data), so it is read once."""
     n = g.attrs.get("n_rows")
     if not isinstance(n, (int, np.integer)) or n < 0:
         rep.error(gpath, f"attribute 'n_rows' missing or not a non-negative integer ({n!r})")
@@ -390,7 +383,7 @@ def _table_group(rep: _Report, g: h5py.Group, gpath: str,
     for i, m in enumerate(meta):
         key, path = f"c{i}", f"{gpath}/c{i}"
         with rep.guard(path):
-            kind = _column(rep, g, key, path, m, int(n))
+            kind = _column(rep, g, key, path, m, int(n), on_array)
             if kind is None:
                 continue
             if schema is not None and m["name"] in schema:
@@ -403,13 +396,16 @@ def _table_group(rep: _Report, g: h5py.Group, gpath: str,
     return view
 
 
-def _column(rep: _Report, g: h5py.Group, key: str, path: str, m: dict, n: int) -> str | None:
+def _column(rep: _Report, g: h5py.Group, key: str, path: str, m: dict, n: int,
+            on_array: Callable[[str, str, np.ndarray], None] | None = None) -> str | None:
     """Check one column member; returns its kind (a dtype name, 'category' or 'ragged')."""
     if m["kind"] == "array":
         data = _vector(rep, g, key, path, n)
         if data is None:
             return None
         _check_dtype(rep, path, m, data.dtype)
+        if on_array is not None:
+            on_array(m["name"], path, data)
         return data.dtype.name
     sub = _group(rep, g, key, path)
     if sub is None:
@@ -585,7 +581,12 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
     cells = _group(rep, net, "cells", "/network/cells")
     if cells is not None:
         with rep.guard("/network/cells"):
-            views["cells"] = _table_group(rep, cells, "/network/cells", TABLE_SCHEMAS["cells"])
+            hook = ValueHook("cells", dt) if values else None
+            views["cells"] = _table_group(rep, cells, "/network/cells", TABLE_SCHEMAS["cells"],
+                                          on_array=hook)
+            if hook is not None and views["cells"] is not None:
+                hook.report(rep.error, lambda: views["cells"].get("rule")
+                            if "rule" in views["cells"].paths else None)
         view = views.get("cells")
         if view is not None and "gid" not in view.paths:
             rep.error("/network/cells", "the cells table has no (valid) gid column")
@@ -599,9 +600,14 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
         if g is None:
             continue
         with rep.guard(gpath):
-            view = _table_group(rep, g, gpath, TABLE_SCHEMAS[tname], allowed=("post_offsets",))
+            hook = ValueHook(tname, dt) if values else None
+            view = _table_group(rep, g, gpath, TABLE_SCHEMAS[tname], allowed=("post_offsets",),
+                                on_array=hook)
             if view is None:
                 continue
+            if hook is not None:
+                hook.report(rep.error, lambda v=view: v.get("rule") if "rule" in v.paths
+                            else None)
             views[tname] = view
             if target in view.paths:
                 rep.warning(view.paths[target], f"'{target}' is implied by post_offsets and "
@@ -611,9 +617,8 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
             if offsets is not None and gids is not None:
                 _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
-    if values:
-        _check_values(rep, views, dt)
     return gids
+
 
 
 def _validate_run(rep: _Report, res: h5py.Group, name: str, gids: np.ndarray | None,

@@ -700,7 +700,7 @@ TRACE = Record({
 }, required=("var",), desc="trace dict")
 _B = BOOL
 SIMCONFIG_KEYS: dict[str, Key] = {
-    "duration": K(POS, "simulation duration (ms)", 1000.0),
+    "duration": K(NONNEG, "simulation duration (ms); 0 only instantiates", 1000.0),
     "tstop": K(NONNEG, "old name of duration (NetPyNE still sets it)", 1000.0),
     "dt": K(POS, "integration time step (ms)", 0.025),
     "hParams": K(DictOf(JSON), "values set on NEURON's h",

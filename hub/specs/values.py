@@ -8,8 +8,8 @@ arrives by other roads, so that no number escapes it:
 - :func:`check_overrides` -- ``nethub run --cfg c.json`` and ``simulate(..., sim_config=dict)``:
   only the keys given are checked (the rest comes from the stored simConfig);
 - :func:`check_run_config` -- the simConfig a run actually uses (stored spec + overrides):
-  ``dt``, ``duration``, ``recordStep`` must be positive and finite, and every other catalogued
-  key valid, before NEURON is touched.
+  ``dt`` and ``recordStep`` positive, ``duration`` >= 0 (0 instantiates only), all finite,
+  and every other catalogued number valid, before anything is instantiated.
 
 Each raises :class:`~nethub.errors.SpecError` listing every finding with its key path.
 """
@@ -20,6 +20,8 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from ..errors import SpecError
 from .schema import (
@@ -37,7 +39,7 @@ from .schema import (
 __all__ = ["check_spec", "check_overrides", "check_run_config", "netparams_problems",
            "simconfig_problems", "read_overrides"]
 
-#: simConfig keys a run cannot do without; each must be a positive finite number.
+#: simConfig keys a run cannot do without (finite; dt, recordStep > 0, duration >= 0).
 RUN_NUMBERS = ("dt", "duration", "recordStep")
 
 
@@ -47,7 +49,7 @@ def netparams_problems(net: Mapping, complete: bool = False) -> list[str]:
     for name, value in net.items():
         if name in RULE_SPECS and isinstance(value, Mapping):
             for label, rule in value.items():
-                out += rule_problems(name, label, rule, complete)
+                out += rule_problems(name, label, _without_long_lists(rule), complete)
         elif name == "rxdParams" and isinstance(value, Mapping):
             for section, rule in value.items():
                 if section in RXD_SECTIONS or complete:
@@ -55,6 +57,18 @@ def netparams_problems(net: Mapping, complete: bool = False) -> list[str]:
         elif name in NETPARAMS_KEYS:
             out += value_problems(NETPARAMS_KEYS[name], value, f"netParams.{name}", complete)
     return out
+
+
+#: lists longer than this (fromListConn's connList, per-connection weights) are left to the
+#: builder and to the vectorized check of the built network (:mod:`nethub.ranges`)
+LONG_LIST = 1000
+
+
+def _without_long_lists(rule: Any) -> Any:
+    if not isinstance(rule, Mapping):
+        return rule
+    return {k: v for k, v in rule.items()
+            if not (isinstance(v, (list, tuple, np.ndarray)) and len(v) > LONG_LIST)}
 
 
 def simconfig_problems(cfg: Mapping, where: str = "cfg") -> list[str]:

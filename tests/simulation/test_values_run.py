@@ -78,7 +78,8 @@ def test_cfg_overrides_refused_before_neuron_starts(tmp_path):
                               timeout=120, check=False)
         assert proc.returncode != 0 and time.perf_counter() - t0 < 60
         key = next(iter(bad))
-        assert f"cfg.{key}: expected positive number" in proc.stderr
+        want = "non-negative" if key == "duration" else "positive"
+        assert f"cfg.{key}: expected {want} number" in proc.stderr
         assert str(cfg) in proc.stderr
     with pytest.raises(SpecError, match="cfg.dt: expected positive number"):
         simulate(path, {"dt": -1})
@@ -103,3 +104,17 @@ def test_not_simulated_features_refused_or_recorded(tmp_path):
     assert res.meta["not_simulated"] == [
         "cfg.recordStim: spikes of NetStim/VecStim stimulus sources are not recorded"]
 
+
+
+def test_short_delays_refused_alike_on_two_ranks(tmp_path):
+    """Issue: negative delays fail only on 2 ranks ("mindelay is 0"); now every rank count
+    refuses before simulating, with the reason."""
+    from nethub.errors import SimulationError
+
+    net = nethub.build({**NET, "connParams": {"S->E": {**NET["connParams"]["S->E"],
+                                                       "delay": 0.01}}}, {"duration": 20})
+    path = _store(tmp_path, net)
+    t0 = time.perf_counter()
+    with pytest.raises(SimulationError, match=r"delay\(s\) below dt = 0.025 ms"):
+        simulate(path, nprocs=2)
+    assert time.perf_counter() - t0 < 120

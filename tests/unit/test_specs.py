@@ -473,7 +473,7 @@ def test_bad_rxd_rejected(section, value, fragment):
     (NetParams, "shape", "sphere", "netParams.shape: expected one of 'cuboid'"),
     (NetParams, "correctBorder", {"xborders": [0, 1]}, "missing required key 'threshold'"),
     (NetParams, "popParams", 3, "netParams.popParams: expected dict, got int 3"),
-    (SimConfig, "duration", "long", "cfg.duration: expected positive number, got str"),
+    (SimConfig, "duration", "long", "cfg.duration: expected non-negative number, got str"),
     (SimConfig, "dt", 0, "cfg.dt: expected positive number, got int 0"),
     (SimConfig, "seeds", {"conn": 1, "Stim": 2}, "did you mean 'stim'"),
     (SimConfig, "recordTraces", {"V": {"sec": "soma"}}, "cfg.recordTraces['V']: missing"),

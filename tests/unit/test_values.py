@@ -76,13 +76,17 @@ def test_section_locations_in_unit_interval():
 
 
 @pytest.mark.parametrize(("key", "value"), [("dt", -1), ("dt", 0), ("dt", math.inf),
-                                            ("duration", 0), ("duration", math.nan),
+                                            ("duration", -5), ("duration", math.nan),
+                                            ("duration", math.inf),
                                             ("recordStep", 0), ("recordStep", -0.1)])
 def test_run_numbers_must_be_positive(key, value):
-    with pytest.raises(SpecError, match=f"cfg.{key}: expected positive number"):
+    """dt and recordStep > 0; duration >= 0 (0 instantiates only); all finite."""
+    want = "non-negative" if key == "duration" else "positive"
+    with pytest.raises(SpecError, match=f"cfg.{key}: expected {want} number"):
         SimConfig({key: value})
-    with pytest.raises(SpecError, match=f"cfg.{key}: expected positive number"):
+    with pytest.raises(SpecError, match=f"cfg.{key}: expected {want} number"):
         check_run_config({"dt": 0.025, "duration": 10, key: value})
+    check_run_config({"dt": 0.025, "duration": 0.0})
 
 
 def test_cfg_file_overrides_go_through_the_same_validation(tmp_path):
@@ -253,3 +257,16 @@ def test_build_refuses_disynaptic_bias_and_warns_for_lfp(caplog):
     with caplog.at_level(logging.WARNING, logger="nethub"):
         nethub.build(spec(), {"saveWeights": True})
     assert "cfg.saveWeights: weights are not saved during the run" in caplog.text
+
+
+def test_long_per_connection_lists_are_checked_after_building():
+    """fromListConn lists longer than LONG_LIST skip the per-item schema walk (slow in
+    Python); their values are checked, vectorized, in the built network."""
+    pairs = [[i % 6, (i + 1 + i // 6) % 6] for i in range(1500)]
+    weights = [0.01] * 1500
+    weights[700] = math.nan
+    net = spec(conn={"connList": pairs, "weight": weights, "probability": None})
+    del net["connParams"]["E->E"]["probability"]
+    net["connParams"]["E->E"]["connFunc"] = "fromListConn"
+    with pytest.raises(SpecError, match=r"connections/weight: 1 value\(s\) not finite: nan"):
+        nethub.build(net, {})
