@@ -100,6 +100,8 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         raise
     finally:
         reader.join(timeout=5)
+        if not reader.is_alive():
+            proc.stdout.close()
     if rc != 0:
         _end(proc, token)  # leftovers of a failed job, if any
         raise SimulationError(_failure(cmd, rc, errors, tail))
