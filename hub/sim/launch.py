@@ -86,15 +86,14 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         stopping.set()
         _end(proc, token)
         raise SimulationError(f"the simulation ran longer than the timeout of {timeout:g} s "
-                              f"and was stopped (mpiexec and every rank ended; nothing was "
-                              f"stored)") from None
+                              f"and was stopped (mpiexec and every rank ended)") from None
     except _Stopped as stop:
         stopping.set()
         _end(proc, token)
         if stop.signum == signal.SIGINT:
             raise KeyboardInterrupt from None
         raise SimulationError(f"stopped by {signal.Signals(stop.signum).name}: mpiexec and "
-                              f"every rank ended; nothing was stored") from None
+                              f"every rank ended") from None
     except BaseException:
         _end(proc, token)
         raise
