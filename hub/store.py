@@ -54,7 +54,13 @@ from .h5table import (
 )
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
-from .storelock import clean_stale_temps, lock_path, store_lock, temp_prefix
+from .storelock import (
+    clean_stale_temps,
+    lock_path,
+    signals_deferred,
+    store_lock,
+    temp_prefix,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -514,7 +520,9 @@ def append_run(path: str | os.PathLike, results: Results, name: str | None = Non
     nobody else can see yet (a temporary copy).
     """
     path = Path(path)
-    with open_store(path, "r+", lock=lock) as f:
+    # the lock first (waiting for it can be interrupted), then no signal cuts the write short
+    with store_lock(path) if lock else contextlib.nullcontext(), signals_deferred(), \
+            open_store(path, "r+", lock=False) as f:
         res = f.require_group("results")
         order = len([k for k in res if not k.startswith(".")])
         name = name or results.name or f"run_{order:04d}"

@@ -25,6 +25,7 @@ import fcntl
 import logging
 import os
 import re
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from pathlib import Path
 from .errors import StoreAccessError, StoreLockError
 
 __all__ = ["store_lock", "lock_path", "check_writable", "temp_prefix", "stale_temps",
-           "clean_stale_temps", "LOCKING_ENV", "TEMP_SUFFIX"]
+           "clean_stale_temps", "signals_deferred", "LOCKING_ENV", "TEMP_SUFFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ LOCKING_ENV = "NETHUB_LOCKING"
 TEMP_SUFFIX = ".nhtmp"
 _HELD: dict[str, list] = {}  # realpath of the lock file -> [fd, exclusive, depth]
 _GUARD = threading.Lock()
+_TERMINATE = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                   if hasattr(signal, n))
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL)
 
 
@@ -197,6 +200,31 @@ def _probe_lock(store: Path) -> None:
         _no_flock(lp, exc)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While a store is changed in place: SIGINT, SIGTERM and SIGHUP wait until the body is
+    done (HDF5 has no journal: a write cut short can damage the file), then take effect.
+    Only in the main thread (elsewhere Python cannot handle signals); SIGKILL cannot wait."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def defer(signum, frame):  # noqa: ARG001
+        if not got:
+            logger.warning("signal %d: finishing the write to the store first", signum)
+        got.append(signum)
+
+    old = {s: signal.signal(s, defer) for s in _TERMINATE}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            signal.raise_signal(got[0])  # now acted on as it would have been
 
 
 # ----------------------------------------------------------------------------- temporary files

@@ -76,6 +76,7 @@ def phase(pc: Any, name: str) -> Iterator[None]:
         _test_hook(name, rank, pc)
         yield
         return
+    _comm()  # created (a collective) on entering the first phase, where all ranks are
     try:
         _test_hook(name, rank, pc)
         yield

@@ -86,20 +86,21 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         stopping.set()
         _end(proc, token)
         raise SimulationError(f"the simulation ran longer than the timeout of {timeout:g} s "
-                              f"and was stopped (mpiexec and every rank ended; nothing was "
-                              f"stored)") from None
+                              f"and was stopped (mpiexec and every rank ended)") from None
     except _Stopped as stop:
         stopping.set()
         _end(proc, token)
         if stop.signum == signal.SIGINT:
             raise KeyboardInterrupt from None
         raise SimulationError(f"stopped by {signal.Signals(stop.signum).name}: mpiexec and "
-                              f"every rank ended; nothing was stored") from None
+                              f"every rank ended") from None
     except BaseException:
         _end(proc, token)
         raise
     finally:
         reader.join(timeout=5)
+        if not reader.is_alive():
+            proc.stdout.close()
     if rc != 0:
         _end(proc, token)  # leftovers of a failed job, if any
         raise SimulationError(_failure(cmd, rc, errors, tail))

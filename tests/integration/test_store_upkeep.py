@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -188,3 +189,29 @@ def test_lock_file_that_cannot_be_created_is_refused_early(tmp_path):
         f"folder must be writable to add runs to the store; write elsewhere with -o NEW.h5")
     assert append_error == str(info.value)
     assert list_runs(path) == []  # still readable, unchanged
+
+
+def test_sigterm_during_an_append_waits_for_it(store):
+    # the traces arrive in blocks; after the first, the process sends itself SIGTERM
+    code = f"""
+import os, signal, sys
+import numpy as np
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_store_upkeep import a_run
+from nethub.store import append_run
+
+run = a_run(n_traces=4, n_t=1000)
+def blocks():
+    yield run.traces.index.take(slice(0, 2)), run.traces.data[:2]
+    os.kill(os.getpid(), signal.SIGTERM)
+    yield run.traces.index.take(slice(2, 4)), run.traces.data[2:]
+append_run({str(store)!r}, run, name="cut", trace_blocks=blocks())
+print("not reached")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert "not reached" not in proc.stdout
+    assert [r["name"] for r in list_runs(store)] == ["kept", "cut"]
+    assert read_results(store, "cut").traces.data.shape == (4, 1000)
+    assert validate_store(store) == []
