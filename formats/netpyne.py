@@ -10,7 +10,7 @@ The containers differ, the layout is the same (``net``, ``simConfig``, ``simData
   pickle protocol header and a top-level ``net``/``simData`` key in the first bytes (nothing is
   unpickled). MAT: the MAT-file v5 header and a ``net`` or ``simData`` variable.
 - **pickle safety**: unpickling runs code chosen by whoever wrote the file, so reading needs
-  ``trusted=True`` (``--trust-pickle`` on the command line) and otherwise raises
+  ``trusted=True`` (``--trust`` on the command line) and otherwise raises
   :class:`~nethub.errors.UntrustedPickleError`. Even trusted pickles are read with an unpickler
   that resolves only NetPyNE's dict classes (as plain dicts; NetPyNE is never imported), numpy
   arrays/scalars and ``OrderedDict``.
@@ -203,7 +203,7 @@ class NetpynePickleFormat(_NetpyneOutput):
     """NetPyNE saved output as a Python pickle (``cfg.savePickle``); reading needs trust."""
 
     name = "netpyne-pickle"
-    description = "NetPyNE saved output, pickle (reading needs trusted=True / --trust-pickle)"
+    description = "NetPyNE saved output, pickle (reading needs trusted=True / --trust)"
     suffixes = (".pkl", ".pickle")
     read_options = {**_NetpyneOutput.read_options,
                     "trusted": "read the pickle (unpickling can run code from the file)"}
@@ -230,7 +230,7 @@ class NetpynePickleFormat(_NetpyneOutput):
             raise UntrustedPickleError(
                 f"{path}: not read: unpickling a file can run any code its author put in it. "
                 "If you trust where the file comes from, pass trusted=True (Python) or "
-                "--trust-pickle (nethub convert/info); a NetPyNE .json or .mat file of the same "
+                "--trust (nethub convert/info); a NetPyNE .json or .mat file of the same "
                 "data needs no trust")
         try:
             with open(path, "rb") as fh:

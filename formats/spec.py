@@ -260,11 +260,19 @@ def _read_spec(path: str | os.PathLike, cfg: Any, mod_dir: Any) -> Document:
     from nethub.build import build, read_mod_dir
     from nethub.specs import load_spec
 
-    mods = read_mod_dir(mod_dir) if mod_dir is not None else None
+    mods = read_mod_dir(mod_dir) if mod_dir is not None else _found_mods(path)
     dicts = _json_spec(Path(path)) if cfg is None and str(path).lower().endswith(".json") \
         else None
     net_params, sim_config = dicts if dicts is not None else load_spec(path, cfg_path=cfg)
     return Document(network=build(net_params, sim_config, mod_files=mods))
+
+
+def _found_mods(path: str | os.PathLike) -> dict[str, str] | None:
+    """The .mod files found for a spec as NetPyNE users keep them (nethub.mechsource)."""
+    from nethub.mechsource import find_mod_sources
+
+    src = find_mod_sources(path)
+    return dict(src.files) if src is not None else None
 
 
 class _SpecFormat(Format):
@@ -278,7 +286,9 @@ class _SpecFormat(Format):
     lossless = False
     read_options = {
         "cfg": "a separate simConfig file (.py or .json) for a netParams file",
-        "mod_dir": "folder of the model's .mod files, kept with the network",
+        "mod_dir": "folder of the model's .mod files, kept with the network (default: "
+                   "found as for nethub run: index mod_folder, mod/ or mods/ beside the spec "
+                   "or at the model root, x86_64/ sources in the working directory)",
     }
     write_options = {
         "mode": "'auto' (the network's own spec if it has one, else explicit rules), "

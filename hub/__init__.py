@@ -21,6 +21,7 @@ from .errors import (
     SimulationError,
     SpecError,
     StoreError,
+    UntrustedCodeError,
     UntrustedPickleError,
 )
 
@@ -78,5 +79,6 @@ __all__ = [
     "SimulationError",
     "SpecError",
     "StoreError",
+    "UntrustedCodeError",
     "UntrustedPickleError",
 ]

@@ -216,14 +216,19 @@ def info(path: str | os.PathLike, format: str | None = None) -> dict[str, Any]:
         ``n_pointer_conns``, ``n_stim_targets``, ``runs`` (list of dicts with ``name``,
         ``n_spikes``, ``duration``), and whatever else the format reports; for a store
         also ``synapse_merging`` (:func:`nethub.sim.merge.store_savings`, None without
-        connections).
+        connections) and ``native_code``: the mechanisms whose .mod files carry native code
+        (VERBATIM), each a dict with ``file``, ``mechanisms`` and ``reason`` (running them needs
+        trust, :mod:`nethub.mechsource`).
     """
     fmt = _reader(path, format)
     out = {"format": fmt.name, **fmt.info(path)}
     if fmt.name == "store":  # what synapse merging would save (nethub.sim.merge)
+        from .mechsource import native_code, store_mod_files
         from .sim.merge import store_savings
 
         out["synapse_merging"] = store_savings(path)
+        out["native_code"] = [{"file": n.file, "mechanisms": list(n.mechanisms),
+                               "reason": n.reason} for n in native_code(store_mod_files(path))]
     return out
 
 

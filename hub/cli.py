@@ -95,13 +95,14 @@ def _add_info(p: argparse.ArgumentParser) -> None:
 
 
 def _add_trust(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="read a pickle file (unpickling runs code from the file: only for files "
-                        "you trust); the same as -r trusted=true")
+    p.add_argument("--trust", "--trust-pickle", dest="trust", action="store_true",
+                   help="trust code carried by the input: read a pickle (unpickling runs code "
+                        "from the file; the same as -r trusted=true) or compile .mod files with "
+                        "VERBATIM (C code). Only for files you trust; see docs/safety.md")
 
 
 def _trusted(path: str, format: str | None, trust: bool) -> tuple[Any, dict[str, Any]]:
-    """With --trust-pickle: the reader of ``path`` and ``{'trusted': True}`` if it takes it."""
+    """With --trust: the reader of ``path`` and ``{"trusted": True}`` if it takes it."""
     import os
 
     from .formats import guess_format
@@ -128,7 +129,7 @@ def _run_info(args: argparse.Namespace) -> int:
     from . import api
 
     _check_format_names(args.format)
-    fmt, trust = _trusted(args.file, args.format, args.trust_pickle)
+    fmt, trust = _trusted(args.file, args.format, args.trust)
     data = ({"format": fmt.name, **fmt.info(args.file, **trust)} if trust else
             api.info(args.file, format=args.format))
     if args.json:
@@ -185,6 +186,9 @@ def format_info(data: dict[str, Any]) -> str:
     for key, label in (("syn_mechs", "synaptic mechanisms"), ("mod_files", "mod files")):
         if key in data:
             lines.append(f"{label}: {', '.join(data[key]) or 'none'}")
+    for item in data.get("native_code", []):
+        lines.append(f"native code (running needs --trust): {', '.join(item['mechanisms'])} in "
+                     f"{item['file']}: {item['reason']}")
     merging = data.get("synapse_merging")
     if merging:  # nethub.sim.merge.store_savings
         lines.append(f"synapse objects: {merging['n_objects']:,} with merging, "
@@ -250,7 +254,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     from . import api
 
     _check_format_names(args.to, args.from_)
-    trust = _trusted(args.input, args.from_, args.trust_pickle)[1]
+    trust = _trusted(args.input, args.from_, args.trust)[1]
     lost = api.convert(args.input, args.output, to=args.to, from_=args.from_,
                        read_options={**trust, **dict(args.read_opt)},
                        write_options=dict(args.write_opt))

@@ -17,6 +17,7 @@ __all__ = [
     "MissingMechanismError",
     "ConversionError",
     "SimulationError",
+    "UntrustedCodeError",
     "UntrustedPickleError",
     "StoreAccessError",
     "StoreLockError",
@@ -70,7 +71,12 @@ class SimulationError(NethubError, RuntimeError):
     """Instantiating or running a model in NEURON failed."""
 
 
-class UntrustedPickleError(NethubError, PermissionError):
+class UntrustedCodeError(NethubError, PermissionError):
+    """Code carried by data (a pickle, a .mod file with VERBATIM) was refused because the caller
+    did not trust it (``--trust`` / ``trusted=True``)."""
+
+
+class UntrustedPickleError(UntrustedCodeError):
     """Reading a pickle was refused because the caller did not mark it as trusted."""
 
 

@@ -142,7 +142,8 @@ class Network:
     spec : dict or None
         The original high-level spec ``{'netParams': ..., 'simConfig': ...}``.
     mod_files : dict of str to str
-        NMODL sources the model needs, by file name.
+        NMODL sources the model needs, by file name, and the files they INCLUDE (``.inc``,
+        ``.h``) by their path relative to the ``.mod`` file's folder.
     params : dict
         Network-wide parameters (e.g. ``sizeX``, ``defaultThreshold``, ``celsius``).
     provenance : dict

@@ -554,6 +554,8 @@ def _validate_model(rep: _Report, model: h5py.Group, values: bool = True
 
 def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
     seen: set[str] = set()
+    texts: dict[str, str] = {}
+    paths: dict[str, str] = {}
     for key in mods:
         path = f"/model/mod_files/{key}"
         with rep.guard(path):
@@ -570,7 +572,12 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
             if name in seen:
                 rep.error(path, f"mod file name {name!r} is carried twice")
             seen.add(name)
-            _strings(ds)  # must decode as UTF-8
+            texts[name] = (_strings(ds) or [""])[0]  # must decode as UTF-8
+            paths[name] = path
+    from .mechsource import mod_file_findings
+
+    for key, message in mod_file_findings(texts):
+        rep.warning(paths[key], message)
     return seen
 
 

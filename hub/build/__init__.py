@@ -113,17 +113,19 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
 
 
 def read_mod_dir(path) -> dict[str, str]:
-    """The .mod files of a folder (NetPyNE models keep theirs in ``mod/``), by file name."""
-    from pathlib import Path
+    """The .mod files of a folder (NetPyNE models keep theirs in ``mod/``), by file name, with
+    the files they INCLUDE (:func:`nethub.mechsource.read_mod_dir`). A folder the caller names
+    is the caller's own code: its native code (VERBATIM) is trusted in this process."""
+    from ..mechsource import read_mod_dir as read
+    from ..mechsource import remember_trusted
 
-    folder = Path(path)
-    if not folder.is_dir():
-        raise SpecError(f"{folder}: mod folder does not exist")
-    return {p.name: p.read_text() for p in sorted(folder.glob("*.mod"))}
+    files = read(path)
+    remember_trusted(files, persist=False)
+    return files
 
 
 def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
-          mod_files: dict[str, str] | None = None) -> Network:
+          mod_files: dict[str, str] | None = None, mod_dirs: Any = None) -> Network:
     """Build the network a NetPyNE-style spec describes.
 
     Parameters
@@ -138,6 +140,10 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     mod_files : dict of str to str, optional
         NMODL sources (file name → text) the model needs; stored with the network so the
         store is self-contained (see :func:`read_mod_dir`).
+    mod_dirs : sequence of path-like, optional
+        Folders of .mod files (NetPyNE's ``mod/``), read with the files they INCLUDE and added
+        to ``mod_files``. Sources named here or in ``mod_files`` are the caller's own code:
+        their native code (VERBATIM) is trusted in this process (:mod:`nethub.mechsource`).
 
     Returns
     -------
@@ -145,6 +151,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
         With the original spec stored in ``network.spec``.
     """
     t0 = time.perf_counter()
+    mod_files = _own_mod_files(mod_files, mod_dirs)
     net, cfg = spec_dicts(net_params, sim_config)
     check_spec(net, cfg)  # the schema's value checks, also for plain dicts
     check_not_simulated(net, cfg, "build")  # keys nethub stores but does not simulate
@@ -184,6 +191,18 @@ def check_built_values(network: Network) -> None:
     if findings:
         lines = "\n  - ".join(f"{where}: {msg}" for where, msg in findings)
         raise SpecError(f"the spec builds a network NEURON cannot simulate:\n  - {lines}")
+
+
+def _own_mod_files(mod_files: dict[str, str] | None, mod_dirs: Any) -> dict[str, str]:
+    from ..mechsource import read_mod_dirs, remember_trusted
+
+    out = dict(mod_files or {})
+    if mod_dirs:
+        out.update(read_mod_dirs([mod_dirs] if isinstance(mod_dirs, (str, bytes)) or
+                                 hasattr(mod_dirs, "__fspath__") else mod_dirs))
+    if out:
+        remember_trusted(out, persist=False)  # the caller's own code, in this process
+    return out
 
 
 class _CallableModule(__import__("types").ModuleType):

@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("netparams", help="NetPyNE-style model file (.py defining netParams, or "
-                   ".json); 'example' for the bundled example")
+    p.add_argument("netparams", help="NetPyNE-style model file (.py defining netParams, .json, "
+                   "or NetPyNE's index.npjson); 'example' for the bundled example")
     p.add_argument("--cfg", metavar="CFG", help="simConfig file (.py defining cfg, or .json)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="store to write")
     p.add_argument("--compression", choices=("blosc-lz4", "gzip", "none"),
@@ -23,16 +23,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-memory", metavar="SIZE", help="refuse models estimated to need "
                    "more memory than SIZE (e.g. 64G; 'off': no check; default: this machine's "
                    "memory; env NETHUB_MAX_MEMORY)")
-    p.add_argument("--mod", metavar="DIR", help="folder of .mod files the model needs (stored "
-                   "with the network; default: a 'mod' folder beside the spec, if any)")
+    p.add_argument("--mod", metavar="DIR", action="append", default=None,
+                   help="folder of .mod files the model needs (repeatable; stored with the "
+                        "network; default: the index's mod_folder, or mod/ or mods/ beside the "
+                        "spec or at the model root, or the sources of x86_64/ compiled in this "
+                        "folder)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import out
     from ..limits import set_memory_limit
-    from ..specs import load_spec
     from ..store import write_network
-    from . import build, read_mod_dir
+    from .fromfile import build_spec_file
 
     path = args.netparams
     if path == "example":
@@ -41,15 +43,10 @@ def run(args: argparse.Namespace) -> int:
         path = str(example_path())
     set_memory_limit(getattr(args, "max_memory", None))
     t0 = time.perf_counter()
-    net_params, cfg = load_spec(path, args.cfg)
-    t1 = time.perf_counter()
-    mod_dir = args.mod or (Path(path).parent / "mod")
-    mods = read_mod_dir(mod_dir) if (args.mod or Path(mod_dir).is_dir()) else {}
-    net = build(net_params, cfg, progress=args.progress, mod_files=mods)
+    net = build_spec_file(path, args.cfg, args.mod, progress=args.progress)[0]
     t2 = time.perf_counter()
     write_network(net, Path(args.output), compression=args.compression)
     t3 = time.perf_counter()
     out(f"built {net!r}")
-    out(f"wrote {args.output} (load {t1 - t0:.2f} s, build {t2 - t1:.2f} s, "
-        f"write {t3 - t2:.2f} s)")
+    out(f"wrote {args.output} (load and build {t2 - t0:.2f} s, write {t3 - t2:.2f} s)")
     return 0

@@ -92,7 +92,8 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
              output: str | os.PathLike | None = None, timeout: float | None = None,
-             overwrite: bool = False, checked: bool = True) -> Results | None:
+             overwrite: bool = False, checked: bool = True, *, mod_dirs: Any = None,
+             trusted: bool = False) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -115,6 +116,12 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     checked : bool
         Validate the store first and refuse an invalid one (default); ``False`` is
         ``nethub run --unchecked``.
+    mod_dirs : sequence of path-like, optional
+        Folders of the .mod files of a spec (``--mod``); by default found beside it
+        (:func:`nethub.mechsource.find_mod_sources`).
+    trusted : bool
+        Compile native code (VERBATIM) that the model carries (``--trust``); see
+        :func:`nethub.mechsource.require_trust`.
 
     Returns
     -------
@@ -125,16 +132,21 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
 
     if int(nprocs) < 1:
         raise SimulationError(f"nprocs must be at least 1, not {nprocs}")
-    store = _as_store(model, output, overwrite)
+    store = _as_store(model, output, overwrite, mod_dirs, trusted)
     out = Path(output) if output is not None else store
     if not _under_mpi():
         check_writable(out, store)  # before NEURON or any rank starts
     if (nprocs > 1 or timeout is not None) and not _under_mpi():
-        return _launch_mpi(store, sim_config, nprocs, out, timeout, checked)
-    return run_store(store, sim_config, out, checked)
+        from ..mechsource import is_trusted, store_mod_files
+
+        trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
+        return _launch_mpi(store, sim_config, nprocs, out, timeout, checked, trusted)
+    return run_store(store, sim_config, out, checked, trusted=trusted)
 
 
-def _as_store(model: Any, output, overwrite: bool = False) -> Path:
+def _as_store(model: Any, output, overwrite: bool = False, mod_dirs: Any = None,
+              trusted: bool = False) -> Path:
+    from ..build.fromfile import model_file_network
     from ..store import write_network
     from ..storelock import check_writable
 
@@ -144,20 +156,29 @@ def _as_store(model: Any, output, overwrite: bool = False) -> Path:
         write_network(model, path)
         return path
     path = Path(model)
-    if path.suffix in (".py", ".json"):
-        from ..build import build
-        from ..specs import load_spec
-
+    if _converts(path):  # a spec or another format: built or imported into a new store
         target = Path(output) if output is not None else path.with_suffix(".h5")
         _refuse_existing(target, overwrite, str(path))
         check_writable(target)  # before building
-        net_params, cfg = load_spec(path)
-        write_network(build(net_params, cfg), target)
+        write_network(model_file_network(path, mod_dirs, trusted), target)
         return target
     if output is not None and Path(output).exists() and not _same_file(output, path):
         _refuse_existing(Path(output), overwrite, f"{path} with -o {output}",
                          f"Add the run to {path} itself (without -o)")
     return path
+
+
+def _converts(path: Path) -> bool:
+    """Whether running ``path`` first builds or imports it (anything but a canonical store)."""
+    from ..build.fromfile import is_spec_file
+
+    if is_spec_file(path):
+        return True
+    if not path.is_file():
+        return False  # reading it as a store says what is wrong
+    from ..formats import guess_format
+
+    return guess_format(path, "read").name != "store"
 
 
 def _same_file(a, b) -> bool:
@@ -175,7 +196,8 @@ def _refuse_existing(target: Path, overwrite: bool, what: str, instead: str = ""
 
 
 def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
-                timeout: float | None = None, checked: bool = True) -> Results:
+                timeout: float | None = None, checked: bool = True, trusted: bool = False
+                ) -> Results:
     from ..build import spec_dicts
     from ..store import read_results
     from .launch import run_job
@@ -183,7 +205,7 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
     level = logging.getLogger("nethub").getEffectiveLevel()  # the ranks log as this process
     verbose = ["-vv"] if level <= logging.DEBUG else ["-v"] if level <= logging.INFO else []
     cmd = [sys.executable, "-m", "nethub", *verbose, "run", str(store), "-o", str(out)]
-    cmd += [] if checked else ["--unchecked"]
+    cmd += ([] if checked else ["--unchecked"]) + (["--trust"] if trusted else [])
     if nprocs > 1:
         exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
                            + os.environ.get("PATH", ""))
@@ -200,12 +222,13 @@ def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
 
 
 def run_store(store: str | os.PathLike, sim_config: Any = None,
-              output: str | os.PathLike | None = None, checked: bool = True
-              ) -> Results | None:
+              output: str | os.PathLike | None = None, checked: bool = True, *,
+              trusted: bool = False) -> Results | None:
     """Run a store on the ranks of this MPI job; rank 0 writes and returns the results.
 
     With ``checked`` (default) the store is validated first and refused with the validator's
-    findings (:func:`nethub.runcheck.check_store_for_run`); every rank checks all of it."""
+    findings (:func:`nethub.runcheck.check_store_for_run`); every rank checks all of it.
+    Native code among the mechanisms is compiled only when ``trusted`` (or trusted before)."""
     from ..store import read_network
     from ..storelock import check_writable
     from . import record
@@ -233,6 +256,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
         cfg = _sim_config(net.spec, sim_config)
         check_run_config(cfg)  # dt, duration, recordStep > 0, ... before anything is created
         skipped = check_not_simulated(_net_params_of(net), cfg, "run")
+        _check_trust(net, pc, trusted)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()
     with phase(pc, "mechanisms"):
@@ -285,6 +309,12 @@ def _net_params_of(net: Network) -> dict:
     if net.rxd:
         out["rxdParams"] = net.rxd
     return out
+
+
+def _check_trust(net: Network, pc, trusted: bool) -> None:
+    from .mechanisms import check_trust
+
+    check_trust(net, pc, trusted)
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:

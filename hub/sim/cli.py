@@ -31,6 +31,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
                         "NEURON (the default, or the model's simConfig nethubCoreneuron); "
                         "'coreneuron' fails with the reasons when it cannot")
+    p.add_argument("--mod", metavar="DIR", action="append", default=None,
+                   help="folder of the spec's .mod files (repeatable; default: the index's "
+                        "mod_folder, or mod/ or mods/ beside the spec or at the model root, or "
+                        "the sources of x86_64/ compiled in this folder); stored with the model")
+    p.add_argument("--trust", "--trust-pickle", dest="trust", action="store_true",
+                   help="compile native code the model carries (.mod files with VERBATIM): "
+                        "only for models you trust; see docs/safety.md")
 
 
 def _at_least_one(text: str) -> int:
@@ -93,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)),
                        nprocs=args.np, output=args.output, timeout=getattr(args, "timeout", None),
                        overwrite=getattr(args, "overwrite", False),
-                       checked=not getattr(args, "unchecked", False))
+                       checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
+                       trusted=args.trust)
     except Exception as exc:
         from .agree import abort_alone
 

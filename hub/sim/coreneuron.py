@@ -76,11 +76,13 @@ from .mechanisms import (
     _nrnivmodl,
     cache_dir,
     load_library,
+    missing_message,
     model_mod_files,
     on_rank0,
     required_mechanisms,
     used_mechanisms,
 )
+from .modcompile import run_nrnivmodl, write_sources
 
 __all__ = ["CORENEURON_BUILTIN", "NEURON_ONLY_BUILTIN", "CFG_KEY", "CoreMechs", "EngineChoice",
            "coreneuron_eligible", "compile_mechanisms", "prepare_mechanisms",
@@ -366,14 +368,9 @@ def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
         return libs
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".core.") as tmp:
-        for name, text in mod_files.items():
-            (Path(tmp) / Path(name).name).write_text(text)
-        proc = subprocess.run([_nrnivmodl(), "-coreneuron", "."], cwd=tmp, capture_output=True,
-                              text=True, check=False)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
-            raise SimulationError(f"nrnivmodl -coreneuron failed for {sorted(mod_files)}:\n"
-                                  f"{tail}")
+        write_sources(Path(tmp), mod_files)
+        run_nrnivmodl([_nrnivmodl(), "-coreneuron", "."], Path(tmp), mod_files,
+                      target.with_suffix(".log"))
         try:
             os.replace(tmp, target)
         except OSError:  # another process won the race; use its result
@@ -420,9 +417,7 @@ def prepare_mechanisms(h: Any, net: Network, mods: dict[str, str] | None = None
     have = _mech_names(h, 0) | _mech_names(h, 1)
     missing = [f"'{m}' (used by {w})" for m, w in {**density, **point}.items() if m not in have]
     if missing:
-        raise MissingMechanismError(
-            "unknown NEURON mechanism(s): " + "; ".join(missing)
-            + ". Add their .mod files to the model (Network.mod_files) and run again.")
+        raise MissingMechanismError(missing_message(missing))
     return libs
 
 
@@ -441,12 +436,14 @@ keep = []
 for name in names:
     mt = h.MechanismType(1)
     mt.select(name)
-    if mt.selected() >= 0 and mt.is_artificial(mt.selected()):
-        keep.append(getattr(h, name)())
-    elif mt.selected() >= 0:
-        keep.append(getattr(h, name)(sec(0.5)))
-    else:
+    ref = h.ref("")
+    index = mt.selected(ref)
+    if ref[0] != name:  # not a point process (select keeps the last selection)
         sec.insert(name)
+    elif mt.is_artificial(index):
+        keep.append(getattr(h, name)())
+    else:
+        keep.append(getattr(h, name)(sec(0.5)))
 h.CVode().cache_efficient(1)
 h.finitialize(-65)
 coreneuron.enable = True
@@ -487,7 +484,8 @@ def probe_cached(libs: CoreMechs, names: list[str]) -> tuple[bool, str]:
     """:func:`probe_mechanisms`, its answer kept beside the compiled libraries (one probe per
     mod set and mechanism list, ever)."""
     names = sorted(names)
-    key = hashlib.sha256("\0".join(names).encode()).hexdigest()[:12]
+    # "2": the probe tells density mechanisms from point processes by name since
+    key = hashlib.sha256(("2\0" + "\0".join(names)).encode()).hexdigest()[:12]
     path = libs.corenrnmech.parent.parent / f"probe-{key}.json"
     try:
         ok, why = json.loads(path.read_text())

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,9 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import MissingMechanismError, NethubError, SimulationError
+from ..mechsource import declared_mechanisms, require_trust, shadowed_by_cwd, with_includes
+from .modcompile import run_nrnivmodl, write_sources
 
 __all__ = ["cache_dir", "compile_mod_files", "load_mechanisms", "prepare_mechanisms",
-           "required_mechanisms", "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED"]
+           "required_mechanisms", "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED",
+           "check_trust", "missing_message", "declared_mechanisms"]
 
 _T = TypeVar("_T")
 
@@ -61,13 +62,8 @@ def compile_mod_files(mod_files: dict[str, str]) -> Path:
         return lib
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{key}.") as tmp:
-        for name, text in mod_files.items():
-            (Path(tmp) / Path(name).name).write_text(text)
-        proc = subprocess.run([_nrnivmodl()], cwd=tmp, capture_output=True, text=True,
-                              check=False)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
-            raise SimulationError(f"nrnivmodl failed for {sorted(mod_files)}:\n{tail}")
+        write_sources(Path(tmp), mod_files)
+        run_nrnivmodl([_nrnivmodl()], Path(tmp), mod_files, target.parent / f"{key}.log")
         try:
             os.replace(tmp, target)
         except OSError:  # another process won the race; use its result
@@ -108,14 +104,6 @@ def on_rank0(pc: Any, work: Callable[[], _T]) -> _T:
     return result
 
 
-def declared_mechanisms(text: str) -> set[str]:
-    """Mechanism names an NMODL source declares (SUFFIX, POINT_PROCESS, ARTIFICIAL_CELL)."""
-    code = re.sub(r"(?ms)^\s*COMMENT\b.*?^\s*ENDCOMMENT\b", "", text)
-    code = re.sub(r":[^\n]*", "", code)
-    return set(re.findall(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)",
-                          code))
-
-
 def load_library(h, lib: Path, mod_files: dict[str, str]) -> None:
     """``nrn_load_dll`` once per process, and not at all when NEURON already has every
     mechanism the files declare (the same files loaded from the other build: plain nrnivmodl
@@ -125,6 +113,12 @@ def load_library(h, lib: Path, mod_files: dict[str, str]) -> None:
     names = set().union(*(declared_mechanisms(t) for t in mod_files.values()))
     if names and names <= (_mech_names(h, 0) | _mech_names(h, 1)):
         logger.debug("mechanisms %s already loaded; %s not loaded", sorted(names), lib)
+        shadowed = shadowed_by_cwd(mod_files)
+        if shadowed:
+            logger.warning("the mechanisms compiled in %s/ (NEURON loads them by itself in this "
+                           "folder) differ from the model's sources and are used instead: %s; "
+                           "run from another folder, or run nrnivmodl there again",
+                           Path.cwd(), ", ".join(shadowed))
     else:
         h.nrn_load_dll(str(lib))
     _LOADED.add(str(lib))
@@ -192,9 +186,11 @@ def used_mechanisms(net, pc: Any = None) -> set[str]:
 
 def model_mod_files(net, used: set[str], skip_bundled: set[str] = frozenset()) -> dict[str, str]:
     """The model's .mod sources that declare a mechanism in ``used`` (a file it carries but
-    does not use is left out: it may not even translate), plus nethub's bundled source of any
-    mechanism in ``used`` that no file declares (except those in ``skip_bundled``)."""
+    does not use is left out: it may not even translate) with the files they INCLUDE, plus
+    nethub's bundled source of any mechanism in ``used`` that no file declares (except those
+    in ``skip_bundled``)."""
     mods = {f: t for f, t in net.mod_files.items() if declared_mechanisms(t) & used}
+    mods = with_includes(mods, net.mod_files)
     declared = set().union(*(declared_mechanisms(t) for t in mods.values()))
     for name, fname in BUNDLED.items():
         if name in used and name not in declared and name not in skip_bundled:
@@ -214,7 +210,21 @@ def prepare_mechanisms(h, net, pc: Any = None) -> None:
     missing = [f"'{m}' (used by {w})" for m, w in density.items() if m not in have_density]
     missing += [f"'{m}' (used by {w})" for m, w in point.items() if m not in have_point]
     if missing:
-        raise MissingMechanismError(
-            "unknown NEURON mechanism(s): " + "; ".join(missing)
-            + ". Add their .mod files to the model (Network.mod_files) and run again."
-        )
+        raise MissingMechanismError(missing_message(missing))
+
+
+def missing_message(missing: list[str]) -> str:
+    """The error text for mechanisms NEURON does not know, saying how to provide them."""
+    return ("unknown NEURON mechanism(s): " + "; ".join(missing)
+            + ". Give the folder of their .mod files: nethub run|build SPEC --mod DIR "
+            "(mod_dirs=[DIR] in Python), or keep them in a mod/ or mods/ folder beside the "
+            "spec or at the model root (NetPyNE's layout), or name it as mod_folder in "
+            "index.npjson; they are then stored with the model (Network.mod_files).")
+
+
+def check_trust(net, pc: Any = None, trusted: bool = False) -> None:
+    """Refuse the native code among the sources the model would compile unless trusted
+    (:func:`nethub.mechsource.require_trust`): rank 0 decides (what this process trusts) and
+    remembers, and every rank raises its error alike."""
+    mods = model_mod_files(net, used_mechanisms(net, pc))
+    on_rank0(pc, lambda: require_trust(mods, trusted))

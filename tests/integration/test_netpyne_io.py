@@ -170,7 +170,7 @@ def test_cell_types_from_saved_secs_without_rules(tmp_path, tut2, tut2_raw):
 
 
 def test_pickle_needs_trust():
-    with pytest.raises(UntrustedPickleError, match="trusted=True.*--trust-pickle") as err:
+    with pytest.raises(UntrustedPickleError, match="trusted=True.*--trust ") as err:
         nethub.load(FIX / "tut2_data.pkl")
     assert isinstance(err.value, PermissionError)
 
@@ -391,11 +391,11 @@ def test_truncated_files(tmp_path, src, opts, message):
 def test_cli_pickle_trust(tmp_path, capsys):
     pkl, out = FIX / "tut2_data.pkl", tmp_path / "out.h5"
     assert cli.main(["convert", str(pkl), str(out)]) == 1
-    assert "--trust-pickle" in capsys.readouterr().err and not out.exists()
+    assert "--trust " in capsys.readouterr().err and not out.exists()
     assert cli.main(["convert", "--trust-pickle", str(pkl), str(out)]) == 0
     assert nethub.load(out).n_cells == 40
     capsys.readouterr()
-    assert cli.main(["info", "--trust-pickle", "--json", str(pkl)]) == 0
+    assert cli.main(["info", "--trust", "--json", str(pkl)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["format"] == "netpyne-pickle" and info["n_cells"] == 40
     assert cli.main(["info", "--trust-pickle", str(FIX / "tut2_data.json")]) == 0

@@ -55,7 +55,7 @@ def _fresh_run(store: Path, tmp: Path, engine: str, nprocs: int = 1, **cfg):
     cfg_path = tmp / f"{store.stem}.{engine}.cfg.json"
     cfg_path.write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "nethub", "run", str(store), "-o", str(out), "--engine",
-           engine, "--np", str(nprocs), "--cfg", str(cfg_path)]
+           engine, "--np", str(nprocs), "--cfg", str(cfg_path), "--trust"]  # izhi2007b.mod
     proc = subprocess.run(cmd, capture_output=True, text=True, env=serial_env(), check=False)
     if proc.returncode != 0:
         return proc.stdout + proc.stderr
