@@ -188,6 +188,10 @@ def _last_words(message: str) -> None:
     if not handled:
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"nethub: ERROR: {message}\n")
+    error_file = os.environ.get("NETHUB_ERROR_FILE")  # the launcher's (nethub.sim.launch)
+    if error_file:
+        with contextlib.suppress(OSError), open(error_file, "a", encoding="utf-8") as fh:
+            fh.write(message.replace("\n", " ") + "\n")
     for lg in (logging.getLogger(), logging.getLogger("nethub")):
         for handler in lg.handlers:
             handler.flush()

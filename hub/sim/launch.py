@@ -22,6 +22,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from typing import IO
 
 from ..errors import SimulationError
 
-__all__ = ["run_job", "watch_launcher", "JOB_ENV", "LAUNCHER_ENV"]
+__all__ = ["run_job", "watch_launcher", "JOB_ENV", "LAUNCHER_ENV", "ERROR_FILE_ENV"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 JOB_ENV = "NETHUB_JOB"
 #: pid of the launching process, for the ranks' watchdog
 LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
+#: file where a rank that aborts the job also leaves its message (MPICH may drop the output a
+#: rank wrote just before MPI_Abort when the machine is busy)
+ERROR_FILE_ENV = "NETHUB_ERROR_FILE"
 _ERROR_PREFIX = "nethub: error: "
 #: what a rank that aborts the job logs (nethub.sim.agree)
 _RANK_FAILED = re.compile(r"^(?:nethub: ERROR: )?(rank \d+ failed in \w+: .*?)"
@@ -68,7 +72,18 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
         SIGINT (Ctrl-C); the job is ended first.
     """
     token = uuid.uuid4().hex
-    env = {**env, JOB_ENV: token, LAUNCHER_ENV: str(os.getpid())}
+    fd, error_file = tempfile.mkstemp(prefix="nethub-job-", suffix=".err")
+    os.close(fd)
+    env = {**env, JOB_ENV: token, LAUNCHER_ENV: str(os.getpid()), ERROR_FILE_ENV: error_file}
+    try:
+        _run(cmd, env, token, timeout, output, error_file)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(error_file)
+
+
+def _run(cmd: Sequence[str], env: dict[str, str], token: str, timeout: float | None,
+         output: IO[str] | None, error_file: str) -> None:
     errors: list[str] = []
     tail: collections.deque[str] = collections.deque(maxlen=30)
     stopping = threading.Event()  # set when this process ends the job: its noise is not shown
@@ -103,7 +118,21 @@ def run_job(cmd: Sequence[str], env: dict[str, str], timeout: float | None = Non
             proc.stdout.close()
     if rc != 0:
         _end(proc, token)  # leftovers of a failed job, if any
-        raise SimulationError(_failure(cmd, rc, errors, tail))
+        raise SimulationError(_failure(cmd, rc, errors or _left_words(error_file), tail))
+
+
+def _left_words(error_file: str) -> list[str]:
+    """The messages that aborting ranks wrote to the job's error file (nethub.sim.agree)."""
+    try:
+        text = Path(error_file).read_text(errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        m = _RANK_FAILED.match(line)
+        if m:
+            out.append(m.group(1))
+    return out
 
 
 def _prctl():
