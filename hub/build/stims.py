@@ -22,7 +22,7 @@ from ..network import STIM_COLUMNS
 from ..table import Categorical, Table
 from .conds import match_conds
 from .context import BuildContext, cell_env
-from .synapses import section_labels
+from .synapses import _weight_norm, section_labels
 
 __all__ = ["build_stims", "SPIKE_SOURCES", "STIM_TARGET_KEYS"]
 
@@ -125,16 +125,35 @@ def _rule_table(ctx, label, target, src, rows, syn_mechs, types, draws) -> Table
             extra[f"param.{pname}"] = v.astype(np.float64)
     cols["sec"] = _sections(ctx, target, rows, types, label)
     loc = values.get("loc", target.get("loc"))
-    cols["loc"] = np.broadcast_to(np.asarray(0.5 if loc is None else loc, dtype=np.float64),
-                                  (n,)).copy()
+    first = loc[0] if isinstance(loc, list) else loc
+    cols["loc"] = np.broadcast_to(np.asarray(0.5 if first is None else first,
+                                             dtype=np.float64), (n,)).copy()
     if src.model not in SPIKE_SOURCES:
         table = Table({**cols, "source": Categorical.constant(src.name, n),
                        "rule": Categorical.constant(label, n), **extra}, STIM_COLUMNS)
         return table
     weight = values.get("weight", target.get("weight", 1.0))
     delay = values.get("delay", target.get("delay", 1.0))
-    return _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight,
-                              delay)
+    table = _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight,
+                               delay, loc)
+    return _stim_weight_norm(ctx, rows, types, table)
+
+
+def _stim_weight_norm(ctx, rows: np.ndarray, types: dict, table: Table) -> Table:
+    """NetPyNE's ``addConn`` for a NetStim stim: the weight times the target section's
+    ``weightNorm`` at the stim's location (``weightNorm[round(loc * nseg) - 1]``), as for
+    connections."""
+    ct = ctx.cells["cell_type"]
+    codes = np.tile(ct.codes[rows], len(table) // max(len(rows), 1))
+    w = np.asarray(table["weight"], dtype=np.float64).copy()
+    for code in np.unique(codes):
+        cell = types[ct.categories[code]]
+        on = codes == code
+        if isinstance(cell, CompartmentalCell) and on.any():
+            w[on] = _weight_norm(cell, table["sec"].take(np.flatnonzero(on)),
+                                 np.asarray(table["loc"])[on], w[on])
+    table["weight"] = w
+    return table
 
 
 def _sections(ctx, target, rows, types, label) -> Categorical:
@@ -151,8 +170,8 @@ def _sections(ctx, target, rows, types, label) -> Categorical:
     return Categorical.from_values(secs.tolist())
 
 
-def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight, delay
-                       ) -> Table:
+def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weight, delay,
+                       loc=None) -> Table:
     where = f"stimTargetParams['{label}']"
     mechs = target.get("synMech")
     mechs = mechs if isinstance(mechs, list) else [mechs]
@@ -167,8 +186,14 @@ def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weigh
             raise SpecError(f"{where}['synMech']: unknown synaptic mechanism {mech!r}")
         w = _factor(weight, i, len(mechs), target.get("synMechWeightFactor"))
         d = _factor(delay, i, len(mechs), target.get("synMechDelayFactor"))
+        part = dict(cols)
+        if len(mechs) > 1 and (isinstance(loc, list) or "synMechLocFactor" in target):
+            if loc is None:
+                raise SpecError(f"{where}['synMechLocFactor']: needs a 'loc' to scale")
+            x = _factor(loc, i, len(mechs), target.get("synMechLocFactor"))
+            part["loc"] = np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).copy()
         parts.append(Table({
-            **cols, "source": Categorical.constant(src.name, n),
+            **part, "source": Categorical.constant(src.name, n),
             "syn_mech": Categorical.constant(mech, n),
             "weight": np.broadcast_to(np.asarray(w, dtype=np.float64) * scale, (n,)).copy(),
             "delay": np.broadcast_to(np.asarray(d, dtype=np.float64), (n,)).copy(),

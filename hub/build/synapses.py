@@ -168,18 +168,26 @@ def _take(v: Any, sel: np.ndarray) -> Any:
     return v
 
 
-def _scale(ctx, cell) -> float:
+def _scale(ctx, cell, post: np.ndarray) -> float | np.ndarray:
+    """NetPyNE's weight scale of each pair: ``scaleConnWeightModels[cellModel]`` of the post
+    cell (its population's ``cellModel`` tag, else its cell type's), else ``scaleConnWeight``."""
+    default = float(ctx.net.get("scaleConnWeight", 1))
     models = ctx.net.get("scaleConnWeightModels")
-    model = cell.tags.get("cellModel") if cell is not None else None
-    if isinstance(models, dict) and model in models:
-        return float(models[model])
-    return float(ctx.net.get("scaleConnWeight", 1))
+    if not isinstance(models, dict) or not models:
+        return default
+    pops = ctx.cells["pop"]
+    type_model = cell.tags.get("cellModel") if cell is not None else None
+    pop_params = ctx.net.get("popParams") or {}
+    lut = [float(models[m]) if m in models else default
+           for m in ((pop_params.get(p) or {}).get("cellModel", type_model)
+                     for p in pops.categories)]
+    return np.asarray(lut + [default], dtype=np.float64)[pops.codes[post]]
 
 
 def _group(ctx, cr, pre, post, per, cell, s: int, mech: str) -> dict:
     n = len(pre)
     net = ctx.net
-    scale = _scale(ctx, cell)
+    scale = _scale(ctx, cell, post)
     weight = per["weight"]
     delay = per["delay"]
     if isinstance(cell, PointCell) or not getattr(cell, "sections", None):
@@ -270,7 +278,9 @@ def _expand(ctx, pre, post, secs, locs, weight, delay, s, scale, cell, widx, cr)
                                dtype=np.float64)
             loc_arr = np.tile(per_syn, n) if s > 1 else np.full(n, per_syn[0])
     w = _syn_values(weight, n, s, ctx.net.get("defaultWeight", 1), "weight", cr)
-    if scale != 1:
+    if np.ndim(scale):  # per pair (scaleConnWeightModels); rows come pair-major
+        w *= np.repeat(scale, len(w) // n) if n else 1.0
+    elif scale != 1:
         w *= scale
     d = _syn_values(delay, n, s, ctx.net.get("defaultDelay", 1), "delay", cr)
     w = _weight_norm(cell, sec_arr, loc_arr, w)

@@ -28,6 +28,7 @@ from ..results import TRACE_COLUMNS, Results, Traces
 from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_run_config
 from ..table import Categorical, Table
+from .exact import apply_exact, exactness_meta, is_exact
 
 __all__ = ["simulate", "run_store", "neuron_env"]
 
@@ -87,7 +88,19 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
     hp = {"celsius": 6.3, "v_init": -65.0, "clamp_resist": 0.001}
     hp.update(base.get("hParams") or {})
     base["hParams"] = hp
-    return base
+    return apply_exact(base)
+
+
+def _exact_requested(store: Path, sim_config: Any) -> bool:
+    """Exact mode asked for by the run's simConfig or the stored one (before the deal)."""
+    from ..build import spec_dicts
+    from ..store import read_network
+
+    override = spec_dicts({}, sim_config)[1] if sim_config is not None else {}
+    if "nethubExact" in override:
+        return is_exact(override)
+    spec = read_network(store, gids=np.zeros(0, dtype=np.int64)).spec or {}
+    return is_exact(spec.get("simConfig"))
 
 
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
@@ -252,7 +265,8 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
             from ..runcheck import check_store_for_run, run_dt
 
             check_store_for_run(store, run_dt(store, spec_dicts({}, sim_config)[1]))
-        net = read_network(store, gids=local_gids(store, rank, nhost))
+        net = read_network(store, gids=local_gids(
+            store, rank, nhost, exact=_exact_requested(store, sim_config)))
         cfg = _sim_config(net.spec, sim_config)
         check_run_config(cfg)  # dt, duration, recordStep > 0, ... before anything is created
         skipped = check_not_simulated(_net_params_of(net), cfg, "run")
@@ -295,6 +309,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
     if skipped:
         counts["not_simulated"] = skipped
     merging = getattr(eng, "merge_report", None) or {}
+    counts.update(exactness_meta(cfg, merging, choice.core, log=rank == 0))
     if "total_objects" in merging:
         counts["synapse_objects"] = {"connections": merging["total_connections"],
                                      "objects": merging["total_objects"],
@@ -434,6 +449,9 @@ def _setup_run(h, pc, cfg: dict, core: bool = False) -> None:
             setattr(h, k, v)
     h.dt = float(cfg["dt"])
     h.tstop = float(cfg["duration"])
+    # NetPyNE's rand123GlobalIndex (the global index of every Random123 stream: NetStim noise);
+    # set always, so that an earlier run in this process leaves nothing behind
+    h.Random().Random123_globalindex(int(cfg.get("rand123GlobalIndex") or 0))
     pc.set_maxstep(10)
     pc.setup_transfer()
 

@@ -1,4 +1,5 @@
-"""``nethub run INPUT [--cfg CFG] [--np N] [--engine auto|neuron|coreneuron] [-o OUT.h5]`` and
+"""``nethub run INPUT [--cfg CFG] [--np N] [--engine auto|neuron|coreneuron] [--exact]
+[-o OUT.h5]`` and
 ``nethub plot``."""
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulator: 'auto' runs CoreNEURON when the model allows it, else "
                         "NEURON (the default, or the model's simConfig nethubCoreneuron); "
                         "'coreneuron' fails with the reasons when it cannot")
+    p.add_argument("--exact", action="store_true",
+                   help="NetPyNE's spikes bit for bit: one synapse per connection, NEURON, "
+                        "NetPyNE's deal of cells over ranks (simConfig nethubExact=True); "
+                        "the default merges synapses and may run CoreNEURON, which agree with "
+                        "NetPyNE up to floating-point round-off")
     p.add_argument("--mod", metavar="DIR", action="append", default=None,
                    help="folder of the spec's .mod files (repeatable; default: the index's "
                         "mod_folder, or mod/ or mods/ beside the spec or at the model root, or "
@@ -66,7 +72,7 @@ ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
 _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 
 
-def _load_cfg(path: str | None, engine: str | None = None):
+def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
     cfg = None
     if path is not None and path.endswith(".json"):
         from ..specs.values import read_overrides
@@ -76,12 +82,22 @@ def _load_cfg(path: str | None, engine: str | None = None):
         from ..specs import load_simconfig
 
         cfg = load_simconfig(path)
-    if engine is None:
+    if engine is None and not exact:
         return cfg
     from ..build import spec_dicts
 
     cfg = spec_dicts({}, cfg)[1]
-    cfg["nethubCoreneuron"] = ENGINES[engine]
+    if exact and engine == "coreneuron":
+        from ..cli import CommandLineError
+
+        raise CommandLineError("--exact runs on NEURON (NetPyNE's simulator); it cannot be "
+                               "combined with --engine coreneuron")
+    if engine is not None:
+        cfg["nethubCoreneuron"] = ENGINES[engine]
+    if exact:
+        cfg["nethubExact"] = True
+        cfg["nethubMergeSynapses"] = False
+        cfg["nethubCoreneuron"] = False
     return cfg
 
 
@@ -96,12 +112,17 @@ def run(args: argparse.Namespace) -> int:
         from ..examples import example_path
 
         model = str(example_path())
+    from ..specs.cellrules import trusted_pickles
+
+    cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False))
     try:
-        res = simulate(model, _load_cfg(args.cfg, getattr(args, "engine", None)),
-                       nprocs=args.np, output=args.output, timeout=getattr(args, "timeout", None),
-                       overwrite=getattr(args, "overwrite", False),
-                       checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
-                       trusted=args.trust)
+        # the trust flag also lets a spec's loadCellParamsRule read .pkl cell rules
+        with trusted_pickles(bool(getattr(args, "trust", False))):
+            res = simulate(model, cfg, nprocs=args.np, output=args.output,
+                           timeout=getattr(args, "timeout", None),
+                           overwrite=getattr(args, "overwrite", False),
+                           checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
+                           trusted=args.trust)
     except Exception as exc:
         from .agree import abort_alone
 
@@ -111,8 +132,19 @@ def run(args: argparse.Namespace) -> int:
         t, engine = res.timing, res.meta.get("engine")
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
             f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "
-            f"simulate {t.get('simulate', 0):.2f} s")
+            f"simulate {t.get('simulate', 0):.2f} s{_exactness(res.meta)}")
     return 0
+
+
+def _exactness(meta: dict) -> str:
+    """The summary line's note on exactness (see nethub.sim.exact)."""
+    from .exact import FAST_NOTE
+
+    if meta.get("exactness") == "exact":
+        return " (exact mode)"
+    if meta.get("exactness_note") == FAST_NOTE:
+        return " (fast mode: equal to NetPyNE up to round-off; --exact for bit for bit)"
+    return ""
 
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:

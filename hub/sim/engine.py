@@ -20,7 +20,7 @@ from ..errors import SimulationError
 from ..network import Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import fastconn, merge, plasticity
+from . import fastconn, merge, plasticity, synshare
 
 __all__ = ["Engine"]
 
@@ -100,6 +100,7 @@ class Engine:
         self._exprs: dict[str, Any] = {}  # compiled synMechParams string functions
         self._streams: dict[int, list] = {}  # per cell: [cellParams stream, next draw]
         self._rows: dict[int, int] | None = None
+        self.shared_syns = synshare.SynIndex() if synshare.shares(cfg) else None
 
     # ------------------------------------------------------------------ cells
     def create_cells(self) -> None:
@@ -418,8 +419,11 @@ class Engine:
             made = fastconn.create(self.h, self.pc, bulk)
             fastconn.attach_syns(bulk, made, self.cells)
             self.keep.append(made)
+            objs = made.syns
         else:
-            self._connect_rows(conns, plan.syn_index, plastic)
+            objs = self._connect_rows(conns, plan.syn_index, plastic)
+        if self.shared_syns is not None:  # oneSynPerNetcon=False: stims reuse these
+            self.shared_syns.add_connections(conns, plan.syn_index, objs)
         return n
 
     def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray) -> None:
@@ -457,6 +461,7 @@ class Engine:
             self.netcons.append(nc)
             if plast is not None and plastic[i]:
                 plast.add(cell, sec_v[i], nc, widx[i], pre[i], texts[i])
+        return objs
 
     def _merge_plan(self, conns) -> merge.MergePlan:
         """Which rows share a synapse object; rows of a synMech whose variables are recorded
@@ -560,13 +565,24 @@ class Engine:
         ns.number = params.get("number", 1e9)
         self._netstim_noise(ns, netpyne_hash_str("NetStim"), cell.gid,
                             params.get("seed", self.stim_seed))
-        target = self._syn(cell, mech, sec, loc)
+        target = self._stim_syn(cell, mech, sec, loc)
         nc = h.NetCon(ns, target)
         syn_list = cell.vref[sec][1] if sec in cell.vref else []
         nc.weight[syn_list.index(mech) if mech in syn_list else 0] = weight
         nc.delay = delay
         cell.stims.append((None, ns))
         self.netcons.append(nc)
+
+    def _stim_syn(self, cell, mech: str, sec, loc: float):
+        """The synapse a NetStim drives: its own, or with ``oneSynPerNetcon=False`` the one
+        already at that place (:mod:`nethub.sim.synshare`)."""
+        if self.shared_syns is None:
+            return self._syn(cell, mech, sec, loc)
+        obj = self.shared_syns.get(cell.gid, mech, sec, loc)
+        if obj is None:
+            obj = self._syn(cell, mech, sec, loc)
+            self.shared_syns.add(cell.gid, mech, sec, loc, obj)
+        return obj
 
     def _point_stim(self, cell, model: str, params: dict, sec, loc):
         """NetPyNE's ``addStim`` for IClamp, VClamp, SEClamp, AlphaSynapse...: the parameters

@@ -37,6 +37,7 @@ import numpy as np
 from ..celltypes import CompartmentalCell, PointCell
 from ..network import Network
 from ..table import Categorical, Table
+from . import synshare
 from .linearity import find_mod_source, is_linear
 
 __all__ = ["MergePlan", "plan_merge", "mech_mergeable", "segment_keys", "store_savings",
@@ -187,6 +188,9 @@ def plan_merge(net: Network, cfg: dict[str, Any] | None = None,
         key = _pack([cell_row[idx], mech.codes[idx], sec.codes[idx], seg + 1])
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         rep[idx] = idx[first][inverse.reshape(-1)]
+    if synshare.shares(cfg):  # NetPyNE's oneSynPerNetcon=False: the rows merging left apart
+        report["oneSynPerNetcon"] = False
+        synshare.share_rows(rep, ~cand & ~no_object, cell_row, mech.codes, sec.codes, loc)
     plan = _finish(rep, report)
     _savings(plan, mech)
     return plan

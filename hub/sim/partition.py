@@ -32,9 +32,15 @@ _MERGE_KEY = "nethubMergeSynapses"
 _DECLARES = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
-def local_gids(store: Path, rank: int, nhost: int, model: str = "work") -> np.ndarray:
+def local_gids(store: Path, rank: int, nhost: int, model: str = "work",
+               exact: bool = False) -> np.ndarray:
     """The gids of ``rank``, cost-balanced: one contiguous block, or a few when one block each
-    cannot balance (see nethub.sim.distribute)."""
+    cannot balance (see nethub.sim.distribute); in exact mode NetPyNE's round robin."""
+    if exact:
+        from ..store import read_cell_index
+        from .exact import round_robin
+
+        return round_robin(read_cell_index(store)["gids"], rank, nhost)
     gids, costs = estimate_costs(store, model)
     return gids[deal(costs, nhost)[rank]]
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..build.conds import match_conds
 from ..celltypes import PointCell
+from ..errors import SimulationError
 from ..network import Network
 from ..results import Results
 from ..table import Categorical
@@ -72,6 +73,28 @@ def trace_gids(net: Network, cfg: dict) -> np.ndarray:
     return gids
 
 
+def _no_variable(label: str, spec: dict, var: str, cell, exc: Exception) -> str:
+    """What a recordTraces entry asked for that the cell does not have, with what it has."""
+    sec = spec.get("sec")
+    hsec = cell.secs.get(sec) if sec is not None else None
+    where = f"section {sec!r} of cell {cell.gid}" if sec is not None else f"cell {cell.gid}"
+    have = ""
+    if hsec is not None:
+        mechs = sorted({m.name() for m in hsec(float(spec.get("loc", 0.5)))})
+        have = f"; mechanisms there: {', '.join(mechs) or 'none'}"
+    return (f"recordTraces[{label!r}]: cannot record {var!r} in {where} ({type(exc).__name__}: "
+            f"{exc}){have}")
+
+
+def _agree_on(pc, problem: str | None) -> None:
+    """Raise the first rank's problem on every rank (a rank that raised alone would leave the
+    others waiting in the next collective call)."""
+    problems = pc.py_allgather(problem) if int(pc.nhost()) > 1 else [problem]
+    found = [p for p in problems if p]
+    if found:
+        raise SimulationError(found[0])
+
+
 class Recorder:
     """Sets up recording before the run and collects the results after it."""
 
@@ -104,6 +127,7 @@ class Recorder:
         ok = {label: match_conds(net.cells, spec.get("conds"),
                                  f"recordTraces['{label}']['conds']")
               for label, spec in specs.items()}
+        problem = None
         for r in rows.tolist():
             gid = int(net.cells["gid"][r])
             for label, spec in specs.items():
@@ -113,9 +137,15 @@ class Recorder:
                 for key in ("mech", "synMech", "pointp", "stim"):
                     if key in spec:
                         var = f"{spec[key]}.{var}"
-                for sec, loc, ptr in self._targets(self.eng.cells[gid], spec, net, r):
+                try:
+                    targets = self._targets(self.eng.cells[gid], spec, net, r)
+                except (AttributeError, NameError, TypeError, LookupError) as exc:
+                    problem = problem or _no_variable(label, spec, var, self.eng.cells[gid], exc)
+                    continue
+                for sec, loc, ptr in targets:
                     self.vecs.append(self._record(ptr, step))
                     self.rows.append((label, gid, sec, loc, var))
+        _agree_on(self.pc, problem)
         if self.vecs:
             self.t_vec = self._record(h._ref_t, step)
 

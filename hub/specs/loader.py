@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import SpecError
+from .cellrules import trusted_pickles
 from .netparams import MODEL_DIR, NetParams, SpecDict, _read_json, _resolve
 from .schema import NETPARAMS_KEYS
 from .simconfig import SimConfig
@@ -80,7 +81,7 @@ class LoadedSpec:
 
 
 def load_spec(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None,
-              ) -> tuple[NetParams, SimConfig | None]:
+              trusted: bool | None = None) -> tuple[NetParams, SimConfig | None]:
     """Load a NetPyNE model spec.
 
     Parameters
@@ -90,6 +91,10 @@ def load_spec(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None
         index file (``.npjson``) or a folder holding ``index.npjson``.
     cfg_path : str or path-like, optional
         A separate simConfig file (``.py`` defining ``cfg`` or ``simConfig``, or ``.json``).
+    trusted : bool, optional
+        Let ``netParams.loadCellParamsRule`` read ``.pkl`` cell rules (unpickling can run
+        code from the file). Default: as :func:`nethub.specs.cellrules.trusted_pickles` set it
+        (not trusted).
 
     Returns
     -------
@@ -101,23 +106,26 @@ def load_spec(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None
         The file is missing, has a syntax error, fails while running, defines no netParams,
         or the spec is invalid; the message names the file.
     """
-    loaded = load_model(path, cfg_path)
+    loaded = load_model(path, cfg_path, trusted)
     return loaded.netparams, loaded.simconfig
 
 
 def load_model(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None,
-               ) -> LoadedSpec:
+               trusted: bool | None = None) -> LoadedSpec:
     """Like :func:`load_spec`, returning a :class:`LoadedSpec` with the recorded sim calls.
 
     Parameters
     ----------
-    path, cfg_path
+    path, cfg_path, trusted
         See :func:`load_spec`.
 
     Returns
     -------
     LoadedSpec
     """
+    if trusted is not None:
+        with trusted_pickles(trusted):
+            return load_model(path, cfg_path)
     path = _existing(path)
     cfg_file = _existing(cfg_path) if cfg_path is not None else None
     with _LOCK:
@@ -229,6 +237,7 @@ def _load_python(path: Path, cfg_file: Path | None, model_dir: Path, cfg: SimCon
         cfg = load_simconfig(cfg_file, model_dir=model_dir)
         cfg_module = cfg_file.stem
     run = _run(path, cfg=cfg, model_dir=model_dir, cfg_module=cfg_module)
+    _one_model(path, run.calls)
     netparams = _pick(run.globals, NetParams, (netparams_var,)) or run.netparams
     if netparams is None:
         raise SpecError(f"{path} defines no netParams (no NetParams object named "
@@ -242,6 +251,25 @@ def _load_python(path: Path, cfg_file: Path | None, model_dir: Path, cfg: SimCon
     if simconfig is not None:
         _wrap(path, simconfig.validate)
     return LoadedSpec(netparams, simconfig, path, cfg_file, run.calls)
+
+
+#: ``netpyne.sim`` calls that create (and run) a model: NetPyNE's wrappers and
+#: ``sim.initialize``, which every hand-written create sequence starts with
+_CREATES = frozenset(f"sim.{n}" for n in (
+    "create", "createSimulate", "createSimulateAnalyze", "createSimulateAnalyzeInterval",
+    "createSimulateAnalyzeDistributed", "createExportNeuroML2", "initialize", "runFromIndexFile",
+    "loadSimulate", "loadSimulateAnalyze", "importNeuroML2SimulateAnalyze"))
+
+
+def _one_model(path: Path, calls: list[SimCall]) -> None:
+    """Refuse a file that creates two models (e.g. ``sim.createSimulateAnalyze`` twice): nethub
+    runs one model per file, and running only one of them would be silently wrong."""
+    creates = [c.name for c in calls if c.name in _CREATES]
+    if len(creates) > 1:
+        raise SpecError(
+            f"{path}: the file creates {len(creates)} models ({', '.join(creates)}); nethub "
+            "loads one model per file, and simulating only the first would be silently wrong: "
+            "put each model in a file of its own and run each")
 
 
 def _pick(namespace: dict, cls: type, names: tuple) -> Any:
@@ -403,6 +431,17 @@ class _CallProxy:
     def __call__(self, *args: Any, **kwargs: Any) -> _CallProxy:
         self._run.record(self._name, args, kwargs)
         return _CallProxy(self._run, f"{self._name}()")
+
+    def __getitem__(self, key: Any) -> _CallProxy:
+        # results read after a run (sim.allSimData['spkt']): empty stand-ins, so that the file
+        # goes on to what follows (e.g. a second model, which is then refused)
+        return _CallProxy(self._run, f"{self._name}[{key!r}]")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
     def __repr__(self) -> str:
         return f"<recorded {self._name}>"

@@ -11,12 +11,13 @@ Differences from NetPyNE, on purpose:
   types raise :class:`~nethub.errors.SpecError` naming the key path); :meth:`NetParams.validate`
   re-checks everything, including changes made to a rule after it was assigned, required keys
   and references between rules;
-* ``importCellParams`` / ``importCellParamsFromNet`` / ``loadCellParamsRule`` of a pickle do not
-  run NEURON: they record an import request under the cell rule's ``'_import'`` key, and the
-  network builder performs the import later (it needs the HOC converter). Writes into the
-  returned rule are kept as an overlay, applied after the import (and after the recorded
-  ``renameSecs``); *reading* imported content (iterating its sections, ...) raises
-  ``SpecError``;
+* ``importCellParams`` / ``importCellParamsFromNet`` do not run NEURON: they record an
+  import request under the cell rule's ``'_import'`` key, and the network builder performs
+  the import later (it needs the HOC converter). Writes into the returned rule are kept as an
+  overlay, applied after the import (and after the recorded ``renameSecs``); *reading*
+  imported content (iterating its sections, ...) raises ``SpecError``;
+* ``loadCellParamsRule`` reads ``.json`` rules, and ``.pkl`` rules only with trust
+  (:mod:`nethub.specs.cellrules`);
 * rule labels are strings (NetPyNE's automatic integer labels become ``'0'``, ``'1'``, ...), so
   that :meth:`NetParams.to_dict` round-trips through JSON exactly.
 """
@@ -510,30 +511,26 @@ class NetParams(_UserAttrs):
         return rule
 
     def loadCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
-        """Load a cell rule from JSON now; a pickle is recorded as an import request."""
-        suffix = Path(fileName).suffix.lower()
-        if suffix == ".pkl":
-            request = {"function": "loadCellParamsRule", "fileName": os.fspath(fileName),
-                       "cellName": None}
-            self._record_import(label, request, _get(self.cellParams.get(label), "conds"))
-            return
-        if suffix != ".json":
-            raise SpecError(f"loadCellParamsRule: {fileName!r} is neither .json nor .pkl")
-        path = _resolve(fileName, "loadCellParamsRule")
-        try:
-            rule = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise SpecError(f"loadCellParamsRule: cannot read {path}: {err}") from err
+        """Load a saved cell rule into ``cellParams[label]``: ``.json`` always, ``.pkl`` only
+        with trust (see :mod:`nethub.specs.cellrules`)."""
+        from .cellrules import read_cell_rule
+
+        rule = read_cell_rule(_resolve(fileName, "loadCellParamsRule"))
         self.cellParams[label] = dotify(rule)
 
     loadCellParams = loadCellParamsRule  # noqa: N815
 
     def saveCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
-        """Write one cell rule as JSON (nethub does not write pickles)."""
-        if Path(fileName).suffix.lower() != ".json":
-            raise SpecError(f"saveCellParamsRule: nethub writes JSON only, not {fileName!r}")
-        rule = to_plain(self.cellParams[label], f"cellParams[{label!r}]")
-        Path(fileName).write_text(json.dumps(rule, indent=1))
+        """Write ``cellParams[label]`` to ``.json`` or ``.pkl``, as NetPyNE does."""
+        from .cellrules import write_cell_rule
+
+        if label not in self.cellParams:
+            raise SpecError(f"saveCellParamsRule: no cellParams rule {label!r} (defined: "
+                            f"{', '.join(self.cellParams) or 'none'})")
+        rule = self.cellParams[label]
+        if _get(rule, "_import") is not None:
+            self._concrete_rule(label, "saveCellParamsRule")
+        write_cell_rule(to_plain(rule, f"cellParams[{label!r}]"), fileName)
 
     saveCellParams = saveCellParamsRule  # noqa: N815
 

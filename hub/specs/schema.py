@@ -774,6 +774,7 @@ SIMCONFIG_KEYS: dict[str, Key] = {
                          desc="dict {function: kwargs}"), "analysis functions to run", {}),
     "nethubMergeSynapses": K(_B, "nethub: linear synapses share one object per segment (True)"),
     "nethubCoreneuron": K(Either(Choice("auto"), _B), "nethub: 'auto', True (CoreNEURON), False"),
+    "nethubExact": K(_B, "nethub: NetPyNE's spikes bit for bit (no merging, NEURON)"),
     # read by NetPyNE 1.1 but not initialised
     "use_local_dt": K(_B, "local variable time step"),
     "saveWeights": K(_B, "save weights during interval runs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -195,6 +196,7 @@ SIMCONFIG_ALL = {
     "exitOnError": False, "saveTxt": False, "recordSpikesGids": -1,
     "nethubMergeSynapses": False,
     "nethubCoreneuron": "auto",
+    "nethubExact": False,
 }
 
 
@@ -709,12 +711,16 @@ def test_load_cell_params_rule(tmp_path):
     rule = {"conds": {"cellType": "X"}, "secs": {"soma": {"geom": {"L": 10}}}}
     (tmp_path / "cells" / "X.json").write_text(json.dumps(rule))
     model = tmp_path / "model.py"
+    (tmp_path / "cells" / "Y.pkl").write_bytes(pickle.dumps({**rule, "secs": {"dend": {}}}))
+    model = tmp_path / "model.py"
     model.write_text("from netpyne import specs\nnetParams = specs.NetParams()\n"
                      "netParams.loadCellParamsRule('X', 'cells/X.json')\n"
                      "netParams.loadCellParamsRule('Y', 'cells/Y.pkl')\n")
-    net, _ = load_spec(model)
+    with pytest.raises(SpecError, match=r"Y\.pkl not read: unpickling"):
+        load_spec(model)
+    net, _ = load_spec(model, trusted=True)
     assert net.cellParams["X"] == rule
-    assert net.cellParams["Y"]["_import"]["function"] == "loadCellParamsRule"
+    assert net.cellParams["Y"] == {**rule, "secs": {"dend": {}}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,7 +803,8 @@ def test_code_after_simulate_that_needs_results(tmp_path, caplog):
         "netParams.popParams['E'] = {'cellType': 'PYR', 'numCells': 2}\n"
         "cfg = specs.SimConfig()\n"
         "sim.createSimulateAnalyze(netParams=netParams, simConfig=cfg)\n"
-        "t = sim.allSimData['t']\n"  # results do not exist: nothing was simulated
+        "t = sim.allSimData['t']\n"  # an empty stand-in: nothing was simulated
+        "rate = len(sim.allSimData['spkt']) / t[-1]\n"  # fails: there are no results
     )
     with caplog.at_level(logging.WARNING, logger="nethub.specs"):
         net, cfg = load_spec(model)

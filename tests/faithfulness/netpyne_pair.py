@@ -1,0 +1,58 @@
+"""Run one NetPyNE model file with NetPyNE (a subprocess of ``netpyne_simulate.py``) and with
+nethub in exact mode, for the faithfulness tests that compare their spikes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+
+
+def serial_env() -> dict[str, str]:
+    """This environment without what would make a child process an MPI rank."""
+    drop = ("PMI_", "HYDRA_", "MPI_LOCAL", "OMPI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def start_netpyne(model: Path, out: Path, duration: float, mod_dir: Path | None = None,
+                  cwd: Path | None = None) -> subprocess.Popen:
+    """Start NetPyNE on ``model`` (a model file, index file or folder); see
+    :func:`finish_netpyne`."""
+    cmd = [sys.executable, str(HERE / "netpyne_simulate.py"), str(model), str(out),
+           str(duration)] + ([str(mod_dir)] if mod_dir else [])
+    cwd = cwd or (model.parent if model.is_file() else model)
+    return subprocess.Popen(cmd, cwd=cwd, env=serial_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish_netpyne(proc: subprocess.Popen, out: Path) -> dict[str, np.ndarray]:
+    """NetPyNE's spikes (``spkt``, ``spkid``) and traces, once ``proc`` has finished."""
+    err = proc.communicate()[1]
+    if proc.returncode != 0:
+        raise RuntimeError(f"NetPyNE failed:\n{err[-4000:]}")
+    with np.load(out) as data:
+        return {k: data[k] for k in data.files}
+
+
+def compile_mods(mod_dir: Path, dest: Path) -> Path:
+    """NetPyNE's compiled mechanisms: ``nrnivmodl`` on a copy of ``mod_dir`` in ``dest``."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for mod in mod_dir.iterdir():
+        if mod.is_file():
+            shutil.copy(mod, dest)
+    nrnivmodl = shutil.which("nrnivmodl") or str(Path(sys.executable).parent / "nrnivmodl")
+    proc = subprocess.run([nrnivmodl, "."], cwd=dest, capture_output=True, text=True,
+                          env=serial_env(), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nrnivmodl failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return dest
