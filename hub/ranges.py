@@ -52,7 +52,6 @@ LOC = Range(lo=0.0, hi=1.0, what="in [0, 1]")
 LOC_OR_NAN = Range(nan_ok=True, lo=0.0, hi=1.0, what="in [0, 1] (or NaN: not set)")
 NONNEG = Range(lo=0.0, what="finite and >= 0")
 FINITE_OR_NAN = Range(nan_ok=True, what="finite (or NaN: not set)")
-NONNEG_OR_NAN = Range(nan_ok=True, lo=0.0, what="finite and >= 0 (or NaN: not set)")
 
 #: (table, column) -> Range; undeclared float columns must not hold infinities.
 COLUMN_RANGES: dict[tuple[str, str], Range] = {
@@ -68,7 +67,9 @@ COLUMN_RANGES: dict[tuple[str, str], Range] = {
     ("pointer_conns", "weight"): FINITE_OR_NAN,
     ("stim_targets", "loc"): LOC_OR_NAN,
     ("stim_targets", "weight"): FINITE_OR_NAN,
-    ("stim_targets", "delay"): NONNEG_OR_NAN,
+    # NEURON takes a negative NetCon delay from a NetStim, and NetPyNE's normal() delays make
+    # them: simulated as NetPyNE does (docs/safety.md)
+    ("stim_targets", "delay"): FINITE_OR_NAN,
 }
 _OTHER = Range(nan_ok=True, what="not infinite")
 

@@ -270,3 +270,15 @@ def test_long_per_connection_lists_are_checked_after_building():
     net["connParams"]["E->E"]["connFunc"] = "fromListConn"
     with pytest.raises(SpecError, match=r"connections/weight: 1 value\(s\) not finite: nan"):
         nethub.build(net, {})
+
+
+def test_stimulus_delays_may_be_negative_but_finite():
+    """NetPyNE's 'normal(4,2)' stimulus delays can be negative; NEURON takes them on a
+    NetStim's NetCon, so they are simulated as in NetPyNE. Infinities are still refused."""
+    import numpy as np
+
+    from nethub.ranges import column_findings
+
+    assert column_findings("stim_targets", "delay", np.array([-0.06, 0.0, 4.0, np.nan])) == []
+    assert column_findings("stim_targets", "delay", np.array([np.inf]))
+    assert column_findings("connections", "delay", np.array([-0.06]))
