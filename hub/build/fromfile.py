@@ -38,7 +38,7 @@ def is_spec_file(path: str | os.PathLike) -> bool:
 
 def build_spec_file(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None,
                     mod_dirs: Sequence[str | os.PathLike] | None = None, progress: bool = False,
-                    ) -> tuple[Network, ModSource | None]:
+                    overrides: Any = None) -> tuple[Network, ModSource | None]:
     """Load a spec file, find its mechanisms and build the network that carries them.
 
     Parameters
@@ -51,6 +51,9 @@ def build_spec_file(path: str | os.PathLike, cfg_path: str | os.PathLike | None 
         Folders of ``.mod`` files (``--mod``); found beside the spec when not given.
     progress : bool
         Show a progress bar while connecting.
+    overrides : SimConfig or dict, optional
+        simConfig values that replace the spec's for the build too (seeds, ...), as the
+        simConfig given to NetPyNE's ``createSimulateAnalyze(netParams, simConfig)`` does.
 
     Returns
     -------
@@ -61,6 +64,11 @@ def build_spec_file(path: str | os.PathLike, cfg_path: str | os.PathLike | None 
     from . import build
 
     net_params, cfg = load_spec(path, cfg_path)
+    if overrides is not None:
+        from . import spec_dicts
+
+        cfg = {**spec_dicts({}, cfg)[1], **spec_dicts({}, overrides)[1]} if cfg is not None \
+            else overrides
     src = find_mod_sources(path, list(mod_dirs or ()))
     net = build(net_params, cfg, progress=progress, mod_files=_mod_files(src))
     return net, src
@@ -72,7 +80,8 @@ def _mod_files(src: ModSource | None) -> dict[str, Any]:
 
 def model_file_network(path: str | os.PathLike,
                        mod_dirs: Sequence[str | os.PathLike] | None = None,
-                       trusted: bool = False) -> Network | None:
+                       trusted: bool = False, cfg_path: str | os.PathLike | None = None,
+                       overrides: Any = None) -> Network | None:
     """The network of a model file to run: a spec built (:func:`build_spec_file`), any other
     readable model file imported (a NetPyNE ``.pkl`` only when ``trusted``), with the ``.mod``
     files of ``mod_dirs`` added; ``None`` for a canonical store (it is run as it is).
@@ -84,9 +93,12 @@ def model_file_network(path: str | os.PathLike,
         Folders of ``.mod`` files (``--mod``).
     trusted : bool
         ``--trust``: lets a pickle be read (unpickling runs code from the file).
+    cfg_path, overrides
+        A spec's separate simConfig file (``--cfg``) and simConfig overrides, used for the
+        build too (:func:`build_spec_file`).
     """
     if is_spec_file(path):
-        return build_spec_file(path, mod_dirs=mod_dirs)[0]
+        return build_spec_file(path, cfg_path, mod_dirs=mod_dirs, overrides=overrides)[0]
     if not Path(path).is_file():
         return None  # reading it as a store says what is wrong
     from ..api import load

@@ -106,7 +106,8 @@ def _exact_requested(store: Path, sim_config: Any) -> bool:
 def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
              output: str | os.PathLike | None = None, timeout: float | None = None,
              overwrite: bool = False, checked: bool = True, *, mod_dirs: Any = None,
-             trusted: bool = False) -> Results | None:
+             trusted: bool = False, cfg_path: str | os.PathLike | None = None
+             ) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -135,6 +136,11 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     trusted : bool
         Compile native code (VERBATIM) that the model carries (``--trust``); see
         :func:`nethub.mechsource.require_trust`.
+    cfg_path : path, optional
+        A spec's separate simConfig ``.py`` file (``nethub run netParams.py --cfg cfg.py``):
+        loaded with the spec, so that the network is built with its seeds and values, as
+        NetPyNE's ``createSimulateAnalyze(netParams, simConfig)`` does. ``sim_config`` is
+        applied to the build of a spec too.
 
     Returns
     -------
@@ -145,7 +151,7 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
 
     if int(nprocs) < 1:
         raise SimulationError(f"nprocs must be at least 1, not {nprocs}")
-    store = _as_store(model, output, overwrite, mod_dirs, trusted)
+    store = _as_store(model, output, overwrite, mod_dirs, trusted, cfg_path, sim_config)
     out = Path(output) if output is not None else store
     if not _under_mpi():
         check_writable(out, store)  # before NEURON or any rank starts
@@ -158,7 +164,7 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
 
 
 def _as_store(model: Any, output, overwrite: bool = False, mod_dirs: Any = None,
-              trusted: bool = False) -> Path:
+              trusted: bool = False, cfg_path: Any = None, sim_config: Any = None) -> Path:
     from ..build.fromfile import model_file_network
     from ..store import write_network
     from ..storelock import check_writable
@@ -173,7 +179,8 @@ def _as_store(model: Any, output, overwrite: bool = False, mod_dirs: Any = None,
         target = Path(output) if output is not None else path.with_suffix(".h5")
         _refuse_existing(target, overwrite, str(path))
         check_writable(target)  # before building
-        write_network(model_file_network(path, mod_dirs, trusted), target)
+        write_network(model_file_network(path, mod_dirs, trusted, cfg_path=cfg_path,
+                                         overrides=sim_config), target)
         return target
     if output is not None and Path(output).exists() and not _same_file(output, path):
         _refuse_existing(Path(output), overwrite, f"{path} with -o {output}",

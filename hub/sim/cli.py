@@ -72,6 +72,12 @@ ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
 _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 
 
+def _spec_cfg(path: str | None) -> str | None:
+    """A ``--cfg`` ``.py`` file is the spec's simConfig (NetPyNE's ``cfg.py``): loaded with the
+    spec, whose netParams may read it; a ``.json`` file holds overrides only."""
+    return path if path is not None and not path.endswith(".json") else None
+
+
 def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
     cfg = None
     if path is not None and path.endswith(".json"):
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                            timeout=getattr(args, "timeout", None),
                            overwrite=getattr(args, "overwrite", False),
                            checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
-                           trusted=args.trust)
+                           trusted=args.trust, cfg_path=_spec_cfg(args.cfg))
     except Exception as exc:
         from .agree import abort_alone
 
