@@ -118,8 +118,11 @@ class Recorder:
         """One Vector per (cell, recordTraces entry), cell-major as NetPyNE records them (the
         gathering restores gid order across ranks, :func:`trace_schedule`)."""
         specs = self.cfg.get("recordTraces") or {}
+        if not specs:
+            return
         gids = trace_gids(net, self.cfg)
-        if not specs or len(gids) == 0:
+        if len(gids) == 0:  # no recorded cell on this rank: still take part in the agreement
+            _agree_on(self.pc, None)
             return
         step = float(self.cfg.get("recordStep", 0.1))
         h = self.h
