@@ -80,6 +80,10 @@ class Results:
     lfp : ndarray of shape (n_times, n_electrodes) or None
     lfp_time : ndarray or None
     electrodes : ndarray of shape (n_electrodes, 3) or None
+    lfp_extra : dict of str to ndarray
+        Arrays recorded beside the LFP, sampled at ``lfp_time``: ``dipole`` (n_times, 3)
+        nA·µm, ``lfp_pops/<pop>``, ``lfp_cells/<gid>``, ``dipole_pops/<pop>``,
+        ``dipole_cells/<gid>``, ``imembrane/<gid>`` (n_times, n_segments) nA.
     sim_config : dict
         The simConfig used.
     seeds : dict
@@ -100,6 +104,7 @@ class Results:
     lfp: np.ndarray | None = None
     lfp_time: np.ndarray | None = None
     electrodes: np.ndarray | None = None
+    lfp_extra: dict[str, np.ndarray] = field(default_factory=dict)
     sim_config: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +128,11 @@ class Results:
         return pd.DataFrame({"time": self.spike_times, "gid": self.spike_gids})
 
     @property
+    def dipole(self) -> np.ndarray | None:
+        """The current dipole moment (n_times, 3) in nA·µm, or None when not recorded."""
+        return self.lfp_extra.get("dipole")
+
+    @property
     def duration(self) -> float | None:
         d = self.sim_config.get("duration")
         return float(d) if d is not None else None
@@ -137,6 +147,9 @@ class Results:
                 return False
             if a is not None:
                 arrays.append((a, b))
+        if sorted(self.lfp_extra) != sorted(other.lfp_extra):
+            return False
+        arrays += [(self.lfp_extra[k], other.lfp_extra[k]) for k in self.lfp_extra]
         same_meta = all(getattr(self, k) == getattr(other, k) for k in
                         ("sim_config", "seeds", "versions", "timing", "network_hash",
                          "nranks", "meta"))

@@ -485,6 +485,8 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
             val = getattr(r, key)
             if val is not None:
                 lfp.create_dataset(key, data=val)
+        for key, val in r.lfp_extra.items():  # dipole, per-population and per-cell arrays
+            lfp.create_dataset(key, data=np.asarray(val, dtype=np.float64))
 
 
 def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: str) -> None:
@@ -601,9 +603,22 @@ def _read_run(g: h5py.Group, name: str) -> Results:
         lfp=lfp["data"][()] if lfp is not None else None,
         lfp_time=lfp["lfp_time"][()] if lfp is not None and "lfp_time" in lfp else None,
         electrodes=lfp["electrodes"][()] if lfp is not None and "electrodes" in lfp else None,
+        lfp_extra=_lfp_extra(lfp) if lfp is not None else {},
         network_hash=_decode(g.attrs.get("network_hash", "")),
         nranks=int(g.attrs.get("nranks", 1)), name=name, **docs,
     )
+
+
+def _lfp_extra(lfp: h5py.Group) -> dict[str, np.ndarray]:
+    """Every dataset of a run's lfp group besides data, lfp_time and electrodes."""
+    out: dict[str, np.ndarray] = {}
+
+    def visit(name: str, node) -> None:
+        if isinstance(node, h5py.Dataset) and name not in ("data", "lfp_time", "electrodes"):
+            out[name] = node[()]
+
+    lfp.visititems(visit)
+    return out
 
 
 def info(path: str | os.PathLike) -> dict[str, Any]:

@@ -300,7 +300,11 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
         choice = _confirm_engine(h, pc, choice, rank)
         if not choice.core:
             _setup_run(h, pc, cfg)
+        from .lfp import LfpRecorder, wants_lfp
+
+        lfp = LfpRecorder(h, pc, eng, cfg) if wants_lfp(cfg) else None  # before traces
         rec = record.Recorder(h, pc, eng, cfg, per_step=choice.core)
+        rec.lfp = lfp
         eng.init_v()
     pc.barrier()
     t = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 #: set in the ranks of a job that ``nethub run --np N`` launched (nethub.sim.launch)
 LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
@@ -70,6 +71,15 @@ def _positive_seconds(text: str) -> float:
 #: ``--engine`` value -> simConfig ``nethubCoreneuron``
 ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
 _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
+
+
+def _written_store(model: str, output: str | None) -> str:
+    """The store a run wrote: ``-o``, the input store, or the store built beside a spec."""
+    from . import _converts
+
+    if output is not None:
+        return output
+    return str(Path(model).with_suffix(".h5")) if _converts(Path(model)) else model
 
 
 def _spec_cfg(path: str | None) -> str | None:
@@ -139,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
             f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "
             f"simulate {t.get('simulate', 0):.2f} s{_exactness(res.meta)}")
+        if res.sim_config.get("analysis"):  # NetPyNE's simConfig.analysis: draw the figures
+            from ..analysis.netpyne_keys import report_analysis
+
+            report_analysis(_written_store(model, args.output), res)
     return 0
 
 
@@ -154,22 +168,12 @@ def _exactness(meta: dict) -> str:
 
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=("raster", "traces"), help="what to plot")
-    p.add_argument("file", help="a store with results")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    p.add_argument("--run", default="-1", help="run name or index (default: the latest)")
+    from ..analysis.cli import add_plot_arguments as add
+
+    add(p)
 
 
 def plot(args: argparse.Namespace) -> int:
-    from ..cli import out
-    from ..plot import plot_raster, plot_traces
-    from ..store import read_network, read_results
+    from ..analysis.cli import plot as handler
 
-    run_key = int(args.run) if args.run.lstrip("-").isdigit() else args.run
-    res = read_results(args.file, run_key)
-    if args.kind == "raster":
-        plot_raster(res, read_network(args.file), args.output)
-    else:
-        plot_traces(res, args.output)
-    out(f"wrote {args.output}")
-    return 0
+    return handler(args)

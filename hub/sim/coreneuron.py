@@ -173,7 +173,7 @@ def _config_reasons(cfg: dict[str, Any], net: Network, per_step: bool) -> list[s
             out.append(f"recordStep {step} is not a multiple of dt {dt}")
         out += [f"recordTraces['{label}'] records {var!r}, which is not a RANGE variable: "
                 "CoreNEURON ignores the recording" for label, var in _unrecordable(cfg)]
-    for key in ("recordLFP", "recordDipole", "recordDipolesHNN"):
+    for key in ("recordLFP", "recordDipole", "recordDipolesHNN", "saveIMembrane"):
         if cfg.get(key):
             out.append(f"{key}: needs Python calls during the run, which CoreNEURON skips")
     tstop, dt = float(cfg.get("duration", 1000.0)), float(cfg.get("dt", 0.025))

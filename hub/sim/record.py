@@ -112,6 +112,7 @@ class Recorder:
         self.rows: list[tuple] = []
         self.vecs: list = []
         self.t_vec = None
+        self.lfp = None  # an LfpRecorder (nethub.sim.lfp) when the run records LFP/dipoles
         self._traces(engine.net)
 
     def _traces(self, net: Network) -> None:
@@ -300,6 +301,7 @@ class Recorder:
 
         pc, rank, nhost = self.pc, int(self.pc.id()), int(self.pc.nhost())
         t = time.perf_counter()
+        lfp = self.lfp.gather() if self.lfp is not None else None  # collective
         local = (self.spk_t.as_numpy().copy(), self.spk_id.as_numpy().copy())
         allspk = pc.py_gather(local, 0) if nhost > 1 else [local]
         t_time = self._time()
@@ -318,6 +320,10 @@ class Recorder:
                       versions=software_versions(self.h, nhost), timing=timing,
                       network_hash=_stored_hash(store), nranks=nhost, meta=counts)
         res.traces = _traces_placeholder(tvec)
+        if lfp is not None:
+            from .lfp import attach
+
+            attach(res, lfp)
         _write(res, out, store, self._trace_blocks())
         pc.barrier()
         from ..store import read_results

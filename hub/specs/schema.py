@@ -775,6 +775,9 @@ SIMCONFIG_KEYS: dict[str, Key] = {
     "nethubMergeSynapses": K(_B, "nethub: linear synapses share one object per segment (True)"),
     "nethubCoreneuron": K(Either(Choice("auto"), _B), "nethub: 'auto', True (CoreNEURON), False"),
     "nethubExact": K(_B, "nethub: NetPyNE's spikes bit for bit (no merging, NEURON)"),
+    "nethubLFPMethod": K(Choice("line", "point"), "nethub: LFP from LFPykit line (default) or "
+                         "point sources"),
+    "nethubLFPSigma": K(POS, "nethub: extracellular conductivity for the LFP, S/m (0.3)"),
     # read by NetPyNE 1.1 but not initialised
     "use_local_dt": K(_B, "local variable time step"),
     "saveWeights": K(_B, "save weights during interval runs"),

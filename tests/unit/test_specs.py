@@ -197,6 +197,8 @@ SIMCONFIG_ALL = {
     "nethubMergeSynapses": False,
     "nethubCoreneuron": "auto",
     "nethubExact": False,
+    "nethubLFPMethod": "point",
+    "nethubLFPSigma": 0.3,
 }
 
 
