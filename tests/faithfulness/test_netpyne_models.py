@@ -108,15 +108,17 @@ def test_izhi_layers_exact_mode_gives_netpynes_spikes(layers, how):
 def test_izhi_layers_fast_mode_runs_and_says_so(layers):
     folder = layers["folder"]
     out = folder / "fast.h5"
-    # on NEURON: CoreNEURON 9.0 does not apply IzhiQuad's voltage reset (``v = c`` in its
-    # NET_RECEIVE block; measured: v climbs past 500 mV, 652 spikes instead of 1056), a
-    # limitation nethub's CoreNEURON check does not detect yet
-    proc = _nethub(folder, "run", "index.npjson", "--engine", "neuron", "-o", str(out))
+    # the default engine choice: CoreNEURON 9.0 does not apply IzhiQuad's voltage reset
+    # (``v = c`` in its NET_RECEIVE block; measured: v climbs past 500 mV, 652 spikes instead
+    # of 1056), so nethub's CoreNEURON check must fall back to NEURON, saying why
+    proc = _nethub(folder, "run", "index.npjson", "-o", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     import nethub
 
     res = nethub.load_results(out)
     assert res.meta["exactness"] == "fast"
+    assert res.meta["engine"] == "neuron"
+    assert "NET_RECEIVE sets the membrane potential v" in res.meta["engine_reason"]
     # rates within 3 Poisson standard deviations of NetPyNE's count (see test_exact_mode.py)
     n_ref = len(layers["netpyne"][0])
     assert abs(len(res.spike_times) - n_ref) <= 3 * np.sqrt(n_ref)
