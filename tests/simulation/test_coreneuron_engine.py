@@ -304,12 +304,13 @@ def test_artificial_cells_fall_back_and_cannot_be_forced(tmp_path):
 
 
 def test_mod_file_coreneuron_refuses_falls_back(tmp_path):
-    """HybridTut's izhi2007b.mod compiles for CoreNEURON but its transfer would abort the
-    process: the probe (a subprocess, cached) finds it first."""
+    """HybridTut's izhi2007b.mod: its NET_RECEIVE block resets v, which CoreNEURON 9 ignores,
+    so the check of the .mod text keeps it on NEURON before any compiling (its transfer would
+    also abort the process: the probe finds that, test_coreneuron.py)."""
     store = _store(tmp_path, "HybridTut", "HybridTut/mod", duration=100.0)
     res = _fresh_run(store, tmp_path, "auto")
     assert res.meta["engine"] == "neuron"
-    assert "different MOD file" in res.meta["engine_reason"]
+    assert "izhi2007b.mod: NET_RECEIVE sets the membrane potential v" in res.meta["engine_reason"]
     error = _fresh_run(store, tmp_path, "coreneuron")
     assert isinstance(error, str) and "CoreNEURON was requested" in error and "Izhi2007b" in error
 
