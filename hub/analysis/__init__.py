@@ -25,7 +25,7 @@ _EXPORTS = {
                   "normalized_transfer_entropy", "nte_matrix"),
     "connectivity": ("connectivity_matrix",),
     "recordings": ("traces", "spike_triggered_average", "fi_curve"),
-    "extracellular": ("lfp", "csd", "dipole", "eeg"),
+    "extracellular": ("lfp", "csd", "dipole", "eeg", "meg"),
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 

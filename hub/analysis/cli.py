@@ -10,7 +10,7 @@ __all__ = ["add_plot_arguments", "plot", "add_report_arguments", "report", "run_
 #: kinds of ``nethub plot`` (the figure functions are in nethub.analysis.plots.KINDS)
 PLOT_KINDS = ("raster", "spikehist", "rates", "spikestats", "syncs", "ratepsd", "spectrogram",
               "traces", "conn", "2dnet", "shape", "granger", "nte", "lfp", "lfppsd",
-              "lfpspectrogram", "lfplocations", "csd", "dipole")
+              "lfpspectrogram", "lfplocations", "csd", "dipole", "meg")
 
 
 def run_key(text: str) -> int | str:
@@ -27,14 +27,17 @@ def add_plot_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pops", nargs="+", metavar="POP", help="only these populations")
     p.add_argument("--time", nargs=2, type=float, metavar=("T0", "T1"),
                    help="time window in ms (default: the whole run)")
+    p.add_argument("--sensor", nargs=3, type=float, action="append", metavar=("X", "Y", "Z"),
+                   help="meg: a sensor position in µm (repeatable; default 10 mm along x, y, z)")
 
 
 def plot(args: argparse.Namespace) -> int:
     from ..cli import out
     from .plots import KINDS, save_figure
 
+    extra = {"sensors": args.sensor} if args.kind == "meg" and args.sensor else {}
     fig = KINDS[args.kind](args.file, run_key(args.run), pops=args.pops,
-                           time_range=tuple(args.time) if args.time else None)
+                           time_range=tuple(args.time) if args.time else None, **extra)
     save_figure(fig, args.output)
     out(f"wrote {args.output}")
     return 0

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .data import AnalysisError, Selection, Source, open_run
 
-__all__ = ["lfp", "csd", "dipole", "eeg"]
+__all__ = ["lfp", "csd", "dipole", "eeg", "meg"]
 
 
 def lfp(source: Source, run: int | str = -1, time_range=None, electrodes=None
@@ -119,3 +119,47 @@ def eeg(source: Source, electrodes, run: int | str = -1, dipole_location=(0.0, 0
     m = model.get_transformation_matrix(np.asarray(dipole_location, dtype=float))
     return pd.DataFrame((m @ p.to_numpy().T).T, index=p.index,
                         columns=pd.Index(range(m.shape[0]), name="electrode"))
+
+
+#: default MEG sensors of ``nethub plot meg``: 10 mm from the dipole along x, y and z (µm)
+MEG_SENSORS = ((1e4, 0.0, 0.0), (0.0, 1e4, 0.0), (0.0, 0.0, 1e4))
+#: permeability of vacuum (T·m/A), LFPykit's default
+MU0 = 4e-7 * np.pi
+
+
+def meg(source: Source, sensors=MEG_SENSORS, run: int | str = -1,
+        dipole_location=(0.0, 0.0, 0.0), model: str = "infinite", time_range=None
+        ) -> pd.DataFrame:
+    """Magnetic field (MEG) at ``sensors`` of the run's recorded current dipole moment.
+
+    The dipole sits at ``dipole_location`` (µm). LFPykit computes the field:
+    ``model="infinite"`` uses ``InfiniteHomogeneousVolCondMEG`` (the dipole's own field in an
+    infinite homogeneous medium, B = µ0/(4π) p × R / |R|³, volume currents ignored);
+    ``model="sphere"`` uses ``SphericallySymmetricVolCondMEG`` (Sarvas' formula: primary and
+    volume currents of a spherically symmetric conductor centred at the origin; sensors
+    outside it; a radial dipole gives no field).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``time`` (ms); columns a ``(sensor, component)`` MultiIndex (components
+        ``x``, ``y``, ``z``); femtotesla (fT).
+    """
+    from ._lazy import require
+
+    eegmeg = require("lfpykit.eegmegcalc", "MEG")
+    classes = {"infinite": "InfiniteHomogeneousVolCondMEG",
+               "sphere": "SphericallySymmetricVolCondMEG"}
+    if model not in classes:
+        raise AnalysisError(f"meg: unknown model {model!r}; valid: {sorted(classes)}")
+    pos = np.asarray(sensors, dtype=float).reshape(-1, 3)
+    loc = np.asarray(dipole_location, dtype=float).reshape(3)
+    if model == "infinite" and np.any(np.all(np.isclose(pos, loc), axis=1)):
+        raise AnalysisError(f"meg: a sensor sits on the dipole location {loc.tolist()}")
+    p = dipole(source, run, time_range)
+    m = getattr(eegmeg, classes[model])(pos).get_transformation_matrix(loc)  # (n, 3, 3)
+    # H in nA/µm = 1e-3 A/m; B = µ0 H in T; 1 T = 1e15 fT
+    b = np.einsum("nij,tj->tni", m, p.to_numpy()) * (MU0 * 1e-3 * 1e15)
+    cols = pd.MultiIndex.from_product([range(len(pos)), ["x", "y", "z"]],
+                                      names=["sensor", "component"])
+    return pd.DataFrame(b.reshape(len(p), -1), index=p.index, columns=cols)

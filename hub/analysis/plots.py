@@ -36,6 +36,7 @@ __all__ = [
     "plot_lfp",
     "plot_csd",
     "plot_dipole",
+    "plot_meg",
 ]
 
 _FORMATS = (".png", ".svg", ".pdf")
@@ -453,6 +454,28 @@ def plot_dipole(source: Source, run: int | str = -1, pops=None, time_range=None)
     return fig
 
 
+def plot_meg(source: Source, run: int | str = -1, pops=None, time_range=None, sensors=None,
+             dipole_location=(0.0, 0.0, 0.0), model: str = "infinite"):
+    """MEG: magnetic field (x, y, z; fT) at each sensor over time, from the recorded dipole
+    (:func:`nethub.analysis.extracellular.meg`; default sensors 10 mm along x, y, z)."""
+    from .extracellular import MEG_SENSORS, meg
+
+    b = meg(source, MEG_SENSORS if sensors is None else sensors, run, dipole_location, model,
+            time_range)
+    sensors_ = b.columns.get_level_values("sensor").unique()
+    fig, axes = _fig(8.0, 1.0 + 1.8 * len(sensors_), nrows=len(sensors_), sharex=True,
+                     squeeze=False)
+    for ax, k in zip(axes[:, 0], sensors_):
+        for comp in ("x", "y", "z"):
+            ax.plot(b.index, b[(k, comp)], lw=0.8, label=f"B{comp}")
+        ax.set_ylabel(f"sensor {k} (fT)")
+    axes[0, 0].legend(fontsize=8, ncol=3)
+    axes[-1, 0].set_xlabel("time (ms)")
+    axes[0, 0].set_title(f"MEG ({model} medium)")
+    fig.tight_layout()
+    return fig
+
+
 #: ``nethub plot KIND``: kind name -> figure function
 KINDS = {
     "raster": plot_raster,
@@ -478,4 +501,5 @@ KINDS = {
         s, r, pops, time_range, "locations"),
     "csd": plot_csd,
     "dipole": plot_dipole,
+    "meg": plot_meg,
 }
