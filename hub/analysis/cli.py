@@ -29,6 +29,12 @@ def add_plot_arguments(p: argparse.ArgumentParser) -> None:
                    help="time window in ms (default: the whole run)")
     p.add_argument("--sensor", nargs=3, type=float, action="append", metavar=("X", "Y", "Z"),
                    help="meg: a sensor position in µm (repeatable; default 10 mm along x, y, z)")
+    p.add_argument("--color-by", metavar="VAR",
+                   help="shape: colour sections by a geometry value (diam), 'mech.param', "
+                        "numSyns, 'trace:<var>' (recordTraces, e.g. trace:v) or imembrane "
+                        "(saveIMembrane); recorded variables averaged over --time")
+    p.add_argument("--at", type=float, metavar="MS",
+                   help="shape: a recorded variable's value at this time instead of its mean")
 
 
 def plot(args: argparse.Namespace) -> int:
@@ -36,6 +42,8 @@ def plot(args: argparse.Namespace) -> int:
     from .plots import KINDS, save_figure
 
     extra = {"sensors": args.sensor} if args.kind == "meg" and args.sensor else {}
+    if args.kind == "shape":
+        extra = {"color_by": args.color_by, "at": args.at}
     fig = KINDS[args.kind](args.file, run_key(args.run), pops=args.pops,
                            time_range=tuple(args.time) if args.time else None, **extra)
     save_figure(fig, args.output)

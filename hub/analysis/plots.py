@@ -319,15 +319,18 @@ def plot_2d_net(source: Source, run: int | str = -1, pops=None, time_range=None,
 
 
 def plot_shape(source: Source, run: int | str = -1, pops=None, time_range=None,
-               gids=None, color_by: str | None = None):
+               gids=None, color_by: str | None = None, at: float | None = None):
     """3-D shapes of cells (their 3-D points, or a stick layout from L/diam and topology),
     each section coloured by ``color_by`` (a geometry value such as 'diam', a mechanism
-    parameter 'mech.param', or 'numSyns': incoming connections per section, as NetPyNE's
-    ``cvar``), else by population."""
-    from .morphology import cell_segments
+    parameter 'mech.param', 'numSyns': incoming connections per section, as NetPyNE's
+    ``cvar``; or a recorded variable: 'trace:<var>' from recordTraces, e.g. 'trace:v', or
+    'imembrane' from saveIMembrane, time-averaged over ``time_range`` or at time ``at`` ms;
+    sections without a recording grey), else by population."""
+    from .morphology import cell_segments, is_simulated
 
-    rd = open_run(source, None if run == -1 else run)
-    segs, values, pops_of = cell_segments(rd, pops, gids, color_by)
+    rd = open_run(source, run if is_simulated(color_by) or run != -1 else None)
+    segs, values, pops_of = cell_segments(rd, pops, gids, color_by, time_range=time_range,
+                                          at=at)
     plt = _plt()
     fig = plt.figure(figsize=(6.5, 6.0))
     ax = fig.add_subplot(projection="3d")
@@ -337,9 +340,12 @@ def plot_shape(source: Source, run: int | str = -1, pops=None, time_range=None,
         finite = np.isfinite(values)
         vmin, vmax = (values[finite].min(), values[finite].max()) if finite.any() else (0, 1)
         norm = plt.Normalize(vmin, vmax if vmax > vmin else vmin + 1)
-        coll = Line3DCollection(segs, colors=plt.get_cmap("viridis")(norm(values)), lw=1.5)
+        cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+        coll = Line3DCollection(segs, colors=cmap(norm(np.ma.masked_invalid(values))), lw=1.5)
         sm = plt.cm.ScalarMappable(norm=norm, cmap="viridis")
-        fig.colorbar(sm, ax=ax, label=color_by, shrink=0.6)
+        label = color_by + ("" if not is_simulated(color_by) else
+                            f" at {at:g} ms" if at is not None else " (time mean)")
+        fig.colorbar(sm, ax=ax, label=label, shrink=0.6)
     else:
         colors = pop_colors(sorted(set(pops_of)))
         coll = Line3DCollection(segs, colors=[colors[p] for p in pops_of], lw=1.5)
