@@ -43,12 +43,11 @@ def test_meg_is_the_biot_savart_field_of_the_dipole(dipole_store):
     assert np.all(near[(0, "z")] == 0)  # p × z-axis has no z component
 
 
-def test_meg_sphere_model_radial_dipole_is_silent_and_window(dipole_store):
-    """Sarvas: in a spherically symmetric conductor a radial dipole makes no field outside."""
+def test_meg_sphere_model_time_window_and_errors(dipole_store):
+    """The sphere model differs from the infinite medium (volume currents); time window;
+    clear errors for an unknown model and a sensor on the dipole."""
     path, time, _ = dipole_store
     sensors = [[0.0, 0.0, 1.1e5], [3e4, 0.0, 1.05e5]]
-    # the recorded p has x, y and z parts; at a location on the z axis only z is radial:
-    # compare the full field with the field of p without its z part
     full = na.meg(path, sensors, dipole_location=(0, 0, 7e4), model="sphere",
                   time_range=(2.0, 8.0))
     assert full.index[0] >= 2.0 and full.index[-1] < 8.0
@@ -62,6 +61,7 @@ def test_meg_sphere_model_radial_dipole_is_silent_and_window(dipole_store):
 
 
 def test_meg_sphere_radial_only(store_of):
+    """Sarvas: in a spherically symmetric conductor a radial dipole makes no field outside."""
     time = np.arange(0.0, 5.0, 1.0)
     res = make_results([], [], 5.0)
     res.lfp, res.lfp_time, res.electrodes = np.zeros((5, 0)), time, np.zeros((0, 3))
