@@ -40,6 +40,24 @@ def spec_dicts(net_params: Any, sim_config: Any = None) -> tuple[dict, dict]:
     return _as_dict(net_params, "netParams"), _as_dict(sim_config, "simConfig")
 
 
+def apply_cfg_mapping(net: dict, cfg: dict) -> None:
+    """NetPyNE's ``setCfgMapping`` (run when it sets up a simulation): each cfg key of
+    ``net['mapping']`` that ``cfg`` has sets the value at its netParams path (dotted or a key
+    list), in place."""
+    for key, target in (net.get("mapping") or {}).items():
+        if key not in cfg:
+            continue
+        path = target.split(".") if isinstance(target, str) else list(target)
+        container: Any = net
+        try:
+            for part in path[:-1]:
+                container = container[part]
+            container[path[-1]] = copy.deepcopy(cfg[key])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise SpecError(f"netParams['mapping']['{key}']: no netParams entry at {target!r} "
+                            f"({exc!r})") from None
+
+
 def _as_dict(obj: Any, what: str) -> dict:
     if obj is None:
         return {}
@@ -132,9 +150,9 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     ----------
     net_params : NetParams, dict or NetPyNE NetParams
     sim_config : SimConfig, dict or None
-        Only ``seeds`` and the connection options (``allowSelfConns``,
+        Only ``seeds``, the connection options (``allowSelfConns``,
         ``allowConnsWithWeight0``, ``connRandomSecFromList``, ``distributeSynsUniformly``)
-        matter for building.
+        and the values ``netParams.mapping`` copies into netParams matter for building.
     progress : bool
         Show a progress bar over connection rules.
     mod_files : dict of str to str, optional
@@ -153,6 +171,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     t0 = time.perf_counter()
     mod_files = _own_mod_files(mod_files, mod_dirs)
     net, cfg = spec_dicts(net_params, sim_config)
+    apply_cfg_mapping(net, cfg)
     check_spec(net, cfg)  # the schema's value checks, also for plain dicts
     check_not_simulated(net, cfg, "build")  # keys nethub stores but does not simulate
     ctx = BuildContext(net, cfg)

@@ -4,9 +4,11 @@ Positions use NetPyNE's own random streams (NEURON Random123 keyed by the popula
 first gid and ``seeds['loc']``, see :mod:`nethub.random123`), so a spec gives the same cell
 positions here as in NetPyNE. Differences, where NetPyNE's code contradicts its documentation:
 
-- ``scale`` multiplies ``numCells`` and gids stay contiguous (NetPyNE advances the next
-  population's first gid by the unscaled count, leaving holes, and indexes past its position
-  array when ``scale > 1``); with ``scale == 1`` everything is identical.
+- ``scale`` multiplies ``numCells`` (truncated, NetPyNE's ``int(scale * numCells)``; positions
+  are the first of the unscaled count's draws, as NetPyNE's) and gids stay contiguous (NetPyNE
+  advances the next population's first gid by the unscaled count, leaving holes, and indexes
+  past its position array when ``scale > 1``); so with ``scale != 1`` only the first
+  population matches NetPyNE, with ``scale == 1`` everything is identical.
 - a population with neither numCells, density, gridSpacing nor cellsList is a SpecError (NetPyNE
   prints a warning and creates one cell).
 """
@@ -83,11 +85,14 @@ def _shape_transform(locs: np.ndarray, shape: str) -> np.ndarray:
     return locs
 
 
-def _random_norm_locs(n: int, first_gid: int, net: dict, seeds: dict, ranges: dict
-                      ) -> np.ndarray:
+def _random_norm_locs(n: int, first_gid: int, net: dict, seeds: dict, ranges: dict,
+                      key: int | None = None) -> np.ndarray:
+    """``n`` positions; NetPyNE keys its stream by the unscaled ``numCells`` (``key``) and
+    takes the first ``n`` (``scale < 1``)."""
     from ..random123 import netpyne_positions
 
-    locs = netpyne_positions(n, first_gid, int(seeds.get("loc", 1)))
+    key = n if key is None or key < n else key
+    locs = netpyne_positions(key, first_gid, int(seeds.get("loc", 1)))[:n]
     locs = _shape_transform(np.array(locs, dtype=np.float64), net.get("shape", "cuboid"))
     for i, c in enumerate(_COORDS):
         if c in ranges:
@@ -180,9 +185,9 @@ def build_population(label: str, pop: dict[str, Any], net: dict[str, Any], seeds
     if "cellsList" in pop:
         norm, extra = _cells_list(pop, net, where)
     elif "numCells" in pop:
-        n = int(round(float(net.get("scale", 1)) * float(pop["numCells"])))
+        n = int(float(net.get("scale", 1)) * float(pop["numCells"]))  # NetPyNE truncates
         check_cells(n, first_gid + n, f"{where}['numCells']")
-        norm = _random_norm_locs(n, first_gid, net, seeds, ranges)
+        norm = _random_norm_locs(n, first_gid, net, seeds, ranges, key=int(pop["numCells"]))
     elif "density" in pop:
         norm = _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr)
     elif "gridSpacing" in pop:

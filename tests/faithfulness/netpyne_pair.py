@@ -23,11 +23,13 @@ def serial_env() -> dict[str, str]:
 
 
 def start_netpyne(model: Path, out: Path, duration: float, mod_dir: Path | None = None,
-                  cwd: Path | None = None) -> subprocess.Popen:
+                  cwd: Path | None = None, network: bool = False) -> subprocess.Popen:
     """Start NetPyNE on ``model`` (a model file, index file or folder); see
-    :func:`finish_netpyne`."""
+    :func:`finish_netpyne`. ``network`` also saves the built cells, connections and 3-D points
+    (``netpyne_simulate.py --network``)."""
     cmd = [sys.executable, str(HERE / "netpyne_simulate.py"), str(model), str(out),
-           str(duration)] + ([str(mod_dir)] if mod_dir else [])
+           str(duration)] + ([str(mod_dir)] if mod_dir else []) + (["--network"] if network
+                                                                    else [])
     cwd = cwd or (model.parent if model.is_file() else model)
     return subprocess.Popen(cmd, cwd=cwd, env=serial_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -100,6 +100,22 @@ def _spikes(res):
     return np.asarray(res.spike_times), np.asarray(res.spike_gids)
 
 
+def _conns(conns, *cols: str) -> list[tuple]:
+    """nethub's connections as sorted (post_gid, pre_gid, *cols) rows."""
+    def col(name):
+        c = conns[name]
+        return (c.values() if hasattr(c, "values") else np.asarray(c)).tolist()
+
+    return sorted(zip(*(col(n) for n in ("post_gid", "pre_gid", *cols))))
+
+
+def _netpyne_conns(ref, *cols: str) -> list[tuple]:
+    """NetPyNE's cell-to-cell connections (``--network``) as sorted rows like :func:`_conns`."""
+    syn = ref["conn_pre"] != "NetStim"
+    return sorted(zip(ref["conn_post"][syn].tolist(), ref["conn_pre"][syn].astype(int).tolist(),
+                      *(ref[f"conn_{c}"][syn].tolist() for c in cols)))
+
+
 def test_weight_norm_scales_netstim_stims_as_in_netpyne(tmp_path):
     model = tmp_path / "wn.py"
     model.write_text(WEIGHT_NORM)
@@ -289,5 +305,160 @@ def test_border_model_weight_tag_and_uniform_synapse_keys_as_in_netpyne(tmp_path
     w = np.asarray(conns["weight"])
     assert np.all(w[post < 20] == 2.5 * 0.002) and np.all(w[post >= 20] == 0.002)
     assert np.any(post >= 20)  # the custom tag selected pop F too
+    assert len(ref["spkt"]) > 20
+    assert identical(_spikes(res), (ref["spkt"], ref["spkid"]))
+
+
+SCALE = """\
+from netpyne import specs, sim
+
+netParams = specs.NetParams()
+netParams.scale = 0.5
+netParams.sizeX = netParams.sizeY = netParams.sizeZ = 200
+netParams.cellParams['HH'] = {'secs': {'soma': {'geom': {'diam': 18.8, 'L': 18.8},
+                                                'mechs': {'hh': {}}}}}
+netParams.popParams['E'] = {'cellType': 'HH', 'numCells': 15}
+netParams.popParams['I'] = {'cellType': 'HH', 'numCells': 9}
+netParams.synMechParams['exc'] = {'mod': 'ExpSyn', 'tau': 2.0, 'e': 0}
+netParams.stimSourceParams['bkg'] = {'type': 'NetStim', 'rate': 40, 'noise': 0.8}
+netParams.stimTargetParams['bkg->E'] = {'source': 'bkg', 'conds': {'pop': 'E'},
+                                        'weight': 0.05, 'delay': 1, 'synMech': 'exc'}
+netParams.connParams['E->I'] = {'preConds': {'pop': 'E'}, 'postConds': {'pop': 'I'},
+                                'probability': '0.9*exp(-dist_3D/150)', 'weight': 0.04,
+                                'delay': 2, 'synMech': 'exc'}
+cfg = specs.SimConfig()
+cfg.duration = 200
+cfg.seeds = {'conn': 2, 'stim': 3, 'loc': 4}
+sim.createSimulateAnalyze(netParams, cfg)
+"""
+
+
+def test_scale_changes_cell_numbers_as_in_netpyne(tmp_path):
+    """``scale`` 0.5 of 15 and 9 cells: NetPyNE's ``int(scale * numCells)`` cells per
+    population (7 and 4), at its positions, with its connections and spikes."""
+    model = tmp_path / "scale.py"
+    model.write_text(SCALE)
+    proc = start_netpyne(model, tmp_path / "scale.npz", 200.0, network=True)
+    net, res = _nethub_exact(model)
+    ref = finish_netpyne(proc, tmp_path / "scale.npz")
+    cells, conns = net.cells, net.connections
+    pops = cells["pop"].values()
+    assert (pops == "E").sum() == 7 and (pops == "I").sum() == 4  # int(7.5), int(4.5)
+    for k in "xyz":  # E: the first 7 of the 15 positions NetPyNE draws
+        assert np.array_equal(np.asarray(cells[k])[:7], ref[f"cell_{k}"][:7])
+    # NetPyNE's next population starts at the unscaled count (gids 15..18 for I)
+    assert np.array_equal(np.asarray(cells["gid"]), ref["cell_gid"])
+    for k in "xyz":
+        assert np.array_equal(np.asarray(cells[k]), ref[f"cell_{k}"])
+    got = _conns(conns)
+    assert got == _netpyne_conns(ref) and len(got) > 0
+    assert len(ref["spkt"]) > 20
+    assert identical(_spikes(res), (ref["spkt"], ref["spkid"]))
+
+
+MAPPING = """\
+from netpyne import specs, sim
+
+cfg = specs.SimConfig()
+cfg.duration = 200
+cfg.seeds = {'conn': 4, 'stim': 5, 'loc': 6}
+cfg.numE = 9
+cfg.connWeight = 0.03
+cfg.bkgRate = 60
+cfg.tauExc = 3.5
+
+netParams = specs.NetParams()
+netParams.mapping = {'numE': 'popParams.E.numCells',
+                     'connWeight': ['connParams', 'E->E', 'weight'],
+                     'bkgRate': 'stimSourceParams.bkg.rate',
+                     'tauExc': ['synMechParams', 'exc', 'tau'],
+                     'notInCfg': 'popParams.E.cellType'}
+netParams.cellParams['HH'] = {'secs': {'soma': {'geom': {'diam': 18.8, 'L': 18.8},
+                                                'mechs': {'hh': {}}}}}
+netParams.popParams['E'] = {'cellType': 'HH', 'numCells': 4}
+netParams.synMechParams['exc'] = {'mod': 'ExpSyn', 'tau': 1.0, 'e': 0}
+netParams.stimSourceParams['bkg'] = {'type': 'NetStim', 'rate': 10, 'noise': 0.8}
+netParams.stimTargetParams['bkg->E'] = {'source': 'bkg', 'conds': {'pop': 'E'},
+                                        'weight': 0.02, 'delay': 1, 'synMech': 'exc'}
+netParams.connParams['E->E'] = {'preConds': {'pop': 'E'}, 'postConds': {'pop': 'E'},
+                                'probability': 0.4, 'weight': 0.001, 'delay': 2,
+                                'synMech': 'exc'}
+sim.createSimulateAnalyze(netParams, cfg)
+"""
+
+
+def test_mapping_sets_netparams_from_cfg_as_in_netpyne(tmp_path):
+    """``netParams.mapping`` (NetPyNE's ``setCfgMapping``, applied when the simulation is set
+    up): cfg values replace numCells, a connection weight, a NetStim rate and a synMech's tau,
+    by dotted path and by key list; a cfg key the cfg lacks changes nothing."""
+    model = tmp_path / "mapping.py"
+    model.write_text(MAPPING)
+    proc = start_netpyne(model, tmp_path / "mapping.npz", 200.0)
+    net, res = _nethub_exact(model)
+    ref = finish_netpyne(proc, tmp_path / "mapping.npz")
+    assert len(net.cells) == 9
+    assert np.all(np.asarray(net.connections["weight"]) == 0.03)
+    assert len(ref["spkt"]) > 20
+    assert identical(_spikes(res), (ref["spkt"], ref["spkid"]))
+
+
+PT3D_RELATIVE = """\
+from netpyne import specs, sim
+
+netParams = specs.NetParams()
+netParams.sizeX, netParams.sizeY, netParams.sizeZ = 100, 600, 100
+netParams.cellParams['PYR'] = {'secs': {
+    'soma': {'geom': {'pt3d': [[0, 0, 0, 18.8], [0, 18.8, 0, 18.8]]},
+             'mechs': {'hh': {'gnabar': 0.12, 'gkbar': 0.036, 'gl': 0.003, 'el': -70}}},
+    'dend': {'geom': {'pt3d': [[0, 18.8, 0, 2], [0, 218.8, 0, 2], [0, 418.8, 0, 1.5]],
+                      'nseg': 9},
+             'topol': {'parentSec': 'soma', 'parentX': 1.0, 'childX': 0},
+             'mechs': {'pas': {'g': 0.0000357, 'e': -70}}}}}
+netParams.popParams['E'] = {'cellType': 'PYR', 'numCells': 6}
+netParams.synMechParams['exc'] = {'mod': 'Exp2Syn', 'tau1': 0.2, 'tau2': 3.0, 'e': 0}
+netParams.stimSourceParams['bkg'] = {'type': 'NetStim', 'rate': 40, 'noise': 0.6}
+netParams.stimTargetParams['bkg->E'] = {'source': 'bkg', 'conds': {'pop': 'E'},
+                                        'weight': 0.06, 'delay': 1, 'synMech': 'exc'}
+netParams.stimSourceParams['dend'] = {'type': 'NetStim', 'rate': 50, 'noise': 0.5}
+netParams.stimTargetParams['dend->E'] = {'source': 'dend', 'conds': {'pop': 'E'},
+                                         'sec': 'dend', 'loc': 0.5, 'weight': 0.004,
+                                         'delay': 1, 'synMech': 'exc'}
+netParams.connParams['E->E'] = {'preConds': {'pop': 'E'}, 'postConds': {'pop': 'E'},
+                                'probability': 0.6, 'weight': 0.002, 'delay': 2,
+                                'synMech': 'exc', 'sec': 'dend', 'loc': 0.5}
+netParams.subConnParams['E->E'] = {'preConds': {'pop': 'E'}, 'postConds': {'pop': 'E'},
+                                   'sec': 'dend', 'groupSynMechs': ['exc'],
+                                   'density': {'type': '1Dmap', 'gridY': [-500, -300, 0, 500],
+                                               'gridValues': [1.0, 0.0, 0.0, 1.0]}}
+cfg = specs.SimConfig()
+cfg.duration = 200
+cfg.seeds = {'conn': 1, 'stim': 2, 'loc': 3}
+cfg.pt3dRelativeToCellLocation = False
+sim.createSimulateAnalyze(netParams, cfg)
+"""
+
+
+def test_pt3d_relative_to_cell_location_false_as_in_netpyne(tmp_path):
+    """``pt3dRelativeToCellLocation = False``: every cell's 3-D points stay where the rule puts
+    them (NetPyNE's NEURON points), so a 1Dmap ``subConnParams`` over absolute ``gridY`` places
+    the synapses by the points alone -- connections and spikes as in NetPyNE; with the default
+    (points moved to each cell's position, y inverted) the synapses land elsewhere."""
+    import nethub
+
+    model = tmp_path / "rel.py"
+    model.write_text(PT3D_RELATIVE)
+    proc = start_netpyne(model, tmp_path / "rel.npz", 200.0, network=True)
+    net, res = _nethub_exact(model)
+    ref = finish_netpyne(proc, tmp_path / "rel.npz")
+    pts = {k: v for k, v in ref.items() if k.startswith("pt3d:")}
+    assert len(pts) == 12 and all(np.array_equal(v, pts["pt3d:0:dend"]) for k, v in pts.items()
+                                  if k.endswith(":dend"))  # not moved to the cells
+    conns = net.connections
+    rows = _conns(conns, "post_sec", "post_loc", "weight")
+    assert rows == _netpyne_conns(ref, "sec", "loc", "weight") and len(rows) > 5
+    spec, cfg = nethub.load_spec(model)
+    cfg["pt3dRelativeToCellLocation"] = True
+    moved = nethub.build(spec, cfg).connections
+    assert not np.array_equal(np.asarray(moved["post_loc"]), np.asarray(conns["post_loc"]))
     assert len(ref["spkt"]) > 20
     assert identical(_spikes(res), (ref["spkt"], ref["spkid"]))
