@@ -103,10 +103,28 @@ def _net_params(net: dict) -> dict[str, Any]:
     return {k: net.get(k, defaults[k]) for k in keys}
 
 
+def _warn_scaled_gids(net: dict, pop_params: dict) -> None:
+    """NetPyNE numbers the cells of a scaled model (``scale != 1``) with holes: each population
+    after the first starts at the previous ones' *unscaled* counts, and its positions and
+    random streams follow those gids. nethub's gids stay contiguous, so from the second
+    population on the network is not NetPyNE's: said loudly, never silently."""
+    scale = float(net.get("scale", 1))
+    scaled = [k for k, p in pop_params.items() if "numCells" in p]
+    if scale != 1 and len(pop_params) > 1 and scaled:
+        logger.warning(
+            "netParams.scale = %g: NetPyNE leaves gid holes after each scaled population (the "
+            "next one starts at the unscaled count) and draws positions and connections by "
+            "those gids; nethub numbers cells contiguously, so populations after %r get other "
+            "positions, connections and spikes than in NetPyNE (counts are NetPyNE's)", scale,
+            next(iter(pop_params)))
+
+
 def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
     """Place every population (in popParams order) and assign cell types."""
     pops, first = [], 0
-    for label, pop in (ctx.net.get("popParams") or {}).items():
+    pop_params = ctx.net.get("popParams") or {}
+    _warn_scaled_gids(ctx.net, pop_params)
+    for label, pop in pop_params.items():
         pb = build_population(label, dict(pop), ctx.net, ctx.seeds, first, ctx.compile)
         pops.append(pb)
         first += len(pb.cells)
