@@ -58,6 +58,31 @@ NOT_SIMULATED: tuple[NotSimulated, ...] = (
     NotSimulated("connParams", "gapJunction", ERROR, ERROR,
                  "the deprecated gapJunction flag is not converted; give the synMech "
                  "'pointerParams' instead"),
+    NotSimulated("connParams", "distinctSecsPerSynMech", ERROR, ERROR,
+                 "NetPyNE then places each synMech of a multi-synapse connection on its own "
+                 "sections; nethub does not"),
+    NotSimulated("connParams", "shape", ERROR, ERROR,
+                 "time-varying connection weights (NetPyNE's pulse/sinusoid 'shape') are not "
+                 "simulated"),
+    NotSimulated("connParams", "preSecs", ERROR, ERROR,
+                 "per-connection presynaptic sections from a list are not used"),
+    NotSimulated("connParams", "preLocs", ERROR, ERROR,
+                 "per-connection presynaptic locations from a list are not used"),
+    NotSimulated("stimSourceParams", "shape", ERROR, ERROR,
+                 "time-varying stimulus weights (NetPyNE's 'shape') are not simulated"),
+    NotSimulated("stimSourceParams", "plast", ERROR, ERROR,
+                 "plasticity of stimulus connections is not simulated"),
+    NotSimulated("stimSourceParams", "type", ERROR, ERROR,
+                 "extracellular stimulation (XStim) is not implemented",
+                 requested=lambda v: v == "XStim"),
+    NotSimulated("stimTargetParams", "synsPerConn", ERROR, ERROR,
+                 "NetPyNE makes synsPerConn NetStim connections per target; nethub makes one",
+                 requested=lambda v: v is not None and not (isinstance(v, (int, float))
+                                                            and not isinstance(v, bool)
+                                                            and v == 1)),
+    NotSimulated("simConfig", "addSynMechs", ERROR, ERROR,
+                 "addSynMechs=False makes NetPyNE create no synapses; nethub always does",
+                 requested=lambda v: v is False),
     NotSimulated("simConfig", "use_local_dt", WARNING, ERROR,
                  "CVode local time steps are not used; nethub integrates with one global step"),
     NotSimulated("simConfig", "recordDipolesHNN", WARNING, WARNING,

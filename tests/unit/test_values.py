@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 
 import numpy as np
@@ -282,3 +283,30 @@ def test_stimulus_delays_may_be_negative_but_finite():
     assert column_findings("stim_targets", "delay", np.array([-0.06, 0.0, 4.0, np.nan])) == []
     assert column_findings("stim_targets", "delay", np.array([np.inf]))
     assert column_findings("connections", "delay", np.array([-0.06]))
+
+
+@pytest.mark.parametrize("net,cfg,path", [
+    ({"connParams": {"r": {"shape": {"pulseType": "square"}}}}, {}, "connParams['r']['shape']"),
+    ({"connParams": {"r": {"distinctSecsPerSynMech": True}}}, {},
+     "connParams['r']['distinctSecsPerSynMech']"),
+    ({"connParams": {"r": {"preSecs": ["soma"]}}}, {}, "connParams['r']['preSecs']"),
+    ({"stimSourceParams": {"s": {"type": "XStim"}}}, {}, "stimSourceParams['s']['type']"),
+    ({"stimSourceParams": {"s": {"type": "NetStim", "plast": {"mech": "STDP"}}}}, {},
+     "stimSourceParams['s']['plast']"),
+    ({"stimTargetParams": {"t": {"synsPerConn": 3}}}, {}, "stimTargetParams['t']['synsPerConn']"),
+    ({}, {"addSynMechs": False}, "cfg.addSynMechs"),
+])
+def test_keys_that_would_change_the_network_are_refused(net, cfg, path):
+    from nethub.specs.unsupported import check_not_simulated
+
+    with pytest.raises(SpecError, match=re.escape(path)):
+        check_not_simulated(net, cfg, "build")
+
+
+def test_their_default_values_are_fine():
+    from nethub.specs.unsupported import check_not_simulated
+
+    net = {"stimTargetParams": {"t": {"synsPerConn": 1}},
+           "stimSourceParams": {"s": {"type": "NetStim"}},
+           "connParams": {"r": {"distinctSecsPerSynMech": False}}}
+    assert check_not_simulated(net, {"addSynMechs": True}, "run") == []
