@@ -31,9 +31,9 @@ import json
 import os
 import pickle
 import re
-from collections import OrderedDict
 from typing import Any
 
+from nethub import safepickle
 from nethub.errors import FormatError, UntrustedPickleError
 from nethub.limits import ResourceLimitError, check_tree
 
@@ -165,40 +165,6 @@ class NetpyneJsonFormat(_NetpyneOutput):
 
 
 # ------------------------------------------------------------------------------------- pickle
-class _PickledDict(dict):
-    """Stands in for NetPyNE's ``Dict``/``ODict`` and netParams classes while unpickling."""
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, dict):
-            self.update(state)
-
-
-_NUMPY_GLOBALS = {
-    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-}
-
-
-class _Unpickler(pickle.Unpickler):
-    """Resolves only NetPyNE's dict classes (as dicts), numpy data and ``OrderedDict``."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "netpyne" or module.startswith("netpyne."):
-            return _PickledDict
-        if (module, name) == ("collections", "OrderedDict"):
-            return OrderedDict
-        if (module, name) == ("copyreg", "_reconstructor"):
-            import copyreg
-
-            return copyreg._reconstructor
-        if (module, name) in _NUMPY_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"the pickle refers to {module}.{name}, which nethub does not load (only NetPyNE's "
-            "dict classes, numpy arrays and scalars, OrderedDict)")
-
-
 class NetpynePickleFormat(_NetpyneOutput):
     """NetPyNE saved output as a Python pickle (``cfg.savePickle``); reading needs trust."""
 
@@ -234,7 +200,7 @@ class NetpynePickleFormat(_NetpyneOutput):
                 "data needs no trust")
         try:
             with open(path, "rb") as fh:
-                data = _Unpickler(fh, encoding="latin1").load()
+                data = safepickle.load(fh)
             check_tree(data, str(path))  # shared references could expand without bound
             return data
         except RecursionError:

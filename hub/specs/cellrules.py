@@ -21,12 +21,12 @@ import json
 import os
 import pickle
 import tempfile
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from .. import safepickle
 from ..errors import SpecError, UntrustedPickleError
 
 __all__ = ["TRUSTED", "trusted_pickles", "read_cell_rule", "write_cell_rule"]
@@ -87,7 +87,7 @@ def _read_pickle(path: Path) -> Any:
             ".json cell rule needs no trust (netParams.saveCellParamsRule(label, 'rule.json'))")
     try:
         with open(path, "rb") as fh:
-            return _Unpickler(fh, encoding="latin1").load()
+            return safepickle.load(fh)
     except OSError as err:
         raise SpecError(f"loadCellParamsRule: cannot read {path}: {err}") from err
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
@@ -105,38 +105,6 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     tolist = getattr(value, "tolist", None)
     return _plain(tolist()) if callable(tolist) else value
-
-
-class _PickledDict(dict):
-    """Stands in for NetPyNE's ``Dict``/``ODict`` while unpickling."""
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, dict):
-            self.update(state)
-
-
-_NUMPY = {("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.multiarray", "scalar"),
-          ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "_reconstruct"),
-          ("numpy._core.multiarray", "_reconstruct")}
-
-
-class _Unpickler(pickle.Unpickler):
-    """Resolves only NetPyNE's dict classes (as dicts), numpy data and ``OrderedDict``."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "netpyne" or module.startswith("netpyne."):
-            return _PickledDict
-        if (module, name) == ("collections", "OrderedDict"):
-            return OrderedDict
-        if (module, name) == ("copyreg", "_reconstructor"):
-            import copyreg
-
-            return copyreg._reconstructor
-        if (module, name) in _NUMPY:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"the pickle refers to {module}.{name}, which nethub does "
-                                     "not load (only NetPyNE's dict classes, numpy data, "
-                                     "OrderedDict)")
 
 
 def write_cell_rule(rule: dict, file_name: str | os.PathLike) -> Path:
