@@ -113,9 +113,9 @@ def _rss_mb() -> float:
 def work_nethub(case: tuple) -> dict:
     """Build (and for the big case store) one case; runs in its own process."""
     t = time.perf_counter()
-    import nethub.build
-    import nethub.build.connect
-    import nethub.build.fastconn
+    import nethub.builder
+    import nethub.builder.connect
+    import nethub.builder.probsample
     import nethub.expr
     import nethub.store
 
@@ -123,7 +123,7 @@ def work_nethub(case: tuple) -> dict:
     cells, prob, side, _, store = case
     net_params, cfg = model(cells, prob, side)
     t0, c0 = time.perf_counter(), time.process_time()
-    net = nethub.build.build(net_params, cfg)
+    net = nethub.builder.build(net_params, cfg)
     out.update(build_s=time.perf_counter() - t0, build_cpu_s=time.process_time() - c0,
                rss_after_build_mb=_rss_mb())
     conns = net.connections

@@ -176,10 +176,10 @@ def run_nethub(store: str, out: str, nprocs: str, spikes_out: str, duration: str
 def run_instantiate(store: str, out: str, path: str) -> dict:
     """nethub instantiation alone (simulating 0 ms); ``path`` "python" switches the bulk
     connection path off: the per-connection Python loop of before."""
-    from nethub.sim import fastconn, simulate
+    from nethub.sim import bulkconnect, simulate
 
     if path == "python":
-        fastconn.plan = lambda net, cells: None
+        bulkconnect.plan = lambda net, cells: None
     cpu = cpu_timers()
     res = simulate(store, sim_config={"duration": 0.0}, output=out)
     return {"timing": res.timing, "cpu": cpu, "meta": res.meta, "rss_mb": peak_rss_mb()}

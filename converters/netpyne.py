@@ -19,7 +19,7 @@ instead of secs). This module maps that layout to and from nethub, keeping NetPy
   ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream) into ``param.secs.*`` columns.
   Point cells: one type per population and model; their per-cell values (random rates, VecStim
   spike trains, which NetPyNE re-makes on loading and does not save) are made from the spec's
-  popParams by the builder's :mod:`nethub.build.pointcells`, else taken as saved.
+  popParams by the builder's :mod:`nethub.builder.pointcells`, else taken as saved.
 - **connections**: every ``conns`` entry with a numeric ``preGid``; ``pointer`` entries (gap
   junctions) go to ``pointer_conns``; ``preGid == 'NetStim'`` entries and the cell's NetStim
   ``stims`` become ``stim_targets`` rows (one per NetCon), other stims one row each; per-cell
@@ -220,7 +220,7 @@ def to_network(data: Any, results: bool = True, mod_files: dict[str, str] | None
 
 def _network_from_spec(net_params: dict, cfg: dict, lost: list[str]) -> Network:
     """A file with netParams but no cells: build the network as NetPyNE would."""
-    from nethub.build import build
+    from nethub.builder import build
 
     lost.append("net['cells']: not in the file; the network was built from net['params'] by "
                 "nethub.build")
@@ -694,7 +694,7 @@ def _traces(sim: dict, cfg: dict) -> tuple[Traces, set]:
             else np.arange(n) * float(cfg.get("recordStep", 0.1)))
     if data and len(time) != n:
         raise _bad("simData['t']", f"{len(time)} times for traces of {n} samples")
-    from nethub.sim import trace_index
+    from nethub.results import trace_index
 
     if not rows:
         return Traces(Table(schema=TRACE_COLUMNS), time if t is not None else np.zeros(0),

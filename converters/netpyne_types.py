@@ -5,7 +5,7 @@ NetPyNE saves each compartmental cell's sections as its rules made them, string 
 included (``'diam': '19 + uniform(-0.5, 0.5)'``), plus the synapses its connections created
 (``synMechs``, dropped here: connections are re-created from ``conns``). Its loader re-evaluates
 the expressions with the cell's random stream, so nethub does the same with the builder's
-evaluator (:func:`nethub.build.cellexpr.resolve_cell_expressions`).
+evaluator (:func:`nethub.builder.cellexpr.resolve_cell_expressions`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from nethub.build.cellexpr import resolve_cell_expressions
-from nethub.build.cells import compartmental_from_rules, section_from_spec
-from nethub.build.conds import match_conds
-from nethub.build.context import BuildContext
+from nethub.builder.cellexpr import resolve_cell_expressions
+from nethub.builder.cells import compartmental_from_rules, section_from_spec
+from nethub.builder.context import BuildContext
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
+from nethub.selection import match_conds
 from nethub.table import Table
 
 __all__ = ["TypeBuilder", "StimRules", "resolve_expressions", "load_rules", "rule_points",
@@ -248,7 +248,7 @@ class TypeBuilder:
 
     def _point(self, cell) -> str:
         """One type per population and model, with the population's parameters as the
-        builder makes them (``nethub.build.cells``)."""
+        builder makes them (``nethub.builder.cells``)."""
         pop = str(cell.tags.get("pop") or cell.model)
         key = f"point:{pop}:{cell.model}"
         if key not in self._by_key:
@@ -277,7 +277,7 @@ class TypeBuilder:
 def resolve_expressions(table: Table, builder: TypeBuilder, spec: Mapping, cfg: Mapping
                         ) -> None:
     """Evaluate the string expressions of the cell types per cell, as NetPyNE's loader does,
-    into ``param.secs.*`` columns of ``table`` (see :mod:`nethub.build.cellexpr`)."""
+    into ``param.secs.*`` columns of ``table`` (see :mod:`nethub.builder.cellexpr`)."""
     net = {k: v for k, v in spec.items() if k != "rotateCellsRandomly"}  # saved pt3d is rotated
     net["cellParams"] = {**builder.cell_params, **builder.pseudo_rules}
     try:
@@ -292,11 +292,11 @@ def resolve_expressions(table: Table, builder: TypeBuilder, spec: Mapping, cfg: 
 
 def point_columns(table: Table, builder: TypeBuilder, spec: Mapping, cfg: Mapping) -> bool:
     """The point cells' ``params.*`` columns made from the spec's popParams as the builder makes
-    them (:func:`nethub.build.pointcells.point_cell_params`: random rates, VecStim spike trains,
+    them (:func:`nethub.builder.pointcells.point_cell_params`: random rates, VecStim spike trains,
     NetStim noise ids), as NetPyNE's loader re-makes them. Returns False (nothing done) when
     the spec lacks a point population or a population's gids are not one contiguous run."""
-    from nethub.build.pointcells import point_cell_params
-    from nethub.build.pops import PopBuild
+    from nethub.builder.pointcells import point_cell_params
+    from nethub.builder.pops import PopBuild
 
     pops = table["pop"].values().tolist()  # type: ignore[union-attr]
     runs: list[tuple[str, int, int]] = []

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from nethub.build.cellexpr import DRAWS_COLUMN, ROTATION_COLUMN, param_column
 from nethub.celltypes import CompartmentalCell, PointCell, Section
-from nethub.network import Network
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
 from nethub.results import Results
 from nethub.table import Categorical, Ragged
 

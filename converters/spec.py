@@ -88,8 +88,8 @@ class SpecExport:
 
 def to_network(net_params: Mapping[str, Any], sim_config: Mapping[str, Any] | None = None,
                mod_files: Mapping[str, str] | None = None) -> Network:
-    """Build the network a spec describes (:func:`nethub.build.build`)."""
-    from nethub.build import build
+    """Build the network a spec describes (:func:`nethub.builder.build`)."""
+    from nethub.builder import build
 
     return build(dict(net_params), dict(sim_config or {}), mod_files=dict(mod_files or {}))
 
@@ -510,7 +510,7 @@ class _Rules:
 
     def _point_type(self, pop: str, rows: np.ndarray, tags: dict[str, Any],
                     cell_params: dict[str, Any]) -> PointCell | None:
-        from nethub.build.pops import POP_STRUCTURAL_KEYS
+        from nethub.builder.pops import POP_STRUCTURAL_KEYS
 
         kinds = {self.types[r] for r in rows.tolist()}
         point = [self.net.cell_types.get(k) for k in kinds]
@@ -620,7 +620,7 @@ class _Rules:
 
     def _resolve(self, type_name: Any, sec: Any) -> Any:
         """The section the builder picks on a cell of ``type_name`` for a rule's ``sec``."""
-        from nethub.build.synapses import section_labels
+        from nethub.builder.synapses import section_labels
 
         ct = self.net.cell_types.get(type_name)
         if not isinstance(ct, CompartmentalCell) or not ct.sections:

@@ -80,7 +80,7 @@ class _NetpyneOutput(Format):
     def read(self, path: str | os.PathLike, results: bool = True, *, mod_dir: Any = None,
              **opts: Any) -> Document:
         """Read the network (keeping NetPyNE's gids), its spec and the run of ``simData``."""
-        from nethub.build import read_mod_dir
+        from nethub.builder import read_mod_dir
         from nethub.converters import netpyne
 
         self.check_options("read", {**opts, "mod_dir": mod_dir})

@@ -257,7 +257,7 @@ def _load_json(path: Path) -> Any:
 
 
 def _read_spec(path: str | os.PathLike, cfg: Any, mod_dir: Any) -> Document:
-    from nethub.build import build, read_mod_dir
+    from nethub.builder import build, read_mod_dir
     from nethub.specs import load_spec
 
     mods = read_mod_dir(mod_dir) if mod_dir is not None else _found_mods(path)

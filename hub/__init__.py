@@ -32,7 +32,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 from .api import convert, info, load, load_results, read, save, validate  # noqa: E402
 
 _LAZY = {
-    "build": ("nethub.build", None),
+    "build": ("nethub.builder", "build"),
     "Network": ("nethub.network", "Network"),
     "Results": ("nethub.results", "Results"),
     "NetParams": ("nethub.specs", "NetParams"),

@@ -306,7 +306,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "compact": Subcommand("rewrite a store without dead space (atomically, keeping every run)",
                           "nethub.storemaint:add_arguments", "nethub.storemaint:run"),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
-                        "nethub.build.cli:add_arguments", "nethub.build.cli:run"),
+                        "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
 }
 
 

@@ -31,10 +31,25 @@ __all__ = [
     "POINTER_COLUMNS",
     "STIM_COLUMNS",
     "GID_DTYPE",
+    "DRAWS_COLUMN",
+    "ROTATION_COLUMN",
+    "param_column",
 ]
 
 GID_DTYPE = np.int64
 NAN = float("nan")
+
+#: Optional cells column: rotation of the cell's 3-D points about the y axis (radians), applied
+#: when the cell is instantiated (NetPyNE's ``rotateCellsRandomly``).
+ROTATION_COLUMN = "rotation_y"
+#: Optional cells column: how many NEURON Random123 draws the cell's parameter expressions used
+#: (the simulator continues the cell's stream from there, as NetPyNE does).
+DRAWS_COLUMN = "cellparams_draws"
+
+
+def param_column(sec: str, kind: str, *names: str) -> str:
+    """Column name of a per-cell section value, e.g. ``param.secs.soma.mechs.hh.gnabar``."""
+    return ".".join(("param", "secs", sec, kind, *names))
 
 #: Columns of the cells table (one row per cell, sorted by gid in the store).
 CELL_COLUMNS: dict[str, ColumnSpec] = {

@@ -48,8 +48,9 @@ cache), ``lognormal``, ``negexp``, ``poisson``, ``binomial``, ``geometric``, ``h
 cell positions, NetStim ``rate: [min, max]``, probConn/convConn/divConn connectivity and
 string-function weights/delays.  ``MCellRan4`` and ``Random.play`` raise NotImplementedError.
 
-Speed (one core of this 2-vCPU VM): contiguous draws of a stream (:meth:`Stream.uniform01_block`)
-~150 M uniforms/s (100 M in 0.65 s); by index (:meth:`Stream.uniform01`) ~65 M/s for sorted
+Speed (one core of this 2-vCPU VM): contiguous draws of a stream
+(:meth:`Random123Stream.uniform01_block`)
+~150 M uniforms/s (100 M in 0.65 s); by index (:meth:`Random123Stream.uniform01`) ~65 M/s for sorted
 indices, ~25-30 M/s for arbitrary ones (Philox itself costs ~20 ns per block of 4 words);
 1 M streams x 1 fresh ``normal`` (string-function weights) 0.4 s.
 
@@ -68,7 +69,7 @@ import numpy as np
 __all__ = [
     "SHIFT32",
     "philox4x32",
-    "Stream",
+    "Random123Stream",
     "NrnRandom",
     "ProbConnRands",
     "uniform_at",
@@ -308,7 +309,7 @@ def _check_draws_per_value(k: int, what: str) -> None:
                          f"{MAX_DRAWS_PER_VALUE:,} (the draws are held in memory)")
 
 
-class Stream:
+class Random123Stream:
     """One or many Random123 streams ``(id1, id2, id3)`` exactly as NEURON's ``h.Random`` has them.
 
     ``id1``, ``id2``, ``id3`` are uint32 values (NEURON truncates doubles toward zero and requires
@@ -347,7 +348,7 @@ class Stream:
             ids = f"{int(self.id1)}, {int(self.id2)}, {int(self.id3)}"
         else:
             ids = f"shape={self.shape}"
-        return f"Stream({ids}, global_index={self.global_index})"
+        return f"Random123Stream({ids}, global_index={self.global_index})"
 
     # ---------------------------------------------------------------- raw words
     #
@@ -1071,11 +1072,11 @@ class NrnRandom:
         self._cache = math.nan
 
     def _set_stream(self, id1, id2, id3):
-        self._stream = Stream(id1, id2, id3, global_index=self._gix)
+        self._stream = Random123Stream(id1, id2, id3, global_index=self._gix)
         self._pos = 0
 
     @property
-    def stream(self) -> Stream:
+    def stream(self) -> Random123Stream:
         return self._stream
 
     @property
@@ -1109,7 +1110,7 @@ class NrnRandom:
             if which > 3 or which < 0:
                 which = 0
             st = self._stream
-            self._stream = Stream(st.id1, st.id2, st.id3, global_index=self._gix)
+            self._stream = Random123Stream(st.id1, st.id2, st.id3, global_index=self._gix)
             # setseq leaves any carry already propagated into c[1..3] alone
             self._pos = ((self._pos >> 34) << 34) + sq * 4 + which
             self._stale_key = False
@@ -1215,8 +1216,8 @@ def netpyne_hash_list(values: Sequence[int] | np.ndarray) -> int:
     return int(hashlib.md5(array.array("L", values)).hexdigest()[0:8], 16)  # noqa: S324
 
 
-def uniform_at(stream: Stream, k) -> np.ndarray:
-    """``dblpick`` value of draw(s) ``k`` of ``stream`` (alias of :meth:`Stream.uniform01`)."""
+def uniform_at(stream: Random123Stream, k) -> np.ndarray:
+    """``dblpick`` value of draw(s) ``k`` of ``stream`` (:meth:`Random123Stream.uniform01`)."""
     return stream.uniform01(k)
 
 
@@ -1227,7 +1228,7 @@ def netpyne_positions(
     cylinder/ellipsoid transforms and scaling): ``Random123(numCells, lastGid, seeds['loc'])``,
     ``uniform(0, 1)`` (consumes draw 0), ``Vector(3n).setrand`` -> draws 1..3n as (n, 3)."""
     n = int(num_cells)
-    s = Stream(n, last_gid, seed, global_index=global_index)
+    s = Random123Stream(n, last_gid, seed, global_index=global_index)
     return s.uniform01_block(3 * n, start=1).reshape(n, 3)
 
 
@@ -1246,7 +1247,8 @@ def netpyne_density_samples(
     m = int(max_cells)
     if m < 0:
         raise ValueError("max_cells must be >= 0")
-    u = Stream(int(max_density), last_gid, seed, global_index=global_index).uniform01_block(2 * m)
+    stream = Random123Stream(int(max_density), last_gid, seed, global_index=global_index)
+    u = stream.uniform01_block(2 * m)
     return u[:m], u[m:]
 
 
@@ -1262,7 +1264,7 @@ class ProbConnRands:
     def __init__(self, sorted_pre, sorted_post, seed: int, global_index: int = 0):
         self.n_pre = len(sorted_pre)
         self.n_post = len(sorted_post)
-        self.stream = Stream(
+        self.stream = Random123Stream(
             netpyne_hash_list(sorted_pre),
             netpyne_hash_list(sorted_post),
             seed,
@@ -1309,7 +1311,7 @@ def netpyne_rand_unique_int(id1, id2, id3, N, vmin: int, vmax: int, global_index
     ``id1/id2/id3`` broadcast (many streams at once).  With scalar ``N`` returns int64 array
     ``stream_shape + (N,)``; with per-stream ``N`` a list (flattened stream order) of 1-D arrays.
     """
-    s = Stream(id1, id2, id3, global_index=global_index)
+    s = Random123Stream(id1, id2, id3, global_index=global_index)
     vmin, vmax = int(vmin), int(vmax)
     lo, hi = min(vmin, vmax), max(vmin, vmax)
     R = hi - lo + 1

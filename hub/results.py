@@ -10,7 +10,7 @@ import pandas as pd
 
 from .table import Categorical, ColumnSpec, Table
 
-__all__ = ["Results", "Traces", "TRACE_COLUMNS"]
+__all__ = ["Results", "Traces", "TRACE_COLUMNS", "empty_traces", "trace_index"]
 
 #: Index of recorded traces: one row per recorded variable (a row of ``Traces.data``).
 TRACE_COLUMNS: dict[str, ColumnSpec] = {
@@ -156,3 +156,17 @@ class Results:
         return same_meta and self.traces.equals(other.traces) and all(
             np.array_equal(a, b, equal_nan=True) for a, b in arrays
         )
+
+
+def empty_traces() -> Traces:
+    """A trace set with no traces."""
+    return Traces(Table(schema=TRACE_COLUMNS), np.zeros(0), np.zeros((0, 0)))
+
+
+def trace_index(labels, gids, secs, locs, variables) -> Table:
+    """The trace index table (one row per recorded variable) from its columns."""
+    return Table({"label": Categorical.from_values(labels),
+                  "gid": np.asarray(gids, dtype=np.int64),
+                  "sec": Categorical.from_values(secs),
+                  "loc": np.asarray(locs, dtype=np.float64),
+                  "var": Categorical.from_values(variables)}, TRACE_COLUMNS)

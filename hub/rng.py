@@ -62,7 +62,7 @@ import numpy as np
 from scipy import special
 
 __all__ = [
-    "Stream",
+    "KeyedStream",
     "binomial",
     "choice_k",
     "derive_key",
@@ -724,7 +724,7 @@ def choice_k(key, candidates, k: int, *counters, draw: int = 0) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Stream
 # ---------------------------------------------------------------------------------------------
-class Stream:
+class KeyedStream:
     """A stream key with the distribution functions bound to it.
 
     Parameters
@@ -737,7 +737,7 @@ class Stream:
     Examples
     --------
     >>> import numpy as np
-    >>> s = Stream(1, "conn", "E->I", "weight")
+    >>> s = KeyedStream(1, "conn", "E->I", "weight")
     >>> w = s.normal(1.0, 0.1, np.arange(5), draw=0)
     """
 
@@ -747,21 +747,21 @@ class Stream:
         self.key = stream_key(seed, *labels)
 
     @classmethod
-    def from_key(cls, key: int | np.uint64) -> Stream:
+    def from_key(cls, key: int | np.uint64) -> KeyedStream:
         """Wrap an existing key."""
         obj = cls.__new__(cls)
         obj.key = np.uint64(_key_int(key))
         return obj
 
-    def child(self, *labels: str | int) -> Stream:
+    def child(self, *labels: str | int) -> KeyedStream:
         """An independent sub-stream named by ``labels`` (see :func:`derive_key`)."""
-        return Stream.from_key(derive_key(self.key, *labels))
+        return KeyedStream.from_key(derive_key(self.key, *labels))
 
     def __repr__(self) -> str:
-        return f"Stream.from_key(0x{int(self.key):016x})"
+        return f"KeyedStream.from_key(0x{int(self.key):016x})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Stream) and int(self.key) == int(other.key)
+        return isinstance(other, KeyedStream) and int(self.key) == int(other.key)
 
     def __hash__(self) -> int:
         return hash(int(self.key))

@@ -24,10 +24,9 @@ import numpy as np
 
 from ..errors import SimulationError
 from ..network import Network
-from ..results import TRACE_COLUMNS, Results, Traces
+from ..results import Results
 from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_run_config
-from ..table import Categorical, Table
 from .exact import apply_exact, exactness_meta, is_exact
 
 __all__ = ["simulate", "run_store", "neuron_env"]
@@ -78,7 +77,7 @@ def _under_mpi() -> bool:
 
 
 def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
-    from ..build import spec_dicts
+    from ..builder import spec_dicts
 
     base = dict((net_spec or {}).get("simConfig") or {})
     _, override = spec_dicts({}, sim_config)
@@ -93,7 +92,7 @@ def _sim_config(net_spec: dict | None, sim_config: Any) -> dict[str, Any]:
 
 def _exact_requested(store: Path, sim_config: Any) -> bool:
     """Exact mode asked for by the run's simConfig or the stored one (before the deal)."""
-    from ..build import spec_dicts
+    from ..builder import spec_dicts
     from ..store import read_network
 
     override = spec_dicts({}, sim_config)[1] if sim_config is not None else {}
@@ -165,7 +164,7 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
 
 def _as_store(model: Any, output, overwrite: bool = False, mod_dirs: Any = None,
               trusted: bool = False, cfg_path: Any = None, sim_config: Any = None) -> Path:
-    from ..build.fromfile import model_file_network
+    from ..builder.fromfile import model_file_network
     from ..store import write_network
     from ..storelock import check_writable
 
@@ -190,7 +189,7 @@ def _as_store(model: Any, output, overwrite: bool = False, mod_dirs: Any = None,
 
 def _converts(path: Path) -> bool:
     """Whether running ``path`` first builds or imports it (anything but a canonical store)."""
-    from ..build.fromfile import is_spec_file
+    from ..builder.fromfile import is_spec_file
 
     if is_spec_file(path):
         return True
@@ -218,7 +217,7 @@ def _refuse_existing(target: Path, overwrite: bool, what: str, instead: str = ""
 def _launch_mpi(store: Path, sim_config: Any, nprocs: int, out: Path,
                 timeout: float | None = None, checked: bool = True, trusted: bool = False
                 ) -> Results:
-    from ..build import spec_dicts
+    from ..builder import spec_dicts
     from ..store import read_results
     from .launch import run_job
 
@@ -268,7 +267,7 @@ def run_store(store: str | os.PathLike, sim_config: Any = None,
         if rank == 0:
             check_writable(Path(output) if output else store, store)
         if checked:
-            from ..build import spec_dicts
+            from ..builder import spec_dicts
             from ..runcheck import check_store_for_run, run_dt
 
             check_store_for_run(store, run_dt(store, spec_dicts({}, sim_config)[1]))
@@ -473,15 +472,3 @@ def software_versions(h, nhost: int) -> dict[str, Any]:
     return {"nethub": __version__, "neuron": str(h.nrnversion(5)),
             "python": platform.python_version(), "numpy": np.__version__,
             "mpi_ranks": nhost}
-
-
-def empty_traces() -> Traces:
-    return Traces(Table(schema=TRACE_COLUMNS), np.zeros(0), np.zeros((0, 0)))
-
-
-def trace_index(labels, gids, secs, locs, variables) -> Table:
-    return Table({"label": Categorical.from_values(labels),
-                  "gid": np.asarray(gids, dtype=np.int64),
-                  "sec": Categorical.from_values(secs),
-                  "loc": np.asarray(locs, dtype=np.float64),
-                  "var": Categorical.from_values(variables)}, TRACE_COLUMNS)

@@ -100,7 +100,7 @@ def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
         cfg = load_simconfig(path)
     if engine is None and not exact:
         return cfg
-    from ..build import spec_dicts
+    from ..builder import spec_dicts
 
     cfg = spec_dicts({}, cfg)[1]
     if exact and engine == "coreneuron":

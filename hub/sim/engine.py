@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..build.cellexpr import DRAWS_COLUMN
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SimulationError
-from ..network import Network
+from ..network import DRAWS_COLUMN, Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import fastconn, merge, plasticity, synshare
+from . import bulkconnect, merge, plasticity, synshare
 
 __all__ = ["Engine"]
 
@@ -31,7 +30,7 @@ _SYN_RESERVED = {"mod", "loc", "selfNetCon", "pointerParams", "shape", "plast"}
 #: variables of synMechParams string functions (NetPyNE's SynMechParams.stringFuncVarNames)
 _SYN_VARS = ("post_x", "post_y", "post_z", "post_xnorm", "post_ynorm", "post_znorm",
              "post_dist_path", "post_dist_euclidean")
-#: point-cell parameters that are not NEURON attributes (see nethub.build.pointcells)
+#: point-cell parameters that are not NEURON attributes (see nethub.builder.pointcells)
 _POINT_RESERVED = {"seed", "spkTimes", "pulses", "spikePattern", "dynamicRates", "rates",
                    "noise_ids", "dynamicRates.intervals", "dynamicRates.times"}
 
@@ -368,13 +367,14 @@ class Engine:
     def _cell_stream(self, gid: int):
         """``source`` for :meth:`nethub.expr.Expr.evaluate`: fresh picks from the cell's
         cellParams stream, continuing where its last pick stopped."""
-        from ..random123 import Stream
+        from ..random123 import Random123Stream
 
         if gid not in self._streams:
             col = self.net.cells[DRAWS_COLUMN] if DRAWS_COLUMN in self.net.cells else None
             start = int(np.asarray(col)[self._row(gid)]) if col is not None else 0
             seed = (self.net.provenance.get("seeds") or self.cfg.get("seeds") or {}).get("cell", 1)
-            self._streams[gid] = [Stream(netpyne_hash_str("cellParams"), gid, int(seed)), start]
+            stream = Random123Stream(netpyne_hash_str("cellParams"), gid, int(seed))
+            self._streams[gid] = [stream, start]
         state = self._streams[gid]
 
         def source(name: str, args: list, draw: int) -> np.ndarray:
@@ -401,7 +401,7 @@ class Engine:
         makes them, when merging is off or does not apply), plus each row's plasticity
         (:mod:`nethub.sim.plasticity`) and connection thresholds. Collective under MPI.
 
-        Made in bulk by a HOC procedure over Vectors (:mod:`nethub.sim.fastconn`); rows it
+        Made in bulk by a HOC procedure over Vectors (:mod:`nethub.sim.bulkconnect`); rows it
         cannot take (a compartmental target without a section, non-numeric synapse parameters,
         plasticity) send the whole table through :meth:`_connect_rows`, which creates the same
         objects.
@@ -413,11 +413,11 @@ class Engine:
         if n == 0:
             return 0
         plastic = plasticity.plastic_rows(conns)
-        bulk = None if plastic.any() else fastconn.plan(self.net, self.cells)
+        bulk = None if plastic.any() else bulkconnect.plan(self.net, self.cells)
         if bulk is not None:
-            fastconn.apply_merge(bulk, plan.syn_index)
-            made = fastconn.create(self.h, self.pc, bulk)
-            fastconn.attach_syns(bulk, made, self.cells)
+            bulkconnect.apply_merge(bulk, plan.syn_index)
+            made = bulkconnect.create(self.h, self.pc, bulk)
+            bulkconnect.attach_syns(bulk, made, self.cells)
             self.keep.append(made)
             objs = made.syns
         else:

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ..build.conds import match_conds
 from ..celltypes import PointCell
 from ..errors import SimulationError
 from ..network import Network
 from ..results import Results
+from ..selection import match_conds
 from ..table import Categorical
 
 __all__ = ["Recorder", "record_gids", "trace_gids", "step_samples"]
@@ -244,7 +244,7 @@ class Recorder:
 
     # ------------------------------------------------------------------ gathering
     def _local_traces(self):
-        from . import trace_index
+        from ..results import trace_index
 
         if not self.rows:
             return trace_index([], [], [], [], []), np.zeros((0, 0))
@@ -377,7 +377,7 @@ def step_samples(t_steps: np.ndarray, dt: float, step: float) -> tuple[np.ndarra
 
 
 def _traces_placeholder(tvec: np.ndarray):
-    from . import empty_traces
+    from ..results import empty_traces
 
     tr = empty_traces()
     tr.time = np.asarray(tvec, dtype=np.float64)

@@ -132,7 +132,7 @@ class Models:
 
     def nethub(self, name: str):
         """nethub's :class:`~nethub.network.Network` (``load_spec`` + ``build``)."""
-        from nethub.build import build
+        from nethub.builder import build
         from nethub.specs import load_spec
 
         if name not in self._nets:

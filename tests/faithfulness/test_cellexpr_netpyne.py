@@ -5,7 +5,7 @@ every cell: each segment's mechanism parameters (``cell.secs[sec]['hObj'](x).<me
 point-process parameters, ``L``/``nseg``/``cm``, the 3-D points, the rotation angle and how
 far the cell's ``cellParams`` random stream has advanced. The same process builds random
 section trees in NEURON and reports ``h.distance`` and NetPyNE's ``posFromLoc`` for every
-segment. nethub (``build`` + :class:`~nethub.build.cellexpr.Morphology`) must give:
+segment. nethub (``build`` + :class:`~nethub.builder.cellexpr.Morphology`) must give:
 
 - bit-identical values for everything on stylized sections (no pt3d), for every value drawn
   from the cells' random streams, for the rotation angles, and for the path/euclidean
@@ -28,15 +28,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from nethub.build import build
-from nethub.build.cellexpr import (
-    DRAWS_COLUMN,
-    ROTATION_COLUMN,
+from nethub.builder import build
+from nethub.builder.cellexpr import (
     Morphology,
-    param_column,
     with_diversity_ranges,
 )
 from nethub.celltypes import CompartmentalCell
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, param_column
 from nethub.table import Ragged
 
 pytest.importorskip("netpyne", reason="compares against NetPyNE")

@@ -61,7 +61,7 @@ def _sorted(t: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def test_ei_circuit_spikes_as_netpyne(tmp_path):
     pytest.importorskip("netpyne", reason="the faithfulness tests compare against NetPyNE")
     import nethub
-    from nethub.build import read_mod_dir
+    from nethub.builder import read_mod_dir
     from nethub.sim.mechanisms import compile_mod_files
 
     model = shutil.copytree(MODEL, tmp_path / "ei_circuit")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nethub.build import build
+from nethub.builder import build
 
 POPS = {
     "ns_fixed": {"cellModel": "NetStim", "numCells": 4, "rate": 10, "noise": 0.5, "start": 5},

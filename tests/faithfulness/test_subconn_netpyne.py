@@ -148,7 +148,7 @@ def netpyne_conns(tmp_path_factory):
 def _nethub_conns(spec: dict) -> dict[int, list]:
     """nethub's connections per post gid in NetPyNE's creation order (rule, pre, synMech,
     synapse: the connList is sorted by pre, so pre order is list order)."""
-    from nethub.build import build
+    from nethub.builder import build
 
     net_params = spec["netParams"]
     c = build(net_params, spec["simConfig"]).connections

@@ -350,7 +350,7 @@ class _Runs:
         """nethub's build of the model (duration capped), with its .mod files, saved."""
         if name not in self.stores:
             import nethub
-            from nethub.build import read_mod_dir, spec_dicts
+            from nethub.builder import read_mod_dir, spec_dicts
 
             model, mods = self.paths[name]
             net_params, cfg = spec_dicts(*nethub.load_spec(model))

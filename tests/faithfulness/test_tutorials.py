@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nethub.build import build
+from nethub.builder import build
 from nethub.network import Network
 from nethub.table import Categorical
 

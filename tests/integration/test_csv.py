@@ -18,7 +18,7 @@ from test_store import medium_network
 
 import nethub
 from nethub import cli
-from nethub.build import build
+from nethub.builder import build
 from nethub.errors import FormatError
 from nethub.examples import __file__ as _examples_init
 from nethub.formats import csv as csvfmt

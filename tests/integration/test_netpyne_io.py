@@ -26,7 +26,7 @@ import pytest
 
 import nethub
 from nethub import cli
-from nethub.build import build, read_mod_dir
+from nethub.builder import build, read_mod_dir
 from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, StimSource, SynMech
 from nethub.errors import FormatError, UntrustedPickleError
 from nethub.formats import formats, get_format, guess_format

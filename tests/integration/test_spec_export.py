@@ -25,7 +25,7 @@ import pytest
 
 import nethub
 from nethub import cli
-from nethub.build import build
+from nethub.builder import build
 from nethub.celltypes import CompartmentalCell, Population, Section, StimSource, SynMech
 from nethub.converters.spec import compare_networks, from_network
 from nethub.examples import __file__ as _examples_init

@@ -18,8 +18,7 @@ from nethub import cli
 from nethub.celltypes import PointCell, Population
 from nethub.errors import StoreAccessError
 from nethub.network import Network
-from nethub.results import Results, Traces
-from nethub.sim import empty_traces
+from nethub.results import Results, Traces, empty_traces
 from nethub.store import append_run, list_runs, read_results, write_network
 from nethub.storelock import (
     check_writable,
@@ -43,7 +42,7 @@ def small_network(n: int = 20) -> Network:
 def a_run(n_traces: int = 0, n_t: int = 0) -> Results:
     traces = empty_traces()
     if n_traces:
-        from nethub.sim import trace_index
+        from nethub.results import trace_index
 
         traces = Traces(trace_index(["V"] * n_traces, np.arange(n_traces), ["soma"] * n_traces,
                                     [0.5] * n_traces, ["v"] * n_traces),

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.build import read_mod_dir, spec_dicts
+from nethub.builder import read_mod_dir, spec_dicts
 from nethub.errors import SimulationError, SpecError
 from nethub.sim import simulate
 from nethub.sim.record import step_samples

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.build import read_mod_dir
+from nethub.builder import read_mod_dir
 from nethub.sim.merge import mech_mergeable, plan_merge, store_savings
 
 from .conftest import serial_env

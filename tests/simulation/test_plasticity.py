@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.build import read_mod_dir
+from nethub.builder import read_mod_dir
 from nethub.sim.engine import Engine
 from nethub.sim.mechanisms import compile_mod_files
 from nethub.sim.plasticity import plastic_rows

@@ -13,7 +13,7 @@ import pytest
 
 import nethub
 from nethub.errors import SpecError, StoreError
-from nethub.random123 import Stream
+from nethub.random123 import Random123Stream as Stream
 from nethub.sim import simulate
 from nethub.store import read_results, write_network
 

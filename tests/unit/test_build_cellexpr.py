@@ -1,4 +1,4 @@
-"""Unit tests of nethub.build.cellexpr: cellParams expressions, NEURON's distances, rotation.
+"""Unit tests of nethub.builder.cellexpr: cellParams expressions, NEURON's distances, rotation.
 
 The values NetPyNE itself gives are checked in ``tests/faithfulness/test_cellexpr_netpyne.py``;
 here the expected numbers come from hand computation and from nethub.random123 streams.
@@ -11,17 +11,16 @@ import copy
 import numpy as np
 import pytest
 
-from nethub.build import build
-from nethub.build.cellexpr import (
-    DRAWS_COLUMN,
-    ROTATION_COLUMN,
+from nethub.builder import build
+from nethub.builder.cellexpr import (
     Morphology,
-    param_column,
     rotation_angles,
     with_diversity_ranges,
 )
 from nethub.errors import SpecError
-from nethub.random123 import Stream, netpyne_hash_str
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, param_column
+from nethub.random123 import Random123Stream as Stream
+from nethub.random123 import netpyne_hash_str
 from nethub.table import Ragged
 
 CELL_STREAM = netpyne_hash_str("cellParams")

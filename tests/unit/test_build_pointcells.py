@@ -1,4 +1,4 @@
-"""Point cells: per-cell parameters and spike trains (``nethub.build.pointcells``).
+"""Point cells: per-cell parameters and spike trains (``nethub.builder.pointcells``).
 
 Expected values come from a line-by-line transcription of NetPyNE 1.1's ``PointCell.
 createNEURONObj`` and ``cell/inputs.py`` onto :class:`nethub.random123.NrnRandom` (the scalar,
@@ -15,10 +15,11 @@ import logging
 import numpy as np
 import pytest
 
-from nethub.build import build
-from nethub.build import pointcells as pc
+from nethub.builder import build
+from nethub.builder import pointcells as pc
 from nethub.errors import SpecError
-from nethub.random123 import NrnRandom, Stream, netpyne_hash_str
+from nethub.random123 import NrnRandom, netpyne_hash_str
+from nethub.random123 import Random123Stream as Stream
 from nethub.table import Ragged
 
 STIM_SEED, CELL_SEED = 3, 5
@@ -258,7 +259,7 @@ def test_string_functions_come_from_the_cell_type_rule():
 
 def test_population_string_of_a_cell_type_population(caplog):
     rule = {"cellModel": "NetStim", "params": {"rate": 10}}
-    with caplog.at_level(logging.WARNING, logger="nethub.build.pointcells"):
+    with caplog.at_level(logging.WARNING, logger="nethub.builder.pointcells"):
         net = _build({"P": {"cellType": "R", "numCells": 1, "params": {"noise": "x/100"}}},
                      {"R": rule})
     assert "params.noise" not in net.cells
@@ -407,7 +408,7 @@ def test_ignored_inputs_warn(caplog):
                   "pulses": [{"start": 1, "end": 2, "rate": 10}]},
             "V": {"cellModel": "VecStim", "numCells": 2},
             "D": {"cellModel": "VecStim", "density": 1e4, "spkTimes": [1, 2]}}
-    with caplog.at_level(logging.WARNING, logger="nethub.build.pointcells"):
+    with caplog.at_level(logging.WARNING, logger="nethub.builder.pointcells"):
         net = _build(pops)
     assert all(len(t) == 0 for t in _trains(net, "N") + _trains(net, "V") + _trains(net, "D"))
     assert "popParams['V']: a VecStim needs" in caplog.text

@@ -1,4 +1,4 @@
-"""Unit tests of nethub.build.subconn (NetPyNE's subConnParams), without NEURON or NetPyNE.
+"""Unit tests of nethub.builder.subconn (NetPyNE's subConnParams), without NEURON or NetPyNE.
 
 Expected values are worked out by hand from NetPyNE 1.1's ``netpyne/network/subconn.py`` on a
 straight cell (soma 20 µm, dend 100 µm in 4 segments, along +y), or were printed by NEURON 9.0
@@ -16,8 +16,8 @@ import types
 import numpy as np
 import pytest
 
-from nethub.build import build, subconn
-from nethub.build.subconn import _py_sum, _Topology, parse_rule
+from nethub.builder import build, subconn
+from nethub.builder.subconn import _py_sum, _Topology, parse_rule
 from nethub.celltypes import CompartmentalCell, Section
 from nethub.errors import SpecError
 

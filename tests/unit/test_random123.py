@@ -13,7 +13,6 @@ import pytest
 import nethub.random123 as r123
 from nethub.random123 import (
     NrnRandom,
-    Stream,
     netpyne_density_samples,
     netpyne_hash_list,
     netpyne_hash_str,
@@ -22,6 +21,9 @@ from nethub.random123 import (
     netpyne_rand_unique_int,
     philox4x32,
     uniform_at,
+)
+from nethub.random123 import (
+    Random123Stream as Stream,
 )
 
 # Random123 tests/kat_vectors: philox4x32 <rounds> <ctr x4> <key x2> <expected x4>

@@ -65,15 +65,15 @@ def test_stream_key_rejects_bad_labels():
 
 
 def test_derive_key_and_stream_child():
-    parent = rng.Stream(7, "conn")
+    parent = rng.KeyedStream(7, "conn")
     child = parent.child("weight")
     assert child != parent
-    assert child == rng.Stream.from_key(rng.derive_key(parent.key, "weight"))
+    assert child == rng.KeyedStream.from_key(rng.derive_key(parent.key, "weight"))
     assert child.key != rng.stream_key(7, "conn", "weight")  # child != sibling label path
-    assert hash(child) == hash(rng.Stream.from_key(child.key))
-    assert "Stream.from_key(0x" in repr(child)
+    assert hash(child) == hash(rng.KeyedStream.from_key(child.key))
+    assert "KeyedStream.from_key(0x" in repr(child)
     with pytest.raises(ValueError):
-        rng.Stream.from_key(-1)
+        rng.KeyedStream.from_key(-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def test_choice_k_is_uniform_over_candidates():
 
 
 def test_stream_methods_match_functions():
-    s = rng.Stream(5, "x")
+    s = rng.KeyedStream(5, "x")
     ids = np.arange(100)
     pairs = [
         (s.uniform(ids), rng.uniform(s.key, ids)),

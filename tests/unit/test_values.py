@@ -17,7 +17,7 @@ import pytest
 import nethub
 from nethub.errors import SpecError
 from nethub.limits import ResourceLimitError, check_tree, loads_json, parse_bytes
-from nethub.random123 import Stream
+from nethub.random123 import Random123Stream as Stream
 from nethub.specs import NetParams, SimConfig, load_spec
 from nethub.specs.unsupported import NOT_SIMULATED, check_not_simulated
 from nethub.specs.values import check_overrides, check_run_config, read_overrides

@@ -1,7 +1,7 @@
 """Fast, statistically exact sampling of probConn rules on large networks.
 
 NetPyNE's probConn draws one NEURON Random123 number for every (pre, post) pair and evaluates
-the probability for every pair; nethub reproduces that bit for bit (:mod:`nethub.build.conns`),
+the probability for every pair; nethub reproduces that bit for bit (:mod:`nethub.builder.conns`),
 which costs time proportional to ``n_pre * n_post`` (1e10 pairs for 100,000 cells). This module
 draws a connection set with the same law -- every pair connects independently with probability
 ``clip(p(pre, post), 0, 1)`` -- in time proportional to the number of connections:
@@ -537,7 +537,7 @@ class BoundTable:
 # ----------------------------------------------------------------------------- environments
 def pair_env(ctx, names, pre_rows: np.ndarray, post_rows: np.ndarray) -> dict[str, np.ndarray]:
     """Connection variables ``names`` for pairs (pre row, post row): the values of
-    :func:`nethub.build.context.conn_env`, gathering only the columns the names need.
+    :func:`nethub.builder.context.conn_env`, gathering only the columns the names need.
 
     ``pre_rows``/``post_rows`` broadcast together (e.g. ``(n, 1)`` and ``(1, m)`` for a grid).
     """

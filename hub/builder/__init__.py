@@ -240,14 +240,3 @@ def _own_mod_files(mod_files: dict[str, str] | None, mod_dirs: Any) -> dict[str,
     if out:
         remember_trusted(out, persist=False)  # the caller's own code, in this process
     return out
-
-
-class _CallableModule(__import__("types").ModuleType):
-    """Lets ``nethub.build(net_params, sim_config)`` call :func:`build` although ``nethub.build``
-    is also this package."""
-
-    def __call__(self, net_params: Any, sim_config: Any = None, **kw: Any) -> Network:
-        return build(net_params, sim_config, **kw)
-
-
-__import__("sys").modules[__name__].__class__ = _CallableModule

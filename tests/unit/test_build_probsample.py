@@ -1,5 +1,5 @@
-"""probConn: NetPyNE's exact pair test (``nethub.build.conns``) and the fast sampler
-(``nethub.build.fastconn``).
+"""probConn: NetPyNE's exact pair test (``nethub.builder.conns``) and the fast sampler
+(``nethub.builder.probsample``).
 
 - The exact path must give what NetPyNE gives: it is compared with a brute-force transcription
   of NetPyNE's probConn (every pair's Random123 draw against the probability, evaluated for every
@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nethub.build import build, build_cells
-from nethub.build import conns as conns_mod
-from nethub.build import fastconn as fc
-from nethub.build.conns import ConnRule, select_pairs
-from nethub.build.context import BuildContext, conn_env
-from nethub.build.draws import SequentialDraws, prob_rands
+from nethub.builder import build, build_cells
+from nethub.builder import conns as conns_mod
+from nethub.builder import probsample as fc
+from nethub.builder.conns import ConnRule, select_pairs
+from nethub.builder.context import BuildContext, conn_env
+from nethub.builder.draws import SequentialDraws, prob_rands
 from nethub.errors import SpecError
 from nethub.expr import CONN_VARS, compile_expr
 from nethub.expr import conn_env as expr_conn_env
@@ -134,7 +134,7 @@ def test_exact_path_is_netpyne_probconn(prob, extra, table, monkeypatch):
 
 def test_exact_path_counts_and_build(caplog):
     spec, cfg = _spec("0.1*exp(-dist_3D/200)")
-    with caplog.at_level(logging.INFO, logger="nethub.build.conns"):
+    with caplog.at_level(logging.INFO, logger="nethub.builder.conns"):
         net = build(spec, cfg)
     assert "NetPyNE's exact pair test" in caplog.text
     pre, post = _brute_force(*_ctx(spec, cfg))
@@ -316,12 +316,12 @@ def test_fast_is_deterministic_and_chunk_invariant(monkeypatch):
 def test_sampler_choice_and_logging(monkeypatch, caplog):
     spec, cfg = _spec(P_DIST, n_e=200, n_i=100)
     ctx, cr = _ctx(spec, cfg)
-    with caplog.at_level(logging.INFO, logger="nethub.build.conns"):
+    with caplog.at_level(logging.INFO, logger="nethub.builder.conns"):
         _pairs(ctx, cr, "fast")
     assert "fast sampler (nethubConnSampler='fast')" in caplog.text
     caplog.clear()
     monkeypatch.setattr(conns_mod, "EXACT_MAX_PAIRS", 1000)
-    with caplog.at_level(logging.INFO, logger="nethub.build.conns"):
+    with caplog.at_level(logging.INFO, logger="nethub.builder.conns"):
         _pairs(ctx, cr, "auto")
     assert "fast sampler (more than 1e+03 pairs)" in caplog.text
     with pytest.raises(SpecError, match=r"simConfig\['nethubConnSampler'\].*valid: auto"):
@@ -335,7 +335,7 @@ def test_unbounded_probability_falls_back_or_fails(monkeypatch, caplog):
     with pytest.raises(SpecError, match="no finite upper bound"):
         _pairs(ctx, cr, "fast")
     monkeypatch.setattr(conns_mod, "EXACT_MAX_PAIRS", 1000)
-    with caplog.at_level(logging.WARNING, logger="nethub.build.conns"):
+    with caplog.at_level(logging.WARNING, logger="nethub.builder.conns"):
         pre, post = _pairs(ctx, cr, "auto")
     assert "exact pair test" in caplog.text
     ref_pre, ref_post = _brute_force(ctx, cr)

@@ -111,14 +111,12 @@ import numpy as np
 from ..celltypes import CompartmentalCell, Section
 from ..errors import SpecError
 from ..expr import CELL_VARS, SEC_VARS
-from ..random123 import Stream, netpyne_hash_str
+from ..network import DRAWS_COLUMN, ROTATION_COLUMN, param_column
+from ..random123 import Random123Stream, netpyne_hash_str
 from ..table import Ragged, Table
 
 __all__ = [
-    "DRAWS_COLUMN",
-    "ROTATION_COLUMN",
     "Morphology",
-    "param_column",
     "resolve_cell_expressions",
     "rotation_angles",
     "with_diversity_ranges",
@@ -126,8 +124,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ROTATION_COLUMN = "rotation_y"
-DRAWS_COLUMN = "cellparams_draws"
 #: NetPyNE's 2*pi for random rotations
 _FULL_TURN = 6.2832
 #: NEURON's geometry of a new section
@@ -136,11 +132,6 @@ _PP_RESERVED = frozenset({"mod", "loc", "vref", "synList"})
 _POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 _NOT_HERE = ("a string expression is not allowed here (NetPyNE evaluates them in geom (but "
              "pt3d), mechs and pointps parameters and vars)")
-
-
-def param_column(sec: str, kind: str, *names: str) -> str:
-    """Column name of a per-cell section value, e.g. ``param.secs.soma.mechs.hh.gnabar``."""
-    return ".".join(("param", "secs", sec, kind, *names))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,12 +371,12 @@ class _CellDraws:
 
     def __init__(self, gids: np.ndarray, seed: int) -> None:
         self.gids, self.seed = gids, int(seed)
-        self.stream: Stream | None = None
+        self.stream: Random123Stream | None = None
         self.pos = np.zeros(len(gids), dtype=np.int64)
 
     def source(self, name: str, args: list, draw: int) -> np.ndarray:
         if self.stream is None:
-            self.stream = Stream(netpyne_hash_str("cellParams"), self.gids, self.seed)
+            self.stream = Random123Stream(netpyne_hash_str("cellParams"), self.gids, self.seed)
         vals, nxt = getattr(self.stream, name)(*args, n=1, start=self.pos, return_next=True)
         self.pos = np.asarray(nxt, dtype=np.int64).reshape(-1)
         return np.asarray(vals, dtype=np.float64).reshape(-1)
@@ -611,7 +602,8 @@ def rotation_angles(gids: np.ndarray, spec: Any) -> np.ndarray:
     gids = np.asarray(gids, dtype=np.int64)
     if len(gids) == 0:
         return np.zeros(0)
-    return np.asarray(Stream(gids, 0, 0).uniform(lo, hi, n=1), dtype=np.float64).reshape(-1)
+    draws = Random123Stream(gids, 0, 0).uniform(lo, hi, n=1)
+    return np.asarray(draws, dtype=np.float64).reshape(-1)
 
 
 def with_diversity_ranges(cell_params: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import numpy as np
 from ..celltypes import CompartmentalCell, StimSource, SynMech
 from ..errors import SpecError
 from ..network import STIM_COLUMNS
+from ..selection import match_conds
 from ..table import Categorical, Table
-from .conds import match_conds
 from .context import BuildContext, cell_env
 from .synapses import _weight_norm, section_labels
 

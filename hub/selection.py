@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
-from ..table import Categorical, Ragged, Table
+from .errors import SpecError
+from .table import Categorical, Ragged, Table
 
 __all__ = ["match_conds", "tag_column"]
 
@@ -104,7 +104,7 @@ def _match_one(cells: Table, key: str, want: Any, where: str, selection: bool) -
 
 def _warn_unknown(col: Categorical, want: Any, where: str) -> None:
     """Warn about wanted tag values no cell has (a misspelt pop connects nothing)."""
-    from ..specs.schema import close_key
+    from .specs.schema import close_key
 
     wanted = [want] if isinstance(want, str) else [w for w in want if isinstance(w, str)] \
         if isinstance(want, (list, tuple)) else []

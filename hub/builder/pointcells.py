@@ -74,7 +74,7 @@ import numpy as np
 
 from ..celltypes import PointCell
 from ..errors import SpecError
-from ..random123 import Stream, netpyne_hash_str
+from ..random123 import Random123Stream, netpyne_hash_str
 from ..table import Ragged, Table
 from .context import BuildContext, cell_env
 from .draws import PairDraws
@@ -340,7 +340,7 @@ def _rate(ctx: BuildContext, g: _Group, value: Any, stream_key: str = "point_rat
         if min(lo, hi) < 0 or max(lo, hi) <= 0:
             raise SpecError(f"{where}: rate range bounds must be >= 0 and not both 0, "
                             f"got {value!r}")
-        stream = Stream(netpyne_hash_str(stream_key), g.gids, int(ctx.seeds["stim"]))
+        stream = Random123Stream(netpyne_hash_str(stream_key), g.gids, int(ctx.seeds["stim"]))
         return stream.uniform(lo, hi, n=1).reshape(-1)
     if isinstance(value, str):
         raise SpecError(
@@ -472,7 +472,8 @@ def _regular(id1: int, gids, seed, interval, noise, start, counts) -> tuple:
         iv, nz = interval[s], noise[s]
         steps = np.repeat(((1.0 - nz) * iv)[:, None], w, axis=1)
         if np.any(nz != 0.0):
-            steps = steps + Stream(id1, gids[s], np.trunc(seed[s])).negexp(nz * iv, n=w, start=1)
+            stream = Random123Stream(id1, gids[s], np.trunc(seed[s]))
+            steps = steps + stream.negexp(nz * iv, n=w, start=1)
         t = np.cumsum(steps, axis=1) + (start[s] - iv * (1 - nz))[:, None]
         flat.append(t[np.arange(w) < counts[s][:, None]])
     return counts, (np.concatenate(flat) if flat else np.zeros(0))
@@ -536,9 +537,9 @@ def _pattern(g: _Group, seed: np.ndarray, duration: float) -> tuple:
                         f"(valid: {', '.join(SPIKE_PATTERNS)})")
     key = netpyne_hash_str("vecstim_spikePattern")
     if pat.get("sync", False):
-        stream = Stream(key, np.trunc(seed), 0)
+        stream = Random123Stream(key, np.trunc(seed), 0)
     else:
-        stream = Stream(key, g.gids, np.trunc(seed))
+        stream = Random123Stream(key, g.gids, np.trunc(seed))
     make = {"rhythmic": _rhythmic, "evoked": _evoked, "poisson": _poisson, "gauss": _gauss}
     return make[kind](pat, stream, where, duration)
 
@@ -562,7 +563,7 @@ def _positive_sorted(vals: np.ndarray, lens: np.ndarray | None = None) -> tuple:
     return n, v[np.arange(v.shape[1]) < n[:, None]]
 
 
-def _evoked(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
+def _evoked(pat: dict, stream: Random123Stream, where: str, duration: float) -> tuple:
     mu = _need(pat, "start", where) + 0
     sigma = _need(pat, "startStd", where)
     n = int(_need(pat, "numspikes", where))
@@ -575,13 +576,13 @@ def _evoked(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
     return _positive_sorted(vals)
 
 
-def _gauss(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
+def _gauss(pat: dict, stream: Random123Stream, where: str, duration: float) -> tuple:
     mu, sigma = _need(pat, "mu", where), _need(pat, "sigma", where)
     vals = stream.normal(mu, sigma, n=_GAUSS_SPIKES + 1).reshape(stream.size, -1)[:, 1:]
     return _positive_sorted(vals)
 
 
-def _poisson(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
+def _poisson(pat: dict, stream: Random123Stream, where: str, duration: float) -> tuple:
     t0, stop, lam = (_need(pat, k, where) for k in ("start", "stop", "frequency"))
     if stop == -1:
         stop = duration
@@ -598,7 +599,7 @@ def _poisson(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
     return _flatten(trains)
 
 
-def _poisson_cell(u: list, stream: Stream, i: int, t0, stop, lam) -> np.ndarray:
+def _poisson_cell(u: list, stream: Random123Stream, i: int, t0, stop, lam) -> np.ndarray:
     """``createPoissonPattern`` of one cell on its uniforms ``u`` (draws 0, 1, ...); NetPyNE
     never keeps the first spike (its ``np.append`` result is discarded)."""
     out = []
@@ -620,12 +621,12 @@ def _poisson_cell(u: list, stream: Stream, i: int, t0, stop, lam) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
-def _cell_stream(stream: Stream, i: int) -> Stream:
+def _cell_stream(stream: Random123Stream, i: int) -> Random123Stream:
     ids = (a.reshape(-1)[i] for a in (stream.id1, stream.id2, stream.id3))
-    return Stream(*ids, global_index=stream.global_index)
+    return Random123Stream(*ids, global_index=stream.global_index)
 
 
-def _rhythmic(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
+def _rhythmic(pat: dict, stream: Random123Stream, where: str, duration: float) -> tuple:
     m = stream.size
     start = _need(pat, "start", where)
     if "stop" in pat or "tstop" in pat:
@@ -660,7 +661,7 @@ def _rhythmic(pat: dict, stream: Stream, where: str, duration: float) -> tuple:
     return _flatten(trains)
 
 
-def _rhythmic_starts(pat: dict, stream: Stream, start, where: str) -> tuple[list, Any]:
+def _rhythmic_starts(pat: dict, stream: Random123Stream, start, where: str) -> tuple[list, Any]:
     """Each cell's start and the draw its stream is at afterwards."""
     m = stream.size
     if start == -1:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..random123 import (
-    Stream,
+    Random123Stream,
     netpyne_hash_list,
     netpyne_hash_str,
     netpyne_prob_rands,
@@ -45,7 +45,7 @@ from ..random123 import (
 __all__ = ["PairDraws", "SequentialDraws", "prob_rands", "unique_samples",
            "random_section_index"]
 
-#: ``Stream`` method and number of parameters of each random function of the expressions.
+#: ``Random123Stream`` method and number of parameters of each random function of the expressions.
 _DISTS = {"uniform": 2, "discunif": 2, "normal": 2, "lognormal": 2, "negexp": 1,
           "poisson": 1, "binomial": 2, "geometric": 1, "hypergeo": 2, "erlang": 2,
           "weibull": 2}
@@ -61,12 +61,12 @@ class PairDraws:
 
     def __init__(self, pre_gids: np.ndarray, post_gids: np.ndarray, seed: int) -> None:
         self.pre, self.post, self.seed = pre_gids, post_gids, int(seed)
-        self._stream: Stream | None = None
+        self._stream: Random123Stream | None = None
         self.pos: np.ndarray | None = None
 
     def _source(self, name: str, args: list, draw: int) -> np.ndarray:
         if self._stream is None:
-            self._stream = Stream(self.pre, self.post, self.seed)
+            self._stream = Random123Stream(self.pre, self.post, self.seed)
             self.pos = np.zeros(len(self.pre), dtype=np.int64)
         method = getattr(self._stream, name)
         vals, nxt = method(*args, n=1, start=self.pos, return_next=True)
@@ -85,7 +85,7 @@ class SequentialDraws:
     """
 
     def __init__(self, id1: int, id2: int, id3: int, what: str) -> None:
-        self.stream = Stream(id1, id2, id3)
+        self.stream = Random123Stream(id1, id2, id3)
         self.base = 0
         self.what = what
 
@@ -166,7 +166,7 @@ class SequentialDraws:
     def _polar_ends(self, first: int, count: int) -> list[int]:
         """Where a fresh normal pick starting at ``first, first + 1, ...`` ends."""
         k = np.arange(first, first + count, dtype=np.int64)
-        many = Stream(np.broadcast_to(self.stream.id1, k.shape), self.stream.id2,
+        many = Random123Stream(np.broadcast_to(self.stream.id1, k.shape), self.stream.id2,
                       self.stream.id3)
         _, nxt = many.normal(0.0, 1.0, n=1, start=k, return_next=True)
         return np.asarray(nxt, dtype=np.int64).reshape(-1).tolist()
@@ -182,9 +182,9 @@ class SequentialDraws:
                 + f", which nethub cannot reproduce; use {', '.join(sorted(ok))} here")
 
 
-def _fixed_value(stream: Stream, name: str, args: list, k: np.ndarray) -> np.ndarray:
+def _fixed_value(stream: Random123Stream, name: str, args: list, k: np.ndarray) -> np.ndarray:
     """What NEURON's ``r.<name>(args)`` returns when the generator is at draw ``k``."""
-    many = Stream(np.broadcast_to(stream.id1, k.shape), stream.id2, stream.id3)
+    many = Random123Stream(np.broadcast_to(stream.id1, k.shape), stream.id2, stream.id3)
     vals = getattr(many, name)(*args, n=1, start=k)
     return np.asarray(vals, dtype=np.float64).reshape(-1)
 
@@ -212,5 +212,5 @@ def unique_samples(cand_gids: np.ndarray, owner_gids: np.ndarray, counts: np.nda
 def random_section_index(post_gids: np.ndarray, pre_gids: np.ndarray, n: int) -> np.ndarray:
     """connRandomSecFromList with one synapse: ``Random123(hashStr('connSynMechsSecs'), post
     gid, pre gid).discunif(0, n-1)``."""
-    s = Stream(netpyne_hash_str("connSynMechsSecs"), post_gids, pre_gids)
+    s = Random123Stream(netpyne_hash_str("connSynMechsSecs"), post_gids, pre_gids)
     return np.asarray(s.discunif(0, n - 1, n=1), dtype=np.int64).reshape(-1)

@@ -8,13 +8,13 @@ Follows NetPyNE 1.1 (``netpyne/network/conn.py`` and ``CompartCell.addConn``):
 - random choices come from NetPyNE's own Random123 streams (see :mod:`nethub.random123`), so the
   same spec and seeds give the same connections as NetPyNE, on any number of ranks;
 - per-connection values (weight, delay, synsPerConn, loc) may be numbers, lists (one per synMech
-  or per synapse) or expressions (see :mod:`nethub.build.params`).
+  or per synapse) or expressions (see :mod:`nethub.builder.params`).
 
 probConn has two samplers, chosen per rule by simConfig ``nethubConnSampler`` ('auto' by
 default, 'netpyne' or 'fast'): NetPyNE's exact pair test, bit-identical to NetPyNE, for rules of
 at most :data:`EXACT_MAX_PAIRS` candidate pairs (processed in blocks of pre cells, so memory
 grows with the number of connections, not with the number of pairs), and above that the
-statistically exact sampler of :mod:`nethub.build.fastconn` (same law, other random numbers),
+statistically exact sampler of :mod:`nethub.builder.probsample` (same law, other random numbers),
 whose time grows with the number of connections.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..selection import match_conds
 from ..table import Table
-from .conds import match_conds
 
 __all__ = ["ConnRule", "select_pairs", "CONN_FUNCS", "default_conn_func"]
 
@@ -172,7 +172,7 @@ BOUND_TABLE_MIN_PAIRS = 1 << 22
 
 def _prob_pairs(cr: ConnRule, gids, ctx):
     """probConn: NetPyNE's exact pair test (:func:`_exact_prob_pairs`) or, for large rules,
-    the statistically exact fast sampler (:mod:`nethub.build.fastconn`); simConfig
+    the statistically exact fast sampler (:mod:`nethub.builder.probsample`); simConfig
     ``nethubConnSampler`` ('auto', 'netpyne' or 'fast') chooses."""
     mode = ctx.cfg.get("nethubConnSampler", "auto")
     if mode not in SAMPLERS:
@@ -185,7 +185,7 @@ def _prob_pairs(cr: ConnRule, gids, ctx):
     n_pairs = len(cr.pre) * len(cr.post)
     fast = mode == "fast" or (mode == "auto" and n_pairs > EXACT_MAX_PAIRS)
     if fast:
-        from .fastconn import UnboundedProbability, sample_prob_pairs
+        from .probsample import UnboundedProbability, sample_prob_pairs
 
         try:
             pre, post = sample_prob_pairs(ctx, cr, expr, ctx.seeds["conn"])
@@ -226,7 +226,7 @@ def _exact_prob_pairs(cr: ConnRule, gids, ctx, expr):
     ``1 + i_pre*n_post + i_post`` of Random123(hashList(pre), hashList(post), seeds['conn']).
 
     Pre-major blocks of contiguous draws; the probability is evaluated only where the draw is
-    at most a safe upper bound of it (:func:`nethub.build.fastconn.global_bound`), which
+    at most a safe upper bound of it (:func:`nethub.builder.probsample.global_bound`), which
     changes nothing in the result (a pair whose draw exceeds the bound cannot connect).
     """
     from .draws import SequentialDraws, prob_rands
@@ -264,7 +264,7 @@ def _safe_bounds(ctx, cr: ConnRule, expr):
     """Upper bounds of the probability: over all pairs, and per pair of cell groups (None when
     the rule is small or the bound is useless)."""
     from ..expr import CONN_VARS
-    from .fastconn import BoundTable, global_bound
+    from .probsample import BoundTable, global_bound
 
     names = expr.variables & set(CONN_VARS)
     spec = cr.rule["probability"]
@@ -278,7 +278,7 @@ def _safe_bounds(ctx, cr: ConnRule, expr):
 
 def _pair_probability(ctx, cr: ConnRule, expr, seq, ipre, ipost, n_post) -> np.ndarray:
     from ..expr import CONN_VARS
-    from .fastconn import pair_env
+    from .probsample import pair_env
 
     env = pair_env(ctx, expr.variables & set(CONN_VARS), cr.pre[ipre], cr.post[ipost])
     if seq is None:

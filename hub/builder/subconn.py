@@ -56,9 +56,9 @@ import pandas as pd
 
 from ..celltypes import CompartmentalCell
 from ..errors import SpecError
+from ..network import ROTATION_COLUMN, param_column
+from ..selection import match_conds
 from ..table import Categorical, Table
-from .cellexpr import ROTATION_COLUMN, param_column
-from .conds import match_conds
 from .conns import default_conn_func
 
 __all__ = ["apply_subconn", "SUBCONN_KEYS", "DENSITY_KEYS"]

@@ -1,4 +1,4 @@
-"""Connections made in bulk by HOC procedures (nethub.sim.fastconn) give exactly what the
+"""Connections made in bulk by HOC procedures (nethub.sim.bulkconnect) give exactly what the
 per-connection Python loop gives: same spikes and synapse traces, with several synaptic
 mechanisms interleaved per cell, two sections, artificial (point) cells as targets and
 sources, and NetStim background."""
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.neuron
 RUN = """
 import json, sys
 import numpy as np
-from nethub.sim import fastconn, simulate
+from nethub.sim import bulkconnect, simulate
 used = []
 if sys.argv[2] == "python":
-    fastconn.plan = lambda net, cells: None
+    bulkconnect.plan = lambda net, cells: None
 else:
-    create = fastconn.create
-    fastconn.create = lambda *a: used.append(1) or create(*a)
+    create = bulkconnect.create
+    bulkconnect.create = lambda *a: used.append(1) or create(*a)
 res = simulate(sys.argv[1], output=sys.argv[3])
 print(json.dumps({"t": res.spike_times.tolist(), "g": res.spike_gids.tolist(),
                   "traces": np.asarray(res.traces.data).tolist(), "bulk": len(used)}))

@@ -1,6 +1,6 @@
 """Connection rules → the connections and pointer-connections tables.
 
-For every rule: select candidate pairs (:mod:`nethub.build.conns`), evaluate the per-connection
+For every rule: select candidate pairs (:mod:`nethub.builder.conns`), evaluate the per-connection
 values (weight, delay, synsPerConn, loc: number, list or expression), expand synMech lists
 (with synMech*Factor) and synapses per connection (sections, secLists, distributeSynsUniformly,
 connRandomSecFromList), apply weightNorm and the weight scale factors, and drop what NetPyNE

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell, Section
 from ..errors import SpecError
+from ..selection import match_conds
 from ..table import Categorical, Table
-from .conds import match_conds
 from .pops import POINT_CELL_MODELS, POP_STRUCTURAL_KEYS, PopBuild
 
 __all__ = ["assign_cell_types", "section_from_spec", "compartmental_from_rules"]
