@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..names import close_key
 from .schema import (
     IMPORT_REQUEST,
     NETPARAMS_KEYS,
     RULE_FAMILIES,
-    close_key,
     jsonable_problems,
     problems_error,
     rule_problems,
