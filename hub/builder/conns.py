@@ -264,7 +264,7 @@ def _safe_bounds(ctx, cr: ConnRule, expr):
     """Upper bounds of the probability: over all pairs, and per pair of cell groups (None when
     the rule is small or the bound is useless)."""
     from ..expr import CONN_VARS
-    from .probsample import BoundTable, global_bound
+    from .probbounds import BoundTable, global_bound
 
     names = expr.variables & set(CONN_VARS)
     spec = cr.rule["probability"]
