@@ -24,8 +24,7 @@ from .errors import (
     UntrustedCodeError,
     UntrustedPickleError,
 )
-
-__version__ = "0.1.0"
+from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
