@@ -8,6 +8,7 @@ The core (this package's model and store) imports neither ``neuron``, ``mpi4py``
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from .errors import (
@@ -45,8 +46,6 @@ def __getattr__(name: str):
     """Lazy attributes: ``nethub.build(...)``, ``nethub.Network``, ``nethub.NetParams``, ..."""
     if name not in _LAZY:
         raise AttributeError(f"module 'nethub' has no attribute {name!r}")
-    import importlib
-
     module_name, attr = _LAZY[name]
     module = importlib.import_module(module_name)
     return module if attr is None else getattr(module, attr)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..random123 import netpyne_density_samples, netpyne_positions
 from ..table import Categorical, Ragged, Table
 from .budget import check_cells
 
@@ -89,8 +90,6 @@ def _random_norm_locs(n: int, first_gid: int, net: dict, seeds: dict, ranges: di
                       key: int | None = None) -> np.ndarray:
     """``n`` positions; NetPyNE keys its stream by the unscaled ``numCells`` (``key``) and
     takes the first ``n`` (``scale < 1``)."""
-    from ..random123 import netpyne_positions
-
     key = n if key is None or key < n else key
     locs = netpyne_positions(key, first_gid, int(seeds.get("loc", 1)))[:n]
     locs = _shape_transform(np.array(locs, dtype=np.float64), net.get("shape", "cuboid"))
@@ -130,7 +129,6 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
     grid = np.arange(lo, hi, 0.001)
     max_density = float(np.max(expr.evaluate({var: grid}, n=len(grid))))
     check_cells(vol * max_density, first_gid + vol * max_density, f"{where}['density']")
-    from ..random123 import netpyne_density_samples
 
     cand, accept_u = netpyne_density_samples(int(max_density), first_gid, int(seeds["loc"]),
                                              int(vol * max_density))

@@ -22,6 +22,7 @@ from ..network import STIM_COLUMNS
 from ..selection import match_conds
 from ..table import Categorical, Table
 from .context import BuildContext, cell_env
+from .draws import SequentialDraws
 from .synapses import _weight_norm, section_labels
 
 __all__ = ["build_stims", "SPIKE_SOURCES", "STIM_TARGET_KEYS"]
@@ -93,8 +94,6 @@ def _string_values(ctx: BuildContext, label: str, target: dict, src: StimSource,
 def build_stims(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict
                 ) -> tuple[dict[str, StimSource], Table]:
     """All stimTarget rules (in order) → (sources, stim_targets)."""
-    from .draws import SequentialDraws
-
     sources = _sources(ctx.net)
     parts = []
     for label, target in (ctx.net.get("stimTargetParams") or {}).items():

@@ -12,7 +12,10 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SpecError
+from ..limits import check_memory
 from ..table import Categorical
+from .budget import BYTES_PER_CONN
+from .draws import random_section_index
 
 __all__ = ["place_synapses", "section_labels", "distribute_uniformly", "concat_categoricals"]
 
@@ -122,9 +125,6 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
                np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
                                (len(pre),)))
     if len(spc_arr):
-        from ..limits import check_memory
-        from .budget import BYTES_PER_CONN
-
         check_memory(float(spc_arr.astype(np.float64).sum()) * BYTES_PER_CONN,
                      f"{cr.where}['synsPerConn']: {len(pre):,} connections with up to "
                      f"{int(spc_arr.max()):,} synapses each")
@@ -230,7 +230,6 @@ def _single(ctx, cr, cell, labels, loc, pre, post):
             raise SpecError(f"{cr.where}['loc']: with connRandomSecFromList and one synapse, "
                             "give one loc per section")
         locs = locs * len(labels) if len(locs) == 1 else locs
-        from .draws import random_section_index
 
         pos = random_section_index(ctx.gids[post], ctx.gids[pre], len(labels))
         return _sec_column(labels, pos), np.array([_num(v, cr) for v in locs])[pos]

@@ -689,7 +689,7 @@ class Random123Stream:
                       pos: np.ndarray) -> None:
         """Values of the rows whose ``exp(-mean)`` is 0 (NEURON hangs there): the inverse CDF
         of one draw per value; ``pos`` is rewound to ``start`` and advanced by one per value."""
-        from scipy.stats import poisson
+        from scipy.stats import poisson  # here: scipy.stats takes ~1.3 s to import, rarely needed
 
         rows = np.arange(self.size) if huge.ndim == 0 else np.flatnonzero(huge)
         lam = mean if isinstance(mean, float) else mean[rows][:, None]

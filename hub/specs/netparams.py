@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..names import close_key
+from .cellrules import read_cell_rule, write_cell_rule
 from .schema import (
     NETPARAMS_KEYS,
     RULE_FAMILIES,
@@ -276,8 +277,6 @@ class NetParams(_UserAttrs):
     def loadCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
         """Load a saved cell rule into ``cellParams[label]``: ``.json`` always, ``.pkl`` only
         with trust (see :mod:`nethub.specs.cellrules`)."""
-        from .cellrules import read_cell_rule
-
         rule = read_cell_rule(_resolve(fileName, "loadCellParamsRule"))
         self.cellParams[label] = dotify(rule)
 
@@ -285,8 +284,6 @@ class NetParams(_UserAttrs):
 
     def saveCellParamsRule(self, label: str, fileName: str) -> None:  # noqa: N802, N803
         """Write ``cellParams[label]`` to ``.json`` or ``.pkl``, as NetPyNE does."""
-        from .cellrules import write_cell_rule
-
         if label not in self.cellParams:
             raise SpecError(f"saveCellParamsRule: no cellParams rule {label!r} (defined: "
                             f"{', '.join(self.cellParams) or 'none'})")
