@@ -20,6 +20,7 @@ from ..mechsource import read_mod_dir as read
 from ..mechsource import read_mod_dirs, remember_trusted
 from ..network import CELL_COLUMNS, Network
 from ..ranges import network_findings
+from ..specs.schema import NETWORK_SCALARS, netparam
 from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_spec
 from ..table import Table
@@ -98,15 +99,7 @@ def _syn_mechs(net: dict) -> dict[str, SynMech]:
 
 def _net_params(net: dict) -> dict[str, Any]:
     """Network-wide scalars kept with the network (what the simulator needs)."""
-    keys = ("scale", "sizeX", "sizeY", "sizeZ", "shape", "defaultWeight", "defaultDelay",
-            "defaultThreshold", "propVelocity", "scaleConnWeight", "scaleConnWeightNetStims",
-            "scaleConnWeightModels", "rotateCellsRandomly", "correctBorder")
-    defaults = {"scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-                "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10,
-                "propVelocity": 500.0, "scaleConnWeight": 1, "scaleConnWeightNetStims": 1,
-                "scaleConnWeightModels": False, "rotateCellsRandomly": False,
-                "correctBorder": False}
-    return {k: net.get(k, defaults[k]) for k in keys}
+    return {k: netparam(net, k) for k in NETWORK_SCALARS}
 
 
 def _warn_scaled_gids(net: dict, pop_params: dict) -> None:
@@ -114,7 +107,7 @@ def _warn_scaled_gids(net: dict, pop_params: dict) -> None:
     after the first starts at the previous ones' *unscaled* counts, and its positions and
     random streams follow those gids. nethub's gids stay contiguous, so from the second
     population on the network is not NetPyNE's: said loudly, never silently."""
-    scale = float(net.get("scale", 1))
+    scale = float(netparam(net, "scale"))
     scaled = [k for k, p in pop_params.items() if "numCells" in p]
     if scale != 1 and len(pop_params) > 1 and scaled:
         logger.warning(

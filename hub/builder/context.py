@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import SpecError
 from ..expr import border_correction, compile_expr
 from ..expr import conn_env as _conn_env
+from ..specs.schema import netparam
 from ..table import Categorical, Table
 
 __all__ = ["BuildContext", "DEFAULT_SEEDS", "conn_env", "cell_env"]
@@ -84,7 +85,7 @@ class BuildContext:
         if not cb:
             return None
         if "_border" not in self._compiled:
-            size = np.array([float(self.net.get(f"size{c}", 100)) for c in "XYZ"])
+            size = np.array([float(netparam(self.net, f"size{c}")) for c in "XYZ"])
             lo, hi = np.zeros(3), size.copy()
             for i, c in enumerate("xyz"):
                 b = cb.get(f"{c}borders") if isinstance(cb, dict) else None

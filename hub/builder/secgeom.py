@@ -19,6 +19,7 @@ import numpy as np
 from ..celltypes import CompartmentalCell
 from ..errors import SpecError
 from ..network import ROTATION_COLUMN, param_column
+from ..specs.schema import netparam
 
 __all__: list[str] = []
 
@@ -166,7 +167,7 @@ class _Geometry:
         geom_L = _lengths(ctx, cell, topo.names, rows, where, [not h for h in has])
         self.pts: list = [None] * len(secs)
         self.arc: list = [None] * len(secs)
-        define = bool(ctx.net.get("defineCellShapes", False))
+        define = bool(netparam(ctx.net, "defineCellShapes"))
         angle = np.asarray(cells[ROTATION_COLUMN])[rows] if ROTATION_COLUMN in cells else None
         if define and any(has) and not all(has):
             raise SpecError(f"{where}: cell type '{cell.name}' mixes sections with and without "

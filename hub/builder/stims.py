@@ -20,6 +20,7 @@ from ..celltypes import CompartmentalCell, StimSource, SynMech
 from ..errors import SpecError
 from ..network import STIM_COLUMNS
 from ..selection import match_conds
+from ..specs.schema import netparam
 from ..table import Categorical, Table
 from .context import BuildContext, cell_env
 from .draws import SequentialDraws
@@ -178,7 +179,7 @@ def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weigh
         if not syn_mechs:
             raise SpecError(f"{where}: no synMech given and no synMechParams defined")
         mechs = [next(iter(syn_mechs))]
-    scale = float(ctx.net.get("scaleConnWeightNetStims", 1))
+    scale = float(netparam(ctx.net, "scaleConnWeightNetStims"))
     parts = []
     for i, mech in enumerate(mechs):
         if mech not in syn_mechs:

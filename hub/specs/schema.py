@@ -17,6 +17,8 @@ Expression strings are not compiled here.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from .validation import (
@@ -66,6 +68,8 @@ __all__ = [
     "Key",
     "Spec",
     "NETPARAMS_KEYS",
+    "NETWORK_SCALARS",
+    "netparam",
     "SIMCONFIG_KEYS",
     "RULE_FAMILIES",
     "RULE_SPECS",
@@ -418,6 +422,34 @@ NETPARAMS_KEYS: dict[str, Key] = {
        for f in RULE_SPECS},
     "rxdParams": K(Record(RXD_SECTIONS, desc="rxdParams dict"), "reaction-diffusion spec", {}),
 }
+
+#: netParams scalars the builder keeps with the network (``Network.params``): the network-wide
+#: numbers the simulator and the exporters need.
+NETWORK_SCALARS = ("scale", "sizeX", "sizeY", "sizeZ", "shape", "defaultWeight", "defaultDelay",
+                   "defaultThreshold", "propVelocity", "scaleConnWeight",
+                   "scaleConnWeightNetStims", "scaleConnWeightModels", "rotateCellsRandomly",
+                   "correctBorder")
+
+
+def netparam(net: Mapping[str, Any], key: str) -> Any:
+    """``net[key]``, or NetPyNE's default for it (declared once, in :data:`NETPARAMS_KEYS`).
+
+    Parameters
+    ----------
+    net : Mapping
+        A plain netParams dict.
+    key : str
+        A catalogued netParams attribute that has a default.
+
+    Returns
+    -------
+    Any
+        The value given, else a copy of the default (lists are not shared).
+    """
+    if key in net:
+        return net[key]
+    return copy.deepcopy(NETPARAMS_KEYS[key].default)
+
 
 # --------------------------------------------------------------------------------------------
 # simConfig attributes
