@@ -14,6 +14,7 @@ import pytest
 
 from nethub.builder import build
 from nethub.errors import SpecError
+from nethub.names import close_key
 from nethub.specs import (
     NETPARAMS_KEYS,
     RULE_FAMILIES,
@@ -834,3 +835,11 @@ def test_network_scalars_defaults_are_declared_once_in_the_catalogue():
     net = build({"popParams": {"A": {"cellModel": "NetStim", "numCells": 1}}}, {})
     assert {k: net.params[k] for k in NETWORK_SCALARS} == {
         k: NETPARAMS_KEYS[k].default for k in NETWORK_SCALARS}
+
+
+def test_close_key_is_a_model_service():
+    """``close_key`` ("did you mean") lives in the model layer, used by specs and selections."""
+    assert close_key("numcells", ["numCells", "cellType"]) == "numCells"  # case-insensitive
+    assert close_key("cellTyp", ["numCells", "cellType"]) == "cellType"
+    assert close_key("zzz", ["numCells", "cellType"]) is None
+    assert close_key(3, ["numCells", 3]) is None  # non-string names are ignored
