@@ -8,6 +8,7 @@ The core (this package's model and store) imports neither ``neuron``, ``mpi4py``
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from .errors import (
@@ -24,8 +25,7 @@ from .errors import (
     UntrustedCodeError,
     UntrustedPickleError,
 )
-
-__version__ = "0.1.0"
+from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -46,8 +46,6 @@ def __getattr__(name: str):
     """Lazy attributes: ``nethub.build(...)``, ``nethub.Network``, ``nethub.NetParams``, ..."""
     if name not in _LAZY:
         raise AttributeError(f"module 'nethub' has no attribute {name!r}")
-    import importlib
-
     module_name, attr = _LAZY[name]
     module = importlib.import_module(module_name)
     return module if attr is None else getattr(module, attr)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
+from .names import close_key
 from .table import Categorical, Ragged, Table
 
 __all__ = ["match_conds", "tag_column"]
@@ -104,8 +105,6 @@ def _match_one(cells: Table, key: str, want: Any, where: str, selection: bool) -
 
 def _warn_unknown(col: Categorical, want: Any, where: str) -> None:
     """Warn about wanted tag values no cell has (a misspelt pop connects nothing)."""
-    from .specs.schema import close_key
-
     wanted = [want] if isinstance(want, str) else [w for w in want if isinstance(w, str)] \
         if isinstance(want, (list, tuple)) else []
     present = {c for c in col.categories if c is not None}

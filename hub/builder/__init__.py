@@ -16,16 +16,23 @@ import numpy as np
 
 from ..celltypes import Population, SynMech
 from ..errors import SpecError
-from ..network import Network
+from ..mechsource import read_mod_dir as read
+from ..mechsource import read_mod_dirs, remember_trusted
+from ..network import CELL_COLUMNS, Network
+from ..ranges import network_findings
+from ..specs.schema import NETWORK_SCALARS, netparam
 from ..specs.unsupported import check_not_simulated
 from ..specs.values import check_spec
 from ..table import Table
 from .budget import check_connections
 from .cellexpr import resolve_cell_expressions, with_diversity_ranges
 from .cells import assign_cell_types
+from .connect import build_connections
 from .context import BuildContext
 from .pointcells import point_cell_params
 from .pops import build_population
+from .stims import build_stims
+from .subconn import apply_subconn
 
 __all__ = ["build", "spec_dicts", "read_mod_dir"]
 
@@ -92,15 +99,7 @@ def _syn_mechs(net: dict) -> dict[str, SynMech]:
 
 def _net_params(net: dict) -> dict[str, Any]:
     """Network-wide scalars kept with the network (what the simulator needs)."""
-    keys = ("scale", "sizeX", "sizeY", "sizeZ", "shape", "defaultWeight", "defaultDelay",
-            "defaultThreshold", "propVelocity", "scaleConnWeight", "scaleConnWeightNetStims",
-            "scaleConnWeightModels", "rotateCellsRandomly", "correctBorder")
-    defaults = {"scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-                "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10,
-                "propVelocity": 500.0, "scaleConnWeight": 1, "scaleConnWeightNetStims": 1,
-                "scaleConnWeightModels": False, "rotateCellsRandomly": False,
-                "correctBorder": False}
-    return {k: net.get(k, defaults[k]) for k in keys}
+    return {k: netparam(net, k) for k in NETWORK_SCALARS}
 
 
 def _warn_scaled_gids(net: dict, pop_params: dict) -> None:
@@ -108,7 +107,7 @@ def _warn_scaled_gids(net: dict, pop_params: dict) -> None:
     after the first starts at the previous ones' *unscaled* counts, and its positions and
     random streams follow those gids. nethub's gids stay contiguous, so from the second
     population on the network is not NetPyNE's: said loudly, never silently."""
-    scale = float(net.get("scale", 1))
+    scale = float(netparam(net, "scale"))
     scaled = [k for k, p in pop_params.items() if "numCells" in p]
     if scale != 1 and len(pop_params) > 1 and scaled:
         logger.warning(
@@ -129,7 +128,6 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
         pops.append(pb)
         first += len(pb.cells)
     cells = Table.concat([pb.cells for pb in pops]) if pops else Table()
-    from ..network import CELL_COLUMNS
 
     cells = Table(cells.columns, CELL_COLUMNS, n=len(cells))
     cell_params = with_diversity_ranges(ctx.net.get("cellParams") or {})
@@ -152,9 +150,6 @@ def read_mod_dir(path) -> dict[str, str]:
     """The .mod files of a folder (NetPyNE models keep theirs in ``mod/``), by file name, with
     the files they INCLUDE (:func:`nethub.mechsource.read_mod_dir`). A folder the caller names
     is the caller's own code: its native code (VERBATIM) is trusted in this process."""
-    from ..mechsource import read_mod_dir as read
-    from ..mechsource import remember_trusted
-
     files = read(path)
     remember_trusted(files, persist=False)
     return files
@@ -197,12 +192,9 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     ctx.cells = cells
     check_connections(net, {k: p.size for k, p in populations.items()})  # before allocating
     syn_mechs = _syn_mechs(net)
-    from .connect import build_connections
-    from .stims import build_stims
 
     conns, pointers = build_connections(ctx, syn_mechs, types, progress=progress)
     # HOOK subconn: subConnParams redistribute the synapses of `conns` here
-    from .subconn import apply_subconn
     conns = apply_subconn(ctx, conns, types)
     sources, targets = build_stims(ctx, syn_mechs, types)
     network = Network(
@@ -222,8 +214,6 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
 def check_built_values(network: Network) -> None:
     """SpecError if the built network holds a number NEURON cannot simulate (NaN/inf weight,
     negative delay, location outside [0, 1], ...), naming table, column and rule."""
-    from ..ranges import network_findings
-
     findings = network_findings(network)
     if findings:
         lines = "\n  - ".join(f"{where}: {msg}" for where, msg in findings)
@@ -231,8 +221,6 @@ def check_built_values(network: Network) -> None:
 
 
 def _own_mod_files(mod_files: dict[str, str] | None, mod_dirs: Any) -> dict[str, str]:
-    from ..mechsource import read_mod_dirs, remember_trusted
-
     out = dict(mod_files or {})
     if mod_dirs:
         out.update(read_mod_dirs([mod_dirs] if isinstance(mod_dirs, (str, bytes)) or

@@ -1,99 +1,11 @@
-"""Cell-level string expressions and geometry: NetPyNE's "functions as strings" in cellParams,
-resolved at build time, and the random rotation of cells.
+"""Cell-level string expressions and geometry: NetPyNE's "functions as strings" in cellParams
+(section ``geom``, ``mechs``, ``pointps`` and cell ``vars``), resolved at build time from each
+cell's Random123 stream in NetPyNE's order, bit for bit, and the random rotation of cells.
 
-NetPyNE 1.1 (``netpyne/cell/compartCell.py``) accepts a string expression for
-
-- section ``geom`` values other than ``pt3d`` (``L``, ``diam``, ``nseg``, ``Ra``, ``cm``, ...),
-  evaluated once per cell at the section's centre (``sec(0.5)``);
-- ``mechs`` parameters, evaluated once per segment at the segment's centre;
-- ``pointps`` parameters other than ``mod``, ``loc``, ``vref``, ``synList``, evaluated once
-  per cell at ``sec(0.5)`` (not at the point process's ``loc``); the value ``'gid'`` is the gid;
-- cell ``vars``, evaluated once per cell (per rule application) and usable by name in the other
-  expressions of the same rule.
-
-Variables: ``x y z xnorm ynorm znorm`` (the cell's position), ``dist_path`` and
-``dist_euclidean`` (sections only; NetPyNE's documentation calls them ``post_dist_path`` ...,
-which its code does not know), the rule's ``vars`` and, an addition of nethub, the numeric
-``netParams`` attributes. Random functions (``uniform``, ``normal``, ...) draw from the cell's
-stream ``Random123(hashStr('cellParams'), gid, seeds['cell'])``, one stream per cell for all of
-its expressions in NetPyNE's order: for each matching rule (cellParams order) its ``vars``
-(dict order), then per section (dict order) its geom, its mechs (per mechanism, per parameter,
-per segment) and its pointps. nethub walks the same sequence, vectorised over the cells of a
-cell type, so every value is NetPyNE's (bit for bit, see below).
-
-``dist_path`` is ``h.distance(origin(0.5), seg)``: NEURON's ``topol_distance`` between the
-*nodes* (segment centres) of the origin section at 0.5 and of the segment, summing section
-lengths in NEURON's order. The origin is ``soma``, else the first section whose name starts with
-``soma`` (NetPyNE raises if one only starts with ``som``; nethub takes the first section), else
-the first section. ``dist_euclidean`` is the distance between the 3-D positions of those two
-points, interpolated along the sections' ``pt3d`` (NetPyNE's ``posFromLoc``); it needs ``pt3d``
-on both sections (NetPyNE fails without; nethub raises a SpecError). Both are computed in numpy
-as NEURON computes them: pt3d points stored as float32 (NEURON's ``Pt3d``), arc lengths in
-double, ``L`` of a section with pt3d its last arc length, geometry as it stands when the
-expression is evaluated (sections later in the dict still have NEURON's defaults ``L = 100``,
-``nseg = 1``; a later rule's sections do not exist yet).
-
-Where the values go
--------------------
-A value that is the same for every cell of a cell type is written into the type: geom values
-become numbers (``nseg`` an int), a mechanism parameter a float or, when it differs between
-segments, a list with one float per segment (NetPyNE's list convention), a point-process
-parameter a float. A value that differs between cells stays the expression text (a ``str``) in
-the type, and its values are a column of the cells table, named after the spec's key path:
-
-``param.secs.<sec>.geom.<key>``
-    float64, one value per cell.
-``param.secs.<sec>.mechs.<mech>.<param>``
-    float64 when each cell has one value for all the section's segments; otherwise a
-    :class:`~nethub.table.Ragged` column whose row holds one value per segment (``nseg``
-    values), or one value meaning "all segments" (rows of types whose value is per cell only).
-``param.secs.<sec>.pointps.<label>.<param>``
-    float64, one value per cell.
-
-So a ``str`` left in a compartmental type's ``geom``, ``mechs`` or ``point_processes`` always
-means "per cell, see the column". Rows of cells of other types hold NaN (or an empty row).
-
-``rotation_y`` (float64, radians; NaN for point cells) is added when ``rotateCellsRandomly``
-is set: ``Random123(gid, 0, 0).uniform(lo, hi)``, with ``[lo, hi] = [0, 6.2832]`` for ``True``
-and the given range for a ``[min, max]`` list. The simulator rotates each cell's ``pt3d``
-about the y axis through the cell's origin as NetPyNE does::
-
-    x' = x cos(a) - z sin(a),  y' = y,  z' = x sin(a) + z cos(a)
-
-``cellparams_draws`` (int64) is added when some expression drew random numbers: how many draws
-the cell's ``cellParams`` stream has given after cell creation. NetPyNE's synMechParams
-expressions (``post_dist_path`` ...; evaluated per synapse when it is created, so not here)
-draw from the same stream and continue from there; :meth:`Morphology.of_cell_type` gives
-the final morphology their distances need. A type's ``vars`` are kept as given.
-
-NetPyNE quirks (1.1.1) and what nethub does
--------------------------------------------
-- ``rotateCellsRandomly = True`` rotates the rule's ``pt3d`` *in place* (``createPyStruct``
-  writes the rotated points back into ``netParams.cellParams``), so each cell gets the rotation
-  of every cell created before it on its rank (same rule) plus its own, and the result depends
-  on the number of ranks. nethub gives each cell its own drawn angle.
-- With ``rotateCellsRandomly = [min, max]`` NetPyNE draws ``uniform(0, 6.2832)`` and then
-  rotates nothing (it rotates only when the value ``== True``). nethub follows the
-  documentation: angle ``uniform(min, max)`` from the same draw.
-- ``nseg`` must be a Python ``int`` for NEURON, so an expression has to return one; nethub
-  accepts any integral value and refuses a non-integral one or one that differs between cells.
-- ``L`` in an ``nseg`` expression (``'1 + 2*int(L/40)'``) is not a variable in NetPyNE (unless a
-  cell var is so named): NetPyNE fails, nethub raises a SpecError listing the variables.
-- NetPyNE picks an expression's variables by substring test (``var in text and var + 'norm'
-  not in text``), so ``'x + xnorm'`` fails there; here it works. Numeric ``netParams``
-  attributes are not variables of cellParams expressions in NetPyNE; here they are.
-- A string that is not an expression for NetPyNE (no known variable or function, e.g. ``'3'``)
-  reaches NEURON as a string and fails; nethub evaluates it.
-- Values from the pt3d of cells placed away from the origin differ from NetPyNE's in the last
-  float32 bits: NEURON stores the *absolute* (and possibly rotated) points in float32, so its
-  ``L``, ``dist_path`` and ``dist_euclidean`` carry per-cell rounding (relative ~1e-8);
-  nethub's are NEURON's for the cell at the origin. Stylized geometry (no pt3d) is exact.
-- ``x if c else y``, ``and``/``or`` evaluate both sides here; a random call inside them draws
-  where NetPyNE may not.
-
-``diversityFraction``: NetPyNE's ``_setDiversityRanges`` turns the rules' fractions into
-``conds['fraction']`` ranges before matching; :func:`with_diversity_ranges` reproduces it (the
-cell-type assignment has to use its result).
+A value the same for every cell of a type is written into the type; one that differs stays the
+expression text in the type and its values become a ``param.secs.<sec>....`` column of the cells
+table; ``rotation_y`` and ``cellparams_draws`` columns are added when needed. Variables, where
+the values go, NetPyNE's quirks and what nethub does about each: docs/design/cellexpr.md.
 """
 
 from __future__ import annotations

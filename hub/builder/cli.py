@@ -7,6 +7,12 @@ import logging
 import time
 from pathlib import Path
 
+from ..cli import out
+from ..examples import example_path
+from ..limits import set_memory_limit
+from ..store import write_network
+from .fromfile import build_spec_file
+
 __all__ = ["add_arguments", "run"]
 
 logger = logging.getLogger(__name__)
@@ -31,15 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import out
-    from ..limits import set_memory_limit
-    from ..store import write_network
-    from .fromfile import build_spec_file
-
     path = args.netparams
     if path == "example":
-        from ..examples import example_path
-
         path = str(example_path())
     set_memory_limit(getattr(args, "max_memory", None))
     t0 = time.perf_counter()

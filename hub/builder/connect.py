@@ -22,6 +22,8 @@ from ..network import CONN_COLUMNS, POINTER_COLUMNS
 from ..table import Categorical, Table
 from .conns import ConnRule, select_pairs
 from .context import BuildContext, conn_env
+from .draws import PairDraws, SequentialDraws
+from .synapses import concat_categoricals, place_synapses
 
 __all__ = ["build_connections", "CONN_RULE_KEYS"]
 
@@ -124,8 +126,6 @@ def _as_categorical(part) -> Categorical:
 def _merge(name: str, parts: list):
     """The parts of one column as one array (Categorical for string columns)."""
     if name in _STR_COLS:
-        from .synapses import concat_categoricals
-
         cats = [_as_categorical(p) for p in parts]
         return (cats[0] if len(cats) == 1 else concat_categoricals(cats)).normalized()
     arrays = [np.full(p.n, np.nan if p.value is None else p.value) if isinstance(p, _Const)
@@ -199,7 +199,7 @@ class _Rows:
 def build_connections(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict,
                       progress: bool = False) -> tuple[Table, Table]:
     """All connParams rules (in order) → (connections, pointer_conns)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # here: 0.12 s to import, only a build needs it
 
     rules = ctx.net.get("connParams") or {}
     conns, pointers, reverse = _Rows(), _Rows(), _Rows()
@@ -222,8 +222,6 @@ def build_connections(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: d
 def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers: _Rows):
     """The rows of one rule, keyed in NetPyNE's order: by pair (post-major, as selected),
     then synMech, then synapse."""
-    from .draws import PairDraws, SequentialDraws
-
     pre, post, item = _drop_self_pairs(ctx, cr, pre, post, item)
     if len(pre) == 0:
         return
@@ -245,7 +243,6 @@ def _add_rule(ctx, cr, pre, post, item, syn_mechs, types, conns: _Rows, pointers
                                 cr.rule.get(f"synMech{k.capitalize()}Factor")
                                 if k != "synsPerConn" else None, f"{cr.where}['{k}']")
                for k in _PAIR_PARAMS}
-        from .synapses import place_synapses
 
         rows = place_synapses(ctx, cr, pre, post, item, mech, per, types)
         rows["key"] = rows.pop("pair") * len(mechs) + i

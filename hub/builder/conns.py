@@ -27,8 +27,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..expr import CONN_VARS
 from ..selection import match_conds
 from ..table import Table
+from .context import cell_env, conn_env
+from .draws import SequentialDraws, prob_rands, unique_samples
+from .probbounds import BoundTable, global_bound
+from .probsample import UnboundedProbability, pair_env, sample_prob_pairs
 
 __all__ = ["ConnRule", "select_pairs", "CONN_FUNCS", "default_conn_func"]
 
@@ -139,8 +144,6 @@ def _rule_value(ctx, cr: ConnRule, key: str, pre_rows, post_rows, index, n: int,
         if spec is None:
             raise SpecError(f"{cr.where}: {cr.func} needs '{key}'")
         return np.full(n, float(spec))
-    from ..expr import CONN_VARS
-    from .context import cell_env, conn_env
 
     expr = ctx.compile(spec, set(CONN_VARS), f"{cr.where}['{key}']")
     if pre_rows is not None and post_rows is not None:
@@ -185,8 +188,6 @@ def _prob_pairs(cr: ConnRule, gids, ctx):
     n_pairs = len(cr.pre) * len(cr.post)
     fast = mode == "fast" or (mode == "auto" and n_pairs > EXACT_MAX_PAIRS)
     if fast:
-        from .probsample import UnboundedProbability, sample_prob_pairs
-
         try:
             pre, post = sample_prob_pairs(ctx, cr, expr, ctx.seeds["conn"])
         except UnboundedProbability as exc:
@@ -216,7 +217,6 @@ def _prob_expr(ctx, cr: ConnRule, spec):
             raise SpecError(f"{cr.where}['probability']: expected a number or an expression, "
                             f"got {spec!r}") from None
         return None
-    from ..expr import CONN_VARS
 
     return ctx.compile(spec, set(CONN_VARS), f"{cr.where}['probability']")
 
@@ -226,11 +226,9 @@ def _exact_prob_pairs(cr: ConnRule, gids, ctx, expr):
     ``1 + i_pre*n_post + i_post`` of Random123(hashList(pre), hashList(post), seeds['conn']).
 
     Pre-major blocks of contiguous draws; the probability is evaluated only where the draw is
-    at most a safe upper bound of it (:func:`nethub.builder.probsample.global_bound`), which
+    at most a safe upper bound of it (:func:`nethub.builder.probbounds.global_bound`), which
     changes nothing in the result (a pair whose draw exceeds the bound cannot connect).
     """
-    from .draws import SequentialDraws, prob_rands
-
     rands = prob_rands(gids[cr.pre], gids[cr.post], ctx.seeds["conn"])
     n_pre, n_post = len(cr.pre), len(cr.post)
     seq, table = None, None
@@ -263,9 +261,6 @@ def _exact_prob_pairs(cr: ConnRule, gids, ctx, expr):
 def _safe_bounds(ctx, cr: ConnRule, expr):
     """Upper bounds of the probability: over all pairs, and per pair of cell groups (None when
     the rule is small or the bound is useless)."""
-    from ..expr import CONN_VARS
-    from .probsample import BoundTable, global_bound
-
     names = expr.variables & set(CONN_VARS)
     spec = cr.rule["probability"]
     bound = global_bound(ctx, spec, names, cr.pre, cr.post)
@@ -277,9 +272,6 @@ def _safe_bounds(ctx, cr: ConnRule, expr):
 
 
 def _pair_probability(ctx, cr: ConnRule, expr, seq, ipre, ipost, n_post) -> np.ndarray:
-    from ..expr import CONN_VARS
-    from .probsample import pair_env
-
     env = pair_env(ctx, expr.variables & set(CONN_VARS), cr.pre[ipre], cr.post[ipost])
     if seq is None:
         return expr.evaluate(env, n=len(ipre))
@@ -289,8 +281,6 @@ def _pair_probability(ctx, cr: ConnRule, expr, seq, ipre, ipost, n_post) -> np.n
 def _conv_pairs(cr: ConnRule, gids, ctx):
     """convConn: each post cell draws ``convergence`` distinct pre cells (NetPyNE's
     randUniqueInt on Random123(hashList(pre gids), post gid, seeds['conn']))."""
-    from .draws import SequentialDraws, unique_samples
-
     seq = SequentialDraws.for_rule("convConn", gids[cr.pre], gids[cr.post], ctx.seeds["conn"])
     conv = _rule_value(ctx, cr, "convergence", None, cr.post, None, len(cr.post), seq)
     conv = np.clip(np.round(conv).astype(np.int64), 0, len(cr.pre) - 1)
@@ -300,8 +290,6 @@ def _conv_pairs(cr: ConnRule, gids, ctx):
 
 def _div_pairs(cr: ConnRule, gids, ctx):
     """divConn: each pre cell draws ``divergence`` distinct post cells."""
-    from .draws import SequentialDraws, unique_samples
-
     seq = SequentialDraws.for_rule("divConn", gids[cr.pre], gids[cr.post], ctx.seeds["conn"])
     div = _rule_value(ctx, cr, "divergence", cr.pre, None, None, len(cr.pre), seq)
     div = np.clip(np.round(div).astype(np.int64), 0, len(cr.post) - 1)

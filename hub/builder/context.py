@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..expr import border_correction, compile_expr
+from ..expr import conn_env as _conn_env
+from ..specs.schema import netparam
 from ..table import Categorical, Table
 
 __all__ = ["BuildContext", "DEFAULT_SEEDS", "conn_env", "cell_env"]
@@ -32,8 +35,6 @@ def conn_env(cells: Table, pre: np.ndarray, post: np.ndarray, names, border=None
 
     ``border`` is the per-cell border correction array (n_cells, 3) or None.
     """
-    from ..expr import conn_env as _conn_env
-
     return _conn_env(_xyz(cells, pre), _xyz(cells, post), _xyz(cells, pre, True),
                      _xyz(cells, post, True),
                      post_border=None if border is None else border[post], names=set(names))
@@ -67,8 +68,6 @@ class BuildContext:
 
     def compile(self, text: str, allowed: set[str], where: str):
         """Compile an expression once (cached by text, variables and key path)."""
-        from ..expr import compile_expr
-
         key = (text, frozenset(allowed), where)
         if key not in self._compiled:
             names = {**self.numeric_params, **dict.fromkeys(allowed)}
@@ -86,9 +85,7 @@ class BuildContext:
         if not cb:
             return None
         if "_border" not in self._compiled:
-            from ..expr import border_correction
-
-            size = np.array([float(self.net.get(f"size{c}", 100)) for c in "XYZ"])
+            size = np.array([float(netparam(self.net, f"size{c}")) for c in "XYZ"])
             lo, hi = np.zeros(3), size.copy()
             for i, c in enumerate("xyz"):
                 b = cb.get(f"{c}borders") if isinstance(cb, dict) else None

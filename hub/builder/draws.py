@@ -1,30 +1,9 @@
 """NetPyNE's random streams, vectorized: the sources of every random number of a build.
 
-NetPyNE keys NEURON Random123 streams as follows (``netpyne/network/conn.py``, ``stim.py``,
-``cell/compartCell.py``); nethub computes the same draws with :mod:`nethub.random123`:
-
-- probConn pair test: ids (hashList(pre gids), hashList(post gids), seeds.conn), the pair
-  (i_pre, i_post) takes draw ``1 + i_pre*n_post + i_post``;
-- probability/convergence/divergence expressions: (hashStr('conn_'+connFunc),
-  hashList(pre gids + post gids), seeds.conn), one element after the other;
-- weight/delay/synsPerConn/loc expressions: (pre gid, post gid, seeds.conn), drawn in that
-  order for each pair;
-- convConn/divConn samples: (hashList(pre (post) gids), post (pre) gid, seeds.conn), NetPyNE's
-  randUniqueInt;
-- random section from a list: (hashStr('connSynMechsSecs'), post gid, pre gid), discunif;
-- stim expressions: (hashStr('stim_'+type), hashList(target gids), seeds.stim), one element
-  after the other.
-
-Expressions drawn from one sequential stream (rule-level probability, convergence, divergence
-and stim expressions) are reproduced exactly when every random call in them takes a fixed number
-of draws per value (uniform, discunif, negexp, weibull), or a number that does not depend on its
-parameters (normal and lognormal: NEURON's polar method takes pairs of draws until one is
-accepted, and NetPyNE's ``rand.normal(...)`` is a fresh pick that discards the cached second
-variate). The latter are placed by walking the stream call by call (their position depends on
-every earlier value), so they need the whole sequence at once: probConn probabilities, evaluated
-in blocks, take fixed-draw functions only. The other distributions (poisson, binomial,
-geometric, hypergeo, erlang), whose number of draws depends on their parameters, are refused
-there with a SpecError. Per-pair expressions (weight, delay, ...) accept every distribution.
+Each draw of NetPyNE's build (probConn pair tests, connection expressions, convConn/divConn
+samples, random sections, stim expressions) comes from the NEURON Random123 stream NetPyNE keys
+for it, computed with :mod:`nethub.random123`. The keys, and which expressions a sequential
+stream can reproduce exactly: docs/design/random123.md ("How a build keys its streams").
 """
 
 from __future__ import annotations

@@ -16,8 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..api import load
+from ..formats import guess_format
 from ..mechsource import ModSource, find_mod_sources
 from ..network import Network
+from ..specs import load_spec
+from . import build, spec_dicts
 
 __all__ = ["is_spec_file", "build_spec_file", "model_file_network"]
 
@@ -60,13 +64,8 @@ def build_spec_file(path: str | os.PathLike, cfg_path: str | os.PathLike | None 
     (Network, ModSource or None)
         The network and where its mechanisms came from.
     """
-    from ..specs import load_spec
-    from . import build
-
     net_params, cfg = load_spec(path, cfg_path)
     if overrides is not None:
-        from . import spec_dicts
-
         cfg = {**spec_dicts({}, cfg)[1], **spec_dicts({}, overrides)[1]} if cfg is not None \
             else overrides
     src = find_mod_sources(path, list(mod_dirs or ()))
@@ -101,8 +100,6 @@ def model_file_network(path: str | os.PathLike,
         return build_spec_file(path, cfg_path, mod_dirs=mod_dirs, overrides=overrides)[0]
     if not Path(path).is_file():
         return None  # reading it as a store says what is wrong
-    from ..api import load
-    from ..formats import guess_format
 
     fmt = guess_format(path, "read")
     if fmt.name == "store":

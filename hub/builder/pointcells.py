@@ -1,66 +1,11 @@
 """Point (artificial) cells: NetPyNE's per-cell parameters and spike trains, resolved at build.
 
-NetPyNE (``network/pop.py`` ``__handlePointCellParams``/``createCells*``, ``cell/pointCell.py``
-``createNEURONObj``, ``cell/inputs.py``) draws a point cell's random parameters and a VecStim's
-spike times when it creates the cell, from NEURON Random123 streams keyed by the cell's gid.
-nethub computes the very same numbers (:mod:`nethub.random123`), vectorized over cells, and puts
-them into the cells table, so that a simulator needs no random numbers for them:
-
-``params.<name>`` (float64, NaN on rows where the parameter is not set)
-    every numeric parameter as NetPyNE sets it on the NEURON object, in particular
-
-    - ``rate``: a number, ``[min, max]`` drawn per cell (``uniform(min, max)``, first draw of
-      ``Random123(hashStr('point_rate'), gid, seeds['stim'])``) or a string expression;
-    - ``interval``: the NEURON object's interval. NetPyNE sets the parameters in order, ``rate``
-      as ``interval = 1000/rate``, so a NetStim with both gets the later one; a VecStim always
-      uses ``1000/rate`` when it has a rate;
-    - ``number``: 1e9 for a NetStim without one (NetPyNE's default, not NEURON's 10);
-    - ``seed`` (NetStim, VecStim): the given one or ``seeds['stim']``;
-    - ``noise``, ``start``, ``tau``, ... as given or evaluated.
-
-    String expressions (NetPyNE's string functions of ``x``, ``y``, ``z``, ``xnorm``, ``ynorm``,
-    ``znorm`` and the random functions) are evaluated per cell; all of a cell's expressions draw,
-    in parameter order, from ``Random123(hashStr('cellParams'), gid, seeds['cell'])``.
-``params.spkTimes`` (ragged float64; empty on rows that are not VecStims)
-    a VecStim's spike times exactly as NetPyNE plays them: from ``rate``/``interval`` (with
-    ``noise`` and ``start``), else ``spikePattern``, else ``spkTimes``; then every pulse of
-    ``pulses`` appended; negative times set to 0, sorted, times after ``simConfig.duration``
-    dropped.
-``params.noise_ids`` (ragged float64; three values on NetStim rows, none elsewhere)
-    ``(hashStr('NetStim'), gid, seed)``: the Random123 ids of a NetStim's run-time noise.
-    NetPyNE's ``preRun`` passes them to ``noiseFromRandom123`` (``cfg.random123``) or to an
-    ``h.Random`` set to ``negexp(1)`` given to ``noiseFromRandom``; the draws are NEURON's at run
-    time and are not precomputed here.
-``params.dynamicRates.intervals``, ``params.dynamicRates.times`` (ragged float64)
-    NetStim ``dynamicRates`` (or ``rates``): the intervals ``1000/rate`` (1e10 for rates <= 0)
-    NetPyNE plays (``Vector.play``) into the NetStim's ``interval`` at those times.
-
-NetPyNE behaviour reproduced on purpose:
-
-- parameters come from popParams' ``params`` dict when it has one, else from its other keys;
-  the cellParams rule named by ``cellType`` adds the ones missing, but only for a population
-  without ``cellModel``;
-- popParams' ``spkTimes`` and ``dynamicRates`` (1-D: every cell, 2-D: one row per cell) reach
-  only the cells of ``numCells`` populations; ``cellsList`` entries carry their own ``spkTimes``
-  and an entry's ``params`` dict replaces the population's;
-- string functions are looked up under the cell's ``cellType`` (the rule's ``params``), else
-  under the population; a string NetPyNE does not turn into a function is not set (warning);
-- ``pulses`` are only used by VecStims; a pulse with noise draws from ``Random123(index of the
-  pulse, gid, seed)``, a pulse ``rate: [min, max]`` from ``Random123(hashStr('point_rate_pulse'
-  + index), gid, seeds['stim'])``;
-- ``spikePattern``: the stream is ``Random123(hashStr('vecstim_spikePattern'), gid, seed)``
-  (``sync``: ``(..., seed)``); NEURON's ``normal`` takes a variance, so ``startStd`` (evoked,
-  rhythmic start) and ``sigma`` (gauss) act as variances; ``poisson`` drops its first spike;
-  ``gauss`` draws 50 spikes;
-- a VecStim with neither rate/interval, spikePattern nor spkTimes gets no spikes (warning).
-
-Where NetPyNE would fail or silently do something else, nethub raises
-:class:`~nethub.errors.SpecError` naming the key path: a rate that is not a positive number or
-``[min, max]`` of two non-negative numbers, noise outside [0, 1], a non-positive interval, an
-unknown spikePattern type or distribution, missing pattern/pulse keys, 2-D spkTimes or rates
-whose number of rows is not the number of cells, spike times that are not a list of numbers,
-string expressions in a VecStim's rate/interval/noise/start/seed, 10000 or more noisy VecStim
-spikes per cell, dynamicRates on a cell type without ``interval``.
+NetPyNE draws a point cell's random parameters and a VecStim's spike times when it creates the
+cell, from NEURON Random123 streams keyed by the gid; nethub computes the very same numbers
+(:mod:`nethub.random123`), vectorized over cells, into ``params.<name>`` columns of the cells
+table (``params.spkTimes``, ``params.noise_ids``, ``params.dynamicRates.*`` ragged), so the
+simulator needs no random numbers for them. The columns, NetPyNE's behaviour reproduced on
+purpose and where nethub raises instead: docs/design/pointcells.md.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..random123 import netpyne_density_samples, netpyne_positions
+from ..specs.schema import netparam
 from ..table import Categorical, Ragged, Table
 from .budget import check_cells
 
@@ -54,7 +56,7 @@ class PopBuild:
 
 
 def _size(net: dict[str, Any], coord: str) -> float:
-    return float(net.get("size" + coord.upper(), 100))
+    return float(netparam(net, "size" + coord.upper()))
 
 
 def _norm_ranges(pop: dict[str, Any], net: dict[str, Any], where: str) -> dict[str, list]:
@@ -89,11 +91,9 @@ def _random_norm_locs(n: int, first_gid: int, net: dict, seeds: dict, ranges: di
                       key: int | None = None) -> np.ndarray:
     """``n`` positions; NetPyNE keys its stream by the unscaled ``numCells`` (``key``) and
     takes the first ``n`` (``scale < 1``)."""
-    from ..random123 import netpyne_positions
-
     key = n if key is None or key < n else key
     locs = netpyne_positions(key, first_gid, int(seeds.get("loc", 1)))[:n]
-    locs = _shape_transform(np.array(locs, dtype=np.float64), net.get("shape", "cuboid"))
+    locs = _shape_transform(np.array(locs, dtype=np.float64), netparam(net, "shape"))
     for i, c in enumerate(_COORDS):
         if c in ranges:
             lo, hi = ranges[c]
@@ -103,7 +103,7 @@ def _random_norm_locs(n: int, first_gid: int, net: dict, seeds: dict, ranges: di
 
 def _volume_mm3(net: dict[str, Any], ranges: dict) -> float:
     sx, sy, sz = (_size(net, c) / 1e3 for c in _COORDS)
-    shape = net.get("shape", "cuboid")
+    shape = netparam(net, "shape")
     vol = {"cuboid": sx * sy * sz, "cylinder": sy * sx / 2 * sz / 2 * np.pi,
            "ellipsoid": sy / 2 * sx / 2 * sz / 2 * np.pi * 4 / 3}[shape]
     for lo, hi in ranges.values():
@@ -118,7 +118,7 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
         n = int(density * vol)
         check_cells(n, first_gid + n, f"{where}['density']")
         return _random_norm_locs(n, first_gid, net, seeds, ranges)
-    if net.get("shape", "cuboid") != "cuboid":
+    if netparam(net, "shape") != "cuboid":
         raise SpecError(f"{where}['density']: density expressions need shape 'cuboid'")
     expr = compile_expr(str(density), {"xnorm", "ynorm", "znorm"}, f"{where}['density']")
     used = [v for v in ("xnorm", "ynorm", "znorm") if v in expr.variables]
@@ -130,7 +130,6 @@ def _density_locs(pop, net, seeds, first_gid, ranges, where, compile_expr):
     grid = np.arange(lo, hi, 0.001)
     max_density = float(np.max(expr.evaluate({var: grid}, n=len(grid))))
     check_cells(vol * max_density, first_gid + vol * max_density, f"{where}['density']")
-    from ..random123 import netpyne_density_samples
 
     cand, accept_u = netpyne_density_samples(int(max_density), first_gid, int(seeds["loc"]),
                                              int(vol * max_density))
@@ -185,7 +184,7 @@ def build_population(label: str, pop: dict[str, Any], net: dict[str, Any], seeds
     if "cellsList" in pop:
         norm, extra = _cells_list(pop, net, where)
     elif "numCells" in pop:
-        n = int(float(net.get("scale", 1)) * float(pop["numCells"]))  # NetPyNE truncates
+        n = int(float(netparam(net, "scale")) * float(pop["numCells"]))  # NetPyNE truncates
         check_cells(n, first_gid + n, f"{where}['numCells']")
         norm = _random_norm_locs(n, first_gid, net, seeds, ranges, key=int(pop["numCells"]))
     elif "density" in pop:
@@ -206,7 +205,7 @@ def build_population(label: str, pop: dict[str, Any], net: dict[str, Any], seeds
         "source_pop": Categorical.constant(label, n),
         "source_id": np.arange(n, dtype=np.int64),
     }
-    copied = net.get("popTagsCopiedToCells", ["cellModel", "cellType"])
+    copied = netparam(net, "popTagsCopiedToCells")
     for key in copied:
         if key in pop and key != "params":
             cols[key] = _tag_column(pop[key], n, f"{where}['{key}']")

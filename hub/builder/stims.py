@@ -20,8 +20,10 @@ from ..celltypes import CompartmentalCell, StimSource, SynMech
 from ..errors import SpecError
 from ..network import STIM_COLUMNS
 from ..selection import match_conds
+from ..specs.schema import netparam
 from ..table import Categorical, Table
 from .context import BuildContext, cell_env
+from .draws import SequentialDraws
 from .synapses import _weight_norm, section_labels
 
 __all__ = ["build_stims", "SPIKE_SOURCES", "STIM_TARGET_KEYS"]
@@ -93,8 +95,6 @@ def _string_values(ctx: BuildContext, label: str, target: dict, src: StimSource,
 def build_stims(ctx: BuildContext, syn_mechs: dict[str, SynMech], types: dict
                 ) -> tuple[dict[str, StimSource], Table]:
     """All stimTarget rules (in order) → (sources, stim_targets)."""
-    from .draws import SequentialDraws
-
     sources = _sources(ctx.net)
     parts = []
     for label, target in (ctx.net.get("stimTargetParams") or {}).items():
@@ -179,7 +179,7 @@ def _spike_source_rows(ctx, label, target, src, n, cols, extra, syn_mechs, weigh
         if not syn_mechs:
             raise SpecError(f"{where}: no synMech given and no synMechParams defined")
         mechs = [next(iter(syn_mechs))]
-    scale = float(ctx.net.get("scaleConnWeightNetStims", 1))
+    scale = float(netparam(ctx.net, "scaleConnWeightNetStims"))
     parts = []
     for i, mech in enumerate(mechs):
         if mech not in syn_mechs:

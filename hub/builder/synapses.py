@@ -12,7 +12,11 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SpecError
+from ..limits import check_memory
+from ..specs.schema import netparam
 from ..table import Categorical
+from .budget import BYTES_PER_CONN
+from .draws import random_section_index
 
 __all__ = ["place_synapses", "section_labels", "distribute_uniformly", "concat_categoricals"]
 
@@ -122,9 +126,6 @@ def place_synapses(ctx, cr, pre, post, item, mech: str, per: dict, types: dict) 
                np.broadcast_to(np.round(np.asarray(spc, dtype=np.float64)).astype(np.int64),
                                (len(pre),)))
     if len(spc_arr):
-        from ..limits import check_memory
-        from .budget import BYTES_PER_CONN
-
         check_memory(float(spc_arr.astype(np.float64).sum()) * BYTES_PER_CONN,
                      f"{cr.where}['synsPerConn']: {len(pre):,} connections with up to "
                      f"{int(spc_arr.max()):,} synapses each")
@@ -171,7 +172,7 @@ def _take(v: Any, sel: np.ndarray) -> Any:
 def _scale(ctx, cell, post: np.ndarray) -> float | np.ndarray:
     """NetPyNE's weight scale of each pair: ``scaleConnWeightModels[cellModel]`` of the post
     cell (its population's ``cellModel`` tag, else its cell type's), else ``scaleConnWeight``."""
-    default = float(ctx.net.get("scaleConnWeight", 1))
+    default = float(netparam(ctx.net, "scaleConnWeight"))
     models = ctx.net.get("scaleConnWeightModels")
     if not isinstance(models, dict) or not models:
         return default
@@ -191,10 +192,10 @@ def _group(ctx, cr, pre, post, per, cell, s: int, mech: str) -> dict:
     weight = per["weight"]
     delay = per["delay"]
     if isinstance(cell, PointCell) or not getattr(cell, "sections", None):
-        w = _as_pair_array(weight, n, net.get("defaultWeight", 1)) * scale
+        w = _as_pair_array(weight, n, netparam(net, "defaultWeight")) * scale
         return dict(pre=pre, post=post, sec=Categorical(np.full(n, -1), []),
                     loc=np.full(n, np.nan), weight=w,
-                    delay=_as_pair_array(delay, n, net.get("defaultDelay", 1)),
+                    delay=_as_pair_array(delay, n, netparam(net, "defaultDelay")),
                     weight_index=np.zeros(n, dtype=np.int32))
     labels = section_labels(cell, cr.rule.get("sec"), f"{cr.where}['sec']")
     if not labels:
@@ -230,7 +231,6 @@ def _single(ctx, cr, cell, labels, loc, pre, post):
             raise SpecError(f"{cr.where}['loc']: with connRandomSecFromList and one synapse, "
                             "give one loc per section")
         locs = locs * len(labels) if len(locs) == 1 else locs
-        from .draws import random_section_index
 
         pos = random_section_index(ctx.gids[post], ctx.gids[pre], len(labels))
         return _sec_column(labels, pos), np.array([_num(v, cr) for v in locs])[pos]
@@ -277,12 +277,12 @@ def _expand(ctx, pre, post, secs, locs, weight, delay, s, scale, cell, widx, cr)
             per_syn = np.array([_num(v, cr) for v in (list(locs) if s > 1 else [locs[0]])],
                                dtype=np.float64)
             loc_arr = np.tile(per_syn, n) if s > 1 else np.full(n, per_syn[0])
-    w = _syn_values(weight, n, s, ctx.net.get("defaultWeight", 1), "weight", cr)
+    w = _syn_values(weight, n, s, netparam(ctx.net, "defaultWeight"), "weight", cr)
     if np.ndim(scale):  # per pair (scaleConnWeightModels); rows come pair-major
         w *= np.repeat(scale, len(w) // n) if n else 1.0
     elif scale != 1:
         w *= scale
-    d = _syn_values(delay, n, s, ctx.net.get("defaultDelay", 1), "delay", cr)
+    d = _syn_values(delay, n, s, netparam(ctx.net, "defaultDelay"), "delay", cr)
     w = _weight_norm(cell, sec_arr, loc_arr, w)
     return dict(pre=rep_pre, post=rep_post, sec=sec_arr, loc=loc_arr, weight=w, delay=d,
                 weight_index=np.full(len(rep_pre), widx, dtype=np.int32))

@@ -35,6 +35,7 @@ from .schema import (
     show,
     value_problems,
 )
+from .specdict import _read_json
 
 __all__ = ["check_spec", "check_overrides", "check_run_config", "netparams_problems",
            "simconfig_problems", "read_overrides"]
@@ -131,8 +132,6 @@ def check_run_config(cfg: Mapping, where: str = "simConfig of the run") -> None:
 def read_overrides(path: str | os.PathLike) -> dict:
     """Read simConfig overrides from a JSON file (a simConfig dict, or NetPyNE output holding
     one under ``'simConfig'``) and check them; errors name the file."""
-    from .netparams import _read_json
-
     data = _read_json(path)
     if isinstance(data, Mapping) and isinstance(data.get("simConfig"), Mapping):
         data = data["simConfig"]

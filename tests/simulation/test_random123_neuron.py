@@ -16,7 +16,6 @@ import pytest
 
 from nethub.random123 import (
     NrnRandom,
-    Stream,
     netpyne_density_samples,
     netpyne_hash_list,
     netpyne_hash_str,
@@ -24,6 +23,7 @@ from nethub.random123 import (
     netpyne_prob_rands,
     netpyne_rand_unique_int,
 )
+from nethub.random123 import Random123Stream as Stream
 
 pytestmark = pytest.mark.neuron
 

@@ -1,5 +1,5 @@
 """probConn: NetPyNE's exact pair test (``nethub.builder.conns``) and the fast sampler
-(``nethub.builder.probsample``).
+(``nethub.builder.probsample``, ``nethub.builder.probbounds``).
 
 - The exact path must give what NetPyNE gives: it is compared with a brute-force transcription
   of NetPyNE's probConn (every pair's Random123 draw against the probability, evaluated for every
@@ -22,6 +22,7 @@ from scipy import stats
 
 from nethub.builder import build, build_cells
 from nethub.builder import conns as conns_mod
+from nethub.builder import probbounds as fb
 from nethub.builder import probsample as fc
 from nethub.builder.conns import ConnRule, select_pairs
 from nethub.builder.context import BuildContext, conn_env
@@ -173,13 +174,13 @@ def test_bounds_enclose_every_value(text):
 
     def boxes(pts, border=None):
         nrm = pts / size
-        return fc._Boxes(pts.min(1), pts.max(1), nrm.min(1), nrm.max(1),
+        return fb._Boxes(pts.min(1), pts.max(1), nrm.min(1), nrm.max(1),
                          None if border is None else border.min(1),
                          None if border is None else border.max(1))
 
     expr = compile_expr(text, CONN_VARS, "test")
     names = expr.variables & CONN_VARS
-    lo, hi = fc.expr_bounds(text, fc.conn_var_bounds(names, boxes(a), boxes(b, border_b)), {},
+    lo, hi = fb.expr_bounds(text, fb.conn_var_bounds(names, boxes(a), boxes(b, border_b)), {},
                             (k,))
     env = expr_conn_env(a[:, :, None, :], b[:, None, :, :], a[:, :, None, :] / size,
                         b[:, None, :, :] / size, post_border=border_b[:, None, :, :],
@@ -195,12 +196,12 @@ def test_bounds_enclose_every_value(text):
 def test_unknown_functions_give_no_bound():
     shape = (1,)
     var = {"dist_3D": (np.zeros(1), np.full(1, 100.0))}
-    assert fc.expr_bounds("tan(dist_3D)", var, {}, shape)[1][0] == np.inf
-    assert fc.expr_bounds("1/(dist_3D - 50)", var, {}, shape)[1][0] == np.inf
-    assert fc.expr_bounds("normal(0.1, 0.01)", var, {}, shape)[1][0] == np.inf
-    lo, hi = fc.expr_bounds("uniform(0.1, 0.3) * (dist_3D < 200)", var, {}, shape)
+    assert fb.expr_bounds("tan(dist_3D)", var, {}, shape)[1][0] == np.inf
+    assert fb.expr_bounds("1/(dist_3D - 50)", var, {}, shape)[1][0] == np.inf
+    assert fb.expr_bounds("normal(0.1, 0.01)", var, {}, shape)[1][0] == np.inf
+    lo, hi = fb.expr_bounds("uniform(0.1, 0.3) * (dist_3D < 200)", var, {}, shape)
     assert 0.1 - 1e-9 <= lo[0] <= 0.1 and 0.3 <= hi[0] < 0.31  # the test is surely true
-    lo, hi = fc.expr_bounds("uniform(0.1, 0.3) * (dist_3D < 50)", var, {}, shape)
+    lo, hi = fb.expr_bounds("uniform(0.1, 0.3) * (dist_3D < 50)", var, {}, shape)
     assert lo[0] <= 0 and 0.3 <= hi[0] < 0.31
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from nethub.builder import build, subconn
-from nethub.builder.subconn import _py_sum, _Topology, parse_rule
+from nethub.builder.secgeom import _Topology
+from nethub.builder.subconn import _py_sum, parse_rule
 from nethub.celltypes import CompartmentalCell, Section
 from nethub.errors import SpecError
 

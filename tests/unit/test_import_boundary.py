@@ -122,3 +122,28 @@ def test_scanner_sees_module_level_imports_only():
     )
     assert _top_level_imports(ast.parse(src)) == [(1, "os"), (3, "matplotlib"),
                                                   (7, "neuron.hoc")]
+
+
+def test_import_nethub_loads_only_its_face():
+    """``import nethub`` stays fast: no simulator, plotting, builder, spec or numeric stack."""
+    code = (
+        "import sys, json\n"
+        "import nethub\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    heavy = FORBIDDEN + ("numpy", "scipy", "pandas", "h5py", "netpyne")
+    assert not {m for m in loaded if m.split(".")[0] in heavy}
+    ours = {m for m in loaded if m.split(".")[0] == "nethub"}
+    assert ours <= {"nethub", "nethub.api", "nethub.errors", "nethub.version"}, sorted(ours)
+
+
+def test_split_packages_are_model_modules():
+    """The packages split out of single modules (random123, rng) stay NEURON-free."""
+    mods = model_modules()
+    for name in ("nethub.random123.stream", "nethub.random123.netpyne", "nethub.rng.keys",
+                 "nethub.expr.compiler", "nethub.names", "nethub.version"):
+        assert name in mods

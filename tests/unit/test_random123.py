@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-import nethub.random123 as r123
+import nethub.random123.philox as r123
 from nethub.random123 import (
     NrnRandom,
     netpyne_density_samples,

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nethub.builder import build
 from nethub.errors import SpecError
+from nethub.names import close_key
 from nethub.specs import (
     NETPARAMS_KEYS,
     RULE_FAMILIES,
@@ -25,6 +27,7 @@ from nethub.specs import (
     load_spec,
     schema,
 )
+from nethub.specs.schema import NETWORK_SCALARS, netparam
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "specs"
 TUTORIALS = FIXTURES / "netpyne_tutorials"
@@ -819,3 +822,24 @@ def test_from_main_import_without_cfg(tmp_path):
     model.write_text("from __main__ import cfg\n")
     with pytest.raises(SpecError, match="give the cfg file with cfg_path"):
         load_spec(model)
+
+
+def test_network_scalars_defaults_are_declared_once_in_the_catalogue():
+    """The builder keeps NETWORK_SCALARS with the network, defaulted from NETPARAMS_KEYS."""
+    assert all(NETPARAMS_KEYS[k].has_default for k in NETWORK_SCALARS)
+    assert netparam({}, "defaultThreshold") == 10 and netparam({}, "propVelocity") == 500.0
+    assert netparam({"sizeX": 7}, "sizeX") == 7
+    tags = netparam({}, "popTagsCopiedToCells")
+    tags.append("x")  # a copy: the catalogue's default is not shared
+    assert netparam({}, "popTagsCopiedToCells") == ["cellModel", "cellType"]
+    net = build({"popParams": {"A": {"cellModel": "NetStim", "numCells": 1}}}, {})
+    assert {k: net.params[k] for k in NETWORK_SCALARS} == {
+        k: NETPARAMS_KEYS[k].default for k in NETWORK_SCALARS}
+
+
+def test_close_key_is_a_model_service():
+    """``close_key`` ("did you mean") lives in the model layer, used by specs and selections."""
+    assert close_key("numcells", ["numCells", "cellType"]) == "numCells"  # case-insensitive
+    assert close_key("cellTyp", ["numCells", "cellType"]) == "cellType"
+    assert close_key("zzz", ["numCells", "cellType"]) is None
+    assert close_key(3, ["numCells", 3]) is None  # non-string names are ignored
