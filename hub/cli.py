@@ -288,6 +288,21 @@ def _run_formats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_compact(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="the store to compact")
+    p.add_argument("-o", "--output", metavar="OUT.h5",
+                   help="write the compacted store here (default: replace FILE atomically)")
+
+
+def _run_compact(args: argparse.Namespace) -> int:
+    from .storemaint import compact, mb
+
+    sizes = compact(args.file, args.output)
+    out(f"compacted {args.file}{' -> ' + args.output if args.output else ''}: "
+        f"{mb(sizes['before'])} -> {mb(sizes['after'])}")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "info": Subcommand("summarise a model file: populations, counts, stored runs",
                        _add_info, _run_info),
@@ -304,7 +319,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                          "nethub.analysis.cli:add_report_arguments",
                          "nethub.analysis.cli:report"),
     "compact": Subcommand("rewrite a store without dead space (atomically, keeping every run)",
-                          "nethub.storemaint:add_arguments", "nethub.storemaint:run"),
+                          _add_compact, _run_compact),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
 }

@@ -9,7 +9,6 @@ atomically and under the store's lock.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from pathlib import Path
@@ -19,7 +18,7 @@ import h5py
 
 from .storelock import stale_temps, store_lock
 
-__all__ = ["space_report", "storage_findings", "compact", "PARTIAL_PREFIX"]
+__all__ = ["space_report", "storage_findings", "compact", "mb", "PARTIAL_PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def storage_findings(path: str | os.PathLike, f: h5py.File) -> list[tuple[str, s
     found = []
     dead = rep["dead"]
     if dead > _REPORT_BYTES and dead > _REPORT_FRACTION * rep["file_size"]:
-        found.append(("/", f"at least {_mb(dead)} of the file's {_mb(rep['file_size'])} is dead "
+        found.append(("/", f"at least {mb(dead)} of the file's {mb(rep['file_size'])} is dead "
                            f"space (left by deleted or interrupted writes); 'nethub compact "
                            f"{path}' reclaims it"))
     for tmp, why in stale_temps(path):
@@ -69,7 +68,7 @@ def storage_findings(path: str | os.PathLike, f: h5py.File) -> list[tuple[str, s
     return found
 
 
-def _mb(n: int) -> str:
+def mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
@@ -110,19 +109,3 @@ def _copy_live(src: h5py.File, dst: h5py.File) -> None:
         for name in src["results"]:
             if not name.startswith(PARTIAL_PREFIX):
                 src.copy(src["results"][name], res, name=name)
-
-
-# ----------------------------------------------------------------------------- command line
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the store to compact")
-    p.add_argument("-o", "--output", metavar="OUT.h5",
-                   help="write the compacted store here (default: replace FILE atomically)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from .cli import out
-
-    sizes = compact(args.file, args.output)
-    out(f"compacted {args.file}{' -> ' + args.output if args.output else ''}: "
-        f"{_mb(sizes['before'])} -> {_mb(sizes['after'])}")
-    return 0

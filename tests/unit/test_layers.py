@@ -75,8 +75,6 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 PENDING: dict[tuple[str, str], str] = {
     # model importing the package root for __version__ (use nethub.version)
     ("nethub.store", "nethub"): "schema",
-    ("nethub.storemaint", "nethub.cli"): "lead (unowned: `nethub compact` output lives in "
-                                         "storemaint)",
     # simulator importing builder, specs, expressions, faces
     ("nethub.sim", "nethub"): "runconfig",
     ("nethub.sim", "nethub.builder"): "runconfig",
