@@ -1,6 +1,6 @@
 """Property: any network and its runs round-trip exactly through every lossless container.
 
-The random networks and runs are those of ``test_store_roundtrip.py`` (every column kind and
+The random networks and runs are those of :mod:`nethub.testing.strategies` (every column kind and
 dtype, categoricals with missing values and unused categories, ragged columns, empty tables,
 zero cells, unicode names and values everywhere, NaN/inf), plus strings that CSV must quote
 (commas, quotes, line breaks, empty strings next to missing values). Each goes through
@@ -20,33 +20,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from test_store_roundtrip import RUN_NAMES, SETTINGS, networks, results
+from test_store_roundtrip import SETTINGS
 
 import nethub
 from nethub.formats import formats
 from nethub.network import Network
 from nethub.results import Results
-from nethub.table import Categorical, Table
-
-#: Strings that exercise CSV quoting and the missing-value token.
-AWKWARD = ["", ",", '"', 'a"b', "x,\ny", "\r", "\r\n", " lead", "trail ", "<NA>", "NA", "nan",
-           "None", "null", "1", "1.0", "True", "[1, 2]", "é\u2028"]
-
-
-@st.composite
-def awkward_network(draw) -> Network:
-    """A network with an extra categorical cells column of awkward strings and missing values."""
-    net = draw(networks())
-    n = net.n_cells
-    cats = draw(st.lists(st.sampled_from(AWKWARD), min_size=1, max_size=6, unique=True))
-    codes = draw(st.lists(st.integers(-1, len(cats) - 1), min_size=n, max_size=n))
-    cells = Table(dict(net.cells.columns), net.cells.schema, n=n)
-    if "awkward, \"col\"\n" not in cells:
-        cells["awkward, \"col\"\n"] = Categorical(np.array(codes, dtype=np.int32), cats)
-    return net.replace(cells=cells)
+from nethub.testing.strategies import RUN_NAMES, awkward_network, networks, results
 
 
 def _runs(data, net: Network) -> list[Results]:
