@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -41,6 +42,7 @@ _MAX_TEXT = 70  # characters of a value shown
 _ROW_KEYS = {"cells": ("gid",), "connections": ("pre_gid", "post_gid"),
              "pointer_conns": ("pre_gid", "post_gid"), "stim_targets": ("gid",),
              "traces.index": ("gid",)}
+_RUN_PREFIX = re.compile(r"^runs\[\d+\]\.")
 
 
 class _Diff:
@@ -54,7 +56,8 @@ class _Diff:
         self.lines: list[str] = []
 
     def ignored(self, path: str) -> bool:
-        return any(fnmatchcase(path, p) or path.startswith(p + ".") for p in self.ignore)
+        paths = (path, _RUN_PREFIX.sub("", path))  # a run's paths also without ``runs[i].``
+        return any(fnmatchcase(q, p) or q.startswith(p + ".") for p in self.ignore for q in paths)
 
     def add(self, path: str, message: str) -> None:
         if not self.ignored(path):
