@@ -390,11 +390,11 @@ class RoundTripTests:
             _expect_named_error(lambda: self._read(path), path)
 
     def test_foreign_file_error(self) -> None:
-        """Reading a file of another kind (bytes, empty, other JSON) raises a nethub error
+        """Reading a file of another kind (bytes, empty, a JSON list) raises a nethub error
         naming the file."""
         with _folder() as tmp:
             for i, content in enumerate((b"\x00\x01 not this format\n", b"",
-                                         b'{"something": "else"}\n')):
+                                         b'["a JSON list", 1, 2]\n')):
                 path = self._path(tmp, f"foreign{i}")
                 path.write_bytes(content)
                 _expect_named_error(lambda p=path: self._read(p), path)
