@@ -176,7 +176,7 @@ def _kind(col: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, np.generic)):
         value = value.tolist()
     text = repr(value)
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 3] + "..."
