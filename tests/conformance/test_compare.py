@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from nethub.results import Results
 from nethub.table import Categorical, Ragged
@@ -17,6 +18,7 @@ from nethub.testing import (
     example_network,
     example_results,
 )
+from nethub.testing.strategies import networks
 
 
 def changed(**cells):
@@ -121,3 +123,14 @@ def test_results():
     assert diff_results([a], []) == ["runs: 1 runs vs 0"]
     lfp = Results(lfp=np.zeros((3, 2)))
     assert diff_results(lfp, Results()) == ["lfp: [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]] vs None"]
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(a=networks(), b=networks())
+def test_diff_agrees_with_equals(a, b):
+    """No difference exactly when ``Network.equals`` says equal (random pairs, and each with
+    itself)."""
+    assert diff_networks(a, a) == []
+    assert (diff_networks(a, b) == []) == a.equals(b)
+    assert (diff_networks(a, a.canonical()) == []) == a.equals(a.canonical())

@@ -12,7 +12,7 @@ zero cells, unicode names and values everywhere, NaN/inf), plus strings that CSV
 - and every other registered format that says it is lossless and can write a network.
 
 NaN payloads and signs are not kept by text formats (every NaN reads back as the default NaN),
-so networks are compared with ``Network.equals`` (NaN equals NaN), not by content hash.
+so networks are compared with ``assert_network_equal`` (NaN equals NaN), not by content hash.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import nethub
 from nethub.formats import formats
 from nethub.network import Network
 from nethub.results import Results
+from nethub.testing import assert_network_equal, assert_results_equal
 from nethub.testing.strategies import RUN_NAMES, awkward_network, networks, results
 
 
@@ -37,11 +38,6 @@ def _runs(data, net: Network) -> list[Results]:
     for r, name in zip(runs, names):
         r.name = name
     return runs
-
-
-def _same_runs(back: list[Results], runs: list[Results]) -> bool:
-    return len(back) == len(runs) and all(
-        b.equals(r) and b.name == r.name for b, r in zip(back, runs))
 
 
 def _other_lossless() -> list:
@@ -60,8 +56,8 @@ def test_csv_round_trip(net: Network, data) -> None:
             assert nethub.formats.guess_format(path).name == "csv"
             doc = nethub.read(path)
             assert doc.lost == []
-            assert doc.network.equals(net), name
-            assert _same_runs(doc.results, runs), name
+            assert_network_equal(doc.network, net)
+            assert_results_equal(doc.results, runs)
             assert not nethub.read(path, results=False).results
 
 
@@ -75,9 +71,9 @@ def test_store_csv_store(net: Network, data) -> None:
         assert nethub.convert(h5, folder) == []
         assert nethub.convert(folder, h5b) == []
         a, b = nethub.read(h5), nethub.read(h5b)
-        assert b.network.equals(a.network)
-        assert a.network.equals(net.canonical())
-        assert _same_runs(b.results, a.results)
+        assert_network_equal(b.network, a.network)
+        assert_network_equal(a.network, net.canonical())
+        assert_results_equal(b.results, a.results)
 
 
 @SETTINGS
@@ -90,7 +86,7 @@ def test_results_only(net: Network, data) -> None:
         doc = nethub.read(path)
         assert doc.network is None
         assert len(doc.results) == len(runs)
-        assert all(b.equals(r) for b, r in zip(doc.results, runs))
+        assert_results_equal(doc.results, runs, ignore=["name"])
 
 
 @SETTINGS
