@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from nets import tutorial
 
 import nethub
 from nethub.testing import RoundTripTests, example_results
+
+from .nets import tutorial
 
 PROVENANCE = "provenance of the network"
 RUN_LOSSES = (

@@ -3,10 +3,10 @@ spec is written as that spec and built back identically; runs are reported lost.
 
 from __future__ import annotations
 
-from nets import tutorial
-
 from nethub.formats.base import Document
 from nethub.testing import RoundTripTests
+
+from .nets import tutorial
 
 
 class SpecCase(RoundTripTests):
