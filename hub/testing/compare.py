@@ -217,27 +217,33 @@ def _row_labels(table: Table, keys: Sequence[str]) -> Any:
 
 # ---------------------------------------------------------------------------- networks
 def _documents(objs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in objs.items()}
+    return {k: _document(v) for k, v in objs.items()}
 
 
 def _network_parts(d: _Diff, a: Network, b: Network) -> None:
     names = [f.name for f in dataclasses.fields(a)]
-    names += [n for n in (f.name for f in dataclasses.fields(b)) if n not in names]
-    for name in names:  # every field, so new ones (e.g. schema v2's files) are compared too
+    for obj in (a, b):  # every field and attribute, so new ones (schema v2's files) count too
+        names += [n for n in vars(obj) if n not in names and not n.startswith("_")]
+    for name in names:
         va, vb = getattr(a, name, None), getattr(b, name, None)
         if isinstance(va, Table) and isinstance(vb, Table):
             d.table(name, va, vb)
-        elif isinstance(va, Mapping) and isinstance(vb, Mapping):
-            d.value(name, jsonable(_documents(va)), jsonable(_documents(vb)))
         else:
-            d.value(name, jsonable(_document(va)), jsonable(_document(vb)))
+            d.value(name, _plain(va), _plain(vb))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Table):
+        return f"<table of {len(value)} rows>"
+    return jsonable(_documents(value) if isinstance(value, Mapping) else _document(value))
 
 
 def _document(value: Any) -> Any:
+    """A model object as JSON-like data (``to_dict``, or the fields of a dataclass)."""
     if hasattr(value, "to_dict"):
         return value.to_dict()
-    if isinstance(value, bytes):
-        return value.hex()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     return value
 
 

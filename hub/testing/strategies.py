@@ -58,11 +58,13 @@ JSON_NO_NAN = st.recursive(
 
 
 def unique_names(min_size: int = 0, max_size: int = 3):
+    """Lists of distinct names (unicode, no NUL)."""
     return st.lists(NAMES, min_size=min_size, max_size=max_size, unique=True)
 
 
 @st.composite
 def sections(draw) -> dict[str, Section]:
+    """Sections of a compartmental cell: geometry, pt3d, mechanisms, ions, point processes."""
     out = {}
     for i, name in enumerate(draw(unique_names(1, 3))):
         nseg = draw(st.integers(1, 3))
@@ -86,6 +88,7 @@ def sections(draw) -> dict[str, Section]:
 
 @st.composite
 def cell_type(draw, name: str):
+    """A compartmental or point cell type named ``name``."""
     if draw(st.booleans()):
         secs = draw(sections())
         return CompartmentalCell(
@@ -110,6 +113,7 @@ def categorical(draw, n: int, names: list[str], missing: bool = True) -> Categor
 
 
 def ragged(draw, n: int) -> Ragged:
+    """A ragged column of ``n`` rows (0-3 values each) of a random numeric dtype."""
     dtype = draw(st.sampled_from(["float64", "int64", "int32", "float32"]))
     lens = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     values = draw(hnp.arrays(dtype, sum(lens)))
@@ -119,6 +123,7 @@ def ragged(draw, n: int) -> Ragged:
 
 
 def extra_columns(draw, n: int, taken: set[str]) -> dict:
+    """Up to three undeclared columns (numeric, categorical or ragged) not named in ``taken``."""
     cols = {}
     for name in draw(unique_names(0, 3)):
         if name in taken:
@@ -135,6 +140,8 @@ def extra_columns(draw, n: int, taken: set[str]) -> dict:
 
 def table(draw, tname: str, n: int, gid_cols: dict[str, list[int]],
           refs: dict[str, list[str]]) -> Table:
+    """A table ``tname`` of ``n`` rows: gid columns drawn from ``gid_cols``, categorical
+    references from ``refs``, other declared columns drawn or left to their defaults, extras."""
     schema = TABLE_SCHEMAS[tname]
     cols: dict = {}
     for cname, spec in schema.items():
@@ -155,6 +162,7 @@ def table(draw, tname: str, n: int, gid_cols: dict[str, list[int]],
 
 @st.composite
 def networks(draw) -> Network:
+    """Random networks (0-10 cells) with every table, model document and column kind."""
     types = {n: draw(cell_type(n)) for n in draw(unique_names(0, 3))}
     syns = {n: SynMech(n, draw(NAMES), draw(st.dictionaries(NAMES, JSON, max_size=2)),
                        loc=draw(st.none() | st.floats(0, 1))) for n in draw(unique_names(0, 3))}
@@ -186,6 +194,7 @@ def networks(draw) -> Network:
 
 @st.composite
 def results(draw, gids: list[int]) -> Results:
+    """A random run: spikes and traces of ``gids``, maybe an LFP, and every run document."""
     n_sp = draw(st.integers(0, 20))
     some_gids = st.sampled_from(gids) if gids else st.integers(0, 100)
     n_tr, n_t = draw(st.integers(0, 3)), draw(st.integers(0, 5))

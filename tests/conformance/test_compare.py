@@ -134,3 +134,23 @@ def test_diff_agrees_with_equals(a, b):
     assert diff_networks(a, a) == []
     assert (diff_networks(a, b) == []) == a.equals(b)
     assert (diff_networks(a, a.canonical()) == []) == a.equals(a.canonical())
+
+
+def test_new_fields_are_compared():
+    """Fields the kit does not know by name (schema v2's embedded files) are compared too,
+    whether their values have ``to_dict``, are dataclasses or bytes."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Embedded:
+        role: str
+        data: bytes
+
+    a, b = example_network(), example_network()
+    a.files = {"m.swc": Embedded("morphology", b"1 1 0 0 0 5 -1\n")}
+    b.files = {"m.swc": Embedded("morphology", b"1 1 0 0 0 6 -1\n")}
+    assert diff_networks(a, b) == [
+        "files.m.swc.data: b'1 1 0 0 0 5 -1\\n' vs b'1 1 0 0 0 6 -1\\n'"]
+    assert diff_networks(a, example_network()) == [
+        "files: {'m.swc': {'role': 'morphology', 'data': b'1 1 0 0 0 5 -1\\n'}} (dict) vs None "
+        "(NoneType)"]

@@ -70,3 +70,15 @@ def test_losses_match():
     assert losses_match(["a", "c"], ["a", "b"]) == ["expected loss not reported: 'b'",
                                                     "unexpected loss reported: 'c'"]
     assert losses_match(["a", "a"], ["a"]) == ["unexpected loss reported: 'a'"]
+
+
+def test_kit_imports_without_dev_extras():
+    """nethub.testing needs neither hypothesis nor pytest; nethub does not import the kit."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nethub; assert 'nethub.testing' not in sys.modules; "
+            "import nethub.testing; "
+            "bad = {'hypothesis', 'pytest', 'neuron', 'mpi4py', 'matplotlib'} & set(sys.modules); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
