@@ -290,7 +290,10 @@ class RoundTripTests:
     def _read(self, path: Path, results: bool = True) -> Document:
         return nethub.read(path, format=self.format_name, results=results, **self.read_options)
 
-    def _network_problems(self, back: Network | None, net: Network, **extra: Any) -> list[str]:
+    def network_differences(self, back: Network | None, net: Network, **extra: Any
+                            ) -> list[str]:
+        """The differences between ``expected_network(net)`` and the network read back
+        (``compare`` options, updated by ``extra``), in canonical order if so configured."""
         if back is None:
             return ["the format read back no network"]
         net = self.expected_network(net)
@@ -322,7 +325,7 @@ class RoundTripTests:
                 self._save(net, path)
                 doc = self._read(path)
                 self._fail(f"{self.format_name}: network read back differs (written vs read)",
-                           self._network_problems(doc.network, net))
+                           self.network_differences(doc.network, net))
                 self._fail(f"{self.format_name}: reading its own output reported losses",
                            [repr(x) for x in doc.lost])
         self._each_network(check)
@@ -338,7 +341,7 @@ class RoundTripTests:
                 if self.format.lossless:
                     back = self._read(self._path(tmp)).network
                     self._fail(f"{self.format_name} is declared lossless but",
-                               self._network_problems(back, net, ignore=()))
+                               self.network_differences(back, net, ignore=()))
         self._each_network(check)
 
     def test_write_twice_same(self) -> None:
@@ -420,7 +423,7 @@ class RoundTripTests:
                        losses_match(lost, self.losses(net, runs)))
             doc = self._read(path)
             self._fail(f"{self.format_name}: network read back with runs differs",
-                       self._network_problems(doc.network, net,
+                       self.network_differences(doc.network, net,
                                               **(self.compare_with_results or self.compare)))
             if not self.format.holds_results:
                 assert doc.results == [], "a format that holds no results read some"
