@@ -50,10 +50,10 @@ def _value(obj: Any, key: str | None, parent: str | None) -> Any:
     if isinstance(obj, mat_struct):
         value: Any = {f: _value(obj.__dict__[f], f, key) for f in obj._fieldnames}
     elif isinstance(obj, np.ndarray):
-        if obj.dtype.kind in "US":
-            # an empty char array is the empty string (lists of strings are '[a,b]' text)
-            value = [str(x) for x in obj.reshape(-1)] if obj.ndim and obj.size else str(
-                obj) if obj.ndim == 0 else ""
+        if obj.dtype.kind in "US" and obj.ndim == 0:
+            value = str(obj)
+        elif obj.dtype.kind in "US":  # empty: the empty string (string lists are '[a,b]' text)
+            value = [str(x) for x in obj.reshape(-1)] if obj.size else ""
         elif obj.dtype == object:
             value = [_value(x, None, key) for x in obj]
         else:
