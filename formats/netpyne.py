@@ -85,6 +85,9 @@ class _NetpyneOutput(Format):
 
         self.check_options("read", {**opts, "mod_dir": mod_dir})
         data = self._load(path, **opts)
+        if isinstance(data, dict) and not any(k in data for k in (*_OUTPUT_KEYS, "simConfig")):
+            raise FormatError(f"{path}: not NetPyNE saved output (no 'net', 'simConfig' or "
+                              "'simData' at the top level)")
         mods = read_mod_dir(mod_dir) if mod_dir else None
         try:
             net, runs, lost = netpyne.to_network(data, results=results, mod_files=mods)

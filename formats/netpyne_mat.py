@@ -34,10 +34,11 @@ _LIST_KEYS = frozenset({"conns", "stims", "synMechs", "cells", "cellGids", "incl
 def from_mat(path: str | os.PathLike) -> dict:
     """Read a NetPyNE .mat file into plain dicts and lists."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         raw = loadmat(path, struct_as_record=False, squeeze_me=True)
-    except (ValueError, TypeError, OSError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, OSError, KeyError, IndexError, MatReadError) as exc:
         raise FormatError(f"{path}: not a readable MAT file ({type(exc).__name__}: {exc}); "
                           "is it complete?") from None
     return {k: _value(v, k, None) for k, v in raw.items() if not k.startswith("__")}
@@ -49,8 +50,10 @@ def _value(obj: Any, key: str | None, parent: str | None) -> Any:
     if isinstance(obj, mat_struct):
         value: Any = {f: _value(obj.__dict__[f], f, key) for f in obj._fieldnames}
     elif isinstance(obj, np.ndarray):
-        if obj.dtype.kind in "US":
-            value = [str(x) for x in obj.reshape(-1)] if obj.ndim else str(obj)
+        if obj.dtype.kind in "US" and obj.ndim == 0:
+            value = str(obj)
+        elif obj.dtype.kind in "US":  # empty: the empty string (string lists are '[a,b]' text)
+            value = [str(x) for x in obj.reshape(-1)] if obj.size else ""
         elif obj.dtype == object:
             value = [_value(x, None, key) for x in obj]
         else:

@@ -1,6 +1,6 @@
 """Property: any network and its runs round-trip exactly through every lossless container.
 
-The random networks and runs are those of ``test_store_roundtrip.py`` (every column kind and
+The random networks and runs are those of :mod:`nethub.testing.strategies` (every column kind and
 dtype, categoricals with missing values and unused categories, ragged columns, empty tables,
 zero cells, unicode names and values everywhere, NaN/inf), plus strings that CSV must quote
 (commas, quotes, line breaks, empty strings next to missing values). Each goes through
@@ -12,7 +12,7 @@ zero cells, unicode names and values everywhere, NaN/inf), plus strings that CSV
 - and every other registered format that says it is lossless and can write a network.
 
 NaN payloads and signs are not kept by text formats (every NaN reads back as the default NaN),
-so networks are compared with ``Network.equals`` (NaN equals NaN), not by content hash.
+so networks are compared with ``assert_network_equal`` (NaN equals NaN), not by content hash.
 """
 
 from __future__ import annotations
@@ -20,33 +20,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from test_store_roundtrip import RUN_NAMES, SETTINGS, networks, results
+from test_store_roundtrip import SETTINGS
 
 import nethub
 from nethub.formats import formats
 from nethub.network import Network
 from nethub.results import Results
-from nethub.table import Categorical, Table
-
-#: Strings that exercise CSV quoting and the missing-value token.
-AWKWARD = ["", ",", '"', 'a"b', "x,\ny", "\r", "\r\n", " lead", "trail ", "<NA>", "NA", "nan",
-           "None", "null", "1", "1.0", "True", "[1, 2]", "é\u2028"]
-
-
-@st.composite
-def awkward_network(draw) -> Network:
-    """A network with an extra categorical cells column of awkward strings and missing values."""
-    net = draw(networks())
-    n = net.n_cells
-    cats = draw(st.lists(st.sampled_from(AWKWARD), min_size=1, max_size=6, unique=True))
-    codes = draw(st.lists(st.integers(-1, len(cats) - 1), min_size=n, max_size=n))
-    cells = Table(dict(net.cells.columns), net.cells.schema, n=n)
-    if "awkward, \"col\"\n" not in cells:
-        cells["awkward, \"col\"\n"] = Categorical(np.array(codes, dtype=np.int32), cats)
-    return net.replace(cells=cells)
+from nethub.testing import assert_network_equal, assert_results_equal
+from nethub.testing.strategies import RUN_NAMES, awkward_network, networks, results
 
 
 def _runs(data, net: Network) -> list[Results]:
@@ -55,11 +38,6 @@ def _runs(data, net: Network) -> list[Results]:
     for r, name in zip(runs, names):
         r.name = name
     return runs
-
-
-def _same_runs(back: list[Results], runs: list[Results]) -> bool:
-    return len(back) == len(runs) and all(
-        b.equals(r) and b.name == r.name for b, r in zip(back, runs))
 
 
 def _other_lossless() -> list:
@@ -78,8 +56,8 @@ def test_csv_round_trip(net: Network, data) -> None:
             assert nethub.formats.guess_format(path).name == "csv"
             doc = nethub.read(path)
             assert doc.lost == []
-            assert doc.network.equals(net), name
-            assert _same_runs(doc.results, runs), name
+            assert_network_equal(doc.network, net)
+            assert_results_equal(doc.results, runs)
             assert not nethub.read(path, results=False).results
 
 
@@ -93,9 +71,9 @@ def test_store_csv_store(net: Network, data) -> None:
         assert nethub.convert(h5, folder) == []
         assert nethub.convert(folder, h5b) == []
         a, b = nethub.read(h5), nethub.read(h5b)
-        assert b.network.equals(a.network)
-        assert a.network.equals(net.canonical())
-        assert _same_runs(b.results, a.results)
+        assert_network_equal(b.network, a.network)
+        assert_network_equal(a.network, net.canonical())
+        assert_results_equal(b.results, a.results)
 
 
 @SETTINGS
@@ -108,7 +86,7 @@ def test_results_only(net: Network, data) -> None:
         doc = nethub.read(path)
         assert doc.network is None
         assert len(doc.results) == len(runs)
-        assert all(b.equals(r) for b, r in zip(doc.results, runs))
+        assert_results_equal(doc.results, runs, ignore=["name"])
 
 
 @SETTINGS

@@ -1,0 +1,1 @@
+"""Conformance of every built-in format to nethub.testing (docs/testing.md)."""

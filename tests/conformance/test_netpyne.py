@@ -1,0 +1,102 @@
+"""NetPyNE saved output (JSON, pickle with trust, MAT) passes the conformance kit.
+
+What the NetPyNE layout cannot hold, and each write reports: the network's provenance; with a
+run, the run metadata (versions, timing, ranks, network hash), the spec's simConfig (the run's
+is written) and what a trace records (sec, loc, var are not in ``recordTraces``). MAT files
+also drop names starting with '_' and turn booleans into 1/0.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import nethub
+from nethub.testing import RoundTripTests, example_results
+
+from .nets import tutorial
+
+PROVENANCE = "provenance of the network"
+RUN_LOSSES = (
+    "run metadata (software versions, timing, ranks, network hash): no place in NetPyNE's "
+    "simData",
+    "the spec's simConfig: NetPyNE files hold one simConfig, the run's (with the simulator's "
+    "defaults filled in) is written",
+    "traces ['V_soma']: what they record (sec, loc, var) is not in simConfig['recordTraces']",
+)
+RUN_IGNORED = ["traces.index.sec", "versions", "timing", "nranks", "network_hash",
+               "name"]  # the name: see test_run_name_loss_reported
+
+
+class NetpyneCase(RoundTripTests):
+    expected_losses = (PROVENANCE,)
+    expected_result_losses = RUN_LOSSES
+    compare = {"ignore": ["provenance"]}
+    compare_with_results = {"ignore": ["provenance", "spec.simConfig"]}
+    results_compare = {"ignore": RUN_IGNORED}
+
+    def networks(self):
+        return [tutorial("doc_code/tut2.py"), tutorial("doc_code/tut6.py")]
+
+
+class TestNetpyneJson(NetpyneCase):
+    format_name = "netpyne-json"
+    suffix = ".json"
+
+
+class TestNetpynePickle(NetpyneCase):
+    format_name = "netpyne-pickle"
+    suffix = ".pkl"
+    read_options = {"trusted": True}
+
+
+MAT_LOSSES = (
+    re.escape("MAT field names cannot start with '_' or a digit or be longer than 63 "
+              "characters: '_labelid' and what it holds dropped (") + r"\d+ value\(s\)\)",
+    r"booleans come back from MATLAB as 1/0 \(\d+ value\(s\)\)",
+)
+
+
+def matlab(value):
+    """What MATLAB gives back: booleans as 1/0, no fields named '_...'."""
+    if isinstance(value, dict):
+        return {k: matlab(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [matlab(v) for v in value]
+    return int(value) if isinstance(value, bool) else value
+
+
+class TestNetpyneMat(NetpyneCase):
+    format_name = "netpyne-mat"
+    suffix = ".mat"
+    expected_losses = (PROVENANCE, *(re.compile(p) for p in MAT_LOSSES))
+
+    def networks(self):  # tut6: see test_mat_mixed_lists
+        return [tutorial("doc_code/tut2.py")]
+
+    def expected_network(self, network):
+        return network.replace(spec=matlab(network.spec), params=matlab(network.params))
+
+
+@pytest.mark.xfail(strict=True, reason="finding: MAT silently changes lists that mix types: "
+                   "[['S', 0], ['M', 0]] (simConfig analysis include) reads back as a padded "
+                   "char matrix, [0, 0.2] as [0.0, 0.2]; neither is reported lost")
+def test_mat_mixed_lists(tmp_path):
+    net = tutorial("doc_code/tut6.py")
+    lost = nethub.save(net, tmp_path / "net.mat")
+    back = nethub.read(tmp_path / "net.mat").network
+    case = TestNetpyneMat()
+    assert not case.network_differences(back, net) or len(lost) > len(case.losses(net, []))
+
+
+@pytest.mark.xfail(strict=True, reason="finding: the run's name is neither kept nor reported "
+                   "lost (reads back as 'netpyne'); converters/netpyne_write.py")
+@pytest.mark.parametrize("suffix", [".json", ".pkl", ".mat"])
+def test_run_name_loss_reported(tmp_path, suffix):
+    net = tutorial("doc_code/tut2.py")
+    path = tmp_path / f"net{suffix}"
+    lost = nethub.save((net, [example_results(net, name="baseline")]), path)
+    back = nethub.read(path, trusted=True) if suffix == ".pkl" else nethub.read(path)
+    named = ("run name", "name of the run", "run's name", "'baseline'")
+    assert back.results[0].name == "baseline" or any(w in n for n in lost for w in named)
