@@ -56,7 +56,6 @@ from .h5table import (
 )
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
-from .storeschema import migrate_cells, read_files, store_version, write_files
 from .storelock import (
     clean_stale_temps,
     lock_path,
@@ -64,6 +63,7 @@ from .storelock import (
     store_lock,
     temp_prefix,
 )
+from .storeschema import migrate_cells, read_files, store_version, write_files
 
 __all__ = [
     "FORMAT_NAME",

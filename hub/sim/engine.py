@@ -19,7 +19,7 @@ from ..errors import SimulationError
 from ..network import DRAWS_COLUMN, Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import bulkconnect, merge, plasticity, synshare
+from . import bulkconnect, merge, plasticity, rotation, synshare
 
 __all__ = ["Engine"]
 
@@ -108,13 +108,13 @@ class Engine:
         ct: Categorical = cells["cell_type"]  # type: ignore[assignment]
         xyz = np.stack([np.asarray(cells[c]) for c in ("x", "y", "z")], axis=1)
         self._param_cols = [c for c in cells.extra_columns if c.startswith("param.secs.")]
-        rot = np.asarray(cells["rotation_y"]) if "rotation_y" in cells else None
+        rot = rotation.cell_angles(cells)
         for i, gid in enumerate(gids.tolist()):
             ctype = self.net.cell_types[ct.categories[ct.codes[i]]]
             if isinstance(ctype, PointCell):
                 cell = self._point_cell(gid, ctype, i)
             else:
-                angle = None if rot is None or np.isnan(rot[i]) else float(rot[i])
+                angle = rotation.row_angles(rot, i)
                 cell = self._compartmental(gid, ctype, xyz[i], self._row_params(i), angle)
             self.cells[gid] = cell
 
@@ -132,7 +132,8 @@ class Engine:
         return out
 
     def _compartmental(self, gid: int, ct: CompartmentalCell, pos: np.ndarray,
-                       per_cell: dict[str, Any] | None = None, angle: float | None = None
+                       per_cell: dict[str, Any] | None = None,
+                       angle: tuple[float, float, float] | None = None
                        ) -> _Cell:
         h = self.h
         cell = _Cell(gid)
@@ -165,7 +166,7 @@ class Engine:
         return cell
 
     def _geometry(self, hsec, sec, off, ct_name: str, sec_name: str, own: dict,
-                  angle: float | None) -> None:
+                  angle: tuple[float, float, float] | None) -> None:
         for key, val in sec.geom.items():
             if isinstance(val, (list, dict)):
                 continue
@@ -177,11 +178,8 @@ class Engine:
         if sec.pt3d is not None and len(sec.pt3d):
             h = self.h
             pts = sec.pt3d
-            if angle is not None:  # rotation about the y axis (rotateCellsRandomly)
-                c, s_ = np.cos(angle), np.sin(angle)
-                pts = pts.copy()
-                pts[:, 0], pts[:, 2] = (sec.pt3d[:, 0] * c - sec.pt3d[:, 2] * s_,
-                                        sec.pt3d[:, 0] * s_ + sec.pt3d[:, 2] * c)
+            if angle is not None:  # rot_x/y/z (NetPyNE's rotateCellsRandomly: rot_y)
+                pts = rotation.rotate_points(sec.pt3d, angle)
             h.pt3dclear(sec=hsec)
             for x, y, z, d in pts.tolist():
                 h.pt3dadd(off[0] + x, off[1] + y, off[2] + z, d, sec=hsec)
