@@ -63,7 +63,13 @@ from .storelock import (
     store_lock,
     temp_prefix,
 )
-from .storeschema import migrate_cells, read_files, store_version, write_files
+from .storeschema import (
+    migrate_cells,
+    read_files,
+    split_mod_files,
+    store_version,
+    write_files,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -389,7 +395,7 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
         docs = {doc: _read_json(model, doc) for doc in MODEL_DOCS}
         mods = {ds.attrs["name"]: _decode(ds[()]) for ds in model["mod_files"].values()}
         where.append("/model/files")
-        files = read_files(model, path)
+        files = split_mod_files(read_files(model, path), mods)
         where.append("/network/cells")
         cells_g = f["network/cells"]
         runs = None

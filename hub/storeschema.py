@@ -26,7 +26,8 @@ from .errors import StoreError
 from .h5table import STR_DTYPE, dataset_options
 from .table import Table
 
-__all__ = ["FILES_GROUP", "write_files", "read_files", "migrate_cells", "store_version"]
+__all__ = ["FILES_GROUP", "write_files", "read_files", "split_mod_files", "migrate_cells",
+           "store_version"]
 
 FILES_GROUP = "files"
 _ATTRS = ("name", "role", "original_name", "sha256")
@@ -94,6 +95,16 @@ def read_files(model: h5py.Group, path: Path | str) -> dict[str, EmbeddedFile]:
         except ValueError as exc:
             raise StoreError(f"{where}: {exc}") from exc
     return out
+
+
+def split_mod_files(files: dict[str, EmbeddedFile], mods: dict[str, str]
+                    ) -> dict[str, EmbeddedFile]:
+    """Embedded files of role ``mod`` (another writer may store NMODL there) join ``mods``
+    (``/model/mod_files`` wins on a name clash); the other files are returned."""
+    for name, ef in files.items():
+        if ef.role == "mod":
+            mods.setdefault(name, ef.data.decode("utf-8", errors="replace"))
+    return {k: v for k, v in files.items() if v.role != "mod"}
 
 
 def migrate_cells(cells: Table, version: int) -> Table:
