@@ -19,7 +19,7 @@ from ..errors import SimulationError
 from ..network import DRAWS_COLUMN, Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import bulkconnect, merge, plasticity, rotation, synshare
+from . import bulkconnect, merge, plasticity, rotation, synparams, synshare
 
 __all__ = ["Engine"]
 
@@ -320,10 +320,13 @@ class Engine:
         self.keep.append(r)
 
     # ------------------------------------------------------------------ synapses
-    def _syn(self, cell: _Cell, mech_name: str, sec: str | None, loc: float):
-        mech = self.net.syn_mechs[mech_name]
-        if cell.point is not None or sec is None:
+    def _syn(self, cell: _Cell, mech_name: str | None, sec: str | None, loc: float):
+        if cell.point is not None or sec is None:  # artificial cell: no synMech needed
             return cell.point
+        if mech_name is None:
+            raise SimulationError(f"connection onto compartmental cell {cell.gid} has no "
+                                  "synaptic mechanism (only artificial cells take none)")
+        mech = self.net.syn_mechs[mech_name]
         if sec in cell.vref:  # NetPyNE's _setConnPointP: the point process is the target
             return cell.vref[sec][0]
         hsec = cell.secs[sec]
@@ -411,7 +414,8 @@ class Engine:
         if n == 0:
             return 0
         plastic = plasticity.plastic_rows(conns)
-        bulk = None if plastic.any() else bulkconnect.plan(self.net, self.cells)
+        syn_params = synparams.columns(conns)  # param.<name>: the per-row path sets them
+        bulk = None if plastic.any() or syn_params else bulkconnect.plan(self.net, self.cells)
         if bulk is not None:
             bulkconnect.apply_merge(bulk, plan.syn_index)
             made = bulkconnect.create(self.h, self.pc, bulk)
@@ -419,12 +423,14 @@ class Engine:
             self.keep.append(made)
             objs = made.syns
         else:
-            objs = self._connect_rows(conns, plan.syn_index, plastic)
+            objs = self._connect_rows(conns, plan.syn_index, plastic, syn_params)
         if self.shared_syns is not None:  # oneSynPerNetcon=False: stims reuse these
-            self.shared_syns.add_connections(conns, plan.syn_index, objs)
+            self.shared_syns.add_connections(conns, synparams.unshared(plan.syn_index, conns),
+                                             objs)
         return n
 
-    def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray) -> None:
+    def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray,
+                      syn_params: dict[str, np.ndarray] | None = None) -> None:
         """The Python path: per row, its synapse (created by the first row of its merge group),
         the NetCon, then the row's plasticity."""
         n = len(conns)
@@ -449,6 +455,8 @@ class Engine:
             k = ids[i]
             if k < 0 or k == len(objs):  # own object, or the first row of a merge group
                 target = self._syn(cell, mech_v[i], sec_v[i], loc[i])
+                if syn_params and target is not cell.point:
+                    synparams.apply(target, syn_params, i)
                 if k >= 0:
                     objs.append(target)
             else:
