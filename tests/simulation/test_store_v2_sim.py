@@ -11,9 +11,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from neuron import h
 
 import nethub
 from nethub.sim import simulate
+from nethub.sim.engine import Engine
 from nethub.sim.rotation import rotate_points
 from nethub.table import Categorical, Table
 from nethub.validate import check_network
@@ -194,14 +196,8 @@ def test_rotated_cell_points_in_neuron(tmp_path):
     pts = net.cell_types["P"].sections["dend"].pt3d
     # documented matrix, cell position added (invertedYCoord: the y offset is negated)
     want = pts[:, :3] @ _rotation_matrix(0.4, -0.9, 1.3).T + np.array([10.0, -20.0, 30.0])
-    # the engine's own placement of the points (invertedYCoord: y offset negated)
-    from neuron import h
-
-    from nethub.sim.engine import Engine
-
     pc = h.ParallelContext()
-    engine = Engine(h, pc, net, {"pt3dRelativeToCellLocation": True,
-                                         "invertedYCoord": True})
+    engine = Engine(h, pc, net, {"pt3dRelativeToCellLocation": True, "invertedYCoord": True})
     engine.create_cells()
     dend = engine.cells[0].secs["dend"]
     got = np.array([[h.x3d(i, sec=dend), h.y3d(i, sec=dend), h.z3d(i, sec=dend)]
