@@ -195,9 +195,13 @@ class Network:
         pops = {}
         pop_col: Categorical = self.cells["pop"]  # type: ignore[assignment]
         counts = np.bincount(pop_col.codes[pop_col.codes >= 0], minlength=len(pop_col.categories))
-        for name, n in zip(pop_col.categories, counts):
+        ct_col: Categorical = self.cells["cell_type"]  # type: ignore[assignment]
+        for code, (name, n) in enumerate(zip(pop_col.categories, counts)):
             p = self.populations.get(name)
             pops[name] = {"cells": int(n), "cell_type": p.cell_type if p else None}
+            if p is not None and p.cell_type is None:  # mixed (schema 2): the per-cell types
+                used = np.unique(ct_col.codes[(pop_col.codes == code) & (ct_col.codes >= 0)])
+                pops[name]["cell_types"] = [ct_col.categories[c] for c in used.tolist()]
         return {
             "populations": pops,
             "cell_types": {k: v.kind for k, v in self.cell_types.items()},

@@ -27,7 +27,7 @@ from .h5table import STR_DTYPE, dataset_options
 from .table import Table
 
 __all__ = ["FILES_GROUP", "write_files", "read_files", "split_mod_files", "migrate_cells",
-           "store_version"]
+           "store_version", "describe_store"]
 
 FILES_GROUP = "files"
 _ATTRS = ("name", "role", "original_name", "sha256")
@@ -105,6 +105,29 @@ def split_mod_files(files: dict[str, EmbeddedFile], mods: dict[str, str]
         if ef.role == "mod":
             mods.setdefault(name, ef.data.decode("utf-8", errors="replace"))
     return {k: v for k, v in files.items() if v.role != "mod"}
+
+
+def describe_store(path: str | Path) -> str | None:
+    """``'store schema 2, embedded files: morphology 1, ...'`` for a store with embedded
+    files (only attributes are read); None for other stores and files."""
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+            if (fmt.decode() if isinstance(fmt, bytes) else fmt) != "nethub-store":
+                return None
+            version = int(f.attrs.get("schema_version", 0))
+            roles: dict[str, int] = {}
+            g = f.get(f"model/{FILES_GROUP}")
+            for key in (g if isinstance(g, h5py.Group) else []):
+                role = g[key].attrs.get("role")
+                role = role.decode() if isinstance(role, bytes) else str(role)
+                roles[role] = roles.get(role, 0) + 1
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not roles:
+        return None
+    return f"store schema {version}, embedded files: " + ", ".join(
+        f"{r} {n}" for r, n in roles.items())
 
 
 def migrate_cells(cells: Table, version: int) -> Table:
