@@ -53,7 +53,7 @@ the type, and its values are a column of the cells table, named after the spec's
 So a ``str`` left in a compartmental type's ``geom``, ``mechs`` or ``point_processes`` always
 means "per cell, see the column". Rows of cells of other types hold NaN (or an empty row).
 
-``rotation_y`` (float64, radians; NaN for point cells) is added when ``rotateCellsRandomly``
+``rot_y`` (float64, radians; NaN for point cells) is added when ``rotateCellsRandomly``
 is set: ``Random123(gid, 0, 0).uniform(lo, hi)``, with ``[lo, hi] = [0, 6.2832]`` for ``True``
 and the given range for a ``[min, max]`` list. The simulator rotates each cell's ``pt3d``
 about the y axis through the cell's origin as NetPyNE does::

@@ -20,7 +20,7 @@ connections from cells matching ``preConds`` -- in NetPyNE's creation order, wit
 New locations 0 and 1 become 1e-5 and 0.99999; weights follow ``weightNorm`` (``w / old * new``).
 
 NEURON's geometry is reproduced bit for bit: 3-D points stored as float32 (``pt3d``, rotated by
-the cell's ``rotation_y`` if any, plus the cell position, y negated when ``invertedYCoord``), arc
+the cell's ``rot_y`` if any, plus the cell position, y negated when ``invertedYCoord``), arc
 lengths summed in double from float32 differences, ``L`` = arc length (else the type's, or the
 cell's value of an ``L`` expression), positions interpolated as NetPyNE's ``posFromLoc``, path
 distances by NEURON's ``topol_distance`` over nodes (segment centres and ends). Under
