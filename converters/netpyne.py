@@ -432,7 +432,8 @@ def _populations(pops_raw: dict, table: Table, spec: dict) -> dict[str, Populati
         code = pop_col.code_of(label)
         rows = np.flatnonzero(pop_col.codes == code) if code >= 0 else np.zeros(0, np.int64)
         names = sorted(set(ct.take(rows).values().tolist()) - {None})
-        out[label] = Population(label, "+".join(names) if len(names) != 1 else names[0],
+        # the cell type is per cell: a population that mixes types (or has none) has None
+        out[label] = Population(label, names[0] if len(names) == 1 else None,
                                 len(rows), tags=_plain(tags))
     return out
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from nethub.celltypes import CompartmentalCell, PointCell, Section
 from nethub.errors import ConversionError
-from nethub.network import Network
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
 from nethub.table import Categorical, Ragged, Table
 
 __all__ = ["SpecExport", "from_network", "to_network", "compare_networks", "MODES"]
@@ -60,7 +60,7 @@ NET_KEYS = ("scale", "sizeX", "sizeY", "sizeZ", "shape", "defaultWeight", "defau
 _COORDS = ("x", "y", "z")
 #: cell columns the builder derives itself (never emitted as per-cell tags)
 _DERIVED_PREFIXES = ("params.", "param.")
-_DERIVED = {"fraction", "rotation_y", "cellparams_draws"}
+_DERIVED = {"fraction", ROTATION_COLUMN, DRAWS_COLUMN}
 
 
 @dataclass

@@ -219,6 +219,8 @@ class SynMech:
     ``pointer`` describes pointer-based connections (gap junctions, graded synapses):
     ``{'source_var': ..., 'target_var': ..., 'bidirectional': bool}``; ``None`` for NetCon-driven
     synapses. ``self_netcon`` is NetPyNE's ``selfNetCon`` dict, ``loc`` a default location.
+    ``tags`` are free tags (e.g. a source format's labels), ``provenance`` where the mechanism
+    came from (schema version 2; both omitted from ``to_dict`` when empty, as in version 1).
     """
 
     name: str
@@ -227,9 +229,11 @@ class SynMech:
     pointer: dict[str, Any] | None = None
     self_netcon: dict[str, Any] | None = None
     loc: float | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        return _dict_without_empty(self, _OPTIONAL_DOCS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SynMech:
@@ -241,14 +245,18 @@ class SynMech:
 
 @dataclass
 class StimSource:
-    """A stimulation source: a NEURON object type (NetStim, IClamp, ...) and its parameters."""
+    """A stimulation source: a NEURON object type (NetStim, IClamp, ...) and its parameters,
+    with free ``tags`` and ``provenance`` (schema version 2; omitted from ``to_dict`` when
+    empty)."""
 
     name: str
     model: str
     params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        return _dict_without_empty(self, _OPTIONAL_DOCS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StimSource:
@@ -260,10 +268,14 @@ class StimSource:
 
 @dataclass
 class Population:
-    """A named group of cells of one cell type; its gids are the cells whose ``pop`` is it."""
+    """A named group of cells; its gids are the cells whose ``pop`` is it.
+
+    The cell type is per cell (the cells table's ``cell_type``); ``cell_type`` here is the
+    population's single type, or None when its cells mix types (or it is unknown).
+    """
 
     name: str
-    cell_type: str
+    cell_type: str | None = None
     size: int = 0
     tags: dict[str, Any] = field(default_factory=dict)
     extent: dict[str, Any] = field(default_factory=dict)
@@ -277,6 +289,15 @@ class Population:
 
     def equals(self, other: object) -> bool:
         return isinstance(other, Population) and _json_equal(self.to_dict(), other.to_dict())
+
+
+#: Fields written only when not empty, so that schema-1 documents (and hashes) stay as they were.
+_OPTIONAL_DOCS = ("tags", "provenance")
+
+
+def _dict_without_empty(obj: Any, optional: tuple[str, ...]) -> dict[str, Any]:
+    return jsonable({f.name: getattr(obj, f.name) for f in fields(obj)
+                     if not (f.name in optional and not getattr(obj, f.name))})
 
 
 def _json_equal(a: Any, b: Any) -> bool:

@@ -162,6 +162,13 @@ def _grid(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence
     return lines
 
 
+def _pop_type(pop: dict[str, Any]) -> str | None:
+    """A population's cell type, or ``mixed: A, B`` for one whose cells mix types."""
+    if pop.get("cell_type") is None and pop.get("cell_types"):
+        return "mixed: " + ", ".join(pop["cell_types"])
+    return pop.get("cell_type")
+
+
 def format_info(data: dict[str, Any]) -> str:
     """The human-readable text of ``nethub info`` for the dict of :func:`nethub.info`."""
     head = data.get("header", {})
@@ -173,7 +180,7 @@ def format_info(data: dict[str, Any]) -> str:
              + f", {_human_size(data.get('file_size', 0))}", ""]
     pops = data.get("populations", {})
     lines += _grid(["population", "cell type", "cells"],
-                   [(k, v.get("cell_type"), f"{v['cells']:,}") for k, v in pops.items()],
+                   [(k, _pop_type(v), f"{v['cells']:,}") for k, v in pops.items()],
                    right=(2,)) if pops else ["populations: none"]
     lines.append("")
     types = data.get("cell_types", {})
@@ -186,6 +193,9 @@ def format_info(data: dict[str, Any]) -> str:
     for key, label in (("syn_mechs", "synaptic mechanisms"), ("mod_files", "mod files")):
         if key in data:
             lines.append(f"{label}: {', '.join(data[key]) or 'none'}")
+    if data.get("files"):  # schema 2: embedded files per role
+        lines.append("embedded files: " + ", ".join(f"{role} {n}" for role, n in
+                                                     data["files"].items()))
     for item in data.get("native_code", []):
         lines.append(f"native code (running needs --trust): {', '.join(item['mechanisms'])} in "
                      f"{item['file']}: {item['reason']}")
@@ -218,6 +228,11 @@ def _run_validate(args: argparse.Namespace) -> int:
     n_err = sum(1 for f in findings if f.level == "error")
     for f in findings:
         out(f"{f.level.upper()} {f.path or '/'}: {f.message}")
+    from .storeschema import describe_store
+
+    facts = describe_store(args.file)  # schema version and embedded files of a store
+    if facts:
+        out(f"{args.file}: {facts}")
     if not findings:
         out(f"{args.file}: valid")
     else:

@@ -22,100 +22,40 @@ from .celltypes import (
     _json_equal,
     jsonable,
 )
-from .table import Categorical, ColumnSpec, Ragged, Table
+from .columns import (
+    CELL_COLUMNS,
+    CONN_COLUMNS,
+    DRAWS_COLUMN,
+    GID_DTYPE,
+    OPTIONAL_COLUMNS,
+    POINTER_COLUMNS,
+    ROTATION_COLUMN,
+    ROTATION_COLUMNS,
+    STIM_COLUMNS,
+    SYN_PARAM_PREFIX,
+    TABLE_SCHEMAS,
+    param_column,
+    syn_param_column,
+)
+from .embedded import EmbeddedFile, check_role
+from .table import Categorical, Ragged, Table
 
 __all__ = [
     "Network",
+    "EmbeddedFile",
     "CELL_COLUMNS",
     "CONN_COLUMNS",
     "POINTER_COLUMNS",
     "STIM_COLUMNS",
+    "OPTIONAL_COLUMNS",
     "GID_DTYPE",
     "DRAWS_COLUMN",
     "ROTATION_COLUMN",
+    "ROTATION_COLUMNS",
+    "SYN_PARAM_PREFIX",
     "param_column",
+    "syn_param_column",
 ]
-
-GID_DTYPE = np.int64
-NAN = float("nan")
-
-#: Optional cells column: rotation of the cell's 3-D points about the y axis (radians), applied
-#: when the cell is instantiated (NetPyNE's ``rotateCellsRandomly``).
-ROTATION_COLUMN = "rotation_y"
-#: Optional cells column: how many NEURON Random123 draws the cell's parameter expressions used
-#: (the simulator continues the cell's stream from there, as NetPyNE does).
-DRAWS_COLUMN = "cellparams_draws"
-
-
-def param_column(sec: str, kind: str, *names: str) -> str:
-    """Column name of a per-cell section value, e.g. ``param.secs.soma.mechs.hh.gnabar``."""
-    return ".".join(("param", "secs", sec, kind, *names))
-
-#: Columns of the cells table (one row per cell, sorted by gid in the store).
-CELL_COLUMNS: dict[str, ColumnSpec] = {
-    "gid": ColumnSpec("int64", 0, "global cell id, unique"),
-    "pop": ColumnSpec("category", None, "population name"),
-    "cell_type": ColumnSpec("category", None, "cell type name (key of Network.cell_types)"),
-    "x": ColumnSpec("float64", 0.0, "soma position, µm"),
-    "y": ColumnSpec("float64", 0.0, "soma position, µm"),
-    "z": ColumnSpec("float64", 0.0, "soma position, µm"),
-    "xnorm": ColumnSpec("float64", NAN, "x normalised to the network size (NaN if unknown)"),
-    "ynorm": ColumnSpec("float64", NAN, "y normalised to the network size"),
-    "znorm": ColumnSpec("float64", NAN, "z normalised to the network size"),
-    "source_format": ColumnSpec("category", None, "format the cell came from (netpyne, ...)"),
-    "source_pop": ColumnSpec("category", None, "population name in the source"),
-    "source_id": ColumnSpec("int64", -1, "id of the cell in its source population/file"),
-}
-
-#: Columns of the connections table (one row per NetCon; sorted by post gid in the store).
-CONN_COLUMNS: dict[str, ColumnSpec] = {
-    "pre_gid": ColumnSpec("int64", -1, "presynaptic gid"),
-    "post_gid": ColumnSpec("int64", -1, "postsynaptic gid"),
-    "syn_mech": ColumnSpec("category", None, "synaptic mechanism (key of Network.syn_mechs)"),
-    "post_sec": ColumnSpec("category", None, "postsynaptic section name"),
-    "post_loc": ColumnSpec("float64", 0.5, "location on the postsynaptic section, 0..1"),
-    "weight": ColumnSpec("float64", 0.0, "NetCon weight[0]"),
-    "delay": ColumnSpec("float64", 1.0, "NetCon delay, ms"),
-    "pre_sec": ColumnSpec("category", None, "presynaptic section of the spike source"),
-    "pre_loc": ColumnSpec("float64", NAN, "presynaptic location (NaN: the cell's spike source)"),
-    "threshold": ColumnSpec("float64", NAN, "spike threshold (NaN: the cell type's)"),
-    "rule": ColumnSpec("category", None, "label of the rule that made the connection"),
-    "plast": ColumnSpec("category", None, "plasticity spec as canonical JSON (missing: none)"),
-}
-
-#: Pointer connections: gap junctions and graded synapses (one row per target mechanism).
-POINTER_COLUMNS: dict[str, ColumnSpec] = {
-    "pre_gid": ColumnSpec("int64", -1, "gid whose variable is read"),
-    "pre_sec": ColumnSpec("category", None, "section of the source variable"),
-    "pre_loc": ColumnSpec("float64", 0.5, "location of the source variable"),
-    "post_gid": ColumnSpec("int64", -1, "gid holding the target mechanism"),
-    "post_sec": ColumnSpec("category", None, "section of the target mechanism"),
-    "post_loc": ColumnSpec("float64", 0.5, "location of the target mechanism"),
-    "syn_mech": ColumnSpec("category", None, "mechanism (key of Network.syn_mechs)"),
-    "weight": ColumnSpec("float64", NAN, "conductance/weight parameter (NaN: mechanism's)"),
-    "source_var": ColumnSpec("category", None, "source variable, e.g. 'v'"),
-    "target_var": ColumnSpec("category", None, "target POINTER variable, e.g. 'vpeer'"),
-    "rule": ColumnSpec("category", None, "label of the rule that made it"),
-}
-
-#: Stimulation targets (one row per stimulus object on a cell).
-STIM_COLUMNS: dict[str, ColumnSpec] = {
-    "source": ColumnSpec("category", None, "stim source name (key of Network.stim_sources)"),
-    "gid": ColumnSpec("int64", -1, "target gid"),
-    "sec": ColumnSpec("category", None, "target section"),
-    "loc": ColumnSpec("float64", 0.5, "target location"),
-    "syn_mech": ColumnSpec("category", None, "synapse driven by a NetStim/VecStim source"),
-    "weight": ColumnSpec("float64", NAN, "NetCon weight for spike sources"),
-    "delay": ColumnSpec("float64", NAN, "NetCon delay for spike sources"),
-    "rule": ColumnSpec("category", None, "label of the stimTarget rule"),
-}
-
-TABLE_SCHEMAS = {
-    "cells": CELL_COLUMNS,
-    "connections": CONN_COLUMNS,
-    "pointer_conns": POINTER_COLUMNS,
-    "stim_targets": STIM_COLUMNS,
-}
 
 
 def _as_table(value: Table | Mapping | pd.DataFrame | None, schema) -> Table:
@@ -165,6 +105,11 @@ class Network:
         Where the network came from (creator, source files, conversion notes).
     rxd : dict or None
         Reaction-diffusion specification, kept as given.
+    files : dict of str to EmbeddedFile
+        Files the model carries verbatim (morphologies, templates, parameter JSON, the source
+        documents of an import, ...), in order, by their name inside the model; see
+        :meth:`add_file`, :meth:`files_with_role` and :mod:`nethub.embedded`. NMODL sources
+        stay in ``mod_files``.
     """
 
     cell_types: dict[str, CellType] = field(default_factory=dict)
@@ -180,10 +125,44 @@ class Network:
     params: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     rxd: dict[str, Any] | None = None
+    files: dict[str, EmbeddedFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, schema in TABLE_SCHEMAS.items():
             setattr(self, name, _as_table(getattr(self, name), schema))
+        self.files = _checked_files(self.files)
+
+    # ------------------------------------------------------------------ files
+    def add_file(self, name: str, data: bytes | str, role: str,
+                 original_name: str | None = None) -> EmbeddedFile:
+        """Embed a file (replacing one of the same name) and return it.
+
+        Parameters
+        ----------
+        name : str
+            Path inside the model, e.g. ``"morphologies/pyr.swc"``.
+        data : bytes or str
+            The content (text is stored as UTF-8).
+        role : str
+            One of :data:`nethub.embedded.FILE_ROLES` or ``"x-<name>"``. Role ``"mod"`` puts
+            the text into ``mod_files`` (where the simulator compiles it from).
+        original_name : str, optional
+            The path on the user's disk; default ``name``.
+        """
+        ef = EmbeddedFile(name, check_role(role), original_name or name, data)
+        if role == "mod":
+            self.mod_files[name] = ef.text()
+            return ef
+        self.files[name] = ef
+        return ef
+
+    def files_with_role(self, role: str) -> list[EmbeddedFile]:
+        """The embedded files of one role, in order (for ``"mod"``: ``mod_files`` as files)."""
+        check_role(role)
+        if role == "mod":
+            return [EmbeddedFile(k, "mod", k, v.encode("utf-8"))
+                    for k, v in self.mod_files.items()]
+        return [f for f in self.files.values() if f.role == role]
 
     # ------------------------------------------------------------------ views
     @property
@@ -216,9 +195,13 @@ class Network:
         pops = {}
         pop_col: Categorical = self.cells["pop"]  # type: ignore[assignment]
         counts = np.bincount(pop_col.codes[pop_col.codes >= 0], minlength=len(pop_col.categories))
-        for name, n in zip(pop_col.categories, counts):
+        ct_col: Categorical = self.cells["cell_type"]  # type: ignore[assignment]
+        for code, (name, n) in enumerate(zip(pop_col.categories, counts)):
             p = self.populations.get(name)
             pops[name] = {"cells": int(n), "cell_type": p.cell_type if p else None}
+            if p is not None and p.cell_type is None:  # mixed (schema 2): the per-cell types
+                used = np.unique(ct_col.codes[(pop_col.codes == code) & (ct_col.codes >= 0)])
+                pops[name]["cell_types"] = [ct_col.categories[c] for c in used.tolist()]
         return {
             "populations": pops,
             "cell_types": {k: v.kind for k, v in self.cell_types.items()},
@@ -229,6 +212,7 @@ class Network:
             "n_stim_targets": len(self.stim_targets),
             "n_stim_sources": len(self.stim_sources),
             "mod_files": sorted(self.mod_files),
+            **({"files": _role_counts(self.files)} if self.files else {}),
         }
 
     # ------------------------------------------------------- canonical order
@@ -274,6 +258,9 @@ class Network:
             return False
         if self.mod_files != other.mod_files:
             return False
+        if [(f.meta(), f.data) for f in self.files.values()] != [
+                (f.meta(), f.data) for f in other.files.values()]:
+            return False
         return all(getattr(self, t).equals(getattr(other, t)) for t in TABLE_SCHEMAS)
 
     def content_hash(self) -> str:
@@ -287,6 +274,9 @@ class Network:
         meta.pop("provenance")
         h.update(json.dumps(meta, sort_keys=True, allow_nan=True).encode())
         h.update(json.dumps(net.mod_files, sort_keys=True).encode())
+        if net.files:  # only then: networks without files keep their schema-1 hash
+            h.update(json.dumps([[f.name, f.role, f.sha256] for f in net.files.values()]
+                                ).encode())
         for tname in TABLE_SCHEMAS:
             table = getattr(net, tname)
             h.update(f"{tname}:{len(table)}".encode())
@@ -301,6 +291,28 @@ class Network:
             f"{len(self.cell_types)} cell types, {self.n_connections} connections, "
             f"{len(self.stim_targets)} stim targets)"
         )
+
+
+def _checked_files(files: Mapping[str, EmbeddedFile] | None) -> dict[str, EmbeddedFile]:
+    """``files`` as a dict keyed by each file's own name; mod files belong in mod_files."""
+    out: dict[str, EmbeddedFile] = {}
+    for key, ef in dict(files or {}).items():
+        if not isinstance(ef, EmbeddedFile):
+            raise TypeError(f"files[{key!r}] must be an EmbeddedFile, got {type(ef).__name__}")
+        if key != ef.name:
+            raise ValueError(f"files[{key!r}] is named {ef.name!r}: the key must be its name")
+        if ef.role == "mod":
+            raise ValueError(f"files[{key!r}]: NMODL sources go into Network.mod_files "
+                             "(Network.add_file(..., role='mod') puts them there)")
+        out[key] = ef
+    return out
+
+
+def _role_counts(files: Mapping[str, EmbeddedFile]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in files.values():
+        counts[f.role] = counts.get(f.role, 0) + 1
+    return counts
 
 
 def _hash_column(h, col) -> None:

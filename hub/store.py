@@ -6,6 +6,8 @@ The layout is specified in ``docs/store.md``. In short::
     /model/<doc>           JSON documents: cell_types, syn_mechs, populations, stim_sources,
                            spec, params, provenance, rxd
     /model/mod_files/      one UTF-8 dataset per .mod file (attr "name")
+    /model/files/          (v2) one uint8 dataset per embedded file (attrs name, role,
+                           original_name, sha256)
     /network/cells         table, sorted by gid
     /network/connections   table without post_gid, sorted by post gid, + post_offsets (CSR)
     /network/pointer_conns same layout as connections
@@ -61,6 +63,13 @@ from .storelock import (
     store_lock,
     temp_prefix,
 )
+from .storeschema import (
+    migrate_cells,
+    read_files,
+    split_mod_files,
+    store_version,
+    write_files,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -79,7 +88,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "nethub-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MODEL_DOCS = ("cell_types", "syn_mechs", "populations", "stim_sources", "spec", "params",
               "provenance", "rxd")
 #: CSR-indexed tables and the column that holds their target gid (not stored; derived).
@@ -269,6 +278,7 @@ def _write_network_groups(f: h5py.File, net: Network, compression: str,
     mods = model.create_group("mod_files")
     for i, (name, text) in enumerate(net.mod_files.items()):
         mods.create_dataset(f"m{i}", data=text, dtype=STR_DTYPE).attrs["name"] = name
+    write_files(model, net.files, compression)
     grp = f.create_group("network")
     if not content_hash:
         _write_tables(grp, net, gids, compression)
@@ -384,13 +394,16 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
         model = f["model"]
         docs = {doc: _read_json(model, doc) for doc in MODEL_DOCS}
         mods = {ds.attrs["name"]: _decode(ds[()]) for ds in model["mod_files"].values()}
+        where.append("/model/files")
+        files = split_mod_files(read_files(model, path), mods)
         where.append("/network/cells")
         cells_g = f["network/cells"]
         runs = None
         if gids is not None:
             cells_gid = _read_gid_column(cells_g)
             runs = Runs.of_rows(_cell_rows(cells_gid, gids))
-        cells = read_table(cells_g, TABLE_SCHEMAS["cells"], runs)
+        cells = migrate_cells(read_table(cells_g, TABLE_SCHEMAS["cells"], runs),
+                              store_version(f))
         tables = {"cells": cells}
         for tname, target in INDEXED.items():
             where.append(f"/network/{tname}")
@@ -402,7 +415,7 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
             populations={k: Population.from_dict(v) for k, v in docs["populations"].items()},
             stim_sources={k: StimSource.from_dict(v) for k, v in docs["stim_sources"].items()},
             spec=docs["spec"], params=docs["params"], provenance=docs["provenance"],
-            rxd=docs["rxd"], mod_files=mods, **tables,
+            rxd=docs["rxd"], mod_files=mods, files=files, **tables,
         )
 
 

@@ -23,6 +23,7 @@ from .errors import NethubError
 from .network import TABLE_SCHEMAS, Network
 from .ranges import ValueHook, cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
+from .schemachecks import check_files_group, kind_of, point_type_names, table_checks
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .table import Categorical, ColumnSpec, Ragged, Table
 
@@ -106,14 +107,6 @@ def _first(values: np.ndarray | list) -> str:
     vals = list(values[:_SHOW])
     more = ", ..." if len(values) > _SHOW else ""
     return ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in vals) + more
-
-
-def _kind_of(col: Any) -> str:
-    if isinstance(col, Categorical):
-        return "category"
-    if isinstance(col, Ragged):
-        return "ragged"
-    return np.asarray(col).dtype.name
 
 
 def _check_declared(rep: _Report, path: str, name: str, spec: ColumnSpec, kind: str) -> None:
@@ -219,6 +212,9 @@ def check_network(net: Network, values: bool = True) -> list[Finding]:
             gids = np.asarray(net.cells["gid"])
             _check_gids(rep, "cells/gid", gids, must_sort=False)
         _check_refs(rep, gids, views, names, lambda doc: f"model/{doc}")
+        with rep.guard("cells/cell_type"):
+            table_checks(rep, views, gids, net.connections["post_gid"],
+                         point_type_names(net.cell_types), semantic=values)
         if values:
             _check_values(rep, views)
             for where, msg in cell_type_findings(net.cell_types):
@@ -252,7 +248,7 @@ def _memory_view(rep: _Report, tname: str, table: Table, schema: Mapping[str, Co
         elif isinstance(col, Ragged):
             _check_offsets(rep, path, col.offsets, len(table) + 1, len(col.values))
         if name in schema:
-            _check_declared(rep, path, name, schema[name], _kind_of(col))
+            _check_declared(rep, path, name, schema[name], kind_of(col))
         view.paths[name] = path
         view.loaders[name] = (lambda c=col: c)
     return view
@@ -543,6 +539,13 @@ def _validate_model(rep: _Report, model: h5py.Group, values: bool = True
         with rep.guard("/model/cell_types"):
             for where, msg in cell_type_findings(docs["cell_types"]):
                 rep.error("/model/cell_types", f"{where}: {msg}")
+    if isinstance(docs.get("cell_types"), dict):
+        names["point_cell_types"] = point_type_names(docs["cell_types"])
+    if "files" in model:
+        with rep.guard("/model/files"):
+            check_files_group(rep.error, model["files"], "/model/files")
+    elif int(model.file.attrs.get("schema_version", 1)) >= 2:
+        rep.error("/model/files", "missing group (required from schema version 2)")
     mods = _group(rep, model, "mod_files", "/model/mod_files")
     if mods is not None:
         carried = _validate_mod_files(rep, mods)
@@ -585,6 +588,7 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
                       dt: float | None = None, values: bool = True) -> np.ndarray | None:
     views: dict[str, _TableView] = {}
     gids = None
+    post_gid = None
     cells = _group(rep, net, "cells", "/network/cells")
     if cells is not None:
         with rep.guard("/network/cells"):
@@ -622,8 +626,14 @@ def _validate_network(rep: _Report, net: h5py.Group, names: Mapping[str, set[str
                 del view.paths[target]
             offsets = _vector(rep, g, "post_offsets", f"{gpath}/post_offsets", None, kinds="iu")
             if offsets is not None and gids is not None:
-                _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1, view.n)
+                ok = _check_offsets(rep, f"{gpath}/post_offsets", offsets, len(gids) + 1,
+                                    view.n)
+                if ok and tname == "connections":
+                    post_gid = np.repeat(gids, np.diff(offsets))
     _check_refs(rep, gids, views, names, lambda doc: f"/model/{doc}")
+    with rep.guard("/network"):
+        table_checks(rep, views, gids, post_gid, names.get("point_cell_types"),  # type: ignore[arg-type]
+                     semantic=values)
     return gids
 
 

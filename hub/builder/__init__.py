@@ -140,9 +140,9 @@ def build_cells(ctx: BuildContext) -> tuple[Table, dict, dict]:
         names = sorted(set(ct_col.take(np.flatnonzero(
             cells["pop"].codes == cells["pop"].code_of(pb.label))).values()))
         tags = {k: v for k, v in pb.tags.items() if k != "cellsList"}
-        populations[pb.label] = Population(pb.label, "+".join(str(n) for n in names) if
-                                           len(names) != 1 else names[0], len(pb.cells),
-                                           tags=tags)
+        # the cell type is per cell: a population that mixes types has None
+        populations[pb.label] = Population(pb.label, names[0] if len(names) == 1 else
+                                           None, len(pb.cells), tags=tags)
     return cells, types, populations
 
 

@@ -4,7 +4,7 @@ cell's Random123 stream in NetPyNE's order, bit for bit, and the random rotation
 
 A value the same for every cell of a type is written into the type; one that differs stays the
 expression text in the type and its values become a ``param.secs.<sec>....`` column of the cells
-table; ``rotation_y`` and ``cellparams_draws`` columns are added when needed. Variables, where
+table; ``rot_y`` and ``cellparams_draws`` columns are added when needed. Variables, where
 the values go, NetPyNE's quirks and what nethub does about each: docs/design/cellexpr.md.
 """
 

@@ -139,8 +139,8 @@ def plan(net: Network, cells: dict) -> Plan | None:
     is_point = np.fromiter((c.point is not None for c in cell_objs), dtype=bool,
                            count=len(cell_objs))
     point_row = is_point[ci]
-    if np.any(~point_row & (sec.codes < 0)):
-        return None  # compartmental target without a section: the general path
+    if np.any(~point_row & ((sec.codes < 0) | (mech.codes < 0))):
+        return None  # compartmental target without a section or synMech: the general path
     if any(c.vref for c in cell_objs):
         return None  # rows onto a vref point process (Izhikevich-style): the general path
     code = mech.codes.astype(np.float64)

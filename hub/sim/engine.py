@@ -19,7 +19,7 @@ from ..errors import SimulationError
 from ..network import DRAWS_COLUMN, Network
 from ..random123 import netpyne_hash_str
 from ..table import Categorical, Ragged
-from . import bulkconnect, merge, plasticity, synshare
+from . import bulkconnect, merge, plasticity, rotation, synparams, synshare
 
 __all__ = ["Engine"]
 
@@ -108,13 +108,13 @@ class Engine:
         ct: Categorical = cells["cell_type"]  # type: ignore[assignment]
         xyz = np.stack([np.asarray(cells[c]) for c in ("x", "y", "z")], axis=1)
         self._param_cols = [c for c in cells.extra_columns if c.startswith("param.secs.")]
-        rot = np.asarray(cells["rotation_y"]) if "rotation_y" in cells else None
+        rot = rotation.cell_angles(cells)
         for i, gid in enumerate(gids.tolist()):
             ctype = self.net.cell_types[ct.categories[ct.codes[i]]]
             if isinstance(ctype, PointCell):
                 cell = self._point_cell(gid, ctype, i)
             else:
-                angle = None if rot is None or np.isnan(rot[i]) else float(rot[i])
+                angle = rotation.row_angles(rot, i)
                 cell = self._compartmental(gid, ctype, xyz[i], self._row_params(i), angle)
             self.cells[gid] = cell
 
@@ -132,7 +132,8 @@ class Engine:
         return out
 
     def _compartmental(self, gid: int, ct: CompartmentalCell, pos: np.ndarray,
-                       per_cell: dict[str, Any] | None = None, angle: float | None = None
+                       per_cell: dict[str, Any] | None = None,
+                       angle: tuple[float, float, float] | None = None
                        ) -> _Cell:
         h = self.h
         cell = _Cell(gid)
@@ -165,7 +166,7 @@ class Engine:
         return cell
 
     def _geometry(self, hsec, sec, off, ct_name: str, sec_name: str, own: dict,
-                  angle: float | None) -> None:
+                  angle: tuple[float, float, float] | None) -> None:
         for key, val in sec.geom.items():
             if isinstance(val, (list, dict)):
                 continue
@@ -177,11 +178,8 @@ class Engine:
         if sec.pt3d is not None and len(sec.pt3d):
             h = self.h
             pts = sec.pt3d
-            if angle is not None:  # rotation about the y axis (rotateCellsRandomly)
-                c, s_ = np.cos(angle), np.sin(angle)
-                pts = pts.copy()
-                pts[:, 0], pts[:, 2] = (sec.pt3d[:, 0] * c - sec.pt3d[:, 2] * s_,
-                                        sec.pt3d[:, 0] * s_ + sec.pt3d[:, 2] * c)
+            if angle is not None:  # rot_x/y/z (NetPyNE's rotateCellsRandomly: rot_y)
+                pts = rotation.rotate_points(sec.pt3d, angle)
             h.pt3dclear(sec=hsec)
             for x, y, z, d in pts.tolist():
                 h.pt3dadd(off[0] + x, off[1] + y, off[2] + z, d, sec=hsec)
@@ -322,10 +320,13 @@ class Engine:
         self.keep.append(r)
 
     # ------------------------------------------------------------------ synapses
-    def _syn(self, cell: _Cell, mech_name: str, sec: str | None, loc: float):
-        mech = self.net.syn_mechs[mech_name]
-        if cell.point is not None or sec is None:
+    def _syn(self, cell: _Cell, mech_name: str | None, sec: str | None, loc: float):
+        if cell.point is not None or sec is None:  # artificial cell: no synMech needed
             return cell.point
+        if mech_name is None:
+            raise SimulationError(f"connection onto compartmental cell {cell.gid} has no "
+                                  "synaptic mechanism (only artificial cells take none)")
+        mech = self.net.syn_mechs[mech_name]
         if sec in cell.vref:  # NetPyNE's _setConnPointP: the point process is the target
             return cell.vref[sec][0]
         hsec = cell.secs[sec]
@@ -413,7 +414,8 @@ class Engine:
         if n == 0:
             return 0
         plastic = plasticity.plastic_rows(conns)
-        bulk = None if plastic.any() else bulkconnect.plan(self.net, self.cells)
+        syn_params = synparams.columns(conns)  # param.<name>: the per-row path sets them
+        bulk = None if plastic.any() or syn_params else bulkconnect.plan(self.net, self.cells)
         if bulk is not None:
             bulkconnect.apply_merge(bulk, plan.syn_index)
             made = bulkconnect.create(self.h, self.pc, bulk)
@@ -421,12 +423,14 @@ class Engine:
             self.keep.append(made)
             objs = made.syns
         else:
-            objs = self._connect_rows(conns, plan.syn_index, plastic)
+            objs = self._connect_rows(conns, plan.syn_index, plastic, syn_params)
         if self.shared_syns is not None:  # oneSynPerNetcon=False: stims reuse these
-            self.shared_syns.add_connections(conns, plan.syn_index, objs)
+            self.shared_syns.add_connections(conns, synparams.unshared(plan.syn_index, conns),
+                                             objs)
         return n
 
-    def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray) -> None:
+    def _connect_rows(self, conns, syn_index: np.ndarray, plastic: np.ndarray,
+                      syn_params: dict[str, np.ndarray] | None = None) -> None:
         """The Python path: per row, its synapse (created by the first row of its merge group),
         the NetCon, then the row's plasticity."""
         n = len(conns)
@@ -451,6 +455,8 @@ class Engine:
             k = ids[i]
             if k < 0 or k == len(objs):  # own object, or the first row of a merge group
                 target = self._syn(cell, mech_v[i], sec_v[i], loc[i])
+                if syn_params and target is not cell.point:
+                    synparams.apply(target, syn_params, i)
                 if k >= 0:
                     objs.append(target)
             else:

@@ -37,7 +37,7 @@ import numpy as np
 from ..celltypes import CompartmentalCell, PointCell
 from ..network import Network
 from ..table import Categorical, Table
-from . import synshare
+from . import synparams, synshare
 from .linearity import find_mod_source, is_linear
 
 __all__ = ["MergePlan", "plan_merge", "mech_mergeable", "segment_keys", "store_savings",
@@ -178,6 +178,10 @@ def plan_merge(net: Network, cfg: dict[str, Any] | None = None,
     _count(report, "post_loc outside 0..1", cand & ~((loc >= 0) & (loc <= 1)))
     cand &= (loc >= 0) & (loc <= 1)
     cand &= _row_filters(conns, cand, report)
+    own = synparams.own_rows(conns)  # param.<name> rows keep their object (and are not shared)
+    if own is not None:
+        _count(report, "own synapse parameters (param.*)", cand & own)
+        cand &= ~own
     for reason, mask in (keep_apart or {}).items():
         mask = np.asarray(mask, dtype=bool)
         _count(report, reason, cand & mask)
@@ -190,7 +194,8 @@ def plan_merge(net: Network, cfg: dict[str, Any] | None = None,
         rep[idx] = idx[first][inverse.reshape(-1)]
     if synshare.shares(cfg):  # NetPyNE's oneSynPerNetcon=False: the rows merging left apart
         report["oneSynPerNetcon"] = False
-        synshare.share_rows(rep, ~cand & ~no_object, cell_row, mech.codes, sec.codes, loc)
+        free = ~cand & ~no_object if own is None else ~cand & ~no_object & ~own
+        synshare.share_rows(rep, free, cell_row, mech.codes, sec.codes, loc)
     plan = _finish(rep, report)
     _savings(plan, mech)
     return plan

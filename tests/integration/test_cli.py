@@ -19,7 +19,7 @@ from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, 
 from nethub.errors import StoreError
 from nethub.network import Network
 from nethub.results import Results
-from nethub.store import read_network, read_results, write_network
+from nethub.store import SCHEMA_VERSION, read_network, read_results, write_network
 
 PYTHON = sys.executable
 N_E, N_I, N_CONN = 1200, 300, 3000  # above the 1024-row compression threshold
@@ -71,7 +71,8 @@ def run_process(*argv: str, module: bool = True) -> subprocess.CompletedProcess:
 def test_info_text(capsys, store):
     code, out, err = run_main(capsys, "info", store)
     assert code == 0 and err == ""
-    assert out.startswith(f"{store}: store format (schema 1, nethub {nethub.__version__}")
+    assert out.startswith(
+        f"{store}: store format (schema {SCHEMA_VERSION}, nethub {nethub.__version__}")
     lines = out.splitlines()
     assert ["E", "PYR", "1,200"] in [ln.split() for ln in lines]
     assert ["I", "BAS", "300"] in [ln.split() for ln in lines]
