@@ -36,7 +36,6 @@ from typing import Any
 import h5py
 import numpy as np
 
-from . import __version__
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import (
     NethubError,
@@ -70,6 +69,7 @@ from .storeschema import (
     store_version,
     write_files,
 )
+from .version import __version__
 
 __all__ = [
     "FORMAT_NAME",

@@ -152,5 +152,4 @@ def test_new_fields_are_compared():
     assert diff_networks(a, b) == [
         "files.m.swc.data: b'1 1 0 0 0 5 -1\\n' vs b'1 1 0 0 0 6 -1\\n'"]
     assert diff_networks(a, example_network()) == [
-        "files: {'m.swc': {'role': 'morphology', 'data': b'1 1 0 0 0 5 -1\\n'}} (dict) vs None "
-        "(NoneType)"]
+        "files.m.swc: missing in the second (present in the first)"]
