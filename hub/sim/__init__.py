@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import platform
+import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ..errors import SimulationError
 from ..network import Network
@@ -27,12 +26,17 @@ from ..runcheck import check_store_for_run
 from ..runconfig import RunConfig
 from ..store import read_network, read_whole_table
 from ..storelock import check_writable
+from . import coreneuron, record
 from .agree import phase
+from .engine import Engine
 from .exact import exactness_meta
 from .launch import watch_launcher
+from .lfp import LfpRecorder
+from .mechanisms import check_trust, prepare_mechanisms
 from .partition import local_gids
+from .record import software_versions
 
-__all__ = ["run_store", "neuron_env", "under_mpi"]
+__all__ = ["run_store", "neuron_env", "under_mpi", "software_versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +112,6 @@ def run_store(store: str | os.PathLike, config: RunConfig,
     Results or None
         The run on rank 0; None on the other ranks.
     """
-    from . import record
-    from .engine import Engine
-
     if not isinstance(config, RunConfig):
         raise TypeError(f"run_store needs a RunConfig, not {type(config).__name__} (map "
                         "a simConfig with nethub.specs.runmap.runconfig_from_netpyne)")
@@ -151,8 +152,6 @@ def run_store(store: str | os.PathLike, config: RunConfig,
         choice = _confirm_engine(h, pc, choice, rank)
         if not choice.core:
             _setup_run(h, pc, config)
-        from .lfp import LfpRecorder
-
         lfp = LfpRecorder(h, pc, eng, config) if config.lfp.wanted() else None  # before traces
         rec = record.Recorder(h, pc, eng, config, per_step=choice.core)
         rec.lfp = lfp
@@ -180,15 +179,11 @@ def run_store(store: str | os.PathLike, config: RunConfig,
 
 
 def _check_trust(net: Network, pc, trusted: bool) -> None:
-    from .mechanisms import check_trust
-
     check_trust(net, pc, trusted)
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:
     """Peak resident memory (MB) of every rank so far, gathered to rank 0 (None elsewhere)."""
-    import resource
-
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     return pc.py_gather(rss, 0) if nhost > 1 else [rss]
 
@@ -201,9 +196,6 @@ def _pointer_table(store: Path):
 def _choose_engine(h, pc, net: Network, config: RunConfig):
     """NEURON or CoreNEURON (``RunConfig.engine``), with the mechanisms loaded for
     it: :mod:`nethub.sim.coreneuron` decides, collectively over the ranks."""
-    from . import coreneuron
-    from .mechanisms import prepare_mechanisms
-
     choice = coreneuron.choose_engine(h, pc, net, config)
     if not choice.core:
         prepare_mechanisms(h, net, pc)
@@ -212,8 +204,6 @@ def _choose_engine(h, pc, net: Network, config: RunConfig):
 
 def _confirm_engine(h, pc, choice, rank: int):
     """The choice checked against the built model; rank 0 logs what runs and why."""
-    from . import coreneuron
-
     choice = coreneuron.confirm_engine(h, pc, choice)
     if rank == 0 and choice.core:
         logger.info("simulating on CoreNEURON")
@@ -246,10 +236,6 @@ def _core_solve(h, pc, config: RunConfig, rank: int, stepped: bool, gaps: bool, 
     10 chunks, each transferring the model again (2,000 HH cells: ~30 ms a chunk). A model
     CoreNEURON refuses when it is handed over (a hoc error before any step, e.g. a NetCon on a
     voltage without a gid left in this process) falls back to NEURON in 'auto' mode."""
-    from dataclasses import replace
-
-    from . import coreneuron
-
     tstop, dt = config.duration, float(h.dt)
     stops = coreneuron.stop_times(tstop, dt, 10, gaps) if stepped else None
     if stepped and stops is None and rank == 0:
@@ -277,7 +263,7 @@ def _core_solve(h, pc, config: RunConfig, rank: int, stepped: bool, gaps: bool, 
 
 
 def _progress(pc, stops: list[float], tstop: float, rank: int) -> None:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only with a progress bar: tqdm.auto costs ~0.1 s to import
 
     with tqdm(total=tstop, unit="ms", desc="simulate", disable=rank != 0) as bar:
         done = 0.0
@@ -305,11 +291,3 @@ def _setup_run(h, pc, config: RunConfig, core: bool = False) -> None:
     h.Random().Random123_globalindex(config.random123_global_index)
     pc.set_maxstep(10)
     pc.setup_transfer()
-
-
-def software_versions(h, nhost: int) -> dict[str, Any]:
-    from .. import __version__
-
-    return {"nethub": __version__, "neuron": str(h.nrnversion(5)),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "mpi_ranks": nhost}

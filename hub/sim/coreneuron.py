@@ -1,51 +1,13 @@
 """Running a model on CoreNEURON (bundled in NEURON 9's wheel): can it, and how.
 
-What was verified on NEURON 9.0.2 (wheel, CPU; see tests/simulation/test_coreneuron.py):
-
-- The sequence ``cvode.cache_efficient(1)``, ``pc.set_maxstep(10)``, ``h.finitialize(v_init)``,
-  ``coreneuron.enable = True``, ``pc.psolve(tstop)`` gives spikes identical to NEURON's (HH cells,
-  ExpSyn/Exp2Syn, NetStims, ``pc.gid_connect``, 1 and 2 MPI ranks). The model is transferred
-  after ``finitialize``: Python ``FInitializeHandler`` callbacks run in NEURON before the
-  transfer and their effect is kept (per-section ``vinit``).
-- CoreNEURON's own mechanisms are the 8 the wheel compiles in (:data:`CORENEURON_BUILTIN`).
-  NEURON's other built-ins (IntFire1/2/4, AlphaSynapse, VClamp, APCount, ...) make ``psolve``
-  abort the process ("mechanism does not exist").
-- User .mod files (and nethub's VecStim) need ``nrnivmodl -coreneuron``, which builds both
-  ``libnrnmech.so`` and ``libcorenrnmech.so`` (about a minute); NEURON loads the first with
-  ``nrn_load_dll`` and CoreNEURON the second from ``$CORENEURONLIB`` (read at ``psolve``, so
-  setting ``os.environ`` in the running process works). A library built without
-  ``-coreneuron`` makes ``psolve`` abort. Some mod files compile but still abort at transfer
-  ("X is a different MOD file than used by NEURON": files with POINTER variables, NetPyNE's
-  izhi2007b.mod): :func:`probe_mechanisms` finds them in a subprocess.
-- NetStim noise: ``noiseFromRandom123`` and ``noiseFromRandom`` with an ``h.Random`` set to
-  ``Random123`` both work (NEURON 9's NetStim copies the Random123 stream ids either way).
-- Gap junctions through ``pc.source_var``/``pc.target_var`` (ElectSyn) work.
-- Not available: cvode (hoc error "CoreNEURON can only use fixed step method"); the
-  extracellular mechanism (hoc error); ``Vector.play`` other than continuous
-  (``play(ref, tvec, 1)``) into a section's mechanism — step play and any play into an
-  artificial cell (NetPyNE's ``dynamicRates``) abort; NetCon spike sources on a point-process
-  variable (hoc error "source not a voltage"); ``Vector.record`` with a recording step or time
-  vector (only one sample comes back, nrn#2101: record every step, ``vec.record(ref)``, and
-  keep every k-th sample); ``cvode.event`` Python callbacks during the run (silently never
-  called).
-
-- Running ``pc.psolve`` in chunks (a progress bar) works: every call transfers the model again
-  and continues where the last stopped, with the same spikes and traces as one call.
-- Traces: CoreNEURON's compiled ``hh`` (and other NMODL-translated mechanisms) rounds
-  differently from NEURON's, so voltages and gating variables differ from NEURON's by about
-  1e-11 to 1e-10 mV (9.5e-11 at most over NetPyNE's tutorials); passive cells, ExpSyn/Exp2Syn
-  conductances and IClamp currents are bit-identical, and the spike times of every model
-  tested are identical.
-- ``pc.psolve(tstop)`` hands CoreNEURON ``tstop`` printed with ``%g`` and, on one rank, without
-  NEURON's ``tstop * (1 + 1e-11)`` allowance: :func:`stop_times` aims so that it takes NEURON's
-  steps. CoreNEURON loads one mechanism library per process, at its first run.
+What was verified on NEURON 9.0.2 (what works, what aborts, how the stop time and traces are
+handled) is in docs/simulate.md ("What was verified on CoreNEURON").
 
 :func:`coreneuron_eligible` checks a model before it is run; :func:`prepare_mechanisms`
 compiles and loads the mechanisms for CoreNEURON instead of
 :func:`nethub.sim.mechanisms.prepare_mechanisms`; :func:`psolve` runs. :func:`choose_engine`
 and :func:`confirm_engine` decide, on every rank alike, which simulator runs a model
-(simConfig ``nethubCoreneuron``: ``'auto'``, the default, runs CoreNEURON whenever the model
-allows it).
+(``RunConfig.engine``: ``'auto'``, the default, runs CoreNEURON whenever the model allows it).
 """
 
 from __future__ import annotations

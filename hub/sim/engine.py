@@ -16,11 +16,13 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SimulationError
+from ..expr import compile_expr
 from ..network import DRAWS_COLUMN, Network
-from ..random123 import netpyne_hash_str
+from ..random123 import Random123Stream, netpyne_hash_str
 from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
 from . import bulkconnect, merge, plasticity, synshare
+from .record import trace_gids
 
 __all__ = ["Engine"]
 
@@ -346,8 +348,6 @@ class Engine:
         (from the synapse's segment centre), random functions drawn from the cell's
         ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream after the draws of
         its cellParams expressions (``cellparams_draws``)."""
-        from ..expr import compile_expr
-
         where = f"synMechParams['{mech_name}']['{key}']"
         expr = self._exprs.get(where)
         if expr is None:
@@ -368,8 +368,6 @@ class Engine:
     def _cell_stream(self, gid: int):
         """``source`` for :meth:`nethub.expr.Expr.evaluate`: fresh picks from the cell's
         cellParams stream, continuing where its last pick stopped."""
-        from ..random123 import Random123Stream
-
         if gid not in self._streams:
             col = self.net.cells[DRAWS_COLUMN] if DRAWS_COLUMN in self.net.cells else None
             start = int(np.asarray(col)[self._row(gid)]) if col is not None else 0
@@ -472,8 +470,6 @@ class Engine:
         keep = None
         traced = {t.syn_mech for t in self.config.traces if t.syn_mech is not None}
         if traced and len(conns):
-            from .record import trace_gids
-
             mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
             codes = [c for c, name in enumerate(mech.categories) if name in traced]
             keep = {"synMech recorded (recordTraces)": np.isin(mech.codes, codes) & np.isin(

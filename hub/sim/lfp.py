@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import MissingExtraError, SimulationError
 from ..runconfig import CellSelection, RunConfig
+from .record import record_gids
 
 __all__ = ["LfpRecorder", "attach", "wants_lfp", "segment_geometry", "transfer_matrix", "QUANTUM"]
 
@@ -188,8 +189,6 @@ class LfpRecorder:
     def _setup_selections(self, net) -> None:
         """Cells and populations whose own LFP (saveLFPCells/Pops) or dipole
         (saveDipoleCells/Pops) is kept; computed for the union, stored as asked."""
-        from .record import record_gids
-
         req = self.config.lfp
 
         def cells(sel: CellSelection) -> set[int]:

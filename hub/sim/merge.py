@@ -37,6 +37,7 @@ import numpy as np
 from ..celltypes import CompartmentalCell, PointCell
 from ..network import Network
 from ..runconfig import RunConfig
+from ..store import read_network
 from ..table import Categorical, Table
 from . import synshare
 from .linearity import find_mod_source, is_linear
@@ -335,8 +336,6 @@ def store_savings(path: str | os.PathLike) -> dict[str, Any] | None:
         (objects without it, NetPyNE's count), ``saved`` (per synMech) and ``not_merged``
         (synMech → reason); ``None`` when the store has no connections or cannot be planned.
     """
-    from ..store import read_network
-
     net = read_network(path)
     if len(net.connections) == 0:
         return None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..network import Network
+from ..store import read_cell_index, read_network
 from .distribute import (
     DEFAULT_POINT,
     POINT_WEIGHTS,
@@ -23,6 +24,8 @@ from .distribute import (
     mod_weight,
     type_cost,
 )
+from .exact import round_robin
+from .merge import mech_mergeable
 
 __all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
 
@@ -37,9 +40,6 @@ def local_gids(store: Path, rank: int, nhost: int, model: str = "work",
     cannot balance (see nethub.sim.distribute); in exact mode NetPyNE's round robin.
     ``merging``: the run merges synapses (``RunConfig.merge_synapses``)."""
     if exact:
-        from ..store import read_cell_index
-        from .exact import round_robin
-
         return round_robin(read_cell_index(store)["gids"], rank, nhost)
     gids, costs = estimate_costs(store, model, merging)
     return gids[deal(costs, nhost)[rank]]
@@ -53,8 +53,6 @@ def estimate_costs(store: str | Path, model: str = "work", merging: bool = True
     (``merging``) and every synMech is mergeable; a cell is then taken to need one object per
     synMech and section at most.
     """
-    from ..store import read_cell_index, read_network
-
     if model not in COST_MODELS:
         raise ValueError(f"unknown cost model {model!r} (valid: {', '.join(COST_MODELS)})")
     idx = read_cell_index(store)
@@ -89,8 +87,6 @@ def _syn_sites(net: Network, name: str) -> int:
 
 
 def _merging(net: Network, merging: bool) -> bool:
-    from .merge import mech_mergeable
-
     if not merging:
         return False
     return all(mech_mergeable(net, name)[0] for name in net.syn_mechs)

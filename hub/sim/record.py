@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
 import time
 from pathlib import Path
@@ -19,15 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from ..celltypes import PointCell
 from ..errors import SimulationError
 from ..network import Network
-from ..results import Results
+from ..results import Results, empty_traces, trace_index
 from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..selection import match_conds
+from ..store import append_run, atomic_path, network_hash, read_results
+from ..storelock import store_lock
 from ..table import Categorical
 
-__all__ = ["Recorder", "record_gids", "trace_gids", "step_samples"]
+__all__ = ["Recorder", "record_gids", "trace_gids", "step_samples", "software_versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +226,6 @@ class Recorder:
 
     # ------------------------------------------------------------------ gathering
     def _local_traces(self):
-        from ..results import trace_index
-
         if not self.rows:
             return trace_index([], [], [], [], []), np.zeros((0, 0))
         labels, gids, secs, locs, variables = zip(*self.rows)
@@ -275,8 +277,6 @@ class Recorder:
 
     def gather(self, net: Network, config: RunConfig, timing: dict, counts: dict, out: Path,
                store: Path) -> Results | None:
-        from . import software_versions
-
         pc, rank, nhost = self.pc, int(self.pc.id()), int(self.pc.nhost())
         t = time.perf_counter()
         lfp = self.lfp.gather() if self.lfp is not None else None  # collective
@@ -299,13 +299,11 @@ class Recorder:
                       network_hash=_stored_hash(store), nranks=nhost, meta=counts)
         res.traces = _traces_placeholder(tvec)
         if lfp is not None:
-            from .lfp import attach
+            from .lfp import attach  # lfp imports this module
 
             attach(res, lfp)
         _write(res, out, store, self._trace_blocks())
         pc.barrier()
-        from ..store import read_results
-
         return read_results(out)
 
 
@@ -355,8 +353,6 @@ def step_samples(t_steps: np.ndarray, dt: float, step: float) -> tuple[np.ndarra
 
 
 def _traces_placeholder(tvec: np.ndarray):
-    from ..results import empty_traces
-
     tr = empty_traces()
     tr.time = np.asarray(tvec, dtype=np.float64)
     tr.data = np.zeros((0, len(tr.time)))
@@ -364,15 +360,10 @@ def _traces_placeholder(tvec: np.ndarray):
 
 
 def _stored_hash(store: Path) -> str:
-    from ..store import network_hash
-
     return network_hash(store)
 
 
 def _write(res: Results, out: Path, store: Path, blocks) -> None:
-    from ..store import append_run, atomic_path
-    from ..storelock import store_lock
-
     if Path(out).resolve() != Path(store).resolve():
         with atomic_path(out) as tmp:
             with store_lock(store, exclusive=False):
@@ -381,3 +372,10 @@ def _write(res: Results, out: Path, store: Path, blocks) -> None:
             append_run(tmp, res, trace_blocks=blocks, lock=False)
     else:
         append_run(out, res, trace_blocks=blocks)
+
+
+def software_versions(h, nhost: int) -> dict[str, Any]:
+    """nethub, NEURON, Python and numpy versions and the rank count, recorded with a run."""
+    return {"nethub": __version__, "neuron": str(h.nrnversion(5)),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "mpi_ranks": nhost}
