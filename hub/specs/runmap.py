@@ -25,7 +25,7 @@ from ..errors import SpecError
 from ..runconfig import CellSelection, LfpRequest, RunConfig, TraceRequest
 from .schema import SIMCONFIG_KEYS
 
-__all__ = ["NETPYNE_RUN_TABLE", "RunRow", "NETPYNE_SEEDS", "NETPYNE_HPARAMS", "EXACT_KEY",
+__all__ = ["NETPYNE_RUN_TABLE", "ABSENT", "RunRow", "NETPYNE_SEEDS", "NETPYNE_HPARAMS", "EXACT_KEY",
            "MERGE_KEY", "CORE_KEY", "merged_simconfig", "runconfig_from_netpyne",
            "selection_from_netpyne", "traces_from_netpyne", "engine_mode", "is_exact",
            "apply_exact"]
@@ -90,6 +90,9 @@ NETPYNE_RUN_TABLE: tuple[RunRow, ...] = (
     RunRow("printRunTime", "print_run_time", "", False, "an interval (s): a flag"),
 )
 
+#: simConfig key -> the value used when a simConfig lacks it (the table's ``absent`` column)
+ABSENT: dict[str, Any] = {row.key: row.absent for row in NETPYNE_RUN_TABLE}
+
 
 # -------------------------------------------------------------------------------- exact
 def is_exact(cfg: Mapping[str, Any] | None) -> bool:
@@ -142,8 +145,8 @@ def merged_simconfig(stored: Mapping | None, overrides: Mapping | None) -> dict[
     ``duration``, ``dt`` and ``hParams`` completed and exact mode applied."""
     base = dict(stored or {})
     base.update(overrides or {})
-    base.setdefault("duration", 1000.0)
-    base.setdefault("dt", 0.025)
+    base.setdefault("duration", ABSENT["duration"])
+    base.setdefault("dt", ABSENT["dt"])
     hp = dict(NETPYNE_HPARAMS)
     hp.update(base.get("hParams") or {})
     base["hParams"] = hp
@@ -224,15 +227,20 @@ def _cells(sel: Any) -> CellSelection:
     return selection_from_netpyne(["all"] if sel is True else sel) if sel else CellSelection()
 
 
-def _lfp(cfg: Mapping) -> LfpRequest:
-    elec = np.asarray(cfg.get("recordLFP") or [], dtype=float).reshape(-1, 3)
+def _lfp(get) -> LfpRequest:
+    elec = np.asarray(get("recordLFP") or [], dtype=float).reshape(-1, 3)
     return LfpRequest(
         electrodes=tuple(tuple(float(v) for v in row) for row in elec),
-        dipole=bool(cfg.get("recordDipole")), method=cfg.get("nethubLFPMethod", "line"),
-        sigma=float(cfg.get("nethubLFPSigma", 0.3)),
-        lfp_cells=_cells(cfg.get("saveLFPCells")), dipole_cells=_cells(cfg.get("saveDipoleCells")),
-        imembrane_cells=_cells(cfg.get("saveIMembrane")), lfp_pops=_pops(cfg.get("saveLFPPops")),
-        dipole_pops=_pops(cfg.get("saveDipolePops")))
+        dipole=bool(get("recordDipole")), method=get("nethubLFPMethod"),
+        sigma=float(get("nethubLFPSigma")), lfp_cells=_cells(get("saveLFPCells")),
+        dipole_cells=_cells(get("saveDipoleCells")),
+        imembrane_cells=_cells(get("saveIMembrane")), lfp_pops=_pops(get("saveLFPPops")),
+        dipole_pops=_pops(get("saveDipolePops")))
+
+
+def _getter(cfg: Mapping):
+    """``cfg[key]``, or the table's value for a simConfig that lacks the key."""
+    return lambda key: cfg.get(key, ABSENT[key])
 
 
 def runconfig_from_netpyne(cfg: Mapping[str, Any], run_meta: Mapping | None = None
@@ -249,7 +257,8 @@ def runconfig_from_netpyne(cfg: Mapping[str, Any], run_meta: Mapping | None = No
     """
     cfg = dict(cfg)
     hp = dict(cfg.get("hParams") or NETPYNE_HPARAMS)
-    which = cfg.get("recordCellsSpikes", -1)
+    get = _getter(cfg)
+    which = get("recordCellsSpikes")
     return RunConfig(
         duration=float(cfg["duration"]), dt=float(cfg["dt"]),
         temperature=hp.pop("celsius", NETPYNE_HPARAMS["celsius"]),
@@ -257,16 +266,14 @@ def runconfig_from_netpyne(cfg: Mapping[str, Any], run_meta: Mapping | None = No
         seeds=jsonable(cfg.get("seeds") or {}),
         record_spikes=None if which == -1 or which is None else selection_from_netpyne(which),
         traces=traces_from_netpyne(cfg.get("recordTraces")), trace_cells=_trace_cells(cfg),
-        record_step=float(cfg.get("recordStep", 0.1)), lfp=_lfp(cfg),
+        record_step=float(get("recordStep")), lfp=_lfp(get),
         engine=engine_mode(cfg), exact=is_exact(cfg),
-        merge_synapses=bool(cfg.get(MERGE_KEY, True)),
-        share_synapses=cfg.get("oneSynPerNetcon", True) is False,
-        gpu=bool(cfg.get("gpu", False)), cvode_active=bool(cfg.get("cvode_active", False)),
-        cache_efficient=bool(cfg.get("cache_efficient", False)),
-        cvode_atol=float(cfg.get("cvode_atol", 0.001)),
-        random123_global_index=int(cfg.get("rand123GlobalIndex") or 0),
-        netstim_random123=bool(cfg.get("random123")),
-        pt3d_relative_to_cell=bool(cfg.get("pt3dRelativeToCellLocation", True)),
-        invert_y=bool(cfg.get("invertedYCoord", True)),
-        progress_bar=bool(cfg.get("progressBar")), print_run_time=bool(cfg.get("printRunTime")),
+        merge_synapses=bool(get(MERGE_KEY)), share_synapses=get("oneSynPerNetcon") is False,
+        gpu=bool(get("gpu")), cvode_active=bool(get("cvode_active")),
+        cache_efficient=bool(get("cache_efficient")), cvode_atol=float(get("cvode_atol")),
+        random123_global_index=int(get("rand123GlobalIndex") or 0),
+        netstim_random123=bool(get("random123")),
+        pt3d_relative_to_cell=bool(get("pt3dRelativeToCellLocation")),
+        invert_y=bool(get("invertedYCoord")),
+        progress_bar=bool(get("progressBar")), print_run_time=bool(get("printRunTime")),
         run_meta=dict(run_meta or {}), native=jsonable(copy.deepcopy(cfg)))
