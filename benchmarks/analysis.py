@@ -169,7 +169,7 @@ def run_worker(kind: str, store: Path, tmp: Path) -> dict:
 # ----------------------------------------------------------------------------- LFP overhead
 def lfp_overhead(tmp: Path, n_cells: int, duration: float, repeat: int) -> dict:
     import nethub
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     dend = {"geom": {"pt3d": [[0, 20, 0, 2], [0, 220, 0, 2]], "nseg": 5},
             "topol": {"parentSec": "soma", "parentX": 1.0, "childX": 0.0},

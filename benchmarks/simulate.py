@@ -8,7 +8,7 @@ population, plus one Poisson-like NetStim per cell (Random123 noise keyed by gid
 measurement runs in its own fresh process (so peak RSS belongs to it), one after the other:
 
 1. **nethub pipeline, 1 rank**: ``nethub.build`` the spec, ``nethub.save`` the store, then
-   ``nethub.sim.simulate(store)`` (read the rank's share, instantiate, simulate, gather, write
+   ``nethub.simulate(store)`` (read the rank's share, instantiate, simulate, gather, write
    the run into the store). Its ``Results.timing`` gives the phases by the wall clock; the
    child also wraps the functions ``run_store`` calls to take their CPU time.
 2. **floor**: a hand-written plain-NEURON script of the same network (HOC template cell, HOC
@@ -18,7 +18,7 @@ measurement runs in its own fresh process (so peak RSS belongs to it), one after
 3. ``--repeat - 1`` more instantiation-only runs (0 ms) of the floor and of nethub,
    alternating; medians reported. Then nethub's instantiation with the old per-connection
    Python loop (the bulk path switched off): before/after.
-4. **nethub, 2 ranks**: ``nethub.sim.simulate(store, nprocs=2)`` (``mpiexec``): spikes equal
+4. **nethub, 2 ranks**: ``nethub.simulate(store, nprocs=2)`` (``mpiexec``): spikes equal
    to 1 rank, peak RSS per rank (``Results.meta['peak_rss_mb']``); then ``--speedup-pairs``
    back-to-back 1-rank / 2-rank runs of ``--speedup-ms`` ms for the speed-up (median ratio).
 5. **NetPyNE 1.1** ``sim.createSimulate`` on the same spec at ``--netpyne-cells`` cells and
@@ -135,7 +135,7 @@ def sorted_spikes(t: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def run_pipeline(spec_path: str, store: str, spikes_out: str) -> dict:
     """build + save + simulate (read, instantiate, run, gather, write) on 1 rank."""
     import nethub
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     net_params, cfg = json.loads(Path(spec_path).read_text())
     cfg.update(LIKE_FOR_LIKE)  # stored with the network: every run of the store uses it
@@ -158,9 +158,9 @@ def run_pipeline(spec_path: str, store: str, spikes_out: str) -> dict:
 
 
 def run_nethub(store: str, out: str, nprocs: str, spikes_out: str, duration: str = "") -> dict:
-    """``nethub.sim.simulate(store, nprocs=N)`` as a user calls it (optionally another
+    """``nethub.simulate(store, nprocs=N)`` as a user calls it (optionally another
     duration)."""
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     cfg = {"duration": float(duration)} if duration else None
     t = time.perf_counter()
@@ -176,7 +176,8 @@ def run_nethub(store: str, out: str, nprocs: str, spikes_out: str, duration: str
 def run_instantiate(store: str, out: str, path: str) -> dict:
     """nethub instantiation alone (simulating 0 ms); ``path`` "python" switches the bulk
     connection path off: the per-connection Python loop of before."""
-    from nethub.sim import bulkconnect, simulate
+    from nethub.runner import simulate
+    from nethub.sim import bulkconnect
 
     if path == "python":
         bulkconnect.plan = lambda net, cells: None
@@ -194,8 +195,6 @@ def cpu_timers() -> dict[str, float]:
     less disturbed by other processes than wall time."""
     import nethub.sim as nsim
     import nethub.sim.mechanisms as mechs
-    import nethub.sim.partition as part
-    import nethub.store as store
     from nethub.sim.engine import Engine
 
     cpu: dict[str, float] = {}
@@ -212,8 +211,8 @@ def cpu_timers() -> dict[str, float]:
 
         setattr(owner, name, timed)
 
-    wrap(part, "local_gids", "read")
-    wrap(store, "read_network", "read")
+    wrap(nsim, "local_gids", "read")  # run_store's own names of them
+    wrap(nsim, "read_network", "read")
     wrap(mechs, "prepare_mechanisms", "cells")
     wrap(Engine, "create_cells", "cells")
     for name in ("create_connections", "create_stims", "create_pointer_conns"):
@@ -536,7 +535,7 @@ def ranks_table(fig: dict, w: int) -> dict[str, bool]:
     t1, tn = n1["timing"], nn["timing"]
     rss = nn["meta"].get("peak_rss_mb")
     n = len(rss) if rss else 2
-    print(f"\n{n} ranks (nethub.sim.simulate(store, nprocs={n}))")
+    print(f"\n{n} ranks (nethub.simulate(store, nprocs={n}))")
     rss_txt = (", ".join(f"{x:.0f}" for x in rss) + " MB" if rss
                else f"max {nn['children_rss_mb']:.0f} MB (RUSAGE_CHILDREN)")
     print(f"{'  simulation phase, wall':{w}}{tn['simulate']:7.2f} s  (1 rank, earlier: "

@@ -38,7 +38,7 @@ _LAZY = {
     "NetParams": ("nethub.specs", "NetParams"),
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
-    "simulate": ("nethub.sim", "simulate"),
+    "simulate": ("nethub.runner", "simulate"),
 }
 
 

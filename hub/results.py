@@ -85,7 +85,10 @@ class Results:
         nA·µm, ``lfp_pops/<pop>``, ``lfp_cells/<gid>``, ``dipole_pops/<pop>``,
         ``dipole_cells/<gid>``, ``imembrane/<gid>`` (n_times, n_segments) nA.
     sim_config : dict
-        The simConfig used.
+        The source format's run document (NetPyNE: the simConfig used).
+    run_config : dict
+        The :class:`~nethub.runconfig.RunConfig` used (``RunConfig.to_dict()``; empty for
+        runs stored before it existed or read from other formats).
     seeds : dict
     versions : dict
         Software versions (nethub, NEURON, Python, numpy, MPI).
@@ -106,6 +109,7 @@ class Results:
     electrodes: np.ndarray | None = None
     lfp_extra: dict[str, np.ndarray] = field(default_factory=dict)
     sim_config: dict[str, Any] = field(default_factory=dict)
+    run_config: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
     timing: dict[str, Any] = field(default_factory=dict)
@@ -134,7 +138,7 @@ class Results:
 
     @property
     def duration(self) -> float | None:
-        d = self.sim_config.get("duration")
+        d = self.sim_config.get("duration", self.run_config.get("duration"))
         return float(d) if d is not None else None
 
     def equals(self, other: object) -> bool:

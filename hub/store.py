@@ -478,6 +478,8 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
     g.attrs["nranks"] = int(r.nranks)
     for doc in RUN_DOCS:
         _write_json(g, doc, getattr(r, doc))
+    if r.run_config:  # the RunConfig the run used (nethub.runconfig), absent in older runs
+        _write_json(g, "run_config", r.run_config)
     sp = g.create_group("spikes")
     for key, arr in (("time", r.spike_times), ("gid", r.spike_gids)):
         sp.create_dataset(key, data=arr, **dataset_options(len(arr), 8, compression))
@@ -608,6 +610,7 @@ def read_results(path: str | os.PathLike, run: int | str = -1) -> Results:
 
 def _read_run(g: h5py.Group, name: str) -> Results:
     docs = {doc: _read_json(g, doc) for doc in RUN_DOCS}
+    docs["run_config"] = _read_json(g, "run_config") if "run_config" in g else {}
     tr = g["traces"]
     traces = Traces(read_table(tr["index"], TRACE_COLUMNS), tr["time"][()], tr["data"][()])
     lfp = g.get("lfp")

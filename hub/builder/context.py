@@ -16,12 +16,14 @@ import numpy as np
 from ..errors import SpecError
 from ..expr import border_correction, compile_expr
 from ..expr import conn_env as _conn_env
+from ..specs.runmap import NETPYNE_SEEDS
 from ..specs.schema import netparam
 from ..table import Categorical, Table
 
 __all__ = ["BuildContext", "DEFAULT_SEEDS", "conn_env", "cell_env"]
 
-DEFAULT_SEEDS = {"conn": 1, "stim": 1, "loc": 1, "cell": 1}
+#: NetPyNE's default seeds (declared once, in nethub.specs.runmap)
+DEFAULT_SEEDS = NETPYNE_SEEDS
 
 
 def _xyz(cells: Table, rows: np.ndarray, norm: bool = False) -> np.ndarray:

@@ -209,7 +209,7 @@ def _test_hook(name: str, rank: int, pc: Any) -> None:
     if len(parts) < 2 or parts[0] != name or parts[1] != str(rank):
         return
     if parts[2:] == ["hoc"] and pc is not None:
-        from . import _neuron
+        from . import _neuron  # nethub.sim imports this module
 
         _neuron()[0].execerror("injected hoc failure", f"(test hook, {name}, rank {rank})")
     raise SimulationError(f"injected failure (test hook {TEST_FAIL_ENV}={spec})")

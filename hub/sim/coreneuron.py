@@ -1,51 +1,13 @@
 """Running a model on CoreNEURON (bundled in NEURON 9's wheel): can it, and how.
 
-What was verified on NEURON 9.0.2 (wheel, CPU; see tests/simulation/test_coreneuron.py):
-
-- The sequence ``cvode.cache_efficient(1)``, ``pc.set_maxstep(10)``, ``h.finitialize(v_init)``,
-  ``coreneuron.enable = True``, ``pc.psolve(tstop)`` gives spikes identical to NEURON's (HH cells,
-  ExpSyn/Exp2Syn, NetStims, ``pc.gid_connect``, 1 and 2 MPI ranks). The model is transferred
-  after ``finitialize``: Python ``FInitializeHandler`` callbacks run in NEURON before the
-  transfer and their effect is kept (per-section ``vinit``).
-- CoreNEURON's own mechanisms are the 8 the wheel compiles in (:data:`CORENEURON_BUILTIN`).
-  NEURON's other built-ins (IntFire1/2/4, AlphaSynapse, VClamp, APCount, ...) make ``psolve``
-  abort the process ("mechanism does not exist").
-- User .mod files (and nethub's VecStim) need ``nrnivmodl -coreneuron``, which builds both
-  ``libnrnmech.so`` and ``libcorenrnmech.so`` (about a minute); NEURON loads the first with
-  ``nrn_load_dll`` and CoreNEURON the second from ``$CORENEURONLIB`` (read at ``psolve``, so
-  setting ``os.environ`` in the running process works). A library built without
-  ``-coreneuron`` makes ``psolve`` abort. Some mod files compile but still abort at transfer
-  ("X is a different MOD file than used by NEURON": files with POINTER variables, NetPyNE's
-  izhi2007b.mod): :func:`probe_mechanisms` finds them in a subprocess.
-- NetStim noise: ``noiseFromRandom123`` and ``noiseFromRandom`` with an ``h.Random`` set to
-  ``Random123`` both work (NEURON 9's NetStim copies the Random123 stream ids either way).
-- Gap junctions through ``pc.source_var``/``pc.target_var`` (ElectSyn) work.
-- Not available: cvode (hoc error "CoreNEURON can only use fixed step method"); the
-  extracellular mechanism (hoc error); ``Vector.play`` other than continuous
-  (``play(ref, tvec, 1)``) into a section's mechanism — step play and any play into an
-  artificial cell (NetPyNE's ``dynamicRates``) abort; NetCon spike sources on a point-process
-  variable (hoc error "source not a voltage"); ``Vector.record`` with a recording step or time
-  vector (only one sample comes back, nrn#2101: record every step, ``vec.record(ref)``, and
-  keep every k-th sample); ``cvode.event`` Python callbacks during the run (silently never
-  called).
-
-- Running ``pc.psolve`` in chunks (a progress bar) works: every call transfers the model again
-  and continues where the last stopped, with the same spikes and traces as one call.
-- Traces: CoreNEURON's compiled ``hh`` (and other NMODL-translated mechanisms) rounds
-  differently from NEURON's, so voltages and gating variables differ from NEURON's by about
-  1e-11 to 1e-10 mV (9.5e-11 at most over NetPyNE's tutorials); passive cells, ExpSyn/Exp2Syn
-  conductances and IClamp currents are bit-identical, and the spike times of every model
-  tested are identical.
-- ``pc.psolve(tstop)`` hands CoreNEURON ``tstop`` printed with ``%g`` and, on one rank, without
-  NEURON's ``tstop * (1 + 1e-11)`` allowance: :func:`stop_times` aims so that it takes NEURON's
-  steps. CoreNEURON loads one mechanism library per process, at its first run.
+What was verified on NEURON 9.0.2 (what works, what aborts, how the stop time and traces are
+handled) is in docs/simulate.md ("What was verified on CoreNEURON").
 
 :func:`coreneuron_eligible` checks a model before it is run; :func:`prepare_mechanisms`
 compiles and loads the mechanisms for CoreNEURON instead of
 :func:`nethub.sim.mechanisms.prepare_mechanisms`; :func:`psolve` runs. :func:`choose_engine`
 and :func:`confirm_engine` decide, on every rank alike, which simulator runs a model
-(simConfig ``nethubCoreneuron``: ``'auto'``, the default, runs CoreNEURON whenever the model
-allows it).
+(``RunConfig.engine``: ``'auto'``, the default, runs CoreNEURON whenever the model allows it).
 """
 
 from __future__ import annotations
@@ -68,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..celltypes import CompartmentalCell
-from ..errors import MissingMechanismError, SimulationError, SpecError
+from ..errors import MissingMechanismError, SimulationError
 from ..network import Network
+from ..runconfig import RunConfig
 from .mechanisms import (
     BUNDLED,
     _mech_names,
@@ -83,10 +46,11 @@ from .mechanisms import (
     used_mechanisms,
 )
 from .modcompile import run_nrnivmodl, write_sources
+from .record import trace_gids
 
 __all__ = ["CORENEURON_BUILTIN", "NEURON_ONLY_BUILTIN", "CFG_KEY", "CoreMechs", "EngineChoice",
            "coreneuron_eligible", "compile_mechanisms", "prepare_mechanisms",
-           "probe_mechanisms", "probe_cached", "psolve", "available", "engine_mode",
+           "probe_mechanisms", "probe_cached", "psolve", "available",
            "choose_engine", "confirm_engine", "enabled", "stop_times"]
 
 logger = logging.getLogger(__name__)
@@ -114,7 +78,7 @@ def available() -> tuple[bool, str]:
 
 
 # ---------------------------------------------------------------------------- eligibility
-def coreneuron_eligible(net: Network, cfg: dict[str, Any], h: Any = None, *,
+def coreneuron_eligible(net: Network, config: RunConfig | None = None, h: Any = None, *,
                         traces_per_step: bool = False) -> tuple[bool, str]:
     """Whether CoreNEURON can run this (rank's) model, with every reason it cannot.
 
@@ -123,8 +87,9 @@ def coreneuron_eligible(net: Network, cfg: dict[str, Any], h: Any = None, *,
     net : Network
         The model (a rank's part of it is enough; reduce the answer over the ranks, e.g.
         ``pc.allreduce(ok, 3)``, so that all ranks choose alike).
-    cfg : dict
-        The simConfig (``cvode_active``, ``gpu``, ``recordTraces``, ``recordStep``, ``dt``, ...).
+    config : RunConfig, optional
+        The run (``cvode_active``, ``gpu``, traces, ``record_step``, ``dt``, ...); default
+        ``RunConfig()``.
     h : hoc module, optional
         When given after the model is instantiated, NEURON's own state is checked too
         (cvode, extracellular sections, instances of NEURON-only point processes).
@@ -141,7 +106,7 @@ def coreneuron_eligible(net: Network, cfg: dict[str, Any], h: Any = None, *,
     ok, why = available()
     if not ok:
         reasons.append(why)
-    reasons += _config_reasons(cfg, net, traces_per_step)
+    reasons += _config_reasons(config or RunConfig(), net, traces_per_step)
     reasons += _mechanism_reasons(net)
     reasons += _model_reasons(net)
     if h is not None:
@@ -155,28 +120,30 @@ def coreneuron_eligible(net: Network, cfg: dict[str, Any], h: Any = None, *,
     return True, "eligible for CoreNEURON" + note
 
 
-def _config_reasons(cfg: dict[str, Any], net: Network, per_step: bool) -> list[str]:
+def _config_reasons(config: RunConfig, net: Network, per_step: bool) -> list[str]:
     out = []
-    if cfg.get("cvode_active"):
+    if config.cvode_active:
         out.append("cvode_active: CoreNEURON has only the fixed-step method")
-    if cfg.get("gpu"):
+    if config.gpu:
         from neuron import config
 
         if not config.arguments.get("CORENRN_ENABLE_GPU", False):
             out.append("gpu: this NEURON's CoreNEURON was built without GPU support")
-    if _records_traces(net, cfg):
-        step, dt = float(cfg.get("recordStep", 0.1)), float(cfg.get("dt", 0.025))
+    if _records_traces(net, config):
+        step, dt = config.record_step, config.dt
         if not per_step:
             out.append("recordTraces with Vector.record(ref, recordStep): CoreNEURON returns "
                        "only one sample (nrn#2101); record every step and keep every k-th")
         elif abs(step / dt - round(step / dt)) > 1e-9:
             out.append(f"recordStep {step} is not a multiple of dt {dt}")
         out += [f"recordTraces['{label}'] records {var!r}, which is not a RANGE variable: "
-                "CoreNEURON ignores the recording" for label, var in _unrecordable(cfg)]
-    for key in ("recordLFP", "recordDipole", "recordDipolesHNN", "saveIMembrane"):
-        if cfg.get(key):
+                "CoreNEURON ignores the recording" for label, var in _unrecordable(config)]
+    lfp = config.lfp
+    for key, asked in (("recordLFP", bool(lfp.electrodes)), ("recordDipole", lfp.dipole),
+                       ("saveIMembrane", not lfp.imembrane_cells.is_empty())):
+        if asked:
             out.append(f"{key}: needs Python calls during the run, which CoreNEURON skips")
-    tstop, dt = float(cfg.get("duration", 1000.0)), float(cfg.get("dt", 0.025))
+    tstop, dt = config.duration, config.dt
     if stop_times(tstop, dt, gaps=len(net.pointer_conns) > 0) is None:
         out.append(f"duration {tstop:g} ms at dt {dt:g}: NEURON hands CoreNEURON its stop time "
                    "printed with 6 significant digits, which would not end the run at NEURON's "
@@ -226,27 +193,14 @@ def stop_times(tstop: float, dt: float, chunks: int = 1, gaps: bool = True
 SECTION_VARS = frozenset({"diam", "L", "Ra", "nseg", "rallbranch"})
 
 
-def _unrecordable(cfg: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, var) of recordTraces entries on a section variable CoreNEURON cannot record."""
-    out = []
-    for label, spec in (cfg.get("recordTraces") or {}).items():
-        if not isinstance(spec, dict):
-            continue
-        var = spec.get("var", "v")
-        if var in SECTION_VARS and not any(k in spec for k in ("mech", "synMech", "pointp",
-                                                               "stim")):
-            out.append((str(label), str(var)))
-    return out
+def _unrecordable(config: RunConfig) -> list[tuple[str, str]]:
+    """(label, var) of trace requests on a section variable CoreNEURON cannot record."""
+    return [(t.label, t.variable) for t in config.traces
+            if t.variable in SECTION_VARS and not t.owners]
 
 
-def _records_traces(net: Network, cfg: dict[str, Any]) -> bool:
-    if not cfg.get("recordTraces"):
-        return False
-    try:
-        from .record import trace_gids
-    except ImportError:  # pragma: no cover - record.py is always there
-        return True
-    return len(trace_gids(net, cfg)) > 0
+def _records_traces(net: Network, config: RunConfig) -> bool:
+    return bool(config.traces) and len(trace_gids(net, config)) > 0
 
 
 def _user_mechanisms(net: Network) -> dict[str, str]:
@@ -516,8 +470,9 @@ def probe_cached(libs: CoreMechs, names: list[str]) -> tuple[bool, str]:
 
 
 # ---------------------------------------------------------------------------- choosing
-#: simConfig key: ``'auto'`` (default: CoreNEURON when the model allows it), ``True``
-#: (CoreNEURON, an error naming the reasons when it cannot) or ``False`` (NEURON).
+#: NetPyNE simConfig key of ``RunConfig.engine`` (named in messages): ``'auto'`` (default:
+#: CoreNEURON when the model allows it), ``True`` (CoreNEURON, an error naming the reasons when
+#: it cannot) or ``False`` (NEURON); mapped by :func:`nethub.specs.runmap.engine_mode`.
 CFG_KEY = "nethubCoreneuron"
 
 
@@ -534,17 +489,6 @@ class EngineChoice:
                 "engine_reason": self.reason}
 
 
-def engine_mode(cfg: dict[str, Any]) -> str:
-    """``'auto'``, ``'coreneuron'`` or ``'neuron'``: simConfig ``nethubCoreneuron`` if set, else
-    NetPyNE's ``coreneuron: True`` forces CoreNEURON, else ``'auto'``."""
-    val = cfg.get(CFG_KEY, "auto")
-    if val is None or (isinstance(val, str) and val == "auto"):
-        return "coreneuron" if cfg.get("coreneuron") is True else "auto"
-    if isinstance(val, bool):
-        return "coreneuron" if val else "neuron"
-    raise SpecError(f"simConfig['{CFG_KEY}']: {val!r} is not valid (valid: 'auto', True, False)")
-
-
 def _agree(pc: Any, ok: bool, why: str) -> tuple[bool, str]:
     """All ranks' answers combined: eligible only if every rank is, with every reason."""
     if pc is None or int(pc.nhost()) == 1:
@@ -554,7 +498,7 @@ def _agree(pc: Any, ok: bool, why: str) -> tuple[bool, str]:
     return (True, why) if not bad else (False, "; ".join(dict.fromkeys(bad)))
 
 
-def choose_engine(h: Any, pc: Any, net: Network, cfg: dict[str, Any]) -> EngineChoice:
+def choose_engine(h: Any, pc: Any, net: Network, config: RunConfig) -> EngineChoice:
     """Decide before the model is built (collective over the ranks) and, when CoreNEURON is
     chosen, compile (rank 0 first), probe and load its mechanisms; otherwise load nothing
     (use :func:`nethub.sim.mechanisms.prepare_mechanisms`).
@@ -565,10 +509,10 @@ def choose_engine(h: Any, pc: Any, net: Network, cfg: dict[str, Any]) -> EngineC
         CoreNEURON is forced (``nethubCoreneuron=True`` or ``coreneuron=True``) but the model
         cannot run on it; the message lists every reason.
     """
-    mode = engine_mode(cfg)
+    mode = config.engine
     if mode == "neuron":
         return EngineChoice(mode, False, f"simConfig {CFG_KEY}=False")
-    ok, why = _agree(pc, *coreneuron_eligible(net, cfg, traces_per_step=True))
+    ok, why = _agree(pc, *coreneuron_eligible(net, config, traces_per_step=True))
     if ok:
         ok, why = _core_mechanisms(h, pc, net, "the model is eligible for CoreNEURON")
     return _decided(mode, ok, why)

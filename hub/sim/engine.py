@@ -16,10 +16,13 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..errors import SimulationError
+from ..expr import compile_expr
 from ..network import DRAWS_COLUMN, Network
-from ..random123 import netpyne_hash_str
+from ..random123 import Random123Stream, netpyne_hash_str
+from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
 from . import bulkconnect, merge, plasticity, rotation, synparams, synshare
+from .record import trace_gids
 
 __all__ = ["Engine"]
 
@@ -87,19 +90,19 @@ class _Cell:
 class Engine:
     """Builds and runs the local part of a network on one rank."""
 
-    def __init__(self, h, pc, net: Network, cfg: dict[str, Any]) -> None:
-        self.h, self.pc, self.net, self.cfg = h, pc, net, cfg
+    def __init__(self, h, pc, net: Network, config: RunConfig) -> None:
+        self.h, self.pc, self.net, self.config = h, pc, net, config
         self.rank, self.nhost = int(pc.id()), int(pc.nhost())
         self.cells: dict[int, _Cell] = {}
         self.netcons: list = []
         self.keep: list = []  # objects that must stay alive (vectors, randoms, handlers)
-        seeds = cfg.get("seeds") or {}
-        self.stim_seed = int(seeds.get("stim", 1))
-        self.default_threshold = float(net.params.get("defaultThreshold", 10))
+        self.stim_seed = int(config.seed("stim"))
+        self.default_threshold = (float(net.params.get("defaultThreshold", 10))
+                                  if config.spike_threshold is None else config.spike_threshold)
         self._exprs: dict[str, Any] = {}  # compiled synMechParams string functions
         self._streams: dict[int, list] = {}  # per cell: [cellParams stream, next draw]
         self._rows: dict[int, int] | None = None
-        self.shared_syns = synshare.SynIndex() if synshare.shares(cfg) else None
+        self.shared_syns = synshare.SynIndex() if config.share_synapses else None
 
     # ------------------------------------------------------------------ cells
     def create_cells(self) -> None:
@@ -142,8 +145,8 @@ class Engine:
         for name, sec in ct.sections.items():
             if sec.parent is not None:
                 cell.secs[name].connect(cell.secs[sec.parent], sec.parent_x, sec.child_x)
-        rel = self.cfg.get("pt3dRelativeToCellLocation", True)
-        inv = self.cfg.get("invertedYCoord", True)
+        rel = self.config.pt3d_relative_to_cell
+        inv = self.config.invert_y
         off = (pos[0], -pos[1] if inv else pos[1], pos[2]) if rel else (0.0, 0.0, 0.0)
         per_cell = per_cell or {}
         for name, sec in ct.sections.items():
@@ -310,7 +313,7 @@ class Engine:
         else an ``h.Random`` set to ``Random123(id1, id2, id3)`` and ``negexp(1)`` given to
         ``noiseFromRandom``. The ids are ``(hashStr(type), gid, seed)``."""
         ids = (int(id1), int(id2), int(id3))
-        if self.cfg.get("random123"):
+        if self.config.netstim_random123:
             obj.noiseFromRandom123(*ids)
             return
         r = self.h.Random()
@@ -346,8 +349,6 @@ class Engine:
         (from the synapse's segment centre), random functions drawn from the cell's
         ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream after the draws of
         its cellParams expressions (``cellparams_draws``)."""
-        from ..expr import compile_expr
-
         where = f"synMechParams['{mech_name}']['{key}']"
         expr = self._exprs.get(where)
         if expr is None:
@@ -368,12 +369,11 @@ class Engine:
     def _cell_stream(self, gid: int):
         """``source`` for :meth:`nethub.expr.Expr.evaluate`: fresh picks from the cell's
         cellParams stream, continuing where its last pick stopped."""
-        from ..random123 import Random123Stream
-
         if gid not in self._streams:
             col = self.net.cells[DRAWS_COLUMN] if DRAWS_COLUMN in self.net.cells else None
             start = int(np.asarray(col)[self._row(gid)]) if col is not None else 0
-            seed = (self.net.provenance.get("seeds") or self.cfg.get("seeds") or {}).get("cell", 1)
+            seeds = self.net.provenance.get("seeds")
+            seed = seeds.get("cell", DEFAULT_SEED) if seeds else self.config.seed("cell")
             stream = Random123Stream(netpyne_hash_str("cellParams"), gid, int(seed))
             self._streams[gid] = [stream, start]
         state = self._streams[gid]
@@ -474,17 +474,13 @@ class Engine:
         (``recordTraces`` with ``synMech``) on a recorded cell keep their own, so that the
         trace is NetPyNE's (one connection's synapse, not the sum)."""
         keep = None
-        specs = self.cfg.get("recordTraces") or {}
-        traced = {str(s["synMech"]) for s in specs.values()
-                  if isinstance(s, dict) and "synMech" in s}
+        traced = {t.syn_mech for t in self.config.traces if t.syn_mech is not None}
         if traced and len(conns):
-            from .record import trace_gids
-
             mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
             codes = [c for c, name in enumerate(mech.categories) if name in traced]
             keep = {"synMech recorded (recordTraces)": np.isin(mech.codes, codes) & np.isin(
-                np.asarray(conns["post_gid"]), trace_gids(self.net, self.cfg))}
-        plan = merge.plan_merge(self.net, self.cfg, conns, keep_apart=keep)
+                np.asarray(conns["post_gid"]), trace_gids(self.net, self.config))}
+        plan = merge.plan_merge(self.net, self.config, conns, keep_apart=keep)
         self.merge_report = plan.report
         return plan
 
@@ -670,7 +666,7 @@ class Engine:
     def _set_globals(self) -> None:
         """NetPyNE's ``setGlobals``: the cellParams ``globals`` that ``hParams`` does not set
         (the first cell type's value wins), assigned as ``h('name=value')``."""
-        hparams = self.cfg.get("hParams") or {}
+        hparams = self.config.hoc_globals()
         done: dict[str, Any] = {}
         for ct in self.net.cell_types.values():
             for key, value in (getattr(ct, "globals", None) or {}).items():

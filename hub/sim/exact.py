@@ -29,17 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
-
-__all__ = ["CFG_KEY", "is_exact", "apply_exact", "exactness_meta", "round_robin",
-           "FAST_NOTE", "EXACT_NOTE"]
+__all__ = ["exactness_meta", "round_robin", "FAST_NOTE", "EXACT_NOTE"]
 
 logger = logging.getLogger(__name__)
-
-#: simConfig key of exact mode
-CFG_KEY = "nethubExact"
-_MERGE_KEY = "nethubMergeSynapses"
-_CORE_KEY = "nethubCoreneuron"
 
 FAST_NOTE = ("fast mode: merged synapses and CoreNEURON reproduce NetPyNE up to floating-point "
              "round-off, so spike times in chaotic networks can diverge from NetPyNE's while "
@@ -51,49 +43,17 @@ SAME_NOTE = ("fast mode, but no synapse was merged and NEURON ran: NetPyNE's ari
              "(its spikes bit for bit)")
 
 
-def is_exact(cfg: dict[str, Any] | None) -> bool:
-    """Whether ``cfg`` (a simConfig dict) asks for exact mode.
-
-    Raises
-    ------
-    SpecError
-        ``nethubExact`` is not a boolean.
-    """
-    val = (cfg or {}).get(CFG_KEY, False)
-    if not isinstance(val, (bool, np.bool_)):
-        raise SpecError(f"simConfig['{CFG_KEY}']: {val!r} is not valid (valid: True, False)")
-    return bool(val)
-
-
-def apply_exact(cfg: dict[str, Any]) -> dict[str, Any]:
-    """``cfg`` with exact mode's settings when it asks for it (unchanged otherwise).
-
-    Raises
-    ------
-    SpecError
-        Exact mode together with ``nethubMergeSynapses=True``, ``nethubCoreneuron=True`` or
-        NetPyNE's ``coreneuron=True``: they contradict each other.
-    """
-    if not is_exact(cfg):
-        return cfg
-    clashes = [f"{k}={cfg[k]!r}" for k in (_MERGE_KEY, _CORE_KEY, "coreneuron")
-               if cfg.get(k) is True]
-    if clashes:
-        raise SpecError(f"simConfig['{CFG_KEY}']=True (NetPyNE's spikes bit for bit: one synapse "
-                        f"per connection on NEURON) contradicts {', '.join(clashes)}")
-    return {**cfg, _MERGE_KEY: False, _CORE_KEY: False}
-
-
 def round_robin(gids: np.ndarray, rank: int, nhost: int) -> np.ndarray:
     """NetPyNE's deal of cells over ranks: the ``rank``-th of every ``nhost`` gids."""
     return np.asarray(gids)[rank::nhost]
 
 
-def exactness_meta(cfg: dict[str, Any], merge_report: dict[str, Any] | None, core: bool,
+def exactness_meta(exact: bool, merge_report: dict[str, Any] | None, core: bool,
                    log: bool = True) -> dict[str, str]:
-    """The run meta entries ``exactness`` and ``exactness_note``; logs the note once (INFO)
-    when a fast run may differ from NetPyNE by round-off."""
-    if is_exact(cfg):
+    """The run meta entries ``exactness`` and ``exactness_note`` (``exact``:
+    ``RunConfig.exact``); logs the note once (INFO) when a fast run may differ from NetPyNE by
+    round-off."""
+    if exact:
         return {"exactness": "exact", "exactness_note": EXACT_NOTE}
     saved = int((merge_report or {}).get("total_saved", 0))
     if saved == 0 and not core:

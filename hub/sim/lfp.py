@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingExtraError, SimulationError
+from ..runconfig import CellSelection, RunConfig
+from .record import record_gids
 
 __all__ = ["LfpRecorder", "attach", "wants_lfp", "segment_geometry", "transfer_matrix", "QUANTUM"]
 
@@ -40,9 +42,9 @@ METHODS = ("line", "point")
 _DEPTH = np.array([1.0, -1.0, 1.0])
 
 
-def wants_lfp(cfg: dict) -> bool:
-    """Does the simConfig ask for an LFP, a current dipole or transmembrane currents?"""
-    return any(bool(cfg.get(k)) for k in ("recordLFP", "recordDipole", "saveIMembrane"))
+def wants_lfp(config: RunConfig) -> bool:
+    """Does the run ask for an LFP, a current dipole or transmembrane currents?"""
+    return config.lfp.wanted()
 
 
 def _lfpykit():
@@ -125,17 +127,17 @@ class LfpRecorder:
     (collective): rank 0 gets the summed arrays.
     """
 
-    def __init__(self, h, pc, engine, cfg: dict) -> None:
-        self.h, self.pc, self.cfg = h, pc, cfg
-        elec = cfg.get("recordLFP") or []
-        self.electrodes = np.asarray(elec, dtype=float).reshape(-1, 3)
-        self.dipole = bool(cfg.get("recordDipole"))
-        method = cfg.get("nethubLFPMethod", "line")
+    def __init__(self, h, pc, engine, config: RunConfig) -> None:
+        self.h, self.pc, self.config = h, pc, config
+        req = config.lfp
+        self.electrodes = np.asarray(req.electrodes, dtype=float).reshape(-1, 3)
+        self.dipole = req.dipole
+        method = req.method
         if method not in METHODS:
             raise SimulationError(f"simConfig nethubLFPMethod {method!r}: valid: "
                                   f"{', '.join(METHODS)}")
-        self.step = float(cfg.get("recordStep", 0.1))
-        self.n_samples = int(np.floor(float(cfg["duration"]) / self.step + 1e-9))
+        self.step = config.record_step
+        self.n_samples = int(np.floor(config.duration / self.step + 1e-9))
         self.n_rows = len(self.electrodes) + (3 if self.dipole else 0)
         self.quantum = np.r_[np.full(len(self.electrodes), QUANTUM["lfp"]),
                              np.full(3 if self.dipole else 0, QUANTUM["dipole"])]
@@ -143,7 +145,7 @@ class LfpRecorder:
         self.gids = np.array([gid for gid, _ in cells], dtype=np.int64)
         self._imem_was = int(h.cvode.use_fast_imem())
         h.cvode.use_fast_imem(1)  # before taking the i_membrane_ references
-        self._setup_geometry(engine, cells, method, float(cfg.get("nethubLFPSigma", 0.3)))
+        self._setup_geometry(engine, cells, method, req.sigma)
         self._setup_selections(engine.net)
         self.total = np.zeros((self.n_samples, self.n_rows), dtype=np.int64)
         self.k = self.k0 = 0
@@ -187,28 +189,24 @@ class LfpRecorder:
     def _setup_selections(self, net) -> None:
         """Cells and populations whose own LFP (saveLFPCells/Pops) or dipole
         (saveDipoleCells/Pops) is kept; computed for the union, stored as asked."""
-        from .record import record_gids
+        req = self.config.lfp
 
-        def cells(key: str) -> set[int]:
-            sel = self.cfg.get(key)
-            if not sel:
-                return set()
-            return set(record_gids(net, ["all"] if sel is True else sel).tolist())
+        def cells(sel: CellSelection) -> set[int]:
+            return set(record_gids(net, sel).tolist())
 
         pop_col = net.cells["pop"]
 
-        def pops(key: str) -> set[str]:
-            sel = self.cfg.get(key)
-            return set(pop_col.categories) if sel is True else set(sel or [])
+        def pops(sel: CellSelection) -> set[str]:
+            return set(pop_col.categories) if sel.all else set(sel.populations)
 
-        self.keep_cells = {"lfp": cells("saveLFPCells") if len(self.electrodes) else set(),
-                           "dipole": cells("saveDipoleCells") if self.dipole else set()}
-        self.keep_pops = {"lfp": pops("saveLFPPops") if len(self.electrodes) else set(),
-                          "dipole": pops("saveDipolePops") if self.dipole else set()}
+        self.keep_cells = {"lfp": cells(req.lfp_cells) if len(self.electrodes) else set(),
+                           "dipole": cells(req.dipole_cells) if self.dipole else set()}
+        self.keep_pops = {"lfp": pops(req.lfp_pops) if len(self.electrodes) else set(),
+                          "dipole": pops(req.dipole_pops) if self.dipole else set()}
         keep = self.keep_cells["lfp"] | self.keep_cells["dipole"]
         self.cell_rows = np.flatnonzero(np.isin(self.gids, list(keep)))
         # saveIMembrane: every segment's i_membrane_ (nA) of these cells, NetPyNE's iMembrane
-        imem = cells("saveIMembrane")
+        imem = cells(req.imembrane_cells)
         self.imem_cells = {g: np.zeros((self.n_samples, b - a))
                            for g, (a, b) in self.seg_ranges.items() if g in imem}
         self.per_cell = np.zeros((len(self.cell_rows), self.n_samples, self.n_rows))

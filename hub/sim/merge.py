@@ -36,17 +36,17 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..network import Network
+from ..runconfig import RunConfig
+from ..store import read_network
 from ..table import Categorical, Table
 from . import synparams, synshare
 from .linearity import find_mod_source, is_linear
 
 __all__ = ["MergePlan", "plan_merge", "mech_mergeable", "segment_keys", "store_savings",
-           "CFG_KEY", "NO_OBJECT"]
+           "NO_OBJECT"]
 
 logger = logging.getLogger(__name__)
 
-#: simConfig switch (default on)
-CFG_KEY = "nethubMergeSynapses"
 #: ``syn_index`` of a row whose NetCon targets the cell's own point process (an artificial cell,
 #: or a section with a ``vref`` point process such as Izhi2007b): no synapse object is made.
 NO_OBJECT = -1
@@ -134,20 +134,22 @@ def segment_keys(loc: np.ndarray, nseg: np.ndarray) -> np.ndarray:
     return key
 
 
-def plan_merge(net: Network, cfg: dict[str, Any] | None = None,
+def plan_merge(net: Network, config: RunConfig | None = None,
                conns: Table | None = None,
                keep_apart: Mapping[str, np.ndarray] | None = None) -> MergePlan:
     """Assign each connection row (of ``conns``, default ``net.connections``, e.g. one rank's
     rows) the synapse object it uses.
 
     ``net.cells`` must hold every post cell of the rows (a rank's network holds its own
-    cells). With ``cfg['nethubMergeSynapses']`` false every row gets its own object, as in
-    NetPyNE. ``keep_apart`` maps a reason to a boolean mask of rows that must keep their own
-    object (e.g. synapses whose variables are recorded).
+    cells). With ``config.merge_synapses`` false every row gets its own object, as in
+    NetPyNE; with ``config.share_synapses`` (NetPyNE's ``oneSynPerNetcon=False``) the rows
+    merging leaves apart share by exact location. ``keep_apart`` maps a reason to a boolean
+    mask of rows that must keep their own object (e.g. synapses whose variables are recorded).
     """
     conns = net.connections if conns is None else conns
     n = len(conns)
-    enabled = bool((cfg or {}).get(CFG_KEY, True))
+    config = config or RunConfig()
+    enabled = config.merge_synapses
     report: dict[str, Any] = {"enabled": enabled, "n_connections": n, "saved": {},
                               "not_merged": {}, "rows_not_merged": {}}
     mech: Categorical = conns["syn_mech"]  # type: ignore[assignment]
@@ -192,7 +194,7 @@ def plan_merge(net: Network, cfg: dict[str, Any] | None = None,
         key = _pack([cell_row[idx], mech.codes[idx], sec.codes[idx], seg + 1])
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         rep[idx] = idx[first][inverse.reshape(-1)]
-    if synshare.shares(cfg):  # NetPyNE's oneSynPerNetcon=False: the rows merging left apart
+    if config.share_synapses:  # NetPyNE's oneSynPerNetcon=False: the rows merging left apart
         report["oneSynPerNetcon"] = False
         free = ~cand & ~no_object if own is None else ~cand & ~no_object & ~own
         synshare.share_rows(rep, free, cell_row, mech.codes, sec.codes, loc)
@@ -339,8 +341,6 @@ def store_savings(path: str | os.PathLike) -> dict[str, Any] | None:
         (objects without it, NetPyNE's count), ``saved`` (per synMech) and ``not_merged``
         (synMech → reason); ``None`` when the store has no connections or cannot be planned.
     """
-    from ..store import read_network
-
     net = read_network(path)
     if len(net.connections) == 0:
         return None

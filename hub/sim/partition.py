@@ -14,6 +14,7 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..network import Network
+from ..store import read_cell_index, read_network
 from .distribute import (
     DEFAULT_POINT,
     POINT_WEIGHTS,
@@ -23,37 +24,35 @@ from .distribute import (
     mod_weight,
     type_cost,
 )
+from .exact import round_robin
+from .merge import mech_mergeable
 
 __all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
 
 #: ``"work"``: per-mechanism weights (default); ``"count"``: segments + incoming connections
 COST_MODELS = ("work", "count")
-_MERGE_KEY = "nethubMergeSynapses"
 _DECLARES = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
 def local_gids(store: Path, rank: int, nhost: int, model: str = "work",
-               exact: bool = False) -> np.ndarray:
+               exact: bool = False, merging: bool = True) -> np.ndarray:
     """The gids of ``rank``, cost-balanced: one contiguous block, or a few when one block each
-    cannot balance (see nethub.sim.distribute); in exact mode NetPyNE's round robin."""
+    cannot balance (see nethub.sim.distribute); in exact mode NetPyNE's round robin.
+    ``merging``: the run merges synapses (``RunConfig.merge_synapses``)."""
     if exact:
-        from ..store import read_cell_index
-        from .exact import round_robin
-
         return round_robin(read_cell_index(store)["gids"], rank, nhost)
-    gids, costs = estimate_costs(store, model)
+    gids, costs = estimate_costs(store, model, merging)
     return gids[deal(costs, nhost)[rank]]
 
 
-def estimate_costs(store: str | Path, model: str = "work") -> tuple[np.ndarray, np.ndarray]:
+def estimate_costs(store: str | Path, model: str = "work", merging: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted gids of a store and each cell's estimated work per time step.
 
-    With ``model="work"``, connections share synapse objects when the stored simConfig leaves
-    ``nethubMergeSynapses`` on and every synMech is mergeable; a cell is then taken to need one
-    object per synMech and section at most (the run's own ``sim_config`` is not seen here).
+    With ``model="work"``, connections share synapse objects when the run merges synapses
+    (``merging``) and every synMech is mergeable; a cell is then taken to need one object per
+    synMech and section at most.
     """
-    from ..store import read_cell_index, read_network
-
     if model not in COST_MODELS:
         raise ValueError(f"unknown cost model {model!r} (valid: {', '.join(COST_MODELS)})")
     idx = read_cell_index(store)
@@ -67,7 +66,7 @@ def estimate_costs(store: str | Path, model: str = "work") -> tuple[np.ndarray, 
     base = np.array([_type_cost(net, n, sources) for n in names] + [1.0])[codes]
     sites = np.array([_syn_sites(net, n) for n in names] + [0])[codes]
     n_in = idx["n_incoming"]
-    n_obj = np.minimum(n_in, sites) if _merging(net) else np.where(sites > 0, n_in, 0)
+    n_obj = np.minimum(n_in, sites) if _merging(net, merging) else np.where(sites > 0, n_in, 0)
     costs = cell_costs(base, n_in, n_obj, _syn_weight(net, sources), n_stims)
     return idx["gids"], costs
 
@@ -87,11 +86,8 @@ def _syn_sites(net: Network, name: str) -> int:
     return max(1, len(net.syn_mechs)) * max(1, len(ct.sections))
 
 
-def _merging(net: Network) -> bool:
-    from .merge import mech_mergeable
-
-    cfg = (net.spec or {}).get("simConfig") or {}
-    if not cfg.get(_MERGE_KEY, True):
+def _merging(net: Network, merging: bool) -> bool:
+    if not merging:
         return False
     return all(mech_mergeable(net, name)[0] for name in net.syn_mechs)
 

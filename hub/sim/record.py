@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
 import time
 from pathlib import Path
@@ -22,65 +23,51 @@ import numpy as np
 from ..celltypes import PointCell
 from ..errors import SimulationError
 from ..network import Network
-from ..results import Results
+from ..results import Results, empty_traces, trace_index
+from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..selection import match_conds
+from ..store import append_run, atomic_path, network_hash, read_results
+from ..storelock import store_lock
 from ..table import Categorical
+from ..version import __version__
 
-__all__ = ["Recorder", "record_gids", "trace_gids", "step_samples"]
+__all__ = ["Recorder", "record_gids", "trace_gids", "step_samples", "software_versions"]
 
 logger = logging.getLogger(__name__)
 
 
-def record_gids(net: Network, spec: Any) -> np.ndarray:
-    """Local gids selected by NetPyNE's ``recordCells`` (gids, pop names, (pop, index),
-    'all' or 'allCells')."""
+def record_gids(net: Network, sel: CellSelection | None) -> np.ndarray:
+    """Local gids a :class:`~nethub.runconfig.CellSelection` chooses (all cells, gids,
+    population names, (population, cell index) pairs), in the network's order."""
     gids = np.asarray(net.cells["gid"])
-    if not spec:
+    if sel is None or sel.is_empty():
         return gids[:0]
-    items = spec if isinstance(spec, (list, tuple)) else [spec]
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-        items = [spec]
-    out: set[int] = set()
+    if sel.all:
+        return gids
+    out: set[int] = set(sel.gids)
     pops: Categorical = net.cells["pop"]  # type: ignore[assignment]
     ids = np.asarray(net.cells["source_id"])
-    for item in items:
-        if isinstance(item, str) and item in ("all", "allCells"):
-            return gids
-        if isinstance(item, (int, np.integer)):
-            out.add(int(item))
-        elif isinstance(item, str):
-            out.update(gids[pops.codes == pops.code_of(item)].tolist())
-        elif isinstance(item, (list, tuple)) and len(item) == 2:
-            sel = pops.codes == pops.code_of(item[0])
-            idx = item[1] if isinstance(item[1], (list, tuple)) else [item[1]]
-            out.update(gids[sel & np.isin(ids, idx)].tolist())
+    for pop in sel.populations:
+        out.update(gids[pops.codes == pops.code_of(pop)].tolist())
+    for pop, idx in sel.pop_cells:
+        rows = pops.codes == pops.code_of(pop)
+        out.update(gids[rows & np.isin(ids, list(idx))].tolist())
     return gids[np.isin(gids, list(out))]
 
 
-def trace_gids(net: Network, cfg: dict) -> np.ndarray:
-    """Local gids whose traces are recorded: NetPyNE's ``recordCells`` plus the cells of
-    ``analysis['plotTraces']['include']`` (else ``analysis['iplotTraces']['include']``),
-    which NetPyNE's ``setupRecording`` records too."""
-    analysis = cfg.get("analysis") or {}
-    plot: Any = []
-    for key in ("plotTraces", "iplotTraces"):
-        if isinstance(analysis.get(key), dict) and "include" in analysis[key]:
-            plot = analysis[key]["include"]
-            break
-    gids = record_gids(net, cfg.get("recordCells"))
-    if plot:
-        gids = np.union1d(gids, record_gids(net, list(plot)))
-    return gids
+def trace_gids(net: Network, config: RunConfig) -> np.ndarray:
+    """Local gids whose traces are recorded (``config.trace_cells``)."""
+    return record_gids(net, config.trace_cells)
 
 
-def _no_variable(label: str, spec: dict, var: str, cell, exc: Exception) -> str:
-    """What a recordTraces entry asked for that the cell does not have, with what it has."""
-    sec = spec.get("sec")
+def _no_variable(label: str, spec: TraceRequest, var: str, cell, exc: Exception) -> str:
+    """What a trace request asked for that the cell does not have, with what it has."""
+    sec = spec.sec
     hsec = cell.secs.get(sec) if sec is not None else None
     where = f"section {sec!r} of cell {cell.gid}" if sec is not None else f"cell {cell.gid}"
     have = ""
     if hsec is not None:
-        mechs = sorted({m.name() for m in hsec(float(spec.get("loc", 0.5)))})
+        mechs = sorted({m.name() for m in hsec(spec.loc)})
         have = f"; mechanisms there: {', '.join(mechs) or 'none'}"
     return (f"recordTraces[{label!r}]: cannot record {var!r} in {where} ({type(exc).__name__}: "
             f"{exc}){have}")
@@ -98,16 +85,15 @@ def _agree_on(pc, problem: str | None) -> None:
 class Recorder:
     """Sets up recording before the run and collects the results after it."""
 
-    def __init__(self, h, pc, engine, cfg: dict, per_step: bool = False) -> None:
-        self.h, self.pc, self.eng, self.cfg = h, pc, engine, cfg
+    def __init__(self, h, pc, engine, config: RunConfig, per_step: bool = False) -> None:
+        self.h, self.pc, self.eng, self.config = h, pc, engine, config
         self.per_step = per_step  # record every step, thin at the end (CoreNEURON)
         self._locs: dict[str, dict] = {}  # synMech label -> gid -> section -> locs
         self.spk_t, self.spk_id = h.Vector(), h.Vector()
-        which = cfg.get("recordCellsSpikes", -1)
-        if which == -1 or which is None:
+        if config.record_spikes is None:
             pc.spike_record(-1, self.spk_t, self.spk_id)
         else:
-            for gid in record_gids(engine.net, which).tolist():
+            for gid in record_gids(engine.net, config.record_spikes).tolist():
                 pc.spike_record(gid, self.spk_t, self.spk_id)
         self.rows: list[tuple] = []
         self.vecs: list = []
@@ -116,31 +102,27 @@ class Recorder:
         self._traces(engine.net)
 
     def _traces(self, net: Network) -> None:
-        """One Vector per (cell, recordTraces entry), cell-major as NetPyNE records them (the
+        """One Vector per (cell, trace request), cell-major as NetPyNE records them (the
         gathering restores gid order across ranks, :func:`trace_schedule`)."""
-        specs = self.cfg.get("recordTraces") or {}
+        specs = self.config.traces
         if not specs:
             return
-        gids = trace_gids(net, self.cfg)
+        gids = trace_gids(net, self.config)
         if len(gids) == 0:  # no recorded cell on this rank: still take part in the agreement
             _agree_on(self.pc, None)
             return
-        step = float(self.cfg.get("recordStep", 0.1))
+        step = self.config.record_step
         h = self.h
         rows = np.flatnonzero(np.isin(np.asarray(net.cells["gid"]), gids))
-        ok = {label: match_conds(net.cells, spec.get("conds"),
-                                 f"recordTraces['{label}']['conds']")
-              for label, spec in specs.items()}
+        ok = [match_conds(net.cells, spec.conds, f"recordTraces['{spec.label}']['conds']")
+              for spec in specs]
         problem = None
         for r in rows.tolist():
             gid = int(net.cells["gid"][r])
-            for label, spec in specs.items():
-                if not ok[label][r]:
+            for k, spec in enumerate(specs):
+                if not ok[k][r]:
                     continue
-                var = spec.get("var", "v")
-                for key in ("mech", "synMech", "pointp", "stim"):
-                    if key in spec:
-                        var = f"{spec[key]}.{var}"
+                label, var = spec.label, spec.recorded_name
                 try:
                     targets = self._targets(self.eng.cells[gid], spec, net, r)
                 except (AttributeError, NameError, TypeError, LookupError) as exc:
@@ -161,19 +143,19 @@ class Recorder:
             vec.record(ptr, step)
         return vec
 
-    def _targets(self, cell, spec: dict, net: Network, row: int) -> list[tuple]:
-        """(sec, loc, pointer) of each variable one recordTraces entry records on a cell."""
-        if "synMech" in spec and "sec" not in spec and cell.point is None:
+    def _targets(self, cell, spec: TraceRequest, net: Network, row: int) -> list[tuple]:
+        """(sec, loc, pointer) of each variable one trace request records on a cell."""
+        if spec.syn_mech is not None and spec.sec is None and cell.point is None:
             return self._all_syn_mechs(cell, spec, net)
         ptr = self._pointer(cell, spec, net, row)
-        return [] if ptr is None else [(spec.get("sec"), float(spec.get("loc", 0.5)), ptr)]
+        return [] if ptr is None else [(spec.sec, spec.loc, ptr)]
 
-    def _all_syn_mechs(self, cell, spec: dict, net: Network) -> list[tuple]:
+    def _all_syn_mechs(self, cell, spec: TraceRequest, net: Network) -> list[tuple]:
         """NetPyNE's ``{'synMech': label, 'var': v}`` without ``sec``: every synapse of that
         label on the cell, section by section in creation order, under the key
         ``(section, loc)`` of the connection that made it; a later synapse at the same key
         replaces an earlier one, as it does in NetPyNE's ``'<sec>_<loc>'`` dict."""
-        label, var = spec["synMech"], spec.get("var", "v")
+        label, var = spec.syn_mech, spec.variable
         section_of = {hsec.name(): name for name, hsec in cell.secs.items()}
         objs: dict[str, list] = {name: [] for name in cell.secs}
         for name, obj in cell.syns:
@@ -210,42 +192,40 @@ class Recorder:
         self._locs[label] = out
         return out
 
-    def _pointer(self, cell, spec: dict, net: Network, row: int):
-        var = spec.get("var", "v")
+    def _pointer(self, cell, spec: TraceRequest, net: Network, row: int):
+        var = spec.variable
         ct = net.cell_types[net.cells["cell_type"].categories[net.cells["cell_type"].codes[row]]]
         if isinstance(ct, PointCell):  # NetPyNE: the point process's variable, if no sec/synMech
-            if "sec" in spec or "synMech" in spec:
+            if spec.sec is not None or spec.syn_mech is not None:
                 return None
             return getattr(cell.point, "_ref_" + var, None)
-        sec = cell.secs.get(spec.get("sec"))
+        sec = cell.secs.get(spec.sec)
         if sec is None:
             return None
-        seg = sec(float(spec.get("loc", 0.5)))
-        if "mech" in spec:
-            return getattr(getattr(seg, spec["mech"]), "_ref_" + var)
-        if "pointp" in spec:
-            pp = cell.pointps.get(spec["pointp"])
+        seg = sec(spec.loc)
+        if spec.mech is not None:
+            return getattr(getattr(seg, spec.mech), "_ref_" + var)
+        if spec.point_process is not None:
+            pp = cell.pointps.get(spec.point_process)
             return None if pp is None else getattr(pp, "_ref_" + var)
-        if "synMech" in spec:
-            objs = [o for name, o in cell.syns if name == spec["synMech"]
+        if spec.syn_mech is not None:
+            objs = [o for name, o in cell.syns if name == spec.syn_mech
                     and o.get_segment() == seg]
             return self._indexed(objs, spec, var)
-        if "stim" in spec:
-            objs = [o for label, o in cell.stims if label == spec["stim"]
+        if spec.stim is not None:
+            objs = [o for label, o in cell.stims if label == spec.stim
                     and hasattr(o, "get_segment") and o.get_segment() == seg]
             return self._indexed(objs, spec, var)
         return getattr(seg, "_ref_" + var)
 
     @staticmethod
-    def _indexed(objs: list, spec: dict, var: str):
+    def _indexed(objs: list, spec: TraceRequest, var: str):
         """NetPyNE: the ``index``-th matching object (default the first), or nothing."""
-        i = int(spec.get("index", 0))
+        i = spec.index
         return getattr(objs[i], "_ref_" + var) if i < len(objs) else None
 
     # ------------------------------------------------------------------ gathering
     def _local_traces(self):
-        from ..results import trace_index
-
         if not self.rows:
             return trace_index([], [], [], [], []), np.zeros((0, 0))
         labels, gids, secs, locs, variables = zip(*self.rows)
@@ -265,7 +245,7 @@ class Recorder:
 
     def _thinning(self) -> tuple[np.ndarray, np.ndarray]:
         return step_samples(self.t_vec.as_numpy(), float(self.h.dt),
-                            float(self.cfg.get("recordStep", 0.1)))
+                            self.config.record_step)
 
     def _time(self) -> np.ndarray | None:
         if self.t_vec is None:
@@ -295,10 +275,8 @@ class Recorder:
             if rank == 0:
                 yield (index.take(slice(lo, hi)), data[lo:hi]) if r == 0 else got[r]
 
-    def gather(self, net: Network, cfg: dict, timing: dict, counts: dict, out: Path,
+    def gather(self, net: Network, config: RunConfig, timing: dict, counts: dict, out: Path,
                store: Path) -> Results | None:
-        from . import software_versions
-
         pc, rank, nhost = self.pc, int(self.pc.id()), int(self.pc.nhost())
         t = time.perf_counter()
         lfp = self.lfp.gather() if self.lfp is not None else None  # collective
@@ -315,19 +293,17 @@ class Recorder:
         spk_g = np.concatenate([b for _, b in allspk]).astype(np.int64)
         tvec = next((x for x in times if x is not None), np.zeros(0))
         timing["gather"] = time.perf_counter() - t
-        res = Results(spike_times=spk_t, spike_gids=spk_g, sim_config=_jsonable(cfg),
-                      seeds=_jsonable(cfg.get("seeds") or {}),
+        res = Results(spike_times=spk_t, spike_gids=spk_g, sim_config=dict(config.native),
+                      seeds=dict(config.seeds), run_config=config.to_dict(),
                       versions=software_versions(self.h, nhost), timing=timing,
                       network_hash=_stored_hash(store), nranks=nhost, meta=counts)
         res.traces = _traces_placeholder(tvec)
         if lfp is not None:
-            from .lfp import attach
+            from .lfp import attach  # lfp imports this module
 
             attach(res, lfp)
         _write(res, out, store, self._trace_blocks())
         pc.barrier()
-        from ..store import read_results
-
         return read_results(out)
 
 
@@ -377,8 +353,6 @@ def step_samples(t_steps: np.ndarray, dt: float, step: float) -> tuple[np.ndarra
 
 
 def _traces_placeholder(tvec: np.ndarray):
-    from ..results import empty_traces
-
     tr = empty_traces()
     tr.time = np.asarray(tvec, dtype=np.float64)
     tr.data = np.zeros((0, len(tr.time)))
@@ -386,15 +360,10 @@ def _traces_placeholder(tvec: np.ndarray):
 
 
 def _stored_hash(store: Path) -> str:
-    from ..store import network_hash
-
     return network_hash(store)
 
 
 def _write(res: Results, out: Path, store: Path, blocks) -> None:
-    from ..store import append_run, atomic_path
-    from ..storelock import store_lock
-
     if Path(out).resolve() != Path(store).resolve():
         with atomic_path(out) as tmp:
             with store_lock(store, exclusive=False):
@@ -405,7 +374,8 @@ def _write(res: Results, out: Path, store: Path, blocks) -> None:
         append_run(out, res, trace_blocks=blocks)
 
 
-def _jsonable(obj: Any) -> Any:
-    from ..celltypes import jsonable
-
-    return jsonable(obj)
+def software_versions(h, nhost: int) -> dict[str, Any]:
+    """nethub, NEURON, Python and numpy versions and the rank count, recorded with a run."""
+    return {"nethub": __version__, "neuron": str(h.nrnversion(5)),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "mpi_ranks": nhost}

@@ -1,4 +1,5 @@
-"""NetPyNE's own synapse sharing: ``simConfig.oneSynPerNetcon = False``.
+"""NetPyNE's own synapse sharing: ``simConfig.oneSynPerNetcon = False``
+(``RunConfig.share_synapses``).
 
 With ``oneSynPerNetcon`` False (NetPyNE's default is True), NetPyNE's ``CompartCell.addSynMech``
 reuses a synapse of the same synMech label at exactly the same ``loc`` of the same section of
@@ -14,14 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CFG_KEY", "shares", "share_rows", "SynIndex"]
-
-CFG_KEY = "oneSynPerNetcon"
-
-
-def shares(cfg: dict[str, Any] | None) -> bool:
-    """Whether NetPyNE would share synapses (``oneSynPerNetcon`` is False)."""
-    return (cfg or {}).get(CFG_KEY, True) is False
+__all__ = ["share_rows", "SynIndex"]
 
 
 def share_rows(rep: np.ndarray, free: np.ndarray, cell_row: np.ndarray, mech_codes: np.ndarray,

@@ -11,7 +11,7 @@ import nethub.analysis as na
 from nethub.analysis.data import open_run
 from nethub.analysis.morphology import cell_segments, section_values
 from nethub.analysis.plots import plot_shape, save_figure
-from nethub.sim import simulate
+from nethub.runner import simulate
 
 AMP = 0.3
 

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.neuron
 RUN = """
 import json, sys
 import numpy as np
-from nethub.sim import bulkconnect, simulate
+from nethub.runner import simulate
+from nethub.sim import bulkconnect
 used = []
 if sys.argv[2] == "python":
     bulkconnect.plan = lambda net, cells: None

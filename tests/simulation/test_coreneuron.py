@@ -21,14 +21,21 @@ import pytest
 
 from nethub.celltypes import CompartmentalCell, PointCell, Section, SynMech
 from nethub.network import Network
+from nethub.runconfig import RunConfig
 from nethub.sim.coreneuron import (
     CORENEURON_BUILTIN,
     compile_mechanisms,
     coreneuron_eligible,
     probe_mechanisms,
 )
+from nethub.specs.runmap import merged_simconfig, runconfig_from_netpyne
 
 from .conftest import serial_env
+
+
+def _run(cfg: dict) -> RunConfig:
+    """The RunConfig of a run whose simConfig is ``cfg``."""
+    return runconfig_from_netpyne(merged_simconfig(None, cfg))
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -224,7 +231,7 @@ def test_builtin_list_matches_the_wheel():
 
 
 def test_plain_hh_network_is_eligible():
-    ok, reason = coreneuron_eligible(hh_net(), {"duration": 10})
+    ok, reason = coreneuron_eligible(hh_net(), _run({"duration": 10}))
     assert ok, reason
 
 
@@ -235,16 +242,16 @@ def test_plain_hh_network_is_eligible():
     ({"recordLFP": [[0, 0, 0]]}, "recordLFP"),
 ])
 def test_config_reasons(cfg, words):
-    ok, reason = coreneuron_eligible(hh_net(), cfg)
+    ok, reason = coreneuron_eligible(hh_net(), _run(cfg))
     assert not ok and words in reason
 
 
 def test_traces_recorded_every_step_are_fine():
     cfg = {"recordTraces": {"V": {"sec": "soma", "loc": 0.5, "var": "v"}},
            "recordCells": "all", "recordStep": 0.1, "dt": 0.025}
-    assert coreneuron_eligible(hh_net(), cfg, traces_per_step=True)[0]
+    assert coreneuron_eligible(hh_net(), _run(cfg), traces_per_step=True)[0]
     cfg["recordStep"] = 0.06
-    ok, reason = coreneuron_eligible(hh_net(), cfg, traces_per_step=True)
+    ok, reason = coreneuron_eligible(hh_net(), _run(cfg), traces_per_step=True)
     assert not ok and "multiple of dt" in reason
 
 
@@ -253,30 +260,30 @@ def test_mechanism_reasons():
         "HH": CompartmentalCell("HH", sections={"soma": Section(mechs={"hh": {}})}),
         "IF": PointCell("IF", model="IntFire1"),
     }, cells={"gid": [0, 1], "pop": ["E", "A"], "cell_type": ["HH", "IF"]})
-    ok, reason = coreneuron_eligible(net, {})
+    ok, reason = coreneuron_eligible(net, _run({}))
     assert not ok and "'IntFire1'" in reason and "CoreNEURON lacks" in reason
     net = hh_net(syn_mechs={"A": SynMech("A", "AlphaSynapse", {})})
-    assert "AlphaSynapse" in coreneuron_eligible(net, {})[1]
+    assert "AlphaSynapse" in coreneuron_eligible(net, _run({}))[1]
     net = hh_net(syn_mechs={"A": SynMech("A", "Mine", {})})
-    assert "no .mod file" in coreneuron_eligible(net, {})[1]
+    assert "no .mod file" in coreneuron_eligible(net, _run({}))[1]
 
 
 def test_user_mod_files():
     ok_mod = "NEURON { POINT_PROCESS Mine NONSPECIFIC_CURRENT i }"
     net = hh_net(syn_mechs={"A": SynMech("A", "Mine", {})}, mod_files={"mine.mod": ok_mod})
-    ok, reason = coreneuron_eligible(net, {})
+    ok, reason = coreneuron_eligible(net, _run({}))
     assert ok and "nrnivmodl -coreneuron" in reason
     ptr = "NEURON { POINT_PROCESS Mine POINTER vpre NONSPECIFIC_CURRENT i }"
     ok, reason = coreneuron_eligible(hh_net(syn_mechs={"A": SynMech("A", "Mine", {})},
-                                            mod_files={"mine.mod": ptr}), {})
+                                            mod_files={"mine.mod": ptr}), None)
     assert not ok and "mine.mod: POINTER" in reason
     rnd = ok_mod + "\nINITIAL { x = normrand(0, 1) }"
     ok, reason = coreneuron_eligible(hh_net(syn_mechs={"A": SynMech("A", "Mine", {})},
-                                            mod_files={"mine.mod": rnd}), {})
+                                            mod_files={"mine.mod": rnd}), None)
     assert not ok and "Random123" in reason
     # an unused file with a POINTER does not matter
     net = hh_net(mod_files={"other.mod": ptr.replace("Mine", "Other")})
-    assert coreneuron_eligible(net, {})[0]
+    assert coreneuron_eligible(net, _run({}))[0]
 
 
 def test_model_reasons():
@@ -284,20 +291,20 @@ def test_model_reasons():
         {"mod": "Izhi2007a", "loc": 0.5, "vref": "V", "label": "iz"}])
     net = hh_net(cell_types={"HH": CompartmentalCell("HH", sections={"soma": izh})},
                  mod_files={"izhi2007a.mod": "NEURON { POINT_PROCESS Izhi2007a }"})
-    ok, reason = coreneuron_eligible(net, {})
+    ok, reason = coreneuron_eligible(net, _run({}))
     assert not ok and "only voltage sources" in reason
     net = hh_net(rxd={"species": {}})
-    assert "rxd" in coreneuron_eligible(net, {})[1]
+    assert "rxd" in coreneuron_eligible(net, _run({}))[1]
     ext = Section(mechs={"hh": {}, "extracellular": {}})
     net = hh_net(cell_types={"HH": CompartmentalCell("HH", sections={"soma": ext})})
-    assert "extracellular" in coreneuron_eligible(net, {})[1]
+    assert "extracellular" in coreneuron_eligible(net, _run({}))[1]
     from nethub.table import Ragged
 
     net = hh_net(cell_types={"HH": CompartmentalCell("HH", sections={
         "soma": Section(mechs={"hh": {}})}), "S": PointCell("S", model="NetStim")},
                  cells={"gid": [0, 1], "pop": ["E", "S"], "cell_type": ["HH", "S"],
                         "params.dynamicRates.intervals": Ragged.from_lists([[], [100, 50]])})
-    assert "dynamicRates" in coreneuron_eligible(net, {})[1]
+    assert "dynamicRates" in coreneuron_eligible(net, _run({}))[1]
 
 
 RUNTIME = r"""
@@ -306,10 +313,10 @@ from neuron import h
 from nethub.network import Network
 from nethub.sim.coreneuron import coreneuron_eligible
 s = h.Section(name="s")
-out = [coreneuron_eligible(Network(), {}, h)]
+out = [coreneuron_eligible(Network(), None, h)]
 a = h.IntFire1()
 h.CVode().active(1)
-out.append(coreneuron_eligible(Network(), {}, h))
+out.append(coreneuron_eligible(Network(), None, h))
 print(json.dumps(out))
 """
 

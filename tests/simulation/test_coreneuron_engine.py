@@ -22,7 +22,7 @@ import pytest
 import nethub
 from nethub.builder import read_mod_dir, spec_dicts
 from nethub.errors import SimulationError, SpecError
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.sim.record import step_samples
 
 from .conftest import serial_env
@@ -125,6 +125,7 @@ def test_which_traces_are_bit_identical(example_runs):
 
 PROGRESS = r"""
 import json, sys
+from nethub.runner import store_run_config
 from nethub.sim import run_store
 
 
@@ -140,7 +141,8 @@ class Tty:  # stderr that says it is a terminal, so that the progress bar is dra
 
 
 sys.stderr = Tty(sys.stderr)
-res = run_store(sys.argv[1], {"progressBar": 2, "duration": 200.0}, sys.argv[2])
+res = run_store(sys.argv[1], store_run_config(sys.argv[1], {"progressBar": 2, "duration": 200.0}),
+                sys.argv[2])
 print(json.dumps({"t": res.spike_times.tolist(), "g": res.spike_gids.tolist(),
                   "engine": res.meta["engine"], "data": res.traces.data.tolist()}))
 """

@@ -9,7 +9,7 @@ import pytest
 
 import nethub
 import nethub.analysis as na
-from nethub.sim import simulate
+from nethub.runner import simulate
 
 pytestmark = pytest.mark.neuron
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.sim.distribute import block_bounds, imbalance
 from nethub.sim.partition import estimate_costs, local_gids
 
@@ -121,7 +121,7 @@ def test_synapse_objects_follow_merging(hetero_store, tmp_path):
     path = tmp_path / "nomerge.h5"
     nethub.save(nethub.build(net, {**cfg, "nethubMergeSynapses": False}), path)
     _, merged = estimate_costs(hetero_store)
-    _, single = estimate_costs(path)
+    _, single = estimate_costs(path, merging=False)  # the run's RunConfig.merge_synapses
     np.testing.assert_allclose(single[88:] - merged[88:], 20.0)
     np.testing.assert_allclose(single[:60], merged[:60])  # NetStims: no synapse objects
 

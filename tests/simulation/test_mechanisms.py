@@ -8,7 +8,7 @@ import pytest
 
 import nethub
 from nethub.errors import MissingMechanismError
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.sim.mechanisms import cache_dir
 
 pytestmark = pytest.mark.neuron

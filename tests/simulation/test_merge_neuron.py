@@ -22,6 +22,7 @@ import numpy as np
 from neuron import h
 from nethub.celltypes import CompartmentalCell, Section, SynMech
 from nethub.network import Network
+from nethub.runconfig import RunConfig
 from nethub.sim.merge import plan_merge
 
 mode = sys.argv[1]
@@ -47,7 +48,7 @@ net = Network(
     cells={"gid": np.arange(N), "pop": ["E"] * N, "cell_type": ["HH"] * N},
     connections={"pre_gid": pre, "post_gid": post, "syn_mech": list(mech),
                  "post_sec": list(sec), "post_loc": loc, "weight": weight, "delay": delay})
-plan = plan_merge(net, {"nethubMergeSynapses": mode == "merged"})
+plan = plan_merge(net, RunConfig(merge_synapses=mode == "merged"))
 
 cells = []
 for gid in range(N):

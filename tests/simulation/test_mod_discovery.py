@@ -223,7 +223,7 @@ def test_api_mod_dirs_and_trusted(tmp_path, monkeypatch):
     store it wrote, once that trust is forgotten, needs ``trusted=True`` and then gives the same
     spikes."""
     from nethub.errors import UntrustedCodeError
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     monkeypatch.setenv("NETHUB_CACHE", str(_env(tmp_path / "cache")["NETHUB_CACHE"]))
     monkeypatch.setattr("nethub.mechsource._SESSION_TRUSTED", set())

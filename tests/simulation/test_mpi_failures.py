@@ -168,7 +168,7 @@ def test_timeout_ends_the_job(store, tmp_path):
 @pytest.mark.neuron
 def test_timeout_in_the_api_with_one_rank(store):
     from nethub.errors import SimulationError
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     with pytest.raises(SimulationError, match="timeout of 2 s"):
         simulate(store, LONG, timeout=2)
@@ -179,6 +179,7 @@ def test_timeout_in_the_api_with_one_rank(store):
 
 @pytest.mark.mpi
 def test_ranks_raise_the_same_error(tmp_path_factory):
+    from nethub.runner import store_run_config
     from nethub.sim import _neuron, run_store
     from nethub.sim.agree import RankError
 
@@ -197,7 +198,7 @@ def test_ranks_raise_the_same_error(tmp_path_factory):
     os.environ["NETHUB_TEST_FAIL"] = "cells:1"
     try:
         with pytest.raises(RankError) as info:
-            run_store(path, {"duration": 10.0})
+            run_store(path, store_run_config(path, {"duration": 10.0}))
     finally:
         del os.environ["NETHUB_TEST_FAIL"]
     err = info.value
@@ -205,7 +206,8 @@ def test_ranks_raise_the_same_error(tmp_path_factory):
     assert str(err).startswith("rank 1 failed in cells: injected failure")
     messages = pc.py_allgather(str(err))
     assert messages[0] == messages[1]
-    res = run_store(path, {"duration": 10.0})  # the next run in the same processes works
+    # the next run in the same processes works
+    res = run_store(path, store_run_config(path, {"duration": 10.0}))
     assert (res is None) == (rank != 0)
 
 

@@ -31,6 +31,7 @@ def _assert_same(res, ref) -> None:
 
 @pytest.mark.mpi
 def test_ranks_equal_serial(tmp_path_factory):
+    from nethub.runner import store_run_config
     from nethub.sim import _neuron, run_store
 
     h, pc = _neuron()
@@ -47,7 +48,7 @@ def test_ranks_equal_serial(tmp_path_factory):
         path = str(tmp_path_factory.mktemp("mpi") / "example.h5")
         nethub.save(nethub.build(net_params, cfg), path)
     path = pc.py_broadcast(path, 0)
-    res = run_store(path)
+    res = run_store(path, store_run_config(path))
     if rank != 0:
         assert res is None
         return
@@ -62,7 +63,7 @@ def test_ranks_equal_serial(tmp_path_factory):
 
 @pytest.mark.neuron
 def test_one_two_four_ranks(example_store, tmp_path):
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     cfg = {"duration": DURATION}
     ref = simulate(example_store, cfg, output=tmp_path / "np1.h5")

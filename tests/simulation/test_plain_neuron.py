@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.sim import simulate
+from nethub.runner import simulate
 
 from .conftest import serial_env
 

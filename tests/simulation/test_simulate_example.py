@@ -13,7 +13,7 @@ import pytest
 
 import nethub
 from nethub.examples import example_path
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.validate import validate_store
 
 from .conftest import netpyne_spikes, serial_env

@@ -157,7 +157,7 @@ def test_run_spec_never_replaces_an_existing_store(store, short_cfg, tmp_path):
 def test_results_never_replace_another_store(store, tmp_path):
     import nethub
     from nethub.errors import SimulationError
-    from nethub.sim import simulate
+    from nethub.runner import simulate
 
     other = tmp_path / "other.h5"
     shutil.copyfile(store, other)

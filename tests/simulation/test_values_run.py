@@ -14,7 +14,7 @@ import pytest
 import nethub
 from nethub.errors import SpecError, StoreError
 from nethub.random123 import Random123Stream as Stream
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.store import read_results, write_network
 
 from .conftest import serial_env

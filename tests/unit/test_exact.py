@@ -1,4 +1,5 @@
-"""Exact mode's settings (nethub.sim.exact; no NEURON) and ``nethub run --exact``'s simConfig."""
+"""Exact mode's settings (nethub.specs.runmap, nethub.sim.exact; no NEURON) and ``nethub run
+--exact``'s simConfig."""
 
 from __future__ import annotations
 
@@ -7,15 +8,9 @@ import pytest
 
 from nethub.cli import CommandLineError
 from nethub.errors import SpecError
-from nethub.sim.cli import _exactness, _load_cfg
-from nethub.sim.exact import (
-    EXACT_NOTE,
-    FAST_NOTE,
-    apply_exact,
-    exactness_meta,
-    is_exact,
-    round_robin,
-)
+from nethub.runcli import _exactness, _load_cfg
+from nethub.sim.exact import EXACT_NOTE, FAST_NOTE, exactness_meta, round_robin
+from nethub.specs.runmap import apply_exact, is_exact
 
 
 def test_exact_mode_switches_merging_and_coreneuron_off():
@@ -42,12 +37,12 @@ def test_round_robin_is_netpynes_deal():
 
 
 def test_meta_says_which_mode_ran(caplog):
-    assert exactness_meta({"nethubExact": True}, None, False)["exactness_note"] == EXACT_NOTE
-    same = exactness_meta({}, {"total_saved": 0}, False)
+    assert exactness_meta(True, None, False)["exactness_note"] == EXACT_NOTE
+    same = exactness_meta(False, {"total_saved": 0}, False)
     assert same["exactness"] == "fast" and same["exactness_note"] != FAST_NOTE
     assert not caplog.records
     with caplog.at_level("INFO"):
-        fast = exactness_meta({}, {"total_saved": 12}, False)
+        fast = exactness_meta(False, {"total_saved": 12}, False)
     assert fast == {"exactness": "fast", "exactness_note": FAST_NOTE}
     assert len(caplog.records) == 1 and "12 synapse object(s)" in caplog.records[0].getMessage()
     assert "--exact" in _exactness(fast) and _exactness({"exactness": "exact"})

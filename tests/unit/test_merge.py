@@ -9,6 +9,7 @@ import pytest
 
 from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, SynMech
 from nethub.network import Network
+from nethub.runconfig import RunConfig
 from nethub.sim.merge import NO_OBJECT, mech_mergeable, plan_merge, segment_keys
 from nethub.table import Categorical
 
@@ -161,11 +162,11 @@ def test_missing_section_or_location_keeps_own_object():
 
 def test_switch_off():
     net = make_net(conn_table([(10, "AMPA", "dend", 0.1)] * 4))
-    plan = plan_merge(net, {"nethubMergeSynapses": False})
+    plan = plan_merge(net, RunConfig(merge_synapses=False))
     assert plan.syn_index.tolist() == [0, 1, 2, 3]
     assert not plan.merged and plan.report["enabled"] is False
     assert plan.report["not_merged"]["AMPA"] == "merging is switched off"
-    assert plan_merge(net, {}).syn_index.tolist() == [0, 0, 0, 0]
+    assert plan_merge(net, RunConfig()).syn_index.tolist() == [0, 0, 0, 0]
 
 
 def test_mech_mergeable_reasons():

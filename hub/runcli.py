@@ -1,15 +1,26 @@
 """``nethub run INPUT [--cfg CFG] [--np N] [--engine auto|neuron|coreneuron] [--exact]
-[-o OUT.h5]`` and
-``nethub plot``."""
+[-o OUT.h5]`` and ``nethub plot``.
+
+``--cfg``, ``--engine`` and ``--exact`` are simConfig overrides; :mod:`nethub.runner` maps the
+model's simConfig with them onto the run's :class:`~nethub.runconfig.RunConfig`. The ranks a
+launcher starts get that RunConfig as JSON (``--run-config``, not shown in the help).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
-#: set in the ranks of a job that ``nethub run --np N`` launched (nethub.sim.launch)
-LAUNCHER_ENV = "NETHUB_LAUNCHER_PID"
+from .builder import spec_dicts
+from .cli import CommandLineError, out
+from .limits import set_memory_limit
+from .runner import read_run_config, simulate, written_store
+from .sim.agree import abort_alone
+from .sim.exact import FAST_NOTE
+from .sim.launch import LAUNCHER_ENV
+from .specs import load_simconfig
+from .specs.cellrules import trusted_pickles
+from .specs.values import read_overrides
 
 __all__ = ["add_run_arguments", "run", "add_plot_arguments", "plot"]
 
@@ -45,6 +56,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", "--trust-pickle", dest="trust", action="store_true",
                    help="compile native code the model carries (.mod files with VERBATIM): "
                         "only for models you trust; see docs/safety.md")
+    p.add_argument("--run-config", dest="run_config", default=None, help=argparse.SUPPRESS)
 
 
 def _at_least_one(text: str) -> int:
@@ -73,15 +85,6 @@ ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
 _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
 
 
-def _written_store(model: str, output: str | None) -> str:
-    """The store a run wrote: ``-o``, the input store, or the store built beside a spec."""
-    from . import _converts
-
-    if output is not None:
-        return output
-    return str(Path(model).with_suffix(".h5")) if _converts(Path(model)) else model
-
-
 def _spec_cfg(path: str | None) -> str | None:
     """A ``--cfg`` ``.py`` file is the spec's simConfig (NetPyNE's ``cfg.py``): loaded with the
     spec, whose netParams may read it; a ``.json`` file holds overrides only."""
@@ -91,21 +94,13 @@ def _spec_cfg(path: str | None) -> str | None:
 def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
     cfg = None
     if path is not None and path.endswith(".json"):
-        from ..specs.values import read_overrides
-
         cfg = read_overrides(path)  # checked as a spec's simConfig is
     elif path is not None:
-        from ..specs import load_simconfig
-
         cfg = load_simconfig(path)
     if engine is None and not exact:
         return cfg
-    from ..builder import spec_dicts
-
     cfg = spec_dicts({}, cfg)[1]
     if exact and engine == "coreneuron":
-        from ..cli import CommandLineError
-
         raise CommandLineError("--exact runs on NEURON (NetPyNE's simulator); it cannot be "
                                "combined with --engine coreneuron")
     if engine is not None:
@@ -118,19 +113,16 @@ def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import out
-    from ..limits import set_memory_limit
-    from . import simulate
-
     set_memory_limit(getattr(args, "max_memory", None))
     model = args.input
     if model == "example":
-        from ..examples import example_path
+        from .examples import example_path
 
         model = str(example_path())
-    from ..specs.cellrules import trusted_pickles
-
-    cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False))
+    if getattr(args, "run_config", None):  # a rank of a launched job: the launcher's RunConfig
+        cfg = read_run_config(args.run_config)
+    else:
+        cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False))
     try:
         # the trust flag also lets a spec's loadCellParamsRule read .pkl cell rules
         with trusted_pickles(bool(getattr(args, "trust", False))):
@@ -140,8 +132,6 @@ def run(args: argparse.Namespace) -> int:
                            checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
                            trusted=args.trust, cfg_path=_spec_cfg(args.cfg))
     except Exception as exc:
-        from .agree import abort_alone
-
         abort_alone(exc)  # under MPI: an error outside the agreed phases ends every rank
         raise
     if res is not None and not os.environ.get(LAUNCHER_ENV):  # the launcher says it once
@@ -150,16 +140,14 @@ def run(args: argparse.Namespace) -> int:
             f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "
             f"simulate {t.get('simulate', 0):.2f} s{_exactness(res.meta)}")
         if res.sim_config.get("analysis"):  # NetPyNE's simConfig.analysis: draw the figures
-            from ..analysis.netpyne_keys import report_analysis
+            from .analysis.netpyne_keys import report_analysis
 
-            report_analysis(_written_store(model, args.output), res)
+            report_analysis(written_store(model, args.output), res)
     return 0
 
 
 def _exactness(meta: dict) -> str:
     """The summary line's note on exactness (see nethub.sim.exact)."""
-    from .exact import FAST_NOTE
-
     if meta.get("exactness") == "exact":
         return " (exact mode)"
     if meta.get("exactness_note") == FAST_NOTE:
@@ -168,12 +156,12 @@ def _exactness(meta: dict) -> str:
 
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:
-    from ..analysis.cli import add_plot_arguments as add
+    from .analysis.cli import add_plot_arguments as add
 
     add(p)
 
 
 def plot(args: argparse.Namespace) -> int:
-    from ..analysis.cli import plot as handler
+    from .analysis.cli import plot as handler
 
     return handler(args)
