@@ -48,12 +48,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import SpecError, UntrustedCodeError
+from .nmodl.text import declared_mechanisms, has_verbatim, includes, strip_nmodl
 
 __all__ = ["ModSource", "NativeCode", "MOD_FOLDER_NAMES", "read_mod_dir", "read_mod_files",
-           "read_mod_dirs", "with_includes", "includes", "declared_mechanisms", "strip_nmodl",
-           "native_code", "require_trust", "is_trusted", "remember_trusted", "trust_file",
-           "find_mod_sources", "compiled_in", "safe_relative", "bundled_sources",
-           "store_mod_files", "mod_file_findings", "shadowed_by_cwd"]
+           "read_mod_dirs", "with_includes", "native_code", "require_trust", "is_trusted",
+           "remember_trusted", "trust_file", "find_mod_sources", "compiled_in", "safe_relative",
+           "bundled_sources", "store_mod_files", "mod_file_findings", "shadowed_by_cwd"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,64 +103,6 @@ class NativeCode:
 
 
 # ---------------------------------------------------------------------------- NMODL text
-def strip_nmodl(text: str) -> tuple[str, list[str]]:
-    """NMODL code without comments (``COMMENT`` blocks, ``:``/``?`` to the end of a line,
-    ``TITLE`` lines) and without ``VERBATIM`` blocks, and the list of those blocks' texts."""
-    code: list[str] = []
-    blocks: list[str] = []
-    state, buf = None, []
-    for line in text.splitlines():
-        if state == "comment":
-            state = None if re.match(r"\s*ENDCOMMENT\b", line) else state
-            continue
-        if state == "verbatim":
-            end = re.search(r"\bENDVERBATIM\b", line)
-            buf.append(line[:end.start()] if end else line)
-            if end:
-                blocks.append("\n".join(buf))
-                state, buf = None, []
-                code.append(line[end.end():])
-            continue
-        if re.match(r"\s*TITLE\b", line):
-            continue
-        if re.match(r"\s*COMMENT\b", line):
-            state = "comment"
-            continue
-        line = re.split(r"[:?]", line, maxsplit=1)[0]
-        start = re.search(r"\bVERBATIM\b", line)
-        if start:
-            code.append(line[:start.start()])
-            rest = line[start.end():]
-            end = re.search(r"\bENDVERBATIM\b", rest)
-            if end:
-                blocks.append(rest[:end.start()])
-                code.append(rest[end.end():])
-            else:
-                state, buf = "verbatim", [rest]
-            continue
-        code.append(line)
-    if state == "verbatim":  # unterminated: nocmodl copies to the end
-        blocks.append("\n".join(buf))
-    return "\n".join(code), blocks
-
-
-def declared_mechanisms(text: str) -> set[str]:
-    """Mechanism names an NMODL source declares (SUFFIX, POINT_PROCESS, ARTIFICIAL_CELL)."""
-    code = strip_nmodl(text)[0]
-    return set(re.findall(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)",
-                          code))
-
-
-def includes(text: str) -> list[str]:
-    """File names a source includes: ``INCLUDE "x"`` in NMODL code and ``#include "x"`` in its
-    VERBATIM blocks (quoted names only, in order, without repeats)."""
-    code, blocks = strip_nmodl(text)
-    names = re.findall(r'\bINCLUDE\s+"([^"\n]+)"', code)
-    for block in blocks:
-        names += re.findall(r'^\s*#\s*include\s+"([^"\n]+)"', block, flags=re.MULTILINE)
-    return list(dict.fromkeys(names))
-
-
 def safe_relative(name: str) -> PurePosixPath | None:
     """``name`` as a relative path that stays inside its folder, or None."""
     p = PurePosixPath(name.replace("\\", "/"))
@@ -285,7 +227,7 @@ def native_code(files: Mapping[str, str]) -> list[NativeCode]:
         if not (name.endswith(".mod") or declared_mechanisms(text)) or _sha(text) in bundled:
             continue
         group = with_includes({name: text}, files)
-        with_verbatim = [k for k, t in group.items() if strip_nmodl(t)[1]]
+        with_verbatim = [k for k, t in group.items() if has_verbatim(t)]
         if not with_verbatim:
             continue
         reason = ("contains VERBATIM (C code)" if name in with_verbatim else

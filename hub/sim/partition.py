@@ -14,15 +14,8 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..network import Network
-from .distribute import (
-    DEFAULT_POINT,
-    POINT_WEIGHTS,
-    cell_costs,
-    count_costs,
-    deal,
-    mod_weight,
-    type_cost,
-)
+from ..nmodl import DEFAULT_POINT, mod_weight
+from .distribute import POINT_WEIGHTS, cell_costs, count_costs, deal, type_cost
 
 __all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
 
