@@ -1,39 +1,14 @@
 """Where a model's NMODL mechanisms come from, what they carry, and whether they may run.
 
-Pure text analysis of NMODL sources, no NEURON import (see :mod:`nethub.sim.mechanisms` for the
-compiling side).
-
-Reading
-    :func:`read_mod_dir` / :func:`read_mod_files` read ``.mod`` files together with the files
-    they include: ``INCLUDE "rates.inc"`` in NMODL text and ``#include "misc.h"`` inside
-    ``VERBATIM`` blocks (only when that file is beside the ``.mod``; ``"nrnran123.h"`` and other
-    headers of NEURON are not). Included files become more ``name -> text`` entries of
-    ``Network.mod_files`` under their path relative to the ``.mod`` file's folder, so a store
-    stays self-contained and its schema unchanged. :func:`with_includes` adds to a selection of
-    ``.mod`` files the entries they include.
-
-Finding (NetPyNE users' habits), by :func:`find_mod_sources`
-    folders named with ``--mod`` (``mod_dirs=`` in Python); else the ``mod_folder`` of a NetPyNE
-    index file (``index.npjson``) that is run, or that sits beside the spec or one folder up;
-    else a ``mod/`` or ``mods/`` folder beside the spec or one folder up (NetPyNE's
-    ``model/src/netParams.py`` + ``model/mod/``); else the sources of mechanisms already compiled
-    in the working directory (``x86_64/``, which NEURON loads by itself there), read from the
-    list ``nrnivmodl`` wrote (``x86_64/makemod2c_inc``).
-
-Trust
-    ``VERBATIM`` blocks are C code, compiled and run unchecked inside NEURON. A mechanism whose
-    source (or a file it INCLUDEs) has one is *native code* (:func:`native_code`); nethub
-    compiles it only with the user's trust (:func:`require_trust`): ``--trust`` / ``trusted=True``,
-    or because it is the user's own code (named with ``--mod``/``mod_dirs``/``mod_files``, or
-    found beside a ``.py`` spec the user runs, or already compiled by the user in the working
-    directory). Trusted sources are remembered by sha256 in ``$NETHUB_CACHE/trusted-code.sha256``
-    (default ``~/.cache/nethub``) so that a store built from them runs later without the flag;
-    deleting that file forgets them. nethub's bundled mechanisms (``nethub/sim/mod``) are
-    trusted by content. Other NMODL constructs are not native code: ``INCLUDE`` includes NMODL
-    text (analysed like the file itself), ``POINTER`` reads an address the simulator sets, and a
-    call of an undeclared function, which ``nocmodl`` passes on to C, gets NEURON 9's thread
-    arguments prepended, so C library functions cannot be reached that way (measured:
-    ``system("...")`` in an ``INITIAL`` block fails to compile).
+Reading (:func:`read_mod_dir`, :func:`read_mod_files`): ``.mod`` files with the files they
+INCLUDE (and ``#include`` in VERBATIM, when beside the ``.mod``), as more ``Network.mod_files``
+entries. Finding (:func:`find_mod_sources`): ``--mod`` folders, the index's ``mod_folder``, a
+``mod/`` or ``mods/`` folder beside the spec or one folder up, or what ``nrnivmodl`` compiled in
+the working directory. Trust (:func:`require_trust`): sources with VERBATIM C code
+(:func:`nethub.nmodl.has_verbatim`) are compiled only with ``--trust``/``trusted=True`` or when
+they are the user's own code; trusted sources are remembered by sha256 in
+:func:`trust_file`. No NEURON import; the text analysis is :mod:`nethub.nmodl`, compiling is
+:mod:`nethub.nmodl.compile`. The full rules: ``docs/design/mechanisms.md``.
 """
 
 from __future__ import annotations
