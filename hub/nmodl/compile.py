@@ -125,8 +125,9 @@ def compiled_library(mod_files: Mapping[str, str], *, trusted: bool) -> Path:
         ``.mod`` files and the files they include, name (relative path) to text, as
         ``Network.mod_files`` holds them.
     trusted : bool
-        The user's explicit trust in native code (VERBATIM blocks). Without it, sources with
-        native code pass only when trusted before (:func:`nethub.mechsource.require_trust`).
+        The user's explicit trust in native code (VERBATIM blocks), remembered as ``--trust``
+        is. Without it, sources with native code pass only when trusted before
+        (:func:`nethub.mechsource.require_trust`).
 
     Returns
     -------
