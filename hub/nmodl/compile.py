@@ -97,12 +97,13 @@ def platform_tag() -> str:
 
 def cache_key(mod_files: Mapping[str, str], variant: str = "") -> str:
     """sha256 (first 32 hex digits) of the sources (names and texts), the NEURON version, the
-    platform and the build ``variant`` (e.g. ``"coreneuron"``)."""
+    platform and the build ``variant``, followed by ``-variant`` when there is one (e.g.
+    ``"core"`` for ``nrnivmodl -coreneuron``)."""
     h = hashlib.sha256(f"nethub-mech\0{variant}\0{neuron_version()}\0{platform_tag()}\0"
                        .encode())
     for name in sorted(mod_files):
         h.update(name.encode() + b"\0" + mod_files[name].encode() + b"\0")
-    return h.hexdigest()[:32]
+    return h.hexdigest()[:32] + (f"-{variant}" if variant else "")
 
 
 def find_library(folder: Path) -> Path | None:

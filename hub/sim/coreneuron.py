@@ -334,7 +334,7 @@ class CoreMechs:
 def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
     """Compile (once, cached by content) the .mod sources for NEURON and CoreNEURON."""
     names = tuple(sorted(set().union(*(declared_mechanisms(t) for t in mod_files.values()))))
-    folder = build_in_cache(mod_files, args=["-coreneuron", "."], variant="coreneuron",
+    folder = build_in_cache(mod_files, args=["-coreneuron", "."], variant="core",
                             done=lambda f: _find_libs(f, names) is not None)
     libs = _find_libs(folder, names)
     if libs is None:  # pragma: no cover - build_in_cache checked it
@@ -344,7 +344,7 @@ def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
 
 def _core_target(mod_files: dict[str, str]) -> Path:
     """The cache folder of these sources' ``nrnivmodl -coreneuron`` build."""
-    return cache_dir() / cache_key(mod_files, "coreneuron")
+    return cache_dir() / cache_key(mod_files, "core")
 
 
 def _find_libs(folder: Path, names: tuple[str, ...]) -> CoreMechs | None:
