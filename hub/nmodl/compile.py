@@ -172,19 +172,22 @@ def build_in_cache(mod_files: Mapping[str, str], *, args: Sequence[str] = (), va
     target.parent.mkdir(parents=True, exist_ok=True)
     with _locked(target.parent / f".{key}.lock"):
         if not done(target):
-            _build(mod_files, list(args), target, done)
+            _build(mod_files, list(args), target)
     if not done(target):
         raise SimulationError(f"nrnivmodl produced no library in {target}")
     return target
 
 
-def _build(mod_files: Mapping[str, str], args: list[str], target: Path,
-           done: Callable[[Path], bool]) -> None:
+def _build(mod_files: Mapping[str, str], args: list[str], target: Path) -> None:
+    """Build in a temporary folder, then rename it to ``target`` (the caller holds the lock)."""
+    for stale in target.parent.glob(f".{target.name}.*"):  # left by a killed build
+        if stale.is_dir() and fcntl is not None:  # without a lock it may be another's build
+            shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
         write_sources(Path(tmp), mod_files)
         run_nrnivmodl([nrnivmodl(), *args], Path(tmp), mod_files,
                       target.parent / f"{target.name}.log")
-        if target.exists():  # an unfinished build left by a killed process (we hold the lock)
+        if target.exists():  # a folder without its library (removed by hand, say)
             shutil.rmtree(target, ignore_errors=True)
         try:
             os.replace(tmp, target)

@@ -1,7 +1,8 @@
 """The compiled-mechanism cache as a converter uses it: compiled_library() in processes that
 never import NEURON (two at once: one build), the library loaded with nrn_load_dll in a child
 process that instantiates the mechanisms; the second call is a cache hit; a failing build
-reports its first error and leaves nothing half-built in the cache."""
+reports its first error and leaves nothing half-built in the cache (nor what a killed build
+left)."""
 
 from __future__ import annotations
 
@@ -100,8 +101,9 @@ def test_cache_compiles_once_and_loads_in_a_child(tmp_path, monkeypatch, capsys)
 def test_failed_build_reports_and_leaves_no_entry(tmp_path, monkeypatch):
     monkeypatch.setenv("NETHUB_CACHE", str(tmp_path / "cache"))
     broken = {"nhbroken.mod": "NEURON { SUFFIX nhbroken }\nBREAKPOINT { x = = 1 }\n"}
+    key = cache_key(broken)
+    (cache_dir() / f".{key}.killed").mkdir(parents=True)  # a build killed before its rename
     with pytest.raises(SimulationError, match=r"nrnivmodl failed: nhbroken\.mod line \d+") as err:
         compiled_library(broken, trusted=False)
-    key = cache_key(broken)
     assert f"{key}.log" in str(err.value)
     assert sorted(p.name for p in cache_dir().iterdir()) == [f".{key}.lock", f"{key}.log"]
