@@ -1,39 +1,14 @@
 """Where a model's NMODL mechanisms come from, what they carry, and whether they may run.
 
-Pure text analysis of NMODL sources, no NEURON import (see :mod:`nethub.sim.mechanisms` for the
-compiling side).
-
-Reading
-    :func:`read_mod_dir` / :func:`read_mod_files` read ``.mod`` files together with the files
-    they include: ``INCLUDE "rates.inc"`` in NMODL text and ``#include "misc.h"`` inside
-    ``VERBATIM`` blocks (only when that file is beside the ``.mod``; ``"nrnran123.h"`` and other
-    headers of NEURON are not). Included files become more ``name -> text`` entries of
-    ``Network.mod_files`` under their path relative to the ``.mod`` file's folder, so a store
-    stays self-contained and its schema unchanged. :func:`with_includes` adds to a selection of
-    ``.mod`` files the entries they include.
-
-Finding (NetPyNE users' habits), by :func:`find_mod_sources`
-    folders named with ``--mod`` (``mod_dirs=`` in Python); else the ``mod_folder`` of a NetPyNE
-    index file (``index.npjson``) that is run, or that sits beside the spec or one folder up;
-    else a ``mod/`` or ``mods/`` folder beside the spec or one folder up (NetPyNE's
-    ``model/src/netParams.py`` + ``model/mod/``); else the sources of mechanisms already compiled
-    in the working directory (``x86_64/``, which NEURON loads by itself there), read from the
-    list ``nrnivmodl`` wrote (``x86_64/makemod2c_inc``).
-
-Trust
-    ``VERBATIM`` blocks are C code, compiled and run unchecked inside NEURON. A mechanism whose
-    source (or a file it INCLUDEs) has one is *native code* (:func:`native_code`); nethub
-    compiles it only with the user's trust (:func:`require_trust`): ``--trust`` / ``trusted=True``,
-    or because it is the user's own code (named with ``--mod``/``mod_dirs``/``mod_files``, or
-    found beside a ``.py`` spec the user runs, or already compiled by the user in the working
-    directory). Trusted sources are remembered by sha256 in ``$NETHUB_CACHE/trusted-code.sha256``
-    (default ``~/.cache/nethub``) so that a store built from them runs later without the flag;
-    deleting that file forgets them. nethub's bundled mechanisms (``nethub/sim/mod``) are
-    trusted by content. Other NMODL constructs are not native code: ``INCLUDE`` includes NMODL
-    text (analysed like the file itself), ``POINTER`` reads an address the simulator sets, and a
-    call of an undeclared function, which ``nocmodl`` passes on to C, gets NEURON 9's thread
-    arguments prepended, so C library functions cannot be reached that way (measured:
-    ``system("...")`` in an ``INITIAL`` block fails to compile).
+Reading (:func:`read_mod_dir`, :func:`read_mod_files`): ``.mod`` files with the files they
+INCLUDE (and ``#include`` in VERBATIM, when beside the ``.mod``), as more ``Network.mod_files``
+entries. Finding (:func:`find_mod_sources`): ``--mod`` folders, the index's ``mod_folder``, a
+``mod/`` or ``mods/`` folder beside the spec or one folder up, or what ``nrnivmodl`` compiled in
+the working directory. Trust (:func:`require_trust`): sources with VERBATIM C code
+(:func:`nethub.nmodl.has_verbatim`) are compiled only with ``--trust``/``trusted=True`` or when
+they are the user's own code; trusted sources are remembered by sha256 in
+:func:`trust_file`. No NEURON import; the text analysis is :mod:`nethub.nmodl`, compiling is
+:mod:`nethub.nmodl.compile`. The full rules: ``docs/design/mechanisms.md``.
 """
 
 from __future__ import annotations
@@ -48,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import SpecError, UntrustedCodeError
+from .nmodl.text import declared_mechanisms, has_verbatim, includes, strip_nmodl
 
 __all__ = ["ModSource", "NativeCode", "MOD_FOLDER_NAMES", "read_mod_dir", "read_mod_files",
-           "read_mod_dirs", "with_includes", "includes", "declared_mechanisms", "strip_nmodl",
-           "native_code", "require_trust", "is_trusted", "remember_trusted", "trust_file",
-           "find_mod_sources", "compiled_in", "safe_relative", "bundled_sources",
-           "store_mod_files", "mod_file_findings", "shadowed_by_cwd"]
+           "read_mod_dirs", "with_includes", "native_code", "require_trust", "is_trusted",
+           "remember_trusted", "trust_file", "find_mod_sources", "compiled_in", "safe_relative",
+           "bundled_sources", "store_mod_files", "mod_file_findings", "shadowed_by_cwd"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,64 +78,6 @@ class NativeCode:
 
 
 # ---------------------------------------------------------------------------- NMODL text
-def strip_nmodl(text: str) -> tuple[str, list[str]]:
-    """NMODL code without comments (``COMMENT`` blocks, ``:``/``?`` to the end of a line,
-    ``TITLE`` lines) and without ``VERBATIM`` blocks, and the list of those blocks' texts."""
-    code: list[str] = []
-    blocks: list[str] = []
-    state, buf = None, []
-    for line in text.splitlines():
-        if state == "comment":
-            state = None if re.match(r"\s*ENDCOMMENT\b", line) else state
-            continue
-        if state == "verbatim":
-            end = re.search(r"\bENDVERBATIM\b", line)
-            buf.append(line[:end.start()] if end else line)
-            if end:
-                blocks.append("\n".join(buf))
-                state, buf = None, []
-                code.append(line[end.end():])
-            continue
-        if re.match(r"\s*TITLE\b", line):
-            continue
-        if re.match(r"\s*COMMENT\b", line):
-            state = "comment"
-            continue
-        line = re.split(r"[:?]", line, maxsplit=1)[0]
-        start = re.search(r"\bVERBATIM\b", line)
-        if start:
-            code.append(line[:start.start()])
-            rest = line[start.end():]
-            end = re.search(r"\bENDVERBATIM\b", rest)
-            if end:
-                blocks.append(rest[:end.start()])
-                code.append(rest[end.end():])
-            else:
-                state, buf = "verbatim", [rest]
-            continue
-        code.append(line)
-    if state == "verbatim":  # unterminated: nocmodl copies to the end
-        blocks.append("\n".join(buf))
-    return "\n".join(code), blocks
-
-
-def declared_mechanisms(text: str) -> set[str]:
-    """Mechanism names an NMODL source declares (SUFFIX, POINT_PROCESS, ARTIFICIAL_CELL)."""
-    code = strip_nmodl(text)[0]
-    return set(re.findall(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)",
-                          code))
-
-
-def includes(text: str) -> list[str]:
-    """File names a source includes: ``INCLUDE "x"`` in NMODL code and ``#include "x"`` in its
-    VERBATIM blocks (quoted names only, in order, without repeats)."""
-    code, blocks = strip_nmodl(text)
-    names = re.findall(r'\bINCLUDE\s+"([^"\n]+)"', code)
-    for block in blocks:
-        names += re.findall(r'^\s*#\s*include\s+"([^"\n]+)"', block, flags=re.MULTILINE)
-    return list(dict.fromkeys(names))
-
-
 def safe_relative(name: str) -> PurePosixPath | None:
     """``name`` as a relative path that stays inside its folder, or None."""
     p = PurePosixPath(name.replace("\\", "/"))
@@ -285,7 +202,7 @@ def native_code(files: Mapping[str, str]) -> list[NativeCode]:
         if not (name.endswith(".mod") or declared_mechanisms(text)) or _sha(text) in bundled:
             continue
         group = with_includes({name: text}, files)
-        with_verbatim = [k for k, t in group.items() if strip_nmodl(t)[1]]
+        with_verbatim = [k for k, t in group.items() if has_verbatim(t)]
         if not with_verbatim:
             continue
         reason = ("contains VERBATIM (C code)" if name in with_verbatim else

@@ -17,10 +17,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,12 +30,12 @@ import numpy as np
 from ..celltypes import CompartmentalCell
 from ..errors import MissingMechanismError, SimulationError
 from ..network import Network
+from ..nmodl import coreneuron_blockers, declared_mechanisms
+from ..nmodl.compile import build_in_cache, cache_dir, cache_key
 from ..runconfig import RunConfig
 from .mechanisms import (
     BUNDLED,
     _mech_names,
-    _nrnivmodl,
-    cache_dir,
     load_library,
     missing_message,
     model_mod_files,
@@ -45,7 +43,6 @@ from .mechanisms import (
     required_mechanisms,
     used_mechanisms,
 )
-from .modcompile import run_nrnivmodl, write_sources
 from .record import trace_gids
 
 __all__ = ["CORENEURON_BUILTIN", "NEURON_ONLY_BUILTIN", "CFG_KEY", "CoreMechs", "EngineChoice",
@@ -63,7 +60,6 @@ CORENEURON_BUILTIN = frozenset({"hh", "pas", "ExpSyn", "Exp2Syn", "NetStim", "Pa
 NEURON_ONLY_BUILTIN = frozenset({"IntFire1", "IntFire2", "IntFire4", "AlphaSynapse", "VClamp",
                                  "OClamp", "APCount", "extracellular", "fastpas",
                                  "PointProcessMark", "LinearMechanism"})
-_MECH_DECL = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
 def available() -> tuple[bool, str]:
@@ -207,7 +203,7 @@ def _user_mechanisms(net: Network) -> dict[str, str]:
     """Mechanism name → mod file name, for the model's .mod files (plus bundled VecStim)."""
     out = {}
     for fname, text in net.mod_files.items():
-        for name in _MECH_DECL.findall(_strip(text)):
+        for name in sorted(declared_mechanisms(text)):
             out[name] = fname
     for name, fname in BUNDLED.items():
         out.setdefault(name, fname)
@@ -227,47 +223,8 @@ def _mechanism_reasons(net: Network) -> list[str]:
             out.append(f"'{name}' (used by {where}) has no .mod file in the model")
     used = set(density) | set(point)
     for fname, text in net.mod_files.items():
-        if used & set(_MECH_DECL.findall(_strip(text))):
-            out += [f"{fname}: {r}" for r in _mod_file_reasons(text)]
-    return out
-
-
-def _strip(text: str) -> str:
-    text = re.sub(r"(?ms)^\s*COMMENT\b.*?^\s*ENDCOMMENT\b", "", text)
-    return re.sub(r":[^\n]*", "", text)
-
-
-def _block(code: str, keyword: str) -> str:
-    """The body of the first ``keyword ... { ... }`` block of ``code`` (braces matched)."""
-    m = re.search(rf"\b{keyword}\b[^{{]*\{{", code)
-    if m is None:
-        return ""
-    depth, i = 1, m.end()
-    while i < len(code) and depth:
-        depth += {"{": 1, "}": -1}.get(code[i], 0)
-        i += 1
-    return code[m.end():i - 1]
-
-
-def _mod_file_reasons(text: str) -> list[str]:
-    """Known blockers in an NMODL source (the probe finds the rest)."""
-    code = _strip(text)
-    neuron_block = re.search(r"\bNEURON\s*\{([^}]*)\}", code)
-    out = []
-    if neuron_block and re.search(r"\bPOINTER\b", neuron_block.group(1)):
-        out.append("POINTER variables (CoreNEURON aborts: 'different MOD file'; use "
-                   "pc.target_var with a RANGE variable, or BBCOREPOINTER)")
-    verbatim = " ".join(re.findall(r"(?ms)\bVERBATIM\b(.*?)\bENDVERBATIM\b", code))
-    if re.search(r"\b(nrn_random_pick|nrn_random_arg|hoc_Random|nrn_get_random_arg|"
-                 r"random_pick)\b", verbatim):
-        out.append("draws from a HOC Random object in VERBATIM (CoreNEURON needs Random123 "
-                   "through RANDOM or nrnran123)")
-    if re.search(r"(?<![\w.])v\s*=(?!=)", _block(code, "NET_RECEIVE")):
-        out.append("NET_RECEIVE sets the membrane potential v (CoreNEURON does not apply it: "
-                   "652 instead of NEURON's 1,056 spikes measured on an Izhikevich-type cell)")
-    outside = re.sub(r"(?ms)\bVERBATIM\b.*?\bENDVERBATIM\b", "", code)
-    if re.search(r"\b(scop_random|exprand|normrand|unirand)\s*\(", outside):
-        out.append("uses NEURON's scop random generator (CoreNEURON needs Random123)")
+        if used & declared_mechanisms(text):
+            out += [f"{fname}: {r}" for r in coreneuron_blockers(text)]
     return out
 
 
@@ -330,36 +287,18 @@ class CoreMechs:
 
 def compile_mechanisms(mod_files: dict[str, str]) -> CoreMechs:
     """Compile (once, cached by content) the .mod sources for NEURON and CoreNEURON."""
-    target = _core_target(mod_files)
-    names = tuple(sorted({n for t in mod_files.values() for n in _MECH_DECL.findall(_strip(t))}))
-    libs = _find_libs(target, names)
-    if libs is not None:
-        return libs
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".core.") as tmp:
-        write_sources(Path(tmp), mod_files)
-        run_nrnivmodl([_nrnivmodl(), "-coreneuron", "."], Path(tmp), mod_files,
-                      target.with_suffix(".log"))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process won the race; use its result
-            pass
-    libs = _find_libs(target, names)
-    if libs is None:
-        raise SimulationError(f"nrnivmodl -coreneuron produced no libraries in {target}")
-    logger.info("compiled %d mechanism file(s) for CoreNEURON into %s", len(mod_files), target)
+    names = tuple(sorted(set().union(*(declared_mechanisms(t) for t in mod_files.values()))))
+    folder = build_in_cache(mod_files, args=["-coreneuron", "."], variant="core",
+                            done=lambda f: _find_libs(f, names) is not None)
+    libs = _find_libs(folder, names)
+    if libs is None:  # pragma: no cover - build_in_cache checked it
+        raise SimulationError(f"nrnivmodl -coreneuron produced no libraries in {folder}")
     return libs
 
 
 def _core_target(mod_files: dict[str, str]) -> Path:
-    """The cache folder of these sources' ``nrnivmodl -coreneuron`` build (per NEURON
-    version)."""
-    from neuron import __version__
-
-    h = hashlib.sha256(f"coreneuron\0{__version__}\0".encode())
-    for name in sorted(mod_files):
-        h.update(name.encode() + b"\0" + mod_files[name].encode() + b"\0")
-    return cache_dir() / f"{h.hexdigest()[:20]}-core"
+    """The cache folder of these sources' ``nrnivmodl -coreneuron`` build."""
+    return cache_dir() / cache_key(mod_files, "core")
 
 
 def _find_libs(folder: Path, names: tuple[str, ...]) -> CoreMechs | None:

@@ -23,20 +23,20 @@ and capacitance, about 20 ns on a 2020s x86 core with NEURON 9):
 
 The weights were measured once (``h.LoadBalance().ExperimentalMechComplex()`` gives similar
 ratios: hh ≈ 2.5 capacitance nodes). A mechanism not in the tables is weighted from the number
-of STATE variables of its NMODL source (:func:`mod_weight`), or a default.
+of STATE variables of its NMODL source (:func:`nethub.nmodl.mod_weight`), or a default.
 """
 
 from __future__ import annotations
 
 import heapq
-import re
 
 import numpy as np
 
 from ..celltypes import CellType, CompartmentalCell
+from ..nmodl import mod_weight
 
 __all__ = ["DENSITY_WEIGHTS", "POINT_WEIGHTS", "ARTIFICIAL_CELL", "SPIKE_DETECTOR", "NETCON",
-           "STIM", "mod_weight", "type_cost", "cell_costs", "count_costs", "block_bounds",
+           "STIM", "type_cost", "cell_costs", "count_costs", "block_bounds",
            "block_loads", "imbalance", "deal", "rank_gids", "TOLERANCE"]
 
 #: per segment, relative to the segment's node (measured: 2000 segments, dt 0.025, NEURON 9.0)
@@ -59,24 +59,6 @@ STIM = 1.0
 TOLERANCE = 1.05
 #: pieces per rank tried when contiguous blocks are not balanced enough
 _PIECES = (2, 4, 8, 16, 32)
-#: mechanisms without a table entry and without NMODL source
-DEFAULT_DENSITY, DEFAULT_POINT = 1.5, 1.0
-
-_STATE = re.compile(r"\bSTATE\s*\{([^}]*)\}")
-_COMMENT = re.compile(r":[^\n]*|\bCOMMENT\b.*?\bENDCOMMENT\b", re.S)
-
-
-def mod_weight(mod_text: str | None, point: bool) -> float:
-    """Weight of a mechanism from its NMODL source: ``a + b * number of STATE variables``
-    (fits hh, pas, ExpSyn, Exp2Syn); the default when there is no source."""
-    if mod_text is None:
-        return DEFAULT_POINT if point else DEFAULT_DENSITY
-    m = _STATE.search(_COMMENT.sub("", mod_text))
-    block = re.sub(r"\([^)]*\)|<[^>]*>", " ", m.group(1)) if m else ""  # units, tolerances
-    states = [n for n in re.findall(r"\b[A-Za-z_]\w*\b", block) if n not in ("FROM", "TO")]
-    return 0.5 + 0.25 * len(states) if point else 0.3 + 0.75 * len(states)
-
-
 def _mech_weight(name: str, point: bool, mod_source) -> float:
     table = POINT_WEIGHTS if point else DENSITY_WEIGHTS
     if name in table:

@@ -1,88 +1,32 @@
-"""NMODL mechanisms: compiled on demand into a cache keyed by their content hash.
+"""NMODL mechanisms loaded into the simulator's NEURON.
 
 A store carries the .mod sources it needs (``Network.mod_files``); ``load_mechanisms`` compiles
-them once with ``nrnivmodl`` into ``$NETHUB_CACHE/mech/<hash>/`` (default
-``~/.cache/nethub``) and loads the library with ``h.nrn_load_dll`` on every rank. Under MPI,
-rank 0 compiles while the others wait (:func:`on_rank0`), then every rank loads the cached
-library.
+them once into the cache of :mod:`nethub.nmodl.compile` and loads the library with
+``h.nrn_load_dll`` on every rank. Under MPI, rank 0 compiles while the others wait
+(:func:`on_rank0`), then every rank loads the cached library.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import MissingMechanismError, NethubError, SimulationError
-from ..mechsource import declared_mechanisms, require_trust, shadowed_by_cwd, with_includes
-from .modcompile import run_nrnivmodl, write_sources
+from ..mechsource import require_trust, shadowed_by_cwd, with_includes
+from ..nmodl import declared_mechanisms
+from ..nmodl.compile import compile_mod_files
 
-__all__ = ["cache_dir", "compile_mod_files", "load_mechanisms", "prepare_mechanisms",
-           "required_mechanisms", "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED",
-           "check_trust", "missing_message", "declared_mechanisms"]
+__all__ = ["load_mechanisms", "load_library", "prepare_mechanisms", "required_mechanisms",
+           "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED", "check_trust",
+           "missing_message"]
 
 _T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
 _LOADED: set[str] = set()
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("NETHUB_CACHE") or Path.home() / ".cache" / "nethub"
-    return Path(root) / "mech"
-
-
-def _mod_hash(mod_files: dict[str, str]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(mod_files):
-        h.update(name.encode() + b"\0" + mod_files[name].encode() + b"\0")
-    return h.hexdigest()[:20]
-
-
-def _nrnivmodl() -> str:
-    exe = shutil.which("nrnivmodl") or str(Path(sys.executable).parent / "nrnivmodl")
-    if not Path(exe).exists():
-        raise SimulationError("nrnivmodl not found: pip install 'nethub[neuron]'")
-    return exe
-
-
-def compile_mod_files(mod_files: dict[str, str]) -> Path:
-    """Compile (once) and return the path of the shared library for these .mod sources."""
-    key = _mod_hash(mod_files)
-    target = cache_dir() / key
-    lib = _find_lib(target)
-    if lib is not None:
-        return lib
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{key}.") as tmp:
-        write_sources(Path(tmp), mod_files)
-        run_nrnivmodl([_nrnivmodl()], Path(tmp), mod_files, target.parent / f"{key}.log")
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process won the race; use its result
-            pass
-    lib = _find_lib(target)
-    if lib is None:
-        raise SimulationError(f"nrnivmodl produced no library in {target}")
-    logger.info("compiled %d mechanism file(s) into %s", len(mod_files), target)
-    return lib
-
-
-def _find_lib(folder: Path) -> Path | None:
-    if not folder.is_dir():
-        return None
-    for cand in folder.glob("*/.libs/libnrnmech.so"):
-        return cand
-    for cand in folder.glob("*/libnrnmech.so"):
-        return cand
-    return None
 
 
 def on_rank0(pc: Any, work: Callable[[], _T]) -> _T:

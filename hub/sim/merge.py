@@ -2,7 +2,7 @@
 
 NetPyNE creates one synapse object per connection (``oneSynPerNetcon``); with 100 inputs per
 cell that makes a run 12–14x slower than one shared synapse per cell, place and type. For a
-*linear* mechanism (:mod:`nethub.sim.linearity`) N NetCons onto one instance give the same
+*linear* mechanism (:mod:`nethub.nmodl.linearity`) N NetCons onto one instance give the same
 conductance as N instances, so connections with the same
 
 - post gid, synMech and post section,
@@ -36,11 +36,11 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell, PointCell
 from ..network import Network
+from ..nmodl import find_mod_source, is_linear
 from ..runconfig import RunConfig
 from ..store import read_network
 from ..table import Categorical, Table
 from . import synparams, synshare
-from .linearity import find_mod_source, is_linear
 
 __all__ = ["MergePlan", "plan_merge", "mech_mergeable", "segment_keys", "store_savings",
            "NO_OBJECT"]

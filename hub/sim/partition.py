@@ -14,16 +14,9 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..network import Network
+from ..nmodl import DEFAULT_POINT, mod_weight
 from ..store import read_cell_index, read_network
-from .distribute import (
-    DEFAULT_POINT,
-    POINT_WEIGHTS,
-    cell_costs,
-    count_costs,
-    deal,
-    mod_weight,
-    type_cost,
-)
+from .distribute import POINT_WEIGHTS, cell_costs, count_costs, deal, type_cost
 from .exact import round_robin
 from .merge import mech_mergeable
 

@@ -108,7 +108,7 @@ class Session:
         """(folder of the compiled mechanisms, None) from nethub's cache (shared with the
         simulator), for ``neuron.load_mechanisms`` in NetPyNE; or (None, why not)."""
         from nethub.errors import SimulationError
-        from nethub.sim.mechanisms import compile_mod_files
+        from nethub.nmodl.compile import compile_mod_files
 
         try:
             lib = compile_mod_files(mod_files)

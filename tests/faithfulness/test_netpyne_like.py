@@ -62,7 +62,7 @@ def test_ei_circuit_spikes_as_netpyne(tmp_path):
     pytest.importorskip("netpyne", reason="the faithfulness tests compare against NetPyNE")
     import nethub
     from nethub.builder import read_mod_dir
-    from nethub.sim.mechanisms import compile_mod_files
+    from nethub.nmodl.compile import compile_mod_files
 
     model = shutil.copytree(MODEL, tmp_path / "ei_circuit")
     lib = compile_mod_files(read_mod_dir(model / "mod"))  # <dir>/x86_64/[.libs/]libnrnmech.so

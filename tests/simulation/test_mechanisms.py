@@ -8,8 +8,8 @@ import pytest
 
 import nethub
 from nethub.errors import MissingMechanismError
+from nethub.nmodl.compile import cache_dir
 from nethub.runner import simulate
-from nethub.sim.mechanisms import cache_dir
 
 pytestmark = pytest.mark.neuron
 

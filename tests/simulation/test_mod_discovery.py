@@ -25,7 +25,7 @@ import pytest
 
 import nethub
 from nethub.mechsource import store_mod_files
-from nethub.sim.mechanisms import cache_dir, compile_mod_files
+from nethub.nmodl.compile import cache_dir, compile_mod_files
 
 from .conftest import serial_env
 

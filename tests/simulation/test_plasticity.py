@@ -16,8 +16,8 @@ import pytest
 
 import nethub
 from nethub.builder import read_mod_dir
+from nethub.nmodl.compile import compile_mod_files
 from nethub.sim.engine import Engine
-from nethub.sim.mechanisms import compile_mod_files
 from nethub.sim.plasticity import plastic_rows
 
 from .conftest import serial_env

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nethub.celltypes import CompartmentalCell, PointCell, Section
+from nethub.nmodl import DEFAULT_DENSITY, mod_weight
 from nethub.sim import distribute as d
 from nethub.sim.distribute import (
     block_bounds,
@@ -19,7 +20,6 @@ from nethub.sim.distribute import (
     count_costs,
     deal,
     imbalance,
-    mod_weight,
     rank_gids,
     type_cost,
 )
@@ -169,11 +169,11 @@ def test_type_cost_counts_segments_mechanisms_and_point_processes():
 def test_unknown_mechanisms_weighted_from_their_source():
     assert mod_weight(HH_MOD, point=False) == pytest.approx(0.3 + 0.75 * 3)
     assert mod_weight(SYN_MOD, point=True) == pytest.approx(0.5 + 0.25 * 2)
-    assert mod_weight(None, point=False) == d.DEFAULT_DENSITY
+    assert mod_weight(None, point=False) == DEFAULT_DENSITY
     c = _cell(soma={"geom": {"nseg": 2}, "mechs": {"myhh": {}}})
     src = {"myhh": HH_MOD}.get
     assert type_cost(c, src) == pytest.approx(d.SPIKE_DETECTOR + 2 * (1 + 2.55))
-    assert type_cost(c) == pytest.approx(d.SPIKE_DETECTOR + 2 * (1 + d.DEFAULT_DENSITY))
+    assert type_cost(c) == pytest.approx(d.SPIKE_DETECTOR + 2 * (1 + DEFAULT_DENSITY))
 
 
 def test_artificial_cells_are_cheap():

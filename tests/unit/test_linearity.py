@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nethub.sim.linearity import DECLARED, analyse_mod, find_mod_source, is_linear
+from nethub.nmodl import DECLARED, analyse_mod, find_mod_source, is_linear
 
 REPO = Path(__file__).resolve().parents[2]
 NEURON_MODS = REPO / ".venv/lib/python3.11/site-packages/neuron/.data/share/modfile"

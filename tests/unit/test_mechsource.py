@@ -16,19 +16,17 @@ from nethub.errors import SpecError, UntrustedCodeError, UntrustedPickleError
 from nethub.mechsource import (
     bundled_sources,
     compiled_in,
-    declared_mechanisms,
     find_mod_sources,
-    includes,
     is_trusted,
     mod_file_findings,
     native_code,
     read_mod_dir,
     require_trust,
-    strip_nmodl,
     trust_file,
     with_includes,
 )
-from nethub.sim.modcompile import first_error, write_sources
+from nethub.nmodl import declared_mechanisms, includes, strip_nmodl
+from nethub.nmodl.compile import first_error, write_sources
 
 ROOT = Path(__file__).parents[2]
 EI = ROOT / "fixtures" / "netpyne_like" / "ei_circuit"

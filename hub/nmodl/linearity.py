@@ -1,23 +1,11 @@
 """Which synaptic point processes are *linear*, so that one instance may take many NetCons.
 
-N NetCons onto one point process give the same conductance and current as N point processes
-with one NetCon each (up to floating-point summation order) exactly when the mechanism's
-response is a sum of per-event contributions:
-
-- ``NET_RECEIVE(weight)`` only adds ``weight`` times constants to STATE variables
-  (``g = g + weight*factor``), with no per-connection state (extra NET_RECEIVE arguments that
-  are assigned), no self-events (``net_send``, ``flag``), no ``if``, ``WATCH`` or procedure call;
-- the states evolve by *homogeneous* linear ODEs with run-constant coefficients
-  (``g' = -g/tau``; KINETIC ``~ A <-> B (kf, kb)`` between single states, no ``CONSERVE``) and
-  start at 0;
-- every current written in BREAKPOINT is linear and homogeneous in the states, with a factor
-  at most affine in ``v`` and the ion variables it reads (``i = (B - A)*(v - e)``).
-
-A current with a nonlinear function of ``v`` (an NMDA Mg block ``1/(1 + exp(-0.062*v)*mg/3.57)``)
-would still superpose exactly, since ``v`` is shared, but such mechanisms keep one object per
-connection, as the merging issue asks. Nothing is guessed: a construct the analysis does not
-understand (VERBATIM, user FUNCTION calls, POINTER, RANDOM, INCLUDE, ...) makes the mechanism
-non-mergeable, with a reason.
+N NetCons onto one point process are exactly N point processes with one NetCon each when
+NET_RECEIVE only adds weight terms to STATE variables, the states decay by homogeneous linear
+ODEs with run-constant rates and start at 0, and every current is linear and homogeneous in
+the states (at most affine in v and read ion variables). Anything the analysis does not
+understand makes a mechanism non-mergeable, with a reason. The full rules:
+``docs/design/mechanisms.md``.
 
 :func:`is_linear` answers from a declared table for NEURON's built-in point processes and by
 reading the NMODL source otherwise. No NEURON import here.
@@ -25,11 +13,16 @@ reading the NMODL source otherwise. No NEURON import here.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["DECLARED", "is_linear", "analyse_mod", "point_process_name", "find_mod_source"]
+from .blocks import Block, Mod, assigned_names, drop_groups, parse, read_number
+from .info import point_process_name
+from .lexer import NmodlSyntaxError
+from .statements import NotLinear, Parser
+
+__all__ = ["DECLARED", "is_linear", "analyse_mod"]
+
 
 #: NEURON's built-in point processes: name → (mergeable, reason).
 DECLARED: dict[str, tuple[bool, str]] = {
@@ -57,30 +50,11 @@ _MATH = frozenset({"exp", "log", "log10", "sqrt", "fabs", "sin", "cos", "tan", "
                    "fmin", "fmax", "expm1", "log1p", "hypot"})
 #: names NEURON provides that are constant during a run
 _RUN_CONSTANTS = frozenset({"dt", "celsius", "area", "diam", "PI", "FARADAY", "R", "secondorder"})
-_BLOCK_KEYWORDS = frozenset({
-    "NEURON", "UNITS", "PARAMETER", "ASSIGNED", "STATE", "INITIAL", "BREAKPOINT", "DERIVATIVE",
-    "KINETIC", "NET_RECEIVE", "FUNCTION", "PROCEDURE", "CONSTANT", "INDEPENDENT", "LINEAR",
-    "NONLINEAR", "CONSTRUCTOR", "DESTRUCTOR", "DISCRETE", "PARTIAL", "BEFORE", "AFTER",
-})
 _NEURON_KEYWORDS = frozenset({
     "SUFFIX", "POINT_PROCESS", "ARTIFICIAL_CELL", "RANGE", "GLOBAL", "NONSPECIFIC_CURRENT",
     "ELECTRODE_CURRENT", "USEION", "READ", "WRITE", "VALENCE", "POINTER", "BBCOREPOINTER",
     "EXTERNAL", "THREADSAFE", "REPRESENTS", "RANDOM", "SECTION", "CONDUCTANCE",
 })
-
-_TOKEN = re.compile(r"""
-    (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_]\w*'*)
-  | (?P<op><->|<<|\+=|-=|\*=|/=|==|!=|<=|>=|&&|\|\||[-+*/^(){}\[\]<>=,!~@])
-  | (?P<str>"[^"\n]*")
-  | (?P<nl>\n)
-  | (?P<ws>[ \t\r\f]+)
-  | (?P<other>.)
-""", re.VERBOSE)
-
-
-class NotLinear(Exception):
-    """Raised inside the analysis with the reason a mechanism cannot be merged."""
 
 
 # ---------------------------------------------------------------------------- public API
@@ -115,308 +89,11 @@ def is_linear(model: str, mod_text: str | None = None) -> tuple[bool, str]:
 def analyse_mod(mod_text: str) -> tuple[bool, str]:
     """Analyse one NMODL source; ``(True, summary)`` if linear, else ``(False, reason)``."""
     try:
-        mod = _parse(mod_text)
+        mod = parse(mod_text)
         summary = _Analysis(mod).run()
-    except NotLinear as exc:
+    except (NotLinear, NmodlSyntaxError) as exc:
         return False, str(exc)
     return True, summary
-
-
-def point_process_name(mod_text: str) -> str | None:
-    """The POINT_PROCESS name an NMODL source declares, or None."""
-    m = re.search(r"\bPOINT_PROCESS\s+([A-Za-z_]\w*)", _strip_comments(mod_text)[0])
-    return m.group(1) if m else None
-
-
-def find_mod_source(model: str, mod_files: dict[str, str]) -> str | None:
-    """The source among ``mod_files`` (file name → text) that declares POINT_PROCESS ``model``."""
-    for text in mod_files.values():
-        if point_process_name(text) == model:
-            return text
-    return None
-
-
-# ---------------------------------------------------------------------------- lexing
-def _strip_comments(text: str) -> tuple[str, bool]:
-    """Text without COMMENT blocks, ``:``/``?`` comments and TITLE lines; VERBATIM blocks are
-    removed too and reported by the flag."""
-    text = re.sub(r"(?ms)^\s*COMMENT\b.*?^\s*ENDCOMMENT\b", "", text)
-    text, n_verbatim = re.subn(r"(?ms)\bVERBATIM\b.*?\bENDVERBATIM\b", " ", text)
-    text = re.sub(r"(?m)^\s*TITLE\b.*$", "", text)
-    text = re.sub(r"[:?][^\n]*", "", text)
-    return text, n_verbatim > 0
-
-
-@dataclass
-class _Tok:
-    kind: str
-    text: str
-    line: int
-
-
-def _tokens(text: str) -> list[_Tok]:
-    out, line = [], 1
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "nl":
-            out.append(_Tok("nl", "\n", line))
-            line += 1
-        elif kind == "other":
-            raise NotLinear(f"unexpected character {m.group()!r} on line {line}")
-        elif kind != "ws":
-            out.append(_Tok(kind, m.group(), line))
-    return out
-
-
-@dataclass
-class _Block:
-    kind: str  # e.g. 'NET_RECEIVE', 'DERIVATIVE', 'BEFORE BREAKPOINT'
-    name: str | None
-    args: list[str]
-    body: list[_Tok]
-
-
-@dataclass
-class _Mod:
-    blocks: list[_Block]
-    verbatim: bool
-    includes: bool
-    defines: set[str] = field(default_factory=set)
-
-
-def _parse(text: str) -> _Mod:
-    stripped, verbatim = _strip_comments(text)
-    toks = _tokens(stripped)
-    blocks: list[_Block] = []
-    header: list[_Tok] = []
-    includes, defines = False, set()
-    i = 0
-    while i < len(toks):
-        t = toks[i]
-        if t.text != "{":
-            if t.kind != "nl":
-                header.append(t)
-            i += 1
-            continue
-        depth, j = 1, i + 1
-        while j < len(toks) and depth:
-            depth += {"{": 1, "}": -1}.get(toks[j].text, 0)
-            j += 1
-        if depth:
-            raise NotLinear("unbalanced braces in the NMODL source")
-        words = [h.text for h in header]
-        includes |= "INCLUDE" in words
-        defines |= {words[k + 1] for k, w in enumerate(words[:-1]) if w == "DEFINE"}
-        blocks.append(_block_from_header(header, toks[i + 1:j - 1]))
-        header, i = [], j
-    if any(h.text == "INCLUDE" for h in header):
-        includes = True
-    return _Mod(blocks, verbatim, includes, defines)
-
-
-def _block_from_header(header: list[_Tok], body: list[_Tok]) -> _Block:
-    k = max((n for n, h in enumerate(header) if h.text in _BLOCK_KEYWORDS), default=None)
-    if k is None:
-        return _Block("?", None, [], body)
-    kind = header[k].text
-    if k > 0 and header[k - 1].text in ("BEFORE", "AFTER"):
-        kind = f"{header[k - 1].text} {kind}"
-    rest = header[k + 1:]
-    name = rest[0].text if rest and rest[0].kind == "name" else None
-    args: list[str] = []
-    if "(" in [r.text for r in rest]:
-        start = [r.text for r in rest].index("(")
-        depth = 0
-        for r in rest[start:]:
-            depth += {"(": 1, ")": -1}.get(r.text, 0)
-            if depth == 1 and r.kind == "name":
-                args.append(r.text)
-            if depth == 0:
-                break
-    if kind == "NET_RECEIVE":
-        name = None
-    return _Block(kind, name, args, body)
-
-
-# ---------------------------------------------------------------------------- expressions
-_BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 3, ">": 3, "<=": 3, ">=": 3,
-           "+": 4, "-": 4, "*": 5, "/": 5, "^": 7}
-
-
-class _Parser:
-    """Statements and expressions of one block body (newlines ignored)."""
-
-    def __init__(self, toks: list[_Tok], context: str) -> None:
-        self.toks = [t for t in toks if t.kind != "nl"]
-        self.i = 0
-        self.context = context
-
-    def peek(self, k: int = 0) -> _Tok | None:
-        j = self.i + k
-        return self.toks[j] if j < len(self.toks) else None
-
-    def take(self, text: str | None = None) -> _Tok:
-        t = self.peek()
-        if t is None or (text is not None and t.text != text):
-            where = f"line {t.line}" if t else "the end of a block"
-            raise NotLinear(f"cannot parse NMODL near {where} (expected {text!r})")
-        self.i += 1
-        return t
-
-    # expressions: tuples ('num', v) ('name', n) ('call', f, args) ('bin', op, a, b) ('un', op, a)
-    def expr(self, min_prec: int = 1):
-        left = self.unary()
-        while True:
-            t = self.peek()
-            if t is None or t.text not in _BINARY or _BINARY[t.text] < min_prec:
-                return left
-            op = self.take().text
-            prec = _BINARY[op]
-            right = self.expr(prec if op == "^" else prec + 1)
-            left = ("bin", op, left, right)
-
-    def unary(self):
-        t = self.peek()
-        if t is not None and t.text in ("-", "+", "!"):
-            self.take()
-            return ("un", t.text, self.expr(6))
-        return self.primary()
-
-    def primary(self):
-        t = self.take()
-        if t.kind == "num":
-            return ("num", float(t.text))
-        if t.text == "(":
-            e = self.expr()
-            self.take(")")
-            return e
-        if t.kind == "name":
-            nxt = self.peek()
-            if nxt is not None and nxt.text == "(":
-                self.take("(")
-                args = []
-                while self.peek() is not None and self.peek().text != ")":
-                    args.append(self.expr())
-                    if self.peek() is not None and self.peek().text == ",":
-                        self.take(",")
-                self.take(")")
-                return ("call", t.text, args)
-            if nxt is not None and nxt.text == "[":
-                raise NotLinear(f"array variable '{t.text}' (line {t.line}) is not analysed")
-            return ("name", t.text)
-        raise NotLinear(f"cannot parse NMODL expression near {t.text!r} (line {t.line})")
-
-    # statements: ('assign', target, op, expr) ('local', names) ('solve', name, method)
-    # ('if', [(cond, body), ...], else_body) ('call', f, args) ('react', lhs, rhs, kf, kb)
-    # ('other', word, line)
-    def statements(self) -> list:
-        out = []
-        while self.peek() is not None:
-            out.append(self.statement())
-        return out
-
-    def statement(self):
-        t = self.peek()
-        if t.text == "LOCAL":
-            self.take()
-            names = [self.take().text]
-            while self.peek() is not None and self.peek().text == ",":
-                self.take(",")
-                names.append(self.take().text)
-            return ("local", names)
-        if t.text == "SOLVE":
-            self.take()
-            name = self.take().text
-            method = None
-            if self.peek() is not None and self.peek().text in ("METHOD", "STEADYSTATE"):
-                kw = self.take().text
-                method = (kw, self.take().text)
-            return ("solve", name, method)
-        if t.text == "if":
-            return self.if_statement()
-        if t.text == "~":
-            return self.reaction()
-        if t.text in ("UNITSOFF", "UNITSON"):
-            self.take()
-            return ("nop",)
-        if t.kind == "name":
-            nxt = self.peek(1)
-            if nxt is not None and nxt.text in ("=", "+=", "-=", "*=", "/="):
-                self.i += 2
-                return ("assign", t.text, nxt.text, self.expr())
-            if nxt is not None and nxt.text == "(" and t.text not in _STATEMENT_WORDS:
-                e = self.primary()
-                return ("call", e[1], e[2])
-        word = t.text
-        hint = _HINTS.get(word, "is not analysed")
-        raise NotLinear(f"{self.context}: '{word}' (line {t.line}) {hint}")
-
-    def if_statement(self):
-        branches, else_body = [], None
-        self.take("if")
-        while True:
-            self.take("(")
-            cond = self.expr()
-            self.take(")")
-            branches.append((cond, self.braced()))
-            if self.peek() is not None and self.peek().text == "else":
-                self.take("else")
-                if self.peek() is not None and self.peek().text == "if":
-                    self.take("if")
-                    continue
-                else_body = self.braced()
-            return ("if", branches, else_body)
-
-    def braced(self) -> list:
-        self.take("{")
-        depth, j = 1, self.i
-        while j < len(self.toks) and depth:
-            depth += {"{": 1, "}": -1}.get(self.toks[j].text, 0)
-            j += 1
-        inner = _Parser(self.toks[self.i:j - 1], self.context).statements()
-        self.i = j
-        return inner
-
-    def reaction(self):
-        self.take("~")
-        lhs = self.species()
-        op = self.take().text
-        if op != "<->":
-            raise NotLinear(f"KINETIC reaction with '{op}' (only '<->' between single states "
-                            "is linear)")
-        rhs = self.species()
-        self.take("(")
-        kf = self.expr()
-        self.take(",")
-        kb = self.expr()
-        self.take(")")
-        return ("react", lhs, rhs, kf, kb)
-
-    def species(self) -> list[tuple[str, str]]:
-        """Terms of one side of a reaction: [(coefficient text, name), ...]."""
-        out = []
-        while True:
-            coef = ""
-            if self.peek() is not None and self.peek().kind == "num":
-                coef = self.take().text
-            out.append((coef, self.take().text))
-            if self.peek() is None or self.peek().text != "+":
-                return out
-            self.take("+")
-
-
-_STATEMENT_WORDS = frozenset({"if", "else", "while", "FROM", "WATCH", "FOR_NETCONS", "INITIAL",
-                              "CONSERVE", "COMPARTMENT", "TABLE", "VERBATIM", "LAG", "MATCH"})
-_HINTS = {
-    "CONSERVE": "keeps a total constant (not homogeneous: a merged synapse would hold one "
-                "total, not N)",
-    "COMPARTMENT": "scales a kinetic scheme by volumes (not analysed)",
-    "WATCH": "watches a condition (self-events are not merged)",
-    "FOR_NETCONS": "loops over the NetCons (per-connection behaviour is not merged)",
-    "INITIAL": "initialises per-connection state (not merged)",
-    "while": "is a loop (not analysed)",
-    "FROM": "is a loop (not analysed)",
-}
 
 
 # ---------------------------------------------------------------------------- forms
@@ -525,13 +202,13 @@ class _Scope:
 
 # ---------------------------------------------------------------------------- analysis
 class _Analysis:
-    def __init__(self, mod: _Mod) -> None:
+    def __init__(self, mod: Mod) -> None:
         self.mod = mod
-        self.blocks: dict[str, list[_Block]] = {}
+        self.blocks: dict[str, list[Block]] = {}
         for b in mod.blocks:
             self.blocks.setdefault(b.kind, []).append(b)
 
-    def one(self, kind: str) -> _Block | None:
+    def one(self, kind: str) -> Block | None:
         found = self.blocks.get(kind, [])
         if len(found) > 1:
             raise NotLinear(f"more than one {kind} block")
@@ -619,19 +296,19 @@ class _Analysis:
         """Names declared in PARAMETER/ASSIGNED/STATE/CONSTANT blocks with numeric defaults."""
         out: dict[str, float | None] = {}
         for b in self.blocks.get(kind, []):
-            toks = _drop_groups(b.body)
+            toks = drop_groups(b.body)
             k = 0
             while k < len(toks):
                 t = toks[k]
                 if t.kind == "name" and t.text not in ("FROM", "TO", "START", "WITH"):
                     value = None
                     if k + 1 < len(toks) and toks[k + 1].text == "=":
-                        k, value = _read_number(toks, k + 2)
+                        k, value = read_number(toks, k + 2)
                     else:
                         k += 1
                     out[t.text] = value
                 elif t.text in ("FROM", "TO", "START", "WITH"):
-                    k, _ = _read_number(toks, k + 1)
+                    k, _ = read_number(toks, k + 1)
                 else:
                     k += 1
         return out
@@ -643,17 +320,17 @@ class _Analysis:
         for kind in ("BREAKPOINT", "DERIVATIVE", "KINETIC", "NET_RECEIVE", "PROCEDURE",
                      "FUNCTION", "LINEAR", "NONLINEAR"):
             for b in self.blocks.get(kind, []):
-                written |= _assigned_names(b.body)
+                written |= assigned_names(b.body)
         self.assigned_in_run = written
         names = set(self.params) | set(self.assigned) | self.declared_constants
         self.constants = (names - written - set(self.states) - {"v", "t"}
                           - self.currents - self.ion_reads) | _RUN_CONSTANTS
 
     # -- blocks
-    def statements(self, block: _Block, context: str, depth: int = 0) -> list:
+    def statements(self, block: Block, context: str, depth: int = 0) -> list:
         """The block's statements with calls of argument-free PROCEDUREs inlined."""
         out = []
-        for st in _Parser(block.body, context).statements():
+        for st in Parser(block.body, context).statements():
             proc = self.procedures.get(st[1]) if st[0] == "call" and not st[2] else None
             if proc is None:
                 out.append(st)
@@ -787,17 +464,17 @@ class _Analysis:
             if f.deg or f.shared != "none":
                 raise NotLinear(f"{scope.context}: a rate depends on states, v or ions")
 
-    def net_receive(self, block: _Block) -> set[str]:
+    def net_receive(self, block: Block) -> set[str]:
         if not block.args:
             raise NotLinear("NET_RECEIVE has no weight argument")
-        written = _assigned_names(block.body)
+        written = assigned_names(block.body)
         per_conn = [a for a in block.args if a in written]
         if per_conn:
             raise NotLinear(f"NET_RECEIVE argument(s) {', '.join(per_conn)} are assigned: "
                             "per-connection state (STDP/STP-like)")
         if "flag" in {t.text for t in block.body}:
             raise NotLinear("NET_RECEIVE reads flag (self-events)")
-        body = _Parser(block.body, "NET_RECEIVE").statements()
+        body = Parser(block.body, "NET_RECEIVE").statements()
         args = {a: _CONST for a in block.args}
         scope = _Scope(self, "NET_RECEIVE", args)
         incremented: set[str] = set()
@@ -854,45 +531,6 @@ def _sum_terms(e, sign: int = 1) -> list:
         return _sum_terms(e[2], sign) + _sum_terms(e[3], sign if e[1] == "+" else -sign)
     return [(sign, e)]
 
-
-def _drop_groups(body: list[_Tok]) -> list[_Tok]:
-    """Tokens without ``(units)``, ``<lo, hi>`` and ``[n]`` groups."""
-    out: list[_Tok] = []
-    closing = {"(": ")", "<": ">", "[": "]"}
-    stack: list[str] = []
-    for t in body:
-        if t.kind == "nl" and not stack:
-            out.append(t)
-            continue
-        if t.text in closing:
-            stack.append(closing[t.text])
-        elif stack and t.text == stack[-1]:
-            stack.pop()
-        elif not stack:
-            out.append(t)
-    return [t for t in out if t.kind != "nl"]
-
-
-def _read_number(toks: list[_Tok], k: int) -> tuple[int, float | None]:
-    sign = 1.0
-    if k < len(toks) and toks[k].text in ("-", "+"):
-        sign = -1.0 if toks[k].text == "-" else 1.0
-        k += 1
-    if k < len(toks) and toks[k].kind == "num":
-        return k + 1, sign * float(toks[k].text)
-    return k, None
-
-
-def _assigned_names(body: list[_Tok]) -> set[str]:
-    """Names assigned anywhere in a block (``x = ...``, ``x += ...``), including derivatives."""
-    toks = [t for t in body if t.kind != "nl"]
-    out = set()
-    for k, t in enumerate(toks[:-1]):
-        if t.kind == "name" and toks[k + 1].text in ("=", "+=", "-=", "*=", "/="):
-            prev = toks[k - 1].text if k else ""
-            if prev not in ("<", "(", ","):  # not a keyword argument or unit
-                out.add(t.text.rstrip("'"))
-    return out
 
 
 def _check_calls(e, context: str) -> None:
