@@ -39,7 +39,6 @@ over. Malformed input raises :class:`~nethub.errors.FormatError` naming the key 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -51,11 +50,19 @@ import numpy as np
 from nethub.celltypes import CompartmentalCell, Population, StimSource, SynMech
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
-from nethub.network import CONN_COLUMNS, POINTER_COLUMNS, STIM_COLUMNS, Network
-from nethub.results import TRACE_COLUMNS, Results, Traces
+from nethub.network import CELL_COLUMNS, STIM_COLUMNS, Network
+from nethub.results import TRACE_COLUMNS, Results, Traces, trace_index
 from nethub.table import Categorical, Ragged, Table
 
 from . import netpyne_write
+from .kit import Translation, count_unknown, note_loss
+from .netpyne_tables import (
+    CONN_KEYS,
+    CONNS,
+    NET_PARAM_DEFAULTS,
+    NETSTIM_DEFAULTS,
+    POINTER_CONNS,
+)
 from .netpyne_types import (
     StimRules,
     TypeBuilder,
@@ -71,19 +78,6 @@ logger = logging.getLogger(__name__)
 POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: cell tags that are not copied into tag columns of the cells table
 _TAG_SKIP = frozenset({"pop", *POSITION, "label", "params"})
-#: network-wide netParams kept in ``Network.params`` (NetPyNE's defaults)
-NET_PARAM_DEFAULTS: dict[str, Any] = {
-    "scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-    "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10, "propVelocity": 500.0,
-    "scaleConnWeight": 1, "scaleConnWeightNetStims": 1, "scaleConnWeightModels": False,
-    "rotateCellsRandomly": False, "correctBorder": False,
-}
-#: what a NetStim gets when a value is not given (NetPyNE's ``addStim``/``addNetStim``)
-NETSTIM_DEFAULTS = {"noise": 0.0, "start": 0.0, "number": 1e9}
-#: conn keys this module maps (others are reported)
-_CONN_KEYS = frozenset({"preGid", "sec", "loc", "synMech", "weight", "delay", "preLoc", "preSec",
-                        "label", "threshold", "plast", "weightIndex", "preLabel", "pointer",
-                        "gapJunction", "hObj"})
 _STIM_META = frozenset({"source", "type", "label", "sec", "loc", "hObj", "hRandom"})
 _POINT_MODELS = frozenset({"NetStim", "VecStim", "IntFire1", "IntFire2", "IntFire4",
                            "DynamicNetStim", "PatternStim"})
@@ -315,8 +309,6 @@ def _cells_table(cells: list[_Cell], pops_raw: dict) -> Table:
         col = _value_column([c.tags.get(key) for c in cells])
         if col is not None:
             cols[key] = col
-    from nethub.network import CELL_COLUMNS
-
     return Table(cols, CELL_COLUMNS, n=n)
 
 
@@ -440,55 +432,41 @@ def _populations(pops_raw: dict, table: Table, spec: dict) -> dict[str, Populati
 # ---------------------------------------------------------------------------------- conns
 def _connections(cells: list[_Cell], gids: np.ndarray, types: dict, ct_names: list,
                  lost: list[str]) -> tuple[Table, Table]:
-    rows: list[dict] = []
-    ptr_rows: list[dict] = []
-    unknown: dict[str, int] = {}
+    """The connections and pointer connections of the cells, mapped by :data:`CONNS` and
+    :data:`POINTER_CONNS` (NetStim conns are stim targets, see :func:`_stim_targets`)."""
+    plain: dict[str, list] = {"conns": [], "where": [], "post": [], "wi": []}
+    ptr: dict[str, list] = {"conns": [], "where": [], "post": []}
     for c, tname in zip(cells, ct_names):
         for i, conn in enumerate(c.conns):
-            where = f"{c.where}['conns'][{i}]"
             if conn["preGid"] == "NetStim":
                 continue
-            for k in conn:
-                if k not in _CONN_KEYS:
-                    unknown[k] = unknown.get(k, 0) + 1
-            row = _conn_row(conn, c, types.get(tname), where)
-            (ptr_rows if conn.get("pointer") or conn.get("gapJunction") else rows).append(row)
-    lost += [f"conns key '{k}' ({n} connections): not mapped" for k, n in unknown.items()]
-    missing = {r["pre_gid"] for r in rows + ptr_rows} - set(gids.tolist())
+            into = ptr if conn.get("pointer") or conn.get("gapJunction") else plain
+            into["conns"].append(conn)
+            into["where"].append(f"{c.where}['conns'][{i}]")
+            into["post"].append(c.gid)
+            if into is plain:
+                into["wi"].append(_weight_index(types.get(tname), conn))
+    unknown = count_unknown([*plain["conns"], *ptr["conns"]], CONN_KEYS)
+    for key, n in unknown.items():
+        note_loss(lost, f"conns key '{key}'", n, "not mapped", "connections")
+    conns = _conn_table(CONNS, plain, lost, {"weight_index": np.array(plain["wi"], np.int32)})
+    pointers = _conn_table(POINTER_CONNS, ptr, lost, None)
+    missing = set(np.concatenate([conns["pre_gid"], pointers["pre_gid"]]).tolist()) - set(
+        gids.tolist())
     if missing:
         raise _bad("net['cells']", f"connections come from gid(s) {sorted(missing)[:5]} that "
                    "are not cells of the file")
-    return _rows_table(rows, CONN_COLUMNS), _pointer_table(ptr_rows)
+    return conns, pointers
 
 
-def _conn_row(conn: dict, c: _Cell, ctype: Any, where: str) -> dict:
-    syn = conn.get("synMech")
-    pointer = bool(conn.get("pointer") or conn.get("gapJunction"))
-    weight = conn.get("weight", 1.0)
-    row = {
-        "pre_gid": _gid(conn["preGid"], f"{where}['preGid']"),
-        "post_gid": c.gid,
-        "syn_mech": None if syn is None else str(syn),
-        "post_sec": None if conn.get("sec") is None else str(conn["sec"]),
-        "post_loc": (math.nan if conn.get("loc", 0.5) is None  # a point-cell target
-                     else _num(conn.get("loc", 0.5), f"{where}['loc']")),
-        "weight": math.nan if pointer and weight is None else _num(weight, f"{where}['weight']"),
-        "delay": _num(conn.get("delay", 1.0), f"{where}['delay']"),
-        "pre_sec": None if conn.get("preSec") is None else str(conn["preSec"]),
-        "pre_loc": math.nan,
-        "threshold": (_num(conn["threshold"], f"{where}['threshold']")
-                      if conn.get("threshold") is not None else math.nan),
-        "rule": None if conn.get("label") is None else str(conn["label"]),
-        "plast": (json.dumps(_plain(conn["plast"]), sort_keys=True) if conn.get("plast")
-                  else None),
-        "weight_index": int(conn.get("weightIndex", _weight_index(ctype, conn))),
-    }
-    if pointer:
-        ptr = _dict(conn.get("pointer") or {}, f"{where}['pointer']")
-        row.update(pre_loc=_num(conn.get("preLoc", 0.5), f"{where}['preLoc']"),
-                   source_var=ptr.get("sourceVar", "v"), target_var=ptr.get("targetVar"),
-                   pre_sec=row["pre_sec"] or "soma")
-    return row
+def _conn_table(translation: Translation, rows: dict[str, list], lost: list[str],
+                defaults: dict | None) -> Table:
+    if not rows["conns"]:
+        return Table(schema=translation.columns)
+    cols = translation.to_canonical(rows["conns"], lost, where=rows["where"], defaults=defaults,
+                                    report_unknown=False)
+    cols["post_gid"] = np.array(rows["post"], dtype=np.int64)
+    return Table(cols, translation.columns)
 
 
 def _weight_index(ctype: Any, conn: dict) -> int:
@@ -502,29 +480,6 @@ def _weight_index(ctype: Any, conn: dict) -> int:
             syn_list = pp.get("synList") or []
             return syn_list.index(conn.get("synMech")) if conn.get("synMech") in syn_list else 0
     return 0
-
-
-def _rows_table(rows: list[dict], schema) -> Table:
-    if not rows:
-        return Table(schema=schema)
-    cols: dict[str, Any] = {}
-    for key in rows[0]:
-        vals = [r[key] for r in rows]
-        if key == "weight_index":
-            if any(vals):
-                cols[key] = np.array(vals, dtype=np.int32)
-        elif key in ("pre_gid", "post_gid"):
-            cols[key] = np.array(vals, dtype=np.int64)
-        elif schema[key].kind == "category":
-            cols[key] = Categorical.from_values(vals)
-        else:
-            cols[key] = np.array(vals, dtype=np.float64)
-    return Table(cols, schema)
-
-
-def _pointer_table(rows: list[dict]) -> Table:
-    keep = [k for k in POINTER_COLUMNS]
-    return _rows_table([{k: r.get(k) for k in keep} for r in rows], POINTER_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------- stims
@@ -694,8 +649,6 @@ def _traces(sim: dict, cfg: dict) -> tuple[Traces, set]:
             else np.arange(n) * float(cfg.get("recordStep", 0.1)))
     if data and len(time) != n:
         raise _bad("simData['t']", f"{len(time)} times for traces of {n} samples")
-    from nethub.results import trace_index
-
     if not rows:
         return Traces(Table(schema=TRACE_COLUMNS), time if t is not None else np.zeros(0),
                       np.zeros((0, len(time) if t is not None else 0))), set(labels)

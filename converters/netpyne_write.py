@@ -25,6 +25,7 @@ from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
 from nethub.results import Results
 from nethub.table import Categorical, Ragged
 
+from .netpyne_tables import CONNS, NET_PARAM_DEFAULTS, POINTER_CONNS
 from .netpyne_types import rule_points
 
 __all__ = ["from_network", "section_spec", "type_rule", "PT3D_FLAG"]
@@ -35,12 +36,6 @@ __all__ = ["from_network", "section_spec", "type_rule", "PT3D_FLAG"]
 #: loads with every rule point twice. nethub's reader appends them back.
 PT3D_FLAG = "pt3d_without_rule_points"
 
-_NET_PARAM_DEFAULTS: dict[str, Any] = {
-    "scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-    "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10, "propVelocity": 500.0,
-    "scaleConnWeight": 1, "scaleConnWeightNetStims": 1, "scaleConnWeightModels": False,
-    "rotateCellsRandomly": False, "correctBorder": False,
-}
 _POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: builder-internal point-cell columns NetPyNE has no parameter for
 _POINT_INTERNAL = ("params.noise_ids", "params.dynamicRates.intervals",
@@ -145,7 +140,7 @@ class _Writer:
             self.lost.append("netParams: the network has no NetPyNE spec; net['params'] is "
                              "made from its model (connParams and stimTargetParams empty: the "
                              "instance is in net['cells'])")
-        for k, default in _NET_PARAM_DEFAULTS.items():
+        for k, default in NET_PARAM_DEFAULTS.items():
             if net.params.get(k, default) != spec.get(k, default):
                 spec[k] = _plain(net.params[k])
         syn = spec.setdefault("synMechParams", {})
@@ -191,9 +186,11 @@ class _Writer:
         tag_cols, point_cols, dropped = self._columns()
         for name in dropped:
             self.lost.append(f"cells column '{name}': NetPyNE cells have no place for it")
-        conns = _Grouped(net.connections, "post_gid", self.gids)
+        conns = _Grouped(net.connections, "post_gid", self.gids,
+                         CONNS.to_native(net.connections, self.lost, records=True))
         stims = _Grouped(net.stim_targets, "gid", self.gids)
-        ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids)
+        ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids,
+                        POINTER_CONNS.to_native(net.pointer_conns, self.lost, records=True))
         secs_of = {n: {s: section_spec(sec) for s, sec in ct.sections.items()}
                    for n, ct in net.cell_types.items() if isinstance(ct, CompartmentalCell)}
         for ct in net.cell_types.values():
@@ -211,8 +208,7 @@ class _Writer:
                 cell["secs"] = self._secs(row, ct, secs_of[ct.name], cell["tags"])
                 cell["secLists"] = _plain(ct.section_lists)
             netstim_conns, cell["stims"] = self._stims(stims.rows(row))
-            cell["conns"] = self._conns(conns.rows(row)) + self._pointers(
-                ptrs.rows(row)) + netstim_conns
+            cell["conns"] = conns.records(row) + ptrs.records(row) + netstim_conns
             out.append(cell)
         return out
 
@@ -306,39 +302,6 @@ class _Writer:
         return params
 
     # ------------------------------------------------------------------ conns, stims
-    def _conns(self, rows: dict[str, list]) -> list[dict]:
-        out = []
-        for i in range(len(rows["pre_gid"])):
-            c = {"preGid": int(rows["pre_gid"][i]), "sec": rows["post_sec"][i],
-                 "loc": rows["post_loc"][i], "synMech": rows["syn_mech"][i],
-                 "weight": rows["weight"][i], "delay": rows["delay"][i],
-                 "preLoc": 0.5 if math.isnan(rows["pre_loc"][i]) else rows["pre_loc"][i]}
-            for key, col in (("label", "rule"), ("preSec", "pre_sec")):
-                if rows[col][i] is not None:
-                    c[key] = rows[col][i]
-            if not math.isnan(rows["threshold"][i]):
-                c["threshold"] = rows["threshold"][i]
-            if rows["plast"][i] is not None:
-                import json
-
-                c["plast"] = json.loads(rows["plast"][i])
-            if "weight_index" in rows and rows["weight_index"][i]:
-                c["weightIndex"] = int(rows["weight_index"][i])
-            out.append(c)
-        return out
-
-    def _pointers(self, rows: dict[str, list]) -> list[dict]:
-        out = []
-        for i in range(len(rows.get("pre_gid", []))):
-            out.append({"preGid": int(rows["pre_gid"][i]), "sec": rows["post_sec"][i],
-                        "loc": rows["post_loc"][i], "synMech": rows["syn_mech"][i],
-                        "weight": None if math.isnan(rows["weight"][i]) else rows["weight"][i],
-                        "preSec": rows["pre_sec"][i], "preLoc": rows["pre_loc"][i],
-                        "label": rows["rule"][i],
-                        "pointer": {"source": "pre", "sourceVar": rows["source_var"][i],
-                                    "targetVar": rows["target_var"][i]}})
-        return out
-
     def _stims(self, rows: dict[str, list]) -> tuple[list[dict], list[dict]]:
         conns, stims = [], []
         per_row = [k for k in rows if k.startswith("param.")]
@@ -406,16 +369,22 @@ class _Writer:
 
 
 class _Grouped:
-    """Rows of a table sorted by a gid column, as per-gid dicts of column lists."""
+    """Rows of a table sorted by a gid column, as per-gid dicts of column lists (or slices of
+    the rows' native records)."""
 
-    def __init__(self, table, key: str, gids: list[int]) -> None:
-        self.cols = {k: (v.values().tolist() if isinstance(v, Categorical) else
-                         np.asarray(v).tolist()) for k, v in table.columns.items()
-                     if not isinstance(v, Ragged)}
+    def __init__(self, table, key: str, gids: list[int], records: list[dict] | None = None
+                 ) -> None:
+        self.recs = records
+        self.cols = {} if records is not None else {
+            k: (v.values().tolist() if isinstance(v, Categorical) else np.asarray(v).tolist())
+            for k, v in table.columns.items() if not isinstance(v, Ragged)}
         keys = np.asarray(table[key])
         g = np.asarray(gids, dtype=np.int64)
         self.lo = np.searchsorted(keys, g, side="left").tolist()
         self.hi = np.searchsorted(keys, g, side="right").tolist()
+
+    def records(self, row: int) -> list[dict]:
+        return self.recs[self.lo[row]:self.hi[row]]  # type: ignore[index]
 
     def rows(self, row: int) -> dict[str, list]:
         a, b = self.lo[row], self.hi[row]
