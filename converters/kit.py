@@ -169,7 +169,8 @@ class Field:
 
     @property
     def writes(self) -> bool:
-        return self.direction in ("both", "out") and self.native is not None
+        return self.direction in ("both", "out") and self.native is not None and (
+            self.canonical is not None or self.direction == "out")
 
 
 def is_missing(values: Any) -> np.ndarray:
@@ -371,7 +372,9 @@ class Translation:
                 or len(f.path) != 1:
             return None
         kind = self.kind(f)
-        if kind in ("category", "ragged", "object") or f.path[0] not in native:
+        if f.path[0] not in native:
+            return _filled(kind, self.default(f), n)
+        if kind in ("category", "ragged", "object"):
             return None
         arr = np.asarray(native[f.path[0]])
         if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and np.dtype(kind).kind in "iu"):
@@ -444,9 +447,8 @@ class Translation:
             if mask is not None:
                 omit[f.path] = mask
         if not records:
-            return {"/".join(p): (np.asarray(v) if not isinstance(v, list) else v)
-                    for p, v in native.items()}
-        return _records(native, omit, n)
+            return {"/".join(p): v for p, v in native.items()}
+        return _records({p: _plain_list(v) for p, v in native.items()}, omit, n)
 
     def _report_unwritten(self, cols: Mapping[str, Any], lost: list[str], extra: bool) -> None:
         written = {f.canonical for f in self.fields if f.writes and f.canonical}
@@ -478,20 +480,33 @@ class Translation:
         elif isinstance(col, Ragged):
             values = [col.row(i).tolist() for i in range(len(col))]
         else:
-            arr = np.asarray(col)
-            if f.scale != 1.0 and arr.dtype.kind in "iuf":
-                arr = arr / f.scale
-            values = arr.tolist()
+            values = np.asarray(col)
+            if f.scale != 1.0 and values.dtype.kind in "iuf":
+                values = values / f.scale
         missing = _missing_of(col, self.default(f) if self.kind(f).startswith(("int", "uint"))
                               else None)
         mask = None
         if f.write_missing is OMIT:
             mask = missing
         elif f.write_missing is not KEEP and missing.any():
-            values = [f.write_missing if m else v for v, m in zip(values, missing.tolist())]
+            values = [f.write_missing if m else v for v, m in zip(_plain_list(values),
+                                                                  missing.tolist())]
         if f.codec is not None:
-            values = [v if m else f.codec.to_native(v) for v, m in zip(values, missing.tolist())]
+            values = [v if m else f.codec.to_native(v) for v, m in zip(_plain_list(values),
+                                                                      missing.tolist())]
         return values, mask
+
+
+def _filled(kind: str, value: Any, n: int) -> Any:
+    """A canonical column of ``n`` times ``value``."""
+    if kind == "category":
+        return Categorical.from_values([value] * min(n, 1)).take(np.zeros(n, dtype=np.int64)) \
+            if value is not None else Categorical(np.full(n, -1, dtype=np.int32), [])
+    if kind == "ragged":
+        return Ragged.from_lists([[] for _ in range(n)])
+    if kind == "object":
+        return np.full(n, value, dtype=object)
+    return np.full(n, math.nan if value is None else value, dtype=kind)
 
 
 def _missing_value(kind: str) -> Any:
@@ -510,6 +525,11 @@ def _missing_of(col: Any, int_default: Any) -> np.ndarray:
     if arr.dtype.kind in "iub":
         return (arr == int_default) if int_default is not None else np.zeros(len(arr), bool)
     return is_missing(arr)
+
+
+def _plain_list(values: Any) -> list:
+    """Python values (what JSON and pickles of native records hold)."""
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
 def _where_function(where: Sequence[str] | Callable[[int], str] | None, name: str

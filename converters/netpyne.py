@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from nethub.builder.services import build
 from nethub.celltypes import CompartmentalCell, Population, StimSource, SynMech
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
@@ -214,8 +215,6 @@ def to_network(data: Any, results: bool = True, mod_files: dict[str, str] | None
 
 def _network_from_spec(net_params: dict, cfg: dict, lost: list[str]) -> Network:
     """A file with netParams but no cells: build the network as NetPyNE would."""
-    from nethub.builder import build
-
     lost.append("net['cells']: not in the file; the network was built from net['params'] by "
                 "nethub.build")
     try:

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nethub.celltypes import CompartmentalCell, PointCell, Section
+from nethub import __version__
+from nethub.celltypes import CompartmentalCell, PointCell
+from nethub.celltypes import jsonable as _plain
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
-from nethub.results import Results
+from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 
+from .netpyne_rules import pp_label, section_spec, type_rule
 from .netpyne_tables import CONNS, NET_PARAM_DEFAULTS, POINTER_CONNS
 from .netpyne_types import rule_points
 
-__all__ = ["from_network", "section_spec", "type_rule", "PT3D_FLAG"]
+__all__ = ["from_network", "PT3D_FLAG"]
 
 #: Top-level ``data['nethub'][PT3D_FLAG] = True`` marks files whose sections' pt3d leave out the
 #: points of the cellParams rules: NetPyNE's loader re-applies a loaded cell's rules and
@@ -42,55 +44,7 @@ _POINT_INTERNAL = ("params.noise_ids", "params.dynamicRates.intervals",
                    "params.dynamicRates.times")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 # ---------------------------------------------------------------------------------- types
-def section_spec(sec: Section) -> dict[str, Any]:
-    """A :class:`~nethub.celltypes.Section` as a NetPyNE ``secs`` entry."""
-    geom = _plain(sec.geom)
-    if sec.pt3d is not None:
-        geom["pt3d"] = sec.pt3d.tolist()
-    out: dict[str, Any] = {"geom": geom, "mechs": _plain(sec.mechs)}
-    out["topol"] = ({"parentSec": sec.parent, "parentX": sec.parent_x, "childX": sec.child_x}
-                    if sec.parent is not None else {})
-    if sec.ions:
-        out["ions"] = _plain(sec.ions)
-    if sec.point_processes:
-        out["pointps"] = {_pp_label(pp, i): {k: _plain(v) for k, v in pp.items()
-                                             if k != "label"}
-                          for i, pp in enumerate(sec.point_processes)}
-    for key, attr in (("spikeGenLoc", "spike_gen_loc"), ("vinit", "vinit"),
-                      ("threshold", "threshold"), ("weightNorm", "weight_norm")):
-        if getattr(sec, attr) is not None:
-            out[key] = _plain(getattr(sec, attr))
-    return out
-
-
-def _pp_label(pp: dict, i: int) -> str:
-    return str(pp.get("label") or f"{pp.get('mod', 'pointp')}_{i}")
-
-
-def type_rule(ct: CompartmentalCell) -> dict[str, Any]:
-    """A compartmental cell type as a NetPyNE ``cellParams`` rule (without ``conds``)."""
-    rule: dict[str, Any] = {"secs": {n: section_spec(s) for n, s in ct.sections.items()}}
-    if ct.section_lists:
-        rule["secLists"] = _plain(ct.section_lists)
-    for key in ("globals", "vars"):
-        if getattr(ct, key):
-            rule[key] = _plain(getattr(ct, key))
-    return rule
-
-
 def _expression_paths(ct: CompartmentalCell) -> list[tuple[tuple, str]]:
     """(path in the secs dict, cells-table column) of every per-cell value of a type."""
     out = []
@@ -103,7 +57,7 @@ def _expression_paths(ct: CompartmentalCell) -> list[tuple[tuple, str]]:
                 if isinstance(v, str):
                     out.append(((name, "mechs", mech, p), param_column(name, "mechs", mech, p)))
         for i, pp in enumerate(sec.point_processes):
-            label = _pp_label(pp, i)
+            label = pp_label(pp, i)
             for p, v in pp.items():
                 if isinstance(v, str) and p not in ("mod", "label", "vref"):
                     out.append(((name, "pointps", label, p),
@@ -174,7 +128,7 @@ class _Writer:
         tag = tag or name
         cp = self.spec.setdefault("cellParams", {})
         if tag not in cp:
-            cp[tag] = type_rule(self.net.cell_types[name])
+            cp[tag] = type_rule(self.net.cell_types[name], saved=True)
             if self.net.spec and self.net.spec.get("netParams"):
                 self.lost.append(f"netParams cellParams['{tag}']: added (NetPyNE's loader looks "
                                  "up each cell's cellType there)")
@@ -191,7 +145,7 @@ class _Writer:
         stims = _Grouped(net.stim_targets, "gid", self.gids)
         ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids,
                         POINTER_CONNS.to_native(net.pointer_conns, self.lost, records=True))
-        secs_of = {n: {s: section_spec(sec) for s, sec in ct.sections.items()}
+        secs_of = {n: {s: section_spec(sec, saved=True) for s, sec in ct.sections.items()}
                    for n, ct in net.cell_types.items() if isinstance(ct, CompartmentalCell)}
         for ct in net.cell_types.values():
             if isinstance(ct, CompartmentalCell) and any(s.syn_mechs for s in
@@ -435,9 +389,6 @@ def _sim_data(res: Results, cfg: dict, lost: list[str]) -> dict:
 def from_network(net: Network | None, results: list[Results], run: int | str = -1
                  ) -> tuple[dict, list[str]]:
     """See :func:`nethub.converters.netpyne.from_network`."""
-    from nethub import __version__
-    from nethub.formats.base import select_run
-
     lost: list[str] = []
     res = select_run(results, run, "the document") if results else None
     if len(results) > 1:
