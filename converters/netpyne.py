@@ -1,40 +1,9 @@
 """NetPyNE saved output ↔ the canonical :class:`~nethub.network.Network` and
-:class:`~nethub.results.Results`.
+:class:`~nethub.results.Results`, keeping NetPyNE's gids.
 
-NetPyNE 1.x ``sim.saveData`` writes one dict (as JSON, pickle or MAT; :mod:`nethub.formats.netpyne`
-handles the bytes)::
-
-    {"net": {"params": netParams, "cells": [cell, ...], "pops": {label: {"tags", "cellGids"}}},
-     "simConfig": {...}, "simData": {"spkt", "spkid", "t", "<trace label>": {"cell_<gid>": [...]}},
-     "netpyne_version": ...}
-
-with ``cell = {"gid", "tags", "secs", "secLists", "conns", "stims"}`` (point cells: ``"params"``
-instead of secs). This module maps that layout to and from nethub, keeping NetPyNE's gids:
-
-- **cell types**: cells whose tags name the same ``cellParams`` rules (``tags['label']``) and whose
-  saved ``secs`` match those rules (string expressions match any value) get the type built from
-  the rules, exactly as :func:`nethub.build` builds it; other cells are grouped by identical secs
-  (without the per-connection ``synMechs``), one type per group. Without saved secs the rules are
-  used. String expressions are evaluated per cell as NetPyNE's loader does (the cell's
-  ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream) into ``param.secs.*`` columns.
-  Point cells: one type per population and model; their per-cell values (random rates, VecStim
-  spike trains, which NetPyNE re-makes on loading and does not save) are made from the spec's
-  popParams by the builder's :mod:`nethub.builder.pointcells`, else taken as saved.
-- **connections**: every ``conns`` entry with a numeric ``preGid``; ``pointer`` entries (gap
-  junctions) go to ``pointer_conns``; ``preGid == 'NetStim'`` entries and the cell's NetStim
-  ``stims`` become ``stim_targets`` rows (one per NetCon), other stims one row each; per-cell
-  values that differ from the source's are ``param.<name>`` columns.
-- **results**: ``simData`` spikes, traces (index from ``simConfig.recordTraces``), LFP.
-- **the spec**: ``net['params']`` and ``simConfig`` are kept in ``network.spec``, with popParams
-  put back in gid order (NetPyNE's JSON writer sorts keys; NetPyNE numbers cells in popParams
-  order), so that :func:`nethub.build` of the spec gives the file's gids. The order of other
-  rules (connParams, ...) is not recoverable from a NetPyNE JSON file.
-
-Writing (:mod:`nethub.converters.netpyne_write`) produces the same layout, which NetPyNE 1.1's
-``sim.load`` re-instantiates (pt3d written so that its loader's quirk gives the right geometry,
-see ``netpyne_write.PT3D_FLAG``). Both directions return notes of what could not be carried
-over. Malformed input raises :class:`~nethub.errors.FormatError` naming the key path (e.g.
-``net['cells'][3]['conns'][0]['weight']``).
+Reading is here, writing in :mod:`.netpyne_write`; connection keys are the translation tables of
+:mod:`.netpyne_tables`. The layout, how cell types, connections, stimuli and results are mapped
+and what is lost: ``docs/formats.md`` ("NetPyNE saved output").
 """
 
 from __future__ import annotations

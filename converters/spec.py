@@ -1,34 +1,8 @@
 """Network -> NetPyNE netParams/simConfig (and back, through :func:`nethub.build`).
 
-Two ways to describe a network as a spec:
-
-``spec``
-    A network built from a spec (``network.spec`` is set) is described by that spec, as given.
-``rules``
-    Otherwise (or when the network no longer matches its spec) the network is written out as
-    explicit rules that NetPyNE 1.1 and ``nethub.build`` both turn back into it:
-
-    - one ``cellsList`` population per population (cells in gid order; positions as
-      ``xnorm/ynorm/znorm`` when ``x == xnorm * sizeX`` holds exactly, else as ``x/y/z``; extra
-      cell columns as per-cell tags), keeping the population's own tags;
-    - one ``cellParams`` rule per compartmental cell type, named after it (sections with
-      geometry and ``pt3d``, topology, mechanisms, ions, point processes, ``spikeGenLoc``,
-      ``vinit``, ``threshold``, ``weightNorm``; ``secLists``, ``globals``, ``vars``, tags),
-      selected by ``cellType`` or, when the cells have no such tag, by ``conds`` on ``pop``;
-      point-cell types become their population's ``cellModel`` and parameters;
-    - ``synMechParams`` and ``stimSourceParams`` from the mechanisms and sources;
-    - ``connList`` rules, one per (rule, synMech, sections, presynaptic site, plasticity): pre and
-      post cells selected by population, the list holding indexes into the gid-sorted pre and
-      post cells, and per-connection ``weight``/``delay``/``loc`` lists (a single value when all
-      are equal); pointer connections (gap junctions) likewise, one entry per pair;
-    - ``stimTargetParams`` with ``cellList`` conds, one per (rule, source, section, location,
-      synMech, weight, delay).
-
-What rules cannot say is reported, never silently dropped: self-connections (NetPyNE skips
-self pairs in ``connList``), gids that are not contiguous from 0 in population order (the cells
-are renumbered), per-cell values the builder would compute differently, ``.mod`` files. With
-``check=True`` the spec is rebuilt with :func:`nethub.build` and compared with the network, and
-every difference becomes a note.
+Two modes: ``spec`` (the network's own spec) and ``rules`` (explicit rules NetPyNE 1.1 and
+:func:`nethub.build` both turn back into the network). What each rule family holds, and what
+rules cannot say: ``docs/formats.md`` ("Spec export").
 """
 
 from __future__ import annotations

@@ -80,6 +80,7 @@ class _NetpyneOutput(Format):
     def read(self, path: str | os.PathLike, results: bool = True, *, mod_dir: Any = None,
              **opts: Any) -> Document:
         """Read the network (keeping NetPyNE's gids), its spec and the run of ``simData``."""
+        # imported here: listing and sniffing formats must not load converters (numpy, pandas)
         from nethub.builder import read_mod_dir
         from nethub.converters import netpyne
 
@@ -95,6 +96,7 @@ class _NetpyneOutput(Format):
     def write(self, doc: Document, path: str | os.PathLike, run: int | str = -1,
               **opts: Any) -> list[str]:
         """Write ``doc`` (its network and one run); returns what could not be carried over."""
+        # imported here: see read
         from nethub.converters import netpyne
         from nethub.store import atomic_path
 
