@@ -30,6 +30,7 @@ from .netpyne_tables import (
     CONN_KEYS,
     CONNS,
     NET_PARAM_DEFAULTS,
+    NETSTIM_CONNS,
     NETSTIM_DEFAULTS,
     POINTER_CONNS,
 )
@@ -460,6 +461,7 @@ def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
         rows += _cell_stims(c, row_i, rules, sources, seed, lost)
     if not rows:
         return Table(schema=STIM_COLUMNS)
+    _netstim_conns(rows, lost)
     extra = _param_order(rows, spec, sources)
     cols: dict[str, Any] = {}
     for key in [k for k in rows[0] if not k.startswith("param.")]:
@@ -469,6 +471,21 @@ def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
     for key in extra:
         cols[key] = np.array([r.get(key, math.nan) for r in rows], dtype=np.float64)
     return Table(cols, STIM_COLUMNS)
+
+
+def _netstim_conns(rows: list[dict], lost: list[str]) -> None:
+    """Fill the NetCon columns of the NetStim rows from their conns (:data:`NETSTIM_CONNS`)."""
+    idx = [i for i, r in enumerate(rows) if "_conn" in r]
+    if not idx:
+        return
+    conns = [rows[i].pop("_conn") for i in idx]
+    cols = NETSTIM_CONNS.to_canonical([c for c, _ in conns], lost,
+                                      where=[w for _, w in conns], report_unknown=False)
+    for name in ("sec", "loc", "syn_mech", "weight", "delay"):
+        col = cols[name]
+        values = col.values().tolist() if isinstance(col, Categorical) else col.tolist()
+        for i, v in zip(idx, values):
+            rows[i][name] = v
 
 
 def _param_order(rows: list[dict], spec: dict, sources: dict) -> list[str]:
@@ -519,13 +536,9 @@ def _cell_stims(c: _Cell, row_i: int, rules, sources: dict, seed: float, lost: l
 def _netstim_row(stim: dict, conn: dict, c: _Cell, row_i: int, rules, sources: dict,
                  seed: float, where: str) -> dict:
     src = sources[str(stim["source"])]
-    row = {"source": src.name, "gid": c.gid,
-           "sec": None if conn.get("sec") is None else str(conn["sec"]),
-           "loc": _num(conn.get("loc", 0.5), f"{where}['loc']"),
-           "syn_mech": None if conn.get("synMech") is None else str(conn["synMech"]),
-           "weight": _num(conn.get("weight", 1.0), f"{where}['weight']"),
-           "delay": _num(conn.get("delay", 1.0), f"{where}['delay']"),
-           "rule": rules.label(src.name, row_i)}
+    row = {"source": src.name, "gid": c.gid,  # sec ... delay: see _netstim_conns
+           "sec": None, "loc": None, "syn_mech": None, "weight": None, "delay": None,
+           "rule": rules.label(src.name, row_i), "_conn": (conn, where)}
     defaults = {**NETSTIM_DEFAULTS, "seed": seed}
     for key, value in stim.items():
         if key in _STIM_META or not isinstance(value, (Number, np.number)):

@@ -49,14 +49,13 @@ def section_spec(sec: Section, saved: bool = False) -> dict[str, Any]:
     geom = _plain(sec.geom)
     if sec.pt3d is not None:
         geom["pt3d"] = sec.pt3d.tolist()
-    out: dict[str, Any] = {"geom": geom}
-    if sec.parent is not None:
-        out["topol"] = {"parentSec": sec.parent, "parentX": sec.parent_x,
-                        "childX": sec.child_x}
-    elif saved:
-        out["topol"] = {}
-    if sec.mechs or saved:
-        out["mechs"] = _plain(sec.mechs)
+    topol = ({"parentSec": sec.parent, "parentX": sec.parent_x, "childX": sec.child_x}
+             if sec.parent is not None else {})
+    if saved:  # the key order of NetPyNE's saved cells
+        out: dict[str, Any] = {"geom": geom, "mechs": _plain(sec.mechs), "topol": topol}
+    else:
+        out = {"geom": geom, **({"topol": topol} if topol else {}),
+               **({"mechs": _plain(sec.mechs)} if sec.mechs else {})}
     if sec.ions:
         out["ions"] = _plain(sec.ions)
     if sec.point_processes:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .kit import JSON, OMIT, Field, Translation
 
-__all__ = ["CONNS", "POINTER_CONNS", "CONN_KEYS", "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
+__all__ = ["CONNS", "POINTER_CONNS", "NETSTIM_CONNS", "CONN_KEYS", "NET_PARAM_DEFAULTS",
+           "NETSTIM_DEFAULTS"]
 
 #: ``cell['conns']`` entries with a numeric ``preGid`` and no ``pointer``: one NetCon each.
 CONNS = Translation("connections", native_name="conns", row_name="connections", fields=(
@@ -49,6 +50,20 @@ POINTER_CONNS = Translation("pointer_conns", native_name="conns", row_name="conn
     Field(("pointer", "targetVar"), "target_var"),
 ), ignore=frozenset({"delay", "threshold", "plast", "weightIndex", "preLabel", "gapJunction",
                      "hObj"}))
+
+#: ``cell['conns']`` entries with ``preGid == 'NetStim'``: the NetCon of a NetStim stimulus
+#: (a ``stim_targets`` row; the NetStim itself is in ``cell['stims']``).
+NETSTIM_CONNS = Translation("stim_targets", native_name="conns", row_name="NetStim connections",
+                            fields=(
+    Field("preGid", None, direction="out", default="NetStim"),
+    Field("preLabel", "source", direction="out"),  # read: the source of the matching stim
+    Field("sec", "sec"),
+    Field("loc", "loc", null="error"),
+    Field("synMech", "syn_mech"),
+    Field("weight", "weight", default=1.0, null="error"),
+    Field("delay", "delay", unit="ms", default=1.0, null="error"),
+    Field("preLoc", None, direction="out", default=0.5),
+))
 
 #: every key of a saved connection the converter knows
 CONN_KEYS = CONNS.known | POINTER_CONNS.known

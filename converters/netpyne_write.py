@@ -27,7 +27,7 @@ from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 
 from .netpyne_rules import pp_label, section_spec, type_rule
-from .netpyne_tables import CONNS, NET_PARAM_DEFAULTS, POINTER_CONNS
+from .netpyne_tables import CONNS, NET_PARAM_DEFAULTS, NETSTIM_CONNS, POINTER_CONNS
 from .netpyne_types import rule_points
 
 __all__ = ["from_network", "PT3D_FLAG"]
@@ -142,7 +142,8 @@ class _Writer:
             self.lost.append(f"cells column '{name}': NetPyNE cells have no place for it")
         conns = _Grouped(net.connections, "post_gid", self.gids,
                          CONNS.to_native(net.connections, self.lost, records=True))
-        stims = _Grouped(net.stim_targets, "gid", self.gids)
+        stims = _Grouped(net.stim_targets, "gid", self.gids, NETSTIM_CONNS.to_native(
+            net.stim_targets, self.lost, records=True, report_extra=False), columns=True)
         ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids,
                         POINTER_CONNS.to_native(net.pointer_conns, self.lost, records=True))
         secs_of = {n: {s: section_spec(sec, saved=True) for s, sec in ct.sections.items()}
@@ -161,7 +162,7 @@ class _Writer:
             else:
                 cell["secs"] = self._secs(row, ct, secs_of[ct.name], cell["tags"])
                 cell["secLists"] = _plain(ct.section_lists)
-            netstim_conns, cell["stims"] = self._stims(stims.rows(row))
+            netstim_conns, cell["stims"] = self._stims(stims.rows(row), stims.records(row))
             cell["conns"] = conns.records(row) + ptrs.records(row) + netstim_conns
             out.append(cell)
         return out
@@ -256,7 +257,8 @@ class _Writer:
         return params
 
     # ------------------------------------------------------------------ conns, stims
-    def _stims(self, rows: dict[str, list]) -> tuple[list[dict], list[dict]]:
+    def _stims(self, rows: dict[str, list], netstim_conns: list[dict]
+               ) -> tuple[list[dict], list[dict]]:
         conns, stims = [], []
         per_row = [k for k in rows if k.startswith("param.")]
         for i in range(len(rows.get("source", []))):
@@ -267,10 +269,7 @@ class _Writer:
             where = f"stim source '{src.name}'"
             if src.model == "NetStim":
                 stims.append(self._netstim(params, src.name, where))
-                conns.append({"preGid": "NetStim", "preLabel": src.name,
-                              "sec": rows["sec"][i], "loc": rows["loc"][i],
-                              "synMech": rows["syn_mech"][i], "weight": rows["weight"][i],
-                              "delay": rows["delay"][i], "preLoc": 0.5})
+                conns.append(netstim_conns[i])
                 continue
             stim = {"source": src.name, "type": src.model, "sec": rows["sec"][i],
                     "loc": rows["loc"][i]}
@@ -326,10 +325,10 @@ class _Grouped:
     """Rows of a table sorted by a gid column, as per-gid dicts of column lists (or slices of
     the rows' native records)."""
 
-    def __init__(self, table, key: str, gids: list[int], records: list[dict] | None = None
-                 ) -> None:
+    def __init__(self, table, key: str, gids: list[int], records: list[dict] | None = None,
+                 columns: bool = False) -> None:
         self.recs = records
-        self.cols = {} if records is not None else {
+        self.cols = {} if records is not None and not columns else {
             k: (v.values().tolist() if isinstance(v, Categorical) else np.asarray(v).tolist())
             for k, v in table.columns.items() if not isinstance(v, Ragged)}
         keys = np.asarray(table[key])
