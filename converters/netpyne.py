@@ -27,6 +27,7 @@ from nethub.table import Categorical, Ragged, Table
 from . import netpyne_write
 from .kit import Translation, count_unknown, note_loss
 from .netpyne_tables import (
+    CELL_TAGS,
     CONN_KEYS,
     CONNS,
     NET_PARAM_DEFAULTS,
@@ -46,9 +47,8 @@ __all__ = ["to_network", "from_network", "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS
 
 logger = logging.getLogger(__name__)
 
-POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: cell tags that are not copied into tag columns of the cells table
-_TAG_SKIP = frozenset({"pop", *POSITION, "label", "params"})
+_TAG_SKIP = frozenset({"pop", *CELL_TAGS.known, "label", "params"})
 _STIM_META = frozenset({"source", "type", "label", "sec", "loc", "hObj", "hRandom"})
 _POINT_MODELS = frozenset({"NetStim", "VecStim", "IntFire1", "IntFire2", "IntFire4",
                            "DynamicNetStim", "PatternStim"})
@@ -266,10 +266,8 @@ def _cells_table(cells: list[_Cell], pops_raw: dict) -> Table:
     pops = [str(c.tags.get("pop", "")) or None for c in cells]
     cols: dict[str, Any] = {"gid": np.array([c.gid for c in cells], dtype=np.int64),
                             "pop": Categorical.from_values(pops)}
-    for key in POSITION:
-        vals = [c.tags.get(key, math.nan) for c in cells]
-        cols[key] = np.array([_num(v, f"{c.where}['tags']['{key}']") if v is not None else
-                              math.nan for v, c in zip(vals, cells)], dtype=np.float64)
+    cols.update(CELL_TAGS.to_canonical([c.tags for c in cells], [], report_unknown=False,
+                                       where=[f"{c.where}['tags']" for c in cells]))
     cols["source_format"] = Categorical.constant("netpyne", n)
     cols["source_pop"] = Categorical.from_values(pops)
     cols["source_id"] = _source_ids(cells, pops, pops_raw)

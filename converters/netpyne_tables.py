@@ -9,10 +9,17 @@ absent, else the model's (:data:`nethub.network.CONN_COLUMNS`).
 
 from __future__ import annotations
 
+import math
+
 from .kit import JSON, OMIT, Field, Translation
 
-__all__ = ["CONNS", "POINTER_CONNS", "NETSTIM_CONNS", "CONN_KEYS", "NET_PARAM_DEFAULTS",
-           "NETSTIM_DEFAULTS"]
+__all__ = ["CELL_TAGS", "CONNS", "POINTER_CONNS", "NETSTIM_CONNS", "CONN_KEYS",
+           "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
+
+#: a saved cell's position tags (``cell['tags']``); absent: unknown (NaN)
+CELL_TAGS = Translation("cells", native_name="tags", row_name="cells", fields=tuple(
+    Field(key, key, unit=None if key.endswith("norm") else "um", default=math.nan)
+    for key in ("x", "y", "z", "xnorm", "ynorm", "znorm")))
 
 #: ``cell['conns']`` entries with a numeric ``preGid`` and no ``pointer``: one NetCon each.
 CONNS = Translation("connections", native_name="conns", row_name="connections", fields=(

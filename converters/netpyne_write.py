@@ -27,7 +27,7 @@ from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 
 from .netpyne_rules import pp_label, section_spec, type_rule
-from .netpyne_tables import CONNS, NET_PARAM_DEFAULTS, NETSTIM_CONNS, POINTER_CONNS
+from .netpyne_tables import CELL_TAGS, CONNS, NET_PARAM_DEFAULTS, NETSTIM_CONNS, POINTER_CONNS
 from .netpyne_types import rule_points
 
 __all__ = ["from_network", "PT3D_FLAG"]
@@ -38,7 +38,6 @@ __all__ = ["from_network", "PT3D_FLAG"]
 #: loads with every rule point twice. nethub's reader appends them back.
 PT3D_FLAG = "pt3d_without_rule_points"
 
-_POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: builder-internal point-cell columns NetPyNE has no parameter for
 _POINT_INTERNAL = ("params.noise_ids", "params.dynamicRates.intervals",
                    "params.dynamicRates.times")
@@ -81,6 +80,7 @@ class _Writer:
             cells["cellType"] if "cellType" in cells else None, Categorical) else None)
         self.seed = float((cfg.get("seeds") or {}).get("stim", 1))
         self.labels: dict[str, list] = {}  # type name -> tags['label'] written
+        self.positions = CELL_TAGS.to_native(cells, lost, records=True, report_extra=False)
         self.spec = self._spec()
 
     # ------------------------------------------------------------------ netParams
@@ -201,8 +201,7 @@ class _Writer:
                 "source") == "netpyne cellParams" else None
             tags["label"] = list(rules) if rules else [tags["cellType"]]
             self.labels.setdefault(ct.name, tags["label"])
-        for key in _POSITION:
-            tags[key] = float(cells[key][row])
+        tags.update(self.positions[row])
         return tags
 
     def _secs(self, row: int, ct: CompartmentalCell, base: dict, tags: dict) -> dict:

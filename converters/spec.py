@@ -21,7 +21,7 @@ import pandas as pd
 from nethub.builder.services import POP_STRUCTURAL_KEYS, build, section_labels
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.errors import ConversionError
-from nethub.network import Network
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
 from nethub.table import Categorical, Ragged, Table
 
 from .compare import compare_networks
@@ -38,7 +38,7 @@ NET_KEYS = tuple(NET_PARAM_DEFAULTS)
 _COORDS = ("x", "y", "z")
 #: cell columns the builder derives itself (never emitted as per-cell tags)
 _DERIVED_PREFIXES = ("params.", "param.")
-_DERIVED = {"fraction", "rotation_y", "cellparams_draws"}
+_DERIVED = {"fraction", ROTATION_COLUMN, DRAWS_COLUMN}
 
 
 @dataclass
