@@ -204,10 +204,10 @@ def count_unknown(records: Sequence[Mapping], known: set[str] | frozenset[str]
 
 
 # ------------------------------------------------------------------------------ reading
-def _lookup(record: Mapping, path: tuple[str, ...], where: str) -> Any:
+def _lookup(record: Any, path: tuple[str, ...], where: str) -> Any:
     value: Any = record
     for i, key in enumerate(path):
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             keys = "".join(f"['{k}']" for k in path[:i])
             raise FormatError(f"{where}{keys}: expected a dict, got {type(value).__name__}")
         value = value.get(key, ABSENT)
@@ -216,14 +216,19 @@ def _lookup(record: Mapping, path: tuple[str, ...], where: str) -> Any:
     return value
 
 
-def _native_values(native: Any, f: Field, n: int, where: Callable[[int], str]) -> list:
+def _native_values(native: Any, f: Field, n: int, where: Callable[[int], str],
+                   dicts: bool = False) -> list:
     """The values of one field over all rows (ABSENT where the key is not there)."""
     if isinstance(native, pd.DataFrame):
         native = {c: native[c].to_numpy() for c in native.columns}
+    path = f.path
     if isinstance(native, Mapping):
-        col = native.get(f.path[0], ABSENT) if len(f.path) == 1 else ABSENT
+        col = native.get(path[0], ABSENT) if len(path) == 1 else ABSENT
         return [ABSENT] * n if col is ABSENT else list(np.asarray(col, dtype=object))
-    return [_lookup(r, f.path, where(i)) for i, r in enumerate(native)]
+    if len(path) == 1 and dicts:
+        key = path[0]
+        return [r.get(key, ABSENT) for r in native]
+    return [_lookup(r, path, where(i)) for i, r in enumerate(native)]
 
 
 def _bad_value(f: Field, where: str, value: Any, kind: str) -> FormatError:
@@ -233,8 +238,9 @@ def _bad_value(f: Field, where: str, value: Any, kind: str) -> FormatError:
 
 def _numeric(f: Field, vals: list, kind: str, where: Callable[[int], str]) -> np.ndarray:
     """Check and convert numbers (bools and text refused, integers must be whole)."""
-    ok = all(type(v) in (float, int) or (isinstance(v, _REAL_TYPES) and not isinstance(
-        v, (bool, np.bool_))) for v in vals)
+    types = set(map(type, vals))
+    ok = types <= {float, int} or all(isinstance(v, _REAL_TYPES) and not isinstance(
+        v, (bool, np.bool_)) for v in vals)
     if not ok:
         i = next(i for i, v in enumerate(vals) if isinstance(v, (bool, np.bool_))
                  or not isinstance(v, Real))
@@ -340,6 +346,8 @@ class Translation:
         n = len(native) if not isinstance(native, Mapping) else (
             len(next(iter(native.values()))) if native else 0)
         where_of = _where_function(where, self.native_name)
+        dicts = not isinstance(native, (Mapping, pd.DataFrame)) and all(
+            type(r) is dict for r in native)
         out: dict[str, Any] = {}
         for f in self.fields:
             if f.native is not None and f.lost and (f.canonical is None or
@@ -352,8 +360,8 @@ class Translation:
             override = (defaults or {}).get(f.canonical, ABSENT)
             col = self._fast_column(f, native, n) if override is ABSENT else None
             if col is None:
-                col = self._column(f, _native_values(native, f, n, where_of), where_of,
-                                   override)
+                col = self._column(f, _native_values(native, f, n, where_of, dicts),
+                                   where_of, override)
             if col is not None:
                 out[f.canonical] = col  # type: ignore[index]
         if report_unknown and n:
@@ -390,7 +398,10 @@ class Translation:
             list(np.asarray(override, dtype=object)) if np.ndim(override) else
             [override] * len(vals))
         missing = _missing_value(kind)
-        for i, v in enumerate(vals):
+        todo = range(len(vals)) if f.codec is not None else [
+            i for i, v in enumerate(vals) if v is None or v is ABSENT]
+        for i in todo:
+            v = vals[i]
             if v is None:
                 if f.null == "error":
                     raise _bad_value(f, where(i), v, "i" if kind.startswith(("int", "uint"))
