@@ -223,7 +223,7 @@ def _native_values(native: Any, f: Field, n: int, where: Callable[[int], str],
         native = {c: native[c].to_numpy() for c in native.columns}
     path = f.path
     if isinstance(native, Mapping):
-        col = native.get(path[0], ABSENT) if len(path) == 1 else ABSENT
+        col = native.get("/".join(path), ABSENT)  # nested keys as 'a/b' columns
         return [ABSENT] * n if col is ABSENT else list(np.asarray(col, dtype=object))
     if len(path) == 1 and dicts:
         key = path[0]
@@ -365,8 +365,10 @@ class Translation:
             if col is not None:
                 out[f.canonical] = col  # type: ignore[index]
         if report_unknown and n:
-            keys = list(native) if isinstance(native, (Mapping, pd.DataFrame)) else None
-            unknown = ({k: n for k in keys if k not in self.known} if keys is not None
+            columnar = isinstance(native, (Mapping, pd.DataFrame))
+            keys = [str(k).split("/")[0] for k in native] if columnar else None
+            unknown = ({k: n for k in dict.fromkeys(keys) if k not in self.known}
+                       if keys is not None
                        else count_unknown(native, self.known))
             for k, count in unknown.items():
                 note_loss(lost, f"{self.native_name} key '{k}'", count, "not mapped",
@@ -376,15 +378,14 @@ class Translation:
     def _fast_column(self, f: Field, native: Any, n: int) -> Any:
         """A numeric native column given as an array, converted without a Python loop
         (None: not that case)."""
-        if isinstance(native, (list, tuple)) or f.codec is not None or f.optional \
-                or len(f.path) != 1:
+        if isinstance(native, (list, tuple)) or f.codec is not None or f.optional:
             return None
-        kind = self.kind(f)
-        if f.path[0] not in native:
+        kind, key = self.kind(f), "/".join(f.path)
+        if key not in native:
             return _filled(kind, self.default(f), n)
         if kind in ("category", "ragged", "object"):
             return None
-        arr = np.asarray(native[f.path[0]])
+        arr = np.asarray(native[key])
         if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and np.dtype(kind).kind in "iu"):
             return None
         if f.scale != 1.0:
@@ -438,7 +439,8 @@ class Translation:
             (extra columns, when ``report_extra``) and fields without a native side.
         records : bool
             Return one dict per row (nested for key paths; keys in field order) instead of a
-            dict of native columns (numpy arrays, or lists for text).
+            dict of native columns (numpy arrays, or lists for text; a key path ``('a', 'b')``
+            is the column ``'a/b'``, which :meth:`to_canonical` reads back).
 
         Returns
         -------

@@ -27,7 +27,14 @@ from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 
 from .netpyne_rules import pp_label, section_spec, type_rule
-from .netpyne_tables import CELL_TAGS, CONNS, NET_PARAM_DEFAULTS, NETSTIM_CONNS, POINTER_CONNS
+from .netpyne_tables import (
+    CELL_TAGS,
+    CONNS,
+    NET_PARAM_DEFAULTS,
+    NETSTIM_CONNS,
+    NETSTIM_DEFAULTS,
+    POINTER_CONNS,
+)
 from .netpyne_types import rule_points
 
 __all__ = ["from_network", "PT3D_FLAG"]
@@ -284,8 +291,7 @@ class _Writer:
             stim["interval"] = params["interval"]
             if not isinstance(params.get("rate"), (int, float)):
                 params["rate"] = 1000.0 / params["interval"]
-        for key, default in (("rate", None), ("noise", 0.0), ("start", 0.0), ("number", 1e9),
-                             ("seed", self.seed)):
+        for key, default in (("rate", None), *NETSTIM_DEFAULTS.items(), ("seed", self.seed)):
             value = params.get(key, default)
             if isinstance(value, (int, float)):
                 stim[key] = value

@@ -186,3 +186,16 @@ def test_a_million_rows_map_without_a_python_loop_per_value():
               "syn_weight": np.ones(n), "delay": np.full(n, 2.0)}
     cols = EDGES.to_canonical(native, [])
     assert cols["weight"][0] == 1e-3 and len(cols["pre_gid"]) == n
+
+
+def test_nested_keys_as_columns_round_trip():
+    table = Table({"pre_gid": [1, 2], "post_gid": [3, 4], "pre_loc": [0.5, 0.2],
+                   "pre_sec": ["soma", "dend"], "source_var": ["v", "v"],
+                   "target_var": ["vgap", None]}, POINTER_COLUMNS)
+    lost: list[str] = []
+    native = POINTER_CONNS.to_native(table, lost)
+    assert native["pointer/targetVar"] == ["vgap", None]
+    assert native["pointer/source"] == ["pre", "pre"]
+    cols = POINTER_CONNS.to_canonical(native, lost)
+    cols["post_gid"] = table["post_gid"]  # the converter's: NetPyNE keeps conns per cell
+    assert Table(cols, POINTER_COLUMNS).equals(table) and lost == []
