@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from nethub.builder.services import build
 from nethub.celltypes import CompartmentalCell, Population, StimSource, SynMech
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
@@ -42,6 +41,7 @@ from .netpyne_types import (
     resolve_expressions,
     rule_points,
 )
+from .specrules import spec_rules
 
 __all__ = ["to_network", "from_network", "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
 
@@ -188,7 +188,7 @@ def _network_from_spec(net_params: dict, cfg: dict, lost: list[str]) -> Network:
     lost.append("net['cells']: not in the file; the network was built from net['params'] by "
                 "nethub.build")
     try:
-        return build(net_params, cfg)
+        return spec_rules().build(net_params, cfg)
     except SpecError as exc:
         raise _bad("net['params']", str(exc)) from exc
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from nethub import __version__
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.celltypes import jsonable as _plain
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
 from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
+from nethub.version import __version__
 
 from .netpyne_rules import pp_label, section_spec, type_rule
 from .netpyne_tables import (

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethub.builder.services import POP_STRUCTURAL_KEYS, build, section_labels
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.errors import ConversionError
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
@@ -27,6 +26,7 @@ from nethub.table import Categorical, Ragged, Table
 from .compare import compare_networks
 from .netpyne_rules import type_rule
 from .netpyne_tables import NET_PARAM_DEFAULTS
+from .specrules import spec_rules
 
 __all__ = ["SpecExport", "from_network", "to_network", "compare_networks", "MODES"]
 
@@ -67,7 +67,8 @@ class SpecExport:
 def to_network(net_params: Mapping[str, Any], sim_config: Mapping[str, Any] | None = None,
                mod_files: Mapping[str, str] | None = None) -> Network:
     """Build the network a spec describes (:func:`nethub.builder.build`)."""
-    return build(dict(net_params), dict(sim_config or {}), mod_files=dict(mod_files or {}))
+    return spec_rules().build(dict(net_params), dict(sim_config or {}),
+                              mod_files=dict(mod_files or {}))
 
 
 def from_network(net: Network, mode: str = "auto", check: bool = True,
@@ -352,8 +353,9 @@ class _Rules:
                                   "population")
         pc = point[0]
         tags["cellModel"] = pc.model
+        structural = spec_rules().POP_STRUCTURAL_KEYS
         seen = dict(tags.get("params") or {}) or {
-            k: v for k, v in tags.items() if k not in POP_STRUCTURAL_KEYS}
+            k: v for k, v in tags.items() if k not in structural}
         seen.update({k: tags[k] for k in ("spkTimes", "dynamicRates") if k in tags})
         if seen != pc.params:  # what the builder would make of the tags (its _point_cell)
             tags["params"] = copy.deepcopy(pc.params)
@@ -452,7 +454,7 @@ class _Rules:
         ct = self.net.cell_types.get(type_name)
         if not isinstance(ct, CompartmentalCell) or not ct.sections:
             return None
-        labels = section_labels(ct, sec)
+        labels = spec_rules().section_labels(ct, sec)
         return labels[0] if labels else None
 
     def sec_split(self, secs: np.ndarray, cells: np.ndarray) -> list[tuple[np.ndarray, Any]]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from nethub.errors import FormatError
 from nethub.limits import ResourceLimitError, loads_json
+from nethub.version import __version__
 
 from .base import Document, Format, OptionError
 
@@ -578,8 +579,6 @@ class CsvFormat(Format):
     def write(self, doc: Document, path: str | os.PathLike, zip: bool | None = None,  # noqa: A002
               compresslevel: int = 1) -> list[str]:
         """Write ``doc`` atomically; nothing is lost."""
-        from nethub import __version__
-
         path = Path(path)
         zipped = path.name.lower().endswith(".zip") if zip is None else bool(zip)
         if not isinstance(compresslevel, int) or not 0 <= compresslevel <= 9:

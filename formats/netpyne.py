@@ -34,6 +34,7 @@ import re
 from typing import Any
 
 from nethub import safepickle
+from nethub.converters.specrules import spec_rules
 from nethub.errors import FormatError, UntrustedPickleError
 from nethub.limits import ResourceLimitError, check_tree
 
@@ -81,12 +82,11 @@ class _NetpyneOutput(Format):
              **opts: Any) -> Document:
         """Read the network (keeping NetPyNE's gids), its spec and the run of ``simData``."""
         # imported here: listing and sniffing formats must not load converters (numpy, pandas)
-        from nethub.builder import read_mod_dir
         from nethub.converters import netpyne
 
         self.check_options("read", {**opts, "mod_dir": mod_dir})
         data = self._load(path, **opts)
-        mods = read_mod_dir(mod_dir) if mod_dir else None
+        mods = spec_rules().read_mod_dir(mod_dir) if mod_dir else None
         try:
             net, runs, lost = netpyne.to_network(data, results=results, mod_files=mods)
         except FormatError as exc:

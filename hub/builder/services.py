@@ -1,9 +1,10 @@
-"""What the other layers may use of the spec builder: its public services.
+"""The spec builder's services for converters and formats: the provider of
+:class:`nethub.converters.specrules.SpecRules`.
 
-Converters that need NetPyNE's own semantics (the NetPyNE saved-output converter rebuilds cell
-types from ``cellParams`` rules and re-evaluates their string expressions as NetPyNE's loader
-does; the spec export checks what it writes by building it) import them from here, never from
-the builder's modules, so that the builder can be rearranged without breaking them.
+Converters and formats do not import the builder (DESIGN.md "Layers"); the package root installs
+this module as their spec provider (``nethub.converters.specrules.install``), and they reach it
+through ``spec_rules()``. Everything they use of the builder and of the spec classes is named
+here, so that the builder can be rearranged without breaking them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..specs import NETPARAMS_KEYS, RULE_FAMILIES, NetParams, SimConfig, load_spec
 from ..table import Table
 from . import build, read_mod_dir
 from .cellexpr import resolve_cell_expressions
@@ -22,7 +24,8 @@ from .pointcells import point_cell_params
 from .pops import POP_STRUCTURAL_KEYS, PopBuild
 from .synapses import section_labels
 
-__all__ = ["build", "read_mod_dir", "cell_type_from_rules", "section_from_spec",
+__all__ = ["build", "read_mod_dir", "load_spec", "NetParams", "SimConfig", "RULE_FAMILIES",
+           "NETPARAMS_KEYS", "cell_type_from_rules", "section_from_spec",
            "section_labels", "POP_STRUCTURAL_KEYS", "evaluate_cell_expressions",
            "point_cell_columns"]
 

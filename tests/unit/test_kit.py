@@ -199,3 +199,21 @@ def test_nested_keys_as_columns_round_trip():
     cols = POINTER_CONNS.to_canonical(native, lost)
     cols["post_gid"] = table["post_gid"]  # the converter's: NetPyNE keeps conns per cell
     assert Table(cols, POINTER_COLUMNS).equals(table) and lost == []
+
+
+def test_spec_rules_come_from_the_face_installed_provider():
+    import nethub  # noqa: F401 - the package root installs the builder's services
+    from nethub.builder import services
+    from nethub.converters import specrules
+    from nethub.errors import ConversionError
+
+    assert specrules.spec_rules() is services
+    saved = specrules._factory
+    try:
+        specrules._factory, specrules._rules = None, None
+        with pytest.raises(ConversionError, match="no spec provider is installed"):
+            specrules.spec_rules()
+        specrules.install(lambda: services)
+        assert specrules.spec_rules().POP_STRUCTURAL_KEYS >= {"numCells", "cellModel"}
+    finally:
+        specrules.install(saved)
