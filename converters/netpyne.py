@@ -1,45 +1,13 @@
 """NetPyNE saved output ↔ the canonical :class:`~nethub.network.Network` and
-:class:`~nethub.results.Results`.
+:class:`~nethub.results.Results`, keeping NetPyNE's gids.
 
-NetPyNE 1.x ``sim.saveData`` writes one dict (as JSON, pickle or MAT; :mod:`nethub.formats.netpyne`
-handles the bytes)::
-
-    {"net": {"params": netParams, "cells": [cell, ...], "pops": {label: {"tags", "cellGids"}}},
-     "simConfig": {...}, "simData": {"spkt", "spkid", "t", "<trace label>": {"cell_<gid>": [...]}},
-     "netpyne_version": ...}
-
-with ``cell = {"gid", "tags", "secs", "secLists", "conns", "stims"}`` (point cells: ``"params"``
-instead of secs). This module maps that layout to and from nethub, keeping NetPyNE's gids:
-
-- **cell types**: cells whose tags name the same ``cellParams`` rules (``tags['label']``) and whose
-  saved ``secs`` match those rules (string expressions match any value) get the type built from
-  the rules, exactly as :func:`nethub.build` builds it; other cells are grouped by identical secs
-  (without the per-connection ``synMechs``), one type per group. Without saved secs the rules are
-  used. String expressions are evaluated per cell as NetPyNE's loader does (the cell's
-  ``Random123(hashStr('cellParams'), gid, seeds['cell'])`` stream) into ``param.secs.*`` columns.
-  Point cells: one type per population and model; their per-cell values (random rates, VecStim
-  spike trains, which NetPyNE re-makes on loading and does not save) are made from the spec's
-  popParams by the builder's :mod:`nethub.builder.pointcells`, else taken as saved.
-- **connections**: every ``conns`` entry with a numeric ``preGid``; ``pointer`` entries (gap
-  junctions) go to ``pointer_conns``; ``preGid == 'NetStim'`` entries and the cell's NetStim
-  ``stims`` become ``stim_targets`` rows (one per NetCon), other stims one row each; per-cell
-  values that differ from the source's are ``param.<name>`` columns.
-- **results**: ``simData`` spikes, traces (index from ``simConfig.recordTraces``), LFP.
-- **the spec**: ``net['params']`` and ``simConfig`` are kept in ``network.spec``, with popParams
-  put back in gid order (NetPyNE's JSON writer sorts keys; NetPyNE numbers cells in popParams
-  order), so that :func:`nethub.build` of the spec gives the file's gids. The order of other
-  rules (connParams, ...) is not recoverable from a NetPyNE JSON file.
-
-Writing (:mod:`nethub.converters.netpyne_write`) produces the same layout, which NetPyNE 1.1's
-``sim.load`` re-instantiates (pt3d written so that its loader's quirk gives the right geometry,
-see ``netpyne_write.PT3D_FLAG``). Both directions return notes of what could not be carried
-over. Malformed input raises :class:`~nethub.errors.FormatError` naming the key path (e.g.
-``net['cells'][3]['conns'][0]['weight']``).
+Reading is here, writing in :mod:`.netpyne_write`; connection keys are the translation tables of
+:mod:`.netpyne_tables`. The layout, how cell types, connections, stimuli and results are mapped
+and what is lost: ``docs/formats.md`` ("NetPyNE saved output").
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -51,11 +19,21 @@ import numpy as np
 from nethub.celltypes import CompartmentalCell, Population, StimSource, SynMech
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
-from nethub.network import CONN_COLUMNS, POINTER_COLUMNS, STIM_COLUMNS, Network
-from nethub.results import TRACE_COLUMNS, Results, Traces
+from nethub.network import CELL_COLUMNS, STIM_COLUMNS, Network
+from nethub.results import TRACE_COLUMNS, Results, Traces, trace_index
 from nethub.table import Categorical, Ragged, Table
 
 from . import netpyne_write
+from .kit import Translation, count_unknown, note_loss
+from .netpyne_tables import (
+    CELL_TAGS,
+    CONN_KEYS,
+    CONNS,
+    NET_PARAM_DEFAULTS,
+    NETSTIM_CONNS,
+    NETSTIM_DEFAULTS,
+    POINTER_CONNS,
+)
 from .netpyne_types import (
     StimRules,
     TypeBuilder,
@@ -63,27 +41,14 @@ from .netpyne_types import (
     resolve_expressions,
     rule_points,
 )
+from .specrules import spec_rules
 
 __all__ = ["to_network", "from_network", "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
-POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: cell tags that are not copied into tag columns of the cells table
-_TAG_SKIP = frozenset({"pop", *POSITION, "label", "params"})
-#: network-wide netParams kept in ``Network.params`` (NetPyNE's defaults)
-NET_PARAM_DEFAULTS: dict[str, Any] = {
-    "scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-    "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10, "propVelocity": 500.0,
-    "scaleConnWeight": 1, "scaleConnWeightNetStims": 1, "scaleConnWeightModels": False,
-    "rotateCellsRandomly": False, "correctBorder": False,
-}
-#: what a NetStim gets when a value is not given (NetPyNE's ``addStim``/``addNetStim``)
-NETSTIM_DEFAULTS = {"noise": 0.0, "start": 0.0, "number": 1e9}
-#: conn keys this module maps (others are reported)
-_CONN_KEYS = frozenset({"preGid", "sec", "loc", "synMech", "weight", "delay", "preLoc", "preSec",
-                        "label", "threshold", "plast", "weightIndex", "preLabel", "pointer",
-                        "gapJunction", "hObj"})
+_TAG_SKIP = frozenset({"pop", *CELL_TAGS.known, "label", "params"})
 _STIM_META = frozenset({"source", "type", "label", "sec", "loc", "hObj", "hRandom"})
 _POINT_MODELS = frozenset({"NetStim", "VecStim", "IntFire1", "IntFire2", "IntFire4",
                            "DynamicNetStim", "PatternStim"})
@@ -220,12 +185,10 @@ def to_network(data: Any, results: bool = True, mod_files: dict[str, str] | None
 
 def _network_from_spec(net_params: dict, cfg: dict, lost: list[str]) -> Network:
     """A file with netParams but no cells: build the network as NetPyNE would."""
-    from nethub.builder import build
-
     lost.append("net['cells']: not in the file; the network was built from net['params'] by "
                 "nethub.build")
     try:
-        return build(net_params, cfg)
+        return spec_rules().build(net_params, cfg)
     except SpecError as exc:
         raise _bad("net['params']", str(exc)) from exc
 
@@ -303,10 +266,8 @@ def _cells_table(cells: list[_Cell], pops_raw: dict) -> Table:
     pops = [str(c.tags.get("pop", "")) or None for c in cells]
     cols: dict[str, Any] = {"gid": np.array([c.gid for c in cells], dtype=np.int64),
                             "pop": Categorical.from_values(pops)}
-    for key in POSITION:
-        vals = [c.tags.get(key, math.nan) for c in cells]
-        cols[key] = np.array([_num(v, f"{c.where}['tags']['{key}']") if v is not None else
-                              math.nan for v, c in zip(vals, cells)], dtype=np.float64)
+    cols.update(CELL_TAGS.to_canonical([c.tags for c in cells], [], report_unknown=False,
+                                       where=[f"{c.where}['tags']" for c in cells]))
     cols["source_format"] = Categorical.constant("netpyne", n)
     cols["source_pop"] = Categorical.from_values(pops)
     cols["source_id"] = _source_ids(cells, pops, pops_raw)
@@ -315,8 +276,6 @@ def _cells_table(cells: list[_Cell], pops_raw: dict) -> Table:
         col = _value_column([c.tags.get(key) for c in cells])
         if col is not None:
             cols[key] = col
-    from nethub.network import CELL_COLUMNS
-
     return Table(cols, CELL_COLUMNS, n=n)
 
 
@@ -441,55 +400,41 @@ def _populations(pops_raw: dict, table: Table, spec: dict) -> dict[str, Populati
 # ---------------------------------------------------------------------------------- conns
 def _connections(cells: list[_Cell], gids: np.ndarray, types: dict, ct_names: list,
                  lost: list[str]) -> tuple[Table, Table]:
-    rows: list[dict] = []
-    ptr_rows: list[dict] = []
-    unknown: dict[str, int] = {}
+    """The connections and pointer connections of the cells, mapped by :data:`CONNS` and
+    :data:`POINTER_CONNS` (NetStim conns are stim targets, see :func:`_stim_targets`)."""
+    plain: dict[str, list] = {"conns": [], "where": [], "post": [], "wi": []}
+    ptr: dict[str, list] = {"conns": [], "where": [], "post": []}
     for c, tname in zip(cells, ct_names):
         for i, conn in enumerate(c.conns):
-            where = f"{c.where}['conns'][{i}]"
             if conn["preGid"] == "NetStim":
                 continue
-            for k in conn:
-                if k not in _CONN_KEYS:
-                    unknown[k] = unknown.get(k, 0) + 1
-            row = _conn_row(conn, c, types.get(tname), where)
-            (ptr_rows if conn.get("pointer") or conn.get("gapJunction") else rows).append(row)
-    lost += [f"conns key '{k}' ({n} connections): not mapped" for k, n in unknown.items()]
-    missing = {r["pre_gid"] for r in rows + ptr_rows} - set(gids.tolist())
+            into = ptr if conn.get("pointer") or conn.get("gapJunction") else plain
+            into["conns"].append(conn)
+            into["where"].append(f"{c.where}['conns'][{i}]")
+            into["post"].append(c.gid)
+            if into is plain:
+                into["wi"].append(_weight_index(types.get(tname), conn))
+    unknown = count_unknown([*plain["conns"], *ptr["conns"]], CONN_KEYS)
+    for key, n in unknown.items():
+        note_loss(lost, f"conns key '{key}'", n, "not mapped", "connections")
+    conns = _conn_table(CONNS, plain, lost, {"weight_index": np.array(plain["wi"], np.int32)})
+    pointers = _conn_table(POINTER_CONNS, ptr, lost, None)
+    missing = set(np.concatenate([conns["pre_gid"], pointers["pre_gid"]]).tolist()) - set(
+        gids.tolist())
     if missing:
         raise _bad("net['cells']", f"connections come from gid(s) {sorted(missing)[:5]} that "
                    "are not cells of the file")
-    return _rows_table(rows, CONN_COLUMNS), _pointer_table(ptr_rows)
+    return conns, pointers
 
 
-def _conn_row(conn: dict, c: _Cell, ctype: Any, where: str) -> dict:
-    syn = conn.get("synMech")
-    pointer = bool(conn.get("pointer") or conn.get("gapJunction"))
-    weight = conn.get("weight", 1.0)
-    row = {
-        "pre_gid": _gid(conn["preGid"], f"{where}['preGid']"),
-        "post_gid": c.gid,
-        "syn_mech": None if syn is None else str(syn),
-        "post_sec": None if conn.get("sec") is None else str(conn["sec"]),
-        "post_loc": (math.nan if conn.get("loc", 0.5) is None  # a point-cell target
-                     else _num(conn.get("loc", 0.5), f"{where}['loc']")),
-        "weight": math.nan if pointer and weight is None else _num(weight, f"{where}['weight']"),
-        "delay": _num(conn.get("delay", 1.0), f"{where}['delay']"),
-        "pre_sec": None if conn.get("preSec") is None else str(conn["preSec"]),
-        "pre_loc": math.nan,
-        "threshold": (_num(conn["threshold"], f"{where}['threshold']")
-                      if conn.get("threshold") is not None else math.nan),
-        "rule": None if conn.get("label") is None else str(conn["label"]),
-        "plast": (json.dumps(_plain(conn["plast"]), sort_keys=True) if conn.get("plast")
-                  else None),
-        "weight_index": int(conn.get("weightIndex", _weight_index(ctype, conn))),
-    }
-    if pointer:
-        ptr = _dict(conn.get("pointer") or {}, f"{where}['pointer']")
-        row.update(pre_loc=_num(conn.get("preLoc", 0.5), f"{where}['preLoc']"),
-                   source_var=ptr.get("sourceVar", "v"), target_var=ptr.get("targetVar"),
-                   pre_sec=row["pre_sec"] or "soma")
-    return row
+def _conn_table(translation: Translation, rows: dict[str, list], lost: list[str],
+                defaults: dict | None) -> Table:
+    if not rows["conns"]:
+        return Table(schema=translation.columns)
+    cols = translation.to_canonical(rows["conns"], lost, where=rows["where"], defaults=defaults,
+                                    report_unknown=False)
+    cols["post_gid"] = np.array(rows["post"], dtype=np.int64)
+    return Table(cols, translation.columns)
 
 
 def _weight_index(ctype: Any, conn: dict) -> int:
@@ -505,29 +450,6 @@ def _weight_index(ctype: Any, conn: dict) -> int:
     return 0
 
 
-def _rows_table(rows: list[dict], schema) -> Table:
-    if not rows:
-        return Table(schema=schema)
-    cols: dict[str, Any] = {}
-    for key in rows[0]:
-        vals = [r[key] for r in rows]
-        if key == "weight_index":
-            if any(vals):
-                cols[key] = np.array(vals, dtype=np.int32)
-        elif key in ("pre_gid", "post_gid"):
-            cols[key] = np.array(vals, dtype=np.int64)
-        elif schema[key].kind == "category":
-            cols[key] = Categorical.from_values(vals)
-        else:
-            cols[key] = np.array(vals, dtype=np.float64)
-    return Table(cols, schema)
-
-
-def _pointer_table(rows: list[dict]) -> Table:
-    keep = [k for k in POINTER_COLUMNS]
-    return _rows_table([{k: r.get(k) for k in keep} for r in rows], POINTER_COLUMNS)
-
-
 # ---------------------------------------------------------------------------------- stims
 def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
                   sources: dict[str, StimSource], lost: list[str]) -> Table:
@@ -538,6 +460,7 @@ def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
         rows += _cell_stims(c, row_i, rules, sources, seed, lost)
     if not rows:
         return Table(schema=STIM_COLUMNS)
+    _netstim_conns(rows, lost)
     extra = _param_order(rows, spec, sources)
     cols: dict[str, Any] = {}
     for key in [k for k in rows[0] if not k.startswith("param.")]:
@@ -547,6 +470,21 @@ def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
     for key in extra:
         cols[key] = np.array([r.get(key, math.nan) for r in rows], dtype=np.float64)
     return Table(cols, STIM_COLUMNS)
+
+
+def _netstim_conns(rows: list[dict], lost: list[str]) -> None:
+    """Fill the NetCon columns of the NetStim rows from their conns (:data:`NETSTIM_CONNS`)."""
+    idx = [i for i, r in enumerate(rows) if "_conn" in r]
+    if not idx:
+        return
+    conns = [rows[i].pop("_conn") for i in idx]
+    cols = NETSTIM_CONNS.to_canonical([c for c, _ in conns], lost,
+                                      where=[w for _, w in conns], report_unknown=False)
+    for name in ("sec", "loc", "syn_mech", "weight", "delay"):
+        col = cols[name]
+        values = col.values().tolist() if isinstance(col, Categorical) else col.tolist()
+        for i, v in zip(idx, values):
+            rows[i][name] = v
 
 
 def _param_order(rows: list[dict], spec: dict, sources: dict) -> list[str]:
@@ -597,13 +535,9 @@ def _cell_stims(c: _Cell, row_i: int, rules, sources: dict, seed: float, lost: l
 def _netstim_row(stim: dict, conn: dict, c: _Cell, row_i: int, rules, sources: dict,
                  seed: float, where: str) -> dict:
     src = sources[str(stim["source"])]
-    row = {"source": src.name, "gid": c.gid,
-           "sec": None if conn.get("sec") is None else str(conn["sec"]),
-           "loc": _num(conn.get("loc", 0.5), f"{where}['loc']"),
-           "syn_mech": None if conn.get("synMech") is None else str(conn["synMech"]),
-           "weight": _num(conn.get("weight", 1.0), f"{where}['weight']"),
-           "delay": _num(conn.get("delay", 1.0), f"{where}['delay']"),
-           "rule": rules.label(src.name, row_i)}
+    row = {"source": src.name, "gid": c.gid,  # sec ... delay: see _netstim_conns
+           "sec": None, "loc": None, "syn_mech": None, "weight": None, "delay": None,
+           "rule": rules.label(src.name, row_i), "_conn": (conn, where)}
     defaults = {**NETSTIM_DEFAULTS, "seed": seed}
     for key, value in stim.items():
         if key in _STIM_META or not isinstance(value, (Number, np.number)):
@@ -695,8 +629,6 @@ def _traces(sim: dict, cfg: dict) -> tuple[Traces, set]:
             else np.arange(n) * float(cfg.get("recordStep", 0.1)))
     if data and len(time) != n:
         raise _bad("simData['t']", f"{len(time)} times for traces of {n} samples")
-    from nethub.results import trace_index
-
     if not rows:
         return Traces(Table(schema=TRACE_COLUMNS), time if t is not None else np.zeros(0),
                       np.zeros((0, len(time) if t is not None else 0))), set(labels)

@@ -5,7 +5,7 @@ NetPyNE saves each compartmental cell's sections as its rules made them, string 
 included (``'diam': '19 + uniform(-0.5, 0.5)'``), plus the synapses its connections created
 (``synMechs``, dropped here: connections are re-created from ``conns``). Its loader re-evaluates
 the expressions with the cell's random stream, so nethub does the same with the builder's
-evaluator (:func:`nethub.builder.cellexpr.resolve_cell_expressions`).
+evaluator (:func:`~nethub.converters.specrules.spec_rules`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from nethub.builder.cellexpr import resolve_cell_expressions
-from nethub.builder.cells import compartmental_from_rules, section_from_spec
-from nethub.builder.context import BuildContext
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
 from nethub.selection import match_conds
 from nethub.table import Table
+
+from .specrules import spec_rules
 
 __all__ = ["TypeBuilder", "StimRules", "resolve_expressions", "load_rules", "rule_points",
            "conds_met", "point_columns"]
@@ -32,10 +31,6 @@ __all__ = ["TypeBuilder", "StimRules", "resolve_expressions", "load_rules", "rul
 #: section keys nethub's cell types know (NetPyNE's cellParams section keys)
 SEC_KEYS = frozenset({"geom", "topol", "mechs", "ions", "pointps", "spikeGenLoc", "vinit",
                       "weightNorm", "threshold"})
-_POP_STRUCTURAL = frozenset({
-    "pop", "cellModel", "cellType", "numCells", "density", "cellsList", "gridSpacing",
-    "xRange", "yRange", "zRange", "xnormRange", "ynormRange", "znormRange", "vref",
-    "spkTimes", "dynamicRates", "diversity", "originalFormat", "params"})
 
 
 
@@ -122,7 +117,7 @@ def rule_points(cell_params: Mapping, tags: Mapping, gid: int | None = None
 
 def _section_dicts(secs: Mapping, where: str) -> dict:
     """Sections normalised through nethub's Section (topology, pt3d, point processes)."""
-    return {name: section_from_spec(sec, f"{where}['{name}']").to_dict()
+    return {name: spec_rules().section_from_spec(sec, f"{where}['{name}']").to_dict()
             for name, sec in secs.items()}
 
 
@@ -215,7 +210,8 @@ class TypeBuilder:
         if key not in self._by_key:
             name = self._new_name("+".join(labels))
             try:
-                ct = compartmental_from_rules(name, [(r, self.cell_params[r]) for r in labels])
+                ct = spec_rules().cell_type_from_rules(
+                    name, [(r, self.cell_params[r]) for r in labels])
             except SpecError as exc:
                 raise FormatError(f"net['params']: {exc}") from exc
             self.types[name] = ct
@@ -237,7 +233,7 @@ class TypeBuilder:
             name = self._new_name(base)
             rule_key = f"<saved secs of {name}>"
             try:
-                ct = compartmental_from_rules(rule_key, [(rule_key, rule)])
+                ct = spec_rules().cell_type_from_rules(rule_key, [(rule_key, rule)])
             except SpecError as exc:
                 raise FormatError(f"{cell.where}['secs']: {exc}") from exc
             ct.name = name
@@ -257,7 +253,8 @@ class TypeBuilder:
             if isinstance(spec.get("params"), Mapping):
                 params = _plain(spec["params"])
             elif spec:
-                params = {k: _plain(v) for k, v in spec.items() if k not in _POP_STRUCTURAL}
+                structural = spec_rules().POP_STRUCTURAL_KEYS
+                params = {k: _plain(v) for k, v in spec.items() if k not in structural}
             else:
                 params = {k: _plain(v) for k, v in (cell.params or {}).items()
                           if not isinstance(v, (list, tuple, np.ndarray))}
@@ -281,7 +278,7 @@ def resolve_expressions(table: Table, builder: TypeBuilder, spec: Mapping, cfg: 
     net = {k: v for k, v in spec.items() if k != "rotateCellsRandomly"}  # saved pt3d is rotated
     net["cellParams"] = {**builder.cell_params, **builder.pseudo_rules}
     try:
-        resolve_cell_expressions(BuildContext(net, dict(cfg)), table, builder.types)
+        spec_rules().evaluate_cell_expressions(net, cfg, table, builder.types)
     except SpecError as exc:
         raise FormatError(f"net['cells'] (evaluating cell expressions): {exc}") from exc
     for ct in builder.types.values():
@@ -292,12 +289,9 @@ def resolve_expressions(table: Table, builder: TypeBuilder, spec: Mapping, cfg: 
 
 def point_columns(table: Table, builder: TypeBuilder, spec: Mapping, cfg: Mapping) -> bool:
     """The point cells' ``params.*`` columns made from the spec's popParams as the builder makes
-    them (:func:`nethub.builder.pointcells.point_cell_params`: random rates, VecStim spike trains,
+    them (the spec provider's ``point_cell_columns``: random rates, VecStim spike trains,
     NetStim noise ids), as NetPyNE's loader re-makes them. Returns False (nothing done) when
     the spec lacks a point population or a population's gids are not one contiguous run."""
-    from nethub.builder.pointcells import point_cell_params
-    from nethub.builder.pops import PopBuild
-
     pops = table["pop"].values().tolist()  # type: ignore[union-attr]
     runs: list[tuple[str, int, int]] = []
     for i, p in enumerate(pops):
@@ -310,12 +304,9 @@ def point_columns(table: Table, builder: TypeBuilder, spec: Mapping, cfg: Mappin
              if isinstance(ct, PointCell)}
     if len(set(labels)) != len(labels) or not point <= set(builder.pop_params):
         return False
-    blocks = [PopBuild(str(p), table.take(np.arange(a, b)), dict(builder.pop_params.get(p) or {}),
-                       None) for p, a, b in runs]
-    ctx = BuildContext(dict(spec), dict(cfg))
-    ctx.cells = table
     try:
-        point_cell_params(ctx, table, blocks, builder.types)
+        spec_rules().point_cell_columns(spec, cfg, table, runs, builder.pop_params,
+                                        builder.types)
     except SpecError as exc:
         raise FormatError(f"net['params']['popParams'] (point cell parameters): {exc}") from exc
     return True

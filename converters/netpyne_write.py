@@ -15,19 +15,29 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nethub.celltypes import CompartmentalCell, PointCell, Section
+from nethub.celltypes import CompartmentalCell, PointCell
+from nethub.celltypes import jsonable as _plain
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
-from nethub.results import Results
+from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
+from nethub.version import __version__
 
+from .netpyne_rules import pp_label, section_spec, type_rule
+from .netpyne_tables import (
+    CELL_TAGS,
+    CONNS,
+    NET_PARAM_DEFAULTS,
+    NETSTIM_CONNS,
+    NETSTIM_DEFAULTS,
+    POINTER_CONNS,
+)
 from .netpyne_types import rule_points
 
-__all__ = ["from_network", "section_spec", "type_rule", "PT3D_FLAG"]
+__all__ = ["from_network", "PT3D_FLAG"]
 
 #: Top-level ``data['nethub'][PT3D_FLAG] = True`` marks files whose sections' pt3d leave out the
 #: points of the cellParams rules: NetPyNE's loader re-applies a loaded cell's rules and
@@ -35,67 +45,12 @@ __all__ = ["from_network", "section_spec", "type_rule", "PT3D_FLAG"]
 #: loads with every rule point twice. nethub's reader appends them back.
 PT3D_FLAG = "pt3d_without_rule_points"
 
-_NET_PARAM_DEFAULTS: dict[str, Any] = {
-    "scale": 1, "sizeX": 100, "sizeY": 100, "sizeZ": 100, "shape": "cuboid",
-    "defaultWeight": 1, "defaultDelay": 1, "defaultThreshold": 10, "propVelocity": 500.0,
-    "scaleConnWeight": 1, "scaleConnWeightNetStims": 1, "scaleConnWeightModels": False,
-    "rotateCellsRandomly": False, "correctBorder": False,
-}
-_POSITION = ("x", "y", "z", "xnorm", "ynorm", "znorm")
 #: builder-internal point-cell columns NetPyNE has no parameter for
 _POINT_INTERNAL = ("params.noise_ids", "params.dynamicRates.intervals",
                    "params.dynamicRates.times")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 # ---------------------------------------------------------------------------------- types
-def section_spec(sec: Section) -> dict[str, Any]:
-    """A :class:`~nethub.celltypes.Section` as a NetPyNE ``secs`` entry."""
-    geom = _plain(sec.geom)
-    if sec.pt3d is not None:
-        geom["pt3d"] = sec.pt3d.tolist()
-    out: dict[str, Any] = {"geom": geom, "mechs": _plain(sec.mechs)}
-    out["topol"] = ({"parentSec": sec.parent, "parentX": sec.parent_x, "childX": sec.child_x}
-                    if sec.parent is not None else {})
-    if sec.ions:
-        out["ions"] = _plain(sec.ions)
-    if sec.point_processes:
-        out["pointps"] = {_pp_label(pp, i): {k: _plain(v) for k, v in pp.items()
-                                             if k != "label"}
-                          for i, pp in enumerate(sec.point_processes)}
-    for key, attr in (("spikeGenLoc", "spike_gen_loc"), ("vinit", "vinit"),
-                      ("threshold", "threshold"), ("weightNorm", "weight_norm")):
-        if getattr(sec, attr) is not None:
-            out[key] = _plain(getattr(sec, attr))
-    return out
-
-
-def _pp_label(pp: dict, i: int) -> str:
-    return str(pp.get("label") or f"{pp.get('mod', 'pointp')}_{i}")
-
-
-def type_rule(ct: CompartmentalCell) -> dict[str, Any]:
-    """A compartmental cell type as a NetPyNE ``cellParams`` rule (without ``conds``)."""
-    rule: dict[str, Any] = {"secs": {n: section_spec(s) for n, s in ct.sections.items()}}
-    if ct.section_lists:
-        rule["secLists"] = _plain(ct.section_lists)
-    for key in ("globals", "vars"):
-        if getattr(ct, key):
-            rule[key] = _plain(getattr(ct, key))
-    return rule
-
-
 def _expression_paths(ct: CompartmentalCell) -> list[tuple[tuple, str]]:
     """(path in the secs dict, cells-table column) of every per-cell value of a type."""
     out = []
@@ -108,7 +63,7 @@ def _expression_paths(ct: CompartmentalCell) -> list[tuple[tuple, str]]:
                 if isinstance(v, str):
                     out.append(((name, "mechs", mech, p), param_column(name, "mechs", mech, p)))
         for i, pp in enumerate(sec.point_processes):
-            label = _pp_label(pp, i)
+            label = pp_label(pp, i)
             for p, v in pp.items():
                 if isinstance(v, str) and p not in ("mod", "label", "vref"):
                     out.append(((name, "pointps", label, p),
@@ -132,6 +87,7 @@ class _Writer:
             cells["cellType"] if "cellType" in cells else None, Categorical) else None)
         self.seed = float((cfg.get("seeds") or {}).get("stim", 1))
         self.labels: dict[str, list] = {}  # type name -> tags['label'] written
+        self.positions = CELL_TAGS.to_native(cells, lost, records=True, report_extra=False)
         self.spec = self._spec()
 
     # ------------------------------------------------------------------ netParams
@@ -145,7 +101,7 @@ class _Writer:
             self.lost.append("netParams: the network has no NetPyNE spec; net['params'] is "
                              "made from its model (connParams and stimTargetParams empty: the "
                              "instance is in net['cells'])")
-        for k, default in _NET_PARAM_DEFAULTS.items():
+        for k, default in NET_PARAM_DEFAULTS.items():
             if net.params.get(k, default) != spec.get(k, default):
                 spec[k] = _plain(net.params[k])
         syn = spec.setdefault("synMechParams", {})
@@ -179,7 +135,7 @@ class _Writer:
         tag = tag or name
         cp = self.spec.setdefault("cellParams", {})
         if tag not in cp:
-            cp[tag] = type_rule(self.net.cell_types[name])
+            cp[tag] = type_rule(self.net.cell_types[name], saved=True)
             if self.net.spec and self.net.spec.get("netParams"):
                 self.lost.append(f"netParams cellParams['{tag}']: added (NetPyNE's loader looks "
                                  "up each cell's cellType there)")
@@ -191,10 +147,13 @@ class _Writer:
         tag_cols, point_cols, dropped = self._columns()
         for name in dropped:
             self.lost.append(f"cells column '{name}': NetPyNE cells have no place for it")
-        conns = _Grouped(net.connections, "post_gid", self.gids)
-        stims = _Grouped(net.stim_targets, "gid", self.gids)
-        ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids)
-        secs_of = {n: {s: section_spec(sec) for s, sec in ct.sections.items()}
+        conns = _Grouped(net.connections, "post_gid", self.gids,
+                         CONNS.to_native(net.connections, self.lost, records=True))
+        stims = _Grouped(net.stim_targets, "gid", self.gids, NETSTIM_CONNS.to_native(
+            net.stim_targets, self.lost, records=True, report_extra=False), columns=True)
+        ptrs = _Grouped(net.pointer_conns, "post_gid", self.gids,
+                        POINTER_CONNS.to_native(net.pointer_conns, self.lost, records=True))
+        secs_of = {n: {s: section_spec(sec, saved=True) for s, sec in ct.sections.items()}
                    for n, ct in net.cell_types.items() if isinstance(ct, CompartmentalCell)}
         for ct in net.cell_types.values():
             if isinstance(ct, CompartmentalCell) and any(s.syn_mechs for s in
@@ -210,9 +169,8 @@ class _Writer:
             else:
                 cell["secs"] = self._secs(row, ct, secs_of[ct.name], cell["tags"])
                 cell["secLists"] = _plain(ct.section_lists)
-            netstim_conns, cell["stims"] = self._stims(stims.rows(row))
-            cell["conns"] = self._conns(conns.rows(row)) + self._pointers(
-                ptrs.rows(row)) + netstim_conns
+            netstim_conns, cell["stims"] = self._stims(stims.rows(row), stims.records(row))
+            cell["conns"] = conns.records(row) + ptrs.records(row) + netstim_conns
             out.append(cell)
         return out
 
@@ -250,8 +208,7 @@ class _Writer:
                 "source") == "netpyne cellParams" else None
             tags["label"] = list(rules) if rules else [tags["cellType"]]
             self.labels.setdefault(ct.name, tags["label"])
-        for key in _POSITION:
-            tags[key] = float(cells[key][row])
+        tags.update(self.positions[row])
         return tags
 
     def _secs(self, row: int, ct: CompartmentalCell, base: dict, tags: dict) -> dict:
@@ -306,40 +263,8 @@ class _Writer:
         return params
 
     # ------------------------------------------------------------------ conns, stims
-    def _conns(self, rows: dict[str, list]) -> list[dict]:
-        out = []
-        for i in range(len(rows["pre_gid"])):
-            c = {"preGid": int(rows["pre_gid"][i]), "sec": rows["post_sec"][i],
-                 "loc": rows["post_loc"][i], "synMech": rows["syn_mech"][i],
-                 "weight": rows["weight"][i], "delay": rows["delay"][i],
-                 "preLoc": 0.5 if math.isnan(rows["pre_loc"][i]) else rows["pre_loc"][i]}
-            for key, col in (("label", "rule"), ("preSec", "pre_sec")):
-                if rows[col][i] is not None:
-                    c[key] = rows[col][i]
-            if not math.isnan(rows["threshold"][i]):
-                c["threshold"] = rows["threshold"][i]
-            if rows["plast"][i] is not None:
-                import json
-
-                c["plast"] = json.loads(rows["plast"][i])
-            if "weight_index" in rows and rows["weight_index"][i]:
-                c["weightIndex"] = int(rows["weight_index"][i])
-            out.append(c)
-        return out
-
-    def _pointers(self, rows: dict[str, list]) -> list[dict]:
-        out = []
-        for i in range(len(rows.get("pre_gid", []))):
-            out.append({"preGid": int(rows["pre_gid"][i]), "sec": rows["post_sec"][i],
-                        "loc": rows["post_loc"][i], "synMech": rows["syn_mech"][i],
-                        "weight": None if math.isnan(rows["weight"][i]) else rows["weight"][i],
-                        "preSec": rows["pre_sec"][i], "preLoc": rows["pre_loc"][i],
-                        "label": rows["rule"][i],
-                        "pointer": {"source": "pre", "sourceVar": rows["source_var"][i],
-                                    "targetVar": rows["target_var"][i]}})
-        return out
-
-    def _stims(self, rows: dict[str, list]) -> tuple[list[dict], list[dict]]:
+    def _stims(self, rows: dict[str, list], netstim_conns: list[dict]
+               ) -> tuple[list[dict], list[dict]]:
         conns, stims = [], []
         per_row = [k for k in rows if k.startswith("param.")]
         for i in range(len(rows.get("source", []))):
@@ -350,10 +275,7 @@ class _Writer:
             where = f"stim source '{src.name}'"
             if src.model == "NetStim":
                 stims.append(self._netstim(params, src.name, where))
-                conns.append({"preGid": "NetStim", "preLabel": src.name,
-                              "sec": rows["sec"][i], "loc": rows["loc"][i],
-                              "synMech": rows["syn_mech"][i], "weight": rows["weight"][i],
-                              "delay": rows["delay"][i], "preLoc": 0.5})
+                conns.append(netstim_conns[i])
                 continue
             stim = {"source": src.name, "type": src.model, "sec": rows["sec"][i],
                     "loc": rows["loc"][i]}
@@ -369,8 +291,7 @@ class _Writer:
             stim["interval"] = params["interval"]
             if not isinstance(params.get("rate"), (int, float)):
                 params["rate"] = 1000.0 / params["interval"]
-        for key, default in (("rate", None), ("noise", 0.0), ("start", 0.0), ("number", 1e9),
-                             ("seed", self.seed)):
+        for key, default in (("rate", None), *NETSTIM_DEFAULTS.items(), ("seed", self.seed)):
             value = params.get(key, default)
             if isinstance(value, (int, float)):
                 stim[key] = value
@@ -406,16 +327,22 @@ class _Writer:
 
 
 class _Grouped:
-    """Rows of a table sorted by a gid column, as per-gid dicts of column lists."""
+    """Rows of a table sorted by a gid column, as per-gid dicts of column lists (or slices of
+    the rows' native records)."""
 
-    def __init__(self, table, key: str, gids: list[int]) -> None:
-        self.cols = {k: (v.values().tolist() if isinstance(v, Categorical) else
-                         np.asarray(v).tolist()) for k, v in table.columns.items()
-                     if not isinstance(v, Ragged)}
+    def __init__(self, table, key: str, gids: list[int], records: list[dict] | None = None,
+                 columns: bool = False) -> None:
+        self.recs = records
+        self.cols = {} if records is not None and not columns else {
+            k: (v.values().tolist() if isinstance(v, Categorical) else np.asarray(v).tolist())
+            for k, v in table.columns.items() if not isinstance(v, Ragged)}
         keys = np.asarray(table[key])
         g = np.asarray(gids, dtype=np.int64)
         self.lo = np.searchsorted(keys, g, side="left").tolist()
         self.hi = np.searchsorted(keys, g, side="right").tolist()
+
+    def records(self, row: int) -> list[dict]:
+        return self.recs[self.lo[row]:self.hi[row]]  # type: ignore[index]
 
     def rows(self, row: int) -> dict[str, list]:
         a, b = self.lo[row], self.hi[row]
@@ -466,9 +393,6 @@ def _sim_data(res: Results, cfg: dict, lost: list[str]) -> dict:
 def from_network(net: Network | None, results: list[Results], run: int | str = -1
                  ) -> tuple[dict, list[str]]:
     """See :func:`nethub.converters.netpyne.from_network`."""
-    from nethub import __version__
-    from nethub.formats.base import select_run
-
     lost: list[str] = []
     res = select_run(results, run, "the document") if results else None
     if len(results) > 1:

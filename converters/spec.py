@@ -1,34 +1,8 @@
 """Network -> NetPyNE netParams/simConfig (and back, through :func:`nethub.build`).
 
-Two ways to describe a network as a spec:
-
-``spec``
-    A network built from a spec (``network.spec`` is set) is described by that spec, as given.
-``rules``
-    Otherwise (or when the network no longer matches its spec) the network is written out as
-    explicit rules that NetPyNE 1.1 and ``nethub.build`` both turn back into it:
-
-    - one ``cellsList`` population per population (cells in gid order; positions as
-      ``xnorm/ynorm/znorm`` when ``x == xnorm * sizeX`` holds exactly, else as ``x/y/z``; extra
-      cell columns as per-cell tags), keeping the population's own tags;
-    - one ``cellParams`` rule per compartmental cell type, named after it (sections with
-      geometry and ``pt3d``, topology, mechanisms, ions, point processes, ``spikeGenLoc``,
-      ``vinit``, ``threshold``, ``weightNorm``; ``secLists``, ``globals``, ``vars``, tags),
-      selected by ``cellType`` or, when the cells have no such tag, by ``conds`` on ``pop``;
-      point-cell types become their population's ``cellModel`` and parameters;
-    - ``synMechParams`` and ``stimSourceParams`` from the mechanisms and sources;
-    - ``connList`` rules, one per (rule, synMech, sections, presynaptic site, plasticity): pre and
-      post cells selected by population, the list holding indexes into the gid-sorted pre and
-      post cells, and per-connection ``weight``/``delay``/``loc`` lists (a single value when all
-      are equal); pointer connections (gap junctions) likewise, one entry per pair;
-    - ``stimTargetParams`` with ``cellList`` conds, one per (rule, source, section, location,
-      synMech, weight, delay).
-
-What rules cannot say is reported, never silently dropped: self-connections (NetPyNE skips
-self pairs in ``connList``), gids that are not contiguous from 0 in population order (the cells
-are renumbered), per-cell values the builder would compute differently, ``.mod`` files. With
-``check=True`` the spec is rebuilt with :func:`nethub.build` and compared with the network, and
-every difference becomes a note.
+Two modes: ``spec`` (the network's own spec) and ``rules`` (explicit rules NetPyNE 1.1 and
+:func:`nethub.build` both turn back into the network). What each rule family holds, and what
+rules cannot say: ``docs/formats.md`` ("Spec export").
 """
 
 from __future__ import annotations
@@ -42,11 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from nethub.celltypes import CompartmentalCell, PointCell, Section
+from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.errors import ConversionError
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
 from nethub.table import Categorical, Ragged, Table
+
+from .compare import compare_networks
+from .netpyne_rules import type_rule
+from .netpyne_tables import NET_PARAM_DEFAULTS
+from .specrules import spec_rules
 
 __all__ = ["SpecExport", "from_network", "to_network", "compare_networks", "MODES"]
 
@@ -54,9 +34,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ("auto", "spec", "rules")
 #: netParams scalars kept in ``Network.params`` (what ``nethub.build`` stores there).
-NET_KEYS = ("scale", "sizeX", "sizeY", "sizeZ", "shape", "defaultWeight", "defaultDelay",
-            "defaultThreshold", "propVelocity", "scaleConnWeight", "scaleConnWeightNetStims",
-            "scaleConnWeightModels", "rotateCellsRandomly", "correctBorder")
+NET_KEYS = tuple(NET_PARAM_DEFAULTS)
 _COORDS = ("x", "y", "z")
 #: cell columns the builder derives itself (never emitted as per-cell tags)
 _DERIVED_PREFIXES = ("params.", "param.")
@@ -89,9 +67,8 @@ class SpecExport:
 def to_network(net_params: Mapping[str, Any], sim_config: Mapping[str, Any] | None = None,
                mod_files: Mapping[str, str] | None = None) -> Network:
     """Build the network a spec describes (:func:`nethub.builder.build`)."""
-    from nethub.builder import build
-
-    return build(dict(net_params), dict(sim_config or {}), mod_files=dict(mod_files or {}))
+    return spec_rules().build(dict(net_params), dict(sim_config or {}),
+                              mod_files=dict(mod_files or {}))
 
 
 def from_network(net: Network, mode: str = "auto", check: bool = True,
@@ -167,8 +144,6 @@ def _none_if_nan(v: Any) -> Any:
 
 def _group_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, int]:
     """Group number of every row (0, 1, ... in order of first appearance) over key columns."""
-    import pandas as pd
-
     n = len(keys[0]) if keys else 0
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
@@ -234,48 +209,6 @@ def _pops_value(pops: list[str]) -> Any:
     return pops[0] if len(pops) == 1 else list(pops)
 
 
-def _section_spec(sec: Section) -> dict[str, Any]:
-    """A :class:`Section` as a NetPyNE ``secs`` entry (inverse of the builder's reading)."""
-    out: dict[str, Any] = {"geom": copy.deepcopy(sec.geom)}
-    if sec.pt3d is not None:
-        out["geom"]["pt3d"] = sec.pt3d.tolist()
-    if sec.parent is not None:
-        out["topol"] = {"parentSec": sec.parent, "parentX": sec.parent_x,
-                        "childX": sec.child_x}
-    if sec.mechs:
-        out["mechs"] = copy.deepcopy(sec.mechs)
-    if sec.ions:
-        out["ions"] = copy.deepcopy(sec.ions)
-    if sec.point_processes:
-        pps = {}
-        for i, pp in enumerate(sec.point_processes):
-            body = {k: copy.deepcopy(v) for k, v in pp.items() if k != "label"}
-            pps[str(pp.get("label", f"pointp{i}"))] = body
-        out["pointps"] = pps
-    if sec.syn_mechs:
-        out["synMechs"] = copy.deepcopy(sec.syn_mechs)
-    for key, attr in (("spikeGenLoc", "spike_gen_loc"), ("vinit", "vinit"),
-                      ("threshold", "threshold"), ("weightNorm", "weight_norm")):
-        if getattr(sec, attr) is not None:
-            out[key] = copy.deepcopy(getattr(sec, attr))
-    return out
-
-
-def _cell_rule(ct: CompartmentalCell) -> dict[str, Any]:
-    """A compartmental cell type as a cellParams rule (without conds)."""
-    rule: dict[str, Any] = {"secs": {name: _section_spec(s) for name, s in ct.sections.items()}}
-    if ct.section_lists:
-        rule["secLists"] = copy.deepcopy(ct.section_lists)
-    if ct.globals:
-        rule["globals"] = copy.deepcopy(ct.globals)
-    if ct.vars:
-        rule["vars"] = copy.deepcopy(ct.vars)
-    for k, v in ct.tags.items():
-        if k not in rule and k not in ("conds", "_import"):
-            rule[k] = copy.deepcopy(v)
-    return rule
-
-
 def _syn_mech_spec(m: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"mod": m.model, **copy.deepcopy(m.params)}
     if m.pointer is not None:
@@ -285,107 +218,6 @@ def _syn_mech_spec(m: Any) -> dict[str, Any]:
     if m.loc is not None:
         out["loc"] = m.loc
     return out
-
-
-# ----------------------------------------------------------------------------- comparing
-def compare_networks(expected: Network, got: Network) -> list[str]:
-    """What differs between two networks, as human-readable notes (empty: equal, except
-    provenance, which says where each came from).
-
-    Tables are compared in canonical order (cells by gid, the others by target gid); rows of
-    the same target that only come in another order give one note.
-    """
-    from nethub.celltypes import _json_equal
-
-    notes: list[str] = []
-    for attr, what in (("cell_types", "cell type"), ("syn_mechs", "synaptic mechanism"),
-                       ("populations", "population"), ("stim_sources", "stimulation source")):
-        notes += _compare_models(getattr(expected, attr), getattr(got, attr), what)
-    for key in sorted(set(expected.params) | set(got.params)):
-        if not _json_equal(expected.params.get(key), got.params.get(key)):
-            notes.append(f"network parameter {key!r}: {got.params.get(key)!r}, expected "
-                         f"{expected.params.get(key)!r}")
-    if not _json_equal(expected.rxd, got.rxd):
-        notes.append("rxd specification differs")
-    exp_c, got_c = expected.canonical(), got.canonical()
-    for tname in ("cells", "connections", "pointer_conns", "stim_targets"):
-        notes += _compare_tables(tname, getattr(exp_c, tname), getattr(got_c, tname))
-    return notes
-
-
-def _compare_models(a: Mapping[str, Any], b: Mapping[str, Any], what: str) -> list[str]:
-    from nethub.celltypes import _json_equal
-
-    notes = []
-    for names, how in (([k for k in a if k not in b], "missing"),
-                       ([k for k in b if k not in a], "new")):
-        if names:
-            shown = ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
-            notes.append(f"{len(names)} {what}(s) {how}: {shown}")
-    if not notes and list(a) != list(b):
-        notes.append(f"{what}s are listed in another order")
-    for k in a:
-        if k not in b:
-            continue
-        da, db = a[k].to_dict(), b[k].to_dict()
-        bad = [f for f in da if f != "provenance" and not _json_equal(da.get(f), db.get(f))]
-        if bad:
-            notes.append(f"{what} {k!r} differs in {', '.join(bad)}")
-    return notes
-
-
-def _rows_differing(a: Any, b: Any) -> int | None:
-    """Number of rows where two equally long columns differ (None: not comparable)."""
-    if isinstance(a, Categorical) and isinstance(b, Categorical):
-        return int(np.sum(a.values() != b.values()))
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        same = a == b
-        if a.dtype.kind == "f" and b.dtype.kind == "f":
-            same |= np.isnan(a) & np.isnan(b)
-        return int(np.sum(~same))
-    if isinstance(a, Ragged) and isinstance(b, Ragged):
-        return sum(not np.array_equal(a.row(i), b.row(i), equal_nan=a.values.dtype.kind == "f"
-                                      and b.values.dtype.kind == "f") for i in range(len(a)))
-    return None
-
-
-def _sort_rows(t: Table, names: list[str]) -> Table:
-    keys = []
-    for name in reversed(names):
-        col = t[name]
-        if isinstance(col, Categorical):
-            rank = np.argsort(np.argsort(np.array([str(c) for c in col.categories] + [""],
-                                                  dtype=object), kind="stable"))
-            keys.append(rank[col.codes])
-        elif isinstance(col, np.ndarray):
-            keys.append(col)
-    return t.take(np.lexsort(keys)) if keys else t
-
-
-def _compare_tables(tname: str, a: Table, b: Table) -> list[str]:
-    from nethub.table import column_equal
-
-    if len(a) != len(b):
-        return [f"{tname}: {len(b)} rows, expected {len(a)}"]
-    notes = [f"{tname}: column {c!r} is missing" for c in a.columns if c not in b.columns]
-    notes += [f"{tname}: new column {c!r}" for c in b.columns if c not in a.columns]
-    common = [c for c in a.columns if c in b.columns]
-    if common != [c for c in b.columns if c in a.columns]:
-        notes.append(f"{tname}: columns come in another order")
-    bad = [c for c in common if not column_equal(a[c], b[c])]
-    if bad:
-        sa, sb = _sort_rows(a, common), _sort_rows(b, common)
-        if all(column_equal(sa[c], sb[c]) for c in bad):
-            return notes + [f"{tname}: rows of the same target come in another order"]
-    for c in bad:
-        ca, cb = a[c], b[c]
-        if isinstance(ca, np.ndarray) and isinstance(cb, np.ndarray) and ca.dtype != cb.dtype:
-            notes.append(f"{tname}: column {c!r} has dtype {cb.dtype}, expected {ca.dtype}")
-            continue
-        n = _rows_differing(ca, cb)
-        notes.append(f"{tname}: column {c!r} differs" + (f" in {n} of {len(a)} rows"
-                                                          if n is not None else ""))
-    return notes
 
 
 # ----------------------------------------------------------------------------- rules
@@ -467,7 +299,7 @@ class _Rules:
         for name, ct in reversed(self.net.cell_types.items()):
             if not isinstance(ct, CompartmentalCell):
                 continue
-            rule = _cell_rule(ct)
+            rule = type_rule(ct)
             conds = self._selector(name)
             out[name] = {"conds": conds, **rule} if conds else rule
             if ct.mod_files:
@@ -510,8 +342,6 @@ class _Rules:
 
     def _point_type(self, pop: str, rows: np.ndarray, tags: dict[str, Any],
                     cell_params: dict[str, Any]) -> PointCell | None:
-        from nethub.builder.pops import POP_STRUCTURAL_KEYS
-
         kinds = {self.types[r] for r in rows.tolist()}
         point = [self.net.cell_types.get(k) for k in kinds]
         point = [t for t in point if isinstance(t, PointCell)]
@@ -523,8 +353,9 @@ class _Rules:
                                   "population")
         pc = point[0]
         tags["cellModel"] = pc.model
+        structural = spec_rules().POP_STRUCTURAL_KEYS
         seen = dict(tags.get("params") or {}) or {
-            k: v for k, v in tags.items() if k not in POP_STRUCTURAL_KEYS}
+            k: v for k, v in tags.items() if k not in structural}
         seen.update({k: tags[k] for k in ("spkTimes", "dynamicRates") if k in tags})
         if seen != pc.params:  # what the builder would make of the tags (its _point_cell)
             tags["params"] = copy.deepcopy(pc.params)
@@ -620,12 +451,10 @@ class _Rules:
 
     def _resolve(self, type_name: Any, sec: Any) -> Any:
         """The section the builder picks on a cell of ``type_name`` for a rule's ``sec``."""
-        from nethub.builder.synapses import section_labels
-
         ct = self.net.cell_types.get(type_name)
         if not isinstance(ct, CompartmentalCell) or not ct.sections:
             return None
-        labels = section_labels(ct, sec)
+        labels = spec_rules().section_labels(ct, sec)
         return labels[0] if labels else None
 
     def sec_split(self, secs: np.ndarray, cells: np.ndarray) -> list[tuple[np.ndarray, Any]]:
@@ -724,8 +553,6 @@ class _Rules:
                              "without a source: dropped")
         params = [c for c in t.extra_columns if c.startswith("param.")]
         self._unsupported(t, "stimulation targets", tuple(params))
-        import pandas as pd
-
         idx = np.flatnonzero(keep)
         keys = ["rule", "source", "loc", "syn_mech", "weight", "delay", *params]
         ids, _ = _group_ids([_key(t[c])[idx] for c in keys])

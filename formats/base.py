@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nethub.errors import FormatError, MissingExtraError, NethubError
+from nethub.errors import MissingExtraError, NethubError
 
 if TYPE_CHECKING:
     from nethub.network import Network
@@ -282,19 +282,11 @@ class Format:
 
 
 def select_run(runs: Iterable[Results], run: int | str, path: str | os.PathLike) -> Results:
-    """Pick one run from ``runs`` by name or position, with errors naming the choices."""
-    runs = list(runs)
-    if not runs:
-        raise FormatError(f"{path}: holds no simulation results")
-    if isinstance(run, str):
-        names = [r.name or f"run_{i:04d}" for i, r in enumerate(runs)]
-        if run not in names:
-            raise FormatError(f"{path}: no run {run!r} (runs: {', '.join(names)})")
-        return runs[names.index(run)]
-    try:
-        return runs[run]
-    except IndexError:
-        raise FormatError(f"{path}: no run #{run}; it has {len(runs)}") from None
+    """Pick one run from ``runs`` by name or position (:func:`nethub.results.select_run`)."""
+    # imported here: ``import nethub.formats`` loads neither numpy nor pandas (registry listing)
+    from nethub.results import select_run as select
+
+    return select(runs, run, path)
 
 
 def _size(path: Path) -> int:

@@ -34,6 +34,7 @@ import re
 from typing import Any
 
 from nethub import safepickle
+from nethub.converters.specrules import spec_rules
 from nethub.errors import FormatError, UntrustedPickleError
 from nethub.limits import ResourceLimitError, check_tree
 
@@ -80,7 +81,7 @@ class _NetpyneOutput(Format):
     def read(self, path: str | os.PathLike, results: bool = True, *, mod_dir: Any = None,
              **opts: Any) -> Document:
         """Read the network (keeping NetPyNE's gids), its spec and the run of ``simData``."""
-        from nethub.builder import read_mod_dir
+        # imported here: listing and sniffing formats must not load converters (numpy, pandas)
         from nethub.converters import netpyne
 
         self.check_options("read", {**opts, "mod_dir": mod_dir})
@@ -88,7 +89,7 @@ class _NetpyneOutput(Format):
         if isinstance(data, dict) and not any(k in data for k in (*_OUTPUT_KEYS, "simConfig")):
             raise FormatError(f"{path}: not NetPyNE saved output (no 'net', 'simConfig' or "
                               "'simData' at the top level)")
-        mods = read_mod_dir(mod_dir) if mod_dir else None
+        mods = spec_rules().read_mod_dir(mod_dir) if mod_dir else None
         try:
             net, runs, lost = netpyne.to_network(data, results=results, mod_files=mods)
         except FormatError as exc:
@@ -98,6 +99,7 @@ class _NetpyneOutput(Format):
     def write(self, doc: Document, path: str | os.PathLike, run: int | str = -1,
               **opts: Any) -> list[str]:
         """Write ``doc`` (its network and one run); returns what could not be carried over."""
+        # imported here: see read
         from nethub.converters import netpyne
         from nethub.store import atomic_path
 

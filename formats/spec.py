@@ -31,9 +31,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nethub.converters.specrules import spec_rules
 from nethub.errors import ConversionError, FormatError, NethubError
+from nethub.version import __version__
 
 from .base import Document, Format, OptionError
+
+# nethub's model modules (table, network, store: numpy and pandas, ~0.3 s measured with
+# ``python -X importtime``) are imported inside the functions that need them: listing and
+# sniffing formats imports every plugin module and stays fast.
 
 __all__ = ["SpecJsonFormat", "SpecPyFormat", "py_literal", "spec_json_text", "spec_py_text"]
 
@@ -155,8 +161,7 @@ def _comment(lines: list[str]) -> list[str]:
 def spec_py_text(net_params: Mapping[str, Any], sim_config: Mapping[str, Any],
                  notes: list[str] = (), title: str = "NetPyNE model") -> str:
     """A Python script defining ``netParams`` and ``simConfig`` (see the module docstring)."""
-    from nethub import __version__
-    from nethub.specs import RULE_FAMILIES
+    RULE_FAMILIES = spec_rules().RULE_FAMILIES  # noqa: N806
 
     out = _comment([f"{title}, written by nethub {__version__}.",
                     "Run it with NetPyNE: python this_file.py; load it in nethub: "
@@ -190,7 +195,7 @@ def _dumps(value: Any) -> str:
 
 def spec_json_text(net_params: Mapping[str, Any], sim_config: Mapping[str, Any]) -> str:
     """``{"netParams": ..., "simConfig": ...}`` with one rule per line."""
-    from nethub.specs import RULE_FAMILIES
+    RULE_FAMILIES = spec_rules().RULE_FAMILIES  # noqa: N806
 
     lines = ['{"netParams": {']
     items = []
@@ -230,16 +235,15 @@ def _json_spec(path: Path) -> tuple[dict, dict] | None:
     item in Python, which takes minutes for millions of connections. Here the rules are checked
     on a sample (lists cut to 8 items: keys, types and structure), and the builder checks
     the full lists as it uses them (lengths, index ranges)."""
-    from nethub.specs import NetParams, SimConfig
-
+    rules = spec_rules()
     data = _load_json(path)
     if not isinstance(data, dict) or any(k in data for k in _FOREIGN_KEYS):
         return None
     np_dict = data["netParams"] if isinstance(data.get("netParams"), dict) else data
     cfg = data.get("simConfig") if isinstance(data.get("simConfig"), dict) else {}
     try:
-        NetParams.from_dict(_sample(np_dict))
-        SimConfig.from_dict(cfg)
+        rules.NetParams.from_dict(_sample(np_dict))
+        rules.SimConfig.from_dict(cfg)
     except NethubError as err:
         raise type(err)(f"{path}: {err}") from err
     return np_dict, cfg
@@ -257,14 +261,12 @@ def _load_json(path: Path) -> Any:
 
 
 def _read_spec(path: str | os.PathLike, cfg: Any, mod_dir: Any) -> Document:
-    from nethub.builder import build, read_mod_dir
-    from nethub.specs import load_spec
-
-    mods = read_mod_dir(mod_dir) if mod_dir is not None else _found_mods(path)
+    rules = spec_rules()
+    mods = rules.read_mod_dir(mod_dir) if mod_dir is not None else _found_mods(path)
     dicts = _json_spec(Path(path)) if cfg is None and str(path).lower().endswith(".json") \
         else None
-    net_params, sim_config = dicts if dicts is not None else load_spec(path, cfg_path=cfg)
-    return Document(network=build(net_params, sim_config, mod_files=mods))
+    net_params, sim_config = dicts if dicts is not None else rules.load_spec(path, cfg_path=cfg)
+    return Document(network=rules.build(net_params, sim_config, mod_files=mods))
 
 
 def _found_mods(path: str | os.PathLike) -> dict[str, str] | None:
@@ -331,7 +333,7 @@ class SpecJsonFormat(_SpecFormat):
     def sniff(self, path: str | os.PathLike) -> bool:
         """A JSON object with a ``netParams`` dict, or a bare netParams dict; never NetPyNE's
         saved output (``net``/``simData`` at the top)."""
-        from nethub.specs import NETPARAMS_KEYS
+        NETPARAMS_KEYS = spec_rules().NETPARAMS_KEYS  # noqa: N806
 
         p = Path(path)
         if not p.is_file():

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import FormatError
 from .table import Categorical, ColumnSpec, Table
 
-__all__ = ["Results", "Traces", "TRACE_COLUMNS", "empty_traces", "trace_index"]
+__all__ = ["Results", "Traces", "TRACE_COLUMNS", "empty_traces", "trace_index", "select_run"]
 
 #: Index of recorded traces: one row per recorded variable (a row of ``Traces.data``).
 TRACE_COLUMNS: dict[str, ColumnSpec] = {
@@ -174,3 +175,33 @@ def trace_index(labels, gids, secs, locs, variables) -> Table:
                   "sec": Categorical.from_values(secs),
                   "loc": np.asarray(locs, dtype=np.float64),
                   "var": Categorical.from_values(variables)}, TRACE_COLUMNS)
+
+
+def select_run(runs: Any, run: int | str, path: Any) -> Results:
+    """Pick one run from ``runs`` by name or position, with errors naming the choices.
+
+    Parameters
+    ----------
+    runs : iterable of Results
+    run : int or str
+        A run's name (unnamed runs are ``run_0000``, ...) or position (``-1``: the latest).
+    path : str or path-like
+        What holds the runs, for messages.
+
+    Raises
+    ------
+    FormatError
+        There is no such run (or none at all).
+    """
+    runs = list(runs)
+    if not runs:
+        raise FormatError(f"{path}: holds no simulation results")
+    if isinstance(run, str):
+        names = [r.name or f"run_{i:04d}" for i, r in enumerate(runs)]
+        if run not in names:
+            raise FormatError(f"{path}: no run {run!r} (runs: {', '.join(names)})")
+        return runs[names.index(run)]
+    try:
+        return runs[run]
+    except IndexError:
+        raise FormatError(f"{path}: no run #{run}; it has {len(runs)}") from None
