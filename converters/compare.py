@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nethub.celltypes import _json_equal  # the model's JSON equality (NaN == NaN, 1 != 1.0)
+from nethub.celltypes import json_equal  # the model's JSON equality (NaN == NaN, 1 != 1.0)
 from nethub.network import Network
 from nethub.table import Categorical, Ragged, Table, column_equal
 
@@ -28,10 +28,10 @@ def compare_networks(expected: Network, got: Network) -> list[str]:
                        ("populations", "population"), ("stim_sources", "stimulation source")):
         notes += _compare_models(getattr(expected, attr), getattr(got, attr), what)
     for key in sorted(set(expected.params) | set(got.params)):
-        if not _json_equal(expected.params.get(key), got.params.get(key)):
+        if not json_equal(expected.params.get(key), got.params.get(key)):
             notes.append(f"network parameter {key!r}: {got.params.get(key)!r}, expected "
                          f"{expected.params.get(key)!r}")
-    if not _json_equal(expected.rxd, got.rxd):
+    if not json_equal(expected.rxd, got.rxd):
         notes.append("rxd specification differs")
     exp_c, got_c = expected.canonical(), got.canonical()
     for tname in ("cells", "connections", "pointer_conns", "stim_targets"):
@@ -52,7 +52,7 @@ def _compare_models(a: Mapping[str, Any], b: Mapping[str, Any], what: str) -> li
         if k not in b:
             continue
         da, db = a[k].to_dict(), b[k].to_dict()
-        bad = [f for f in da if f != "provenance" and not _json_equal(da.get(f), db.get(f))]
+        bad = [f for f in da if f != "provenance" and not json_equal(da.get(f), db.get(f))]
         if bad:
             notes.append(f"{what} {k!r} differs in {', '.join(bad)}")
     return notes

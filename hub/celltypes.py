@@ -25,6 +25,7 @@ __all__ = [
     "Population",
     "cell_type_from_dict",
     "jsonable",
+    "json_equal",
 ]
 
 # A mechanism or point-process parameter: a scalar, a per-segment list, or a string expression
@@ -102,7 +103,7 @@ class Section:
         return cls(**{k: v for k, v in d.items() if k in _SECTION_FIELDS})
 
     def equals(self, other: Section) -> bool:
-        return _json_equal(self.to_dict(), other.to_dict())
+        return json_equal(self.to_dict(), other.to_dict())
 
 
 _SECTION_FIELDS = {f.name for f in fields(Section)}
@@ -127,7 +128,7 @@ class _CellTypeBase:
         return jsonable(out)
 
     def equals(self, other: object) -> bool:
-        return isinstance(other, _CellTypeBase) and _json_equal(self.to_dict(), other.to_dict())
+        return isinstance(other, _CellTypeBase) and json_equal(self.to_dict(), other.to_dict())
 
 
 @dataclass
@@ -240,7 +241,7 @@ class SynMech:
         return cls(**d)
 
     def equals(self, other: object) -> bool:
-        return isinstance(other, SynMech) and _json_equal(self.to_dict(), other.to_dict())
+        return isinstance(other, SynMech) and json_equal(self.to_dict(), other.to_dict())
 
 
 @dataclass
@@ -263,7 +264,7 @@ class StimSource:
         return cls(**d)
 
     def equals(self, other: object) -> bool:
-        return isinstance(other, StimSource) and _json_equal(self.to_dict(), other.to_dict())
+        return isinstance(other, StimSource) and json_equal(self.to_dict(), other.to_dict())
 
 
 @dataclass
@@ -288,7 +289,7 @@ class Population:
         return cls(**d)
 
     def equals(self, other: object) -> bool:
-        return isinstance(other, Population) and _json_equal(self.to_dict(), other.to_dict())
+        return isinstance(other, Population) and json_equal(self.to_dict(), other.to_dict())
 
 
 #: Fields written only when not empty, so that schema-1 documents (and hashes) stay as they were.
@@ -300,14 +301,25 @@ def _dict_without_empty(obj: Any, optional: tuple[str, ...]) -> dict[str, Any]:
                      if not (f.name in optional and not getattr(obj, f.name))})
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    """Deep equality of JSON-like values where NaN equals NaN and int 1 differs from float 1.0."""
+def json_equal(a: Any, b: Any) -> bool:
+    """Deep equality of JSON-like values where NaN equals NaN and int 1 differs from float 1.0.
+
+    Parameters
+    ----------
+    a, b : any
+        JSON-like values (dicts compare with their key order, lists element by element).
+
+    Returns
+    -------
+    bool
+        Whether ``a`` and ``b`` are equal: same types, NaN equal to NaN, ``1`` not ``1.0``.
+    """
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(_json_equal(a[k], b[k]) for k in a)
+        return list(a) == list(b) and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b

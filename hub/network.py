@@ -19,7 +19,7 @@ from .celltypes import (
     Population,
     StimSource,
     SynMech,
-    _json_equal,
+    json_equal,
     jsonable,
 )
 from .columns import (
@@ -254,7 +254,7 @@ class Network:
         """Exact equality of model and tables (NaN equals NaN; column order matters)."""
         if not isinstance(other, Network):
             return False
-        if not _json_equal(self.metadata(), other.metadata()):
+        if not json_equal(self.metadata(), other.metadata()):
             return False
         if self.mod_files != other.mod_files:
             return False

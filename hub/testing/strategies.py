@@ -43,7 +43,7 @@ FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
 NUMERIC_DTYPES = ["int64", "int32", "float64", "float32", "bool", "uint8"]
 
-# JSON values as the store keeps them (NaN/inf allowed: _json_equal treats NaN == NaN)
+# JSON values as the store keeps them (NaN/inf allowed: json_equal treats NaN == NaN)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | FLOATS | st.text(CHARS, max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES, inner, max_size=3),

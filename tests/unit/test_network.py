@@ -292,3 +292,11 @@ def test_check_network_bad_types():
     assert Finding("error", "cells/x",
                    "declared column 'x' must be float64, found int32") in found
     assert any(f.level == "warning" and f.path == "model/cell_types" for f in found)
+
+
+def test_json_equal_is_public():
+    from nethub import celltypes
+
+    assert "json_equal" in celltypes.__all__ and not hasattr(celltypes, "_json_equal")
+    assert celltypes.json_equal({"a": [1, float("nan")]}, {"a": [1, float("nan")]})
+    assert not celltypes.json_equal({"a": 1, "b": 2}, {"b": 2, "a": 1})
