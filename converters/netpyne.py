@@ -30,6 +30,7 @@ from .netpyne_tables import (
     CONN_KEYS,
     CONNS,
     NET_PARAM_DEFAULTS,
+    NETPYNE_SEEDS,
     NETSTIM_CONNS,
     NETSTIM_DEFAULTS,
     POINTER_CONNS,
@@ -254,8 +255,7 @@ def _network_from_cells(net_part: dict, net_params: dict | None, cfg: dict, lost
         else None,
         params={k: spec.get(k, v) for k, v in NET_PARAM_DEFAULTS.items()},
         provenance={"creator": "nethub.converters.netpyne", "source": "netpyne saved output",
-                    "seeds": {**{"conn": 1, "stim": 1, "loc": 1, "cell": 1},
-                              **(cfg.get("seeds") or {})}},
+                    "seeds": {**NETPYNE_SEEDS, **(cfg.get("seeds") or {})}},
         rxd=spec.get("rxdParams") or None,
     )
 
@@ -454,7 +454,7 @@ def _weight_index(ctype: Any, conn: dict) -> int:
 def _stim_targets(cells: list[_Cell], table: Table, spec: dict, cfg: dict,
                   sources: dict[str, StimSource], lost: list[str]) -> Table:
     rules = StimRules(spec, table)
-    seed = float((cfg.get("seeds") or {}).get("stim", 1))
+    seed = float((cfg.get("seeds") or {}).get("stim", NETPYNE_SEEDS["stim"]))
     rows: list[dict] = []
     for row_i, c in enumerate(cells):
         rows += _cell_stims(c, row_i, rules, sources, seed, lost)

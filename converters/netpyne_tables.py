@@ -14,7 +14,7 @@ import math
 from .kit import JSON, OMIT, Field, Translation
 
 __all__ = ["CELL_TAGS", "CONNS", "POINTER_CONNS", "NETSTIM_CONNS", "CONN_KEYS",
-           "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
+           "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS", "NETPYNE_SEEDS"]
 
 #: a saved cell's position tags (``cell['tags']``); absent: unknown (NaN)
 CELL_TAGS = Translation("cells", native_name="tags", row_name="cells", fields=tuple(
@@ -82,5 +82,8 @@ NET_PARAM_DEFAULTS: dict = {
     "scaleConnWeight": 1, "scaleConnWeightNetStims": 1, "scaleConnWeightModels": False,
     "rotateCellsRandomly": False, "correctBorder": False,
 }
+#: NetPyNE's ``simConfig['seeds']`` when not given (the spec catalogue declares the same,
+#: ``nethub.specs.runmap.NETPYNE_SEEDS``; converters may not import it: a test checks they agree)
+NETPYNE_SEEDS: dict[str, int] = {"conn": 1, "stim": 1, "loc": 1, "cell": 1}
 #: what a NetStim gets when a value is not given (NetPyNE's ``addStim``/``addNetStim``)
 NETSTIM_DEFAULTS = {"noise": 0.0, "start": 0.0, "number": 1e9}

@@ -31,6 +31,7 @@ from .netpyne_tables import (
     CELL_TAGS,
     CONNS,
     NET_PARAM_DEFAULTS,
+    NETPYNE_SEEDS,
     NETSTIM_CONNS,
     NETSTIM_DEFAULTS,
     POINTER_CONNS,
@@ -85,7 +86,7 @@ class _Writer:
         self.tnames = cells["cell_type"].values().tolist()  # type: ignore[union-attr]
         self.ctype_tag = (cells["cellType"].values().tolist() if isinstance(  # type: ignore
             cells["cellType"] if "cellType" in cells else None, Categorical) else None)
-        self.seed = float((cfg.get("seeds") or {}).get("stim", 1))
+        self.seed = float((cfg.get("seeds") or {}).get("stim", NETPYNE_SEEDS["stim"]))
         self.labels: dict[str, list] = {}  # type name -> tags['label'] written
         self.positions = CELL_TAGS.to_native(cells, lost, records=True, report_extra=False)
         self.spec = self._spec()
