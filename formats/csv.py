@@ -36,7 +36,10 @@ __all__ = ["CsvFormat", "FORMAT_NAME", "VERSION", "write_table", "read_table"]
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "nethub-csv"
-VERSION = 1
+#: Newest container version: 2 adds embedded files (written only by networks that have some,
+#: so other containers stay version 1, readable by older nethub).
+VERSION = 2
+FILES_DIR = "files"
 MODEL_FILE = "model.json"
 TABLES = ("cells", "connections", "pointer_conns", "stim_targets")
 RUN_DOCS = ("sim_config", "seeds", "versions", "timing", "network_hash", "nranks", "meta")
@@ -61,6 +64,15 @@ class _Folder:
         else:
             with open(self.root / name, "w", encoding="utf-8", newline="") as fh:
                 yield fh
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write a binary member (parent folders are made as needed)."""
+        if self.zip is not None:
+            self.zip.writestr(name, data)
+            return
+        target = self.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
     def open_read(self, name: str) -> IO[bytes]:
         """Open a member; only files inside the folder or archive itself (no absolute paths,
@@ -301,7 +313,46 @@ def _write_network(box: _Folder, net: Any) -> dict[str, Any]:
         with box.open_write(f"{tname}.csv") as fh:
             metas = write_table(fh, table.columns, len(table))
         tables[tname] = {"file": f"{tname}.csv", "n_rows": len(table), "columns": metas}
-    return {"model": net.metadata(), "mod_files": dict(net.mod_files), "tables": tables}
+    out = {"model": net.metadata(), "mod_files": dict(net.mod_files), "tables": tables}
+    if net.files:
+        out["embedded_files"] = _write_files(box, net)
+    return out
+
+
+def _write_files(box: _Folder, net: Any) -> list[dict[str, Any]]:
+    """Embedded files as ``files/<name>`` members, described (manifest) in model.json."""
+    manifest = []
+    for ef in net.files.values():
+        member = f"{FILES_DIR}/{ef.name}"
+        box.write_bytes(member, ef.data)
+        manifest.append({**ef.meta(), "file": member, "size": ef.size})
+    return manifest
+
+
+def _read_files(box: _Folder, manifest: Any) -> dict[str, Any]:
+    """The embedded files of the manifest, each checked against its size and sha256."""
+    from nethub.embedded import EmbeddedFile, sha256_hex
+
+    if not isinstance(manifest, list):
+        raise FormatError(f"{box.root}/{MODEL_FILE}: 'embedded_files' must be a list")
+    out = {}
+    for i, entry in enumerate(manifest):
+        where = f"{box.root}/{MODEL_FILE}: embedded_files[{i}]"
+        if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(k), str) for k in ("name", "role", "original_name",
+                                                        "sha256", "file")):
+            raise FormatError(f"{where}: needs string name, role, original_name, sha256, file")
+        with box.open_read(entry["file"]) as fh:
+            data = fh.read()
+        if sha256_hex(data) != entry["sha256"]:
+            raise FormatError(f"{box.root}/{entry['file']}: embedded file {entry['name']!r} "
+                              f"does not match its sha256 in {MODEL_FILE} (changed or damaged)")
+        try:
+            ef = EmbeddedFile(entry["name"], entry["role"], entry["original_name"], data)
+        except ValueError as exc:
+            raise FormatError(f"{where}: {exc}") from exc
+        out[ef.name] = ef
+    return out
 
 
 def _read_network(box: _Folder, head: dict[str, Any]) -> Any:
@@ -323,7 +374,9 @@ def _read_network(box: _Folder, head: dict[str, Any]) -> Any:
         populations={k: Population.from_dict(v) for k, v in model["populations"].items()},
         stim_sources={k: StimSource.from_dict(v) for k, v in model["stim_sources"].items()},
         spec=model["spec"], params=model["params"], provenance=model["provenance"],
-        rxd=model["rxd"], mod_files=dict(head["mod_files"]), **tables,
+        rxd=model["rxd"], mod_files=dict(head["mod_files"]),
+        files=_read_files(box, head["embedded_files"]) if "embedded_files" in head else {},
+        **tables,
     )
 
 
@@ -583,7 +636,8 @@ class CsvFormat(Format):
         zipped = path.name.lower().endswith(".zip") if zip is None else bool(zip)
         if not isinstance(compresslevel, int) or not 0 <= compresslevel <= 9:
             raise OptionError(f"compresslevel must be an integer 0-9, got {compresslevel!r}")
-        head: dict[str, Any] = {"format": FORMAT_NAME, "version": VERSION,
+        version = 2 if doc.network is not None and doc.network.files else 1
+        head: dict[str, Any] = {"format": FORMAT_NAME, "version": version,
                                 "creator": f"nethub {__version__}"}
         with _writing(path, zipped, compresslevel) as box:
             if doc.network is not None:

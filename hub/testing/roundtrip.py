@@ -27,17 +27,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 import nethub
-from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, StimSource, SynMech
 from nethub.errors import NethubError
 from nethub.formats import get_format, guess_format
 from nethub.formats.base import Document
 from nethub.network import Network
-from nethub.results import Results, Traces, trace_index
+from nethub.results import Results
 
 from .compare import diff_networks, diff_results
+from .examples import example_network, example_results
 
 __all__ = ["RoundTripTests", "example_network", "example_results", "losses_match", "Unwritable"]
 
@@ -92,60 +90,6 @@ class Unwritable:
 
     def __repr__(self) -> str:
         return "Unwritable()"
-
-
-def example_network() -> Network:
-    """A small network with a compartmental and a point-cell population, NetCon connections,
-    a synaptic mechanism and two stimulation sources (no spec, no .mod files)."""
-    soma = Section(geom={"L": 18.8, "diam": 18.8, "Ra": 123.0, "nseg": 1},
-                   mechs={"hh": {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.003, "el": -70.0}})
-    return Network(
-        cell_types={"PYR": CompartmentalCell("PYR", sections={"soma": soma},
-                                             section_lists={"all": ["soma"]},
-                                             spike_source=("soma", 0.5)),
-                    "ART": PointCell("ART", model="IntFire1", params={"tau": 10.0})},
-        syn_mechs={"AMPA": SynMech("AMPA", "ExpSyn", {"tau": 2.0, "e": 0.0})},
-        populations={"E": Population("E", "PYR", 4), "A": Population("A", "ART", 2)},
-        stim_sources={"bg": StimSource("bg", "NetStim", {"rate": 10.0, "noise": 0.5}),
-                      "ic": StimSource("ic", "IClamp", {"del": 5.0, "dur": 10.0, "amp": 0.1})},
-        cells={"gid": np.arange(6), "pop": ["E"] * 4 + ["A"] * 2,
-               "cell_type": ["PYR"] * 4 + ["ART"] * 2, "x": np.arange(6.0) * 10.0,
-               "y": np.linspace(0.0, 50.0, 6), "z": np.zeros(6)},
-        connections={"pre_gid": [0, 1, 2, 3, 4], "post_gid": [1, 2, 3, 0, 0],
-                      "syn_mech": ["AMPA"] * 5, "post_sec": ["soma"] * 5,
-                      "post_loc": [0.5] * 5, "weight": [0.01, 0.02, 0.03, 0.04, 0.05],
-                      "delay": [1.0, 2.0, 3.0, 4.0, 5.0]},
-        stim_targets={"source": ["bg", "ic"], "gid": [0, 1], "sec": ["soma", "soma"],
-                      "loc": [0.5, 0.5], "syn_mech": ["AMPA", None], "weight": [0.01, np.nan],
-                      "delay": [1.0, np.nan]},
-        params={"celsius": 6.3},
-        provenance={"creator": "nethub.testing.example_network"},
-    )
-
-
-def example_results(network: Network, name: str = "run") -> Results:
-    """A small run for ``network``: a few spikes of its first cells and two voltage traces.
-
-    Parameters
-    ----------
-    network : Network
-        Must have at least one cell.
-    name : str
-        The run's name.
-    """
-    gids = np.asarray(network.gids)
-    pick = gids[np.arange(min(3, len(gids)))]
-    spikes = np.resize(pick, 5)
-    t = np.arange(0.0, 2.0, 0.25)
-    two = np.resize(pick, 2)
-    index = trace_index(["V_soma"] * 2, two, ["soma"] * 2, [0.5] * 2, ["v"] * 2)
-    data = np.vstack([-65.0 + np.sin(t), -65.0 + np.cos(t)])
-    return Results(spike_times=np.array([1.0, 2.5, 2.5, 3.25, 7.5]), spike_gids=spikes,
-                   traces=Traces(index, t, data),
-                   sim_config={"duration": 10.0, "dt": 0.025, "seeds": {"conn": 1}},
-                   seeds={"conn": 1},
-                   versions={"nethub": nethub.__version__}, timing={"run": 0.5},
-                   network_hash=network.content_hash(), nranks=1, meta={}, name=name)
 
 
 @contextmanager

@@ -71,7 +71,7 @@ def test_dtype_categorical_ragged_columns():
 def test_rows_columns_and_documents():
     a = example_network()
     fewer = a.replace(connections=a.connections.take(np.arange(3)))
-    assert diff_networks(a, fewer) == ["connections: 5 rows vs 3"]
+    assert diff_networks(a, fewer) == ["connections: 6 rows vs 3"]
     b = a.replace(provenance={"creator": "x", "created": "today"},
                   syn_mechs={"AMPA": a.syn_mechs["AMPA"], "GABA": a.syn_mechs["AMPA"]})
     lines = diff_networks(a, b)
@@ -152,4 +152,6 @@ def test_new_fields_are_compared():
     assert diff_networks(a, b) == [
         "files.m.swc.data: b'1 1 0 0 0 5 -1\\n' vs b'1 1 0 0 0 6 -1\\n'"]
     assert diff_networks(a, example_network()) == [
-        "files.m.swc: missing in the second (present in the first)"]
+        "files.m.swc: missing in the second (present in the first)",
+        "files.morphologies/pyr.swc: extra in the second (absent from the first)",
+        "files.params/ampa.json: extra in the second (absent from the first)"]

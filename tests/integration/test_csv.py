@@ -250,3 +250,49 @@ def test_cli_as_process(tmp_path):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert nethub.load(tmp_path / "ei.csv").equals(net.canonical())
+
+
+@pytest.mark.parametrize("name", ["net.csv", "net.csv.zip"])
+def test_embedded_files_as_members_with_manifest(tmp_path, name):
+    """Embedded files travel as files/<name> members, described in model.json (version 2),
+    and come back byte for byte; a container without files stays version 1."""
+    from nethub.testing import example_network
+
+    net = example_network()
+    path = tmp_path / name
+    assert nethub.save(net, path) == []
+    if path.is_dir():
+        head = json.loads((path / "model.json").read_text())
+        assert (path / "files" / "morphologies" / "pyr.swc").read_bytes() == \
+            net.files["morphologies/pyr.swc"].data
+    else:
+        with zipfile.ZipFile(path) as zf:
+            head = json.loads(zf.read("model.json"))
+            assert zf.read("files/params/ampa.json") == net.files["params/ampa.json"].data
+    assert head["version"] == 2
+    assert [(e["name"], e["role"], e["file"], e["size"]) for e in head["embedded_files"]] == [
+        (f.name, f.role, f"files/{f.name}", f.size) for f in net.files.values()]
+    back = nethub.read(path).network
+    assert [(f.meta(), f.data) for f in back.files.values()] == [
+        (f.meta(), f.data) for f in net.files.values()]
+    plain = tmp_path / "plain.csv"
+    nethub.save(net.replace(files={}), plain)
+    head = json.loads((plain / "model.json").read_text())
+    assert head["version"] == 1 and "embedded_files" not in head
+
+
+def test_embedded_file_sha256_checked(tmp_path):
+    from nethub.testing import example_network
+
+    path = tmp_path / "net.csv"
+    nethub.save(example_network(), path)
+    member = path / "files" / "morphologies" / "pyr.swc"
+    member.write_bytes(member.read_bytes() + b"3 1 0 0 0 1 2\n")
+    with pytest.raises(FormatError, match=r"net\.csv/files/morphologies/pyr\.swc: embedded "
+                       r"file 'morphologies/pyr\.swc' does not match its sha256"):
+        nethub.read(path)
+    head = json.loads((path / "model.json").read_text())
+    head["embedded_files"][0]["file"] = "../outside.swc"
+    (path / "model.json").write_text(json.dumps(head))
+    with pytest.raises(FormatError, match="not inside the container"):
+        nethub.read(path)
