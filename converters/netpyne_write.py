@@ -26,6 +26,7 @@ from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 from nethub.version import __version__
 
+from .kit import note_loss
 from .netpyne_rules import pp_label, section_spec, type_rule
 from .netpyne_tables import (
     CELL_TAGS,
@@ -426,6 +427,7 @@ def from_network(net: Network | None, results: list[Results], run: int | str = -
 
 
 def _network_notes(net: Network, lost: list[str]) -> None:
+    _v2_notes(net, lost)
     if net.mod_files:
         lost.append(f"{len(net.mod_files)} .mod file(s) ({', '.join(sorted(net.mod_files))}): "
                     "NetPyNE files hold no NMODL sources")
@@ -446,3 +448,22 @@ def _network_notes(net: Network, lost: list[str]) -> None:
     if "weight_index" in net.connections and np.any(np.asarray(net.connections["weight_index"])):
         lost.append("connections onto point processes with a weight index > 0: written as "
                     "'weightIndex', but NetPyNE 1.1's loader sets weight[0]")
+
+
+def _v2_notes(net: Network, lost: list[str]) -> None:
+    """What NetPyNE files have no place for among store schema v2's additions (embedded files,
+    tags and provenance of synaptic mechanisms and stimulation sources, the rotation about y
+    as a column)."""
+    for ef in net.files.values():
+        lost.append(f"embedded file '{ef.name}' ({ef.role}): not carried by NetPyNE files")
+    for what, docs in (("synaptic mechanism", net.syn_mechs),
+                       ("stimulation source", net.stim_sources)):
+        for name, doc in docs.items():
+            fields = [f for f in ("tags", "provenance") if getattr(doc, f)]
+            if fields:
+                lost.append(f"{what} '{name}': {' and '.join(fields)} not carried by NetPyNE "
+                            "files")
+    if ROTATION_COLUMN in net.cells:
+        n = int((~np.isnan(np.asarray(net.cells[ROTATION_COLUMN], dtype=float))).sum())
+        note_loss(lost, f"cells column '{ROTATION_COLUMN}'", n, "dropped; the saved pt3d are "
+                  "rotated by it", "cells")

@@ -14,7 +14,8 @@ See docs/testing.md.
 from __future__ import annotations
 
 from .compare import assert_network_equal, assert_results_equal, diff_networks, diff_results
-from .roundtrip import RoundTripTests, Unwritable, example_network, example_results, losses_match
+from .examples import example_network, example_results, with_v2_features
+from .roundtrip import RoundTripTests, Unwritable, losses_match
 
 __all__ = [
     "assert_network_equal",
@@ -26,4 +27,5 @@ __all__ = [
     "example_network",
     "example_results",
     "losses_match",
+    "with_v2_features",
 ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,8 @@ from nethub.embedded import EmbeddedFile
 from nethub.network import Network
 from nethub.results import Results, Traces, trace_index
 
-__all__ = ["example_network", "example_results", "EXAMPLE_MORPHOLOGY", "EXAMPLE_PARAMS"]
+__all__ = ["example_network", "example_results", "with_v2_features", "example_files",
+           "EXAMPLE_MORPHOLOGY", "EXAMPLE_PARAMS"]
 
 NAN = float("nan")
 
@@ -83,13 +85,48 @@ def example_network() -> Network:
                       "delay": [1.0, NAN]},
         params={"celsius": 6.3},
         provenance={"creator": "nethub.testing.example_network"},
-        files={"morphologies/pyr.swc": EmbeddedFile("morphologies/pyr.swc", "morphology",
-                                                    "/home/u/model/morph/pyr.swc",
-                                                    EXAMPLE_MORPHOLOGY),
-               "params/ampa.json": EmbeddedFile("params/ampa.json", "params",
-                                                "params/ampa.json", EXAMPLE_PARAMS)},
+        files=example_files(),
     )
     return net
+
+
+def example_files() -> dict[str, EmbeddedFile]:
+    """The example's embedded files: a morphology and a parameter JSON, by name."""
+    return {"morphologies/pyr.swc": EmbeddedFile("morphologies/pyr.swc", "morphology",
+                                                 "/home/u/model/morph/pyr.swc",
+                                                 EXAMPLE_MORPHOLOGY),
+            "params/ampa.json": EmbeddedFile("params/ampa.json", "params", "params/ampa.json",
+                                             EXAMPLE_PARAMS)}
+
+
+def with_v2_features(network: Network) -> Network:
+    """``network`` with the store schema v2 additions that fit any network: the example's
+    embedded files, rotations (``rot_x``/``rot_y``/``rot_z``, some NaN) and a namespaced
+    ``sonata.node_type_id`` on cells, ``param.tau2`` (some NaN) and ``nml.segment_id`` on
+    connections, tags and provenance on the first synaptic mechanism and stimulation source.
+
+    For testing what a format does with them on networks it otherwise carries (e.g. a
+    NetPyNE-built network written as NetPyNE output).
+    """
+    n, m = network.n_cells, network.n_connections
+    cells = dict(network.cells.columns)
+    k = np.arange(n)
+    cells["rot_x"] = np.where(k % 3 == 0, 0.1 * k, NAN)
+    cells["rot_y"] = np.where(k % 2 == 0, 0.25 + 0.0 * k, NAN)
+    cells["rot_z"] = np.where(k % 4 == 0, -0.5 + 0.0 * k, NAN)
+    cells["sonata.node_type_id"] = (100 + k % 3).astype(np.int64)
+    conns = dict(network.connections.columns)
+    j = np.arange(m)
+    conns["param.tau2"] = np.where(j % 2 == 0, 3.0 + j, NAN)
+    conns["nml.segment_id"] = (j % 3).astype(np.int64)
+    syns, stims = dict(network.syn_mechs), dict(network.stim_sources)
+    for docs in (syns, stims):
+        if docs:
+            name = next(iter(docs))
+            docs[name] = dataclasses.replace(docs[name], tags={"x.label": name},
+                                             provenance={"from": "nethub.testing"})
+    return network.replace(cells=cells, connections=conns, syn_mechs=syns, stim_sources=stims,
+                           files={**network.files, **example_files()})
 
 
 def example_results(network: Network, name: str = "run") -> Results:
