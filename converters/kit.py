@@ -36,7 +36,7 @@ from nethub.network import TABLE_SCHEMAS
 from nethub.table import Categorical, ColumnSpec, Ragged, Table
 
 __all__ = ["Field", "Translation", "Codec", "JSON", "MODEL", "OMIT", "KEEP", "ABSENT",
-           "count_unknown", "note_loss", "is_missing"]
+           "count_unknown", "count_present", "note_loss", "is_missing"]
 
 
 class _Marker:
@@ -182,6 +182,12 @@ def is_missing(values: Any) -> np.ndarray:
         return np.zeros(len(arr), dtype=bool)
     return np.fromiter((v is None or (isinstance(v, float) and math.isnan(v)) for v in arr),
                        dtype=bool, count=len(arr))
+
+
+def count_present(col: Any) -> int:
+    """How many rows of a canonical column hold a value (not NaN, None, an empty ragged row;
+    every row of an integer or boolean column)."""
+    return int((~_missing_of(col, None)).sum())
 
 
 def note_loss(lost: list[str], where: str, count: int, what: str, rows: str) -> None:

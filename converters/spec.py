@@ -23,6 +23,7 @@ from nethub.errors import ConversionError
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
 from nethub.table import Categorical, Ragged, Table
 
+from . import spec_v2
 from .compare import compare_networks
 from .netpyne_rules import type_rule
 from .netpyne_tables import NET_PARAM_DEFAULTS
@@ -102,18 +103,22 @@ def from_network(net: Network, mode: str = "auto", check: bool = True,
                               "'rules' or 'auto'")
     lost = [f"{len(net.mod_files)} .mod file(s) ({', '.join(sorted(net.mod_files))}): a spec "
             "names mechanisms but does not hold their sources"] if net.mod_files else []
+    lost += spec_v2.doc_losses(net)
+    net = spec_v2.without_docs(net)
     if mode != "rules" and net.spec:
+        base, dropped = spec_v2.without_columns(net)
         out = SpecExport(copy.deepcopy(net.spec.get("netParams") or {}),
-                         copy.deepcopy(net.spec.get("simConfig") or {}), list(lost), "spec")
-        diffs = compare_networks(net, to_network(out.net_params, out.sim_config)) if check \
+                         copy.deepcopy(net.spec.get("simConfig") or {}), lost + dropped, "spec")
+        diffs = compare_networks(base, to_network(out.net_params, out.sim_config)) if check \
             else []
         if not diffs or mode == "spec":
             out.lost += [f"the network differs from its spec: {d}" for d in diffs]
             return out
         lost.append("the network no longer matches its spec (" + "; ".join(diffs[:3])
                     + "); wrote explicit rules instead")
+    net, dropped = spec_v2.without_columns(net, rules=True)
     out = _Rules(net, sim_config).export()
-    out.lost[:0] = lost
+    out.lost[:0] = lost + dropped
     if check:
         rebuilt = to_network(out.net_params, out.sim_config)
         out.lost += compare_networks(_renumbered(net, out.gid_map), rebuilt)

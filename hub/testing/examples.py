@@ -103,7 +103,8 @@ def with_v2_features(network: Network) -> Network:
     """``network`` with the store schema v2 additions that fit any network: the example's
     embedded files, rotations (``rot_x``/``rot_y``/``rot_z``, some NaN) and a namespaced
     ``sonata.node_type_id`` on cells, ``param.tau2`` (some NaN) and ``nml.segment_id`` on
-    connections, tags and provenance on the first synaptic mechanism and stimulation source.
+    connections (if it has any), tags and provenance on the first synaptic mechanism and
+    stimulation source.
 
     For testing what a format does with them on networks it otherwise carries (e.g. a
     NetPyNE-built network written as NetPyNE output).
@@ -116,9 +117,10 @@ def with_v2_features(network: Network) -> Network:
     cells["rot_z"] = np.where(k % 4 == 0, -0.5 + 0.0 * k, NAN)
     cells["sonata.node_type_id"] = (100 + k % 3).astype(np.int64)
     conns = dict(network.connections.columns)
-    j = np.arange(m)
-    conns["param.tau2"] = np.where(j % 2 == 0, 3.0 + j, NAN)
-    conns["nml.segment_id"] = (j % 3).astype(np.int64)
+    if m:  # (columns of no rows would say nothing)
+        j = np.arange(m)
+        conns["param.tau2"] = np.where(j % 2 == 0, 3.0 + j, NAN)
+        conns["nml.segment_id"] = (j % 3).astype(np.int64)
     syns, stims = dict(network.syn_mechs), dict(network.stim_sources)
     for docs in (syns, stims):
         if docs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import pytest
 
 import nethub
@@ -164,3 +165,31 @@ class TestNetpyneMatV2(NetpyneV2Case):
 
     def expected_network(self, network):
         return TestNetpyneMat.expected_network(self, without_v2_losses(network))
+
+
+def test_example_network_v2_in_netpyne_json(tmp_path):
+    """nethub.testing's example (a mixed population, a connection onto an IntFire1 cell
+    without synMech, per-format columns, rotations, files): what is not carried is named."""
+    from nethub.testing import example_network
+
+    net = example_network()
+    lost = nethub.save(net, tmp_path / "net.json")
+    assert [m for m in lost if "pyr.swc" in m or "ampa.json" in m or "tau2" in m
+            or "segment_id" in m or "rot_y" in m or "tags" in m or "point cells" in m] == [
+        "connections column 'param.tau2': no place in conns; dropped (2 connections)",
+        "connections column 'nml.segment_id': no place in conns; dropped (6 connections)",
+        "embedded file 'morphologies/pyr.swc' (morphology): not carried by NetPyNE files",
+        "embedded file 'params/ampa.json' (params): not carried by NetPyNE files",
+        "synaptic mechanism 'AMPA': tags and provenance not carried by NetPyNE files",
+        "stimulation source 'bg': tags and provenance not carried by NetPyNE files",
+        "cells column 'rot_y': dropped; the saved pt3d are rotated by it (3 cells)",
+        "1 connection(s) onto point cells are written, but NetPyNE 1.1's loader does not "
+        "re-create them (PointCell has no addConnsNEURONObj)"]
+    back = nethub.read(tmp_path / "net.json").network
+    assert back.populations["E"].cell_type is None
+    rows = back.cells["pop"].values() == "E"
+    assert sorted(set(back.cells["cell_type"].values()[rows])) == ["BAS", "PYR"]
+    conn = back.connections.take(np.flatnonzero(back.connections["post_gid"] == 5))
+    assert conn["syn_mech"].values().tolist() == [None] and conn["weight"].tolist() == [0.5]
+    for col in ("rot_x", "rot_z", "sonata.node_type_id"):
+        np.testing.assert_array_equal(back.cells[col], net.cells[col])
