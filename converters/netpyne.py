@@ -164,6 +164,7 @@ def to_network(data: Any, results: bool = True, mod_files: dict[str, str] | None
     net_params = _plain(_dict(net_part["params"], "net['params']")) if net_part.get(
         "params") is not None else None
     cfg = _plain(_dict(data.get("simConfig") or {}, "simConfig"))
+    cfg, run_name = _run_name(cfg, data)
     network = None
     if net_part.get("cells") is not None:
         marker = data["nethub"] if isinstance(data.get("nethub"), Mapping) else {}
@@ -177,6 +178,8 @@ def to_network(data: Any, results: bool = True, mod_files: dict[str, str] | None
     runs = []
     if results and data.get("simData") is not None:
         runs.append(_results(data, cfg, network, lost))
+        if run_name is not None:
+            runs[0].name = run_name
     known = {"net", "simConfig", "simData", "netpyne_version", "netpyne_changeset",
              "netParams_version", "nethub"}
     lost += [f"top-level entry '{k}' (not NetPyNE output nethub knows)" for k in data
@@ -598,6 +601,22 @@ def _results(data: dict, cfg: dict, network: Network | None, lost: list[str]) ->
             lost.append(f"simData['{key}']: nethub results do not hold it")
     res.meta = meta
     return res
+
+
+def _run_name(cfg: dict, data: dict) -> tuple[dict, str | None]:
+    """The simConfig as the run had it, and the run's name, from ``simConfig['simLabel']`` in
+    files nethub wrote (see ``netpyne_write.RUN_NAME_FLAG``; None: not named there)."""
+    marker = data["nethub"] if isinstance(data.get("nethub"), Mapping) else {}
+    how = marker.get(netpyne_write.RUN_NAME_FLAG)
+    key = netpyne_write.RUN_NAME_KEY
+    if not isinstance(how, Mapping) or not isinstance(cfg.get(key), str):
+        return cfg, None
+    name = cfg[key]
+    if how.get("absent"):
+        cfg = {k: v for k, v in cfg.items() if k != key}
+    elif "was" in how:
+        cfg = {**cfg, key: how["was"]}
+    return cfg, name
 
 
 def _traces(sim: dict, cfg: dict) -> tuple[Traces, set]:

@@ -39,13 +39,20 @@ from .netpyne_tables import (
 )
 from .netpyne_types import rule_points
 
-__all__ = ["from_network", "PT3D_FLAG"]
+__all__ = ["from_network", "PT3D_FLAG", "RUN_NAME_FLAG", "RUN_NAME_KEY"]
 
 #: Top-level ``data['nethub'][PT3D_FLAG] = True`` marks files whose sections' pt3d leave out the
 #: points of the cellParams rules: NetPyNE's loader re-applies a loaded cell's rules and
 #: *appends* their pt3d to the saved points (NetPyNE 1.1), so a file holding the full points
 #: loads with every rule point twice. nethub's reader appends them back.
 PT3D_FLAG = "pt3d_without_rule_points"
+#: The run's name goes into ``simConfig['simLabel']`` (NetPyNE's "name of simulation"); the
+#: top-level ``data['nethub'][RUN_NAME_FLAG]`` says what the run's own simConfig had there, so
+#: the reader gives the simConfig back as it was: ``{'absent': True}`` (the key is removed),
+#: ``{'was': None}`` / ``{'was': ''}`` (the empty label it held) or ``{'same': True}`` (the
+#: label already was the name).
+RUN_NAME_KEY = "simLabel"
+RUN_NAME_FLAG = "run_name_in_simLabel"
 
 #: builder-internal point-cell columns NetPyNE has no parameter for
 _POINT_INTERNAL = ("params.noise_ids", "params.dynamicRates.intervals",
@@ -419,11 +426,30 @@ def from_network(net: Network | None, results: list[Results], run: int | str = -
         if renamed:
             lost.append(f"cell type names {renamed}: NetPyNE names a cell's type by its "
                         "cellParams rules (tags['label'])")
+    marker: dict[str, Any] = {"version": __version__, PT3D_FLAG: True}
     data["simConfig"] = cfg
     if res is not None:
         data["simData"] = _sim_data(res, cfg, lost)
-    data["nethub"] = {"version": __version__, PT3D_FLAG: True}
+        data["simConfig"] = _named_config(res, cfg, marker, lost)
+    data["nethub"] = marker
     return data, lost
+
+
+def _named_config(res: Results, cfg: dict, marker: dict, lost: list[str]) -> dict:
+    """``cfg`` with the run's name as ``simLabel`` (and ``marker`` saying what was there), or
+    as it is when the run has no name or its simConfig names it otherwise (reported)."""
+    if res.name is None:
+        return cfg
+    label = cfg.get(RUN_NAME_KEY)
+    if label == res.name:
+        marker[RUN_NAME_FLAG] = {"same": True}
+        return cfg
+    if label not in (None, ""):
+        lost.append(f"run name {res.name!r}: not kept (simConfig['{RUN_NAME_KEY}'], NetPyNE's "
+                    f"name of the run, holds {label!r})")
+        return cfg
+    marker[RUN_NAME_FLAG] = {"was": label} if RUN_NAME_KEY in cfg else {"absent": True}
+    return {**cfg, RUN_NAME_KEY: res.name}
 
 
 def _network_notes(net: Network, lost: list[str]) -> None:

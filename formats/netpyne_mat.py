@@ -10,7 +10,9 @@ the replacements (``_restoreFromMat``). Both directions are reproduced here, so 
 
 MATLAB has no one-element lists, booleans or None inside lists: a one-element list elsewhere
 comes back as its element (nethub also restores ``spkt``, ``spkid`` and a one-point ``pt3d``),
-``True``/``False`` as 1/0.
+``True``/``False`` as 1/0. Lists that a numeric or char array would change (mixing integers
+with floats, holding text, ragged: ``[['S', 0], ['M', 0]]``, ``[0, 0.2]``) are written as cell
+arrays, which keep every element; NetPyNE's loader reads them element by element.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def _value(obj: Any, key: str | None, parent: str | None) -> Any:
             value = obj.tolist()
     elif isinstance(obj, np.generic):
         value = obj.item()
+    elif isinstance(obj, str):
+        value = str(obj)
     else:
         value = obj
     if key is not None:  # a struct field: NetPyNE's replacements of dict values
@@ -122,10 +126,49 @@ def _prepare(value: Any, notes: dict[str, int], key: str, where: str) -> Any:
         if any(v is None for v in value):
             _note(notes, "None inside lists cannot be stored in MATLAB; written as NaN")
             value = [np.nan if v is None else v for v in value]
-        return [_prepare(v, notes, key, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [_prepare(v, notes, key, f"{where}[{i}]") for i, v in enumerate(value)]
+        if _needs_cells(value):
+            return _cell_array(items)
+        return items
     if isinstance(value, bool):
         _note(notes, "booleans come back from MATLAB as 1/0")
     return value
+
+
+def _leaves(value: Any, depth: int, kinds: set[str], shapes: set[tuple]) -> bool:
+    """Collect the kinds of the scalars of a nested list (and the lengths at each depth);
+    False when it holds a dict (a struct array, written as before)."""
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, (list, tuple, np.ndarray)):
+        shapes.add((depth, len(value)))
+        return all(_leaves(v, depth + 1, kinds, shapes) for v in value)
+    kinds.add("b" if isinstance(value, bool) else "i" if isinstance(value, int)
+              else "f" if isinstance(value, float) else "s" if isinstance(value, str) else "o")
+    shapes.add((depth, -1))
+    return True
+
+
+def _needs_cells(value: list | tuple) -> bool:
+    """Whether MATLAB would change a list written as a numeric or char array: it mixes kinds
+    of scalars (``[0, 0.2]``: 0 would come back 0.0), holds text (``[['S', 0]]`` would become a
+    padded char matrix) or is ragged. Such lists are written as cell arrays, which keep each
+    element as it is."""
+    kinds: set[str] = set()
+    shapes: set[tuple] = set()
+    if not value or not _leaves(value, 0, kinds, shapes):
+        return False
+    ragged = len({d for d, _ in shapes}) != len(shapes)
+    return ragged or "s" in kinds or "o" in kinds or len(kinds) > 1
+
+
+def _cell_array(items: list) -> np.ndarray:
+    """A 1-D object array (a MATLAB cell array) of ``items``, nested lists as cell arrays too
+    (so that numpy does not turn them into one numeric or char array)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = _cell_array(item) if isinstance(item, list) else item
+    return out
 
 
 def _note(notes: dict[str, int], text: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import nethub
-from nethub.testing import RoundTripTests, example_results, with_v2_features
+from nethub.testing import RoundTripTests, example_results, losses_match, with_v2_features
 
 from .nets import tutorial
 
@@ -27,8 +27,7 @@ RUN_LOSSES = (
     "defaults filled in) is written",
     "traces ['V_soma']: what they record (sec, loc, var) is not in simConfig['recordTraces']",
 )
-RUN_IGNORED = ["traces.index.sec", "versions", "timing", "nranks", "network_hash",
-               "name"]  # the name: see test_run_name_loss_reported
+RUN_IGNORED = ["traces.index.sec", "versions", "timing", "nranks", "network_hash"]
 
 
 class NetpyneCase(RoundTripTests):
@@ -74,34 +73,54 @@ class TestNetpyneMat(NetpyneCase):
     suffix = ".mat"
     expected_losses = (PROVENANCE, *(re.compile(p) for p in MAT_LOSSES))
 
-    def networks(self):  # tut6: see test_mat_mixed_lists
-        return [tutorial("doc_code/tut2.py")]
-
     def expected_network(self, network):
         return network.replace(spec=matlab(network.spec), params=matlab(network.params))
 
 
-@pytest.mark.xfail(strict=True, reason="finding: MAT silently changes lists that mix types: "
-                   "[['S', 0], ['M', 0]] (simConfig analysis include) reads back as a padded "
-                   "char matrix, [0, 0.2] as [0.0, 0.2]; neither is reported lost")
 def test_mat_mixed_lists(tmp_path):
+    """Lists a numeric or char array would change are MAT cell arrays: tut6's
+    ``[['S', 0], ['M', 0]]`` and ``[0, 0.2]`` come back exactly, not as a padded char matrix
+    and ``[0.0, 0.2]``; ragged and text-holding nested lists too."""
     net = tutorial("doc_code/tut6.py")
+    odd = {"mixed": [0, 0.2], "pairs": [["S", 0], ["M", 0]], "ragged": [[1, 2], [3, 4, 5]],
+           "words": [["ab", "c"], ["d", "efg"]], "nested": [[0.5, 1], [[2, "x"], 3.25]]}
+    net = net.replace(spec={**net.spec, "simConfig": {**net.spec["simConfig"], "odd": odd}})
     lost = nethub.save(net, tmp_path / "net.mat")
-    back = nethub.read(tmp_path / "net.mat").network
     case = TestNetpyneMat()
-    assert not case.network_differences(back, net) or len(lost) > len(case.losses(net, []))
+    assert losses_match(lost, case.losses(net, [])) == []
+    back = nethub.read(tmp_path / "net.mat").network
+    assert case.network_differences(back, net) == []
+    assert back.spec["simConfig"]["odd"] == odd
+    include = back.spec["simConfig"]["analysis"]["plotTraces"]["include"]
+    assert include == [["S", 0], ["M", 0]] and type(include[0][1]) is int
 
 
-@pytest.mark.xfail(strict=True, reason="finding: the run's name is neither kept nor reported "
-                   "lost (reads back as 'netpyne'); converters/netpyne_write.py")
 @pytest.mark.parametrize("suffix", [".json", ".pkl", ".mat"])
-def test_run_name_loss_reported(tmp_path, suffix):
+@pytest.mark.parametrize("label", ["(absent)", None, "", "baseline"])
+def test_run_name_kept_in_sim_label(tmp_path, suffix, label):
+    """A run's name travels as simConfig['simLabel'] (NetPyNE's name of the simulation); the
+    run's simConfig reads back as it was (no simLabel, None, an empty one, or the name)."""
     net = tutorial("doc_code/tut2.py")
+    run = example_results(net, name="baseline")
+    if label != "(absent)":
+        run.sim_config = {**run.sim_config, "simLabel": label}
     path = tmp_path / f"net{suffix}"
-    lost = nethub.save((net, [example_results(net, name="baseline")]), path)
+    lost = nethub.save((net, [run]), path)
+    assert not [m for m in lost if "run name" in m]
     back = nethub.read(path, trusted=True) if suffix == ".pkl" else nethub.read(path)
-    named = ("run name", "name of the run", "run's name", "'baseline'")
-    assert back.results[0].name == "baseline" or any(w in n for n in lost for w in named)
+    assert back.results[0].name == "baseline"
+    assert back.results[0].sim_config == run.sim_config
+
+
+def test_run_name_in_conflict_with_sim_label_is_reported(tmp_path):
+    net = tutorial("doc_code/tut2.py")
+    run = example_results(net, name="baseline")
+    run.sim_config = {**run.sim_config, "simLabel": "tut2"}
+    lost = nethub.save((net, [run]), tmp_path / "net.json")
+    assert "run name 'baseline': not kept (simConfig['simLabel'], NetPyNE's name of the run, " \
+        "holds 'tut2')" in lost
+    back = nethub.read(tmp_path / "net.json").results[0]
+    assert back.name == "netpyne" and back.sim_config["simLabel"] == "tut2"
 
 
 # --------------------------------------------------------------------- store schema v2 content
