@@ -322,11 +322,23 @@ def _write_network(box: _Folder, net: Any) -> dict[str, Any]:
 def _write_files(box: _Folder, net: Any) -> list[dict[str, Any]]:
     """Embedded files as ``files/<name>`` members, described (manifest) in model.json."""
     manifest = []
-    for ef in net.files.values():
-        member = f"{FILES_DIR}/{ef.name}"
+    numbered = _clashing(list(net.files))
+    for i, ef in enumerate(net.files.values()):
+        member = f"{FILES_DIR}/{i}/{ef.name}" if numbered else f"{FILES_DIR}/{ef.name}"
         box.write_bytes(member, ef.data)
         manifest.append({**ef.meta(), "file": member, "size": ef.size})
     return manifest
+
+
+def _clashing(names: list[str]) -> bool:
+    """Whether some name is a folder of another (``a`` and ``a/b``), also ignoring case (as
+    some file systems do): then each file goes into a numbered folder of its own."""
+    folded = [n.casefold() for n in names]
+    if len(set(folded)) != len(folded):
+        return True
+    taken = set(folded)
+    return any("/".join(n.split("/")[:k]) in taken for n in folded
+               for k in range(1, n.count("/") + 1))
 
 
 def _read_files(box: _Folder, manifest: Any) -> dict[str, Any]:

@@ -23,14 +23,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from nethub.celltypes import CompartmentalCell, PointCell, Population, Section, StimSource, SynMech
-from nethub.network import TABLE_SCHEMAS, Network
+from nethub.embedded import FILE_ROLES, EmbeddedFile
+from nethub.network import ROTATION_COLUMNS, TABLE_SCHEMAS, Network
 from nethub.results import Results, Traces
 from nethub.table import Categorical, Ragged, Table
 
 __all__ = [
     "CHARS", "NAMES", "RUN_NAMES", "FLOATS", "FINITE", "NUMERIC_DTYPES", "JSON", "JSON_NO_NAN",
     "AWKWARD", "unique_names", "sections", "cell_type", "categorical", "ragged", "extra_columns",
-    "table", "networks", "awkward_network", "results", "named_runs",
+    "table", "networks", "awkward_network", "results", "named_runs", "embedded_files",
+    "v2_columns", "FILE_NAMES",
 ]
 
 # HDF5 variable-length strings cannot hold U+0000 (documented in docs/store.md); surrogates are
@@ -156,20 +158,64 @@ def table(draw, tname: str, n: int, gid_cols: dict[str, list[int]],
         elif draw(st.booleans()):  # else: left to the declared default
             cols[cname] = draw(hnp.arrays(spec.kind, n, elements=FLOATS
                                           if spec.kind == "float64" else None))
-    cols.update(extra_columns(draw, n, set(schema)))
+    extra = v2_columns(draw, tname, n)
+    cols.update(extra_columns(draw, n, set(schema) | set(extra)))
+    cols.update(extra)
     return Table(cols, schema, n=n)
+
+
+#: Embedded file names (relative POSIX paths, as ``nethub.embedded`` requires).
+FILE_NAMES = st.lists(st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd", "Lo"),
+                                            whitelist_characters="_-.é"), min_size=1,
+                              max_size=5).filter(lambda p: p not in (".", "..")),
+                      min_size=1, max_size=3).map("/".join)
+FILE_ROLES_DRAWN = [r for r in FILE_ROLES if r != "mod"] + ["x-custom"]
+
+
+def embedded_files(draw) -> dict[str, EmbeddedFile]:
+    """0-2 embedded files (any bytes, roles other than 'mod')."""
+    out = {}
+    for name in draw(st.lists(FILE_NAMES, max_size=2, unique=True)):
+        out[name] = EmbeddedFile(name, draw(st.sampled_from(FILE_ROLES_DRAWN)),
+                                 draw(st.text(CHARS, max_size=8)) or name,
+                                 draw(st.binary(max_size=24)))
+    return out
+
+
+def v2_columns(draw, tname: str, n: int) -> dict:
+    """Some of store schema v2's known extra columns: rotations and a per-format id on cells,
+    ``param.tau2`` and ``nml.segment_id`` on connections (each drawn or not)."""
+    cols: dict = {}
+    if tname == "cells":
+        if draw(st.booleans()):
+            for name in ROTATION_COLUMNS:
+                cols[name] = draw(hnp.arrays(np.float64, n, elements=FLOATS))
+        if draw(st.booleans()):
+            cols["sonata.node_type_id"] = draw(hnp.arrays(np.int64, n))
+    elif tname == "connections":
+        if draw(st.booleans()):
+            cols["param.tau2"] = draw(hnp.arrays(np.float64, n, elements=FLOATS))
+        if draw(st.booleans()):
+            cols["nml.segment_id"] = draw(hnp.arrays(np.int64, n))
+    return cols
 
 
 @st.composite
 def networks(draw) -> Network:
-    """Random networks (0-10 cells) with every table, model document and column kind."""
+    """Random networks (0-10 cells) with every table, model document and column kind, and
+    store schema v2's additions (embedded files, populations without a cell type, tags and
+    provenance of mechanisms and sources, rotations, ``param.*`` and per-format columns)."""
     types = {n: draw(cell_type(n)) for n in draw(unique_names(0, 3))}
+    small = st.dictionaries(NAMES, JSON, max_size=1)
     syns = {n: SynMech(n, draw(NAMES), draw(st.dictionaries(NAMES, JSON, max_size=2)),
-                       loc=draw(st.none() | st.floats(0, 1))) for n in draw(unique_names(0, 3))}
-    pops = {n: Population(n, draw(st.sampled_from(list(types))), draw(st.integers(0, 9)),
+                       loc=draw(st.none() | st.floats(0, 1)), tags=draw(small),
+                       provenance=draw(small)) for n in draw(unique_names(0, 3))}
+    pops = {n: Population(n, draw(st.none() | st.sampled_from(list(types))),
+                          draw(st.integers(0, 9)),
                           tags=draw(st.dictionaries(NAMES, JSON, max_size=2)))
             for n in (draw(unique_names(0, 3)) if types else [])}
-    stims = {n: StimSource(n, draw(NAMES), draw(st.dictionaries(NAMES, JSON, max_size=2)))
+    stims = {n: StimSource(n, draw(NAMES), draw(st.dictionaries(NAMES, JSON, max_size=2)),
+                           tags=draw(small), provenance=draw(small))
              for n in draw(unique_names(0, 2))}
     gids = draw(st.lists(st.integers(-(2**40), 2**40), max_size=10, unique=True))
     refs = {"pop": list(pops), "cell_type": list(types), "syn_mech": list(syns),
@@ -188,6 +234,7 @@ def networks(draw) -> Network:
         params=draw(st.dictionaries(NAMES, JSON, max_size=3)),
         provenance=draw(st.dictionaries(NAMES, JSON, max_size=2)),
         rxd=draw(st.none() | st.dictionaries(NAMES, JSON, max_size=2)),
+        files=embedded_files(draw),
         **others,
     )
 

@@ -296,3 +296,18 @@ def test_embedded_file_sha256_checked(tmp_path):
     (path / "model.json").write_text(json.dumps(head))
     with pytest.raises(FormatError, match="not inside the container"):
         nethub.read(path)
+
+
+def test_embedded_file_names_that_clash_on_disk(tmp_path):
+    """'a' and 'a/b' (or names equal but for case) cannot both be files of a folder: each goes
+    into a numbered folder of its own, and reads back under its name."""
+    from nethub.embedded import EmbeddedFile
+    from nethub.testing import example_network
+
+    files = {n: EmbeddedFile(n, "source", n, n.encode()) for n in ("a", "a/b", "A/c", "B")}
+    net = example_network().replace(files=files)
+    for name in ("clash.csv", "clash.csv.zip"):
+        nethub.save(net, tmp_path / name)
+        back = nethub.read(tmp_path / name).network
+        assert {k: f.data for k, f in back.files.items()} == {n: n.encode() for n in files}
+    assert (tmp_path / "clash.csv" / "files" / "1" / "a" / "b").read_bytes() == b"a/b"
