@@ -125,10 +125,12 @@ def ragged(draw, n: int) -> Ragged:
 
 
 def extra_columns(draw, n: int, taken: set[str]) -> dict:
-    """Up to three undeclared columns (numeric, categorical or ragged) not named in ``taken``."""
+    """Up to three undeclared columns (numeric, categorical or ragged) not named in ``taken``
+    (names without a dot: dotted names are per-format or ``param.*`` columns, which have rules
+    of their own, see :func:`v2_columns`)."""
     cols = {}
     for name in draw(unique_names(0, 3)):
-        if name in taken:
+        if name in taken or "." in name:
             continue
         kind = draw(st.sampled_from(NUMERIC_DTYPES + ["category", "ragged"]))
         if kind == "category":
