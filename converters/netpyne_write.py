@@ -21,7 +21,7 @@ import numpy as np
 
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.celltypes import jsonable as _plain
-from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network, param_column
+from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, ROTATION_COLUMNS, Network, param_column
 from nethub.results import Results, select_run
 from nethub.table import Categorical, Ragged
 from nethub.version import __version__
@@ -489,7 +489,10 @@ def _v2_notes(net: Network, lost: list[str]) -> None:
             if fields:
                 lost.append(f"{what} '{name}': {' and '.join(fields)} not carried by NetPyNE "
                             "files")
-    if ROTATION_COLUMN in net.cells:
-        n = int((~np.isnan(np.asarray(net.cells[ROTATION_COLUMN], dtype=float))).sum())
-        note_loss(lost, f"cells column '{ROTATION_COLUMN}'", n, "dropped; the saved pt3d are "
-                  "rotated by it", "cells")
+    for name in ROTATION_COLUMNS:
+        if name not in net.cells:
+            continue
+        n = int((~np.isnan(np.asarray(net.cells[name], dtype=float))).sum())
+        what = ("dropped; the saved pt3d are rotated by it" if name == ROTATION_COLUMN else
+                "kept as a cell tag, which NetPyNE's loader does not apply to the cell's pt3d")
+        note_loss(lost, f"cells column '{name}'", n, what, "cells")

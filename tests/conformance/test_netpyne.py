@@ -133,13 +133,17 @@ V2_LOSSES = (
     "embedded file 'params/ampa.json' (params): not carried by NetPyNE files",
     "synaptic mechanism 'exc': tags and provenance not carried by NetPyNE files",
     "stimulation source 'bkg': tags and provenance not carried by NetPyNE files",
+    "cells column 'rot_x': kept as a cell tag, which NetPyNE's loader does not apply to the "
+    "cell's pt3d (14 cells)",
     "cells column 'rot_y': dropped; the saved pt3d are rotated by it (20 cells)",
+    "cells column 'rot_z': kept as a cell tag, which NetPyNE's loader does not apply to the "
+    "cell's pt3d (10 cells)",
 )
 
 
 def without_v2_losses(net):
     """``net`` as NetPyNE files give it back: what V2_LOSSES names removed (rot_x, rot_z and
-    sonata.node_type_id are carried, as cell tags)."""
+    sonata.node_type_id are carried, as cell tags, back to nethub)."""
     def bare(docs):
         return {k: dataclasses.replace(v, tags={}, provenance={}) for k, v in docs.items()}
 
@@ -194,14 +198,18 @@ def test_example_network_v2_in_netpyne_json(tmp_path):
     net = example_network()
     lost = nethub.save(net, tmp_path / "net.json")
     assert [m for m in lost if "pyr.swc" in m or "ampa.json" in m or "tau2" in m
-            or "segment_id" in m or "rot_y" in m or "tags" in m or "point cells" in m] == [
+            or "segment_id" in m or "rot_" in m or "tags" in m or "point cells" in m] == [
         "connections column 'param.tau2': no place in conns; dropped (2 connections)",
         "connections column 'nml.segment_id': no place in conns; dropped (6 connections)",
         "embedded file 'morphologies/pyr.swc' (morphology): not carried by NetPyNE files",
         "embedded file 'params/ampa.json' (params): not carried by NetPyNE files",
         "synaptic mechanism 'AMPA': tags and provenance not carried by NetPyNE files",
         "stimulation source 'bg': tags and provenance not carried by NetPyNE files",
+        "cells column 'rot_x': kept as a cell tag, which NetPyNE's loader does not apply to "
+        "the cell's pt3d (3 cells)",
         "cells column 'rot_y': dropped; the saved pt3d are rotated by it (3 cells)",
+        "cells column 'rot_z': kept as a cell tag, which NetPyNE's loader does not apply to "
+        "the cell's pt3d (2 cells)",
         "1 connection(s) onto point cells are written, but NetPyNE 1.1's loader does not "
         "re-create them (PointCell has no addConnsNEURONObj)"]
     back = nethub.read(tmp_path / "net.json").network
