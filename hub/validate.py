@@ -655,6 +655,8 @@ def _validate_run(rep: _Report, res: h5py.Group, name: str, gids: np.ndarray | N
             _read_json_doc(rep, g, doc, f"{path}/{doc}")
     _validate_spikes(rep, g, path, gids)
     _validate_traces(rep, g, path, gids)
+    for key in (g["trace_groups"] if isinstance(g.get("trace_groups"), h5py.Group) else ()):
+        _validate_traces(rep, g["trace_groups"], f"{path}/trace_groups", gids, key)
     if "lfp" in g:
         _validate_lfp(rep, g, path)
     run_hash = g.attrs.get("network_hash")
@@ -686,10 +688,11 @@ def _validate_spikes(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | 
                             f"table: {_first(bad)}")
 
 
-def _validate_traces(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | None) -> None:
-    tpath = f"{path}/traces"
+def _validate_traces(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | None,
+                     name: str = "traces") -> None:
+    tpath = f"{path}/{name}"
     with rep.guard(tpath):
-        tr = _group(rep, g, "traces", tpath)
+        tr = _group(rep, g, name, tpath)
         if tr is None:
             return
         index = _group(rep, tr, "index", f"{tpath}/index")
