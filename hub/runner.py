@@ -29,7 +29,7 @@ from .network import Network
 from .results import Results
 from .runconfig import RunConfig
 from .sim import neuron_env, run_store, under_mpi
-from .sim.launch import run_job
+from .sim.launch import JOB_ENV, run_job
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
 from .specs.unsupported import check_not_simulated
 from .specs.values import check_run_config
@@ -105,10 +105,16 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
         check_writable(out, store)  # before NEURON or any rank starts
     config = with_mpi_options(given or store_run_config(store, overrides), nprocs, timeout,
                               cost_model)
-    if (config.nranks > 1 or config.timeout is not None) and not under_mpi():
+    if (config.nranks > 1 or config.timeout is not None) and not (under_mpi() or launched()):
         trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
         return _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
     return run_store(store, config, out, checked, trusted=trusted)
+
+
+def launched() -> bool:
+    """Whether this process is a rank of a job :func:`simulate` launched (it runs the store
+    itself, whatever the RunConfig's ``nranks`` and ``timeout``)."""
+    return bool(os.environ.get(JOB_ENV))
 
 
 def with_mpi_options(config: RunConfig, nprocs: int | None = None,
