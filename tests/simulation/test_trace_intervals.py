@@ -7,6 +7,7 @@ traces at other intervals are stored in the run's ``trace_groups`` (docs/store.m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -108,4 +109,13 @@ def test_intervals_under_mpiexec(tmp_path_factory):
         assert res is None
         return
     assert res.nranks == nhost
+    _check(res, _reference())
+
+
+@pytest.mark.neuron
+def test_intervals_on_coreneuron(tmp_path):
+    """CoreNEURON records every step; each group is thinned to NEURON's samples."""
+    config = dataclasses.replace(_config(), engine="coreneuron")
+    res = nethub.simulate(_store(tmp_path / "plain.h5"), config, output=tmp_path / "core.h5")
+    assert res.meta["engine"] == "coreneuron"
     _check(res, _reference())
