@@ -592,7 +592,8 @@ def list_runs(path: str | os.PathLike) -> list[dict[str, Any]]:
                 "n_spikes": int(g["spikes/time"].shape[0]),
                 "duration": cfg.get("duration") if isinstance(cfg, dict) else None,
                 "nranks": int(g.attrs.get("nranks", 1)),
-                "n_traces": int(g["traces/index"].attrs["n_rows"]),
+                "n_traces": int(g["traces/index"].attrs["n_rows"]) + sum(  # + trace groups
+                    int(t["index"].attrs["n_rows"]) for t in g.get("trace_groups", {}).values()),
                 "created": _decode(g.attrs.get("created", "")),
             })
     return out

@@ -20,6 +20,7 @@ import pytest
 import nethub
 from nethub.results import trace_group_name
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
+from nethub.store import list_runs
 from nethub.validate import validate_store
 
 from .conftest import serial_env
@@ -85,6 +86,7 @@ def test_intervals_on_one_and_two_ranks(tmp_path):
     _check(one, ref)
     assert one.equals(nethub.load_results(tmp_path / "one.h5"))
     assert validate_store(tmp_path / "one.h5") == []
+    assert list_runs(tmp_path / "one.h5")[0]["n_traces"] == 2 + 5 + 1 + 1
     with h5py.File(tmp_path / "one.h5", "r+") as f:  # a group is checked as traces/ is
         del f[f"results/{one.name}/trace_groups/dt_0.5/time"]
     found = validate_store(tmp_path / "one.h5")
