@@ -14,7 +14,7 @@ import pytest
 from neuron import h
 
 import nethub
-from nethub.sim import simulate
+from nethub.runner import simulate
 from nethub.sim.engine import Engine
 from nethub.sim.rotation import rotate_points
 from nethub.table import Categorical, Table
