@@ -37,7 +37,8 @@ from .nodes import NodePopulation
 from .nodesets import write_node_sets
 from .types import write_types_csv
 
-__all__ = ["write_nodes", "write_edges", "write_circuit", "edge_index", "SONATA_MAGIC"]
+__all__ = ["write_nodes", "write_edges", "write_circuit", "edge_index", "fill_from_types",
+           "SONATA_MAGIC"]
 
 SONATA_MAGIC = 0x0A7A
 _STR = h5py.string_dtype("utf-8")
@@ -63,8 +64,9 @@ def write_nodes(path: str | os.PathLike[str], populations: Mapping[str, NodePopu
                                                             f"nodes {name}.node_type_id"))
             grp.create_dataset("node_group_id", data=np.zeros(n, np.uint32))
             grp.create_dataset("node_group_index", data=np.arange(n, dtype=np.uint64))
-            _write_group(grp.create_group("0"), pop.attributes, pop.dynamics_params,
-                         f"nodes {name}")
+            _write_group(grp.create_group("0"),
+                         fill_from_types(pop.attributes, pop.types, pop.node_type_ids),
+                         pop.dynamics_params, f"nodes {name}")
 
 
 def write_edges(path: str | os.PathLike[str], populations: Mapping[str, EdgePopulation],
@@ -91,14 +93,34 @@ def write_edges(path: str | os.PathLike[str], populations: Mapping[str, EdgePopu
                                                             f"edges {name}.edge_type_id"))
             grp.create_dataset("edge_group_id", data=np.zeros(n, np.uint32))
             grp.create_dataset("edge_group_index", data=np.arange(n, dtype=np.uint64))
-            _write_group(grp.create_group("0"), pop.attributes, pop.dynamics_params,
-                         f"edges {name}")
+            _write_group(grp.create_group("0"),
+                         fill_from_types(pop.attributes, pop.types, pop.edge_type_ids),
+                         pop.dynamics_params, f"edges {name}")
             idx = grp.create_group("indices")
             for direction, ids, node_pop in (
                     ("source_to_target", pop.source_node_ids, pop.source_population),
                     ("target_to_source", pop.target_node_ids, pop.target_population)):
                 n_nodes = counts.get(node_pop, int(ids.max()) + 1 if len(ids) else 0)
                 _write_index(idx.create_group(direction), ids, n_nodes)
+
+
+def fill_from_types(attributes: pd.DataFrame, types: pd.DataFrame, type_ids: np.ndarray
+                    ) -> pd.DataFrame:
+    """``attributes`` with its missing values taken from the types table where it has the
+    same column (a row whose node group lacked an attribute gets its type's value), so that a
+    single-group file keeps what a multi-group population meant (HDF5 wins on reading)."""
+    shared = [c for c in attributes.columns
+              if c in types.columns and attributes[c].isna().any()]
+    if not shared:
+        return attributes
+    out = attributes.copy()
+    typed = types.reindex(np.asarray(type_ids, np.int64))
+    for col in shared:
+        fill = pd.Series(typed[col].to_numpy(), index=out.index)
+        merged = out[col].astype(object).where(out[col].notna(), fill)
+        numeric = pd.to_numeric(merged, errors="coerce")
+        out[col] = numeric if numeric.notna().sum() == merged.notna().sum() else merged
+    return out
 
 
 def _uint64(values: np.ndarray, where: str) -> np.ndarray:

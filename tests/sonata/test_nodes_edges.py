@@ -131,3 +131,30 @@ def test_foreign_files_are_located_errors(tmp_path):
         read_edges(tmp_path / "x.h5")
     with pytest.raises(FormatError, match="does not exist"):
         read_nodes(tmp_path / "missing.h5")
+
+
+def test_bmtk_files_agree_with_libsonata_where_it_reads_them():
+    """libsonata reads BMTK's nodes and edge rows (not its index spelling): same values."""
+    (pop,) = read_edges(NET / "lgn_v1_edges.h5").values()
+    ref = libsonata.EdgeStorage(str(NET / "lgn_v1_edges.h5")).open_population("lgn_to_v1")
+    sel = libsonata.Selection(np.arange(ref.size))
+    assert np.array_equal(ref.source_nodes(sel), pop.source_node_ids)
+    assert np.array_equal(ref.target_nodes(sel), pop.target_node_ids)
+    assert np.array_equal(ref.get_attribute("nsyns", sel), pop.attributes["nsyns"])
+    (nodes,) = read_nodes(NET / "lgn_nodes.h5").values()
+    ref = libsonata.NodeStorage(str(NET / "lgn_nodes.h5")).open_population("lgn")
+    assert np.array_equal(ref.get_attribute("x", libsonata.Selection(np.arange(ref.size))),
+                          nodes.attributes["x"])
+
+
+def test_nine_cells_biophysical_edges():
+    net = FIXTURES / "9_cells" / "network"
+    (pop,) = read_edges(net / "excvirt_cortex_edges.h5",
+                        net / "excvirt_cortex_edge_types.csv").values()
+    table = pop.table()
+    assert (pop.source_population, pop.target_population) == ("excvirt", "cortex")
+    assert table["sec_id"].dtype == np.int32 and table["sec_x"].between(0, 1).all()
+    assert set(table["model_template"]) == {"Exp2Syn"} and set(table["delay"]) == {2.0}
+    (cortex,) = read_nodes(net / "cortex_nodes.h5", net / "cortex_node_types.csv").values()
+    assert cortex.table()["model_template"].str.startswith("nml:").all()
+    assert cortex.table()["dynamics_params"].isna().all()  # "NONE" in the CSV

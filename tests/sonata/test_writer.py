@@ -13,7 +13,9 @@ from nethub.errors import FormatError
 from nethub.formats.sonata.config import load_config
 from nethub.formats.sonata.edges import read_edges
 from nethub.formats.sonata.nodes import read_nodes
-from nethub.formats.sonata.writer import edge_index, write_circuit
+from nethub.formats.sonata.nodesets import load_node_sets, resolve_node_set
+from nethub.formats.sonata.types import write_types_csv
+from nethub.formats.sonata.writer import edge_index, write_circuit, write_nodes
 
 from .conftest import FIXTURES
 
@@ -120,3 +122,37 @@ def test_failed_write_leaves_nothing(tmp_path, written):
     write_circuit(tmp_path / "full", {"lgn": nodes["lgn"]}, overwrite=True)
     assert sorted(p.name for p in (tmp_path / "full").iterdir()) == [
         "circuit_config.json", "network", "node_sets.json"]
+
+
+def test_bmtk_filters_match_our_node_sets(written, monkeypatch):
+    """BMTK's node filter (what its node sets use; pandas<3, see requirements-test.txt)
+    selects the nodes our resolver selects, on the exported files."""
+    nodes, _, out, _ = written
+    f = bmtk_sonata.File(data_files=str(out / "network/v1_nodes.h5"),
+                         data_type_files=str(out / "network/v1_node_types.csv"))
+    got = sorted(int(n.node_id) for n in f.nodes["v1"].filter(model_name="LIF_inh"))
+    ours = resolve_node_set("inh", load_node_sets(out / "node_sets.json"), nodes)
+    assert got == ours["v1"].tolist() and len(got) > 0
+
+
+def test_two_group_population_exported_for_libsonata(tmp_path):
+    """A population libsonata cannot open (two node groups) is written as one group that
+    libsonata reads with the same values (strings, @library labels, dynamics_params)."""
+    from .test_nodes_edges import _two_group_file
+
+    types = _two_group_file(tmp_path / "n.h5")
+    (pop,) = read_nodes(tmp_path / "n.h5", types).values()
+    write_nodes(tmp_path / "out.h5", {"cells": pop})
+    lib = libsonata.NodeStorage(str(tmp_path / "out.h5")).open_population("cells")
+    sel = libsonata.Selection(np.arange(4))
+    # rows whose group lacked model_name get their type's value (HDF5 wins on reading)
+    assert list(lib.get_attribute("model_name", sel)) == ["hdf_a", "csv_two", "hdf_c", "csv_two"]
+    assert list(lib.get_attribute("layer", sel)) == ["", "L4", "", "L5"]
+    assert np.array_equal(lib.get_attribute("x", sel), pop.attributes["x"], equal_nan=True)
+    assert np.array_equal(lib.get_dynamics_attribute("tau", sel),
+                          pop.dynamics_params["tau"], equal_nan=True)
+    write_types_csv(tmp_path / "out.csv", pop.types, "node_type_id")
+    (back,) = read_nodes(tmp_path / "out.h5", tmp_path / "out.csv").values()
+    merged = back.table()
+    assert merged["model_name"].tolist() == pop.table()["model_name"].tolist()
+    assert merged["model_type"].tolist()[0] == "point process"
