@@ -64,7 +64,12 @@ def read_ids(grp: h5py.Group, name: str, n: int | None = None, *, required: bool
         return values.astype(np.int64)
     if ds.dtype.kind not in "iu":
         raise FormatError(f"{where} must be an integer dataset, not {ds.dtype}")
-    return ds[()].astype(np.int64)
+    values = ds[()]
+    if values.dtype == np.uint64:
+        if values.size and values.max() >= 2**63:
+            raise FormatError(f"{where} holds ids of 2**63 or more")
+        return values.view(np.int64)  # same bits for ids below 2**63: no copy
+    return values.astype(np.int64, copy=False)
 
 
 def group_names(pop: h5py.Group) -> list[str]:
@@ -116,12 +121,20 @@ def _gather(grp: h5py.Group, rows: np.ndarray, index: np.ndarray, library: h5py.
             _skip(skipped, f"{where}: {ds.shape[0]} values, but rows index up to "
                   f"{int(index.max())}")
             continue
-        values = decode_strings(ds)[index] if index.size else decode_strings(ds)[:0]
+        values = decode_strings(ds)
+        if not _is_identity(index, len(values)):
+            values = values[index]
         if library is not None and name in library:
             values = _enumerate(library[name], values, where, skipped)
             if values is None:
                 continue
         out.setdefault(name, []).append((rows, values))
+
+
+def _is_identity(index: np.ndarray, size: int) -> bool:
+    """True when ``index`` is ``0..size-1`` (one group in file order: no gather needed)."""
+    return len(index) == size and (size == 0 or (index[0] == 0 and index[-1] == size - 1 and
+                                                 bool(np.all(np.diff(index) == 1))))
 
 
 def _skip(skipped: list[str], text: str) -> None:
@@ -143,6 +156,9 @@ def _assemble(pieces: dict[str, list[tuple[np.ndarray, np.ndarray]]], n: int) ->
     columns = {}
     for name, parts in pieces.items():
         covered = sum(len(rows) for rows, _ in parts)
+        if len(parts) == 1 and covered == n and _is_identity(parts[0][0], n):
+            columns[name] = parts[0][1]  # the whole column, in order: no copy
+            continue
         kinds = {values.dtype.kind for _, values in parts}
         if kinds == {"O"} or "O" in kinds:
             col = np.full(n, None, dtype=object)
@@ -153,4 +169,5 @@ def _assemble(pieces: dict[str, list[tuple[np.ndarray, np.ndarray]]], n: int) ->
         for rows, values in parts:
             col[rows] = values
         columns[name] = col
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+    # copy=False keeps one block per column (no consolidation copy of large columns)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)

@@ -164,7 +164,10 @@ def edge_index(ids: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size and ids.max() >= n_nodes:
         raise FormatError(f"edge index: node id {int(ids.max())} >= node count {n_nodes}")
-    order = np.argsort(ids, kind="stable")
+    if ids.size and np.all(ids[1:] >= ids[:-1]):
+        order = np.arange(len(ids))  # already sorted (e.g. edges grouped by target)
+    else:
+        order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     breaks = np.ones(len(ids), bool)
     breaks[1:] = (sorted_ids[1:] != sorted_ids[:-1]) | (order[1:] != order[:-1] + 1)
