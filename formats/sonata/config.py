@@ -37,10 +37,12 @@ logger = logging.getLogger(__name__)
 _VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 #: Keys whose string values are paths (resolved against the config's folder) wherever they
 #: occur; besides these, every key ending in ``_file`` or ``_dir`` is a path, except the
-#: ones in :data:`_OUTPUT_RELATIVE`.
+#: ones in :data:`_OUTPUT_RELATIVE`; so are the members of ``components`` and of a
+#: population's ``alternate_morphologies``.
 PATH_KEYS = frozenset({"network", "simulation", "morphologies_dir", "input_file",
                        "electrodes_file", "spike_file", "node_sets_file"})
-#: Keys that are relative to ``output.output_dir``, not to the config's folder.
+#: Keys of ``output`` and ``reports`` that are relative to ``output.output_dir``, not to the
+#: config's folder.
 _OUTPUT_RELATIVE = frozenset({"spikes_file", "log_file", "file_name", "spikes_file_csv",
                               "spikes_file_nwb"})
 
@@ -309,12 +311,12 @@ def _substitute_str(text: str, variables: Mapping[str, Any], path: Path, where: 
 
 
 def _is_path_key(key: str, parents: tuple[str, ...]) -> bool:
-    if key in _OUTPUT_RELATIVE:
+    if key in _OUTPUT_RELATIVE and parents and parents[0] in ("output", "reports"):
         return False
     if key == "network" and parents:
         return False
     return key in PATH_KEYS or key.endswith(("_file", "_dir")) or (
-        bool(parents) and parents[0] == "components")
+        bool(parents) and (parents[0] == "components" or parents[-1] == "alternate_morphologies"))
 
 
 def _resolve_paths(obj: Any, base: Path, parents: tuple[str, ...]) -> Any:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from nethub.errors import FormatError
 
-__all__ = ["GroupColumns", "read_groups", "read_ids", "decode_strings", "group_names"]
+__all__ = ["GroupColumns", "read_groups", "read_ids", "decode_strings", "group_names",
+           "check_population_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,15 @@ class GroupColumns:
     attributes: pd.DataFrame
     dynamics_params: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
+
+
+def check_population_name(name: object, what: str) -> str:
+    """``name`` if it can name an HDF5 population group (a non-empty str without ``/``, not
+    ``.`` or ``..``); FormatError naming ``what`` otherwise."""
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise FormatError(f"{what}: population name {name!r} is not usable as an HDF5 group "
+                          "name (non-empty, no '/')")
+    return name
 
 
 def decode_strings(ds: h5py.Dataset) -> np.ndarray:

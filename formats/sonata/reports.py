@@ -22,6 +22,7 @@ import numpy as np
 from nethub.errors import FormatError
 
 from .atomic import atomic_file
+from .groups import check_population_name
 from .nodes import open_h5
 from .spikes import _text
 
@@ -125,7 +126,8 @@ def write_report(path: str | os.PathLike[str], populations: Mapping[str, ReportP
         f.attrs["version"] = np.array([0, 1], np.uint32)
         root = f.create_group("report")
         for name, pop in populations.items():
-            _write_population(root.create_group(name), name, pop)
+            _write_population(root.create_group(check_population_name(name, "report")),
+                              name, pop)
 
 
 def _write_population(grp: h5py.Group, name: str, pop: ReportPopulation) -> None:

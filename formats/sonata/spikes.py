@@ -30,6 +30,7 @@ import pandas as pd
 from nethub.errors import FormatError
 
 from .atomic import atomic_file
+from .groups import check_population_name
 from .nodes import open_h5
 
 __all__ = ["SpikePopulation", "read_spikes", "write_spikes", "spikes_frame",
@@ -238,7 +239,7 @@ def _write_population(root: h5py.Group, name: str, ids: np.ndarray, times: np.nd
         order = np.lexsort((times, ids))
     else:
         order = np.arange(len(ids))
-    grp = root.create_group(name)
+    grp = root.create_group(check_population_name(name, "spikes"))
     grp.attrs.create("sorting", SORTING_ENUM[sorting], dtype=SORTING_DTYPE)
     grp.create_dataset("node_ids", data=ids[order].astype(np.uint64))
     ds = grp.create_dataset("timestamps", data=times[order].astype(np.float64))

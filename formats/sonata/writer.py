@@ -33,6 +33,7 @@ from nethub.errors import FormatError
 
 from .atomic import atomic_dir, atomic_file
 from .edges import EdgePopulation
+from .groups import check_population_name
 from .nodes import NodePopulation
 from .nodesets import write_node_sets
 from .types import write_types_csv
@@ -57,7 +58,7 @@ def write_nodes(path: str | os.PathLike[str], populations: Mapping[str, NodePopu
         _file_header(f)
         root = f.create_group("nodes")
         for name, pop in populations.items():
-            grp = root.create_group(name)
+            grp = root.create_group(check_population_name(name, f"{path}: nodes"))
             n = len(pop)
             grp.create_dataset("node_id", data=_uint64(pop.node_ids, f"nodes {name}.node_id"))
             grp.create_dataset("node_type_id", data=_uint64(pop.node_type_ids,
@@ -81,7 +82,7 @@ def write_edges(path: str | os.PathLike[str], populations: Mapping[str, EdgePopu
         _file_header(f)
         root = f.create_group("edges")
         for name, pop in populations.items():
-            grp = root.create_group(name)
+            grp = root.create_group(check_population_name(name, f"{path}: edges"))
             n = len(pop)
             for key, ids, node_pop in (("source_node_id", pop.source_node_ids,
                                         pop.source_population),

@@ -86,3 +86,20 @@ def test_unreadable_and_self_including_configs(tmp_path):
     _write(tmp_path / "loop.json", {"network": "./loop.json"})
     with pytest.raises(FormatError, match="include each other"):
         load_config(tmp_path / "loop.json")
+
+
+def test_which_values_are_paths(tmp_path):
+    doc = {"output": {"output_dir": "out", "spikes_file": "s.h5"},
+           "reports": {"v": {"file_name": "v.h5", "variable_name": "v"}},
+           "inputs": {"replay": {"spike_file": "in/r.h5", "node_set": "All"}},
+           "networks": {"nodes": [{"nodes_file": "n.h5", "populations": {"p": {
+               "alternate_morphologies": {"h5v1": "morph/h5"}, "type": "biophysical"}}}]}}
+    cfg = load_config(_write(tmp_path / "s.json", doc))
+    assert cfg.output["spikes_file"] == "s.h5"
+    assert cfg.output_path("spikes_file") == tmp_path / "out" / "s.h5"
+    assert cfg.reports["v"]["file_name"] == "v.h5"
+    assert cfg.inputs["replay"]["spike_file"] == str(tmp_path / "in" / "r.h5")
+    assert cfg.inputs["replay"]["node_set"] == "All"
+    props = cfg.nodes[0].populations["p"]
+    assert props == {"alternate_morphologies": {"h5v1": str(tmp_path / "morph" / "h5")},
+                     "type": "biophysical"}

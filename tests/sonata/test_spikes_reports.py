@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import h5py
 import libsonata
 import numpy as np
 import pytest
@@ -92,3 +93,23 @@ def test_written_report_read_by_libsonata_and_bmtk(tmp_path):
     assert rep.variable(population="cortex") == "v" and rep.dt(population="cortex") == 0.25
     back = read_report(path)["cortex"]
     assert np.array_equal(back.data, data) and back.columns_of(0) == slice(1, 3)
+
+
+def test_old_bmtk_report_layout_and_bad_names(tmp_path):
+    """BMTK's older reports keep data and mapping (gids, element_id, index_pointer) at the
+    root; their population is the caller's default."""
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.ones((5, 2))
+        f["mapping/gids"] = np.array([7], np.uint64)
+        f["mapping/element_id"] = np.array([0, 1], np.uint64)
+        f["mapping/element_pos"] = np.array([0.5, 0.5])
+        f["mapping/index_pointer"] = np.array([0, 2], np.uint64)
+        f["mapping/time"] = np.array([0.0, 5.0, 1.0])
+    (name, pop), = read_report(path, default_population="cortex").items()
+    assert name == "cortex" and pop.node_ids.tolist() == [7] and pop.columns_of(7) == slice(0, 2)
+    with pytest.raises(FormatError, match="population name 'a/b'"):
+        write_report(tmp_path / "x.h5", {"a/b": pop})
+    with pytest.raises(FormatError, match="population name ''"):
+        write_spikes(tmp_path / "x.h5", {"": (np.array([1]), np.array([1.0]))})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.h5"]
