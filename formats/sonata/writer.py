@@ -228,7 +228,9 @@ def write_circuit(out_dir: str | os.PathLike[str], nodes: Mapping[str, NodePopul
     components : mapping, optional
         The circuit config's ``components`` (paths relative to ``out_dir``).
     population_properties : mapping, optional
-        Population -> its ``populations`` block entry (e.g. ``{"type": "point_neuron"}``).
+        Population -> its ``populations`` block entry (e.g. ``{"type": "point_neuron"}``);
+        default: the ``type`` its nodes' common ``model_type`` implies (BMTK's
+        ``point_process`` -> ``point_neuron``).
     simulation : mapping, optional
         Simulation config members (``run``, ``conditions``, ``inputs``, ``reports``,
         ``output``, ...); ``network``, ``node_sets_file``, a ``run.random_seed`` (0) and
@@ -247,7 +249,8 @@ def write_circuit(out_dir: str | os.PathLike[str], nodes: Mapping[str, NodePopul
     with atomic_dir(out_dir, overwrite) as tmp:
         net = tmp / "network"
         net.mkdir()
-        node_entries = [_write_node_file(net, name, pop, props.get(name, {}))
+        node_entries = [_write_node_file(net, name, pop,
+                                         props.get(name, _default_properties(pop)))
                         for name, pop in nodes.items()]
         edge_entries = [_write_edge_file(net, name, pop, counts, props.get(name, {}))
                         for name, pop in edges.items()]
@@ -264,6 +267,24 @@ def write_circuit(out_dir: str | os.PathLike[str], nodes: Mapping[str, NodePopul
             _write_json(tmp / "simulation_config.json", _simulation_doc(simulation))
     return out_dir / ("simulation_config.json" if simulation is not None
                       else "circuit_config.json")
+
+
+#: BMTK ``model_type`` -> libsonata population ``type``.
+_POPULATION_TYPES = {"virtual": "virtual", "point_process": "point_neuron",
+                     "point_neuron": "point_neuron", "biophysical": "biophysical"}
+
+
+def _default_properties(pop: NodePopulation) -> dict[str, Any]:
+    """``{"type": ...}`` from the population's ``model_type`` when all its nodes share one
+    (libsonata takes an untyped population for ``biophysical`` and then demands a
+    ``morphologies_dir``); empty otherwise."""
+    table = pop.table()
+    if "model_type" not in table.columns:
+        return {}
+    kinds = table["model_type"].dropna().unique()
+    if len(kinds) != 1 or str(kinds[0]) not in _POPULATION_TYPES:
+        return {}
+    return {"type": _POPULATION_TYPES[str(kinds[0])]}
 
 
 def _write_node_file(net: Path, name: str, pop: NodePopulation, props: Mapping[str, Any]

@@ -77,7 +77,7 @@ def test_two_node_groups_merge_vectorized(tmp_path):
     table = pop.table()
     assert table["x"].tolist()[0::2] == [10.0, 30.0] and table["x"].isna().tolist() == [
         False, True, False, True]
-    assert table["layer"].tolist() == [None, "L4", None, "L5"]
+    assert [None if pd.isna(v) else v for v in table["layer"]] == [None, "L4", None, "L5"]
     # HDF5 wins where it has a value; the CSV fills the rest
     assert table["model_name"].tolist() == ["hdf_a", "csv_two", "hdf_c", "csv_two"]
     assert table["model_type"].tolist()[0] == "point process"

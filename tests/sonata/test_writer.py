@@ -103,6 +103,14 @@ def test_our_reader_gives_back_the_same(written):
         assert edges2[name].index_spelling == "node_id_to_ranges"
 
 
+def test_population_types_default_from_model_type(tmp_path):
+    nodes, _ = _read_circuit(FIXTURES / "300_intfire" / "circuit_config.json")
+    write_circuit(tmp_path / "c", nodes)
+    circ = libsonata.CircuitConfig.from_file(str(tmp_path / "c" / "circuit_config.json"))
+    assert circ.node_population_properties("v1").type == "point_neuron"
+    assert circ.node_population_properties("lgn").type == "virtual"
+
+
 def test_edge_index_runs():
     ranges, r2e = edge_index(np.array([2, 0, 2, 2, 0]), 4)
     assert ranges.tolist() == [[0, 2], [0, 0], [2, 4], [0, 0]]
