@@ -138,6 +138,12 @@ class SonataConfig:
         return Path(value) if isinstance(value, str) else None
 
     @property
+    def node_set(self) -> str | None:
+        """The simulation's top-level ``node_set`` (libsonata dialect), or None."""
+        value = self.data.get("node_set")
+        return value if isinstance(value, str) else None
+
+    @property
     def run(self) -> dict[str, Any]:
         """The ``run`` block (tstop, dt, dL, spike_threshold, random_seed, ...)."""
         return self.section("run")

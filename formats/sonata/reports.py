@@ -45,7 +45,8 @@ class ReportPopulation:
     element_pos : ndarray of float64
         Per column: the position along the section (NaN where the file has none).
     time : tuple of float
-        ``(start, stop, dt)`` in ms.
+        ``(start, stop, dt)`` in ms; ``stop = start + n_steps * dt`` is exclusive (frame *k*
+        is at ``start + k * dt``), as libsonata and BMTK both count.
     data : ndarray of float, shape (n_steps, n_elements)
     variable : str
         The recorded variable (e.g. ``"v"``), or "" if the file does not say.

@@ -45,7 +45,7 @@ def test_libsonata_dialect_populations_blocks_and_null_types():
     assert nodes.populations["nodes-B"]["spatial_segment_index_dir"] == str(
         root / "spatial_segment_index_dir")
     sim = load_config(root / "simulation_config.json")
-    assert sim.run["random_seed"] == 201506
+    assert sim.run["random_seed"] == 201506 and sim.node_set == "Column"
     assert sim.output_path("spikes_file") == root / "some" / "path" / "output" / "out.h5"
 
 
