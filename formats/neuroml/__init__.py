@@ -6,11 +6,25 @@ them: they load when a file is read or written.
 """
 
 from ._common import NeuroMLError
-from .lems import (EventOutputFile, EventSelection, LemsModel, LemsSimulation, OutputColumn,
-                   OutputFile, read_lems)
+from .lems import (
+                   EventOutputFile,
+                   EventSelection,
+                   LemsModel,
+                   LemsSimulation,
+                   OutputColumn,
+                   OutputFile,
+                   read_lems,
+)
 from .nmlread import NeuroMLModel, read_neuroml, read_nml
-from .summary import (CONNECTION_FIELDS, INPUT_FIELDS, ExplicitInputSummary, InputListSummary,
-                      NetworkSummary, PopulationSummary, ProjectionSummary)
+from .summary import (
+                   CONNECTION_FIELDS,
+                   INPUT_FIELDS,
+                   ExplicitInputSummary,
+                   InputListSummary,
+                   NetworkSummary,
+                   PopulationSummary,
+                   ProjectionSummary,
+)
 
 __all__ = [
     "CONNECTION_FIELDS", "INPUT_FIELDS", "EventOutputFile", "EventSelection",

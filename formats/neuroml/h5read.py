@@ -18,9 +18,17 @@ import h5py
 import numpy as np
 
 from ._common import NeuroMLError
-from .summary import (CONNECTION_FIELDS, INPUT_FIELDS, InputListSummary, NetworkSummary,
-                      PopulationSummary, ProjectionSummary, check_references, empty_columns,
-                      temperature)
+from .summary import (
+    CONNECTION_FIELDS,
+    INPUT_FIELDS,
+    InputListSummary,
+    NetworkSummary,
+    PopulationSummary,
+    ProjectionSummary,
+    check_references,
+    empty_columns,
+    temperature,
+)
 
 __all__ = ["read_h5_document", "read_h5_networks", "h5_column_names"]
 
@@ -214,9 +222,14 @@ def read_h5_document(path: str | Path):
 def _container(net: NetworkSummary, notes: str | None):
     """libNeuroML optimized containers over a summary's arrays."""
     import neuroml
-    from neuroml.hdf5.NetworkContainer import (ConnectionList, InputListContainer,
-                                               InputsList, InstanceList, NetworkContainer,
-                                               PopulationContainer, ProjectionContainer)
+    from neuroml.hdf5.NetworkContainer import (
+        InputListContainer,
+        InputsList,
+        InstanceList,
+        NetworkContainer,
+        PopulationContainer,
+        ProjectionContainer,
+    )
 
     temp = None if net.temperature_degC is None else f"{net.temperature_degC} degC"
     out = NetworkContainer(id=net.id, notes=notes, temperature=temp)
