@@ -36,7 +36,7 @@ __all__ = ["NmodlResult", "generate_nmodl", "neuron9_random", "random_ids", "def
 logger = logging.getLogger(__name__)
 
 #: Bump when the generation or the NEURON 9 rewrite changes (invalidates cached entries).
-CACHE_VERSION = "nmlmech-1"
+CACHE_VERSION = "nmlmech-1"  # the cache holds jnml output; rewrites apply on read
 
 
 @dataclass
@@ -178,10 +178,12 @@ _REPLACEMENT = """\
 : the number of ranks.
 PROCEDURE seed(x) {
     random_setids(rng, x, 0, 0)
+    random_setseq(rng, 0)
 }
 
 PROCEDURE setRandomIds(id1, id2, id3) {
     random_setids(rng, id1, id2, id3)
+    random_setseq(rng, 0)
 }
 
 FUNCTION erand() {
@@ -195,7 +197,10 @@ def neuron9_random(text: str, name: str = "<mod>") -> str:
 
     ``POINTER donotuse`` becomes ``RANDOM rng``; netstim's ``seed``/``erand``/
     ``noiseFromRandom`` VERBATIM code becomes ``random_negexp(rng)`` plus ``seed(x)`` and
-    ``setRandomIds(id1, id2, id3)``. Everything else is kept verbatim.
+    ``setRandomIds(id1, id2, id3)`` (both also rewind the stream: NEURON 9's
+    ``random_setids`` alone keeps the old position), and ``INITIAL`` rewinds the stream so
+    that every run from ``finitialize`` draws the same numbers. Everything else is kept
+    verbatim.
 
     Raises
     ------
@@ -208,6 +213,10 @@ def neuron9_random(text: str, name: str = "<mod>") -> str:
     out = text.replace("POINTER donotuse", "RANDOM rng")
     out = re.sub(r"^[ \t]*donotuse[ \t]*\n", "", out, flags=re.MULTILINE)
     out = _NETSTIM_BLOCK.sub(_REPLACEMENT, out, count=1)
+    out, n = re.subn(r"^INITIAL \{\n", "INITIAL {\n    random_setseq(rng, 0) : nethub: each run "
+                     "restarts the instance's stream\n", out, count=1, flags=re.MULTILINE)
+    if n != 1:
+        raise NeuroMLError(f"{name}: no INITIAL block to restart the random stream in")
     out = out.replace("only true if every instance has its own distinct Random",
                       "each instance has its own RANDOM stream")
     if "VERBATIM" in out or "donotuse" in out:
