@@ -36,7 +36,7 @@ __all__ = ["NmodlResult", "generate_nmodl", "neuron9_random", "random_ids", "def
 logger = logging.getLogger(__name__)
 
 #: Bump when the generation or the NEURON 9 rewrite changes (invalidates cached entries).
-CACHE_VERSION = "nmlmech-1"  # the cache holds jnml output; rewrites apply on read
+CACHE_VERSION = "nmlmech-2"  # the cache holds jnml output; rewrites apply on read
 
 
 @dataclass
@@ -53,12 +53,16 @@ class NmodlResult:
         True when read from the cache (jNeuroML did not run).
     rewritten : list of str
         Names of the files :func:`neuron9_random` rewrote.
+    templates : dict of str to str
+        ``{"cell.hoc": text}``: the HOC cell templates jNeuroML wrote for detailed cells
+        (for comparison; nethub builds cells itself).
     """
 
     mod_files: dict[str, str]
     key: str
     cache_hit: bool
     rewritten: list[str] = field(default_factory=list)
+    templates: dict[str, str] = field(default_factory=dict)
 
 
 def default_cache_dir() -> Path:
@@ -84,8 +88,11 @@ def cache_key(files: list[Path], root: Path, entry: Path) -> str:
     return h.hexdigest()
 
 
-def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, str]:
-    """Copy ``files`` into a temporary directory, run jnml -neuron there, return the .mod texts."""
+def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, dict[str, str]]:
+    """Copy ``files`` into a temporary directory, run jnml -neuron there.
+
+    Returns ``{"mod": {name: text}, "hoc": {name: text}}`` of the generated files.
+    """
     # pyNeuroML is optional and slow to import (~1 s): only when NMODL must be generated.
     from pyneuroml.runners import run_jneuroml
 
@@ -102,10 +109,11 @@ def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, str]:
         if not ok:
             raise NeuroMLError(f"{lems}: jNeuroML could not generate NEURON code:\n"
                                f"{str(out)[-2000:]}")
-        mods = {p.name: p.read_text() for p in sorted(entry.parent.glob("*.mod"))}
-    if not mods:
+        out = {kind: {p.name: p.read_text() for p in sorted(entry.parent.glob(f"*.{kind}"))}
+               for kind in ("mod", "hoc")}
+    if not out["mod"]:
         raise NeuroMLError(f"{lems}: jNeuroML generated no .mod files")
-    return mods
+    return out
 
 
 def generate_nmodl(lems: str | os.PathLike, files: list[str | os.PathLike] | None = None,
@@ -140,20 +148,24 @@ def generate_nmodl(lems: str | os.PathLike, files: list[str | os.PathLike] | Non
     entry = Path(cache_dir or default_cache_dir()) / f"{key}.json"
     if entry.is_file():
         try:
-            mods = json.loads(entry.read_text(encoding="utf-8"))
-            return _finish(mods, key, True, neuron9)
-        except (OSError, ValueError) as exc:
+            generated = json.loads(entry.read_text(encoding="utf-8"))
+            return _finish(generated, key, True, neuron9)
+        except (OSError, ValueError, KeyError) as exc:
             logger.warning("ignoring unreadable NMODL cache entry %s: %s", entry, exc)
-    mods = _run_jnml(lems, root, paths)
+    generated = _run_jnml(lems, root, paths)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(entry, lambda tmp: Path(tmp).write_text(json.dumps(mods), encoding="utf-8"))
-    logger.info("generated %d .mod files for %s (cached as %s)", len(mods), lems, entry)
-    return _finish(mods, key, False, neuron9)
+    atomic_write(entry, lambda tmp: Path(tmp).write_text(json.dumps(generated),
+                                                         encoding="utf-8"))
+    logger.info("generated %d .mod files for %s (cached as %s)", len(generated["mod"]), lems,
+                entry)
+    return _finish(generated, key, False, neuron9)
 
 
-def _finish(mods: dict[str, str], key: str, hit: bool, neuron9: bool) -> NmodlResult:
+def _finish(generated: dict[str, dict[str, str]], key: str, hit: bool, neuron9: bool
+            ) -> NmodlResult:
+    mods, hoc = generated["mod"], dict(generated["hoc"])
     if not neuron9:
-        return NmodlResult(dict(mods), key, hit)
+        return NmodlResult(dict(mods), key, hit, [], hoc)
     out, rewritten = {}, []
     for name, text in mods.items():
         if needs_neuron9_fix(text):
@@ -161,7 +173,7 @@ def _finish(mods: dict[str, str], key: str, hit: bool, neuron9: bool) -> NmodlRe
             rewritten.append(name)
         else:
             out[name] = text
-    return NmodlResult(out, key, hit, rewritten)
+    return NmodlResult(out, key, hit, rewritten, hoc)
 
 
 def needs_neuron9_fix(text: str) -> bool:
