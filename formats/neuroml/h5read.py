@@ -30,7 +30,7 @@ from .summary import (
     temperature,
 )
 
-__all__ = ["read_h5_document", "read_h5_networks", "h5_column_names"]
+__all__ = ["read_h5", "read_h5_document", "read_h5_networks", "h5_column_names"]
 
 _PROJ_COLUMNS = {"id": "id", "pre_cell_id": "pre_cell", "post_cell_id": "post_cell",
                  "pre_segment_id": "pre_segment", "post_segment_id": "post_segment",
@@ -194,7 +194,13 @@ def read_h5_networks(path: str | Path) -> dict[str, NetworkSummary]:
 
 
 def read_h5_document(path: str | Path):
-    """A libNeuroML document for a ``.nml.h5`` file (includes not yet resolved).
+    """A libNeuroML document for a ``.nml.h5`` file (see :func:`read_h5`)."""
+    return read_h5(path)[0]
+
+
+def read_h5(path: str | Path) -> tuple[object, dict[str, NetworkSummary]]:
+    """A libNeuroML document for a ``.nml.h5`` file (includes not yet resolved) and the
+    vectorized summaries of its networks, by id.
 
     The top-level XML is parsed from ``neuroml_top_level``; each network's populations,
     projections and input lists are libNeuroML's optimized containers over the float64
@@ -214,9 +220,12 @@ def read_h5_document(path: str | Path):
         doc = (parse_nml_bytes(top.encode("utf-8"), f"{path}: /neuroml@neuroml_top_level")
                if top else neuroml.NeuroMLDocument(id=_attr(root, "id")))
         doc.networks = [n for n in doc.networks]
+        nets = {}
         for group in groups:
-            doc.networks.append(_container(_network(group, path), _attr(group, "notes")))
-    return doc
+            net = _network(group, path)
+            nets[net.id] = net
+            doc.networks.append(_container(net, _attr(group, "notes")))
+    return doc, nets
 
 
 def _container(net: NetworkSummary, notes: str | None):

@@ -76,11 +76,15 @@ def merge_into(target, source) -> None:
             setattr(target, name, value)
 
 
-def _read_tree(path: Path, chain: tuple[Path, ...], seen: set[Path], files: list[Path]):
-    """Document of ``path`` with its includes merged (depth first, each file once)."""
+def _read_tree(path: Path, chain: tuple[Path, ...], seen: set[Path], files: list[Path],
+               h5nets: dict[str, NetworkSummary]):
+    """Document of ``path`` with its includes merged (depth first, each file once).
+
+    Summaries of networks read from ``.nml.h5`` files are added to ``h5nets``.
+    """
     files.append(path)
     seen.add(path)
-    doc = _read_one(path)
+    doc = _read_one(path, h5nets)
     for include in list(doc.includes):
         child = (path.parent / include.href).resolve()
         if child in chain or child == path:
@@ -90,17 +94,19 @@ def _read_tree(path: Path, chain: tuple[Path, ...], seen: set[Path], files: list
             continue
         if not child.is_file():
             raise NeuroMLError(f"{path}: <include href={include.href!r}>: no file {child}")
-        merge_into(doc, _read_tree(child, (*chain, path), seen, files))
+        merge_into(doc, _read_tree(child, (*chain, path), seen, files, h5nets))
     doc.includes = []
     return doc
 
 
-def _read_one(path: Path):
+def _read_one(path: Path, h5nets: dict[str, NetworkSummary]):
     """One file, XML or ``.nml.h5`` (whose own includes are still listed)."""
     if path.name.endswith((".h5", ".hdf5")):
-        from .h5read import read_h5_document  # h5read imports h5py; only for .h5 files
+        from .h5read import read_h5  # h5read imports h5py; only for .h5 files
 
-        return read_h5_document(path)
+        doc, networks = read_h5(path)
+        h5nets.update(networks)
+        return doc
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -139,13 +145,8 @@ def read_neuroml(path: str | os.PathLike) -> NeuroMLModel:
     if not root.is_file():
         raise NeuroMLError(f"{path}: no such file")
     files: list[Path] = []
-    doc = _read_tree(root, (), set(), files)
-    if root.name.endswith((".h5", ".hdf5")):
-        from .h5read import read_h5_networks
-
-        networks = read_h5_networks(root)
-    else:
-        networks = {}
+    networks: dict[str, NetworkSummary] = {}
+    doc = _read_tree(root, (), set(), files, networks)
     for net in doc.networks:
         if net.id not in networks:
             networks[net.id] = summarize_network(net, str(root))
