@@ -4,7 +4,8 @@
 layout jNeuroML and libNeuroML read (see :mod:`.h5read`), but in float64 and with every
 dataset column named (``column_<i>`` attributes), so that no reader has to guess: libNeuroML's
 own writer stores float32, drops instance ids and connection ids. Both writers go through a
-temporary file renamed into place.
+temporary file renamed into place. HDF5 groups track creation order, so populations and
+projections read back in document order.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _table(group: h5py.Group, name: str, columns: dict[str, np.ndarray],
 
 
 def _network_h5(root: h5py.Group, net: NetworkSummary, notes: str | None) -> None:
-    g = root.create_group("network")
+    g = root.create_group("network", track_order=True)
     _set(g, "id", net.id)
     _set(g, "notes", notes)
     if net.temperature_degC is not None:
@@ -133,8 +134,8 @@ def write_nml_h5(doc, path: str | os.PathLike) -> Path:
         doc.networks = nets
 
     def write(tmp: str) -> None:
-        with h5py.File(tmp, "w") as f:
-            root = f.create_group("neuroml")
+        with h5py.File(tmp, "w", track_order=True) as f:
+            root = f.create_group("neuroml", track_order=True)
             _set(root, "id", doc.id)
             _set(root, "notes", doc.notes)
             _set(root, "neuroml_top_level", top)
