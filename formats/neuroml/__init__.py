@@ -6,6 +6,7 @@ them: they load when a file is read or written.
 """
 
 from ._common import NeuroMLError
+from .build import network_from_summary
 from .lems import (
                    EventOutputFile,
                    EventSelection,
@@ -15,6 +16,7 @@ from .lems import (
                    OutputFile,
                    read_lems,
 )
+from .mechanisms import NmodlResult, generate_nmodl, neuron9_random, random_ids
 from .nmlread import NeuroMLModel, read_neuroml, read_nml
 from .summary import (
                    CONNECTION_FIELDS,
@@ -25,10 +27,13 @@ from .summary import (
                    PopulationSummary,
                    ProjectionSummary,
 )
+from .write import write_nml, write_nml_h5
 
 __all__ = [
     "CONNECTION_FIELDS", "INPUT_FIELDS", "EventOutputFile", "EventSelection",
     "ExplicitInputSummary", "InputListSummary", "LemsModel", "LemsSimulation", "NetworkSummary",
     "NeuroMLError", "NeuroMLModel", "OutputColumn", "OutputFile", "PopulationSummary",
     "ProjectionSummary", "read_lems", "read_neuroml", "read_nml",
+    "NmodlResult", "generate_nmodl", "neuron9_random", "random_ids", "network_from_summary",
+    "write_nml", "write_nml_h5",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -11,8 +12,8 @@ from pathlib import Path
 
 from nethub.errors import FormatError
 
-__all__ = ["NeuroMLError", "atomic_write", "check_no_dtd", "local_tag", "parse_xml_bytes",
-           "quantity", "to_ms"]
+__all__ = ["NeuroMLError", "atomic_write", "check_no_dtd", "format_float", "local_tag",
+           "parse_xml_bytes", "quantity", "to_ms"]
 
 
 class NeuroMLError(FormatError):
@@ -89,3 +90,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def format_float(value) -> str:
+    """Shortest text that reads back as the same float64 (``xs:float``/``xs:double`` form)."""
+    x = float(value)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "INF" if x > 0 else "-INF"
+    return repr(x)

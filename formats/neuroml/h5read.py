@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from ._common import NeuroMLError
+from .build import SUMMARY_ATTR
 from .summary import (
     CONNECTION_FIELDS,
     INPUT_FIELDS,
@@ -205,7 +206,8 @@ def read_h5(path: str | Path) -> tuple[object, dict[str, NetworkSummary]]:
     The top-level XML is parsed from ``neuroml_top_level``; each network's populations,
     projections and input lists are libNeuroML's optimized containers over the float64
     arrays (electrical/continuous projections as empty shells: their arrays are in the
-    summary, :func:`read_h5_networks`).
+    summary, :func:`read_h5_networks`). Each container carries its summary as attribute
+    ``nethub_summary``; :func:`.write.write_nml` writes such networks from it.
     """
     # libNeuroML is optional (extra "neuroml"); imported when a NeuroML file is read.
     import neuroml
@@ -224,7 +226,9 @@ def read_h5(path: str | Path) -> tuple[object, dict[str, NetworkSummary]]:
         for group in groups:
             net = _network(group, path)
             nets[net.id] = net
-            doc.networks.append(_container(net, _attr(group, "notes")))
+            container = _container(net, _attr(group, "notes"))
+            setattr(container, SUMMARY_ATTR, net)
+            doc.networks.append(container)
     return doc, nets
 
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ._common import NeuroMLError, atomic_write
+from ._common import NeuroMLError, atomic_write, format_float
+from .build import SUMMARY_ATTR, network_from_summary
 from .summary import NetworkSummary, summarize_network
 
-__all__ = ["write_nml", "write_nml_h5", "to_xml_string"]
+__all__ = ["write_nml", "write_nml_h5", "to_xml_string", "exact_floats", "format_float"]
 
 _PROJ_H5 = (("id", "id"), ("pre_cell", "pre_cell_id"), ("post_cell", "post_cell_id"),
             ("pre_segment", "pre_segment_id"), ("post_segment", "post_segment_id"),
@@ -32,25 +35,58 @@ _KIND_TYPE = {"chemical": "projection", "electrical": "electricalProjection",
               "continuous": "continuousProjection"}
 
 
+_FLOAT_LOCK = threading.Lock()
+
+
+@contextmanager
+def exact_floats():
+    """While active, libNeuroML writes floats with :func:`format_float`.
+
+    libNeuroML's generated code formats every ``xs:float`` as ``"%.15f"``, which loses float64
+    digits (0.41660583019256592 becomes 0.416605830192566) and turns 1e-20 into 0.0. The
+    formatter is a method of its shared generated base class, so it is swapped for the
+    duration of a write, under a lock.
+    """
+    from neuroml.nml.nml import GeneratedsSuper
+
+    with _FLOAT_LOCK:
+        old = GeneratedsSuper.gds_format_float
+        GeneratedsSuper.gds_format_float = lambda self, data, input_name="": format_float(data)
+        try:
+            yield
+        finally:
+            GeneratedsSuper.gds_format_float = old
+
+
 def to_xml_string(doc) -> str:
-    """The XML text libNeuroML writes for ``doc``."""
+    """The XML text libNeuroML writes for ``doc``, floats written exactly."""
     # libNeuroML is the optional "neuroml" extra: imported only to write NeuroML.
     from neuroml.writers import NeuroMLWriter
 
     buf = io.StringIO()
-    NeuroMLWriter.write(doc, buf, close=False)
+    with exact_floats():
+        NeuroMLWriter.write(doc, buf, close=False)
     return buf.getvalue()
 
 
 def write_nml(doc, path: str | os.PathLike) -> Path:
     """Write ``doc`` (a libNeuroML ``NeuroMLDocument``) as NeuroML2 XML, atomically.
 
+    Networks read from ``.nml.h5`` (libNeuroML's lazy containers) are written from their
+    summaries as plain NeuroML elements, with weights and delays.
+
     Returns
     -------
     Path
         The written file.
     """
-    text = to_xml_string(doc)
+    nets = list(doc.networks)
+    doc.networks = [network_from_summary(getattr(n, SUMMARY_ATTR), n.notes)
+                    if hasattr(n, SUMMARY_ATTR) else n for n in nets]
+    try:
+        text = to_xml_string(doc)
+    finally:
+        doc.networks = nets
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
@@ -73,7 +109,7 @@ def _network_h5(root: h5py.Group, net: NetworkSummary, notes: str | None) -> Non
     _set(g, "id", net.id)
     _set(g, "notes", notes)
     if net.temperature_degC is not None:
-        _set(g, "temperature", f"{net.temperature_degC!r} degC")
+        _set(g, "temperature", f"{format_float(net.temperature_degC)} degC")
         _set(g, "type", "networkWithTemperature")
     for pop in net.populations.values():
         pg = g.create_group(f"population_{pop.id}")
@@ -126,7 +162,8 @@ def write_nml_h5(doc, path: str | os.PathLike) -> Path:
             raise NeuroMLError(f"{path}: network {net.id!r} has {len(net.explicit_inputs)} "
                                "explicitInput elements, which .nml.h5 cannot hold "
                                "(write .nml, or use an inputList)")
-    summaries = [(summarize_network(n, str(path)), n.notes) for n in nets]
+    summaries = [(getattr(n, SUMMARY_ATTR, None) or summarize_network(n, str(path)), n.notes)
+                 for n in nets]
     doc.networks = []
     try:
         top = to_xml_string(doc)

@@ -13,7 +13,10 @@ pytest.importorskip("neuroml")
 from neuroml.loaders import read_neuroml2_file  # noqa: E402
 
 from nethub.formats.neuroml import NeuroMLError, read_lems, read_neuroml  # noqa: E402
+from nethub.formats.neuroml._common import format_float  # noqa: E402
+from nethub.formats.neuroml.build import network_from_summary  # noqa: E402
 from nethub.formats.neuroml.nmlread import merge_into  # noqa: E402
+from nethub.formats.neuroml.summary import summarize_network  # noqa: E402
 from nethub.formats.neuroml.write import write_nml, write_nml_h5  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "neuroml"
@@ -42,9 +45,10 @@ def assert_same_network(a, b):
     assert a.temperature_degC == b.temperature_degC
 
 
+@pytest.mark.parametrize("source", [MEDIUM, MEDIUM.with_name("MediumNet.net.nml.h5")])
 @pytest.mark.parametrize("suffix", [".nml", ".nml.h5"])
-def test_write_read_back_equal(tmp_path, suffix):
-    model = read_neuroml(MEDIUM)
+def test_write_read_back_equal(tmp_path, suffix, source):
+    model = read_neuroml(source)
     out = tmp_path / f"copy{suffix}"
     (write_nml if suffix == ".nml" else write_nml_h5)(model.document, out)
     back = read_neuroml(out)
@@ -75,6 +79,26 @@ def test_h5_keeps_float64_and_libneuroml_reads_it(tmp_path):
             ours.projections[proj.id].columns["post_cell"].tolist()
 
 
+def test_floats_are_written_exactly(tmp_path):
+    model = read_neuroml(INSTANCES)
+    loc = model.document.networks[0].populations[0].instances[1].location
+    loc.x, loc.y, loc.z = 1e-20, 0.1 + 1e-12, 1 / 3
+    out = write_nml(model.document, tmp_path / "f.nml")
+    pop = read_neuroml(out).networks[model.document.networks[0].id].populations["iafCells"]
+    assert pop.locations[1].tolist() == [1e-20, 0.1 + 1e-12, 1 / 3]
+    assert format_float(float("inf")) == "INF" and format_float(float("nan")) == "NaN"
+
+
+@pytest.mark.parametrize("lems", ["LEMS_NML2_Ex12_Net2.xml", "LEMS_NML2_Ex16_Inputs.xml",
+                                  "LEMS_NML2_Ex19_GapJunctions.xml",
+                                  "LEMS_NML2_Ex20_AnalogSynapses.xml"])
+def test_network_from_summary_round_trip(lems):
+    net = read_lems(FIX / "NeuroML2" / "LEMSexamples" / lems).network
+    again = summarize_network(network_from_summary(net), "rebuilt")
+    assert_same_network(net, again)
+    assert again.explicit_inputs == net.explicit_inputs
+
+
 def test_failed_write_leaves_the_old_file(tmp_path):
     model = read_lems(FIX / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex16_Inputs.xml").neuroml
     out = tmp_path / "x.nml.h5"
@@ -89,9 +113,11 @@ def test_written_nml_validates_with_pynml(tmp_path):
     """jnml -validate (Java, ~2 s) on a network and an abstract-cell/inputs document."""
     from pyneuroml.pynml import validate_neuroml2
 
-    doc = read_neuroml(MEDIUM).document
+    # the ACnet2 network as read from .nml.h5 (written from its arrays) + abstract cells,
+    # synapses and every input type of NML2_Inputs.nml, in one file: one Java run
+    doc = read_neuroml(MEDIUM.with_name("MediumNet.net.nml.h5")).document
     merge_into(doc, read_neuroml(FIX / "NeuroML2" / "examples" / "NML2_Inputs.nml").document)
-    out = write_nml(doc, tmp_path / "both.nml")  # one Java run for both
+    out = write_nml(doc, tmp_path / "both.nml")
     ok, text = validate_neuroml2(str(out), verbose_validate=False, return_string=True)
     assert ok, text
     assert "Valid against schema and all tests" in text or "valid" in text.lower()
