@@ -121,3 +121,22 @@ def test_written_nml_validates_with_pynml(tmp_path):
     ok, text = validate_neuroml2(str(out), verbose_validate=False, return_string=True)
     assert ok, text
     assert "Valid against schema and all tests" in text or "valid" in text.lower()
+
+
+def test_h5_top_level_includes_resolve_next_to_the_h5_file(tmp_path, monkeypatch):
+    import neuroml
+
+    (tmp_path / "m").mkdir()
+    cells = FIX / "NeuroML2" / "examples" / "NML2_SingleCompHHCell.nml"
+    (tmp_path / "m" / "hh.nml").write_bytes(cells.read_bytes())
+    doc = neuroml.NeuroMLDocument(id="withinclude")
+    doc.includes.append(neuroml.IncludeType(href="hh.nml"))
+    net = neuroml.Network(id="n")
+    net.populations.append(neuroml.Population(id="p", component="hhcell", size=2))
+    doc.networks.append(net)
+    out = write_nml_h5(doc, tmp_path / "m" / "n.nml.h5")
+    monkeypatch.chdir(tmp_path)
+    model = read_neuroml(out)
+    assert [c.id for c in model.document.cells] == ["hhcell"]
+    assert model.files == [out.resolve(), (tmp_path / "m" / "hh.nml").resolve()]
+    assert model.networks["n"].populations["p"].size == 2
