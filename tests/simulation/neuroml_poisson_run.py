@@ -1,8 +1,9 @@
 """Run nethub's NEURON 9 rewrites of jNeuroML random sources in a small hand-built model.
 
-Usage: python neuroml_poisson_run.py LIBDIR N TSTOP SEED ORDER
+Usage: [mpiexec -n K] python neuroml_poisson_run.py LIBDIR N TSTOP SEED ORDER
 Loads the mechanisms compiled in LIBDIR; creates N sources of each kind (one per "cell" gid,
-each on its own one-compartment section), in ORDER ("forward" or "reverse") of gid, seeds
+each on its own one-compartment section; under MPI each rank the gids with gid % K == rank),
+in ORDER ("forward" or "reverse") of gid, seeds
 each with setRandomIds(SEED, gid, k) (k: the kind's index) and prints
 {kind: {gid: [spike times]}} as JSON.
 """
@@ -22,7 +23,9 @@ def main() -> None:
         Path(libdir).glob("*/libnrnmech.so"))
     h.nrn_load_dll(str(lib))
     h.load_file("stdrun.hoc")
-    gids = list(range(int(n)))
+    pc = h.ParallelContext()
+    rank, nhost = int(pc.id()), int(pc.nhost())
+    gids = [g for g in range(int(n)) if g % nhost == rank]
     if order == "reverse":
         gids.reverse()
     keep, out = [], {k: {} for k in KINDS}
@@ -41,7 +44,12 @@ def main() -> None:
     h.dt = 0.025
     h.finitialize(-65)
     h.continuerun(float(tstop))
-    print(json.dumps({k: {g: list(v) for g, v in d.items()} for k, d in out.items()}))
+    mine = {k: {g: list(v) for g, v in d.items()} for k, d in out.items()}
+    parts = pc.py_allgather(mine) if nhost > 1 else [mine]
+    if rank == 0:
+        print(json.dumps({k: {g: t for p in parts for g, t in p[k].items()} for k in KINDS}))
+    pc.barrier()
+    pc.done()
 
 
 if __name__ == "__main__":

@@ -91,16 +91,19 @@ def compiled(ex16, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.neuron
-def test_neuron9_random_sources_fire_poisson_independent_of_order(compiled):
-    def run(order: str) -> dict:
-        proc = subprocess.run([sys.executable, str(HERE / "neuroml_poisson_run.py"),
-                               str(compiled), "30", "2000", "7", order],
-                              capture_output=True, text=True, env=serial_env(), check=False)
+def test_neuron9_random_sources_fire_poisson_independent_of_order_and_ranks(compiled):
+    def run(order: str, ranks: int = 1) -> dict:
+        cmd = [sys.executable, str(HERE / "neuroml_poisson_run.py"), str(compiled), "30",
+               "2000", "7", order]
+        if ranks > 1:
+            cmd = [str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks), *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=serial_env(),
+                              check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
-    fwd, rev = run("forward"), run("reverse")
-    assert fwd == rev  # streams keyed by gid: creation order (ranks) does not matter
+    fwd, rev, two = run("forward"), run("reverse"), run("forward", ranks=2)
+    assert fwd == rev == two  # streams keyed by gid: creation order and ranks do not matter
     poisson = [np.array(t) for t in fwd["spikeGenPoisson"].values()]
     n = sum(len(t) for t in poisson)  # 30 sources x 2 s x 50 Hz = 3000 expected
     assert abs(n - 3000) < 4 * np.sqrt(3000)
