@@ -78,18 +78,21 @@ def _common_root(files: list[Path]) -> Path:
     return Path(os.path.commonpath([str(f.parent) for f in files]))
 
 
-def cache_key(files: list[Path], root: Path, entry: Path) -> str:
-    """SHA-256 over the cache version, the entry file and each file's relative name + bytes."""
+def cache_key(files: list[Path], root: Path, entry: Path, extra: str = "") -> str:
+    """SHA-256 over the cache version, the entry file, ``extra`` (a generated LEMS wrapper)
+    and each file's relative name + bytes."""
     h = hashlib.sha256(CACHE_VERSION.encode())
-    h.update(str(entry.relative_to(root)).encode() + b"\0")
+    h.update(str(entry.relative_to(root)).encode() + b"\0" + extra.encode() + b"\0")
     for f in sorted(files):
         h.update(str(f.relative_to(root)).encode() + b"\0")
         h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
 
 
-def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, dict[str, str]]:
-    """Copy ``files`` into a temporary directory, run jnml -neuron there.
+def _run_jnml(lems: Path, root: Path, files: list[Path], wrapper: str = ""
+              ) -> dict[str, dict[str, str]]:
+    """Copy ``files`` into a temporary directory, run jnml -neuron there (on ``lems``, or on
+    the LEMS text ``wrapper`` written next to it when ``lems`` is a NeuroML file).
 
     Returns ``{"mod": {name: text}, "hoc": {name: text}}`` of the generated files.
     """
@@ -103,6 +106,9 @@ def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, dict[str, 
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, dest)
         entry = work / lems.relative_to(root)
+        if wrapper:
+            entry = entry.with_name(WRAPPER_NAME)
+            entry.write_text(wrapper, encoding="utf-8")
         ok, out = run_jneuroml("", entry.name, "-neuron", exec_in_dir=str(entry.parent),
                                verbose=False, report_jnml_output=False, exit_on_fail=False,
                                return_string=True)
@@ -116,18 +122,44 @@ def _run_jnml(lems: Path, root: Path, files: list[Path]) -> dict[str, dict[str, 
     return out
 
 
+WRAPPER_NAME = "LEMS_nethub_nmodl.xml"
+_WRAPPER = """<Lems>
+<Target component="nethub_nmodl"/>
+<Include file="Cells.xml"/>
+<Include file="Networks.xml"/>
+<Include file="Simulation.xml"/>
+<Include file="{include}"/>
+<Simulation id="nethub_nmodl" length="1ms" step="0.025ms" target="{network}"/>
+</Lems>
+"""
+
+
+def _wrapper(nml: Path) -> tuple[str, list[Path]]:
+    """A LEMS file simulating the first network of NeuroML file ``nml``, and its files."""
+    from .nmlread import read_neuroml
+
+    model = read_neuroml(nml)
+    if not model.document.networks:
+        raise NeuroMLError(f"{nml}: jNeuroML generates NEURON code for a network; this file "
+                           "defines none (give a LEMS file, or a NeuroML file with a network)")
+    network = model.document.networks[0].id
+    return _WRAPPER.format(include=nml.name, network=network), model.files
+
+
 def generate_nmodl(lems: str | os.PathLike, files: list[str | os.PathLike] | None = None,
                    cache_dir: str | os.PathLike | None = None, neuron9: bool = True
                    ) -> NmodlResult:
-    """NMODL for the cells, channels, synapses and inputs of a LEMS simulation's model.
+    """NMODL for the cells, channels, synapses and inputs of a NeuroML model.
 
     Parameters
     ----------
     lems : str or PathLike
-        The LEMS Simulation file (``LEMS_*.xml``).
+        The LEMS Simulation file (``LEMS_*.xml``), or a NeuroML file (``.nml``) with a
+        network: then a LEMS file simulating its first network is generated for jNeuroML.
     files : list of paths, optional
-        Every file the model reads (default: ``read_lems(lems).files``). They are copied,
-        with their relative layout, into a temporary directory where jNeuroML runs.
+        Every file the model reads (default: what ``read_lems`` / ``read_neuroml`` read).
+        They are copied, with their relative layout, into a temporary directory where
+        jNeuroML runs.
     cache_dir : path, optional
         Where results are cached (default :func:`default_cache_dir`).
     neuron9 : bool
@@ -138,13 +170,17 @@ def generate_nmodl(lems: str | os.PathLike, files: list[str | os.PathLike] | Non
     NmodlResult
     """
     lems = Path(lems).resolve()
-    if files is None:
+    wrapper = ""
+    if lems.name.endswith((".nml", ".nml.h5")):
+        wrapper, found = _wrapper(lems)
+        files = found if files is None else files
+    elif files is None:
         from .lems import read_lems
 
         files = read_lems(lems).files
     paths = sorted({Path(f).resolve() for f in [lems, *files]})
     root = _common_root(paths)
-    key = cache_key(paths, root, lems)
+    key = cache_key(paths, root, lems, wrapper)
     entry = Path(cache_dir or default_cache_dir()) / f"{key}.json"
     if entry.is_file():
         try:
@@ -152,7 +188,7 @@ def generate_nmodl(lems: str | os.PathLike, files: list[str | os.PathLike] | Non
             return _finish(generated, key, True, neuron9)
         except (OSError, ValueError, KeyError) as exc:
             logger.warning("ignoring unreadable NMODL cache entry %s: %s", entry, exc)
-    generated = _run_jnml(lems, root, paths)
+    generated = _run_jnml(lems, root, paths, wrapper)
     entry.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(entry, lambda tmp: Path(tmp).write_text(json.dumps(generated),
                                                          encoding="utf-8"))

@@ -123,3 +123,14 @@ def test_rewrite_refuses_unexpected_text_and_bad_ids():
     assert random_ids(5, 12, 1) == (5, 12, 1)
     with pytest.raises(NeuroMLError, match="gid -1"):
         random_ids(1, -1)
+
+
+def test_nml_files_get_a_lems_wrapper_for_jnml():
+    """No Java here: the wrapper LEMS text and the refusal of network-less files."""
+    nml = FIX / "examples" / "NML2_InstanceBasedNetwork.nml"
+    text, files = mechanisms._wrapper(nml)
+    assert '<Include file="NML2_InstanceBasedNetwork.nml"/>' in text
+    assert 'target="InstanceBasedNetwork"' in text and files == [nml.resolve()]
+    with pytest.raises(NeuroMLError, match="NML2_SimpleIonChannel.nml: jNeuroML generates "
+                                           "NEURON code for a network; this file defines none"):
+        generate_nmodl(FIX / "examples" / "NML2_SimpleIonChannel.nml")
