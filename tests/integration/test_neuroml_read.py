@@ -1,8 +1,10 @@
-"""NeuroML2 / LEMS reading on real files from NeuroML2 and OSB ACnet2 (fixtures/neuroml)."""
+"""NeuroML2 / LEMS reading on NeuroML2-repository files and our own SmallNet (fixtures/neuroml)."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import time
 from pathlib import Path
 
 import h5py
@@ -17,7 +19,8 @@ from nethub.formats.neuroml import NeuroMLError, read_lems, read_neuroml  # noqa
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "neuroml"
 NML2 = FIX / "NeuroML2"
-ACNET = FIX / "ACnet2"
+SMALLNET = FIX / "SmallNet.net.nml"  # written by fixtures/neuroml/make_network.py
+SMALLNET_H5 = FIX / "SmallNet.net.nml.h5"
 
 
 def test_simple_ion_channel_matches_libneuroml():
@@ -102,39 +105,111 @@ def test_lems_seed_explicit_inputs_gap_and_analog():
     assert all(p.pre_component and p.synapse for p in projs)
 
 
-def test_acnet2_xml_and_h5_give_the_same_network():
-    xml = read_neuroml(ACNET / "MediumNet.net.nml").networks["network_ACnet2"]
-    h5 = read_neuroml(ACNET / "MediumNet.net.nml.h5").networks["network_ACnet2"]
-    assert (xml.n_cells, xml.n_connections) == (h5.n_cells, h5.n_connections) == (60, 984)
+def _network(path: Path):
+    return read_neuroml(path).networks["SmallNet"]
+
+
+def test_smallnet_xml_and_h5_give_the_same_network():
+    xml, h5 = _network(SMALLNET), _network(SMALLNET_H5)
+    assert (xml.n_cells, xml.n_connections) == (h5.n_cells, h5.n_connections) == (50, 996)
+    assert xml.temperature_degC == h5.temperature_degC == 34.0
+    with h5py.File(SMALLNET_H5) as f:  # float32 datasets; the values are exact in float32
+        assert f["neuroml/network/projection_pyr_pyr/pyr_pyr"].dtype == np.float32
+    assert list(xml.populations) == list(h5.populations) == ["pyramidals", "baskets",
+                                                             "stellates"]
     for pid, pop in xml.populations.items():
         assert h5.populations[pid].locations.dtype == np.float64
         np.testing.assert_array_equal(pop.ids, h5.populations[pid].ids)
-        # the .h5 stores float32 (neuroConstruct): equal to float32 precision
-        np.testing.assert_allclose(pop.locations, h5.populations[pid].locations, rtol=1e-6)
+        np.testing.assert_array_equal(pop.locations, h5.populations[pid].locations)
+    assert list(xml.projections) == list(h5.projections)
     for pid, proj in xml.projections.items():
         for name, col in proj.columns.items():
-            np.testing.assert_allclose(col, h5.projections[pid].columns[name], rtol=1e-6)
-    il_x = xml.input_lists["BackgroundRandomIClamps"].columns
-    il_h = h5.input_lists["BackgroundRandomIClamps"].columns
-    np.testing.assert_array_equal(il_x["target_cell"], il_h["target_cell"])
-    # the source .h5 itself has other input segments than the .nml: we report the file as is
-    with h5py.File(ACNET / "MediumNet.net.nml.h5") as f:
-        raw = f["neuroml/network/inputList_BackgroundRandomIClamps/BackgroundRandomIClamps"][()]
-    np.testing.assert_array_equal(il_h["segment"], raw[:, 2].astype(np.int64))
+            assert col.dtype == h5.projections[pid].columns[name].dtype
+            np.testing.assert_array_equal(col, h5.projections[pid].columns[name], err_msg=name)
+    for iid, il in xml.input_lists.items():
+        assert (il.component, il.population, il.destination) == (
+            h5.input_lists[iid].component, h5.input_lists[iid].population, "synapses")
+        for name, col in il.columns.items():
+            np.testing.assert_array_equal(col, h5.input_lists[iid].columns[name], err_msg=name)
+
+
+def test_smallnet_connections_and_inputs_match_libneuroml():
+    ours = _network(SMALLNET)
+    ref = read_neuroml2_file(str(SMALLNET)).networks[0]
+    for proj in ref.projections:
+        cols, conns = ours.projections[proj.id].columns, proj.connection_wds
+        assert cols["pre_cell"].tolist() == [c.get_pre_cell_id() for c in conns]
+        assert cols["pre_segment"].tolist() == [c.get_pre_segment_id() for c in conns]
+        assert cols["post_segment"].tolist() == [c.get_post_segment_id() for c in conns]
+        assert cols["pre_fraction"].tolist() == [c.get_pre_fraction_along() for c in conns]
+        assert cols["post_fraction"].tolist() == [c.get_post_fraction_along() for c in conns]
+        assert cols["weight"].tolist() == [float(c.weight) for c in conns]
+        assert cols["delay"].tolist() == [c.get_delay_in_ms() for c in conns]
+        assert len(set(cols["post_segment"])) > 1 and len(set(cols["weight"])) > 1
+    for il in ref.input_lists:
+        cols, inputs = ours.input_lists[il.id].columns, list(il.input) + list(il.input_ws)
+        assert cols["target_cell"].tolist() == [i.get_target_cell_id() for i in inputs]
+        assert cols["segment"].tolist() == [i.get_segment_id() for i in inputs]
+        assert cols["fraction"].tolist() == [i.get_fraction_along() for i in inputs]
+    weighted = ours.input_lists["weighted_inputs"].columns["weight"]
+    assert weighted.tolist() == [i.get_weight() for i in ref.input_lists[1].input_ws]
 
 
 def test_h5_four_columns_keep_y_unlike_libneuroml_default_reader():
-    path = ACNET / "MediumNet.net.nml.h5"
-    ours = read_neuroml(path).networks["network_ACnet2"].populations["pyramidals_48"]
-    xml = read_neuroml(ACNET / "MediumNet.net.nml").networks["network_ACnet2"]
-    ref = read_neuroml2_file(str(path)).networks[0]
-    pop = next(p for p in ref.populations if p.id == "pyramidals_48")
+    with h5py.File(SMALLNET_H5) as f:
+        ds = f["neuroml/network/population_pyramidals/pyramidals"]
+        assert ds.shape == (30, 4) and not [k for k in ds.attrs if k.startswith("column_")]
+    ours = _network(SMALLNET_H5).populations["pyramidals"]
+    xml = _network(SMALLNET).populations["pyramidals"]
+    ref = read_neuroml2_file(str(SMALLNET_H5)).networks[0]
+    pop = next(p for p in ref.populations if p.id == "pyramidals")
     y = np.array([i.location.y for i in pop.instances])
     z = np.array([i.location.z for i in pop.instances])
     np.testing.assert_array_equal(y, z)  # libNeuroML's bug: y := z
-    np.testing.assert_allclose(ours.locations[:, 1],
-                               xml.populations["pyramidals_48"].locations[:, 1], rtol=1e-6)
+    np.testing.assert_array_equal(z, xml.locations[:, 2])
+    np.testing.assert_array_equal(ours.locations, xml.locations)
     assert not np.allclose(ours.locations[:, 1], ours.locations[:, 2])
+
+
+def _h5_items(path: Path) -> dict:
+    items = {}
+
+    def visit(name, obj):
+        data = obj[()].tobytes() if isinstance(obj, h5py.Dataset) else None
+        items[name] = (data, {k: np.asarray(v).tobytes() for k, v in obj.attrs.items()})
+
+    with h5py.File(path) as f:
+        f.visititems(visit)
+    return items
+
+
+def test_smallnet_fixture_is_what_make_network_writes(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_network", FIX / "make_network.py")
+    make_network = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_network)
+    xml, h5 = make_network.write_files(tmp_path)
+    assert xml.read_bytes() == SMALLNET.read_bytes()
+    assert _h5_items(h5) == _h5_items(SMALLNET_H5)
+
+
+def test_h5_reads_100000_connections_without_a_loop_per_row(tmp_path):
+    path = tmp_path / "big.net.nml.h5"
+    shutil.copy(SMALLNET_H5, path)
+    with h5py.File(path, "r+") as f:
+        group = f["neuroml/network/projection_pyr_pyr"]
+        rows, attrs = group["pyr_pyr"][()], dict(group["pyr_pyr"].attrs)
+        big = np.tile(rows, (100_000 // len(rows) + 1, 1))[:100_000]
+        big[:, 0] = np.arange(100_000)
+        del group["pyr_pyr"]
+        group.create_dataset("pyr_pyr", data=big).attrs.update(attrs)
+    start = time.perf_counter()
+    net = _network(path)
+    elapsed = time.perf_counter() - start
+    cols = net.projections["pyr_pyr"].columns
+    assert net.n_connections == 100_000 + 996 - 360
+    np.testing.assert_array_equal(cols["post_segment"], big[:, 4].astype(np.int64))
+    np.testing.assert_array_equal(cols["delay"], big[:, 8])
+    assert elapsed < 1.0, f"{elapsed:.2f} s for 100,000 connections"
 
 
 def _nml(body: str, includes: tuple[str, ...] = ()) -> str:

@@ -20,7 +20,7 @@ from nethub.formats.neuroml.summary import summarize_network  # noqa: E402
 from nethub.formats.neuroml.write import write_nml, write_nml_h5  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "neuroml"
-MEDIUM = FIX / "ACnet2" / "MediumNet.net.nml"
+SMALLNET = FIX / "SmallNet.net.nml"  # written by fixtures/neuroml/make_network.py
 INSTANCES = FIX / "NeuroML2" / "examples" / "NML2_InstanceBasedNetwork.nml"
 
 
@@ -45,14 +45,14 @@ def assert_same_network(a, b):
     assert a.temperature_degC == b.temperature_degC
 
 
-@pytest.mark.parametrize("source", [MEDIUM, MEDIUM.with_name("MediumNet.net.nml.h5")])
+@pytest.mark.parametrize("source", [SMALLNET, SMALLNET.with_name("SmallNet.net.nml.h5")])
 @pytest.mark.parametrize("suffix", [".nml", ".nml.h5"])
 def test_write_read_back_equal(tmp_path, suffix, source):
     model = read_neuroml(source)
     out = tmp_path / f"copy{suffix}"
     (write_nml if suffix == ".nml" else write_nml_h5)(model.document, out)
     back = read_neuroml(out)
-    assert_same_network(model.networks["network_ACnet2"], back.networks["network_ACnet2"])
+    assert_same_network(model.networks["SmallNet"], back.networks["SmallNet"])
     assert [c.id for c in back.document.cells] == [c.id for c in model.document.cells]
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary left
 
@@ -113,9 +113,9 @@ def test_written_nml_validates_with_pynml(tmp_path):
     """jnml -validate (Java, ~2 s) on a network and an abstract-cell/inputs document."""
     from pyneuroml.pynml import validate_neuroml2
 
-    # the ACnet2 network as read from .nml.h5 (written from its arrays) + abstract cells,
+    # our SmallNet as read from .nml.h5 (written from its arrays) + abstract cells,
     # synapses and every input type of NML2_Inputs.nml, in one file: one Java run
-    doc = read_neuroml(MEDIUM.with_name("MediumNet.net.nml.h5")).document
+    doc = read_neuroml(SMALLNET.with_name("SmallNet.net.nml.h5")).document
     merge_into(doc, read_neuroml(FIX / "NeuroML2" / "examples" / "NML2_Inputs.nml").document)
     out = write_nml(doc, tmp_path / "both.nml")
     ok, text = validate_neuroml2(str(out), verbose_validate=False, return_string=True)
