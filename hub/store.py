@@ -69,6 +69,7 @@ from .storeschema import (
     store_version,
     write_files,
 )
+from .table import Table
 from .version import __version__
 
 __all__ = [
@@ -514,8 +515,6 @@ def _write_traces(tr: h5py.Group, traces: Traces, blocks, compression: str) -> N
 
 def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: str) -> None:
     """Stream (index table, data) blocks into a growing dataset: one block in memory at once."""
-    from .table import Table
-
     nt = len(time)
     tr.create_dataset("time", data=time)
     data = tr.create_dataset("data", shape=(0, nt), maxshape=(None, max(nt, 1)),
@@ -528,8 +527,6 @@ def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: s
         data.resize(n0 + len(index), axis=0)
         data[n0:] = np.asarray(block, dtype=np.float64).reshape(len(index), nt)
         indexes.append(index)
-    from .results import TRACE_COLUMNS
-
     write_table(tr.create_group("index"), Table.concat(indexes, TRACE_COLUMNS), compression)
 
 

@@ -20,11 +20,13 @@ import numpy as np
 
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
+from .mechsource import mod_file_findings
 from .network import TABLE_SCHEMAS, Network
 from .ranges import ValueHook, cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
 from .schemachecks import check_files_group, kind_of, point_type_names, table_checks
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
+from .storemaint import storage_findings
 from .table import Categorical, ColumnSpec, Ragged, Table
 
 __all__ = ["Finding", "validate_store", "check_network", "ERROR", "WARNING"]
@@ -477,8 +479,6 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
             with rep.guard("/"):
                 _validate_open(rep, f, dt, for_run, values)
             with rep.guard("/"):  # dead space, interrupted appends, stale temporary files
-                from .storemaint import storage_findings
-
                 for where, message in storage_findings(path, f):
                     rep.warning(where, message)
     except Exception as exc:  # noqa: BLE001
@@ -577,7 +577,6 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
             seen.add(name)
             texts[name] = (_strings(ds) or [""])[0]  # must decode as UTF-8
             paths[name] = path
-    from .mechsource import mod_file_findings
 
     for key, message in mod_file_findings(texts):
         rep.warning(paths[key], message)
