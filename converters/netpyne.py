@@ -21,6 +21,7 @@ from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
 from nethub.network import CELL_COLUMNS, STIM_COLUMNS, Network
 from nethub.results import TRACE_COLUMNS, Results, Traces, trace_index
+from nethub.specrules import spec_rules
 from nethub.table import Categorical, Ragged, Table
 
 from . import netpyne_write
@@ -42,7 +43,6 @@ from .netpyne_types import (
     resolve_expressions,
     rule_points,
 )
-from .specrules import spec_rules
 
 __all__ = ["to_network", "from_network", "NET_PARAM_DEFAULTS", "NETSTIM_DEFAULTS"]
 

@@ -5,7 +5,7 @@ NetPyNE saves each compartmental cell's sections as its rules made them, string 
 included (``'diam': '19 + uniform(-0.5, 0.5)'``), plus the synapses its connections created
 (``synMechs``, dropped here: connections are re-created from ``conns``). Its loader re-evaluates
 the expressions with the cell's random stream, so nethub does the same with the builder's
-evaluator (:func:`~nethub.converters.specrules.spec_rules`).
+evaluator (:func:`~nethub.specrules.spec_rules`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.celltypes import jsonable as _plain
 from nethub.errors import FormatError, SpecError
 from nethub.selection import match_conds
+from nethub.specrules import spec_rules
 from nethub.table import Table
-
-from .specrules import spec_rules
 
 __all__ = ["TypeBuilder", "StimRules", "resolve_expressions", "load_rules", "rule_points",
            "conds_met", "point_columns"]

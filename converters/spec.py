@@ -21,13 +21,13 @@ import pandas as pd
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.errors import ConversionError
 from nethub.network import DRAWS_COLUMN, ROTATION_COLUMN, Network
+from nethub.specrules import spec_rules
 from nethub.table import Categorical, Ragged, Table
 
 from . import spec_v2
 from .compare import compare_networks
 from .netpyne_rules import type_rule
 from .netpyne_tables import NET_PARAM_DEFAULTS
-from .specrules import spec_rules
 
 __all__ = ["SpecExport", "from_network", "to_network", "compare_networks", "MODES"]
 

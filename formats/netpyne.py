@@ -34,9 +34,9 @@ import re
 from typing import Any
 
 from nethub import safepickle
-from nethub.converters.specrules import spec_rules
 from nethub.errors import FormatError, UntrustedPickleError
 from nethub.limits import ResourceLimitError, check_tree
+from nethub.specrules import spec_rules
 
 from .base import Document, Format, has_magic
 

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nethub.converters.specrules import spec_rules
 from nethub.errors import ConversionError, FormatError, NethubError
+from nethub.specrules import spec_rules
 from nethub.version import __version__
 
 from .base import Document, Format, OptionError

@@ -29,12 +29,12 @@ from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+from . import specrules as _specrules  # noqa: E402
 from .api import convert, info, load, load_results, read, save, validate  # noqa: E402
-from .converters import specrules as _specrules  # noqa: E402
 
 
 def _spec_provider():
-    """The builder's services, for converters and formats (``nethub.converters.specrules``);
+    """The builder's services, for converters and formats (``nethub.specrules``);
     imported on first use: ``import nethub`` loads neither numpy nor pandas."""
     from .builder import services
 

@@ -11,7 +11,8 @@ import pandas as pd
 from .errors import FormatError
 from .table import Categorical, ColumnSpec, Table
 
-__all__ = ["Results", "Traces", "TRACE_COLUMNS", "empty_traces", "trace_index", "select_run"]
+__all__ = ["Results", "Traces", "TRACE_COLUMNS", "empty_traces", "trace_index", "select_run",
+           "trace_group_name"]
 
 #: Index of recorded traces: one row per recorded variable (a row of ``Traces.data``).
 TRACE_COLUMNS: dict[str, ColumnSpec] = {
@@ -78,6 +79,9 @@ class Results:
     spike_times, spike_gids : ndarray
         Spikes sorted by time then gid (float64 ms, int64).
     traces : Traces
+        Traces sampled every ``recordStep`` over the whole run.
+    trace_groups : dict of str to Traces
+        Traces with their own interval or time window, by :func:`trace_group_name`.
     lfp : ndarray of shape (n_times, n_electrodes) or None
     lfp_time : ndarray or None
     electrodes : ndarray of shape (n_electrodes, 3) or None
@@ -105,6 +109,7 @@ class Results:
     spike_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     spike_gids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     traces: Traces = field(default_factory=Traces)
+    trace_groups: dict[str, Traces] = field(default_factory=dict)
     lfp: np.ndarray | None = None
     lfp_time: np.ndarray | None = None
     electrodes: np.ndarray | None = None
@@ -158,7 +163,9 @@ class Results:
         same_meta = all(getattr(self, k) == getattr(other, k) for k in
                         ("sim_config", "seeds", "versions", "timing", "network_hash",
                          "nranks", "meta"))
-        return same_meta and self.traces.equals(other.traces) and all(
+        groups = sorted(self.trace_groups) == sorted(other.trace_groups) and all(
+            t.equals(other.trace_groups[k]) for k, t in self.trace_groups.items())
+        return same_meta and groups and self.traces.equals(other.traces) and all(
             np.array_equal(a, b, equal_nan=True) for a, b in arrays
         )
 
@@ -205,3 +212,15 @@ def select_run(runs: Any, run: int | str, path: Any) -> Results:
         return runs[run]
     except IndexError:
         raise FormatError(f"{path}: no run #{run}; it has {len(runs)}") from None
+
+
+def trace_group_name(step: float, start: float | None = None, end: float | None = None) -> str:
+    """The name of the trace group (``/results/<run>/trace_groups/<name>``, docs/store.md §6)
+    of traces sampled every ``step`` ms from ``start`` to ``end``: ``'dt_0.5'``,
+    ``'dt_0.5_from_100.0_to_200.0'``."""
+    name = f"dt_{float(step)!r}"
+    if start is not None:
+        name += f"_from_{float(start)!r}"
+    if end is not None:
+        name += f"_to_{float(end)!r}"
+    return name

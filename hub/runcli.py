@@ -1,9 +1,11 @@
-"""``nethub run INPUT [--cfg CFG] [--np N] [--engine auto|neuron|coreneuron] [--exact]
-[-o OUT.h5]`` and ``nethub plot``.
+"""``nethub run INPUT [--cfg CFG | --run-config RUN.json] [--np N] [--timeout S]
+[--cost-model work|count] [--engine auto|neuron|coreneuron] [--exact] [-o OUT.h5]`` and
+``nethub plot``.
 
 ``--cfg``, ``--engine`` and ``--exact`` are simConfig overrides; :mod:`nethub.runner` maps the
-model's simConfig with them onto the run's :class:`~nethub.runconfig.RunConfig`. The ranks a
-launcher starts get that RunConfig as JSON (``--run-config``, not shown in the help).
+model's simConfig with them onto the run's :class:`~nethub.runconfig.RunConfig`.
+``--run-config`` runs with a RunConfig JSON file instead (one a user wrote, or the one a
+launcher hands its ranks); ``--np``, ``--timeout`` and ``--cost-model`` fill its MPI options.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from .builder import spec_dicts
 from .cli import CommandLineError, out
 from .limits import set_memory_limit
+from .runconfig import COST_MODELS
 from .runner import read_run_config, simulate, written_store
 from .sim.agree import abort_alone
 from .sim.exact import FAST_NOTE
@@ -28,8 +31,12 @@ __all__ = ["add_run_arguments", "run", "add_plot_arguments", "plot"]
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a store, or a NetPyNE-style spec (.py/.json), or 'example'")
     p.add_argument("--cfg", metavar="CFG", help="simConfig overrides (.json or .py with cfg)")
-    p.add_argument("--np", type=_at_least_one, default=1, metavar="N",
-                   help="MPI ranks (runs mpiexec when > 1)")
+    p.add_argument("--np", type=_at_least_one, default=None, metavar="N",
+                   help="MPI ranks (runs mpiexec when > 1; default: the RunConfig's nranks, 1)")
+    p.add_argument("--cost-model", dest="cost_model", choices=COST_MODELS, default=None,
+                   help="how cells are dealt to ranks: 'work' estimates each cell's work from "
+                        "its mechanisms (default), 'count' from segments + incoming "
+                        "connections")
     p.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
                    help="stop the simulation (every rank) after SECONDS and fail")
     p.add_argument("--overwrite", action="store_true",
@@ -56,7 +63,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", "--trust-pickle", dest="trust", action="store_true",
                    help="compile native code the model carries (.mod files with VERBATIM): "
                         "only for models you trust; see docs/safety.md")
-    p.add_argument("--run-config", dest="run_config", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--run-config", dest="run_config", metavar="RUN.json", default=None,
+                   help="run with this RunConfig (JSON; docs/simulate.md) instead of the "
+                        "model's simConfig; not with --cfg, --engine or --exact")
 
 
 def _at_least_one(text: str) -> int:
@@ -119,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         from .examples import example_path
 
         model = str(example_path())
-    if getattr(args, "run_config", None):  # a rank of a launched job: the launcher's RunConfig
+    if getattr(args, "run_config", None):  # a user's RunConfig, or a launched job's rank
+        _alone(args)
         cfg = read_run_config(args.run_config)
     else:
         cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False))
@@ -130,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
                            timeout=getattr(args, "timeout", None),
                            overwrite=getattr(args, "overwrite", False),
                            checked=not getattr(args, "unchecked", False), mod_dirs=args.mod,
-                           trusted=args.trust, cfg_path=_spec_cfg(args.cfg))
+                           trusted=args.trust, cfg_path=_spec_cfg(args.cfg),
+                           cost_model=getattr(args, "cost_model", None))
     except Exception as exc:
         abort_alone(exc)  # under MPI: an error outside the agreed phases ends every rank
         raise
@@ -144,6 +155,16 @@ def run(args: argparse.Namespace) -> int:
 
             report_analysis(written_store(model, args.output), res)
     return 0
+
+
+def _alone(args: argparse.Namespace) -> None:
+    """``--run-config`` is the whole run configuration: simConfig overrides cannot join it."""
+    clash = [flag for flag, given in (("--cfg", args.cfg), ("--engine", getattr(
+        args, "engine", None)), ("--exact", getattr(args, "exact", False))) if given]
+    if clash:
+        raise CommandLineError(f"--run-config {args.run_config} is a complete RunConfig; "
+                               f"{', '.join(clash)} cannot be combined with it (set its "
+                               "fields in the file: engine, exact, ...)")
 
 
 def _exactness(meta: dict) -> str:

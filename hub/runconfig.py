@@ -24,12 +24,15 @@ import numpy as np
 from .errors import SpecError
 
 __all__ = ["RunConfig", "CellSelection", "TraceRequest", "LfpRequest", "ENGINES",
-           "LFP_METHODS", "DEFAULT_SEED"]
+           "LFP_METHODS", "DEFAULT_SEED", "COST_MODELS", "normal_variable"]
 
 #: ``engine`` values: CoreNEURON when the model allows it, NEURON, or CoreNEURON (forced)
 ENGINES = ("auto", "neuron", "coreneuron")
 #: ``LfpRequest.method`` values (see :mod:`nethub.sim.lfp`)
 LFP_METHODS = ("line", "point", "root")
+#: ``cost_model`` values: per-mechanism work estimates, or segments + incoming connections
+#: (:func:`nethub.sim.partition.estimate_costs`)
+COST_MODELS = ("work", "count")
 #: the value of a named seed a run does not give (NetPyNE's default for each of its seeds)
 DEFAULT_SEED = 1
 
@@ -172,25 +175,44 @@ def _selection(value: Any, path: str, optional: bool = False) -> CellSelection |
 
 
 # ------------------------------------------------------------------------------ traces
+def normal_variable(name: str) -> str:
+    """A variable name without NEURON's pointer prefix: ``'_ref_v'`` is ``'v'``."""
+    return name[5:] if name.startswith("_ref_") and len(name) > 5 else name
+
+
 @dataclass(frozen=True)
 class TraceRequest:
-    """One recorded variable on every selected cell (NetPyNE's ``recordTraces`` entry).
+    """One recorded variable on every selected cell (NetPyNE's ``recordTraces`` entry, a
+    SONATA report, a LEMS ``OutputColumn``).
 
     Attributes
     ----------
     label : str
     variable : str
-        NEURON name of the variable (``'v'``, ``'ina'``, ``'i'`` of a synapse, ...).
+        NEURON name of the variable (``'v'``, ``'ina'``, ``'i'`` of a synapse, ...); NEURON's
+        pointer spelling ``'_ref_v'`` is taken as ``'v'``.
     sec : str or None
-        Section name; None: the cell itself (point cells) or every synapse of ``syn_mech``.
+        Section name; None: the cell itself (point cells), every synapse of ``syn_mech``, or
+        (with ``all_segments``) every section.
     loc : float
         Position along the section (0..1).
+    all_segments : bool
+        Record at the centre of every segment of ``sec`` (of every section when ``sec`` is
+        None) instead of at ``loc``.
     mech, syn_mech, point_process, stim : str or None
         The variable belongs to this density mechanism, synMech, point process or stimulus.
     index : int
         Which of several matching synapses/stimuli at the segment (the first: 0).
     conds : dict or None
         Cell conditions, as NetPyNE's ``conds`` (:func:`nethub.selection.match_conds`).
+    cells : CellSelection or None
+        Cells this trace is recorded on; None: ``RunConfig.trace_cells`` (``conds`` narrows
+        either).
+    step : float or None
+        Sampling interval (ms, > 0); None: ``RunConfig.record_step``.
+    start, end : float or None
+        Keep the samples at times ``start <= t <= end`` (ms); None: from the start / to the
+        end of the run.
     """
 
     label: str
@@ -203,13 +225,18 @@ class TraceRequest:
     stim: str | None = None
     index: int = 0
     conds: dict | None = None
+    all_segments: bool = False
+    cells: CellSelection | None = None
+    step: float | None = None
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
         self.check(f"TraceRequest[{self.label!r}]")
 
     def check(self, path: str) -> None:
         _name(self.label, f"{path}.label")
-        _name(self.variable, f"{path}.variable")
+        _set(self, "variable", normal_variable(_name(self.variable, f"{path}.variable")))
         for key in ("sec", "mech", "syn_mech", "point_process", "stim"):
             _name(getattr(self, key), f"{path}.{key}", optional=True)
         loc = _number(self.loc, f"{path}.loc")
@@ -219,6 +246,19 @@ class TraceRequest:
         _set(self, "index", _int(self.index, f"{path}.index"))
         if self.conds is not None:
             _set(self, "conds", _json_dict(self.conds, f"{path}.conds"))
+        _set(self, "all_segments", _flag(self.all_segments, f"{path}.all_segments"))
+        if self.all_segments and (self.syn_mech or self.point_process or self.stim):
+            raise SpecError(f"{path}.all_segments: records a section or density mechanism "
+                            "variable at every segment; not with syn_mech, point_process or "
+                            "stim")
+        _set(self, "cells", _selection(self.cells, f"{path}.cells", optional=True))
+        if self.step is not None:
+            _set(self, "step", _number(self.step, f"{path}.step", positive=True))
+        for key in ("start", "end"):
+            if getattr(self, key) is not None:
+                _set(self, key, _number(getattr(self, key), f"{path}.{key}", nonneg=True))
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise SpecError(f"{path}.end: {self.end} is before start {self.start}")
 
     @property
     def owners(self) -> tuple[str, ...]:
@@ -234,8 +274,14 @@ class TraceRequest:
             var = f"{owner}.{var}"
         return var
 
+    def sampling(self, record_step: float) -> tuple[float, float | None, float | None]:
+        """(interval, start, end) of this trace in a run whose ``record_step`` is given."""
+        return (record_step if self.step is None else self.step, self.start, self.end)
+
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["cells"] = None if self.cells is None else self.cells.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping, path: str = "TraceRequest") -> TraceRequest:
@@ -365,6 +411,13 @@ class RunConfig:
         3-D points are shifted to the cell position; y is depth (negated).
     progress_bar, print_run_time : bool
         Show a progress bar (rank 0 on a terminal); log the run time.
+    nranks : int
+        MPI ranks (>= 1) the run asks for; a stored run holds the number it ran on.
+    timeout : float or None
+        Seconds after which the launched job is stopped and the run fails; None: no limit.
+    cost_model : str
+        How cells are dealt to ranks by their estimated cost (:data:`COST_MODELS`; exact
+        mode deals round robin).
     run_meta : dict
         Entries added to the run's meta as given (e.g. ``not_simulated``).
     native : dict
@@ -399,6 +452,9 @@ class RunConfig:
     invert_y: bool = True
     progress_bar: bool = False
     print_run_time: bool = False
+    nranks: int = 1
+    timeout: float | None = None
+    cost_model: str = "work"
     run_meta: dict = field(default_factory=dict)
     native: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
@@ -445,8 +501,21 @@ class RunConfig:
                             f"engine='neuron' (got {self.merge_synapses}, {self.engine!r})")
         _set(self, "random123_global_index", _int(self.random123_global_index,
                                                   f"{path}.random123_global_index"))
+        self._check_mpi(path)
         for key in ("run_meta", "native", "extras"):
             _set(self, key, _json_dict(getattr(self, key), f"{path}.{key}"))
+        check_extras(self.extras, f"{path}.extras")
+
+    def _check_mpi(self, path: str) -> None:
+        nranks = _int(self.nranks, f"{path}.nranks")
+        if nranks < 1:
+            raise _fail(f"{path}.nranks", "whole number >= 1", self.nranks)
+        _set(self, "nranks", nranks)
+        if self.timeout is not None:
+            _set(self, "timeout", _number(self.timeout, f"{path}.timeout", positive=True))
+        if self.cost_model not in COST_MODELS:
+            raise _fail(f"{path}.cost_model", f"one of {', '.join(COST_MODELS)}",
+                        self.cost_model)
 
     # ------------------------------------------------------------------ helpers
     def seed(self, name: str) -> Any:
@@ -459,6 +528,17 @@ class RunConfig:
 
     def records_traces(self) -> bool:
         return bool(self.traces)
+
+    def trace_sampling(self) -> list[tuple[float, float | None, float | None]]:
+        """The distinct (interval, start, end) of the traces, the run's own
+        ``(record_step, None, None)`` first (the store's ``traces`` group), then in order of
+        first use (``trace_groups``, docs/store.md §6)."""
+        out = [(self.record_step, None, None)]
+        for t in self.traces:
+            key = t.sampling(self.record_step)
+            if key not in out:
+                out.append(key)
+        return out
 
     # ------------------------------------------------------------------ (de)serialising
     def to_dict(self) -> dict:
@@ -500,3 +580,53 @@ def _traces(value: Any, path: str) -> tuple[TraceRequest, ...]:
         seen.add(t.label)
         out.append(t)
     return tuple(out)
+
+
+# ------------------------------------------------------------------------- output files
+#: ``extras['output_files'][i]['kind']`` values: sampled columns, or spike events
+OUTPUT_KINDS = ("traces", "events")
+
+
+def check_extras(extras: Mapping, path: str = "RunConfig.extras") -> None:
+    """Check the documented part of ``extras``: ``output_files``, the files a run document asks
+    for (LEMS ``OutputFile``/``EventOutputFile``, SONATA ``output``); docs/simulate.md.
+
+    Each entry is ``{"path": str, "kind": "traces"|"events", "format": str (optional),
+    "columns": [{"id": str, "trace": label, "gid": int (optional), "quantity": str (optional)},
+    ...]}`` for traces, or ``{"path", "kind": "events", "format", "cells": CellSelection dict
+    (optional), "ids": {gid: event id} (optional)}`` for spike events. Other keys of
+    ``extras`` are free (the simulator ignores them all).
+    """
+    files = extras.get("output_files")
+    if files is None:
+        return
+    where = f"{path}.output_files"
+    if not isinstance(files, list):
+        raise _fail(where, "list of output file dicts", files)
+    for i, entry in enumerate(files):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, Mapping):
+            raise _fail(at, "dict", entry)
+        _name(entry.get("path"), f"{at}.path")
+        if entry.get("kind") not in OUTPUT_KINDS:
+            raise _fail(f"{at}.kind", f"one of {', '.join(OUTPUT_KINDS)}", entry.get("kind"))
+        if "format" in entry:
+            _name(entry["format"], f"{at}.format")
+        if "cells" in entry:
+            CellSelection.from_dict(entry["cells"], f"{at}.cells")
+        columns = entry.get("columns", [])
+        if not isinstance(columns, list):
+            raise _fail(f"{at}.columns", "list of column dicts", columns)
+        for k, col in enumerate(columns):
+            _check_column(col, f"{at}.columns[{k}]")
+
+
+def _check_column(col: Any, at: str) -> None:
+    if not isinstance(col, Mapping):
+        raise _fail(at, "dict", col)
+    _name(col.get("id"), f"{at}.id")
+    _name(col.get("trace"), f"{at}.trace")
+    if "gid" in col:
+        _int(col["gid"], f"{at}.gid")
+    if "quantity" in col:
+        _name(col["quantity"], f"{at}.quantity")

@@ -23,32 +23,34 @@ import numpy as np
 
 from .builder import spec_dicts
 from .builder.fromfile import is_spec_file, model_file_network
-from .errors import SimulationError
+from .errors import SimulationError, SpecError
 from .mechsource import is_trusted, store_mod_files
 from .network import Network
 from .results import Results
 from .runconfig import RunConfig
 from .sim import neuron_env, run_store, under_mpi
-from .sim.launch import run_job
+from .sim.launch import JOB_ENV, run_job
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
 from .specs.unsupported import check_not_simulated
 from .specs.values import check_run_config
 from .store import read_network, read_results, write_network
 from .storelock import check_writable
 
-__all__ = ["simulate", "store_run_config", "written_store"]
+__all__ = ["simulate", "store_run_config", "written_store", "read_run_config",
+           "with_mpi_options"]
 
 logger = logging.getLogger(__name__)
 
-#: the hidden ``nethub run`` option by which a launcher hands its ranks the RunConfig (JSON)
+#: the ``nethub run`` option that runs with a RunConfig JSON file (how a launcher hands its
+#: ranks the RunConfig, and how a user runs a hand-written one)
 RUN_CONFIG_OPTION = "--run-config"
 
 
-def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
+def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
              output: str | os.PathLike | None = None, timeout: float | None = None,
              overwrite: bool = False, checked: bool = True, *, mod_dirs: Any = None,
-             trusted: bool = False, cfg_path: str | os.PathLike | None = None
-             ) -> Results | None:
+             trusted: bool = False, cfg_path: str | os.PathLike | None = None,
+             cost_model: str | None = None) -> Results | None:
     """Simulate a model and return its results (also written to ``output`` if given).
 
     Parameters
@@ -58,13 +60,17 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     sim_config : RunConfig, SimConfig, dict or None
         A RunConfig (used as it is), or simConfig overrides of the simConfig stored with the
         model (mapped onto a RunConfig, :func:`store_run_config`).
-    nprocs : int
-        MPI ranks (>= 1); > 1 launches ``mpiexec``.
+    nprocs : int, optional
+        MPI ranks (>= 1); > 1 launches ``mpiexec``. Default: the RunConfig's ``nranks`` (1
+        for a simConfig). Given, it replaces ``nranks``, as ``timeout`` and ``cost_model``
+        replace the RunConfig's fields of that name.
     output : path, optional
         Store to write (the input store itself when omitted and the input is a store).
     timeout : float, optional
         Seconds after which the job is stopped (it then runs as a child process, also with
         one rank) and a :class:`~nethub.errors.SimulationError` is raised.
+    cost_model : str, optional
+        How cells are dealt to ranks (:data:`nethub.runconfig.COST_MODELS`).
     overwrite : bool
         A spec or network is built into a new store, and a store's results go to ``output``
         as a copy of the store; an existing file at that path (e.g. ``model.h5`` beside
@@ -89,7 +95,7 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     Results or None
         The results; ``None`` on MPI ranks other than 0 when called inside an MPI job.
     """
-    if int(nprocs) < 1:
+    if nprocs is not None and int(nprocs) < 1:
         raise SimulationError(f"nprocs must be at least 1, not {nprocs}")
     given = sim_config if isinstance(sim_config, RunConfig) else None
     overrides = None if given is not None else sim_config
@@ -97,11 +103,28 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int = 1,
     out = Path(output) if output is not None else store
     if not under_mpi():
         check_writable(out, store)  # before NEURON or any rank starts
-    config = given or store_run_config(store, overrides)
-    if (nprocs > 1 or timeout is not None) and not under_mpi():
+    config = with_mpi_options(given or store_run_config(store, overrides), nprocs, timeout,
+                              cost_model)
+    if (config.nranks > 1 or config.timeout is not None) and not (under_mpi() or launched()):
         trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
-        return _launch_mpi(store, config, nprocs, out, timeout, checked, trusted)
+        return _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
     return run_store(store, config, out, checked, trusted=trusted)
+
+
+def launched() -> bool:
+    """Whether this process is a rank of a job :func:`simulate` launched (it runs the store
+    itself, whatever the RunConfig's ``nranks`` and ``timeout``)."""
+    return bool(os.environ.get(JOB_ENV))
+
+
+def with_mpi_options(config: RunConfig, nprocs: int | None = None,
+                     timeout: float | None = None, cost_model: str | None = None) -> RunConfig:
+    """``config`` with the MPI options given (not None) in place of its own."""
+    given = {k: v for k, v in (("nranks", nprocs), ("timeout", timeout),
+                               ("cost_model", cost_model)) if v is not None}
+    if not given:
+        return config
+    return RunConfig.from_dict({**config.to_dict(), **given})
 
 
 def store_run_config(store: str | os.PathLike, sim_config: Any = None) -> RunConfig:
@@ -200,5 +223,17 @@ def _launch_mpi(store: Path, config: RunConfig, nprocs: int, out: Path,
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:
-    """A RunConfig from a JSON file (what :func:`simulate` hands the ranks it launches)."""
-    return RunConfig.from_json(Path(path).read_text(), str(path))
+    """A RunConfig from a JSON file (what :func:`simulate` hands the ranks it launches, or one
+    a user wrote; docs/simulate.md).
+
+    Raises
+    ------
+    SpecError
+        The file cannot be read, is not JSON, or a field is wrong: the message names the file
+        and the field path (``run.json: RunConfig.traces[0].step: ...``).
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the RunConfig ({exc.strerror or exc})") from None
+    return RunConfig.from_json(text, f"{path}: RunConfig")

@@ -69,6 +69,7 @@ from .storeschema import (
     store_version,
     write_files,
 )
+from .table import Table
 from .version import __version__
 
 __all__ = [
@@ -468,7 +469,7 @@ def _read_indexed(g: h5py.Group, tname: str, target: str, cells, runs: Runs | No
 
 # ----------------------------------------------------------------------------- results
 def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: str,
-               trace_blocks=None) -> None:
+               trace_blocks=None, group_blocks=None) -> None:
     if name in res:
         raise StoreError(f"results/{name} already exists")
     g = res.create_group(name)
@@ -483,16 +484,12 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
     sp = g.create_group("spikes")
     for key, arr in (("time", r.spike_times), ("gid", r.spike_gids)):
         sp.create_dataset(key, data=arr, **dataset_options(len(arr), 8, compression))
-    tr = g.create_group("traces")
-    if trace_blocks is not None:
-        _write_trace_blocks(tr, r.traces.time, trace_blocks, compression)
-    else:
-        write_table(tr.create_group("index"), r.traces.index, compression)
-        tr.create_dataset("time", data=r.traces.time)
-        data = r.traces.data
-        chunks = ((max(1, min(len(data), 64)), max(1, min(data.shape[1], 8192)))
-                  if data.size else None)
-        tr.create_dataset("data", data=data, chunks=chunks)
+    _write_traces(g.create_group("traces"), r.traces, trace_blocks, compression)
+    if r.trace_groups:  # traces with their own interval or time window (docs/store.md §6)
+        groups = g.create_group("trace_groups")
+        for key, traces in r.trace_groups.items():
+            _write_traces(groups.create_group(key), traces, (group_blocks or {}).get(key),
+                          compression)
     if r.lfp is not None:
         lfp = g.create_group("lfp")
         lfp.create_dataset("data", data=r.lfp)
@@ -504,10 +501,20 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
             lfp.create_dataset(key, data=np.asarray(val, dtype=np.float64))
 
 
+def _write_traces(tr: h5py.Group, traces: Traces, blocks, compression: str) -> None:
+    if blocks is not None:
+        _write_trace_blocks(tr, traces.time, blocks, compression)
+        return
+    write_table(tr.create_group("index"), traces.index, compression)
+    tr.create_dataset("time", data=traces.time)
+    data = traces.data
+    chunks = ((max(1, min(len(data), 64)), max(1, min(data.shape[1], 8192)))
+              if data.size else None)
+    tr.create_dataset("data", data=data, chunks=chunks)
+
+
 def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: str) -> None:
     """Stream (index table, data) blocks into a growing dataset: one block in memory at once."""
-    from .table import Table
-
     nt = len(time)
     tr.create_dataset("time", data=time)
     data = tr.create_dataset("data", shape=(0, nt), maxshape=(None, max(nt, 1)),
@@ -520,19 +527,20 @@ def _write_trace_blocks(tr: h5py.Group, time: np.ndarray, blocks, compression: s
         data.resize(n0 + len(index), axis=0)
         data[n0:] = np.asarray(block, dtype=np.float64).reshape(len(index), nt)
         indexes.append(index)
-    from .results import TRACE_COLUMNS
-
     write_table(tr.create_group("index"), Table.concat(indexes, TRACE_COLUMNS), compression)
 
 
 def append_run(path: str | os.PathLike, results: Results, name: str | None = None,
-               compression: str = "blosc-lz4", trace_blocks=None, lock: bool = True) -> str:
+               compression: str = "blosc-lz4", trace_blocks=None, lock: bool = True,
+               group_blocks=None) -> str:
     """Add a run to an existing store without rewriting its network.
 
     The run is written into a hidden group and renamed when complete; if writing fails the
     hidden group is removed and the store is as before. Returns the run's name.
     ``trace_blocks`` (an iterable of (index Table, data array)) replaces ``results.traces``
-    so that traces arrive block by block (e.g. one MPI rank at a time). The store's lock is
+    so that traces arrive block by block (e.g. one MPI rank at a time); ``group_blocks``
+    (trace group name -> such an iterable) does so for ``results.trace_groups``, consumed
+    in that order after ``trace_blocks``. The store's lock is
     held while appending (concurrent appends wait for each other); ``lock=False`` for a file
     nobody else can see yet (a temporary copy).
     """
@@ -549,7 +557,7 @@ def append_run(path: str | os.PathLike, results: Results, name: str | None = Non
         if tmp in res:
             del res[tmp]
         try:
-            _write_run(res, tmp, results, order, compression, trace_blocks)
+            _write_run(res, tmp, results, order, compression, trace_blocks, group_blocks)
             res.move(tmp, name)
         except BaseException:
             if tmp in res:
@@ -581,7 +589,8 @@ def list_runs(path: str | os.PathLike) -> list[dict[str, Any]]:
                 "n_spikes": int(g["spikes/time"].shape[0]),
                 "duration": cfg.get("duration") if isinstance(cfg, dict) else None,
                 "nranks": int(g.attrs.get("nranks", 1)),
-                "n_traces": int(g["traces/index"].attrs["n_rows"]),
+                "n_traces": int(g["traces/index"].attrs["n_rows"]) + sum(  # + trace groups
+                    int(t["index"].attrs["n_rows"]) for t in g.get("trace_groups", {}).values()),
                 "created": _decode(g.attrs.get("created", "")),
             })
     return out
@@ -611,11 +620,13 @@ def read_results(path: str | os.PathLike, run: int | str = -1) -> Results:
 def _read_run(g: h5py.Group, name: str) -> Results:
     docs = {doc: _read_json(g, doc) for doc in RUN_DOCS}
     docs["run_config"] = _read_json(g, "run_config") if "run_config" in g else {}
-    tr = g["traces"]
-    traces = Traces(read_table(tr["index"], TRACE_COLUMNS), tr["time"][()], tr["data"][()])
+    traces = _read_traces(g["traces"])
+    groups = {k: _read_traces(v) for k, v in g["trace_groups"].items()} if (
+        "trace_groups" in g) else {}
     lfp = g.get("lfp")
     return Results(
         spike_times=g["spikes/time"][()], spike_gids=g["spikes/gid"][()], traces=traces,
+        trace_groups=groups,
         lfp=lfp["data"][()] if lfp is not None else None,
         lfp_time=lfp["lfp_time"][()] if lfp is not None and "lfp_time" in lfp else None,
         electrodes=lfp["electrodes"][()] if lfp is not None and "electrodes" in lfp else None,
@@ -623,6 +634,10 @@ def _read_run(g: h5py.Group, name: str) -> Results:
         network_hash=_decode(g.attrs.get("network_hash", "")),
         nranks=int(g.attrs.get("nranks", 1)), name=name, **docs,
     )
+
+
+def _read_traces(tr: h5py.Group) -> Traces:
+    return Traces(read_table(tr["index"], TRACE_COLUMNS), tr["time"][()], tr["data"][()])
 
 
 def _lfp_extra(lfp: h5py.Group) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import h5py
 
+from .store import atomic_path, open_store
 from .storelock import stale_temps, store_lock
 
 __all__ = ["space_report", "storage_findings", "compact", "mb", "PARTIAL_PREFIX"]
@@ -81,8 +82,6 @@ def compact(path: str | os.PathLike, output: str | os.PathLike | None = None) ->
     dict
         ``before`` and ``after``: the file sizes in bytes.
     """
-    from .store import atomic_path, open_store
-
     path = Path(path)
     out = Path(output) if output is not None else path
     before = path.stat().st_size

@@ -20,11 +20,13 @@ import numpy as np
 
 from .celltypes import Population, StimSource, SynMech, cell_type_from_dict
 from .errors import NethubError
+from .mechsource import mod_file_findings
 from .network import TABLE_SCHEMAS, Network
 from .ranges import ValueHook, cell_type_findings, column_findings
 from .results import TRACE_COLUMNS
 from .schemachecks import check_files_group, kind_of, point_type_names, table_checks
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
+from .storemaint import storage_findings
 from .table import Categorical, ColumnSpec, Ragged, Table
 
 __all__ = ["Finding", "validate_store", "check_network", "ERROR", "WARNING"]
@@ -477,8 +479,6 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
             with rep.guard("/"):
                 _validate_open(rep, f, dt, for_run, values)
             with rep.guard("/"):  # dead space, interrupted appends, stale temporary files
-                from .storemaint import storage_findings
-
                 for where, message in storage_findings(path, f):
                     rep.warning(where, message)
     except Exception as exc:  # noqa: BLE001
@@ -577,7 +577,6 @@ def _validate_mod_files(rep: _Report, mods: h5py.Group) -> set[str]:
             seen.add(name)
             texts[name] = (_strings(ds) or [""])[0]  # must decode as UTF-8
             paths[name] = path
-    from .mechsource import mod_file_findings
 
     for key, message in mod_file_findings(texts):
         rep.warning(paths[key], message)
@@ -655,6 +654,8 @@ def _validate_run(rep: _Report, res: h5py.Group, name: str, gids: np.ndarray | N
             _read_json_doc(rep, g, doc, f"{path}/{doc}")
     _validate_spikes(rep, g, path, gids)
     _validate_traces(rep, g, path, gids)
+    for key in (g["trace_groups"] if isinstance(g.get("trace_groups"), h5py.Group) else ()):
+        _validate_traces(rep, g["trace_groups"], f"{path}/trace_groups", gids, key)
     if "lfp" in g:
         _validate_lfp(rep, g, path)
     run_hash = g.attrs.get("network_hash")
@@ -686,10 +687,11 @@ def _validate_spikes(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | 
                             f"table: {_first(bad)}")
 
 
-def _validate_traces(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | None) -> None:
-    tpath = f"{path}/traces"
+def _validate_traces(rep: _Report, g: h5py.Group, path: str, gids: np.ndarray | None,
+                     name: str = "traces") -> None:
+    tpath = f"{path}/{name}"
     with rep.guard(tpath):
-        tr = _group(rep, g, "traces", tpath)
+        tr = _group(rep, g, name, tpath)
         if tr is None:
             return
         index = _group(rep, tr, "index", f"{tpath}/index")

@@ -1,8 +1,8 @@
 """The spec builder's services for converters and formats: the provider of
-:class:`nethub.converters.specrules.SpecRules`.
+:class:`nethub.specrules.SpecRules`.
 
 Converters and formats do not import the builder (DESIGN.md "Layers"); the package root installs
-this module as their spec provider (``nethub.converters.specrules.install``), and they reach it
+this module as their spec provider (``nethub.specrules.install``), and they reach it
 through ``spec_rules()``. Everything they use of the builder and of the spec classes is named
 here, so that the builder can be rearranged without breaking them.
 """

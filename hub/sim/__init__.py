@@ -127,8 +127,8 @@ def run_store(store: str | os.PathLike, config: RunConfig,
             check_writable(Path(output) if output else store, store)
         if checked:
             check_store_for_run(store, config.dt)
-        net = read_network(store, gids=local_gids(store, rank, nhost, exact=config.exact,
-                                                  merging=config.merge_synapses))
+        net = read_network(store, gids=local_gids(store, rank, nhost, config.cost_model,
+                                                  config.exact, config.merge_synapses))
         _check_trust(net, pc, trusted)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()

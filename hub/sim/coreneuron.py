@@ -126,12 +126,15 @@ def _config_reasons(config: RunConfig, net: Network, per_step: bool) -> list[str
         if not config.arguments.get("CORENRN_ENABLE_GPU", False):
             out.append("gpu: this NEURON's CoreNEURON was built without GPU support")
     if _records_traces(net, config):
-        step, dt = config.record_step, config.dt
+        dt = config.dt
         if not per_step:
             out.append("recordTraces with Vector.record(ref, recordStep): CoreNEURON returns "
                        "only one sample (nrn#2101); record every step and keep every k-th")
-        elif abs(step / dt - round(step / dt)) > 1e-9:
-            out.append(f"recordStep {step} is not a multiple of dt {dt}")
+        else:
+            out += [f"recordStep {step} is not a multiple of dt {dt}"
+                    for step in dict.fromkeys(t.sampling(config.record_step)[0]
+                                              for t in config.traces)
+                    if abs(step / dt - round(step / dt)) > 1e-9]
         out += [f"recordTraces['{label}'] records {var!r}, which is not a RANGE variable: "
                 "CoreNEURON ignores the recording" for label, var in _unrecordable(config)]
     lfp = config.lfp

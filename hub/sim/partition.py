@@ -15,6 +15,7 @@ import numpy as np
 from ..celltypes import CompartmentalCell
 from ..network import Network
 from ..nmodl import DEFAULT_POINT, mod_weight
+from ..runconfig import COST_MODELS  # "work": per-mechanism weights; "count": segments + conns
 from ..store import read_cell_index, read_network
 from .distribute import POINT_WEIGHTS, cell_costs, count_costs, deal, type_cost
 from .exact import round_robin
@@ -22,8 +23,6 @@ from .merge import mech_mergeable
 
 __all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
 
-#: ``"work"``: per-mechanism weights (default); ``"count"``: segments + incoming connections
-COST_MODELS = ("work", "count")
 _DECLARES = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 

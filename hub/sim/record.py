@@ -23,7 +23,7 @@ import numpy as np
 from ..celltypes import PointCell
 from ..errors import SimulationError
 from ..network import Network
-from ..results import Results, empty_traces, trace_index
+from ..results import Results, empty_traces, trace_group_name, trace_index
 from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..selection import match_conds
 from ..store import append_run, atomic_path, network_hash, read_results
@@ -56,8 +56,17 @@ def record_gids(net: Network, sel: CellSelection | None) -> np.ndarray:
 
 
 def trace_gids(net: Network, config: RunConfig) -> np.ndarray:
-    """Local gids whose traces are recorded (``config.trace_cells``)."""
-    return record_gids(net, config.trace_cells)
+    """Local gids on which some trace is recorded (``config.trace_cells`` and the traces' own
+    ``cells``)."""
+    own = [t.cells for t in config.traces if t.cells is not None]
+    if not own:
+        return record_gids(net, config.trace_cells)
+    if len(own) == len(config.traces):  # every trace names its cells
+        chosen = [record_gids(net, sel) for sel in own]
+    else:
+        chosen = [record_gids(net, sel) for sel in [config.trace_cells, *own]]
+    gids = np.asarray(net.cells["gid"])
+    return gids[np.isin(gids, np.concatenate(chosen))]
 
 
 def _no_variable(label: str, spec: TraceRequest, var: str, cell, exc: Exception) -> str:
@@ -95,9 +104,10 @@ class Recorder:
         else:
             for gid in record_gids(engine.net, config.record_spikes).tolist():
                 pc.spike_record(gid, self.spk_t, self.spk_id)
-        self.rows: list[tuple] = []
-        self.vecs: list = []
-        self.t_vec = None
+        self.sampling = config.trace_sampling()  # one trace group per (step, start, end)
+        self.rows: list[list[tuple]] = [[] for _ in self.sampling]
+        self.vecs: list[list] = [[] for _ in self.sampling]
+        self.t_vecs: dict[float, Any] = {}  # interval -> recorded time
         self.lfp = None  # an LfpRecorder (nethub.sim.lfp) when the run records LFP/dipoles
         self._traces(engine.net)
 
@@ -111,14 +121,14 @@ class Recorder:
         if len(gids) == 0:  # no recorded cell on this rank: still take part in the agreement
             _agree_on(self.pc, None)
             return
-        step = self.config.record_step
-        h = self.h
-        rows = np.flatnonzero(np.isin(np.asarray(net.cells["gid"]), gids))
+        all_gids = np.asarray(net.cells["gid"])
+        rows = np.flatnonzero(np.isin(all_gids, gids))
         ok = [match_conds(net.cells, spec.conds, f"recordTraces['{spec.label}']['conds']")
-              for spec in specs]
+              & np.isin(all_gids, record_gids(net, self._cells_of(spec))) for spec in specs]
+        group = [self.sampling.index(s.sampling(self.config.record_step)) for s in specs]
         problem = None
         for r in rows.tolist():
-            gid = int(net.cells["gid"][r])
+            gid = int(all_gids[r])
             for k, spec in enumerate(specs):
                 if not ok[k][r]:
                     continue
@@ -128,12 +138,17 @@ class Recorder:
                 except (AttributeError, NameError, TypeError, LookupError) as exc:
                     problem = problem or _no_variable(label, spec, var, self.eng.cells[gid], exc)
                     continue
+                step = self.sampling[group[k]][0]
                 for sec, loc, ptr in targets:
-                    self.vecs.append(self._record(ptr, step))
-                    self.rows.append((label, gid, sec, loc, var))
+                    self.vecs[group[k]].append(self._record(ptr, step))
+                    self.rows[group[k]].append((label, gid, sec, loc, var))
         _agree_on(self.pc, problem)
-        if self.vecs:
-            self.t_vec = self._record(h._ref_t, step)
+        for g, (step, _, _) in enumerate(self.sampling):
+            if self.vecs[g] and step not in self.t_vecs:
+                self.t_vecs[step] = self._record(self.h._ref_t, step)
+
+    def _cells_of(self, spec: TraceRequest) -> CellSelection:
+        return self.config.trace_cells if spec.cells is None else spec.cells
 
     def _record(self, ptr, step: float):
         vec = self.h.Vector()
@@ -147,6 +162,8 @@ class Recorder:
         """(sec, loc, pointer) of each variable one trace request records on a cell."""
         if spec.syn_mech is not None and spec.sec is None and cell.point is None:
             return self._all_syn_mechs(cell, spec, net)
+        if spec.all_segments and cell.point is None:
+            return _segment_targets(cell, spec)
         ptr = self._pointer(cell, spec, net, row)
         return [] if ptr is None else [(spec.sec, spec.loc, ptr)]
 
@@ -225,41 +242,54 @@ class Recorder:
         return getattr(objs[i], "_ref_" + var) if i < len(objs) else None
 
     # ------------------------------------------------------------------ gathering
-    def _local_traces(self):
-        if not self.rows:
+    def _local_traces(self, g: int = 0):
+        """This rank's trace index and data of trace group ``g``."""
+        if not self.rows[g]:
             return trace_index([], [], [], [], []), np.zeros((0, 0))
-        labels, gids, secs, locs, variables = zip(*self.rows)
+        labels, gids, secs, locs, variables = zip(*self.rows[g])
+        index = trace_index(labels, gids, secs, locs, variables)
+        idx, keep = self._samples(g)
         if not self.per_step:
-            data = np.array([v.as_numpy() for v in self.vecs])
-            return trace_index(labels, gids, secs, locs, variables), data
-        idx, _ = self._thinning()
-        data = np.full((len(self.vecs), len(idx)), np.nan)
-        for i, vec in enumerate(self.vecs):
-            if len(vec) == len(self.t_vec):
+            data = np.array([v.as_numpy() for v in self.vecs[g]])
+            return index, (data if keep is None else data[:, keep])
+        data = np.full((len(self.vecs[g]), len(idx)), np.nan)
+        n_steps = len(self.t_vecs[self.sampling[g][0]])
+        for i, vec in enumerate(self.vecs[g]):
+            if len(vec) == n_steps:
                 data[i] = vec.as_numpy()[idx]
             else:  # CoreNEURON records RANGE variables only
                 logger.warning("CoreNEURON did not record trace %r of cell %d (%s): stored as "
                                "NaN; simConfig nethubCoreneuron=False records it",
                                labels[i], gids[i], variables[i])
-        return trace_index(labels, gids, secs, locs, variables), data
+        return index, data
 
-    def _thinning(self) -> tuple[np.ndarray, np.ndarray]:
-        return step_samples(self.t_vec.as_numpy(), float(self.h.dt),
-                            self.config.record_step)
+    def _samples(self, g: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per step: indices into the recorded steps; else: the kept samples (None: all)."""
+        step, start, end = self.sampling[g]
+        if self.per_step:
+            idx, times = step_samples(self.t_vecs[step].as_numpy(), float(self.h.dt), step)
+            keep = _window(times, start, end)
+            return (idx if keep is None else idx[keep]), None
+        return None, _window(self.t_vecs[step].as_numpy(), start, end)
 
-    def _time(self) -> np.ndarray | None:
-        if self.t_vec is None:
+    def _time(self, g: int = 0) -> np.ndarray | None:
+        step, start, end = self.sampling[g]
+        if not self.rows[g]:
             return None
-        return self._thinning()[1] if self.per_step else self.t_vec.as_numpy().copy()
+        t = self.t_vecs[step].as_numpy()
+        if self.per_step:
+            t = step_samples(t, float(self.h.dt), step)[1]
+        keep = _window(t, start, end)
+        return t.copy() if keep is None else t[keep]
 
-    def _trace_blocks(self):
-        """Rank 0 receives the traces in the serial run's order (by gid, then recording
-        order), one run of rows at a time: with contiguous gid blocks one round per rank, with
-        a deal in several slices (:mod:`nethub.sim.distribute`) one round per slice. A round is
-        one collective ``py_alltoall``; no process holds more than its own and one other
-        rank's rows."""
+    def _trace_blocks(self, g: int = 0):
+        """Rank 0 receives the traces of group ``g`` in the serial run's order (by gid, then
+        recording order), one run of rows at a time: with contiguous gid blocks one round per
+        rank, with a deal in several slices (:mod:`nethub.sim.distribute`) one round per slice.
+        A round is one collective ``py_alltoall``; no process holds more than its own and one
+        other rank's rows."""
         pc, rank, nhost = self.pc, int(self.pc.id()), int(self.pc.nhost())
-        index, data = self._local_traces()
+        index, data = self._local_traces(g)
         if nhost == 1:
             yield index, data
             return
@@ -282,27 +312,32 @@ class Recorder:
         lfp = self.lfp.gather() if self.lfp is not None else None  # collective
         local = (self.spk_t.as_numpy().copy(), self.spk_id.as_numpy().copy())
         allspk = pc.py_gather(local, 0) if nhost > 1 else [local]
-        t_time = self._time()
-        times = pc.py_gather(t_time, 0) if nhost > 1 else [t_time]
+        t_local = [self._time(g) for g in range(len(self.sampling))]
+        every = pc.py_gather(t_local, 0) if nhost > 1 else [t_local]
         if rank != 0:
-            for _ in self._trace_blocks():
-                pass
+            for g in range(len(self.sampling)):
+                for _ in self._trace_blocks(g):
+                    pass
             pc.barrier()
             return None
         spk_t = np.concatenate([a for a, _ in allspk]) if allspk else np.zeros(0)
         spk_g = np.concatenate([b for _, b in allspk]).astype(np.int64)
-        tvec = next((x for x in times if x is not None), np.zeros(0))
+        tvecs = [next((t[g] for t in every if t[g] is not None), np.zeros(0))
+                 for g in range(len(self.sampling))]
         timing["gather"] = time.perf_counter() - t
         res = Results(spike_times=spk_t, spike_gids=spk_g, sim_config=dict(config.native),
-                      seeds=dict(config.seeds), run_config=config.to_dict(),
+                      seeds=dict(config.seeds), run_config=_as_run(config, nhost),
                       versions=software_versions(self.h, nhost), timing=timing,
                       network_hash=_stored_hash(store), nranks=nhost, meta=counts)
-        res.traces = _traces_placeholder(tvec)
+        res.traces = _traces_placeholder(tvecs[0])
+        names = [trace_group_name(*key) for key in self.sampling[1:]]
+        res.trace_groups = {n: _traces_placeholder(t) for n, t in zip(names, tvecs[1:])}
         if lfp is not None:
             from .lfp import attach  # lfp imports this module
 
             attach(res, lfp)
-        _write(res, out, store, self._trace_blocks())
+        groups = {n: self._trace_blocks(g + 1) for g, n in enumerate(names)}
+        _write(res, out, store, self._trace_blocks(0), groups)
         pc.barrier()
         return read_results(out)
 
@@ -363,15 +398,47 @@ def _stored_hash(store: Path) -> str:
     return network_hash(store)
 
 
-def _write(res: Results, out: Path, store: Path, blocks) -> None:
+def _write(res: Results, out: Path, store: Path, blocks, groups: dict) -> None:
+    kw = {"trace_blocks": blocks, "group_blocks": groups} if groups else {"trace_blocks": blocks}
     if Path(out).resolve() != Path(store).resolve():
         with atomic_path(out) as tmp:
             with store_lock(store, exclusive=False):
                 shutil.copyfile(store, tmp)
             os.chmod(tmp, 0o644)
-            append_run(tmp, res, trace_blocks=blocks, lock=False)
+            append_run(tmp, res, lock=False, **kw)
     else:
-        append_run(out, res, trace_blocks=blocks)
+        append_run(out, res, **kw)
+
+
+def _as_run(config: RunConfig, nhost: int) -> dict:
+    """The RunConfig stored with a run: ``nranks`` is the number of ranks it ran on."""
+    out = config.to_dict()
+    out["nranks"] = nhost
+    return out
+
+
+def _window(times: np.ndarray, start: float | None, end: float | None) -> np.ndarray | None:
+    """Which samples lie in ``start <= t <= end`` (None: no window, every sample)."""
+    if start is None and end is None:
+        return None
+    keep = np.ones(len(times), dtype=bool)
+    if start is not None:
+        keep &= times >= start
+    if end is not None:
+        keep &= times <= end
+    return keep
+
+
+def _segment_targets(cell, spec: TraceRequest) -> list[tuple]:
+    """(sec, x, pointer) at the centre of every segment of ``spec.sec`` (of every section when
+    it is None), sections in the cell's order."""
+    names = list(cell.secs) if spec.sec is None else [spec.sec]
+    out = []
+    for name in names:
+        for seg in cell.secs[name]:
+            owner = seg if spec.mech is None else getattr(seg, spec.mech)
+            out.append((name, float(seg.x), getattr(owner, "_ref_" + spec.variable)))
+    return out
 
 
 def software_versions(h, nhost: int) -> dict[str, Any]:

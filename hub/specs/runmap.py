@@ -25,7 +25,8 @@ from ..errors import SpecError
 from ..runconfig import CellSelection, LfpRequest, RunConfig, TraceRequest
 from .schema import SIMCONFIG_KEYS
 
-__all__ = ["NETPYNE_RUN_TABLE", "ABSENT", "RunRow", "NETPYNE_SEEDS", "NETPYNE_HPARAMS", "EXACT_KEY",
+__all__ = ["NETPYNE_RUN_TABLE", "NETPYNE_UNMAPPED", "UNMAPPED_KINDS", "ABSENT",
+           "RunRow", "NETPYNE_SEEDS", "NETPYNE_HPARAMS", "EXACT_KEY",
            "MERGE_KEY", "CORE_KEY", "merged_simconfig", "runconfig_from_netpyne",
            "selection_from_netpyne", "traces_from_netpyne", "engine_mode", "is_exact",
            "apply_exact"]
@@ -63,7 +64,8 @@ NETPYNE_RUN_TABLE: tuple[RunRow, ...] = (
     RunRow("analysis.plotTraces.include", "trace_cells", "", [],
            "the figure itself stays in native (drawn by nethub run)"),
     RunRow("recordTraces", "traces", "", {}),
-    RunRow("recordStep", "record_step", "ms", 0.1, "one interval for every trace and the LFP"),
+    RunRow("recordStep", "record_step", "ms", 0.1,
+           "one interval for every trace and the LFP (RunConfig traces may have their own)"),
     RunRow("recordLFP", "lfp.electrodes", "um", []),
     RunRow("recordDipole", "lfp.dipole", "", False),
     RunRow("saveLFPCells", "lfp.lfp_cells", "", False),
@@ -89,6 +91,68 @@ NETPYNE_RUN_TABLE: tuple[RunRow, ...] = (
     RunRow("progressBar", "progress_bar", "", None, "0/1/2 (transient/persistent): a flag"),
     RunRow("printRunTime", "print_run_time", "", False, "an interval (s): a flag"),
 )
+
+#: Why a simConfig key of the catalogue has no row in :data:`NETPYNE_RUN_TABLE`
+UNMAPPED_KINDS = ("build", "analysis", "output", "not-simulated", "derived")
+
+_BUILD = "read when the spec is built (nethub.builder); the store holds its effect"
+_OUTPUT = "NetPyNE's own output files and printing; nethub writes the run into the store"
+_UNSUPPORTED = "reported when asked for (nethub.specs.unsupported; run meta not_simulated)"
+
+#: simConfig key -> (kind, reason) for every catalogued key the run table does not map; with the
+#: table it covers :data:`nethub.specs.schema.SIMCONFIG_KEYS` exactly (tests/unit)
+NETPYNE_UNMAPPED: dict[str, tuple[str, str]] = {
+    "allowConnsWithWeight0": ("build", _BUILD),
+    "allowSelfConns": ("build", _BUILD),
+    "connRandomSecFromList": ("build", _BUILD),
+    "distributeSynsUniformly": ("build", _BUILD),
+    "createNEURONObj": ("build", "checked with the spec; the simulator always creates NEURON "
+                                 "objects"),
+    "createPyStruct": ("build", "the builder always writes the canonical tables"),
+    "compactConnFormat": ("build", "a layout of NetPyNE's Python structures; the store has its "
+                                   "own"),
+    "includeParamsLabel": ("build", "the connections table always keeps the rule label"),
+    "validateNetParams": ("build", "nethub always validates a spec when it builds it"),
+    "validateNetParamsMechs": ("build", "nethub always validates a spec when it builds it"),
+    "checkErrors": ("build", "nethub always validates a spec when it builds it"),
+    "checkErrorsVerbose": ("build", "nethub always validates a spec when it builds it"),
+    "printSynsAfterRule": ("build", "a build-time printout; nethub logs instead"),
+    "printPopAvgRates": ("analysis", "nethub.analysis computes rates from the stored spikes"),
+    "timing": ("analysis", "every run stores its seconds per phase (results timing)"),
+    "saveTiming": ("analysis", "every run stores its seconds per phase (results timing)"),
+    "verbose": ("output", "logging level: nethub -v / -vv"),
+    "exitOnError": ("output", "nethub raises errors; it never exits"),
+    "backupCfgFile": ("output", _OUTPUT),
+    "filename": ("output", _OUTPUT),
+    "saveFolder": ("output", _OUTPUT),
+    "simLabel": ("output", _OUTPUT),
+    "timestampFilename": ("output", _OUTPUT),
+    "intervalFolder": ("output", _OUTPUT),
+    "saveCSV": ("output", _OUTPUT),
+    "saveCellConns": ("output", _OUTPUT),
+    "saveCellSecs": ("output", _OUTPUT),
+    "saveDat": ("output", _OUTPUT),
+    "saveDataInclude": ("output", _OUTPUT),
+    "saveDpk": ("output", _OUTPUT),
+    "saveHDF5": ("output", _OUTPUT),
+    "saveJson": ("output", _OUTPUT),
+    "saveMat": ("output", _OUTPUT),
+    "savePickle": ("output", _OUTPUT),
+    "saveTxt": ("output", _OUTPUT),
+    "gatherOnlySimData": ("output", "rank 0 always gathers the simulated data only"),
+    "recordSpikesGids": ("output", "spikes are always stored with their gids"),
+    "recordTime": ("output", "traces are always stored with their sample times"),
+    "addSynMechs": ("not-simulated", _UNSUPPORTED),
+    "use_local_dt": ("not-simulated", _UNSUPPORTED),
+    "recordDipolesHNN": ("not-simulated", _UNSUPPORTED),
+    "recordStim": ("not-simulated", _UNSUPPORTED),
+    "saveWeights": ("not-simulated", _UNSUPPORTED),
+    "dump_coreneuron_model": ("not-simulated", _UNSUPPORTED),
+    "tstop": ("derived", "NetPyNE sets it from duration (RunConfig.duration)"),
+    "use_fast_imem": ("derived", "switched on whenever the run records LFP, dipoles or "
+                                 "membrane currents (RunConfig.lfp)"),
+}
+
 
 #: simConfig key -> the value used when a simConfig lacks it (the table's ``absent`` column)
 ABSENT: dict[str, Any] = {row.key: row.absent for row in NETPYNE_RUN_TABLE}

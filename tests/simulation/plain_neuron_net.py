@@ -1,8 +1,11 @@
 """A small network written directly in NEURON, no nethub, no NetPyNE: the reference for
-test_plain_neuron.py. Prints its spikes as JSON (last line)."""
+test_plain_neuron.py. Prints its spikes as JSON (last line); with the argument ``traces``, a
+JSON dict of spikes and the traces of test_trace_intervals.py (Vector.record at their
+intervals) instead."""
 
 import json
 import math
+import sys
 
 from neuron import h
 
@@ -61,10 +64,33 @@ for gid in range(4):  # regular NetStim drive onto each soma, different rates
 clamp = h.IClamp(cells[0][0](0.5))
 clamp.delay, clamp.dur, clamp.amp = 100, 50, 0.3
 
+
+def record(ref, step):
+    vec = h.Vector()
+    vec.record(ref, step)
+    return vec
+
+
+TRACES = {}  # name -> (interval, [Vector])
+if sys.argv[1:] == ["traces"]:
+    exc_0_2 = keep[2]  # the Exp2Syn of connection 0 -> 2 (the first on cell 2's dendrite)
+    TRACES = {
+        "V": (0.1, [record(cells[g][0](0.5)._ref_v, 0.1) for g in (1, 2)]),
+        "Vd": (0.5, [record(seg._ref_v, 0.5) for seg in cells[2][1]]),
+        "g": (0.5, [record(exc_0_2._ref_g, 0.5)]),
+        "m": (0.25, [record(cells[2][0](0.5).hh._ref_m, 0.25)]),
+    }
+times = {step: record(h._ref_t, step) for step in (0.1, 0.25, 0.5)}
+
 h.celsius = 6.3
 h.dt = 0.025
 h.finitialize(-65)
 h.continuerun(300)
 for gid, _nc, tv in recorders:
     spikes += [(t, gid) for t in tv]
-print(json.dumps(sorted(spikes)))
+if TRACES:
+    print(json.dumps({"spikes": sorted(spikes), "time": {
+        str(k): list(v) for k, v in times.items()}, "traces": {
+        name: [list(v) for v in vecs] for name, (_, vecs) in TRACES.items()}}))
+else:
+    print(json.dumps(sorted(spikes)))

@@ -3,6 +3,9 @@ simConfig, handed to launched ranks as JSON, and stored with each run (``run_con
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -38,8 +41,39 @@ def test_launched_ranks_get_the_runconfig(example_store, tmp_path):
         populations=("E",)), spike_threshold=-10.0, run_meta={"note": "mine"})
     here = simulate(example_store, rc, output=tmp_path / "here.h5")
     child = simulate(example_store, rc, output=tmp_path / "child.h5", timeout=300)
-    assert child.meta["note"] == "mine" and RunConfig.from_dict(child.run_config) == rc
+    assert child.meta["note"] == "mine"  # the stored RunConfig says how it was run:
+    assert RunConfig.from_dict(child.run_config) == dataclasses.replace(rc, timeout=300.0)
     np.testing.assert_array_equal(child.spike_times, here.spike_times)
     np.testing.assert_array_equal(child.spike_gids, here.spike_gids)
     pops = nethub.load(example_store).cells_df().set_index("gid")["pop"]
     assert set(pops[np.unique(here.spike_gids)]) == {"E"}
+
+
+def test_run_config_file_on_the_command_line(example_store, tmp_path, capsys):
+    """A RunConfig written by hand runs a store (``nethub run --run-config``); its MPI options
+    come from the file and the flags, and the stored run says how it ran."""
+    from nethub.cli import main
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({
+        "duration": 20, "engine": "neuron", "nranks": 2, "traces": [
+            {"label": "V", "variable": "_ref_v", "sec": "soma", "cells": {"gids": [0, 5]}},
+            {"label": "Vw", "variable": "v", "sec": "soma", "step": 0.5, "start": 5,
+             "end": 15, "cells": {"populations": ["E"]}}]}))
+    out = tmp_path / "out.h5"
+    assert main(["run", str(example_store), "--run-config", str(path), "--cost-model",
+                 "count", "-o", str(out)]) == 0
+    res = nethub.load_results(out)
+    stored = RunConfig.from_dict(res.run_config)
+    assert (res.nranks, stored.nranks, stored.cost_model) == (2, 2, "count")
+    assert stored.traces[0].variable == "v" and len(res.traces) == 2
+    win = res.trace_groups["dt_0.5_from_5.0_to_15.0"]
+    np.testing.assert_array_equal(win.time, np.arange(10, 31) * 0.5)
+    pops = nethub.load(example_store).cells_df().set_index("gid")["pop"]
+    assert set(pops[np.unique(win.index["gid"])]) == {"E"}
+    capsys.readouterr()
+    path.write_text(json.dumps({"duration": 20, "traces": [{"label": "V", "step": 0}]}))
+    assert main(["run", str(example_store), "--run-config", str(path), "-o", str(out)]) == 1
+    assert f"{path}: RunConfig.traces[0].step: expected finite positive" in capsys.readouterr().err
+    assert main(["run", str(example_store), "--run-config", str(path), "--exact"]) == 2
+    assert "--exact cannot be combined with it" in capsys.readouterr().err

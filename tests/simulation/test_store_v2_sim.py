@@ -14,7 +14,8 @@ import pytest
 from neuron import h
 
 import nethub
-from nethub.sim import simulate
+from nethub.runconfig import RunConfig
+from nethub.runner import simulate
 from nethub.sim.engine import Engine
 from nethub.sim.rotation import rotate_points
 from nethub.table import Categorical, Table
@@ -197,7 +198,7 @@ def test_rotated_cell_points_in_neuron(tmp_path):
     # documented matrix, cell position added (invertedYCoord: the y offset is negated)
     want = pts[:, :3] @ _rotation_matrix(0.4, -0.9, 1.3).T + np.array([10.0, -20.0, 30.0])
     pc = h.ParallelContext()
-    engine = Engine(h, pc, net, {"pt3dRelativeToCellLocation": True, "invertedYCoord": True})
+    engine = Engine(h, pc, net, RunConfig(pt3d_relative_to_cell=True, invert_y=True))
     engine.create_cells()
     dend = engine.cells[0].secs["dend"]
     got = np.array([[h.x3d(i, sec=dend), h.y3d(i, sec=dend), h.z3d(i, sec=dend)]

@@ -203,8 +203,8 @@ def test_nested_keys_as_columns_round_trip():
 
 def test_spec_rules_come_from_the_face_installed_provider():
     import nethub  # noqa: F401 - the package root installs the builder's services
+    from nethub import specrules
     from nethub.builder import services
-    from nethub.converters import specrules
     from nethub.errors import ConversionError
 
     assert specrules.spec_rules() is services

@@ -41,7 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "model": (
         "nethub.errors", "nethub.names", "nethub.version", "nethub.table", "nethub.h5table",
         "nethub.network", "nethub.celltypes", "nethub.columns", "nethub.store",
-        "nethub.embedded", "nethub.schemachecks", "nethub.storeschema",
+        "nethub.embedded", "nethub.schemachecks", "nethub.storeschema", "nethub.specrules",
         "nethub.storelock", "nethub.storemaint", "nethub.results", "nethub.validate",
         "nethub.runcheck", "nethub.selection", "nethub.runconfig", "nethub.ranges",
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.random123.*",

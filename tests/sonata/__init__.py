@@ -1,0 +1,1 @@
+"""Tests of the SONATA file layer (nethub.formats.sonata)."""
