@@ -275,7 +275,8 @@ def read_table(fh: IO[bytes], metas: list[dict[str, Any]], n: int, where: str
     try:
         df = pd.read_csv(fh, header=0, names=list(range(len(metas))), keep_default_na=False,
                          na_values=na, dtype={i: _pandas_dtype(m) for i, m in enumerate(metas)},
-                         skip_blank_lines=False, engine="c", encoding="utf-8")
+                         skip_blank_lines=False, engine="c", encoding="utf-8",
+                         float_precision="round_trip")  # exact under pandas 2 and 3
     except (ValueError, TypeError, pd.errors.ParserError) as exc:
         raise FormatError(f"{where}: cannot parse ({exc})") from exc
     if len(df) != n or len(df.columns) != len(metas):

@@ -146,7 +146,8 @@ def _read_csv(path: Path, default_population: str, sep: str | None
     try:
         head = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str)
         has_header = not all(_is_number(v) for v in head.iloc[0])
-        df = pd.read_csv(path, sep=sep, header=0 if has_header else None)
+        df = pd.read_csv(path, sep=sep, header=0 if has_header else None,
+                         float_precision="round_trip")  # exact times under pandas 2 too
     except (OSError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as exc:
         raise FormatError(f"{path}: not a readable spike CSV ({exc})") from exc

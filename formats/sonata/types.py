@@ -42,7 +42,7 @@ def read_types_csv(path: str | os.PathLike[str], id_column: str) -> pd.DataFrame
     path = Path(path)
     try:
         df = pd.read_csv(path, sep=r"\s+", quotechar='"', keep_default_na=False,
-                         na_values=list(MISSING_TOKENS))
+                         na_values=list(MISSING_TOKENS), float_precision="round_trip")
     except FileNotFoundError as exc:
         raise FormatError(f"SONATA types file {path} does not exist") from exc
     except (OSError, UnicodeDecodeError, pd.errors.ParserError,
