@@ -419,7 +419,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         say(f"instantiation only, floor and nethub, repetition {r + 2} of {args.repeat} ...")
         fl = child("floor", str(work / "arrays.npz"), "0", str(work / "f0.npz"))
         fig["inst_floor"].append(fl)
-        nh = child("instantiate", str(store), str(work / "i.h5"), "bulk")
+        nh = child("instantiate", str(store), str(work / f"i{r}.h5"), "bulk")
         fig["inst_nethub"].append(nh)
     if args.before:
         say("before: nethub instantiation with the per-connection Python loop ...")
