@@ -18,7 +18,7 @@ KINDS = ("spikeGenPoisson", "poissonFiringSyn", "transPoissonFiringSyn")
 
 
 def main() -> None:
-    libdir, n, tstop, seed, order = sys.argv[1:6]
+    libdir, n, tstop, seed, order, out_path = sys.argv[1:7]
     lib = next(Path(libdir).glob("x86_64/.libs/libnrnmech.so"), None) or next(
         Path(libdir).glob("*/libnrnmech.so"))
     h.nrn_load_dll(str(lib))
@@ -46,8 +46,9 @@ def main() -> None:
     h.continuerun(float(tstop))
     mine = {k: {g: list(v) for g, v in d.items()} for k, d in out.items()}
     parts = pc.py_allgather(mine) if nhost > 1 else [mine]
-    if rank == 0:
-        print(json.dumps({k: {g: t for p in parts for g, t in p[k].items()} for k in KINDS}))
+    if rank == 0:  # a file, not stdout: mpiexec may split a long output line
+        with open(out_path, "w") as fh:
+            json.dump({k: {g: t for p in parts for g, t in p[k].items()} for k in KINDS}, fh)
     pc.barrier()
     pc.done()
 
