@@ -457,7 +457,7 @@ def speedup_pairs(args: argparse.Namespace, store: Path, work: Path) -> list[lis
             f"{args.nprocs} ranks) ...")
         pair = []
         for n in (1, args.nprocs):
-            res = child("nethub", str(store), str(work / f"sp{n}.h5"), str(n),
+            res = child("nethub", str(store), str(work / f"sp{n}_{r}.h5"), str(n),
                         str(work / f"sp{n}.npz"), d)
             pair.append(res["timing"]["simulate"])
         pairs.append(pair + [os.getloadavg()[0]])
