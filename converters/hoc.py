@@ -128,7 +128,7 @@ def _run_child(req: dict, path: Path, timeout: float) -> dict:
         req_path.write_text(json.dumps(req))
         try:
             proc = subprocess.run([sys.executable, str(CHILD), str(req_path), str(out_path)],
-                                  capture_output=True, text=True, timeout=timeout, cwd=tmp,
+                                  capture_output=True, text=True, timeout=timeout, cwd=path.parent,
                                   env=_child_env(), stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired as exc:
             raise ConversionError(f"{path}: instantiating the template took longer than "
@@ -140,9 +140,12 @@ def _run_child(req: dict, path: Path, timeout: float) -> dict:
 
 def _child_error(path: Path, output: str) -> str:
     line = re.search(r"near line (\d+)", output)
-    where = f"{path}:{line.group(1)}" if line else str(path)
+    where = f"{path}:{line.group(1)}" if line and int(line.group(1)) > 0 else str(path)
     lines = [s for s in output.strip().splitlines() if s.strip()]
+    ours = [s[len("hoc_child error:"):] for s in lines if s.startswith("hoc_child error:")]
     detail = next((s for s in lines if "error" in s.lower()), lines[-1] if lines else "")
+    if ours and not line:
+        detail = ours[-1]
     return f"{where}: NEURON could not load or instantiate the template: {detail.strip()}"
 
 

@@ -117,6 +117,8 @@ def read(req: dict) -> dict:
     prefix = cell.hname() + "."
     secs = {}
     for sec in h.allsec():
+        if not sec.name().startswith(prefix):
+            continue  # a section the file created outside the template
         secs[_local_name(sec, prefix)] = (sec, _section(sec, prefix, density))
     _point_processes(secs, point)
     return {"sections": {k: v for k, (_, v) in secs.items()},
@@ -127,7 +129,11 @@ def read(req: dict) -> dict:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as f:
         req = json.load(f)
-    out = read(req)
+    try:
+        out = read(req)
+    except Exception as exc:  # reported to the parent, which raises ConversionError
+        sys.stderr.write(f"\nhoc_child error: {exc}\n")
+        return 1
     with open(argv[2], "w") as f:
         json.dump(out, f)
     return 0

@@ -208,3 +208,18 @@ def test_caller_neuron_state_untouched(tmp_path):
     assert (len(list(h.allsec())), h.celsius, h.dt) == before
     assert imp.globals_changed == {"celsius": 34.0}
     assert len(imp.cell_type.sections) == 2
+
+
+def test_endless_template_is_stopped(tmp_path):
+    path = _write(tmp_path, "loop.hoc", BALL_STICK.replace("proc init() {",
+                                                            "proc init() {\n  while (1) { }"))
+    with pytest.raises(ConversionError, match=r"loop\.hoc.*longer than 2 s"):
+        read_hoc_template(path, "BallStick", trusted=True, timeout=2)
+
+
+def test_runtime_error_and_top_level_sections(tmp_path):
+    path = _write(tmp_path, "top.hoc", "create axon\n" + BALL_STICK)
+    imp = read_hoc_template(path, "BallStick", trusted=True)
+    assert list(imp.cell_type.sections) == ["soma", "dend"]  # not the file's own 'axon'
+    with pytest.raises(ConversionError, match=r"top\.hoc.*no template named 'Nope'"):
+        read_hoc_template(path, "Nope", trusted=True)
