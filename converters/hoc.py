@@ -6,7 +6,8 @@ untouched. A HOC file is a program: it is read only with the user's explicit tru
 (``trusted=True`` / ``--trust``). Its ``.mod`` mechanisms are compiled with
 :func:`nethub.nmodl.compiled_library` and loaded in the child. What comes back: sections with
 their names (``dend[2]``), topology, geometry, pt3d, density mechanisms (per segment when not
-uniform), ion reversal potentials, point processes and the spike detection site; the template
+uniform), ion reversal potentials, point processes, the template's public SectionLists, the
+NEURON globals it changed and the spike detection site; the template
 text and its mod files travel with the cell type.
 """
 
@@ -49,7 +50,9 @@ class HocImport:
     mod_files : dict of str to str
         The NMODL sources the cell needs (for ``Network.mod_files``).
     globals_changed : dict
-        NEURON globals the template set to a value other than NEURON's default.
+        NEURON globals (celsius, dt, tstop, v_init, secondorder) that loading and
+        instantiating the template changed in the child, with their new values; also kept in
+        ``cell_type.globals``.
     """
 
     cell_type: CompartmentalCell
@@ -111,7 +114,7 @@ def read_hoc_template(path: str | os.PathLike, template: str, *, trusted: bool =
                        "args": list(args)}
     ef = EmbeddedFile(f"templates/{path.name}", "template", str(path), text.encode())
     files = {ef.name: ef}
-    changed = {} if out["celsius"] == 6.3 else {"celsius": out["celsius"]}
+    changed = out["globals_changed"]
     if changed:
         cell.globals.update(changed)
         logger.info("%s: template %s sets NEURON globals %s", path, template, changed)
@@ -159,4 +162,4 @@ def _cell_type(out: dict, name: str, mod_names: list[str]) -> CompartmentalCell:
         spike_source = (spike["sec"], spike["loc"])
         sections[spike["sec"]].threshold = spike["threshold"]
     return CompartmentalCell(name, sections=sections, spike_source=spike_source,
-                             mod_files=mod_names)
+                             section_lists=out.get("section_lists", {}), mod_files=mod_names)

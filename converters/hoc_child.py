@@ -11,6 +11,8 @@ import sys
 from neuron import h
 
 _SKIP = {"morphology", "capacitance"}
+_GLOBALS = ("celsius", "dt", "tstop", "v_init", "secondorder")
+_HOC_ATTRS = {"baseattr", "hname", "hocobjptr", "same"}
 
 
 def _uniform(values: list) -> object:
@@ -103,11 +105,27 @@ def _spike_source(cell, secs: dict, prefix: str) -> dict | None:
     return None
 
 
+def _section_lists(cell, prefix: str) -> dict:
+    out = {}
+    for attr in dir(cell):
+        if attr.startswith("_") or attr in _HOC_ATTRS:
+            continue
+        try:
+            obj = getattr(cell, attr)
+        except (LookupError, RuntimeError, TypeError):
+            continue
+        hname = getattr(obj, "hname", None)
+        if callable(hname) and hname().startswith("SectionList["):
+            out[attr] = [_local_name(sec, prefix) for sec in obj]
+    return out
+
+
 def read(req: dict) -> dict:
     """Instantiate the template of ``req`` and describe the cell it built."""
     if req.get("library"):
         h.nrn_load_dll(req["library"])
-    h.load_file("stdlib.hoc")
+    h.load_file("stdrun.hoc")
+    before = {g: getattr(h, g) for g in _GLOBALS}
     if not h.load_file(req["path"]):
         raise RuntimeError(f"{req['path']}: NEURON could not load the file")
     if not hasattr(h, req["template"]):
@@ -123,7 +141,8 @@ def read(req: dict) -> dict:
     _point_processes(secs, point)
     return {"sections": {k: v for k, (_, v) in secs.items()},
             "spike_source": _spike_source(cell, secs, prefix),
-            "celsius": h.celsius}
+            "section_lists": _section_lists(cell, prefix),
+            "globals_changed": {g: getattr(h, g) for g in _GLOBALS if getattr(h, g) != before[g]}}
 
 
 def main(argv: list[str]) -> int:

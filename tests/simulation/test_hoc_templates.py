@@ -6,6 +6,7 @@ untouched."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -25,9 +26,12 @@ pytestmark = pytest.mark.neuron
 
 BALL_STICK = """
 begintemplate BallStick
-public soma, dend
+public soma, dend, all
 create soma, dend
+objref all
 proc init() {
+  all = new SectionList()
+  forall all.append()
   soma { L = 18.8  diam = 18.8  Ra = 123  insert hh }
   dend { L = 200  diam = 1  nseg = 5  Ra = 100  cm = 1.5  insert pas  g_pas = 0.0002  e_pas = -70 }
   connect dend(0), soma(1)
@@ -157,6 +161,7 @@ def test_ball_and_stick(tmp_path):
     assert dend.geom["nseg"] == 5 and dend.geom["cm"] == 1.5 and dend.geom["Ra"] == 100
     assert dend.mechs["pas"] == {"g": 0.0002, "e": -70.0}
     assert "na" in ct.sections["soma"].ions and "hh" in ct.sections["soma"].mechs
+    assert ct.section_lists == {"all": ["soma", "dend"]}
     assert [f.role for f in imp.files.values()] == ["template"]
     assert imp.files["templates/bs.hoc"].text() == textwrap.dedent(BALL_STICK)
 
@@ -203,9 +208,9 @@ def test_syntax_error_names_file_and_line(tmp_path):
 def test_caller_neuron_state_untouched(tmp_path):
     glob = BALL_STICK.replace("proc init() {", "proc init() {\n  celsius = 34")
     path = _write(tmp_path, "warm.hoc", glob)
-    before = (len(list(h.allsec())), h.celsius, h.dt)
+    before = (len(list(h.allsec())), h.celsius, h.dt, os.getcwd())
     imp = read_hoc_template(path, "BallStick", trusted=True)
-    assert (len(list(h.allsec())), h.celsius, h.dt) == before
+    assert (len(list(h.allsec())), h.celsius, h.dt, os.getcwd()) == before
     assert imp.globals_changed == {"celsius": 34.0}
     assert len(imp.cell_type.sections) == 2
 
