@@ -149,6 +149,9 @@ def _same_trace(tmp_path, path, name, args=(), mods=None):
     n = min(len(got), len(ref))
     assert n > 500 and ref.max() > 0  # the cell spikes
     np.testing.assert_allclose(got[:n], ref[:n], rtol=0, atol=1e-9)
+    stored = nethub.load(tmp_path / "out.h5")  # the cell type, template and mods travel
+    assert stored.cell_types["T"].equals(imported.cell_type)
+    assert stored.files_with_role("template") and stored.mod_files == imported.mod_files
     return imported
 
 
