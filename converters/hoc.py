@@ -1,9 +1,9 @@
 """HOC cell templates (``begintemplate NAME ... endtemplate NAME``) -> canonical cell types.
 
-The template runs in a separate NEURON process (:mod:`hoc_child <nethub.converters.hoc_child>`,
-launched by path), so the caller's NEURON state -- sections, globals, working directory -- is
-untouched. A HOC file is a program: it is read only with the user's explicit trust
-(``trusted=True`` / ``--trust``). Its ``.mod`` mechanisms are compiled with
+The template runs in a separate NEURON process (``python -m nethub.sim.templateread``;
+converters do not import the simulator), so the caller's NEURON state -- sections, globals,
+working directory -- is untouched. A HOC file is a program: it is read only with the user's
+explicit trust (``trusted=True`` / ``--trust``). Its ``.mod`` mechanisms are compiled with
 :func:`nethub.nmodl.compiled_library` and loaded in the child. What comes back: sections with
 their names (``dend[2]``), topology, geometry, pt3d, density mechanisms (per segment when not
 uniform), ion reversal potentials, point processes, the template's public SectionLists, the
@@ -33,7 +33,7 @@ __all__ = ["HocImport", "read_hoc_template"]
 
 logger = logging.getLogger(__name__)
 
-CHILD = Path(__file__).with_name("hoc_child.py")
+CHILD = "nethub.sim.templateread"  # run as a module in the child, never imported here
 _MPI_PREFIXES = ("OMPI_", "PMI", "PMIX_", "MPI_", "HYDRA_")
 
 
@@ -122,7 +122,9 @@ def read_hoc_template(path: str | os.PathLike, template: str, *, trusted: bool =
 
 
 def _child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(_MPI_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_MPI_PREFIXES)}
+    env["PYTHONSAFEPATH"] = "1"  # Python >= 3.11: the template's folder shadows no module
+    return env
 
 
 def _run_child(req: dict, path: Path, timeout: float) -> dict:
@@ -130,9 +132,10 @@ def _run_child(req: dict, path: Path, timeout: float) -> dict:
         req_path, out_path = Path(tmp) / "req.json", Path(tmp) / "out.json"
         req_path.write_text(json.dumps(req))
         try:
-            proc = subprocess.run([sys.executable, str(CHILD), str(req_path), str(out_path)],
-                                  capture_output=True, text=True, timeout=timeout, cwd=path.parent,
-                                  env=_child_env(), stdin=subprocess.DEVNULL, check=False)
+            cmd = [sys.executable, "-m", CHILD, str(req_path), str(out_path)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  cwd=path.parent, env=_child_env(), stdin=subprocess.DEVNULL,
+                                  check=False)
         except subprocess.TimeoutExpired as exc:
             raise ConversionError(f"{path}: instantiating the template took longer than "
                                   f"{timeout:g} s; stopped") from exc
@@ -145,7 +148,7 @@ def _child_error(path: Path, output: str) -> str:
     line = re.search(r"near line (\d+)", output)
     where = f"{path}:{line.group(1)}" if line and int(line.group(1)) > 0 else str(path)
     lines = [s for s in output.strip().splitlines() if s.strip()]
-    ours = [s[len("hoc_child error:"):] for s in lines if s.startswith("hoc_child error:")]
+    ours = [s[len("templateread error:"):] for s in lines if s.startswith("templateread error:")]
     detail = next((s for s in lines if "error" in s.lower()), lines[-1] if lines else "")
     if ours and not line:
         detail = ours[-1]

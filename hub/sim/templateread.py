@@ -1,6 +1,7 @@
 """Child process of :mod:`nethub.converters.hoc`: instantiate one HOC cell template in a fresh
-NEURON and write what it built as JSON. Launched by path (``python hoc_child.py REQUEST.json
-OUT.json``), never imported by nethub: it imports NEURON and nothing of nethub.
+NEURON and write what it built as JSON. Launched as ``python -m nethub.sim.templateread
+REQUEST.json OUT.json`` (converters may not import the simulator; they run it); it imports
+NEURON and nothing else of nethub.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def main(argv: list[str]) -> int:
     try:
         out = read(req)
     except Exception as exc:  # reported to the parent, which raises ConversionError
-        sys.stderr.write(f"\nhoc_child error: {exc}\n")
+        sys.stderr.write(f"\ntemplateread error: {exc}\n")
         return 1
     with open(argv[2], "w") as f:
         json.dump(out, f)
