@@ -157,6 +157,11 @@ def _child_error(path: Path, output: str) -> str:
 
 def _cell_type(out: dict, name: str, mod_names: list[str]) -> CompartmentalCell:
     sections = {k: Section.from_dict(v) for k, v in out["sections"].items()}
+    for sec_name, sec in sections.items():
+        uneven = [k for k, v in sec.geom.items() if isinstance(v, list)]
+        if uneven:  # the canonical Section has scalar geometry only; refuse rather than lose
+            raise ConversionError(f"template {name}, section {sec_name}: per-segment "
+                                  f"{', '.join(uneven)} cannot be represented yet")
     if not sections:
         raise ConversionError(f"template {name}: instantiating it created no section")
     spike = out.get("spike_source")

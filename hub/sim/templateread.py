@@ -86,7 +86,9 @@ def _point_processes(secs: dict, point: list[str]) -> None:
                     continue
                 label = f"{mod}_{counts.setdefault(mod, 0)}"
                 counts[mod] += 1
-                d = {"mod": mod, "loc": seg.x, "label": label}
+                loc = pp.get_loc()  # pushes the section
+                h.pop_section()
+                d = {"mod": mod, "loc": loc, "label": label}
                 for p in _params(mod):
                     d[p] = getattr(pp, p)
                 out["point_processes"].append(d)

@@ -231,3 +231,10 @@ def test_runtime_error_and_top_level_sections(tmp_path):
     assert list(imp.cell_type.sections) == ["soma", "dend"]  # not the file's own 'axon'
     with pytest.raises(ConversionError, match=r"top\.hoc.*no template named 'Nope'"):
         read_hoc_template(path, "Nope", trusted=True)
+
+
+def test_per_segment_geometry_is_refused_not_lost(tmp_path):
+    text = BALL_STICK.replace("e_pas = -70 }", "e_pas = -70  cm(0.9) = 3 }")
+    path = _write(tmp_path, "cm.hoc", text)
+    with pytest.raises(ConversionError, match=r"section dend: per-segment cm"):
+        read_hoc_template(path, "BallStick", trusted=True)
