@@ -1,0 +1,273 @@
+"""SONATA circuit + simulation config -> canonical :class:`nethub.Network` (point-neuron slice).
+
+Nodes with ``model_type`` ``point_process``/``point_neuron`` and an ``nrn:<Mechanism>`` template
+become :class:`~nethub.celltypes.PointCell` types (parameters from their ``dynamics_params``
+JSON); ``virtual`` nodes become VecStim spike sources fed by the config's ``spikes`` inputs.
+Edges become connections with BMTK's weight for point targets (``syn_weight * sign * nsyns``,
+``bionet/pointprocesscell.py``) and their delay. Every cell keeps ``sonata.population`` /
+``sonata.node_id``, every connection ``sonata.edge_population`` / ``sonata.edge_id``. What is
+not carried (biophysical cells, reports, other inputs) is reported in ``lost``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nethub.celltypes import PointCell, Population
+from nethub.errors import FormatError
+from nethub.formats.sonata import (
+    load_config,
+    load_node_sets,
+    read_edges,
+    read_nodes,
+    read_spikes,
+    resolve_node_set,
+)
+from nethub.network import Network
+from nethub.runconfig import RunConfig
+from nethub.table import Categorical, Ragged
+
+__all__ = ["sonata_to_network", "sonata_run_config"]
+
+_POINT_TYPES = ("point_process", "point_neuron")
+#: IntFire1 parameters BMTK reads in seconds.
+_INTFIRE1_SECONDS = ("tau", "refrac")
+
+
+def sonata_to_network(path: str | Path) -> tuple[Network, list[str]]:
+    """Import a SONATA circuit or simulation config.
+
+    Parameters
+    ----------
+    path : path-like
+        ``circuit_config.json``, ``simulation_config.json`` or an old ``config.json``.
+
+    Returns
+    -------
+    network : Network
+    lost : list of str
+        What could not be carried over.
+    """
+    cfg = load_config(path)
+    lost: list[str] = []
+    pops = {}
+    for nf in cfg.nodes:
+        pops.update(read_nodes(nf.h5_file, nf.types_file))
+    edge_pops = {}
+    for ef in cfg.edges:
+        edge_pops.update(read_edges(ef.h5_file, ef.types_file))
+    comps = cfg.components
+    offsets, frames = {}, []
+    gid0 = 0
+    net = Network()
+    for name, pop in pops.items():
+        offsets[name] = gid0
+        frames.append(_cells(name, pop.table(), gid0, comps, net, lost))
+        gid0 += len(pop)
+    cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    _add_spike_inputs(cfg, pops, offsets, cells, lost)
+    conns = [_connections(ep, offsets, cells, comps, lost) for ep in edge_pops.values()]
+    net = net.replace(cells=_cell_table(cells),
+                      connections=pd.concat(conns, ignore_index=True) if conns else None)
+    for name, pop in pops.items():
+        types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
+        net.populations[name] = Population(name, types[0] if len(types) == 1 else None, len(pop))
+    _embed(cfg, net)
+    if cfg.reports:
+        lost.append(f"reports not carried: {sorted(cfg.reports)}")
+    net.provenance = {"source_format": "sonata", "source": str(cfg.path)}
+    return net, lost
+
+
+def sonata_run_config(path: str | Path) -> RunConfig:
+    """The :class:`RunConfig` of a SONATA simulation config (``run`` and ``conditions``)."""
+    cfg = load_config(path)
+    run, cond = cfg.run, cfg.conditions
+    kw: dict[str, Any] = {}
+    if "tstop" in run:
+        kw["duration"] = float(run["tstop"])
+    if "dt" in run:
+        kw["dt"] = float(run["dt"])
+    if "spike_threshold" in run:
+        kw["spike_threshold"] = float(run["spike_threshold"])
+    if "random_seed" in run:
+        kw["seeds"] = {"stim": int(run["random_seed"]), "cell": int(run["random_seed"])}
+    if "celsius" in cond:
+        kw["temperature"] = float(cond["celsius"])
+    if "v_init" in cond:
+        kw["v_init"] = float(cond["v_init"])
+    return RunConfig(**kw)
+
+
+def _json_file(name: Any, folder: Any, where: str, lost: list[str]) -> dict[str, Any] | None:
+    if not isinstance(name, str) or not name or name == "NONE":
+        return {}
+    path = Path(folder or ".") / name
+    if not path.is_file():
+        lost.append(f"{where}: dynamics_params file {path} not found (mechanism defaults used)")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise FormatError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _point_params(model: str, params: dict[str, Any], where: str,
+                  lost: list[str]) -> dict[str, Any]:
+    """The mechanism parameters BMTK sets. For ``nrn:IntFire1`` (bionet's only ``nrn:``
+    template) that is ``tau`` and ``refrac``, given in seconds and set in ms (x 1000,
+    ``bionet/default_setters/cell_models.py``); other templates take the JSON as it is."""
+    if model != "IntFire1":
+        lost.append(f"{where}: nrn:{model} is no BMTK bionet template; its dynamics_params "
+                    "are taken as NEURON parameters in NEURON units")
+        return dict(params)
+    out = {k: float(params[k]) * 1000.0 for k in _INTFIRE1_SECONDS if k in params}
+    extra = sorted(set(params) - set(_INTFIRE1_SECONDS))
+    if extra:
+        lost.append(f"{where}: IntFire1 dynamics_params {extra} not used (BMTK sets only "
+                    "tau and refrac)")
+    return out
+
+
+def _cells(name: str, tab: pd.DataFrame, gid0: int, comps: dict, net: Network,
+           lost: list[str]) -> pd.DataFrame:
+    n = len(tab)
+    out = pd.DataFrame({"gid": np.arange(gid0, gid0 + n, dtype=np.int64), "pop": name,
+                        "sonata.population": name,
+                        "sonata.node_id": tab["node_id"].to_numpy(np.int64)})
+    for ax in "xyz":
+        out[ax] = pd.to_numeric(tab[ax], errors="coerce").fillna(0.0).to_numpy() \
+            if ax in tab else 0.0
+        rot = f"rotation_angle_{ax}axis"
+        if rot in tab:  # populations without it get NaN (no rotation) in the concat
+            out[f"rot_{ax}"] = pd.to_numeric(tab[rot]).to_numpy(float)
+    mtype = tab["model_type"].astype(str) if "model_type" in tab else pd.Series(["?"] * n)
+    ctype = np.empty(n, dtype=object)
+    keys = ["node_type_id"]
+    for tid, idx in tab.groupby(keys, sort=True).indices.items():
+        tid = tid[0] if isinstance(tid, tuple) else tid
+        first = tab.iloc[idx[0]]
+        kind = mtype.iloc[idx[0]]
+        tname = f"{name}_{tid}"
+        ctype[idx] = tname
+        if kind == "virtual":
+            net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+        elif kind in _POINT_TYPES:
+            templ = str(first.get("model_template", ""))
+            if not templ.startswith("nrn:"):
+                lost.append(f"{name} type {tid}: point template {templ!r} not supported; "
+                            f"{len(idx)} cells became VecStim without spikes")
+                net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+                continue
+            params = _json_file(first.get("dynamics_params"),
+                                comps.get("point_neuron_models_dir"),
+                                f"{name} type {tid}", lost) or {}
+            params = _point_params(templ[4:], params, f"{name} type {tid}", lost)
+            net.cell_types[tname] = PointCell(name=tname, model=templ[4:], params=params)
+        else:
+            lost.append(f"{name} type {tid}: model_type {kind!r} not supported yet; "
+                        f"{len(idx)} cells kept as silent VecStim placeholders")
+            net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+    out["cell_type"] = ctype
+    out["source_format"] = "sonata"
+    out["source_pop"] = name
+    out["source_id"] = out["sonata.node_id"]
+    out["_virtual"] = (mtype == "virtual").to_numpy() | ~mtype.isin(_POINT_TYPES).to_numpy()
+    out["params.spkTimes"] = [np.empty(0)] * n
+    return out
+
+
+def _add_spike_inputs(cfg, pops, offsets, cells, lost) -> None:
+    sets_file = cfg.node_sets_file
+    node_sets = load_node_sets(sets_file) if sets_file else {}
+    for name, inp in cfg.inputs.items():
+        if inp.get("input_type") != "spikes":
+            lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} not carried")
+            continue
+        sel = _input_nodes(inp.get("node_set", ""), node_sets, pops)
+        default = next(iter(sel), "")
+        for pop, sp in read_spikes(inp["input_file"], default_population=default).items():
+            if pop not in offsets:
+                lost.append(f"input {name!r}: spikes of unknown population {pop!r} ignored")
+                continue
+            rows = offsets[pop] + np.asarray(sp.node_ids, dtype=np.int64)
+            order = np.argsort(rows, kind="stable")
+            rows, ts = rows[order], np.asarray(sp.timestamps, float)[order]
+            uniq, starts = np.unique(rows, return_index=True)
+            for r, chunk in zip(uniq, np.split(ts, starts[1:]), strict=True):
+                cells.at[int(r), "params.spkTimes"] = np.sort(chunk)
+
+
+def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:
+    """A node set, or (as BMTK allows) a bare population name that no node set defines."""
+    if isinstance(node_set, str) and node_set not in node_sets and node_set in pops:
+        return {node_set: pops[node_set].node_ids}
+    return resolve_node_set(node_set, node_sets, pops)
+
+
+def _connections(ep, offsets, cells, comps, lost) -> pd.DataFrame:
+    tab = ep.table()
+    src, tgt = ep.source_population, ep.target_population
+    if src not in offsets or tgt not in offsets:
+        raise FormatError(f"{ep.source}: edge population {ep.name!r} joins unknown node "
+                          f"populations {src!r} -> {tgt!r}")
+    n = len(tab)
+    w = pd.to_numeric(tab.get("syn_weight", pd.Series(np.zeros(n)))).to_numpy(float)
+    nsyns = pd.to_numeric(tab["nsyns"]).fillna(1).to_numpy(float) if "nsyns" in tab \
+        else np.ones(n)
+    sign = np.ones(n)
+    dyn = tab["dynamics_params"] if "dynamics_params" in tab else pd.Series([None] * n)
+    for fname, idx in pd.Series(np.arange(n)).groupby(dyn.fillna("").to_numpy()).groups.items():
+        d = _json_file(fname, comps.get("synaptic_models_dir"), f"edges {ep.name}", lost)
+        if d and "sign" in d:
+            sign[np.asarray(idx)] = float(d["sign"])
+    wf = tab["weight_function"] if "weight_function" in tab else None
+    if wf is not None:
+        other = sorted(set(wf.dropna().astype(str)) - {"wmax"})
+        if other:
+            lost.append(f"edges {ep.name}: weight_function {other} taken as wmax")
+    return pd.DataFrame({
+        "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
+        "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),
+        "weight": w * sign * nsyns,
+        "delay": pd.to_numeric(tab["delay"]).to_numpy(float) if "delay" in tab else 1.0,
+        "sonata.edge_population": ep.name,
+        "sonata.edge_id": ep.edge_ids,
+    })
+
+
+def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
+    cols: dict[str, Any] = {}
+    for k in cells.columns:
+        if k == "_virtual":
+            continue
+        s = cells[k]
+        if k == "params.spkTimes":
+            cols[k] = Ragged.from_lists([list(v) for v in s])
+        elif s.dtype == object:
+            cats = sorted(set(s))
+            cols[k] = Categorical(np.searchsorted(cats, s.to_numpy()), cats)
+        else:
+            cols[k] = s.to_numpy()
+    return cols
+
+
+def _embed(cfg, net: Network) -> None:
+    seen = Counter()
+    for src in cfg.sources:
+        net.add_file(_unique(src.name, seen), src.read_bytes(), "sonata-config")
+    for nf in list(cfg.nodes) + list(cfg.edges):
+        if nf.types_file is not None:
+            net.add_file(_unique(nf.types_file.name, seen), nf.types_file.read_bytes(),
+                         "type-table")
+
+
+def _unique(name: str, seen: Counter) -> str:
+    seen[name] += 1
+    return name if seen[name] == 1 else f"{seen[name]}_{name}"
