@@ -11,9 +11,8 @@ not carried (biophysical cells, reports, other inputs) is reported in ``lost``.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,14 +20,6 @@ import pandas as pd
 
 from nethub.celltypes import PointCell, Population
 from nethub.errors import FormatError
-from nethub.formats.sonata import (
-    load_config,
-    load_node_sets,
-    read_edges,
-    read_nodes,
-    read_spikes,
-    resolve_node_set,
-)
 from nethub.network import Network
 from nethub.runconfig import RunConfig
 from nethub.table import Categorical, Ragged
@@ -40,13 +31,14 @@ _POINT_TYPES = ("point_process", "point_neuron")
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
 
-def sonata_to_network(path: str | Path) -> tuple[Network, list[str]]:
-    """Import a SONATA circuit or simulation config.
+def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
+    """Map a SONATA circuit read by the file layer onto a Network.
 
     Parameters
     ----------
-    path : path-like
-        ``circuit_config.json``, ``simulation_config.json`` or an old ``config.json``.
+    circuit : SonataCircuit
+        What :func:`nethub.formats.sonata.read_circuit` read (configs, populations, spike
+        inputs, dynamics_params files, source documents).
 
     Returns
     -------
@@ -54,68 +46,59 @@ def sonata_to_network(path: str | Path) -> tuple[Network, list[str]]:
     lost : list of str
         What could not be carried over.
     """
-    cfg = load_config(path)
     lost: list[str] = []
-    pops = {}
-    for nf in cfg.nodes:
-        pops.update(read_nodes(nf.h5_file, nf.types_file))
-    edge_pops = {}
-    for ef in cfg.edges:
-        edge_pops.update(read_edges(ef.h5_file, ef.types_file))
-    comps = cfg.components
-    offsets, frames = {}, []
-    gid0 = 0
     net = Network()
-    for name, pop in pops.items():
+    offsets, frames, gid0 = {}, [], 0
+    for name, pop in circuit.nodes.items():
         offsets[name] = gid0
-        frames.append(_cells(name, pop.table(), gid0, comps, net, lost))
+        frames.append(_cells(name, pop.table(), gid0, circuit, net, lost))
         gid0 += len(pop)
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    _add_spike_inputs(cfg, pops, offsets, cells, lost)
-    conns = [_connections(ep, offsets, cells, comps, lost) for ep in edge_pops.values()]
+    _add_spike_inputs(circuit, offsets, cells, lost)
+    conns = [_connections(ep, offsets, circuit, lost) for ep in circuit.edges.values()]
     net = net.replace(cells=_cell_table(cells),
                       connections=pd.concat(conns, ignore_index=True) if conns else None)
-    for name, pop in pops.items():
+    for name, pop in circuit.nodes.items():
         types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
         net.populations[name] = Population(name, types[0] if len(types) == 1 else None, len(pop))
-    _embed(cfg, net)
-    if cfg.reports:
-        lost.append(f"reports not carried: {sorted(cfg.reports)}")
-    net.provenance = {"source_format": "sonata", "source": str(cfg.path)}
+    seen: Counter = Counter()
+    for fname, data, role in circuit.documents:
+        net.add_file(_unique(fname, seen), data, role)
+    for name, inp in circuit.other_inputs.items():
+        lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} not carried")
+    if circuit.config.reports:
+        lost.append(f"reports not carried: {sorted(circuit.config.reports)}")
+    net.provenance = {"source_format": "sonata", "source": str(circuit.config.path)}
     return net, lost
 
 
-def sonata_run_config(path: str | Path) -> RunConfig:
-    """The :class:`RunConfig` of a SONATA simulation config (``run`` and ``conditions``)."""
-    cfg = load_config(path)
-    run, cond = cfg.run, cfg.conditions
+def sonata_run_config(run: Mapping[str, Any], conditions: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of a SONATA simulation config's ``run`` and ``conditions``
+    (docs/simulate.md, "SONATA and LEMS onto RunConfig")."""
     kw: dict[str, Any] = {}
-    if "tstop" in run:
-        kw["duration"] = float(run["tstop"])
-    if "dt" in run:
-        kw["dt"] = float(run["dt"])
-    if "spike_threshold" in run:
-        kw["spike_threshold"] = float(run["spike_threshold"])
+    for key, name in (("tstop", "duration"), ("dt", "dt"), ("spike_threshold",
+                                                           "spike_threshold")):
+        if key in run:
+            kw[name] = float(run[key])
     if "random_seed" in run:
         kw["seeds"] = {"stim": int(run["random_seed"]), "cell": int(run["random_seed"])}
-    if "celsius" in cond:
-        kw["temperature"] = float(cond["celsius"])
-    if "v_init" in cond:
-        kw["v_init"] = float(cond["v_init"])
+    if "celsius" in conditions:
+        kw["temperature"] = float(conditions["celsius"])
+    if "v_init" in conditions:
+        kw["v_init"] = float(conditions["v_init"])
     return RunConfig(**kw)
 
 
-def _json_file(name: Any, folder: Any, where: str, lost: list[str]) -> dict[str, Any] | None:
+def _params_file(name: Any, files: Mapping[str, Any], folder: str, where: str,
+                 lost: list[str]) -> dict[str, Any] | None:
+    """The JSON of a dynamics_params file name (``{}`` when none is named)."""
     if not isinstance(name, str) or not name or name == "NONE":
         return {}
-    path = Path(folder or ".") / name
-    if not path.is_file():
-        lost.append(f"{where}: dynamics_params file {path} not found (mechanism defaults used)")
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc})") from None
+    data = files.get(name)
+    if data is None:
+        lost.append(f"{where}: dynamics_params file {name} not found in {folder or '.'} "
+                    "(mechanism defaults used)")
+    return data
 
 
 def _point_params(model: str, params: dict[str, Any], where: str,
@@ -135,7 +118,7 @@ def _point_params(model: str, params: dict[str, Any], where: str,
     return out
 
 
-def _cells(name: str, tab: pd.DataFrame, gid0: int, comps: dict, net: Network,
+def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
            lost: list[str]) -> pd.DataFrame:
     n = len(tab)
     out = pd.DataFrame({"gid": np.arange(gid0, gid0 + n, dtype=np.int64), "pop": name,
@@ -165,9 +148,9 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, comps: dict, net: Network,
                             f"{len(idx)} cells became VecStim without spikes")
                 net.cell_types[tname] = PointCell(name=tname, model="VecStim")
                 continue
-            params = _json_file(first.get("dynamics_params"),
-                                comps.get("point_neuron_models_dir"),
-                                f"{name} type {tid}", lost) or {}
+            params = _params_file(first.get("dynamics_params"), circuit.point_params,
+                                  circuit.params_dirs.get("point", ""),
+                                  f"{name} type {tid}", lost) or {}
             params = _point_params(templ[4:], params, f"{name} type {tid}", lost)
             net.cell_types[tname] = PointCell(name=tname, model=templ[4:], params=params)
         else:
@@ -183,16 +166,11 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, comps: dict, net: Network,
     return out
 
 
-def _add_spike_inputs(cfg, pops, offsets, cells, lost) -> None:
-    sets_file = cfg.node_sets_file
-    node_sets = load_node_sets(sets_file) if sets_file else {}
-    for name, inp in cfg.inputs.items():
-        if inp.get("input_type") != "spikes":
-            lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} not carried")
-            continue
-        sel = _input_nodes(inp.get("node_set", ""), node_sets, pops)
-        default = next(iter(sel), "")
-        for pop, sp in read_spikes(inp["input_file"], default_population=default).items():
+def _add_spike_inputs(circuit: Any, offsets: dict[str, int], cells: pd.DataFrame,
+                      lost: list[str]) -> None:
+    """Each input's spikes become their virtual cells' ``params.spkTimes`` (sorted)."""
+    for name, spikes in circuit.spike_inputs.items():
+        for pop, sp in spikes.items():
             if pop not in offsets:
                 lost.append(f"input {name!r}: spikes of unknown population {pop!r} ignored")
                 continue
@@ -201,17 +179,12 @@ def _add_spike_inputs(cfg, pops, offsets, cells, lost) -> None:
             rows, ts = rows[order], np.asarray(sp.timestamps, float)[order]
             uniq, starts = np.unique(rows, return_index=True)
             for r, chunk in zip(uniq, np.split(ts, starts[1:]), strict=True):
-                cells.at[int(r), "params.spkTimes"] = np.sort(chunk)
+                old = cells.at[int(r), "params.spkTimes"]
+                cells.at[int(r), "params.spkTimes"] = np.sort(np.concatenate([old, chunk]))
 
 
-def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:
-    """A node set, or (as BMTK allows) a bare population name that no node set defines."""
-    if isinstance(node_set, str) and node_set not in node_sets and node_set in pops:
-        return {node_set: pops[node_set].node_ids}
-    return resolve_node_set(node_set, node_sets, pops)
-
-
-def _connections(ep, offsets, cells, comps, lost) -> pd.DataFrame:
+def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
+                 lost: list[str]) -> pd.DataFrame:
     tab = ep.table()
     src, tgt = ep.source_population, ep.target_population
     if src not in offsets or tgt not in offsets:
@@ -224,7 +197,8 @@ def _connections(ep, offsets, cells, comps, lost) -> pd.DataFrame:
     sign = np.ones(n)
     dyn = tab["dynamics_params"] if "dynamics_params" in tab else pd.Series([None] * n)
     for fname, idx in pd.Series(np.arange(n)).groupby(dyn.fillna("").to_numpy()).groups.items():
-        d = _json_file(fname, comps.get("synaptic_models_dir"), f"edges {ep.name}", lost)
+        d = _params_file(fname, circuit.synapse_params, circuit.params_dirs.get("synapse", ""),
+                         f"edges {ep.name}", lost)
         if d and "sign" in d:
             sign[np.asarray(idx)] = float(d["sign"])
     wf = tab["weight_function"] if "weight_function" in tab else None
@@ -256,16 +230,6 @@ def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
         else:
             cols[k] = s.to_numpy()
     return cols
-
-
-def _embed(cfg, net: Network) -> None:
-    seen = Counter()
-    for src in cfg.sources:
-        net.add_file(_unique(src.name, seen), src.read_bytes(), "sonata-config")
-    for nf in list(cfg.nodes) + list(cfg.edges):
-        if nf.types_file is not None:
-            net.add_file(_unique(nf.types_file.name, seen), nf.types_file.read_bytes(),
-                         "type-table")
 
 
 def _unique(name: str, seen: Counter) -> str:

@@ -56,11 +56,14 @@ class SonataFormat(Format):
         return is_sonata_config(path)
 
     def read(self, path: str | os.PathLike, results: bool = True, **opts: Any) -> Document:
-        """Import the circuit (the run settings: :func:`nethub.converters.sonata.
-        sonata_run_config`); what is not carried is in ``Document.lost``."""
+        """Import the circuit; what is not carried is in ``Document.lost``. The run settings:
+        :func:`nethub.converters.sonata.sonata_run_config` of the config's ``run`` and
+        ``conditions``."""
         self.check_options("read", opts)
         # imported here: listing the registry must not load pandas/h5py (formats/base.py)
         from nethub.converters.sonata import sonata_to_network
 
-        net, lost = sonata_to_network(path)
+        from .sonata import read_circuit
+
+        net, lost = sonata_to_network(read_circuit(path))
         return Document(network=net, lost=lost)

@@ -13,7 +13,7 @@ import pytest
 import nethub
 from nethub.converters.sonata import sonata_run_config, sonata_to_network
 from nethub.formats.registry import guess_format
-from nethub.formats.sonata import read_spikes
+from nethub.formats.sonata import load_config, read_circuit, read_spikes
 
 from .conftest import FIXTURES
 from .tiny_circuit import run_bmtk, write_tiny_circuit
@@ -41,7 +41,12 @@ def _lib_edges() -> dict:
 
 @pytest.fixture(scope="module")
 def imported():
-    return sonata_to_network(INTFIRE / "config.json")
+    return sonata_to_network(read_circuit(INTFIRE / "config.json"))
+
+
+def _run_config(path):
+    cfg = load_config(path)
+    return sonata_run_config(cfg.run, cfg.conditions)
 
 
 def test_cells_match_libsonata(imported):
@@ -103,7 +108,7 @@ def test_spike_inputs_losses_and_embedded_files(imported):
 
 
 def test_run_config_and_plugin():
-    rc = sonata_run_config(INTFIRE / "simulation_config.json")
+    rc = _run_config(INTFIRE / "simulation_config.json")
     assert (rc.duration, rc.dt, rc.temperature, rc.v_init, rc.spike_threshold) == (
         3000.0, 0.1, 34.0, -80.0, -15.0)
     for name in ("config.json", "simulation_config.json", "circuit_config.json"):
@@ -113,7 +118,7 @@ def test_run_config_and_plugin():
 
 def test_trimmed_circuit_runs_and_replays_its_inputs(imported, tmp_path):
     net, _ = imported
-    rc = sonata_run_config(INTFIRE / "simulation_config.json")
+    rc = _run_config(INTFIRE / "simulation_config.json")
     rc = type(rc).from_dict({**rc.to_dict(), "duration": 300.0})
     res = nethub.simulate(net, rc, output=tmp_path / "run.h5")
     cells = net.cells_df()
@@ -127,14 +132,14 @@ def test_tiny_circuit_spikes_equal_bmtk(tmp_path):
     config = write_tiny_circuit(tmp_path)
     run_bmtk(config)
     ref = read_spikes(tmp_path / "output" / "spikes.h5")["net"]
-    net, lost = sonata_to_network(config)
+    net, lost = sonata_to_network(read_circuit(config))
     assert lost == []
     conns = net.connections_df()
     assert sorted(conns["weight"].round(6)) == sorted([1.2, 0.5, 1.4, 0.9, 1.1, 1.2, 0.8, 0.8,
                                                        -0.6, -0.2, 0.45])
     assert np.allclose(net.cells_df()["rot_z"].iloc[:4], [0, .5, 1., 1.5])
     assert net.cell_types["net_1"].params == {"tau": 12.0, "refrac": 3.0}
-    res = nethub.simulate(net, sonata_run_config(config), output=tmp_path / "run.h5")
+    res = nethub.simulate(net, _run_config(config), output=tmp_path / "run.h5")
     cells = net.cells_df().set_index("gid")
     is_net = cells.loc[res.spike_gids, "pop"].to_numpy() == "net"
     ours = sorted(zip(cells.loc[res.spike_gids[is_net], "sonata.node_id"],
