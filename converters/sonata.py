@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nethub.celltypes import PointCell, Population
+from nethub.converters.kit import Field, Translation
 from nethub.errors import FormatError
 from nethub.network import Network
 from nethub.runconfig import RunConfig
@@ -27,6 +28,25 @@ from nethub.table import Categorical, Ragged
 __all__ = ["sonata_to_network", "sonata_run_config"]
 
 _POINT_TYPES = ("point_process", "point_neuron")
+#: Edge properties (type CSV + HDF5) -> connections columns. Used ones without a column of
+#: their own (they make ``weight``) are known; any other property is reported as lost.
+EDGES = Translation("connections", native_name="edges", row_name="edges", fields=(
+    Field("delay", "delay", unit="ms", null="default"),
+    *(Field(k, None) for k in ("edge_id", "edge_type_id", "source_node_id", "target_node_id",
+                               "syn_weight", "nsyns", "dynamics_params", "weight_function",
+                               "source_query", "target_query", "model_template")),
+    *(Field(k, None, lost=f"'{k}' (biophysical synapse placement, not carried yet)")
+      for k in ("afferent_section_id", "afferent_section_pos", "sec_id", "sec_x",
+                "target_sections", "distance_range")),
+))
+
+#: Node properties with a canonical column (or used to make one).
+_NODE_MAPPED = frozenset({"node_id", "x", "y", "z", "rotation_angle_xaxis",
+                          "rotation_angle_yaxis", "rotation_angle_zaxis"})
+
+#: docs/store.md §3.1: rot_x = -rotation_angle_xaxis, rot_y = -rotation_angle_yaxis,
+#: rot_z = rotation_angle_zaxis (BMTK's RotX·RotY·RotZ in nethub's per-axis sense).
+_ROT_SIGN = {"x": -1.0, "y": -1.0, "z": 1.0}
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
@@ -90,14 +110,15 @@ def sonata_run_config(run: Mapping[str, Any], conditions: Mapping[str, Any]) -> 
 
 
 def _params_file(name: Any, files: Mapping[str, Any], folder: str, where: str,
-                 lost: list[str]) -> dict[str, Any] | None:
+                 lost: list[str], default: str = "mechanism defaults used"
+                 ) -> dict[str, Any] | None:
     """The JSON of a dynamics_params file name (``{}`` when none is named)."""
     if not isinstance(name, str) or not name or name == "NONE":
         return {}
     data = files.get(name)
     if data is None:
         lost.append(f"{where}: dynamics_params file {name} not found in {folder or '.'} "
-                    "(mechanism defaults used)")
+                    f"({default})")
     return data
 
 
@@ -129,7 +150,7 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
             if ax in tab else 0.0
         rot = f"rotation_angle_{ax}axis"
         if rot in tab:  # populations without it get NaN (no rotation) in the concat
-            out[f"rot_{ax}"] = pd.to_numeric(tab[rot]).to_numpy(float)
+            out[f"rot_{ax}"] = _ROT_SIGN[ax] * pd.to_numeric(tab[rot]).to_numpy(float)
     mtype = tab["model_type"].astype(str) if "model_type" in tab else pd.Series(["?"] * n)
     ctype = np.empty(n, dtype=object)
     keys = ["node_type_id"]
@@ -158,6 +179,12 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
                         f"{len(idx)} cells kept as silent VecStim placeholders")
             net.cell_types[tname] = PointCell(name=tname, model="VecStim")
     out["cell_type"] = ctype
+    for col in tab.columns:  # every other node property, kept as sonata.<name>
+        if col not in _NODE_MAPPED and not col.startswith("dynamics_params."):
+            out[f"sonata.{col}"] = _plain(tab[col])
+    extra = [c for c in tab.columns if c.startswith("dynamics_params.")]
+    if extra:
+        lost.append(f"{name}: per-node dynamics_params overrides {extra} not carried")
     out["source_format"] = "sonata"
     out["source_pop"] = name
     out["source_id"] = out["sonata.node_id"]
@@ -198,7 +225,7 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
     dyn = tab["dynamics_params"] if "dynamics_params" in tab else pd.Series([None] * n)
     for fname, idx in pd.Series(np.arange(n)).groupby(dyn.fillna("").to_numpy()).groups.items():
         d = _params_file(fname, circuit.synapse_params, circuit.params_dirs.get("synapse", ""),
-                         f"edges {ep.name}", lost)
+                         f"edges {ep.name}", lost, "sign +1 used")
         if d and "sign" in d:
             sign[np.asarray(idx)] = float(d["sign"])
     wf = tab["weight_function"] if "weight_function" in tab else None
@@ -206,14 +233,26 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
         other = sorted(set(wf.dropna().astype(str)) - {"wmax"})
         if other:
             lost.append(f"edges {ep.name}: weight_function {other} taken as wmax")
+    mapped = EDGES.to_canonical(tab, lost, where=lambda i: f"{ep.source}: edges "
+                                f"{ep.name}[{i}]")
     return pd.DataFrame({
         "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
         "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),
         "weight": w * sign * nsyns,
-        "delay": pd.to_numeric(tab["delay"]).to_numpy(float) if "delay" in tab else 1.0,
+        "delay": mapped["delay"],
         "sonata.edge_population": ep.name,
         "sonata.edge_id": ep.edge_ids,
     })
+
+
+def _plain(col: pd.Series) -> np.ndarray:
+    """A node property as float64 (numbers) or object strings/None (anything else)."""
+    if col.dtype.kind in "iu":
+        return col.to_numpy(np.int64)
+    num = pd.to_numeric(col, errors="coerce")
+    if col.notna().sum() == num.notna().sum():
+        return num.to_numpy(float)
+    return np.where(col.isna().to_numpy(), None, col.astype(str).to_numpy(dtype=object))
 
 
 def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
@@ -225,8 +264,8 @@ def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
         if k == "params.spkTimes":
             cols[k] = Ragged.from_lists([list(v) for v in s])
         elif s.dtype == object:
-            cats = sorted(set(s))
-            cols[k] = Categorical(np.searchsorted(cats, s.to_numpy()), cats)
+            cols[k] = Categorical.from_values(None if v is None or v is np.nan else str(v)
+                                              for v in s)
         else:
             cols[k] = s.to_numpy()
     return cols

@@ -63,6 +63,9 @@ def test_cells_match_libsonata(imported):
             types = f[f"nodes/{name}/node_type_id"][:]
         assert mine["cell_type"].tolist() == [f"{name}_{t}" for t in types]
     assert {ct.model for ct in net.cell_types.values()} == {"IntFire1", "VecStim"}
+    # every other node property is kept as a sonata.* column
+    assert cells["sonata.node_type_id"].dtype == np.int64
+    assert set(cells["sonata.model_name"]) == {"LIF_exc", "LIF_inh", "tON", "tOFF", "tONOFF", "TW"}
 
 
 def test_connections_match_libsonata(imported):
@@ -137,7 +140,10 @@ def test_tiny_circuit_spikes_equal_bmtk(tmp_path):
     conns = net.connections_df()
     assert sorted(conns["weight"].round(6)) == sorted([1.2, 0.5, 1.4, 0.9, 1.1, 1.2, 0.8, 0.8,
                                                        -0.6, -0.2, 0.45])
-    assert np.allclose(net.cells_df()["rot_z"].iloc[:4], [0, .5, 1., 1.5])
+    cells = net.cells_df()  # docs/store.md §3.1 signs; the virtual cells have none (NaN)
+    assert np.allclose(cells["rot_z"].iloc[:4], [0, .5, 1., 1.5])
+    assert np.allclose(cells["rot_x"].iloc[:4], [-.1, -.2, -.3, -.4])
+    assert cells["rot_x"].iloc[4:].isna().all() and "rot_y" not in cells
     assert net.cell_types["net_1"].params == {"tau": 12.0, "refrac": 3.0}
     res = nethub.simulate(net, _run_config(config), output=tmp_path / "run.h5")
     cells = net.cells_df().set_index("gid")

@@ -64,7 +64,8 @@ def write_tiny_circuit(out: Path) -> Path:
                                "ei": ["e", "i"]})
     nodes = {
         "net": _nodes("net", [1, 1, 2, 2], cell_types,
-                      {"x": [0.0, 10.0, 20.0, 30.0], "rotation_angle_zaxis": [0, .5, 1., 1.5]}),
+                      {"x": [0.0, 10.0, 20.0, 30.0], "rotation_angle_zaxis": [0, .5, 1., 1.5],
+                       "rotation_angle_xaxis": [.1, .2, .3, .4]}),
         "inp": _nodes("inp", [9, 9, 9], pd.DataFrame({"node_type_id": [9],
                                                       "model_type": "virtual"}), {}),
     }
