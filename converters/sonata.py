@@ -233,8 +233,10 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
         other = sorted(set(wf.dropna().astype(str)) - {"wmax"})
         if other:
             lost.append(f"edges {ep.name}: weight_function {other} taken as wmax")
-    mapped = EDGES.to_canonical(tab, lost, where=lambda i: f"{ep.source}: edges "
+    mine: list[str] = []
+    mapped = EDGES.to_canonical(tab, mine, where=lambda i: f"{ep.source}: edges "
                                 f"{ep.name}[{i}]")
+    lost.extend(f"edge population {ep.name}: {msg}" for msg in mine)
     return pd.DataFrame({
         "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
         "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),

@@ -153,3 +153,18 @@ def test_tiny_circuit_spikes_equal_bmtk(tmp_path):
     theirs = sorted(zip(ref.node_ids, np.round(ref.timestamps, 6), strict=True))
     assert len(theirs) > 20 and ours == theirs
     assert json.loads((config).read_text())["run"]["dt"] == 0.025
+
+
+def test_what_is_not_carried_is_reported():
+    """9_cells is biophysical: every such cell type, the placement attributes of its edges and
+    its reports are reported as losses (nothing dropped silently)."""
+    net, lost = sonata_to_network(read_circuit(FIXTURES / "9_cells" / "simulation_config.json"))
+    assert net.n_cells == 9 + sum(net.populations[p].size for p in net.populations
+                                  if p != "cortex")
+    assert sum("model_type 'biophysical' not supported yet" in s for s in lost) == 3
+    assert any(s.startswith("edge population excvirt_to_cortex: edges key 'sec_x'")
+               for s in lost)
+    assert "reports not carried: ['calcium_concentration', 'membrane_potential']" in lost
+    virt = net.cells_df()
+    virt = virt[virt["sonata.model_type"] == "virtual"]
+    assert sum(len(t) for t in virt["params.spkTimes"]) > 0
