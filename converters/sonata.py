@@ -40,6 +40,9 @@ EDGES = Translation("connections", native_name="edges", row_name="edges", fields
                 "target_sections", "distance_range")),
 ))
 
+#: Spike time units -> ms.
+_TIME_UNITS = {"ms": 1.0, "": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3}
+
 #: Node properties with a canonical column (or used to make one).
 _NODE_MAPPED = frozenset({"node_id", "x", "y", "z", "rotation_angle_xaxis",
                           "rotation_angle_yaxis", "rotation_angle_zaxis"})
@@ -66,7 +69,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     lost : list of str
         What could not be carried over.
     """
-    lost: list[str] = []
+    lost: list[str] = list(circuit.skipped)
     net = Network()
     offsets, frames, gid0 = {}, [], 0
     for name, pop in circuit.nodes.items():
@@ -203,7 +206,11 @@ def _add_spike_inputs(circuit: Any, offsets: dict[str, int], cells: pd.DataFrame
                 continue
             rows = offsets[pop] + np.asarray(sp.node_ids, dtype=np.int64)
             order = np.argsort(rows, kind="stable")
-            rows, ts = rows[order], np.asarray(sp.timestamps, float)[order]
+            scale = _TIME_UNITS.get(str(sp.units).strip().lower())
+            if scale is None:
+                raise FormatError(f"input {name!r}: spike times of {pop!r} in unknown units "
+                                  f"{sp.units!r} (known: {', '.join(_TIME_UNITS)})")
+            rows, ts = rows[order], scale * np.asarray(sp.timestamps, float)[order]
             uniq, starts = np.unique(rows, return_index=True)
             for r, chunk in zip(uniq, np.split(ts, starts[1:]), strict=True):
                 old = cells.at[int(r), "params.spkTimes"]

@@ -47,6 +47,8 @@ class SonataCircuit:
         ``"point"`` / ``"synapse"`` -> the folder those files were looked for in.
     documents : list of (name, bytes, role)
         The config files (role ``sonata-config``) and type CSVs (``type-table``) verbatim.
+    skipped : list of str
+        What was read but not taken (for loss reports), e.g. spikes outside an input's node set.
     """
 
     config: SonataConfig
@@ -58,6 +60,7 @@ class SonataCircuit:
     synapse_params: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     params_dirs: dict[str, str] = field(default_factory=dict)
     documents: list[tuple[str, bytes, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
@@ -95,7 +98,23 @@ def _read_inputs(circ: SonataCircuit) -> None:
             raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")
         sel = _input_nodes(inp.get("node_set", ""), node_sets, circ.nodes)
         spikes = read_spikes(inp["input_file"], default_population=next(iter(sel), ""))
-        circ.spike_inputs[name] = spikes
+        circ.spike_inputs[name] = _selected(spikes, sel, f"inputs.{name}", circ.skipped)
+
+
+def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray], where: str,
+              skipped: list[str]) -> dict[str, SpikePopulation]:
+    """The spikes of the nodes the input's node set selects (as BMTK plays them); the others
+    are counted in ``skipped``."""
+    out = {}
+    for pop, sp in spikes.items():
+        keep = np.isin(sp.node_ids, sel.get(pop, np.zeros(0, np.int64)))
+        if not keep.all():
+            skipped.append(f"{where}: {int((~keep).sum())} spikes of {pop!r} nodes outside "
+                           "its node set not played")
+        if keep.any():
+            out[pop] = SpikePopulation(sp.node_ids[keep], sp.timestamps[keep], sp.sorting,
+                                       sp.units)
+    return out
 
 
 def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:
