@@ -168,3 +168,15 @@ def test_what_is_not_carried_is_reported():
     virt = net.cells_df()
     virt = virt[virt["sonata.model_type"] == "virtual"]
     assert sum(len(t) for t in virt["params.spkTimes"]) > 0
+
+
+def test_spike_input_plays_only_its_node_set(tmp_path):
+    config = write_tiny_circuit(tmp_path)
+    sim = json.loads(config.read_text())
+    sim["inputs"]["inp_spikes"]["node_set"] = {"population": "inp", "node_id": [0, 2]}
+    config.write_text(json.dumps(sim))
+    net, lost = sonata_to_network(read_circuit(config))
+    spk = net.cells_df().set_index("sonata.node_id")
+    spk = spk[spk["pop"] == "inp"]["params.spkTimes"]
+    assert [len(spk[i]) for i in (0, 1, 2)] == [12, 0, 12]
+    assert lost == ["inputs.inp_spikes: 12 spikes of 'inp' nodes outside its node set not played"]
