@@ -4,6 +4,7 @@ Nodes with ``model_type`` ``point_process``/``point_neuron`` and an ``nrn:<Mecha
 become :class:`~nethub.celltypes.PointCell` types (parameters from their ``dynamics_params``
 JSON); ``virtual`` nodes become VecStim spike sources fed by the config's ``spikes`` inputs.
 Edges become connections with BMTK's weight for point targets (``syn_weight * sign * nsyns``,
+or ``syn_weight`` for "preselected" edges with a section id or without ``nsyns``,
 ``bionet/pointprocesscell.py``) and their delay. Every cell keeps ``sonata.population`` /
 ``sonata.node_id``, every connection ``sonata.edge_population`` / ``sonata.edge_id``. What is
 not carried (biophysical cells, reports, other inputs) is reported in ``lost``.
@@ -226,8 +227,14 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                           f"populations {src!r} -> {tgt!r}")
     n = len(tab)
     w = pd.to_numeric(tab.get("syn_weight", pd.Series(np.zeros(n)))).to_numpy(float)
-    nsyns = pd.to_numeric(tab["nsyns"]).fillna(1).to_numpy(float) if "nsyns" in tab \
-        else np.ones(n)
+    nsyns = pd.to_numeric(tab["nsyns"]).to_numpy(float) if "nsyns" in tab \
+        else np.full(n, np.nan)
+    # BMTK's "preselected targets" (edge_adaptor.py): edges with a section id, or without
+    # nsyns, take syn_weight as it is; the others syn_weight * sign * nsyns
+    preselected = np.isnan(nsyns)
+    for col in ("sec_id", "afferent_section_id"):
+        if col in tab:
+            preselected |= tab[col].notna().to_numpy()
     sign = np.ones(n)
     dyn = tab["dynamics_params"] if "dynamics_params" in tab else pd.Series([None] * n)
     for fname, idx in pd.Series(np.arange(n)).groupby(dyn.fillna("").to_numpy()).groups.items():
@@ -247,7 +254,7 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
     return pd.DataFrame({
         "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
         "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),
-        "weight": w * sign * nsyns,
+        "weight": np.where(preselected, w, w * sign * nsyns),
         "delay": mapped["delay"],
         "sonata.edge_population": ep.name,
         "sonata.edge_id": ep.edge_ids,

@@ -131,8 +131,9 @@ def test_trimmed_circuit_runs_and_replays_its_inputs(imported, tmp_path):
         assert np.allclose(np.sort(res.spike_times[res.spike_gids == g]), want)
 
 
-def test_tiny_circuit_spikes_equal_bmtk(tmp_path):
-    config = write_tiny_circuit(tmp_path)
+@pytest.mark.parametrize("recurrent_nsyns", [True, False])
+def test_tiny_circuit_spikes_equal_bmtk(tmp_path, recurrent_nsyns):
+    config = write_tiny_circuit(tmp_path, recurrent_nsyns)
     run_bmtk(config)
     ref = read_spikes(tmp_path / "output" / "spikes.h5")["net"]
     net, lost = sonata_to_network(read_circuit(config))

@@ -48,9 +48,10 @@ def _edges(name: str, src: str, tgt: str, pairs: list[tuple[int, int, int]], typ
                           pd.DataFrame(index=range(n)), types.set_index("edge_type_id"))
 
 
-def write_tiny_circuit(out: Path) -> Path:
+def write_tiny_circuit(out: Path, recurrent_nsyns: bool = True) -> Path:
     """Four IntFire1 cells (two excitatory, two inhibitory) driven by three virtual cells;
-    returns the simulation config."""
+    returns the simulation config. Without ``recurrent_nsyns`` the recurrent edges have no
+    ``nsyns`` (BMTK then takes their syn_weight as the weight, sign and all)."""
     comp = out / "components"
     (comp / "point").mkdir(parents=True)
     (comp / "syn").mkdir()
@@ -79,7 +80,10 @@ def write_tiny_circuit(out: Path) -> Path:
         "net_to_net": _edges("net_to_net", "net", "net",
                              [(0, 2, 1), (1, 3, 1), (2, 0, 2), (3, 1, 2), (0, 1, 1)],
                              syn, {"syn_weight": [0.8, 0.8, 0.3, 0.2, 0.45],
-                                   "nsyns": [1, 1, 2, 1, 1], "delay": [1.5, 2.5, 1.0, 3.0, 2.0]}),
+                                   "nsyns": [1, 1, 2, 1, 1], "delay": [1.5, 2.5, 1.0, 3.0, 2.0]}
+                             if recurrent_nsyns else
+                             {"syn_weight": [0.8, 0.8, -0.6, -0.2, 0.45],
+                              "delay": [1.5, 2.5, 1.0, 3.0, 2.0]}),
     }
     rng = np.random.default_rng(7)
     ids = np.repeat([0, 1, 2], 12)
