@@ -7,6 +7,7 @@ that libsonata and BMTK both read. Mapping these objects to and from ``nethub.Ne
 :mod:`nethub.converters.sonata`'s job. libsonata is not needed by this layer.
 """
 
+from .circuit import SonataCircuit, read_circuit
 from .config import NetworkFile, SonataConfig, load_config
 from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
@@ -17,6 +18,7 @@ from .types import read_types_csv, write_types_csv
 from .writer import edge_index, write_circuit, write_edges, write_nodes
 
 __all__ = [
+    "SonataCircuit", "read_circuit",
     "SonataConfig", "NetworkFile", "load_config",
     "NodePopulation", "read_nodes", "EdgePopulation", "read_edges",
     "read_types_csv", "write_types_csv",

@@ -1,0 +1,292 @@
+"""SONATA circuit + simulation config -> canonical :class:`nethub.Network` (point-neuron slice).
+
+Nodes with ``model_type`` ``point_process``/``point_neuron`` and an ``nrn:<Mechanism>`` template
+become :class:`~nethub.celltypes.PointCell` types (parameters from their ``dynamics_params``
+JSON); ``virtual`` nodes become VecStim spike sources fed by the config's ``spikes`` inputs.
+Edges become connections with BMTK's weight for point targets (``syn_weight * sign * nsyns``,
+or ``syn_weight`` for "preselected" edges with a section id or without ``nsyns``,
+``bionet/pointprocesscell.py``) and their delay. Every cell keeps ``sonata.population`` /
+``sonata.node_id``, every connection ``sonata.edge_population`` / ``sonata.edge_id``. What is
+not carried (biophysical cells, reports, other inputs) is reported in ``lost``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nethub.celltypes import PointCell, Population
+from nethub.converters.kit import Field, Translation
+from nethub.errors import FormatError
+from nethub.network import Network
+from nethub.runconfig import RunConfig
+from nethub.table import Categorical, Ragged
+
+__all__ = ["sonata_to_network", "sonata_run_config"]
+
+_POINT_TYPES = ("point_process", "point_neuron")
+#: Edge properties (type CSV + HDF5) -> connections columns. Used ones without a column of
+#: their own (they make ``weight``) are known; any other property is reported as lost.
+EDGES = Translation("connections", native_name="edges", row_name="edges", fields=(
+    Field("delay", "delay", unit="ms", null="default"),
+    *(Field(k, None) for k in ("edge_id", "edge_type_id", "source_node_id", "target_node_id",
+                               "syn_weight", "nsyns", "dynamics_params", "weight_function",
+                               "source_query", "target_query", "model_template")),
+    *(Field(k, None, lost=f"'{k}' (biophysical synapse placement, not carried yet)")
+      for k in ("afferent_section_id", "afferent_section_pos", "sec_id", "sec_x",
+                "target_sections", "distance_range")),
+))
+
+#: Spike time units -> ms.
+_TIME_UNITS = {"ms": 1.0, "": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3}
+
+#: Node properties with a canonical column (or used to make one).
+_NODE_MAPPED = frozenset({"node_id", "x", "y", "z", "rotation_angle_xaxis",
+                          "rotation_angle_yaxis", "rotation_angle_zaxis"})
+
+#: docs/store.md §3.1: rot_x = -rotation_angle_xaxis, rot_y = -rotation_angle_yaxis,
+#: rot_z = rotation_angle_zaxis (BMTK's RotX·RotY·RotZ in nethub's per-axis sense).
+_ROT_SIGN = {"x": -1.0, "y": -1.0, "z": 1.0}
+#: IntFire1 parameters BMTK reads in seconds.
+_INTFIRE1_SECONDS = ("tau", "refrac")
+
+
+def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
+    """Map a SONATA circuit read by the file layer onto a Network.
+
+    Parameters
+    ----------
+    circuit : SonataCircuit
+        What :func:`nethub.formats.sonata.read_circuit` read (configs, populations, spike
+        inputs, dynamics_params files, source documents).
+
+    Returns
+    -------
+    network : Network
+    lost : list of str
+        What could not be carried over.
+    """
+    lost: list[str] = list(circuit.skipped)
+    net = Network()
+    offsets, frames, gid0 = {}, [], 0
+    for name, pop in circuit.nodes.items():
+        offsets[name] = gid0
+        frames.append(_cells(name, pop.table(), gid0, circuit, net, lost))
+        gid0 += len(pop)
+    cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    _add_spike_inputs(circuit, offsets, cells, lost)
+    conns = [_connections(ep, offsets, circuit, lost) for ep in circuit.edges.values()]
+    net = net.replace(cells=_cell_table(cells),
+                      connections=pd.concat(conns, ignore_index=True) if conns else None)
+    for name, pop in circuit.nodes.items():
+        types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
+        net.populations[name] = Population(name, types[0] if len(types) == 1 else None, len(pop))
+    seen: Counter = Counter()
+    for fname, data, role in circuit.documents:
+        net.add_file(_unique(fname, seen), data, role)
+    for name, inp in circuit.other_inputs.items():
+        lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} not carried")
+    if circuit.config.reports:
+        lost.append(f"reports not carried: {sorted(circuit.config.reports)}")
+    net.provenance = {"source_format": "sonata", "source": str(circuit.config.path)}
+    return net, lost
+
+
+def sonata_run_config(run: Mapping[str, Any], conditions: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of a SONATA simulation config's ``run`` and ``conditions``
+    (docs/simulate.md, "SONATA and LEMS onto RunConfig")."""
+    kw: dict[str, Any] = {}
+    for key, name in (("tstop", "duration"), ("dt", "dt"), ("spike_threshold",
+                                                           "spike_threshold")):
+        if key in run:
+            kw[name] = float(run[key])
+    if "random_seed" in run:
+        kw["seeds"] = {"stim": int(run["random_seed"]), "cell": int(run["random_seed"])}
+    if "celsius" in conditions:
+        kw["temperature"] = float(conditions["celsius"])
+    if "v_init" in conditions:
+        kw["v_init"] = float(conditions["v_init"])
+    return RunConfig(**kw)
+
+
+def _params_file(name: Any, files: Mapping[str, Any], folder: str, where: str,
+                 lost: list[str], default: str = "mechanism defaults used"
+                 ) -> dict[str, Any] | None:
+    """The JSON of a dynamics_params file name (``{}`` when none is named)."""
+    if not isinstance(name, str) or not name or name == "NONE":
+        return {}
+    data = files.get(name)
+    if data is None:
+        lost.append(f"{where}: dynamics_params file {name} not found in {folder or '.'} "
+                    f"({default})")
+    return data
+
+
+def _point_params(model: str, params: dict[str, Any], where: str,
+                  lost: list[str]) -> dict[str, Any]:
+    """The mechanism parameters BMTK sets. For ``nrn:IntFire1`` (bionet's only ``nrn:``
+    template) that is ``tau`` and ``refrac``, given in seconds and set in ms (x 1000,
+    ``bionet/default_setters/cell_models.py``); other templates take the JSON as it is."""
+    if model != "IntFire1":
+        lost.append(f"{where}: nrn:{model} is no BMTK bionet template; its dynamics_params "
+                    "are taken as NEURON parameters in NEURON units")
+        return dict(params)
+    out = {k: float(params[k]) * 1000.0 for k in _INTFIRE1_SECONDS if k in params}
+    extra = sorted(set(params) - set(_INTFIRE1_SECONDS))
+    if extra:
+        lost.append(f"{where}: IntFire1 dynamics_params {extra} not used (BMTK sets only "
+                    "tau and refrac)")
+    return out
+
+
+def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
+           lost: list[str]) -> pd.DataFrame:
+    n = len(tab)
+    out = pd.DataFrame({"gid": np.arange(gid0, gid0 + n, dtype=np.int64), "pop": name,
+                        "sonata.population": name,
+                        "sonata.node_id": tab["node_id"].to_numpy(np.int64)})
+    for ax in "xyz":
+        out[ax] = pd.to_numeric(tab[ax], errors="coerce").fillna(0.0).to_numpy() \
+            if ax in tab else 0.0
+        rot = f"rotation_angle_{ax}axis"
+        if rot in tab:  # populations without it get NaN (no rotation) in the concat
+            out[f"rot_{ax}"] = _ROT_SIGN[ax] * pd.to_numeric(tab[rot]).to_numpy(float)
+    mtype = tab["model_type"].astype(str) if "model_type" in tab else pd.Series(["?"] * n)
+    ctype = np.empty(n, dtype=object)
+    keys = ["node_type_id"]
+    for tid, idx in tab.groupby(keys, sort=True).indices.items():
+        tid = tid[0] if isinstance(tid, tuple) else tid
+        first = tab.iloc[idx[0]]
+        kind = mtype.iloc[idx[0]]
+        tname = f"{name}_{tid}"
+        ctype[idx] = tname
+        if kind == "virtual":
+            net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+        elif kind in _POINT_TYPES:
+            templ = str(first.get("model_template", ""))
+            if not templ.startswith("nrn:"):
+                lost.append(f"{name} type {tid}: point template {templ!r} not supported; "
+                            f"{len(idx)} cells became VecStim without spikes")
+                net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+                continue
+            params = _params_file(first.get("dynamics_params"), circuit.point_params,
+                                  circuit.params_dirs.get("point", ""),
+                                  f"{name} type {tid}", lost) or {}
+            params = _point_params(templ[4:], params, f"{name} type {tid}", lost)
+            net.cell_types[tname] = PointCell(name=tname, model=templ[4:], params=params)
+        else:
+            lost.append(f"{name} type {tid}: model_type {kind!r} not supported yet; "
+                        f"{len(idx)} cells kept as silent VecStim placeholders")
+            net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+    out["cell_type"] = ctype
+    for col in tab.columns:  # every other node property, kept as sonata.<name>
+        if col not in _NODE_MAPPED and not col.startswith("dynamics_params."):
+            out[f"sonata.{col}"] = _plain(tab[col])
+    extra = [c for c in tab.columns if c.startswith("dynamics_params.")]
+    if extra:
+        lost.append(f"{name}: per-node dynamics_params overrides {extra} not carried")
+    out["source_format"] = "sonata"
+    out["source_pop"] = name
+    out["source_id"] = out["sonata.node_id"]
+    out["_virtual"] = (mtype == "virtual").to_numpy() | ~mtype.isin(_POINT_TYPES).to_numpy()
+    out["params.spkTimes"] = [np.empty(0)] * n
+    return out
+
+
+def _add_spike_inputs(circuit: Any, offsets: dict[str, int], cells: pd.DataFrame,
+                      lost: list[str]) -> None:
+    """Each input's spikes become their virtual cells' ``params.spkTimes`` (sorted)."""
+    for name, spikes in circuit.spike_inputs.items():
+        for pop, sp in spikes.items():
+            if pop not in offsets:
+                lost.append(f"input {name!r}: spikes of unknown population {pop!r} ignored")
+                continue
+            rows = offsets[pop] + np.asarray(sp.node_ids, dtype=np.int64)
+            order = np.argsort(rows, kind="stable")
+            scale = _TIME_UNITS.get(str(sp.units).strip().lower())
+            if scale is None:
+                raise FormatError(f"input {name!r}: spike times of {pop!r} in unknown units "
+                                  f"{sp.units!r} (known: {', '.join(_TIME_UNITS)})")
+            rows, ts = rows[order], scale * np.asarray(sp.timestamps, float)[order]
+            uniq, starts = np.unique(rows, return_index=True)
+            for r, chunk in zip(uniq, np.split(ts, starts[1:]), strict=True):
+                old = cells.at[int(r), "params.spkTimes"]
+                cells.at[int(r), "params.spkTimes"] = np.sort(np.concatenate([old, chunk]))
+
+
+def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
+                 lost: list[str]) -> pd.DataFrame:
+    tab = ep.table()
+    src, tgt = ep.source_population, ep.target_population
+    if src not in offsets or tgt not in offsets:
+        raise FormatError(f"{ep.source}: edge population {ep.name!r} joins unknown node "
+                          f"populations {src!r} -> {tgt!r}")
+    n = len(tab)
+    w = pd.to_numeric(tab.get("syn_weight", pd.Series(np.zeros(n)))).to_numpy(float)
+    nsyns = pd.to_numeric(tab["nsyns"]).to_numpy(float) if "nsyns" in tab \
+        else np.full(n, np.nan)
+    # BMTK's "preselected targets" (edge_adaptor.py): edges with a section id, or without
+    # nsyns, take syn_weight as it is; the others syn_weight * sign * nsyns
+    preselected = np.isnan(nsyns)
+    for col in ("sec_id", "afferent_section_id"):
+        if col in tab:
+            preselected |= tab[col].notna().to_numpy()
+    sign = np.ones(n)
+    dyn = tab["dynamics_params"] if "dynamics_params" in tab else pd.Series([None] * n)
+    for fname, idx in pd.Series(np.arange(n)).groupby(dyn.fillna("").to_numpy()).groups.items():
+        d = _params_file(fname, circuit.synapse_params, circuit.params_dirs.get("synapse", ""),
+                         f"edges {ep.name}", lost, "sign +1 used")
+        if d and "sign" in d:
+            sign[np.asarray(idx)] = float(d["sign"])
+    wf = tab["weight_function"] if "weight_function" in tab else None
+    if wf is not None:
+        other = sorted(set(wf.dropna().astype(str)) - {"wmax"})
+        if other:
+            lost.append(f"edges {ep.name}: weight_function {other} taken as wmax")
+    mine: list[str] = []
+    mapped = EDGES.to_canonical(tab, mine, where=lambda i: f"{ep.source}: edges "
+                                f"{ep.name}[{i}]")
+    lost.extend(f"edge population {ep.name}: {msg}" for msg in mine)
+    return pd.DataFrame({
+        "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
+        "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),
+        "weight": np.where(preselected, w, w * sign * nsyns),
+        "delay": mapped["delay"],
+        "sonata.edge_population": ep.name,
+        "sonata.edge_id": ep.edge_ids,
+    })
+
+
+def _plain(col: pd.Series) -> np.ndarray:
+    """A node property as float64 (numbers) or object strings/None (anything else)."""
+    if col.dtype.kind in "iu":
+        return col.to_numpy(np.int64)
+    num = pd.to_numeric(col, errors="coerce")
+    if col.notna().sum() == num.notna().sum():
+        return num.to_numpy(float)
+    return np.where(col.isna().to_numpy(), None, col.astype(str).to_numpy(dtype=object))
+
+
+def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
+    cols: dict[str, Any] = {}
+    for k in cells.columns:
+        if k == "_virtual":
+            continue
+        s = cells[k]
+        if k == "params.spkTimes":
+            cols[k] = Ragged.from_lists([list(v) for v in s])
+        elif s.dtype == object:
+            cols[k] = Categorical.from_values(None if v is None or v is np.nan else str(v)
+                                              for v in s)
+        else:
+            cols[k] = s.to_numpy()
+    return cols
+
+
+def _unique(name: str, seen: Counter) -> str:
+    seen[name] += 1
+    return name if seen[name] == 1 else f"{seen[name]}_{name}"

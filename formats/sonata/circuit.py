@@ -1,0 +1,159 @@
+"""Everything a SONATA import reads, in one object: configs, node and edge populations, the
+spike inputs resolved to populations, dynamics_params JSON files and the source documents.
+
+File layer only (no canonical mapping): :mod:`nethub.converters.sonata` maps a
+:class:`SonataCircuit` onto a Network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nethub.errors import FormatError
+
+from .config import SonataConfig, load_config
+from .edges import EdgePopulation, read_edges
+from .nodes import NodePopulation, read_nodes
+from .nodesets import load_node_sets, resolve_node_set
+from .spikes import SpikePopulation, read_spikes
+
+__all__ = ["SonataCircuit", "read_circuit"]
+
+
+@dataclass
+class SonataCircuit:
+    """A SONATA circuit and simulation as read from its files.
+
+    Attributes
+    ----------
+    config : SonataConfig
+    nodes, edges : dict
+        Population name -> :class:`NodePopulation` / :class:`EdgePopulation`.
+    spike_inputs : dict
+        ``spikes`` input name -> {population -> :class:`SpikePopulation`}, the populations
+        its ``node_set`` selects (or, as BMTK allows, the population it names).
+    other_inputs : dict
+        Inputs of other ``input_type`` s, as given.
+    point_params, synapse_params : dict
+        ``dynamics_params`` file name -> its JSON (None: the file is not there), from the
+        ``point_neuron_models_dir`` / ``synaptic_models_dir`` components.
+    params_dirs : dict
+        ``"point"`` / ``"synapse"`` -> the folder those files were looked for in.
+    documents : list of (name, bytes, role)
+        The config files (role ``sonata-config``) and type CSVs (``type-table``) verbatim.
+    skipped : list of str
+        What was read but not taken (for loss reports), e.g. spikes outside an input's node set.
+    """
+
+    config: SonataConfig
+    nodes: dict[str, NodePopulation]
+    edges: dict[str, EdgePopulation]
+    spike_inputs: dict[str, dict[str, SpikePopulation]] = field(default_factory=dict)
+    other_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    point_params: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    synapse_params: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    params_dirs: dict[str, str] = field(default_factory=dict)
+    documents: list[tuple[str, bytes, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
+    """Read a circuit config, simulation config or old BMTK ``config.json`` and every file it
+    names that an import needs."""
+    cfg = load_config(path)
+    nodes: dict[str, NodePopulation] = {}
+    for nf in cfg.nodes:
+        nodes.update(read_nodes(nf.h5_file, nf.types_file))
+    edges: dict[str, EdgePopulation] = {}
+    for ef in cfg.edges:
+        edges.update(read_edges(ef.h5_file, ef.types_file))
+    circ = SonataCircuit(cfg, nodes, edges)
+    _read_inputs(circ)
+    comps = cfg.components
+    circ.params_dirs = {"point": str(comps.get("point_neuron_models_dir", "")),
+                        "synapse": str(comps.get("synaptic_models_dir", ""))}
+    circ.point_params = _json_files(_column_values(nodes.values(), "dynamics_params"),
+                                    circ.params_dirs["point"])
+    circ.synapse_params = _json_files(_column_values(edges.values(), "dynamics_params"),
+                                      circ.params_dirs["synapse"])
+    circ.documents = _documents(cfg)
+    return circ
+
+
+def _read_inputs(circ: SonataCircuit) -> None:
+    cfg = circ.config
+    sets_file = cfg.node_sets_file
+    node_sets = load_node_sets(sets_file) if sets_file else {}
+    for name, inp in cfg.inputs.items():
+        if inp.get("input_type") != "spikes":
+            circ.other_inputs[name] = inp
+            continue
+        if "input_file" not in inp:
+            raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")
+        sel = _input_nodes(inp.get("node_set", ""), node_sets, circ.nodes)
+        spikes = read_spikes(inp["input_file"], default_population=next(iter(sel), ""))
+        circ.spike_inputs[name] = _selected(spikes, sel, f"inputs.{name}", circ.skipped)
+
+
+def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray], where: str,
+              skipped: list[str]) -> dict[str, SpikePopulation]:
+    """The spikes of the nodes the input's node set selects (as BMTK plays them); the others
+    are counted in ``skipped``."""
+    out = {}
+    for pop, sp in spikes.items():
+        keep = np.isin(sp.node_ids, sel.get(pop, np.zeros(0, np.int64)))
+        if not keep.all():
+            skipped.append(f"{where}: {int((~keep).sum())} spikes of {pop!r} nodes outside "
+                           "its node set not played")
+        if keep.any():
+            out[pop] = SpikePopulation(sp.node_ids[keep], sp.timestamps[keep], sp.sorting,
+                                       sp.units)
+    return out
+
+
+def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:
+    """A node set, or (as BMTK allows) a bare population name that no node set defines."""
+    if isinstance(node_set, str) and node_set not in node_sets and node_set in pops:
+        return {node_set: pops[node_set].node_ids}
+    return resolve_node_set(node_set, node_sets, pops)
+
+
+def _column_values(pops, column: str) -> set[str]:
+    """The distinct string values of ``column`` in the populations' type tables and
+    attributes (file names of dynamics_params)."""
+    out: set[str] = set()
+    for pop in pops:
+        for frame in (pop.types, pop.attributes):
+            if column in frame:
+                out.update(v for v in frame[column].dropna().unique() if isinstance(v, str))
+    return out
+
+
+def _json_files(names: set[str], folder: str) -> dict[str, dict[str, Any] | None]:
+    out: dict[str, dict[str, Any] | None] = {}
+    for name in sorted(names):
+        if not name or name == "NONE":
+            continue
+        path = Path(folder or ".") / name
+        if not path.is_file():
+            out[name] = None
+            continue
+        try:
+            out[name] = json.loads(path.read_text())
+        except ValueError as exc:
+            raise FormatError(f"{path}: not valid JSON ({exc})") from None
+    return out
+
+
+def _documents(cfg: SonataConfig) -> list[tuple[str, bytes, str]]:
+    docs = [(p.name, p.read_bytes(), "sonata-config") for p in cfg.sources]
+    for nf in list(cfg.nodes) + list(cfg.edges):
+        if nf.types_file is not None:
+            docs.append((nf.types_file.name, nf.types_file.read_bytes(), "type-table"))
+    return docs
