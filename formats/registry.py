@@ -50,6 +50,7 @@ BUILTINS: dict[str, str] = {
     "csv": "nethub.formats.csv:CsvFormat",
     "spec-json": "nethub.formats.spec:SpecJsonFormat",
     "spec-py": "nethub.formats.spec:SpecPyFormat",
+    "neuroml": "nethub.formats.neuroml.plugin:NeuroMLFormat",
 }
 MODES = ("read", "write")
 

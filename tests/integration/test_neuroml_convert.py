@@ -1,0 +1,119 @@
+"""NeuroML2 / LEMS networks of abstract cells -> Network + RunConfig, simulated by nethub and
+compared with jNeuroML's own NEURON run of the same LEMS file.
+
+jNeuroML (``pynml -neuron -run``) runs at most once per session in a temporary copy; its spikes
+are cached by the fixture files' content hash (``~/.cache/nethub``), so later sessions skip Java.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nethub
+from nethub.converters.neuroml import SECTION, to_network
+from nethub.formats.neuroml import generate_nmodl, read_lems
+from nethub.formats.neuroml.mechanisms import default_cache_dir
+from nethub.formats.neuroml.plugin import NeuroMLFormat
+from nethub.formats.registry import get_format, guess_format
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "neuroml" / "ours"
+LEMS = FIXTURES / "LEMS_IzhNet.xml"
+FILES = (LEMS, FIXTURES / "IzhNet.net.nml")
+
+
+def _jnml_spikes(folder: Path) -> dict[str, list[float]]:
+    """Run ``pynml LEMS -neuron -run -nogui`` in ``folder``; spikes (ms) by LEMS column id."""
+    nrnivmodl = shutil.which("nrnivmodl")
+    assert nrnivmodl, "nrnivmodl must be on PATH (source scripts/env.sh)"
+    env = {**os.environ, "NEURON_HOME": str(Path(nrnivmodl).parent.parent)}
+    pynml = Path(sys.executable).parent / "pynml"
+    proc = subprocess.run([str(pynml), LEMS.name, "-neuron", "-run", "-nogui"], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out: dict[str, list[float]] = {}
+    for line in (folder / "IzhNet.spikes").read_text().split("\n"):
+        if line.strip():
+            col, t = line.split()
+            out.setdefault(col, []).append(float(t) * 1e3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def jnml_spikes(tmp_path_factory) -> dict[str, list[float]]:
+    key = hashlib.sha256(b"".join(f.read_bytes() for f in FILES)).hexdigest()
+    cached = default_cache_dir() / f"jnml-run-{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    folder = tmp_path_factory.mktemp("jnml")
+    for f in FILES:
+        shutil.copy(f, folder / f.name)
+    spikes = _jnml_spikes(folder)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(spikes))
+    os.replace(tmp, cached)
+    return spikes
+
+
+@pytest.fixture(scope="module")
+def imported():
+    lems = read_lems(LEMS)
+    return to_network(lems, generate_nmodl(LEMS))
+
+
+def test_network_content(imported):
+    net, run, lost = imported
+    assert lost == []
+    cells = net.cells
+    assert list(cells["pop"].values()) == ["drv", "drv", "tgt", "tgt"]
+    assert list(cells["nml.population"].values()) == ["drv", "drv", "tgt", "tgt"]
+    assert np.array_equal(cells["nml.instance"], [0, 1, 0, 1])
+    assert np.array_equal(cells["y"], [0, 5, 50, 50]) and np.array_equal(cells["z"], [0, 0, 0, 2])
+    ct = net.cell_types["RS"]
+    assert ct.sections[SECTION].point_processes[0]["mod"] == "RS"
+    assert ct.sections[SECTION].geom["cm"] == pytest.approx(100 * 100 / (np.pi * 100))
+    assert set(net.mod_files) == {"RS.mod", "syn1.mod", "pg.mod"}
+    assert {f.role for f in net.files.values()} == {"lems", "neuroml"}
+    assert net.files["neuroml/LEMS_IzhNet.xml"].data == LEMS.read_bytes()
+    c = net.connections
+    assert np.array_equal(c["pre_gid"], [0, 1, 0]) and np.array_equal(c["post_gid"], [2, 3, 3])
+    assert np.array_equal(c["weight"], [2, 3, 1.5]) and np.array_equal(c["delay"], [3, 5, 2])
+    assert list(c["syn_mech"].values()) == ["syn1"] * 3
+    assert np.array_equal(net.stim_targets["gid"], [0, 1])
+    assert (run.duration, run.dt, run.seeds) == (200.0, 0.025, {"lems": 1234})
+    events = run.extras["output_files"][0]
+    assert (events["path"], events["kind"], events["format"]) == ("IzhNet.spikes", "events",
+                                                                  "id_time")
+
+
+def test_spikes_match_jnml_neuron(imported, jnml_spikes, tmp_path):
+    net, run, _ = imported
+    res = nethub.simulate(net, run, output=tmp_path / "izh.h5")
+    spikes = res.spikes
+    # LEMS column i of the EventOutputFile selects cell i here (drv 0, 1, tgt 0, 1 = gids)
+    ours = {str(g): sorted(spikes["time"][spikes["gid"] == g].tolist()) for g in range(4)}
+    ours = {k: v for k, v in ours.items() if v}
+    assert sum(len(v) for v in jnml_spikes.values()) >= 6
+    assert ours.keys() == jnml_spikes.keys()
+    for col, times in jnml_spikes.items():
+        assert np.allclose(ours[col], times, rtol=0, atol=run.dt / 2), col
+
+
+def test_format_plugin_sniffs_and_reads():
+    fmt = get_format("neuroml")
+    assert isinstance(fmt, NeuroMLFormat)
+    assert guess_format(LEMS).name == "neuroml"
+    assert fmt.sniff(FIXTURES / "IzhNet.net.nml")
+    doc = fmt.read(LEMS)
+    assert doc.lost == [] and len(doc.network.cells) == 4
+    nml = fmt.read(FIXTURES / "IzhNet.net.nml")
+    assert nml.network.connections.equals(doc.network.connections)
