@@ -66,7 +66,8 @@ def _cell_type(cell: Any, ctx: _Ctx) -> CompartmentalCell:
     geom: dict[str, Any] = {"L": _SIDE_UM, "diam": _SIDE_UM}
     # jNeuroML: cm (µF/cm²) = C / area, so that the section's capacitance is the cell's C
     geom["cm"] = cpf * 100.0 / area if cpf is not None else 1.0
-    sec = Section(geom=geom, point_processes=[{"label": cell.id, "mod": cell.id, "loc": 0.5}], threshold=0.0)
+    pp = {"label": cell.id, "mod": cell.id, "loc": 0.5}
+    sec = Section(geom=geom, point_processes=[pp], threshold=0.0)
     return CompartmentalCell(name=cell.id, sections={SECTION: sec}, spike_source=(SECTION, 0.5),
                              threshold=0.0, mod_files=[f"{cell.id}.mod"],
                              tags={"nml.type": type(cell).__name__})
