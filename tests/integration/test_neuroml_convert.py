@@ -118,3 +118,21 @@ def test_format_plugin_sniffs_and_reads():
     assert doc.lost == [] and len(doc.network.cells) == 4
     nml = fmt.read(FIXTURES / "IzhNet.net.nml")
     assert nml.network.connections.equals(doc.network.connections)
+
+
+def test_not_carried_is_reported(tmp_path):
+    """A random input source and detailed cells are losses, with counts, never dropped
+    silently."""
+    text = (FIXTURES / "IzhNet.net.nml").read_text()
+    text = text.replace('<pulseGenerator id="pg"', '<poissonFiringSynapse id="pfs" averageRate='
+                        '"200 Hz" synapse="syn1" spikeTarget="./syn1"/>\n    <pulseGenerator id="pg"')
+    (tmp_path / "IzhNet.net.nml").write_text(text.replace('component="pg"', 'component="pfs"'))
+    shutil.copy(LEMS, tmp_path / LEMS.name)
+    net, _run, lost = NeuroMLFormat().read_run(tmp_path / LEMS.name)
+    assert lost == ["input list 'stim': source 'pfs' or its cells not carried; dropped (2)"]
+    assert len(net.stim_targets) == 0 and len(net.connections) == 3
+    det = FIXTURES.parent / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex5_DetCell.xml"
+    net, _run, lost = NeuroMLFormat().read_run(det)
+    assert any(m.startswith("detailed cells: not imported yet") for m in lost), lost
+    assert any("is not an abstract cell" in m for m in lost), lost
+    assert len(net.cells) == 0
