@@ -124,8 +124,9 @@ def test_not_carried_is_reported(tmp_path):
     """A random input source and detailed cells are losses, with counts, never dropped
     silently."""
     text = (FIXTURES / "IzhNet.net.nml").read_text()
-    text = text.replace('<pulseGenerator id="pg"', '<poissonFiringSynapse id="pfs" averageRate='
-                        '"200 Hz" synapse="syn1" spikeTarget="./syn1"/>\n    <pulseGenerator id="pg"')
+    pfs = ('<poissonFiringSynapse id="pfs" averageRate="200 Hz" synapse="syn1" '
+           'spikeTarget="./syn1"/>')
+    text = text.replace('<pulseGenerator id="pg"', pfs + '\n    <pulseGenerator id="pg"')
     (tmp_path / "IzhNet.net.nml").write_text(text.replace('component="pg"', 'component="pfs"'))
     shutil.copy(LEMS, tmp_path / LEMS.name)
     net, _run, lost = NeuroMLFormat().read_run(tmp_path / LEMS.name)
