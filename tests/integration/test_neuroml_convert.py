@@ -137,3 +137,14 @@ def test_not_carried_is_reported(tmp_path):
     assert any(m.startswith("detailed cells: not imported yet") for m in lost), lost
     assert any("is not an abstract cell" in m for m in lost), lost
     assert len(net.cells) == 0
+
+
+def test_convert_to_store_keeps_namespaced_columns_and_sources(tmp_path):
+    out = tmp_path / "izh.h5"
+    nethub.convert(LEMS, out)
+    net = nethub.load(out)
+    assert list(net.cells["nml.population"].values()) == ["drv", "drv", "tgt", "tgt"]
+    assert np.array_equal(net.cells["nml.instance"], [0, 1, 0, 1])
+    assert net.files["neuroml/IzhNet.net.nml"].data == FILES[1].read_bytes()
+    assert net.files["neuroml/LEMS_IzhNet.xml"].role == "lems"
+    assert set(net.mod_files) == {"RS.mod", "syn1.mod", "pg.mod"}
