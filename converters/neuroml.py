@@ -34,6 +34,8 @@ ABSTRACT_CELLS = ("izhikevich2007_cells", "iaf_cells", "iaf_ref_cells", "izhikev
 SECTION = "soma"
 #: jNeuroML's section for abstract cells: L = diam = 10 µm.
 _SIDE_UM = 10.0
+#: jNeuroML's cm (µF/cm²) for an ``izhikevichCell`` (no capacitance of its own).
+_IZH_CM = 318.31
 _SYNAPSES = ("exp_one_synapses", "exp_two_synapses")
 #: Input components imported as stim sources: deterministic current sources only. Random
 #: sources (poissonFiringSynapse, ...) need per-instance stream ids the simulator does not set
@@ -60,6 +62,18 @@ def _capacitance_pf(cell: Any) -> float | None:
     raise FormatError(f"cell {cell.id!r}: capacitance C={text!r} has an unknown unit")
 
 
+def _threshold_mv(cell: Any) -> float:
+    """jNeuroML's spike-detection threshold: ``thresh`` of iaf cells, else 0 mV."""
+    text = getattr(cell, "thresh", None)
+    if text is None or type(cell).__name__ == "IzhikevichCell":
+        return 0.0
+    units = {"mV": 1.0, "V": 1e3}
+    for unit in ("mV", "V"):
+        if str(text).strip().endswith(unit):
+            return float(str(text).strip()[: -len(unit)]) * units[unit]
+    raise FormatError(f"cell {cell.id!r}: threshold thresh={text!r} has an unknown unit")
+
+
 def _cell_type(cell: Any, ctx: _Ctx) -> CompartmentalCell:
     if cell.id not in ctx.mods:
         raise FormatError(f"cell {cell.id!r}: jNeuroML generated no NMODL for it")
@@ -67,11 +81,13 @@ def _cell_type(cell: Any, ctx: _Ctx) -> CompartmentalCell:
     cpf = _capacitance_pf(cell)
     geom: dict[str, Any] = {"L": _SIDE_UM, "diam": _SIDE_UM}
     # jNeuroML: cm (µF/cm²) = C / area, so that the section's capacitance is the cell's C
-    geom["cm"] = cpf * 100.0 / area if cpf is not None else 1.0
+    # izhikevichCell has no C: jNeuroML uses cm = 318.31 (org.neuroml.export issue 60)
+    geom["cm"] = cpf * 100.0 / area if cpf is not None else _IZH_CM
     pp = {"label": cell.id, "mod": cell.id, "loc": 0.5}
-    sec = Section(geom=geom, point_processes=[pp], threshold=0.0)
+    thr = _threshold_mv(cell)
+    sec = Section(geom=geom, point_processes=[pp], threshold=thr)
     return CompartmentalCell(name=cell.id, sections={SECTION: sec}, spike_source=(SECTION, 0.5),
-                             threshold=0.0, mod_files=[f"{cell.id}.mod"],
+                             threshold=thr, mod_files=[f"{cell.id}.mod"],
                              tags={"nml.type": type(cell).__name__})
 
 
@@ -143,7 +159,7 @@ def _connections(net: Any, gids: dict, syns: dict, ctx: _Ctx) -> Table:
                       "post_gid": _gid_of(gids, proj.post_population, c["post_cell"], where),
                       "syn_mech": [proj.synapse] * n, "post_sec": [SECTION] * n,
                       "post_loc": np.full(n, 0.5), "weight": np.asarray(c["weight"], float),
-                      "delay": np.asarray(c["delay"], float), "threshold": np.zeros(n),
+                      "delay": np.asarray(c["delay"], float),
                       "rule": [proj.id] * n})
     return _concat(parts)
 
@@ -174,8 +190,21 @@ def _stims(net: Any, gids: dict, sources: dict, ctx: _Ctx) -> Table:
                       "gid": _gid_of(gids, il.population, il.columns["target_cell"],
                                      f"input list {il.id!r}"),
                       "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": [il.id] * n})
-    _note(ctx.lost, "explicitInput: not imported yet", len(net.explicit_inputs))
+    parts += _explicit_inputs(net.explicit_inputs, gids, sources, ctx)
     return _concat(parts)
+
+
+def _explicit_inputs(inputs: list, gids: dict, sources: dict, ctx: _Ctx) -> list[dict]:
+    kept = [e for e in inputs if e.population in gids and e.input in sources]
+    _note(ctx.lost, "explicitInput: source or cell not carried; dropped",
+          len(inputs) - len(kept))
+    if not kept:
+        return []
+    n = len(kept)
+    return [{"source": [e.input for e in kept],
+             "gid": np.array([_gid_of(gids, e.population, np.array([e.cell]),
+                                      "explicitInput")[0] for e in kept], dtype=np.int64),
+             "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": ["explicitInput"] * n}]
 
 
 def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:

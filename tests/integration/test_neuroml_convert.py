@@ -74,21 +74,31 @@ def test_network_content(imported):
     net, run, lost = imported
     assert lost == []
     cells = net.cells
-    assert list(cells["pop"].values()) == ["drv", "drv", "tgt", "tgt"]
-    assert list(cells["nml.population"].values()) == ["drv", "drv", "tgt", "tgt"]
-    assert np.array_equal(cells["nml.instance"], [0, 1, 0, 1])
-    assert np.array_equal(cells["y"], [0, 5, 50, 50]) and np.array_equal(cells["z"], [0, 0, 0, 2])
+    pops = ["drv", "drv", "tgt", "tgt", "pI", "pR", "pZ"]
+    assert list(cells["pop"].values()) == pops
+    assert list(cells["nml.population"].values()) == pops
+    assert np.array_equal(cells["nml.instance"], [0, 1, 0, 1, 0, 0, 0])
+    assert np.array_equal(cells["y"], [0, 5, 50, 50, 0, 0, 0])
+    assert np.array_equal(cells["z"], [0, 0, 0, 2, 0, 0, 0])
+    assert {k: v.tags["nml.type"] for k, v in net.cell_types.items()} == {
+        "RS": "Izhikevich2007Cell", "iaf": "IafCell", "iafRef": "IafRefCell",
+        "izOld": "IzhikevichCell"}
+    # jNeuroML's cm: C / area; 318.31 for izhikevichCell (no C)
+    assert net.cell_types["iaf"].sections[SECTION].geom["cm"] == pytest.approx(63.66197723675815)
+    assert net.cell_types["izOld"].sections[SECTION].geom["cm"] == 318.31
     ct = net.cell_types["RS"]
     assert ct.sections[SECTION].point_processes[0]["mod"] == "RS"
     assert ct.sections[SECTION].geom["cm"] == pytest.approx(100 * 100 / (np.pi * 100))
-    assert set(net.mod_files) == {"RS.mod", "syn1.mod", "pg.mod"}
+    assert set(net.mod_files) == {f"{m}.mod" for m in ("RS", "iaf", "iafRef", "izOld", "syn1",
+                                                       "pg", "pgI", "pgZ")}
     assert {f.role for f in net.files.values()} == {"lems", "neuroml"}
     assert net.files["neuroml/LEMS_IzhNet.xml"].data == LEMS.read_bytes()
     c = net.connections
     assert np.array_equal(c["pre_gid"], [0, 1, 0]) and np.array_equal(c["post_gid"], [2, 3, 3])
     assert np.array_equal(c["weight"], [2, 3, 1.5]) and np.array_equal(c["delay"], [3, 5, 2])
     assert list(c["syn_mech"].values()) == ["syn1"] * 3
-    assert np.array_equal(net.stim_targets["gid"], [0, 1])
+    assert np.array_equal(net.stim_targets["gid"], [0, 1, 4, 5, 6])
+    assert list(net.stim_targets["source"].values()) == ["pg", "pg", "pgI", "pgI", "pgZ"]
     assert (run.duration, run.dt, run.seeds) == (200.0, 0.025, {"lems": 1234})
     events = run.extras["output_files"][0]
     assert (events["path"], events["kind"], events["format"]) == ("IzhNet.spikes", "events",
@@ -99,10 +109,11 @@ def test_spikes_match_jnml_neuron(imported, jnml_spikes, tmp_path):
     net, run, _ = imported
     res = nethub.simulate(net, run, output=tmp_path / "izh.h5")
     spikes = res.spikes
-    # LEMS column i of the EventOutputFile selects cell i here (drv 0, 1, tgt 0, 1 = gids)
-    ours = {str(g): sorted(spikes["time"][spikes["gid"] == g].tolist()) for g in range(4)}
+    # LEMS column i of the EventOutputFile selects gid i here (drv 0, 1, tgt 0, 1, pI, pR, pZ)
+    ours = {str(g): sorted(spikes["time"][spikes["gid"] == g].tolist()) for g in range(7)}
     ours = {k: v for k, v in ours.items() if v}
-    assert sum(len(v) for v in jnml_spikes.values()) >= 6
+    assert sum(len(v) for v in jnml_spikes.values()) >= 40
+    assert set(jnml_spikes) >= {"3", "4", "5", "6"}  # a synaptic target and each cell kind
     assert ours.keys() == jnml_spikes.keys()
     for col, times in jnml_spikes.items():
         # identical: the difference measured is 0.0 (1e-9 allows for the text round trip)
@@ -115,7 +126,7 @@ def test_format_plugin_sniffs_and_reads():
     assert guess_format(LEMS).name == "neuroml"
     assert fmt.sniff(FIXTURES / "IzhNet.net.nml")
     doc = fmt.read(LEMS)
-    assert doc.lost == [] and len(doc.network.cells) == 4
+    assert doc.lost == [] and len(doc.network.cells) == 7
     nml = fmt.read(FIXTURES / "IzhNet.net.nml")
     assert nml.network.connections.equals(doc.network.connections)
 
@@ -131,7 +142,7 @@ def test_not_carried_is_reported(tmp_path):
     shutil.copy(LEMS, tmp_path / LEMS.name)
     net, _run, lost = NeuroMLFormat().read_run(tmp_path / LEMS.name)
     assert lost == ["input list 'stim': source 'pfs' or its cells not carried; dropped (2)"]
-    assert len(net.stim_targets) == 0 and len(net.connections) == 3
+    assert len(net.stim_targets) == 3 and len(net.connections) == 3  # the explicit inputs
     det = FIXTURES.parent / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex5_DetCell.xml"
     net, _run, lost = NeuroMLFormat().read_run(det)
     assert any(m.startswith("detailed cells: not imported yet") for m in lost), lost
@@ -143,8 +154,8 @@ def test_convert_to_store_keeps_namespaced_columns_and_sources(tmp_path):
     out = tmp_path / "izh.h5"
     nethub.convert(LEMS, out)
     net = nethub.load(out)
-    assert list(net.cells["nml.population"].values()) == ["drv", "drv", "tgt", "tgt"]
-    assert np.array_equal(net.cells["nml.instance"], [0, 1, 0, 1])
+    assert list(net.cells["nml.population"].values())[:4] == ["drv", "drv", "tgt", "tgt"]
+    assert np.array_equal(net.cells["nml.instance"], [0, 1, 0, 1, 0, 0, 0])
     assert net.files["neuroml/IzhNet.net.nml"].data == FILES[1].read_bytes()
     assert net.files["neuroml/LEMS_IzhNet.xml"].role == "lems"
-    assert set(net.mod_files) == {"RS.mod", "syn1.mod", "pg.mod"}
+    assert "izOld.mod" in net.mod_files and "syn1.mod" in net.mod_files
