@@ -234,6 +234,14 @@ def _run_config(sim: Any, pops: dict, lost: list[str]) -> RunConfig:
                      extras={"output_files": _output_files(sim, pops)})
 
 
+def _run_spec(sim: Any) -> dict[str, Any] | None:
+    """The LEMS run length and step as a stored simConfig (``Network.spec``), so that
+    ``nethub run`` on the imported model (or its store) runs what the LEMS file asks for."""
+    if sim is None:
+        return None
+    return {"simConfig": {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}}
+
+
 def _embedded(files: list[Path], root: Path, role_of) -> dict[str, EmbeddedFile]:
     out = {}
     for f in files:
@@ -296,7 +304,7 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=sources,
                   cells=cells, connections=_connections(net, gids, syns, ctx),
                   stim_targets=_stims(net, gids, sources, ctx),
-                  mod_files=dict(nmodl.mod_files), files=files,
+                  mod_files=dict(nmodl.mod_files), files=files, spec=_run_spec(sim),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
     return out, _run_config(sim, pops, ctx.lost), ctx.lost

@@ -159,3 +159,13 @@ def test_convert_to_store_keeps_namespaced_columns_and_sources(tmp_path):
     assert net.files["neuroml/IzhNet.net.nml"].data == FILES[1].read_bytes()
     assert net.files["neuroml/LEMS_IzhNet.xml"].role == "lems"
     assert "izOld.mod" in net.mod_files and "syn1.mod" in net.mod_files
+
+
+def test_run_lems_file_in_one_step(jnml_spikes, tmp_path):
+    """``nethub run LEMS_X.xml``: imported, then run for the LEMS length and step."""
+    res = nethub.simulate(str(LEMS), output=tmp_path / "run.h5")
+    assert res.duration == 200.0
+    spikes = res.spikes
+    for col, times in jnml_spikes.items():
+        ours = np.sort(spikes["time"][spikes["gid"] == int(col)].to_numpy())
+        assert np.allclose(ours, times, rtol=0, atol=1e-9), col
