@@ -51,6 +51,7 @@ BUILTINS: dict[str, str] = {
     "spec-json": "nethub.formats.spec:SpecJsonFormat",
     "spec-py": "nethub.formats.spec:SpecPyFormat",
     "sonata": "nethub.formats.sonata_format:SonataFormat",
+    "neuroml": "nethub.formats.neuroml.plugin:NeuroMLFormat",
 }
 MODES = ("read", "write")
 
