@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nethub.errors import FormatError
+from nethub.limits import loads_json
 
 __all__ = ["SonataConfig", "NetworkFile", "load_config", "substitute", "PATH_KEYS"]
 
@@ -206,16 +207,18 @@ def load_config(path: str | os.PathLike[str], variables: Mapping[str, Any] | Non
     return SonataConfig(path, data, sources)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """A JSON file holding one object (nesting bounded), or a FormatError naming ``path`` and
+    ``what`` it should be (e.g. ``"SONATA config"``, ``"node sets file"``)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        with open(path, "rb") as fh:
+            doc = loads_json(fh.read(), str(path))
     except FileNotFoundError as exc:
-        raise FormatError(f"SONATA config {path} does not exist") from exc
+        raise FormatError(f"{what} {path} does not exist") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: not a readable JSON config ({exc})") from exc
+        raise FormatError(f"{path}: not a readable {what} ({exc})") from exc
     if not isinstance(doc, dict):
-        raise FormatError(f"{path}: a SONATA config must be a JSON object")
+        raise FormatError(f"{path}: a {what} must be a JSON object")
     return doc
 
 
@@ -223,7 +226,7 @@ def _load_merged(path: Path, variables: dict[str, Any], seen: tuple[Path, ...]
                  ) -> tuple[dict[str, Any], tuple[Path, ...]]:
     if path in seen:
         raise FormatError(f"{path}: configs include each other ({' -> '.join(map(str, seen))})")
-    doc = _read_json(path)
+    doc = read_json_object(path, "SONATA config")
     manifest = resolve_manifest(doc.get("manifest") or {}, path, variables)
     body = {k: v for k, v in doc.items() if k != "manifest"}
     resolved = substitute(body, manifest, path)

@@ -21,8 +21,7 @@ import pandas as pd
 from nethub.errors import FormatError
 
 from .groups import read_groups, read_ids
-from .nodes import _select, merge_types, open_h5
-from .types import read_types_csv
+from .nodes import merge_types, read_populations
 
 __all__ = ["EdgePopulation", "read_edges", "INDEX_SPELLINGS"]
 
@@ -106,13 +105,7 @@ def read_edges(path: str | os.PathLike[str], types_file: str | os.PathLike[str] 
     dict
         Population name -> :class:`EdgePopulation`, in file order.
     """
-    types = read_types_csv(types_file, "edge_type_id") if types_file else pd.DataFrame()
-    with open_h5(path) as f:
-        root = f.get("edges")
-        if not isinstance(root, h5py.Group):
-            raise FormatError(f"{path}: no /edges group (not a SONATA edges file)")
-        names = _select(list(root), populations, f"{path}: /edges")
-        return {name: _read_population(root[name], types, str(path)) for name in names}
+    return read_populations(path, "edges", types_file, populations, _read_population)
 
 
 def _population_attr(pop: h5py.Group, name: str) -> str:

@@ -9,8 +9,9 @@ libsonata 0.2.2 cannot open a population with two groups; this reader can.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import h5py
 import numpy as np
@@ -126,13 +127,23 @@ def read_nodes(path: str | os.PathLike[str], types_file: str | os.PathLike[str] 
     dict
         Population name -> :class:`NodePopulation`, in file order.
     """
-    types = read_types_csv(types_file, "node_type_id") if types_file else pd.DataFrame()
+    return read_populations(path, "nodes", types_file, populations, _read_population)
+
+
+def read_populations(path: str | os.PathLike[str], kind: str,
+                     types_file: str | os.PathLike[str] | None,
+                     populations: Iterable[str] | None,
+                     read_one: Callable[[h5py.Group, pd.DataFrame, str], Any]) -> dict[str, Any]:
+    """The populations under ``/<kind>`` (``"nodes"`` or ``"edges"``) of a SONATA file, each
+    read by ``read_one(group, types, source)`` with the file's type table merged in."""
+    id_column = "node_type_id" if kind == "nodes" else "edge_type_id"
+    types = read_types_csv(types_file, id_column) if types_file else pd.DataFrame()
     with open_h5(path) as f:
-        root = f.get("nodes")
+        root = f.get(kind)
         if not isinstance(root, h5py.Group):
-            raise FormatError(f"{path}: no /nodes group (not a SONATA nodes file)")
-        names = _select(list(root), populations, f"{path}: /nodes")
-        return {name: _read_population(root[name], types, str(path)) for name in names}
+            raise FormatError(f"{path}: no /{kind} group (not a SONATA {kind} file)")
+        names = _select(list(root), populations, f"{path}: /{kind}")
+        return {name: read_one(root[name], types, str(path)) for name in names}
 
 
 def _select(available: list[str], wanted: Iterable[str] | None, where: str) -> list[str]:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from nethub.errors import FormatError
 
+from .config import read_json_object
 from .nodes import NodePopulation
 
 __all__ = ["load_node_sets", "resolve_node_set", "write_node_sets"]
@@ -37,16 +38,7 @@ _SPECIAL = ("population", "node_id", "node_ids")
 
 def load_node_sets(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a node sets JSON file (FormatError naming the file if it is not an object)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError as exc:
-        raise FormatError(f"node sets file {path} does not exist") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: not a readable node sets file ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise FormatError(f"{path}: a node sets file must be a JSON object")
-    return doc
+    return read_json_object(path, "node sets file")
 
 
 def write_node_sets(path: str | os.PathLike[str], node_sets: Mapping[str, Any]) -> None:
