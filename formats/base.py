@@ -17,9 +17,9 @@ third-party package that advertises it in the ``nethub.formats`` entry point gro
 Plugin modules must import their optional libraries inside the methods, never at module level,
 so that the registry can list and sniff every format whether or not its extra is installed. The
 built-in plugins also import the model, the store and the converters inside ``read``/``write``:
-the registry loads every plugin to list or sniff formats (92-95 ms), and importing those at module
-level would add ~270 ms (h5py, pandas, the converters) to every ``nethub formats``, ``info`` or
-format guess, measured 2026-12-07.
+the registry loads every plugin to list or sniff formats (92-95 ms; 135-140 ms since the SONATA
+plugin brings h5py), and importing those at module level would add ~200-270 ms (pandas, the store,
+the converters) to every ``nethub formats``, ``info`` or format guess, measured 2026-12-07.
 """
 
 from __future__ import annotations

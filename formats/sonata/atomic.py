@@ -1,4 +1,5 @@
-"""Atomic writes: a file or a folder appears complete under its name, or not at all.
+"""Atomic folder writes: a folder appears complete under its name, or not at all (single files
+go through :func:`nethub.store.atomic_path`).
 
 Everything is written under a hidden temporary name in the destination's own folder (same file
 system) and renamed into place at the end; on any error the temporary is removed and nothing is
@@ -16,23 +17,7 @@ from pathlib import Path
 
 from nethub.errors import FormatError
 
-__all__ = ["atomic_file", "atomic_dir"]
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+__all__ = ["atomic_dir"]
 
 
 @contextlib.contextmanager

@@ -20,8 +20,8 @@ import h5py
 import numpy as np
 
 from nethub.errors import FormatError
+from nethub.store import atomic_path
 
-from .atomic import atomic_file
 from .groups import check_population_name
 from .nodes import open_h5
 from .spikes import _text
@@ -122,7 +122,7 @@ def write_report(path: str | os.PathLike[str], populations: Mapping[str, ReportP
                  ) -> None:
     """Write an element report (atomically) that libsonata's ``ElementReportReader`` and
     BMTK's ``CompartmentReport`` both read."""
-    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["magic"] = np.uint32(0x0A7A)
         f.attrs["version"] = np.array([0, 1], np.uint32)
         root = f.create_group("report")

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from nethub.errors import FormatError
+from nethub.store import atomic_path
 
-from .atomic import atomic_file
 from .groups import check_population_name
 from .nodes import open_h5
 
@@ -217,7 +217,7 @@ def write_spikes(path: str | os.PathLike[str],
     """
     if sorting not in SORTING_ENUM:
         raise FormatError(f"unknown spike sorting {sorting!r} (valid: {', '.join(SORTING_ENUM)})")
-    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["magic"] = np.uint32(0x0A7A)
         f.attrs["version"] = np.array([0, 1], np.uint32)
         root = f.create_group("spikes")

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from nethub.errors import FormatError
+from nethub.store import atomic_path
 
-from .atomic import atomic_dir, atomic_file
+from .atomic import atomic_dir
 from .edges import EdgePopulation
 from .groups import check_population_name
 from .nodes import NodePopulation
@@ -54,7 +55,7 @@ def write_nodes(path: str | os.PathLike[str], populations: Mapping[str, NodePopu
                 ) -> None:
     """Write node populations to one HDF5 file (atomically); each population's
     ``attributes`` and ``dynamics_params`` go into group ``0``."""
-    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _file_header(f)
         root = f.create_group("nodes")
         for name, pop in populations.items():
@@ -78,7 +79,7 @@ def write_edges(path: str | os.PathLike[str], populations: Mapping[str, EdgePopu
     node); default: the largest id in the edges + 1.
     """
     counts = dict(node_counts or {})
-    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _file_header(f)
         root = f.create_group("edges")
         for name, pop in populations.items():
