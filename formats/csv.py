@@ -119,7 +119,7 @@ def _is_container(path: Path) -> bool:
 @contextlib.contextmanager
 def _writing(path: Path, zipped: bool, level: int) -> Iterator[_Folder]:
     """A container under a temporary name beside ``path``, renamed to ``path`` on success."""
-    from nethub.store import atomic_path
+    from nethub.store import atomic_path, replace_dir
 
     if zipped:
         with atomic_path(path, suffix=".nhtmp.zip") as tmp, \
@@ -132,34 +132,10 @@ def _writing(path: Path, zipped: bool, level: int) -> Iterator[_Folder]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".nhtmp", dir=path.parent))
     try:
         yield _Folder(tmp)
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-def _replace_dir(new: Path, path: Path) -> None:
-    """Move the complete folder ``new`` to ``path``, replacing an existing one (the old one is
-    renamed aside first, so ``path`` is never half-written)."""
-    os.chmod(new, 0o777 & ~_umask())
-    if not path.exists():
-        os.replace(new, path)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".nhold", dir=path.parent))
-    os.rmdir(old)
-    os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except OSError:
-        os.replace(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -73,6 +74,7 @@ from .table import Table
 from .version import __version__
 
 __all__ = [
+    "replace_dir",
     "FORMAT_NAME",
     "SCHEMA_VERSION",
     "write_network",
@@ -123,6 +125,27 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".nhtmp") -> Iterator[Pat
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def replace_dir(new: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move the complete folder ``new`` to ``path``, replacing an existing one (the old one is
+    renamed aside first and put back if the move fails, so ``path`` is never half-written)."""
+    new, path = Path(new), Path(path)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(new, 0o777 & ~mask)  # mkdtemp makes it 0700; keep the usual mode
+    if not path.exists():
+        os.replace(new, path)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".nhold", dir=path.parent))
+    os.rmdir(old)
+    os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except OSError:
+        os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _file_mode(path: Path) -> int:

@@ -1,5 +1,5 @@
 """Atomic folder writes: a folder appears complete under its name, or not at all (single files
-go through :func:`nethub.store.atomic_path`).
+go through :func:`nethub.store.atomic_path`; the swap is :func:`nethub.store.replace_dir`).
 
 Everything is written under a hidden temporary name in the destination's own folder (same file
 system) and renamed into place at the end; on any error the temporary is removed and nothing is
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nethub.errors import FormatError
+from nethub.store import replace_dir
 
 __all__ = ["atomic_dir"]
 
@@ -36,18 +37,7 @@ def atomic_dir(path: str | os.PathLike[str], overwrite: bool = False) -> Iterato
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        _swap(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _swap(tmp: Path, path: Path) -> None:
-    old = None
-    if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-        old.rmdir()
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
