@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nethub.celltypes import PointCell, Population
+from nethub.converters import sonata_bio, sonata_bio_edges  # sonata-bio hook
 from nethub.converters.kit import Field, Translation
 from nethub.errors import FormatError
 from nethub.network import Network
@@ -80,6 +81,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     _add_spike_inputs(circuit, offsets, cells, lost)
     conns = [_connections(ep, offsets, circuit, lost) for ep in circuit.edges.values()]
+    conns = sonata_bio_edges.place_edges(circuit, conns, cells, net, lost)  # sonata-bio hook
     net = net.replace(cells=_cell_table(cells),
                       connections=pd.concat(conns, ignore_index=True) if conns else None)
     for name, pop in circuit.nodes.items():
@@ -178,6 +180,8 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
                                   f"{name} type {tid}", lost) or {}
             params = _point_params(templ[4:], params, f"{name} type {tid}", lost)
             net.cell_types[tname] = PointCell(name=tname, model=templ[4:], params=params)
+        elif kind == "biophysical":  # sonata-bio hook
+            ctype[idx] = sonata_bio.biophysical_types(name, tab, idx, circuit, net, lost)
         else:
             lost.append(f"{name} type {tid}: model_type {kind!r} not supported yet; "
                         f"{len(idx)} cells kept as silent VecStim placeholders")
