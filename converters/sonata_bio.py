@@ -241,7 +241,7 @@ def _morph_path(fname: Any, circuit: Any, where: str) -> Path | None:
 
 
 def _combo_name(morph: Path | None, templ: str, proc: str, params: str) -> str:
-    parts = [morph.stem if morph else templ.split(":", 1)[-1]]
+    parts = [morph.stem if morph else Path(templ.split(":", 1)[-1]).name.split(".")[0]]
     if isinstance(params, str) and params and params != "NONE":
         parts.append(Path(params).stem)
     if proc:
@@ -291,15 +291,17 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
               dl: float) -> str:
     where = f"{pop} (morphology {combo['morphology']!r}, template {combo['model_template']!r})"
     templ = str(combo["model_template"])
+    if templ.startswith("nml:") or not (templ in _CTDB or templ.startswith("hoc:")):
+        name = _combo_name(None, templ, str(combo["model_processing"]), combo["dynamics_params"])
+        if name not in net.cell_types:
+            lost.append(f"{where}: model_type 'biophysical' not supported yet for "
+                        f"model_template {templ!r} (nethub reads ctdb:Biophys1.hoc and hoc: "
+                        f"templates); {n} cells kept as silent VecStim placeholders")
+            net.cell_types[name] = PointCell(name=name, model="VecStim")
+        return name
     morph = _morph_path(combo["morphology"], circuit, where)
     name = _combo_name(morph, templ, str(combo["model_processing"]), combo["dynamics_params"])
     if name in net.cell_types:
-        return name
-    if templ.startswith("nml:") or not (templ in _CTDB or templ.startswith("hoc:")):
-        lost.append(f"{where}: model_template {templ!r} not supported (nethub reads "
-                    f"ctdb:Biophys1.hoc and hoc: templates); {n} cells kept as silent VecStim "
-                    "placeholders")
-        net.cell_types[name] = PointCell(name=name, model="VecStim")
         return name
     trusted = bool(getattr(circuit, "trusted", False))
     if templ.startswith("hoc:") and not trusted:

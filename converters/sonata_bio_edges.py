@@ -223,9 +223,20 @@ def place_edges(circuit: Any, conns: list[pd.DataFrame], cells: pd.DataFrame, ne
             out.append(frame)
             continue
         out.append(_expand(frame, plans[ep_name], drawn.get(ep_name), segs, net))
-        lost[:] = [m for m in lost if not (m.startswith(f"edge population {ep_name}:")
-                                           and _CARRIED in m)]
+        _forget(lost, ep_name, bool(plans[ep_name]["bio"].all()))
     return out
+
+
+def _forget(lost: list[str], ep_name: str, all_bio: bool) -> None:
+    """Drop the point-neuron mapping's loss notes that this module made untrue."""
+    def carried(m: str) -> bool:
+        if m.startswith(f"edge population {ep_name}:") and _CARRIED in m:
+            return True
+        return all_bio and (m.startswith(f"edges {ep_name}: weight_function ")
+                            and m.endswith("taken as wmax")
+                            or m.startswith(f"edge population {ep_name}: edges key "
+                                            "'weight_sigma'"))
+    lost[:] = [m for m in lost if not carried(m)]
 
 
 def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
@@ -251,8 +262,8 @@ def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
     if bad.any():
         lost.append(f"{where}: {int(bad.sum())} edges onto biophysical cells have neither a "
                     "section id nor nsyns; put on the soma (soma[0](0.5))")
-    return {"bio": bio, "pre": pre, "post": frame["post_gid"].to_numpy(), "sec_id": sec_id, "sec_x": np.where(np.isnan(sec_x), 0.5,
-                                                                         sec_x),
+    return {"bio": bio, "pre": pre, "post": frame["post_gid"].to_numpy(), "sec_id": sec_id,
+            "sec_x": np.where(np.isnan(sec_x), 0.5, sec_x),
             "nsyns": np.where(pre, 1, np.nan_to_num(nsyns)).astype(np.int64),
             "weight": _weights(tab, src_ta, trg_ta, where, lost),
             "syn_mech": _syn_mechs(tab, circuit, net, where, lost),

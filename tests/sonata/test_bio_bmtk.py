@@ -1,0 +1,97 @@
+"""The biophysical fixture (fixtures/sonata/bio, built and simulated by BMTK 1.2): nethub's
+import places the same synapses as BMTK and its simulation gives BMTK's spikes and soma
+membrane potential."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from nethub.converters.sonata import sonata_run_config, sonata_to_network
+from nethub.formats.sonata import read_circuit
+from nethub.runconfig import CellSelection, TraceRequest
+from nethub.runner import simulate
+from nethub.store import read_network, write_network
+
+from .conftest import FIXTURES
+
+BIO = FIXTURES / "bio"
+
+
+@pytest.fixture(scope="module")
+def imported():
+    circuit = read_circuit(BIO / "simulation_config.json")
+    net, lost = sonata_to_network(circuit)
+    return circuit, net, lost
+
+
+def test_cell_types_files_and_losses(imported):
+    _, net, lost = imported
+    bio = [k for k, v in net.cell_types.items() if v.kind == "compartmental"]
+    assert bio == ["bio.cell_a.cell_params.aibs_perisomatic"]  # one (morph, params, ...) combo
+    cells = net.cells_df()
+    assert set(cells.loc[cells["pop"] == "bio", "cell_type"]) == set(bio)
+    roles = {f.name: f.role for f in net.files.values()}
+    assert roles["morphologies/cell_a.swc"] == "morphology"
+    assert roles["biophysical_neuron_models/cell_params.json"] == "params"
+    assert "kslow.mod" in net.mod_files
+    assert net.syn_mechs["exc"].model == "Exp2Syn"
+    assert net.syn_mechs["inh"].params == {"e": -80.0, "tau1": 2.7, "tau2": 15.0}
+    assert not [m for m in lost if "biophysical" in m or "placement" in m
+                or "weight_function" in m], lost
+
+
+def _segment_x(net, ct: str, sec: str, x: float) -> float:
+    nseg = int(net.cell_types[ct].sections[sec].geom["nseg"])
+    return (min(int(x * nseg), nseg - 1) + 0.5) / nseg
+
+
+def test_synapses_are_bmtks(imported):
+    """Each target's synapses: BMTK's NetCons in creation order (output/synapses.csv)."""
+    _, net, _ = imported
+    ref = pd.read_csv(BIO / "output" / "synapses.csv")
+    conns = net.connections_df()
+    cells = net.cells_df().set_index("gid")
+    conns = conns[conns["post_gid"].isin(cells.index[cells["pop"] == "bio"])]
+    assert len(conns) == len(ref)
+    for gid, mine in conns.groupby("post_gid", sort=True):
+        theirs = ref[ref["gid"] == gid]
+        ct = cells.loc[gid, "cell_type"]
+        got = sorted((str(r.post_sec), round(_segment_x(net, ct, r.post_sec, r.post_loc), 9),
+                      round(r.weight, 15), r.delay, net.syn_mechs[r.syn_mech].params["e"])
+                     for r in mine.itertuples())
+        want = sorted((r.sec, round(r.x, 9), round(r.weight, 15), r.delay, r.e)
+                      for r in theirs.itertuples())
+        assert got == want, gid
+
+
+def test_spikes_and_membrane_match_bmtk(imported, tmp_path):
+    circuit, net, _ = imported
+    rc = sonata_run_config(circuit.config.section("run"), circuit.config.section("conditions"))
+    rc = dataclasses.replace(rc, traces=(TraceRequest(label="v", variable="v", sec="soma[0]",
+                                                      loc=0.5),),
+                             trace_cells=CellSelection(populations=("bio",)), record_step=rc.dt)
+    path = tmp_path / "bio.h5"
+    write_network(net, path)
+    again = read_network(path)
+    assert again.content_hash() == net.content_hash()  # the store sorts rows by target
+    assert {f.name: f.data for f in again.files.values()} == \
+        {f.name: f.data for f in net.files.values()}
+    res = simulate(again, rc)
+    with h5py.File(BIO / "output" / "spikes.h5") as f:
+        nodes, times = f["spikes/bio/node_ids"][()], f["spikes/bio/timestamps"][()]
+    with h5py.File(BIO / "output" / "membrane_potential.h5") as f:
+        data = f["report/bio/data"][()]
+        ids = list(f["report/bio/mapping/node_ids"][()])
+    for gid in range(3):  # bio is the first population: gid = node_id
+        want = np.sort(times[nodes == gid])
+        got = np.sort(res.spike_times[res.spike_gids == gid])
+        assert len(got) == len(want) > 0
+        assert np.abs(got - want).max() <= 0.2
+        v = res.traces.get("v", gid)
+        ref = data[:, ids.index(gid)]  # BMTK's row i is the value after step i + 1
+        assert np.sqrt(np.mean((v[1:] - ref[:-1]) ** 2)) < 0.5
