@@ -103,3 +103,58 @@ def test_errors_name_the_file(tmp_path):
         read_morphology(bad)
     with pytest.raises(ConversionError, match="model_processing"):
         read_morphology(SWC, processing=["aibs_unknown"])
+
+
+ALLACTIVE = {
+    "passive": [{"ra": 90.0, "e_pas": -72.0, "cm": [{"section": "soma", "cm": 1.5},
+                                                    {"section": "dend", "cm": 2.5}]}],
+    "conditions": [{"erev": [{"section": "soma", "ena": 55.0, "ek": -90.0},
+                             {"section": "dend", "ena": 40.0, "ek": -80.0}]}],
+    "genome": [{"section": "soma", "name": "gnabar_hh", "value": "0.1", "mechanism": "hh"},
+               {"section": "dend", "name": "g_pas", "value": 2e-5, "mechanism": ""},
+               {"section": "glob", "name": "ignored", "value": 1, "mechanism": ""}],
+}
+
+
+def test_allactive_processing():
+    """aibs_allactive: stub axon on soma(1) keeping the first/last axon diameters, erev only
+    where the ion exists, values given as text taken as numbers."""
+    plain = read_morphology(SWC).cell_type.sections
+    axon = [s for n, s in plain.items() if n.startswith("axon")]
+    first, last = axon[0].pt3d[:, 3], axon[-1].pt3d[:, 3]
+    secs = read_morphology(SWC, processing=["aibs_allactive"], params=ALLACTIVE).cell_type.sections
+    assert secs["axon[0]"].parent_x == 1.0 and secs["axon[1]"].parent == "axon[0]"
+    # NEURON's diam of a uniform-looking axon section: the mean of its 3-D diameters
+    assert secs["axon[0]"].pt3d[0, 3] == pytest.approx(np.mean(first), rel=0.2)
+    assert secs["axon[1]"].pt3d[0, 3] == pytest.approx(np.mean(last), rel=0.2)
+    assert secs["soma[0]"].mechs["hh"]["gnabar"] == 0.1
+    assert secs["soma[0]"].ions["k"]["e"] == -90.0 and secs["soma[0]"].geom["cm"] == 1.5
+    assert "na" not in secs["dend[0]"].ions and secs["dend[0]"].mechs["pas"]["g"] == 2e-5
+    assert secs["dend[0]"].geom["Ra"] == 90.0 and secs["axon[0]"].mechs["pas"]["e"] == -72.0
+
+
+HOC = """begintemplate Ball
+public soma, dend, all
+create soma[1], dend[1]
+objref all
+proc init() {
+    all = new SectionList()
+    soma[0] { L = 20 diam = 20 insert hh all.append() }
+    dend[0] { L = 200 diam = 2 insert pas all.append() }
+    connect dend[0](0), soma[0](1)
+}
+endtemplate Ball
+"""
+
+
+def test_hoc_template_needs_trust(tmp_path):
+    from nethub.errors import UntrustedCodeError
+
+    path = tmp_path / "ball.hoc"
+    path.write_text(HOC)
+    with pytest.raises(UntrustedCodeError):
+        read_morphology(None, template="hoc:Ball", hoc_files=[path])
+    imp = read_morphology(None, template="hoc:Ball", hoc_files=[path], trusted=True, dL=20.0)
+    secs = imp.cell_type.sections
+    assert list(secs) == ["soma[0]", "dend[0]"] and secs["dend[0]"].geom["nseg"] == 11
+    assert imp.segments["type"].tolist() == [1] + [3] * 11
