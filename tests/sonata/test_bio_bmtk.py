@@ -95,3 +95,15 @@ def test_spikes_and_membrane_match_bmtk(imported, tmp_path):
         v = res.traces.get("v", gid)
         ref = data[:, ids.index(gid)]  # BMTK's row i is the value after step i + 1
         assert np.sqrt(np.mean((v[1:] - ref[:-1]) ** 2)) < 0.5
+
+
+def test_two_ranks_give_bmtks_spikes(imported):
+    circuit, net, _ = imported
+    rc = sonata_run_config(circuit.config.section("run"), circuit.config.section("conditions"))
+    res = simulate(net, rc, nprocs=2)
+    with h5py.File(BIO / "output" / "spikes.h5") as f:
+        nodes, times = f["spikes/bio/node_ids"][()], f["spikes/bio/timestamps"][()]
+    for gid in range(3):
+        got = np.sort(res.spike_times[res.spike_gids == gid])
+        want = np.sort(times[nodes == gid])
+        assert len(got) == len(want) and np.abs(got - want).max() <= 0.2
