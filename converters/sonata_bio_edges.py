@@ -206,7 +206,8 @@ def place_edges(circuit: Any, conns: list[pd.DataFrame], cells: pd.DataFrame, ne
     """
     ctype = cells["cell_type"].to_numpy(dtype=object)
     gid_sorted = cells["gid"].to_numpy()
-    is_bio = np.array([isinstance(net.cell_types.get(t), CompartmentalCell) for t in ctype])
+    kinds = {k: isinstance(v, CompartmentalCell) for k, v in net.cell_types.items()}
+    is_bio = pd.Series(ctype).map(kinds).fillna(False).to_numpy(bool)
     if not is_bio.any():
         return conns
     segs = segments_of(circuit)
@@ -222,7 +223,7 @@ def place_edges(circuit: Any, conns: list[pd.DataFrame], cells: pd.DataFrame, ne
         if ep_name not in plans:
             out.append(frame)
             continue
-        out.append(_expand(frame, plans[ep_name], drawn.get(ep_name), segs, net))
+        out.append(_expand(frame, plans[ep_name], drawn[ep_name], segs, net))
         _forget(lost, ep_name, bool(plans[ep_name]["bio"].all()))
     return out
 
@@ -275,47 +276,64 @@ def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
             "where": where, "lost": lost}
 
 
-def _draw(circuit: Any, plans: dict, segs: dict) -> dict[str, dict[int, np.ndarray]]:
-    """Per edge population: edge row -> the segment index of each of its synapses. One
-    stream per target cell, seeded once (``_init_connections`` runs once) and consumed phase
-    after phase."""
-    calls = []  # (phase, order in phase, row, edge population)
+def _draw(circuit: Any, plans: dict, segs: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per edge population: (synapses per row, their segments in row order). One stream per
+    target cell, seeded once (BMTK's ``_init_connections`` runs once) and consumed phase after
+    phase; the draws are turned into segments per (cell type, sections, range) at once."""
+    parts = []
     for ph, phase in enumerate(_phases(circuit)):
-        for order, ep_name in enumerate(phase):
-            if ep_name in plans:
-                p = plans[ep_name]
-                calls.extend((ph, order, r, ep_name)
-                             for r in np.flatnonzero(p["bio"] & ~p["pre"]).tolist())
-    out: dict[str, dict[int, np.ndarray]] = {}
-    if calls:
-        _draw_cells(calls, plans, segs, out)
+        for order, name in enumerate(phase):
+            if name in plans:
+                rows = np.flatnonzero(plans[name]["bio"] & ~plans[name]["pre"])
+                parts.append((ph, order, name, rows))
+    names = list(plans)
+    out = {n: (np.zeros(len(plans[n]["bio"]), np.int64), np.zeros(0, np.int64))
+           for n in names}
+    parts = [x for x in parts if len(x[3])]
+    if not parts:
+        return out
+
+    def cat(f) -> np.ndarray:
+        return np.concatenate([f(*x) for x in parts])
+    ph = cat(lambda a, b, n, r: np.full(len(r), a))
+    od = cat(lambda a, b, n, r: np.full(len(r), b))
+    epi = cat(lambda a, b, n, r: np.full(len(r), names.index(n)))
+    row = cat(lambda a, b, n, r: r)
+    post = cat(lambda a, b, n, r: plans[n]["post"][r]).astype(np.int64)
+    nsyn = cat(lambda a, b, n, r: plans[n]["nsyns"][r])
+    keys = pd.DataFrame({k: cat(lambda a, b, n, r, k=k: plans[n][k][r]).astype(str)
+                         for k in ("ctype", "sections", "range")})
+    codes = keys.groupby(list(keys), sort=False).ngroup().to_numpy()
+    firsts = np.unique(codes, return_index=True)[1]
+    cands = [_candidates(plans[names[epi[i]]], int(row[i]), segs) for i in firsts]
+    has = np.array([len(c[0]) > 0 for c in cands])[codes]
+    for i, name in enumerate(names):
+        empty = int(((epi == i) & ~has & (nsyn > 0)).sum())
+        if empty:
+            plans[name]["empty"] = empty
+    n_eff = np.where(has, nsyn, 0)
+    order = np.lexsort((row, od, ph, post))
+    cells, start = np.unique(post[order], return_index=True)
+    totals = np.add.reduceat(n_eff[order], start)
+    u = np.concatenate([np.random.RandomState(int(g)).random_sample(int(t))  # per cell
+                        for g, t in zip(cells.tolist(), totals.tolist(), strict=True)])
+    owner = np.repeat(order, n_eff[order])
+    seg = np.empty(len(u), dtype=np.int64)
+    dkey = codes[owner]
+    for k, (tar, prob) in enumerate(cands):
+        m = dkey == k
+        if m.any():
+            cdf = prob.cumsum()
+            cdf /= cdf[-1]
+            seg[m] = tar[cdf.searchsorted(u[m], side="right")]
+    back = np.lexsort((np.arange(len(u)), row[owner], epi[owner]))
+    seg, ep_of = seg[back], epi[owner][back]
+    for i, name in enumerate(names):
+        cnt = np.zeros(len(plans[name]["bio"]), np.int64)
+        mine = epi == i
+        cnt[row[mine]] = n_eff[mine]
+        out[name] = (cnt, seg[ep_of == i])
     return out
-
-
-def _draw_cells(calls: list, plans: dict, segs: dict,
-                out: dict[str, dict[int, np.ndarray]]) -> None:
-    post = np.array([int(plans[ep]["post"][r]) for _, _, r, ep in calls], dtype=np.int64)
-    col = np.array([c[:3] for c in calls], dtype=np.int64)
-    order = np.lexsort((col[:, 2], col[:, 1], col[:, 0], post))
-    cache: dict = {}
-    starts = np.flatnonzero(np.r_[True, np.diff(post[order]) != 0])
-    for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
-        mine = [calls[i] for i in order[a:b]]
-        cands, counts = [], []
-        for _, _, r, ep in mine:
-            p = plans[ep]
-            key = (p["ctype"][r], str(p["sections"][r]), str(p["range"][r]))
-            if key not in cache:
-                cache[key] = _candidates(p, r, segs)
-            cands.append(cache[key])
-            counts.append(int(p["nsyns"][r]) if len(cache[key][0]) else 0)
-            if len(cache[key][0]) == 0 and p["nsyns"][r] > 0:
-                p["empty"] = p.get("empty", 0) + 1
-        got = draw_segments(int(post[order[a]]), cands, np.array(counts))
-        pos = 0
-        for (_, _, r, ep), n in zip(mine, counts, strict=True):
-            out.setdefault(ep, {})[r] = got[pos:pos + n]
-            pos += n
 
 
 def _candidates(p: dict, r: int, segs: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -328,15 +346,14 @@ def _candidates(p: dict, r: int, segs: dict) -> tuple[np.ndarray, np.ndarray]:
         return find_segments(table, [str(s) for s in sections], (float(rng[0]), float(rng[1])))
 
 
-def _expand(frame: pd.DataFrame, p: dict, drawn: dict | None, segs: dict,
-            net: Any) -> pd.DataFrame:
+def _expand(frame: pd.DataFrame, p: dict, drawn: tuple[np.ndarray, np.ndarray],
+            segs: dict, net: Any) -> pd.DataFrame:
     """One row per synapse for the biophysical rows; the rest unchanged."""
-    drawn = drawn or {}
     n = len(frame)
-    counts = np.ones(n, dtype=np.int64)
     bio = p["bio"]
     drawn_rows = bio & ~p["pre"]
-    counts[drawn_rows] = [len(drawn.get(r, ())) for r in np.flatnonzero(drawn_rows).tolist()]
+    counts = np.ones(n, dtype=np.int64)
+    counts[drawn_rows] = drawn[0][drawn_rows]
     if p.get("empty"):
         p["lost"].append(f"{p['where']}: {p['empty']} edges found no segment in their "
                          "target_sections/distance_range (no synapse, as BMTK)")
@@ -345,9 +362,7 @@ def _expand(frame: pd.DataFrame, p: dict, drawn: dict | None, segs: dict,
     post_sec = np.full(len(rep), None, dtype=object)
     post_loc = np.full(len(rep), np.nan)
     seg_of = np.full(len(rep), -1, dtype=np.int64)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    for r in np.flatnonzero(drawn_rows).tolist():
-        seg_of[first[r]:first[r] + counts[r]] = drawn[r]
+    seg_of[drawn_rows[rep]] = drawn[1]
     bio_rep = bio[rep]
     pre_rep = p["pre"][rep] & bio_rep
     for ct in set(p["ctype"][bio].tolist()):

@@ -5,6 +5,7 @@ membrane potential."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import h5py
 import numpy as np
@@ -107,3 +108,47 @@ def test_two_ranks_give_bmtks_spikes(imported):
         got = np.sort(res.spike_times[res.spike_gids == gid])
         want = np.sort(times[nodes == gid])
         assert len(got) == len(want) and np.abs(got - want).max() <= 0.2
+
+
+def test_edges_without_segments_draw_nothing(tmp_path):
+    """An edge type whose distance range holds no segment makes no synapse and takes no
+    random number (BMTK returns before drawing): the later draws of each cell are those of
+    sequential RandomState(gid).choice calls without it."""
+    import shutil
+
+    from nethub.converters.sonata_bio import segments_of
+    from nethub.converters.sonata_bio_edges import draw_segments, find_segments
+
+    shutil.copytree(BIO, tmp_path / "bio", ignore=shutil.ignore_patterns("output"))
+    types = tmp_path / "bio" / "network" / "inp_bio_edge_types.csv"
+    tab = pd.read_csv(types, sep=" ")
+    tab.loc[tab["edge_type_id"] == 101, "distance_range"] = "[5000.0, 6000.0]"
+    tab.to_csv(types, sep=" ", index=False, na_rep="NULL")
+    circuit = read_circuit(tmp_path / "bio" / "simulation_config.json")
+    net, lost = sonata_to_network(circuit)
+    assert any("found no segment" in m for m in lost)
+    conns = net.connections_df()
+    assert "inh" not in set(conns["syn_mech"].dropna())
+    ct = next(k for k, v in net.cell_types.items() if v.kind == "compartmental")
+    table = segments_of(circuit)[ct]
+    names = net.cell_types[ct].section_lists["all"]
+    edges = {n: circuit.edges[n].table() for n in ("bio_to_bio", "inp_to_bio")}
+    for gid in range(3):
+        cands, counts = [], []
+        for name in ("bio_to_bio", "inp_to_bio"):  # recurrent phase, then the input
+            e = edges[name]
+            e = e[(e["target_node_id"] == gid) & e["nsyns"].notna()] if "nsyns" in e else e[:0]
+            for r in e.itertuples():
+                secs = json.loads(r.target_sections.replace("'", '"'))
+                cands.append(find_segments(table, secs, tuple(json.loads(r.distance_range))))
+                counts.append(int(r.nsyns))
+        want = draw_segments(gid, cands, np.array(counts))
+        want = [(names[table["sec_id"][s]], table["x"][s]) for s in want if s >= 0]
+        mine = conns[(conns["post_gid"] == gid) & conns["post_sec"].notna()]
+        mine = mine[mine["sonata.edge_population"].astype(str).isin(["bio_to_bio",
+                                                                     "inp_to_bio"])]
+        got = [(r.post_sec, r.post_loc) for r in mine.itertuples()
+               if not (r.post_sec.startswith("soma") and r.post_loc == 0.5
+                       and r.syn_mech == "exc" and r.delay == 0.5)
+               and not (r.delay == 1.5)]  # drop the preselected edges
+        assert sorted(got) == sorted(want), gid
