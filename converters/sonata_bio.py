@@ -281,6 +281,8 @@ def biophysical_types(pop: str, tab: pd.DataFrame, idx: np.ndarray, circuit: Any
     out = np.empty(len(idx), dtype=object)
     run = circuit.config.section("run")
     dl = float(run.get("dL", 20.0))  # BMTK's default (sonata_config.py)
+    # bionet's soma spike detector uses run.spike_threshold, default -15 mV (not nethub's 10)
+    net.params.setdefault("defaultThreshold", float(run.get("spike_threshold", -15.0)))
     for vals, rows in combo.groupby(keys, sort=True).indices.items():
         out[rows] = _one_type(pop, dict(zip(keys, vals, strict=True)), len(rows), circuit,
                               net, lost, dl)

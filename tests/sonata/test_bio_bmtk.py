@@ -40,6 +40,7 @@ def test_cell_types_files_and_losses(imported):
     assert roles["morphologies/cell_a.swc"] == "morphology"
     assert roles["biophysical_neuron_models/cell_params.json"] == "params"
     assert "kslow.mod" in net.mod_files
+    assert net.params["defaultThreshold"] == -15.0  # bionet's soma detector threshold
     assert net.syn_mechs["exc"].model == "Exp2Syn"
     assert net.syn_mechs["inh"].params == {"e": -80.0, "tau1": 2.7, "tau2": 15.0}
     assert not [m for m in lost if "biophysical" in m or "placement" in m
