@@ -50,8 +50,9 @@ _NODE_MAPPED = frozenset({"node_id", "x", "y", "z", "rotation_angle_xaxis",
                           "rotation_angle_yaxis", "rotation_angle_zaxis"})
 
 #: docs/store.md §3.1: rot_x = -rotation_angle_xaxis, rot_y = -rotation_angle_yaxis,
-#: rot_z = rotation_angle_zaxis (BMTK's RotX·RotY·RotZ in nethub's per-axis sense).
-_ROT_SIGN = {"x": -1.0, "y": -1.0, "z": 1.0}
+#: rot_z = -rotation_angle_zaxis (BMTK's RotX·RotY·RotZ in nethub's per-axis sense; sonata-bio:
+#: bmtk 1.2's rotation_matrix turns right-handed by +angle about every axis, z included).
+_ROT_SIGN = {"x": -1.0, "y": -1.0, "z": -1.0}
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 

@@ -153,3 +153,26 @@ def test_edges_without_segments_draw_nothing(tmp_path):
                        and r.syn_mech == "exc" and r.delay == 0.5)
                and not (r.delay == 1.5)]  # drop the preselected edges
         assert sorted(got) == sorted(want), gid
+
+
+def test_rotated_cell_points_are_bmtks(imported):
+    """The rotated cell's 3-D points, as nethub places them (rot_x/y/z of the cells table),
+    are where BMTK's Morphology.move_and_rotate puts them (RotX·RotY·RotZ about the soma)."""
+    from bmtk.simulator.bionet.morphology import rotation_matrix
+
+    from nethub.sim.rotation import cell_angles, rotate_points
+
+    _, net, _ = imported
+    cells = net.cells_df()
+    row = int(np.flatnonzero((cells["pop"] == "bio") & (cells["sonata.node_id"] == 1))[0])
+    angles = (0.3, -1.1, 0.7)  # the node's rotation_angle_x/y/zaxis (make_bio.py)
+    mat = rotation_matrix([1, 0, 0], angles[0]) @ (
+        rotation_matrix([0, 1, 0], angles[1]) @ rotation_matrix([0, 0, 1], angles[2]))
+    ours = tuple(cell_angles(net.cells)[row])
+    secs = net.cell_types[cells.loc[row, "cell_type"]].sections
+    pts = np.vstack([s.pt3d for s in secs.values()])
+    soma = np.vstack([secs[n].pt3d[:, :3] for n in secs if n.startswith("soma")]).mean(axis=0)
+    want = (mat @ (pts[:, :3] - soma).T).T
+    got = rotate_points(pts, ours)[:, :3] - rotate_points(
+        np.c_[soma[None, :], [[1.0]]], ours)[:, :3]
+    assert np.allclose(got, want, atol=1e-9)

@@ -142,7 +142,7 @@ def test_tiny_circuit_spikes_equal_bmtk(tmp_path, recurrent_nsyns):
     assert sorted(conns["weight"].round(6)) == sorted([1.2, 0.5, 1.4, 0.9, 1.1, 1.2, 0.8, 0.8,
                                                        -0.6, -0.2, 0.45])
     cells = net.cells_df()  # docs/store.md §3.1 signs; the virtual cells have none (NaN)
-    assert np.allclose(cells["rot_z"].iloc[:4], [0, .5, 1., 1.5])
+    assert np.allclose(cells["rot_z"].iloc[:4], [0, -.5, -1., -1.5])  # sonata-bio: z too
     assert np.allclose(cells["rot_x"].iloc[:4], [-.1, -.2, -.3, -.4])
     assert cells["rot_x"].iloc[4:].isna().all() and "rot_y" not in cells
     assert net.cell_types["net_1"].params == {"tau": 12.0, "refrac": 3.0}
