@@ -176,3 +176,47 @@ def test_rotated_cell_points_are_bmtks(imported):
     got = rotate_points(pts, ours)[:, :3] - rotate_points(
         np.c_[soma[None, :], [[1.0]]], ours)[:, :3]
     assert np.allclose(got, want, atol=1e-9)
+
+
+BALL = """begintemplate Ball
+public soma, dend, all
+create soma[1], dend[1]
+objref all
+proc init() {
+    all = new SectionList()
+    soma[0] { L = 20 diam = 20 insert hh all.append() }
+    dend[0] { L = 200 diam = 2 insert pas all.append() }
+    connect dend[0](0), soma[0](1)
+}
+endtemplate Ball
+"""
+
+
+def test_hoc_template_cells_need_trust(tmp_path):
+    import shutil
+
+    shutil.copytree(BIO, tmp_path / "bio", ignore=shutil.ignore_patterns("output"))
+    root = tmp_path / "bio"
+    (root / "components" / "templates").mkdir()
+    (root / "components" / "templates" / "ball.hoc").write_text(BALL)
+    cfg = json.loads((root / "simulation_config.json").read_text())
+    cfg["components"]["templates_dir"] = "$COMPONENTS_DIR/templates"
+    (root / "simulation_config.json").write_text(json.dumps(cfg))
+    types = root / "network" / "bio_node_types.csv"
+    tab = pd.read_csv(types, sep=" ")
+    tab.loc[tab["node_type_id"] == 101, ["model_template", "model_processing"]] = \
+        ["hoc:Ball", None]
+    tab.to_csv(types, sep=" ", index=False, na_rep="NULL")
+    circuit = read_circuit(root / "simulation_config.json")
+    net, lost = sonata_to_network(circuit)
+    assert any("hoc: template needs trust" in m for m in lost)
+    circuit = read_circuit(root / "simulation_config.json")
+    circuit.trusted = True
+    net, lost = sonata_to_network(circuit)
+    ball = net.cell_types["bio.cell_a.cell_params.hoc-Ball"]
+    assert list(ball.sections) == ["soma[0]", "dend[0]"]
+    assert ball.sections["dend[0]"].geom["nseg"] == 11  # dL = 20
+    assert net.files["templates/ball.hoc"].role == "template"
+    conns = net.connections_df()
+    onto = conns[conns["post_gid"] == 2]
+    assert set(onto["post_sec"]) <= {"soma[0]", "dend[0]"} and len(onto) > 0
