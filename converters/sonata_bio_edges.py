@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..celltypes import CompartmentalCell, SynMech
+from ..errors import ConversionError
 from .sonata_bio import segments_of
 
 __all__ = ["place_edges", "find_segments", "draw_segments"]
@@ -243,7 +244,7 @@ def _forget(lost: list[str], ep_name: str, all_bio: bool) -> None:
 def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
           cells: pd.DataFrame, circuit: Any, net: Any, lost: list[str]) -> dict:
     tab = ep.table().reset_index(drop=True)
-    where = f"edges {ep.name}"
+    where = f"{ep.source}: edges {ep.name}"
     n = len(tab)
     sec_id = np.full(n, np.nan)
     sec_x = np.full(n, np.nan)
@@ -263,7 +264,9 @@ def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
     if bad.any():
         lost.append(f"{where}: {int(bad.sum())} edges onto biophysical cells have neither a "
                     "section id nor nsyns; put on the soma (soma[0](0.5))")
+    id_key = "sec_id" if "sec_id" in tab else "afferent_section_id"
     return {"bio": bio, "pre": pre, "post": frame["post_gid"].to_numpy(), "sec_id": sec_id,
+            "id_key": id_key,
             "sec_x": np.where(np.isnan(sec_x), 0.5, sec_x),
             "nsyns": np.where(pre, 1, np.nan_to_num(nsyns)).astype(np.int64),
             "weight": _weights(tab, src_ta, trg_ta, where, lost),
@@ -371,6 +374,11 @@ def _expand(frame: pd.DataFrame, p: dict, drawn: tuple[np.ndarray, np.ndarray],
         mine = bio_rep & (p["ctype"][rep] == ct)
         sid = p["sec_id"][rep]
         pm = mine & pre_rep & ~np.isnan(sid)
+        bad = pm & ((sid < 0) | (sid >= len(names)))
+        if bad.any():
+            raise ConversionError(f"{p['where']}: {p['id_key']} {int(sid[bad][0])} (edge id "
+                                  f"{int(out['sonata.edge_id'].to_numpy()[bad][0])}) is no "
+                                  f"section of cell type {ct} ({len(names)} sections)")
         post_sec[pm] = names[sid[pm].astype(np.int64)]
         post_loc[pm] = p["sec_x"][rep][pm]
         soma = mine & pre_rep & np.isnan(sid)

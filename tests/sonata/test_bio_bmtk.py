@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nethub.converters.sonata import sonata_run_config, sonata_to_network
+from nethub.errors import ConversionError
 from nethub.formats.sonata import read_circuit
 from nethub.runconfig import CellSelection, TraceRequest
 from nethub.runner import simulate
@@ -204,12 +205,17 @@ def test_hoc_template_cells_need_trust(tmp_path):
     (root / "simulation_config.json").write_text(json.dumps(cfg))
     types = root / "network" / "bio_node_types.csv"
     tab = pd.read_csv(types, sep=" ")
-    tab.loc[tab["node_type_id"] == 101, ["model_template", "model_processing"]] = \
-        ["hoc:Ball", None]
+    tab["model_template"], tab["model_processing"] = "hoc:Ball", None
     tab.to_csv(types, sep=" ", index=False, na_rep="NULL")
     circuit = read_circuit(root / "simulation_config.json")
     net, lost = sonata_to_network(circuit)
     assert any("hoc: template needs trust" in m for m in lost)
+    circuit = read_circuit(root / "simulation_config.json")
+    circuit.trusted = True
+    with pytest.raises(ConversionError, match=r"bio_bio_edges.h5.*afferent_section_id 5"):
+        sonata_to_network(circuit)  # Ball has 2 sections; bio -> bio edges name section 5
+    cfg["networks"]["edges"] = cfg["networks"]["edges"][1:]
+    (root / "simulation_config.json").write_text(json.dumps(cfg))
     circuit = read_circuit(root / "simulation_config.json")
     circuit.trusted = True
     net, lost = sonata_to_network(circuit)
@@ -218,5 +224,7 @@ def test_hoc_template_cells_need_trust(tmp_path):
     assert ball.sections["dend[0]"].geom["nseg"] == 11  # dL = 20
     assert net.files["templates/ball.hoc"].role == "template"
     conns = net.connections_df()
-    onto = conns[conns["post_gid"] == 2]
-    assert set(onto["post_sec"]) <= {"soma[0]", "dend[0]"} and len(onto) > 0
+    onto = conns[conns["post_gid"] < 3]
+    assert set(onto["post_sec"]) == {"soma[0]", "dend[0]"}  # basal = dend, soma by sec_id
+    edges = circuit.edges["inp_to_bio"].table()  # every edge finds basal (dend) or soma
+    assert len(onto) == int(edges["nsyns"].fillna(1).sum())  # segments; sec_id edges: one
