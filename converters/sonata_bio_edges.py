@@ -226,6 +226,28 @@ def place_edges(circuit: Any, conns: list[pd.DataFrame], cells: pd.DataFrame, ne
             continue
         out.append(_expand(frame, plans[ep_name], drawn[ep_name], segs, net))
         _forget(lost, ep_name, bool(plans[ep_name]["bio"].all()))
+    return _categorical(out, [circuit.edges[n].name if n in plans else None
+                              for n in circuit.edges], net)
+
+
+def _categorical(frames: list[pd.DataFrame], placed: list, net: Any) -> list[pd.DataFrame]:
+    """String columns of the placed frames as pandas categoricals with shared categories, so
+    that their concatenation stays categorical (the table hand-over is then vectorized)."""
+    cats = {"syn_mech": sorted(net.syn_mechs),
+            "post_sec": sorted({s for ct in net.cell_types.values()
+                                if isinstance(ct, CompartmentalCell) for s in ct.sections}),
+            "sonata.edge_population": sorted({f["sonata.edge_population"].iloc[0]
+                                              for f in frames if len(f)})}
+    for k in cats:  # never lose a value to a missing category
+        cats[k] = sorted(set(cats[k]).union(*(set(pd.unique(f[k].dropna()))
+                                              for f, n in zip(frames, placed, strict=True)
+                                              if n is not None and k in f)))
+    out = []
+    for frame, name in zip(frames, placed, strict=True):
+        if name is not None:
+            frame = frame.assign(**{k: pd.Categorical(frame[k], categories=v)
+                                    for k, v in cats.items() if k in frame})
+        out.append(frame)
     return out
 
 
