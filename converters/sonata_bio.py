@@ -137,7 +137,7 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
     out = _run_child(req, where, timeout)
     tname = name or (morph.stem if morph else template.split(":", 1)[-1])
     cell = _cell_type(out, tname, sorted(mods), where)
-    cell.provenance = {"format": "swc" if morph is None else morph.suffix.lstrip(".").lower(),
+    cell.provenance = {"format": "hoc" if morph is None else morph.suffix.lstrip(".").lower(),
                        "file": morph.name if morph else None, "template": template or None,
                        "processing": list(processing), "dL": dL}
     files = {}
@@ -198,7 +198,17 @@ def _segments_registry(circuit: Any) -> dict[str, dict[str, np.ndarray]]:
 
 
 def segments_of(circuit: Any) -> dict[str, dict[str, np.ndarray]]:
-    """The segment tables of the biophysical cell types made from ``circuit`` so far."""
+    """The segment tables of the biophysical cell types made from ``circuit`` so far.
+
+    Parameters
+    ----------
+    circuit : SonataCircuit
+
+    Returns
+    -------
+    dict of str to dict
+        Cell type name -> :attr:`MorphologyImport.segments`.
+    """
     return _segments_registry(circuit)
 
 
@@ -302,6 +312,9 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
             net.cell_types[name] = PointCell(name=name, model="VecStim")
         return name
     morph = _morph_path(combo["morphology"], circuit, where)
+    if morph is None and templ in _CTDB:
+        raise ConversionError(f"{where}: {templ} needs a morphology (node property "
+                              "'morphology')")
     name = _combo_name(morph, templ, str(combo["model_processing"]), combo["dynamics_params"])
     if name in net.cell_types:
         return name
