@@ -19,12 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethub.celltypes import PointCell, Population
+from nethub.celltypes import CellType, PointCell, Population
 from nethub.converters.kit import Field, Translation
 from nethub.errors import FormatError
 from nethub.network import Network
 from nethub.runconfig import RunConfig
 from nethub.table import Categorical, Ragged
+
+from .sonata_sim import clamp_stims, simulation_run_config
+from .sonata_sim import run_settings as run_settings
 
 __all__ = ["sonata_to_network", "sonata_run_config"]
 
@@ -80,7 +83,12 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     _add_spike_inputs(circuit, offsets, cells, lost)
     conns = [_connections(ep, offsets, circuit, lost) for ep in circuit.edges.values()]
-    net = net.replace(cells=_cell_table(cells),
+    cells["_point"] = cells["cell_type"].map(
+        lambda t: isinstance(net.cell_types[t], PointCell)).astype(bool)
+    net.stim_sources, stims = clamp_stims(circuit, cells, lost)
+    if "run" in circuit.config.data:  # a simulation config: the model arrives with its run
+        net.run_config = simulation_run_config(circuit, cells, lost)
+    net = net.replace(cells=_cell_table(cells), stim_targets=stims if len(stims) else None,
                       connections=pd.concat(conns, ignore_index=True) if conns else None)
     for name, pop in circuit.nodes.items():
         types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
@@ -89,28 +97,18 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     for fname, data, role in circuit.documents:
         net.add_file(_unique(fname, seen), data, role)
     for name, inp in circuit.other_inputs.items():
-        lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} not carried")
-    if circuit.config.reports:
-        lost.append(f"reports not carried: {sorted(circuit.config.reports)}")
+        if inp.get("input_type") not in ("current_clamp", "voltage_clamp"):
+            lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} module "
+                        f"{inp.get('module')!r} not carried")
     net.provenance = {"source_format": "sonata", "source": str(circuit.config.path)}
     return net, lost
 
 
 def sonata_run_config(run: Mapping[str, Any], conditions: Mapping[str, Any]) -> RunConfig:
-    """The :class:`RunConfig` of a SONATA simulation config's ``run`` and ``conditions``
-    (docs/simulate.md, "SONATA and LEMS onto RunConfig")."""
-    kw: dict[str, Any] = {}
-    for key, name in (("tstop", "duration"), ("dt", "dt"), ("spike_threshold",
-                                                           "spike_threshold")):
-        if key in run:
-            kw[name] = float(run[key])
-    if "random_seed" in run:
-        kw["seeds"] = {"stim": int(run["random_seed"]), "cell": int(run["random_seed"])}
-    if "celsius" in conditions:
-        kw["temperature"] = float(conditions["celsius"])
-    if "v_init" in conditions:
-        kw["v_init"] = float(conditions["v_init"])
-    return RunConfig(**kw)
+    """The :class:`RunConfig` of a SONATA simulation config's ``run`` and ``conditions`` only
+    (docs/simulate.md, "SONATA and LEMS onto RunConfig"); the whole simulation config (reports,
+    output, ...) is mapped by :func:`nethub.converters.sonata_sim.simulation_run_config`."""
+    return RunConfig(**run_settings(run, conditions))
 
 
 def _params_file(name: Any, files: Mapping[str, Any], folder: str, where: str,
@@ -179,9 +177,8 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
             params = _point_params(templ[4:], params, f"{name} type {tid}", lost)
             net.cell_types[tname] = PointCell(name=tname, model=templ[4:], params=params)
         else:
-            lost.append(f"{name} type {tid}: model_type {kind!r} not supported yet; "
-                        f"{len(idx)} cells kept as silent VecStim placeholders")
-            net.cell_types[tname] = PointCell(name=tname, model="VecStim")
+            net.cell_types[tname] = biophysical_cell_type(tname, kind, tab.iloc[idx], circuit,
+                                                          lost)
     out["cell_type"] = ctype
     for col in tab.columns:  # every other node property, kept as sonata.<name>
         if col not in _NODE_MAPPED and not col.startswith("dynamics_params."):
@@ -192,9 +189,22 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
     out["source_format"] = "sonata"
     out["source_pop"] = name
     out["source_id"] = out["sonata.node_id"]
-    out["_virtual"] = (mtype == "virtual").to_numpy() | ~mtype.isin(_POINT_TYPES).to_numpy()
+    out["_virtual"] = (mtype == "virtual").to_numpy()
     out["params.spkTimes"] = [np.empty(0)] * n
     return out
+
+
+def biophysical_cell_type(tname: str, kind: str, rows: pd.DataFrame, circuit: Any,
+                          lost: list[str]) -> CellType:
+    """The cell type of the nodes of one node type that are neither virtual nor point cells
+    (``biophysical``, ...): ``rows`` are their full property rows (type CSV + HDF5).
+
+    The biophysical import (``converters/sonata_bio.py``) hooks in here; until then they are
+    silent VecStim placeholders, reported as lost.
+    """
+    lost.append(f"{tname}: model_type {kind!r} not supported yet; {len(rows)} cells kept as "
+                "silent VecStim placeholders")
+    return PointCell(name=tname, model="VecStim")
 
 
 def _add_spike_inputs(circuit: Any, offsets: dict[str, int], cells: pd.DataFrame,
@@ -274,7 +284,7 @@ def _plain(col: pd.Series) -> np.ndarray:
 def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     for k in cells.columns:
-        if k == "_virtual":
+        if k in ("_virtual", "_point"):
             continue
         s = cells[k]
         if k == "params.spkTimes":

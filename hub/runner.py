@@ -28,7 +28,7 @@ from .mechsource import is_trusted, store_mod_files
 from .network import Network
 from .results import Results
 from .runconfig import RunConfig
-from .runoverlay import overlay_run_config
+from .runoverlay import overlay_run_config, write_format_outputs
 from .sim import neuron_env, run_store, under_mpi
 from .sim.launch import JOB_ENV, run_job
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
@@ -108,8 +108,12 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
                               cost_model)
     if (config.nranks > 1 or config.timeout is not None) and not (under_mpi() or launched()):
         trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
-        return _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
-    return run_store(store, config, out, checked, trusted=trusted)
+        res = _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
+    else:
+        res = run_store(store, config, out, checked, trusted=trusted)
+    if res is not None and not launched():
+        write_format_outputs(out, res, config)
+    return res
 
 
 def launched() -> bool:

@@ -1,4 +1,5 @@
-"""A model's own :class:`~nethub.runconfig.RunConfig` with a run's simConfig overrides on top.
+"""A model's own :class:`~nethub.runconfig.RunConfig` with a run's simConfig overrides on top,
+and the files its source format writes after a run (:func:`write_format_outputs`).
 
 A model imported from a format with its own run document (a SONATA simulation config, ...)
 carries it as ``Network.run_config``. ``nethub run`` and :func:`nethub.simulate` still take
@@ -10,13 +11,18 @@ others (its temperature, traces, seeds, ...) as they are.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from .results import Results
 from .runconfig import RunConfig
 from .specs.runmap import NETPYNE_RUN_TABLE, merged_simconfig, runconfig_from_netpyne
 
-__all__ = ["overlay_run_config"]
+__all__ = ["overlay_run_config", "write_format_outputs"]
+
+logger = logging.getLogger(__name__)
 
 #: simConfig keys whose value decides a RunConfig field together with others
 _ENGINE_KEYS = ("nethubCoreneuron", "coreneuron", "nethubExact", "nethubMergeSynapses")
@@ -71,3 +77,26 @@ def overlay_run_config(base: RunConfig, overrides: Mapping[str, Any] | None) -> 
     given = {k: v for k, v in mapped["native"].items() if k in overrides}
     out["run_meta"] = {**out["run_meta"], "run_overrides": given}
     return RunConfig.from_dict(out)
+
+
+def write_format_outputs(store: str | os.PathLike, results: Results, config: RunConfig
+                         ) -> dict[str, Any]:
+    """After a run: the output files the model's own run document asks for, besides the
+    store. A SONATA simulation config's ``output`` (``extras['sonata_output']``): the spikes
+    file and reports where BMTK writes them
+    (:func:`nethub.formats.sonata.results.write_run_outputs`).
+
+    Returns
+    -------
+    dict
+        What was written (name -> path); empty when the run document asks for nothing.
+    """
+    if not (config.extras or {}).get("sonata_output"):
+        return {}
+    # imported here: h5py/pandas file writers are needed only by runs of SONATA models
+    from .formats.sonata.results import write_run_outputs
+
+    written = write_run_outputs(store, results.name if results.name else -1)
+    for name, path in written.items():
+        logger.info("SONATA output %s: %s", name, path)
+    return written

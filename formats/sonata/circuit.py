@@ -61,6 +61,15 @@ class SonataCircuit:
     params_dirs: dict[str, str] = field(default_factory=dict)
     documents: list[tuple[str, bytes, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    node_sets: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, node_set: Any) -> dict[str, np.ndarray]:
+        """The nodes a node set (a name, a basic object or a compound list) selects, as
+        population -> sorted node ids; as BMTK allows, a bare population name that no node
+        set defines selects that population, and ``"all"`` (unless defined) every node."""
+        if node_set in (None, "all") and "all" not in self.node_sets:
+            return {name: pop.node_ids for name, pop in self.nodes.items()}
+        return _input_nodes(node_set, self.node_sets, self.nodes)
 
 
 def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
@@ -90,13 +99,14 @@ def _read_inputs(circ: SonataCircuit) -> None:
     cfg = circ.config
     sets_file = cfg.node_sets_file
     node_sets = load_node_sets(sets_file) if sets_file else {}
+    circ.node_sets = node_sets
     for name, inp in cfg.inputs.items():
-        if inp.get("input_type") != "spikes":
+        if inp.get("input_type") != "spikes" or inp.get("module") == "replay":
             circ.other_inputs[name] = inp
             continue
         if "input_file" not in inp:
             raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")
-        sel = _input_nodes(inp.get("node_set", ""), node_sets, circ.nodes)
+        sel = circ.select(inp.get("node_set", "all"))
         spikes = read_spikes(inp["input_file"], default_population=next(iter(sel), ""))
         circ.spike_inputs[name] = _selected(spikes, sel, f"inputs.{name}", circ.skipped)
 
