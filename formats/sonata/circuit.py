@@ -76,6 +76,9 @@ def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
     """Read a circuit config, simulation config or old BMTK ``config.json`` and every file it
     names that an import needs."""
     cfg = load_config(path)
+    if not cfg.nodes:
+        raise FormatError(f"{cfg.path}: names no node files (networks.nodes); a simulation "
+                          "config names its circuit config with 'network'")
     nodes: dict[str, NodePopulation] = {}
     for nf in cfg.nodes:
         nodes.update(read_nodes(nf.h5_file, nf.types_file))
