@@ -183,15 +183,40 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
     for col in tab.columns:  # every other node property, kept as sonata.<name>
         if col not in _NODE_MAPPED and not col.startswith("dynamics_params."):
             out[f"sonata.{col}"] = _plain(tab[col])
-    extra = [c for c in tab.columns if c.startswith("dynamics_params.")]
-    if extra:
-        lost.append(f"{name}: per-node dynamics_params overrides {extra} not carried")
+    _node_overrides(name, tab, ctype, net, out, lost)
     out["source_format"] = "sonata"
     out["source_pop"] = name
     out["source_id"] = out["sonata.node_id"]
     out["_virtual"] = (mtype == "virtual").to_numpy()
     out["params.spkTimes"] = [np.empty(0)] * n
     return out
+
+
+def _node_overrides(name: str, tab: pd.DataFrame, ctype: np.ndarray, net: Network,
+                    out: pd.DataFrame, lost: list[str]) -> None:
+    """Per-node ``dynamics_params`` (HDF5 ``dynamics_params`` group members) of point cells as
+    per-cell ``params.<name>`` columns (NaN: the type's value), which win over the type's
+    file as the SONATA spec says; IntFire1's ``tau``/``refrac`` in seconds -> ms as for the
+    type. BMTK 1.2 itself cannot read such overrides (``NotImplementedError``)."""
+    cols = [c for c in tab.columns if c.startswith("dynamics_params.")]
+    if not cols:
+        return
+    by_type = {t: ct.model if isinstance(ct, PointCell) else "" for t, ct in
+               net.cell_types.items()}
+    models = pd.Series(ctype).map(by_type).fillna("").to_numpy(dtype=object)
+    point = (models != "") & (models != "VecStim")
+    for col in cols:
+        key = col[len("dynamics_params."):]
+        values = pd.to_numeric(tab[col], errors="coerce").to_numpy(float)
+        given = ~np.isnan(values)
+        usable = point & given & ((models != "IntFire1") | np.isin(key, _INTFIRE1_SECONDS))
+        bad = int((given & ~usable).sum())
+        if bad:
+            lost.append(f"{name}: per-node dynamics_params '{key}' of {bad} nodes not carried "
+                        "(not a parameter of their point cell)")
+        if usable.any():
+            scale = np.where(models == "IntFire1", 1000.0, 1.0)
+            out[f"params.{key}"] = np.where(usable, values * scale, np.nan)
 
 
 def biophysical_cell_type(tname: str, kind: str, rows: pd.DataFrame, circuit: Any,
