@@ -10,9 +10,11 @@ duration lists: one IClamp each) and ``voltage_clamp`` (SEClamp) inputs onto sti
 sources and targets on the soma of the cells of their node set; on point and virtual cells
 (which have no soma) they are reported as lost. A circuit of point and virtual cells only runs
 in exact mode (``RunConfig.exact``: NEURON, no merging -- there are no synapses -- and gids
-dealt round robin over ranks as BMTK deals them; with the cost-based deal, IntFire1 events that
-arrive at the same time on 2 ranks are delivered in another order than BMTK's, measured on
-300_intfire: 4489 spikes instead of 4322).
+dealt round robin over ranks as BMTK deals them). IntFire1 events that arrive at the same
+time are delivered in an order that depends on the deal, in BMTK too (own_point: BMTK gives
+1047 spikes on 1 rank, 1128 on 2); with BMTK's deal nethub gives BMTK's spikes on the same
+number of ranks (with the cost-based deal, 300_intfire on 2 ranks gave 4489 spikes, BMTK
+4322).
 
 Converter layer: the node sets are resolved by the file layer's ``circuit.select``.
 """
@@ -95,7 +97,7 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
     kw["record_spikes"] = _selection(cells, ~virtual)
     if cells["_point"].to_numpy(bool).all():
         # a point-neuron circuit: no synapse to merge; NetPyNE's round-robin deal of gids over
-        # ranks is BMTK's, which makes N ranks give BMTK's spikes where events tie
+        # ranks is BMTK's, which makes N ranks give BMTK's N-rank spikes where events tie
         kw.update(exact=True, merge_synapses=False, engine="neuron")
     kw["traces"] = tuple(_reports(circuit, cells, dt, lost))
     sonata = {k: v for k, v in run.items() if k not in _RUN_FIELDS and k != "random_seed"}

@@ -111,23 +111,53 @@ def _read_inputs(circ: SonataCircuit) -> None:
             raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")
         sel = circ.select(inp.get("node_set", "all"))
         spikes = read_spikes(inp["input_file"], default_population=next(iter(sel), ""))
-        circ.spike_inputs[name] = _selected(spikes, sel, f"inputs.{name}", circ.skipped)
+        circ.spike_inputs[name] = _selected(spikes, sel, circ.nodes, f"inputs.{name}",
+                                            circ.skipped)
+    _note_shared_populations(circ)
 
 
-def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray], where: str,
-              skipped: list[str]) -> dict[str, SpikePopulation]:
-    """The spikes of the nodes the input's node set selects (as BMTK plays them); the others
-    are counted in ``skipped``."""
+def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray],
+              nodes: dict[str, NodePopulation], where: str, skipped: list[str]
+              ) -> dict[str, SpikePopulation]:
+    """The spikes BMTK 1.2 plays for an input: those of every node of the populations its
+    node set selects (``BioNetwork.add_spike_trains`` takes only the node set's population
+    names); spikes of nodes outside the node set are played too and noted in ``skipped``,
+    spikes of other populations or of nodes that do not exist are not played (noted)."""
     out = {}
     for pop, sp in spikes.items():
-        keep = np.isin(sp.node_ids, sel.get(pop, np.zeros(0, np.int64)))
-        if not keep.all():
-            skipped.append(f"{where}: {int((~keep).sum())} spikes of {pop!r} nodes outside "
-                           "its node set not played")
-        if keep.any():
-            out[pop] = SpikePopulation(sp.node_ids[keep], sp.timestamps[keep], sp.sorting,
+        if pop not in sel:
+            skipped.append(f"{where}: {len(sp)} spikes of population {pop!r}, which its node "
+                           "set does not select, not played")
+            continue
+        exists = np.isin(sp.node_ids, nodes[pop].node_ids)
+        if not exists.all():
+            skipped.append(f"{where}: {int((~exists).sum())} spikes of {pop!r} node ids that "
+                           "do not exist not played")
+        outside = exists & ~np.isin(sp.node_ids, sel[pop])
+        if outside.any():
+            skipped.append(f"{where}: {int(outside.sum())} spikes of {pop!r} nodes outside its "
+                           "node set played, as BMTK 1.2 plays every node of the node set's "
+                           "populations")
+        if exists.any():
+            out[pop] = SpikePopulation(sp.node_ids[exists], sp.timestamps[exists], sp.sorting,
                                        sp.units)
     return out
+
+
+def _note_shared_populations(circ: SonataCircuit) -> None:
+    """BMTK 1.2 connects a virtual population's edges once per spikes input that names it
+    and plays only the first input's spikes; nethub plays every input's spikes over one set of
+    connections (the SONATA meaning). Noted where the two differ."""
+    seen: dict[str, list[str]] = {}
+    for name, spikes in circ.spike_inputs.items():
+        for pop in spikes:
+            seen.setdefault(pop, []).append(name)
+    for pop, names in seen.items():
+        if len(names) > 1:
+            circ.skipped.append(f"inputs {names}: population {pop!r} gets the spikes of all "
+                                "of them over one set of connections (BMTK 1.2 would connect "
+                                "its edges once per input and play only the first input's "
+                                "spikes)")
 
 
 def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:

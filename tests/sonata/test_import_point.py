@@ -175,7 +175,10 @@ def test_what_is_not_carried_is_reported():
     assert sum(len(t) for t in virt["params.spkTimes"]) > 0
 
 
-def test_spike_input_plays_only_its_node_set(tmp_path):
+def test_spike_input_plays_its_node_sets_populations(tmp_path):
+    """As BMTK 1.2 (``BioNetwork.add_spike_trains`` takes the node set's population names):
+    every node of the selected populations plays its spikes; the difference from the node set
+    itself is noted."""
     config = write_tiny_circuit(tmp_path)
     sim = json.loads(config.read_text())
     sim["inputs"]["inp_spikes"]["node_set"] = {"population": "inp", "node_id": [0, 2]}
@@ -183,5 +186,12 @@ def test_spike_input_plays_only_its_node_set(tmp_path):
     net, lost = sonata_to_network(read_circuit(config))
     spk = net.cells_df().set_index("sonata.node_id")
     spk = spk[spk["pop"] == "inp"]["params.spkTimes"]
-    assert [len(spk[i]) for i in (0, 1, 2)] == [12, 0, 12]
-    assert lost == ["inputs.inp_spikes: 12 spikes of 'inp' nodes outside its node set not played"]
+    assert [len(spk[i]) for i in (0, 1, 2)] == [12, 12, 12]
+    assert lost == ["inputs.inp_spikes: 12 spikes of 'inp' nodes outside its node set played, "
+                    "as BMTK 1.2 plays every node of the node set's populations"]
+    sim["inputs"]["inp_spikes"]["node_set"] = {"population": "net"}  # not the file's
+    config.write_text(json.dumps(sim))
+    net, lost = sonata_to_network(read_circuit(config))
+    assert sum(len(t) for t in net.cells_df()["params.spkTimes"]) == 0
+    assert lost == ["inputs.inp_spikes: 36 spikes of population 'inp', which its node set "
+                    "does not select, not played"]
