@@ -81,14 +81,15 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         frames.append(_cells(name, pop.table(), gid0, circuit, net, lost))
         gid0 += len(pop)
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    _add_spike_inputs(circuit, offsets, cells, lost)
+    spk_times = _spike_times(circuit, offsets, len(cells), lost)
     conns = [_connections(ep, offsets, circuit, lost) for ep in circuit.edges.values()]
     cells["_point"] = cells["cell_type"].map(
         lambda t: isinstance(net.cell_types[t], PointCell)).astype(bool)
     net.stim_sources, stims = clamp_stims(circuit, cells, lost)
     if "run" in circuit.config.data:  # a simulation config: the model arrives with its run
         net.run_config = simulation_run_config(circuit, cells, lost)
-    net = net.replace(cells=_cell_table(cells), stim_targets=stims if len(stims) else None,
+    net = net.replace(cells=_cell_table(cells, spk_times),
+                      stim_targets=stims if len(stims) else None,
                       connections=pd.concat(conns, ignore_index=True) if conns else None)
     for name, pop in circuit.nodes.items():
         types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
@@ -188,7 +189,6 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
     out["source_pop"] = name
     out["source_id"] = out["sonata.node_id"]
     out["_virtual"] = (mtype == "virtual").to_numpy()
-    out["params.spkTimes"] = [np.empty(0)] * n
     return out
 
 
@@ -232,25 +232,49 @@ def biophysical_cell_type(tname: str, kind: str, rows: pd.DataFrame, circuit: An
     return PointCell(name=tname, model="VecStim")
 
 
-def _add_spike_inputs(circuit: Any, offsets: dict[str, int], cells: pd.DataFrame,
-                      lost: list[str]) -> None:
-    """Each input's spikes become their virtual cells' ``params.spkTimes`` (sorted)."""
+def rows_of(pop: Any, node_ids: np.ndarray, offset: int, where: str) -> np.ndarray:
+    """The cells-table rows (= gids) of ``node_ids`` of node population ``pop`` whose first
+    cell is row ``offset`` (vectorized; FormatError naming ``where`` for unknown ids)."""
+    ids = np.asarray(node_ids, dtype=np.int64)
+    known = pop.node_ids
+    if len(known) and known[0] == 0 and known[-1] == len(known) - 1 and (
+            len(known) < 2 or bool(np.all(np.diff(known) == 1))):
+        pos = ids  # the usual implicit ids 0..n-1: the position itself
+        bad = (ids < 0) | (ids >= len(known))
+    else:
+        order = np.argsort(known, kind="stable")
+        at = np.searchsorted(known, ids, sorter=order)
+        at = np.minimum(at, max(len(known) - 1, 0))
+        pos = order[at] if len(known) else at
+        bad = known[pos] != ids if len(known) else np.ones(len(ids), bool)
+    if np.any(bad):
+        raise FormatError(f"{where}: node ids {np.unique(ids[bad])[:5].tolist()} are not in "
+                          f"node population {pop.name!r}")
+    return offset + pos
+
+
+def _spike_times(circuit: Any, offsets: dict[str, int], n_cells: int,
+                 lost: list[str]) -> Ragged:
+    """Every input's spikes as the cells' ``params.spkTimes`` (per cell sorted; vectorized:
+    one sort over all spikes)."""
+    rows, times = [np.zeros(0, np.int64)], [np.zeros(0)]
     for name, spikes in circuit.spike_inputs.items():
         for pop, sp in spikes.items():
             if pop not in offsets:
                 lost.append(f"input {name!r}: spikes of unknown population {pop!r} ignored")
                 continue
-            rows = offsets[pop] + np.asarray(sp.node_ids, dtype=np.int64)
-            order = np.argsort(rows, kind="stable")
             scale = _TIME_UNITS.get(str(sp.units).strip().lower())
             if scale is None:
                 raise FormatError(f"input {name!r}: spike times of {pop!r} in unknown units "
                                   f"{sp.units!r} (known: {', '.join(_TIME_UNITS)})")
-            rows, ts = rows[order], scale * np.asarray(sp.timestamps, float)[order]
-            uniq, starts = np.unique(rows, return_index=True)
-            for r, chunk in zip(uniq, np.split(ts, starts[1:]), strict=True):
-                old = cells.at[int(r), "params.spkTimes"]
-                cells.at[int(r), "params.spkTimes"] = np.sort(np.concatenate([old, chunk]))
+            rows.append(rows_of(circuit.nodes[pop], sp.node_ids, offsets[pop],
+                                f"input {name!r}"))
+            times.append(scale * np.asarray(sp.timestamps, float))
+    r, t = np.concatenate(rows), np.concatenate(times)
+    order = np.lexsort((t, r))
+    offs = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=n_cells), out=offs[1:])
+    return Ragged(t[order], offs)
 
 
 def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
@@ -287,8 +311,10 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                                 f"{ep.name}[{i}]")
     lost.extend(f"edge population {ep.name}: {msg}" for msg in mine)
     return pd.DataFrame({
-        "pre_gid": offsets[src] + tab["source_node_id"].to_numpy(np.int64),
-        "post_gid": offsets[tgt] + tab["target_node_id"].to_numpy(np.int64),
+        "pre_gid": rows_of(circuit.nodes[src], tab["source_node_id"].to_numpy(np.int64),
+                           offsets[src], f"{ep.source}: edges {ep.name} source_node_id"),
+        "post_gid": rows_of(circuit.nodes[tgt], tab["target_node_id"].to_numpy(np.int64),
+                            offsets[tgt], f"{ep.source}: edges {ep.name} target_node_id"),
         "weight": np.where(preselected, w, w * sign * nsyns),
         "delay": mapped["delay"],
         "sonata.edge_population": ep.name,
@@ -306,19 +332,21 @@ def _plain(col: pd.Series) -> np.ndarray:
     return np.where(col.isna().to_numpy(), None, col.astype(str).to_numpy(dtype=object))
 
 
-def _cell_table(cells: pd.DataFrame) -> dict[str, Any]:
+def _cell_table(cells: pd.DataFrame, spk_times: Ragged) -> dict[str, Any]:
+    """The cells table's columns (strings as categoricals, vectorized by ``pd.factorize``;
+    categories in order of first use, as ``Categorical.from_values`` gives them)."""
     cols: dict[str, Any] = {}
     for k in cells.columns:
         if k in ("_virtual", "_point"):
             continue
         s = cells[k]
-        if k == "params.spkTimes":
-            cols[k] = Ragged.from_lists([list(v) for v in s])
-        elif s.dtype == object:
-            cols[k] = Categorical.from_values(None if v is None or v is np.nan else str(v)
-                                              for v in s)
+        if s.dtype == object:
+            text = s.where(s.isna(), s.astype(str))
+            codes, cats = pd.factorize(text, use_na_sentinel=True)
+            cols[k] = Categorical(codes.astype(np.int32), [str(c) for c in cats])
         else:
             cols[k] = s.to_numpy()
+    cols["params.spkTimes"] = spk_times
     return cols
 
 
