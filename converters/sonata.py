@@ -12,6 +12,7 @@ not carried (biophysical cells, reports, other inputs) is reported in ``lost``.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -90,7 +91,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         net.run_config = simulation_run_config(circuit, cells, lost)
     net = net.replace(cells=_cell_table(cells, spk_times),
                       stim_targets=stims if len(stims) else None,
-                      connections=pd.concat(conns, ignore_index=True) if conns else None)
+                      connections=_connection_table(conns, list(circuit.edges)))
     for name, pop in circuit.nodes.items():
         types = sorted(set(cells.loc[cells["pop"] == name, "cell_type"]))
         net.populations[name] = Population(name, types[0] if len(types) == 1 else None, len(pop))
@@ -278,7 +279,7 @@ def _spike_times(circuit: Any, offsets: dict[str, int], n_cells: int,
 
 
 def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
-                 lost: list[str]) -> pd.DataFrame:
+                 lost: list[str]) -> dict[str, np.ndarray]:
     tab = ep.table()
     src, tgt = ep.source_population, ep.target_population
     if src not in offsets or tgt not in offsets:
@@ -307,19 +308,41 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
         if other:
             lost.append(f"edges {ep.name}: weight_function {other} taken as wmax")
     mine: list[str] = []
-    mapped = EDGES.to_canonical(tab, mine, where=lambda i: f"{ep.source}: edges "
-                                f"{ep.name}[{i}]")
+    mapped = _edge_translation(tuple(tab.columns)).to_canonical(
+        tab, mine, where=lambda i: f"{ep.source}: edges {ep.name}[{i}]")
     lost.extend(f"edge population {ep.name}: {msg}" for msg in mine)
-    return pd.DataFrame({
+    return {
         "pre_gid": rows_of(circuit.nodes[src], tab["source_node_id"].to_numpy(np.int64),
                            offsets[src], f"{ep.source}: edges {ep.name} source_node_id"),
         "post_gid": rows_of(circuit.nodes[tgt], tab["target_node_id"].to_numpy(np.int64),
                             offsets[tgt], f"{ep.source}: edges {ep.name} target_node_id"),
         "weight": np.where(preselected, w, w * sign * nsyns),
         "delay": mapped["delay"],
-        "sonata.edge_population": ep.name,
         "sonata.edge_id": ep.edge_ids,
-    })
+    }
+
+
+@functools.lru_cache(maxsize=32)
+def _edge_translation(columns: tuple[str, ...]) -> Translation:
+    """:data:`EDGES` with only the fields of the columns an edge table has (the kit checks
+    every field's values row by row; absent ones need no check)."""
+    fields = tuple(f for f in EDGES.fields if f.canonical is not None or f.key in columns)
+    return Translation("connections", native_name="edges", row_name="edges", fields=fields)
+
+
+def _connection_table(conns: list[dict[str, np.ndarray]], names: list[str]
+                      ) -> dict[str, Any] | None:
+    """The connections columns of every edge population, ``sonata.edge_population`` as one
+    categorical (codes by population, no string per edge)."""
+    if not conns:
+        return None
+    out: dict[str, Any] = {k: np.concatenate([c[k] for c in conns]) for k in conns[0]}
+    sizes = [len(c["pre_gid"]) for c in conns]
+    out["sonata.edge_population"] = Categorical(
+        np.repeat(np.arange(len(names), dtype=np.int32), sizes), list(names))
+    order = ["pre_gid", "post_gid", "weight", "delay", "sonata.edge_population",
+             "sonata.edge_id"]
+    return {k: out[k] for k in order}
 
 
 def _plain(col: pd.Series) -> np.ndarray:
