@@ -233,9 +233,11 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
             lost.append(f"{where}: {int(skip.sum())} point/virtual cells have no soma for "
                         f"the {kind}")
         gids = gids[~skip]
-        amps = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float))
-        n = amps.size
-        for k, params in enumerate(_clamp_params(inp, kind, n, where)):
+        n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
+        clamps = _clamp_params(inp, kind, n, where)  # checked even when no cell gets them
+        if not len(gids):
+            continue
+        for k, params in enumerate(clamps):
             src = f"sonata:{name}" + (f":{k}" if n > 1 else "")
             sources[src] = StimSource(src, "IClamp" if kind == "current_clamp" else "SEClamp",
                                       params, provenance={"sonata_input": name})
