@@ -1,20 +1,24 @@
 """The simulation side of a SONATA import: simulation config -> :class:`RunConfig` and stimuli.
 
-:func:`simulation_run_config` maps ``run`` (tstop, dt, spike_threshold, random_seed; ``dL`` and
-the rest kept in ``extras['sonata']`` for the biophysical import), ``conditions`` (celsius,
+:func:`simulation_run_config` maps ``run`` (tstop, dt, spike_threshold, random_seed; ``dL``
+and the rest kept in ``extras['sonata']`` for the biophysical import), ``conditions`` (celsius,
 v_init), ``reports`` (``membrane_report``: a variable at the soma or at every segment ->
-:class:`TraceRequest`; ECP and other modules are reported as lost) and ``output`` (where BMTK
-writes its files, ``extras['sonata_output']``). Spikes are recorded on the non-virtual cells,
-as BMTK records them. :func:`clamp_stims` maps ``current_clamp`` (IClamp, amplitude / delay /
-duration lists: one IClamp each) and ``voltage_clamp`` (SEClamp) inputs onto stimulation
-sources and targets on the soma of the cells of their node set; on point and virtual cells
-(which have no soma) they are reported as lost. A circuit of point and virtual cells only runs
-in exact mode (``RunConfig.exact``: NEURON, no merging -- there are no synapses -- and gids
-dealt round robin over ranks as BMTK deals them). IntFire1 events that arrive at the same
-time are delivered in an order that depends on the deal, in BMTK too (own_point: BMTK gives
-1047 spikes on 1 rank, 1128 on 2); with BMTK's deal nethub gives BMTK's spikes on the same
-number of ranks (with the cost-based deal, 300_intfire on 2 ranks gave 4489 spikes, BMTK
-4322).
+:class:`TraceRequest`; ECP and other modules are reported as lost) and ``output`` (the files
+BMTK writes: ``extras['output_files']`` entries of format ``"sonata"``, docs/simulate.md;
+``output_dir`` and ``log_file`` in ``extras['sonata']``). Spikes are recorded on the
+non-virtual cells, as BMTK records them.
+
+:func:`clamp_stims` maps ``current_clamp`` (IClamp; amplitude / delay / duration lists: one
+IClamp each) and ``voltage_clamp`` (SEClamp) inputs onto stimulation sources and targets on
+the soma of the cells of their node set; on point and virtual cells (no soma) they are
+reported as lost.
+
+A circuit of point and virtual cells only runs in exact mode (``RunConfig.exact``: NEURON, no
+merging -- there are no synapses -- and gids dealt round robin over ranks as BMTK deals
+them). IntFire1 events that arrive at the same time are delivered in an order that depends on
+the deal, in BMTK too (own_point: BMTK gives 1047 spikes on 1 rank, 1128 on 2); with BMTK's
+deal nethub gives BMTK's spikes on the same number of ranks (with the cost-based deal,
+300_intfire on 2 ranks gave 4489 spikes, BMTK 4322).
 
 Converter layer: the node sets are resolved by the file layer's ``circuit.select``.
 """
@@ -32,10 +36,11 @@ from nethub.errors import FormatError
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
-           "SONATA_OUTPUT"]
+           "SONATA_FORMAT"]
 
-#: ``RunConfig.extras`` key of the SONATA output settings (read by the SONATA result writer)
-SONATA_OUTPUT = "sonata_output"
+#: ``format`` of the ``RunConfig.extras['output_files']`` entries a SONATA ``output`` and its
+#: reports ask for (written by :func:`nethub.formats.sonata.results.write_run_outputs`)
+SONATA_FORMAT = "sonata"
 #: trace label of a SONATA report ``<name>``
 REPORT_LABEL = "sonata:{}"
 #: run keys the RunConfig holds in fields of its own
@@ -102,20 +107,24 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
     kw["traces"] = tuple(_reports(circuit, cells, dt, lost))
     sonata = {k: v for k, v in run.items() if k not in _RUN_FIELDS and k != "random_seed"}
     out = cfg.output
-    spikes_sort = out.get("spikes_sort_order", out.get("sort_order"))
+    sort = out.get("spikes_sort_order", out.get("sort_order"))
+    spikes = {"path": str(cfg.output_path("spikes_file" if out.get("spikes_file")
+                                          else "spikes.h5")),
+              "kind": "events", "format": SONATA_FORMAT, "sort": sort}
+    if kw["record_spikes"] is not None:
+        spikes["cells"] = kw["record_spikes"].to_dict()
+    files = [spikes] + [
+        {"path": str(cfg.output_path(rep.get("file_name", f"{name}.h5"))), "kind": "traces",
+         "format": SONATA_FORMAT, "columns": [{"id": name, "trace": REPORT_LABEL.format(name)}]}
+        for name, rep in cfg.reports.items()
+        if REPORT_LABEL.format(name) in {t.label for t in kw["traces"]}]
     kw["extras"] = _jsonable({
         "sonata": {"run": sonata, "conditions": {k: v for k, v in cond.items()
-                                                 if k not in ("celsius", "v_init")}},
-        SONATA_OUTPUT: {
-            "output_dir": str(cfg.output_path(".")),
-            "spikes_file": str(cfg.output_path("spikes_file")) if out.get("spikes_file")
-            else str(cfg.output_path("spikes.h5")),
-            "spikes_sort_order": spikes_sort,
-            "log_file": str(cfg.output_path("log_file")) if out.get("log_file") else None,
-            "reports": {name: str(cfg.output_path(rep.get("file_name", f"{name}.h5")))
-                        for name, rep in cfg.reports.items()
-                        if REPORT_LABEL.format(name) in {t.label for t in kw["traces"]}},
-        }})
+                                                 if k not in ("celsius", "v_init")},
+                   "output_dir": str(cfg.output_path(".")),
+                   "log_file": str(cfg.output_path("log_file")) if out.get("log_file")
+                   else None},
+        "output_files": files})
     for key in ("spikes_file_csv", "spikes_file_nwb"):
         if out.get(key):
             lost.append(f"output.{key}: only the HDF5 spikes file is written")

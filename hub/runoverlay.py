@@ -82,8 +82,8 @@ def overlay_run_config(base: RunConfig, overrides: Mapping[str, Any] | None) -> 
 def write_format_outputs(store: str | os.PathLike, results: Results, config: RunConfig
                          ) -> dict[str, Any]:
     """After a run: the output files the model's own run document asks for, besides the
-    store. A SONATA simulation config's ``output`` (``extras['sonata_output']``): the spikes
-    file and reports where BMTK writes them
+    store. A SONATA simulation config's ``output`` (``extras['output_files']`` entries of
+    format ``"sonata"``): the spikes file and reports where BMTK writes them
     (:func:`nethub.formats.sonata.results.write_run_outputs`).
 
     Returns
@@ -91,7 +91,8 @@ def write_format_outputs(store: str | os.PathLike, results: Results, config: Run
     dict
         What was written (name -> path); empty when the run document asks for nothing.
     """
-    if not (config.extras or {}).get("sonata_output"):
+    if not any(f.get("format") == "sonata" for f in (config.extras or {}).get("output_files")
+               or []):
         return {}
     # imported here: h5py/pandas file writers are needed only by runs of SONATA models
     from .formats.sonata.results import write_run_outputs

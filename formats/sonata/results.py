@@ -7,7 +7,8 @@
 * :func:`write_run_outputs` -- a run's spikes as a SONATA ``spikes.h5`` (``/spikes/<population>``
   with ``node_ids``, ``timestamps``, ``sorting``, ``units``) and its traces as SONATA element
   reports (one file per report), where a SONATA simulation config's ``output`` puts them
-  (``RunConfig.extras['sonata_output']``) or in a folder the caller names.
+  (``RunConfig.extras['output_files']`` entries of format ``"sonata"``) or in a folder the
+  caller names.
 
 File layer: reads the store through :mod:`nethub.store`, writes through :mod:`.spikes` and
 :mod:`.reports` (atomic, both dialects).
@@ -32,10 +33,11 @@ from nethub.store import open_store, read_results
 from .reports import ReportPopulation, write_report
 from .spikes import SORTING_ENUM, write_spikes
 
-__all__ = ["cell_keys", "spikes_by_node", "write_run_outputs", "OUTPUT_KEY"]
+__all__ = ["cell_keys", "spikes_by_node", "write_run_outputs", "sonata_output",
+           "OUTPUT_FORMAT"]
 
-#: ``RunConfig.extras`` key of a SONATA simulation config's output settings
-OUTPUT_KEY = "sonata_output"
+#: ``format`` of the ``RunConfig.extras['output_files']`` entries of a SONATA ``output``
+OUTPUT_FORMAT = "sonata"
 #: trace labels of SONATA reports (``converters/sonata_sim.py``)
 _REPORT_PREFIX = "sonata:"
 #: BMTK's ``spikes_sort_order`` values -> the writer's sorting
@@ -129,7 +131,7 @@ def write_run_outputs(store: str | os.PathLike, run: int | str = -1,
         ``"spikes"`` and each report's name -> the file written.
     """
     res = read_results(store, run)
-    output = dict((res.run_config.get("extras") or {}).get(OUTPUT_KEY) or {})
+    output = sonata_output(res.run_config)
     if out_dir is None and not output.get("output_dir"):
         raise FormatError(f"{store}: run {run} has no SONATA output folder (it was not run "
                           "from a SONATA simulation config); name one")
@@ -153,11 +155,31 @@ def write_run_outputs(store: str | os.PathLike, run: int | str = -1,
     return written
 
 
+def sonata_output(run_config: dict[str, Any]) -> dict[str, Any]:
+    """What a run's SONATA simulation config asks to be written (empty for other runs):
+    ``output_dir``, ``spikes_file``, ``spikes_sort_order`` and ``reports`` (name -> path), from
+    ``RunConfig.extras['output_files']`` entries of format ``"sonata"`` and
+    ``extras['sonata']['output_dir']``."""
+    extras = run_config.get("extras") or {}
+    files = [f for f in extras.get("output_files") or [] if f.get("format") == OUTPUT_FORMAT]
+    if not files:
+        return {}
+    out: dict[str, Any] = {"output_dir": (extras.get("sonata") or {}).get("output_dir"),
+                           "reports": {}}
+    for f in files:
+        if f["kind"] == "events":
+            out["spikes_file"], out["spikes_sort_order"] = f["path"], f.get("sort")
+        else:
+            for col in f.get("columns") or []:
+                out["reports"][col["id"]] = f["path"]
+    return out
+
+
 def _write_spikes(path: Path, res: Results, keys: pd.DataFrame, order: str, where: str
                   ) -> Path:
     pop, node = _keys_of(keys, res.spike_gids, where)
     spikes = {}
-    for name in pd.unique(keys["population"]):  # every population, even without spikes
+    for name in pd.unique(keys["population"]):  # the populations with spikes, in cell order
         mine = pop == name
         if mine.any():
             spikes[str(name)] = (node[mine], res.spike_times[mine])

@@ -85,7 +85,9 @@ def test_run_config_is_stored_with_the_model(serial_run):
     assert rc.record_spikes.populations == ("v1",)
     assert rc.exact and rc.engine == "neuron"  # point neurons: BMTK's round-robin deal
     assert rc.extras["sonata"]["run"]["dL"] == 20.0
-    assert rc.extras["sonata_output"]["spikes_file"] == str(folder / "output" / "spikes.h5")
+    assert rc.extras["output_files"] == [{
+        "path": str(folder / "output" / "spikes.h5"), "kind": "events", "format": "sonata",
+        "sort": "time", "cells": rc.record_spikes.to_dict()}]
 
 
 def test_two_ranks_equal_bmtk_coreneuron_not_eligible(serial_run, tmp_path):

@@ -90,10 +90,15 @@ def test_reports_output_and_run(tmp_path):
     assert "reports.v_all: only the first variable of ['v', 'cai'] is recorded" in lost2
     assert any(s.startswith("reports.lfp: ECP") for s in lost2)
     assert "reports.syns: module 'save_synapses' not recorded" in lost2
-    out = rc.extras["sonata_output"]
-    assert out["reports"] == {"v_soma": str(tmp_path / "output" / "soma_v.h5"),
-                              "v_all": str(tmp_path / "output" / "v_all.h5")}
-    assert out["spikes_sort_order"] == "by_time"
+    files = rc.extras["output_files"]
+    assert files[0] == {"path": str(tmp_path / "output" / "spikes.h5"), "kind": "events",
+                        "format": "sonata", "sort": "by_time",
+                        "cells": {"all": False, "gids": [], "populations": ["net"],
+                                  "pop_cells": []}}
+    assert [(f["path"], f["columns"]) for f in files[1:]] == [
+        (str(tmp_path / "output" / "soma_v.h5"), [{"id": "v_soma", "trace": "sonata:v_soma"}]),
+        (str(tmp_path / "output" / "v_all.h5"), [{"id": "v_all", "trace": "sonata:v_all"}])]
+    assert rc.extras["sonata"]["output_dir"] == str(tmp_path / "output")
     assert (rc.duration, rc.dt, rc.temperature, rc.v_init, rc.seeds) == (
         200.0, 0.025, 34.0, -80.0, {"stim": 0, "cell": 0})
     assert rc.extras["sonata"]["run"] == {"nsteps_block": 1000}
