@@ -21,6 +21,7 @@ from .config import SonataConfig, load_config
 from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
 from .nodesets import load_node_sets, resolve_node_set
+from .replay import add_replay
 from .spikes import SpikePopulation, read_spikes
 
 __all__ = ["SonataCircuit", "read_circuit"]
@@ -104,7 +105,10 @@ def _read_inputs(circ: SonataCircuit) -> None:
     node_sets = load_node_sets(sets_file) if sets_file else {}
     circ.node_sets = node_sets
     for name, inp in cfg.inputs.items():
-        if inp.get("input_type") != "spikes" or inp.get("module") == "replay":
+        if inp.get("module") == "replay":
+            add_replay(circ, name, inp)
+            continue
+        if inp.get("input_type") != "spikes":
             circ.other_inputs[name] = inp
             continue
         if "input_file" not in inp:
