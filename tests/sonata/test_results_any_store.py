@@ -87,3 +87,31 @@ def test_no_folder_for_a_run_without_sonata_output(netpyne_run):
     path, _ = netpyne_run
     with pytest.raises(FormatError, match="no SONATA output folder"):
         write_run_outputs(path)
+
+
+def test_all_segment_report_numbers_sections(netpyne_run, tmp_path):
+    from nethub.runconfig import CellSelection, RunConfig, TraceRequest
+    from nethub.runner import store_run_config
+
+    path, _ = netpyne_run
+    out = tmp_path / "seg.h5"
+    base = store_run_config(path, {"duration": 20.0}).to_dict()
+    base["traces"] = [TraceRequest(label="v_all", variable="v", all_segments=True,
+                                   cells=CellSelection(gids=(0, 45))).to_dict()]
+    res = nethub.simulate(path, RunConfig.from_dict(base), output=out)
+    written = write_run_outputs(out, out_dir=tmp_path / "o")
+    rep = read_report(written["v_all"])
+    idx = res.traces.index.to_pandas()
+    keys = cell_keys(out).set_index("gid")
+    for gid in (0, 45):  # a PYR cell (soma, dend) and a BAS cell (soma)
+        pop, node = keys.loc[gid, "population"], int(keys.loc[gid, "node_id"])
+        mine = idx[idx["gid"] == gid]
+        cols = rep[pop].columns_of(node)
+        ids = rep[pop].element_ids[cols]
+        # one element per recorded segment; sections numbered 0, 1, ... in recorded order
+        assert len(ids) == len(mine) and ids[0] == 0
+        assert ids.tolist() == mine["sec"].astype(str).factorize()[0].tolist()
+        assert len(set(ids.tolist())) == mine["sec"].nunique() > (1 if gid == 0 else 0)
+        np.testing.assert_allclose(rep[pop].element_pos[cols], mine["loc"])
+        np.testing.assert_allclose(rep[pop].data[:, cols].T,
+                                   res.traces.data[mine.index].astype(np.float32))
