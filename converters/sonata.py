@@ -33,6 +33,9 @@ from .sonata_sim import run_settings as run_settings
 __all__ = ["sonata_to_network", "sonata_run_config"]
 
 _POINT_TYPES = ("point_process", "point_neuron")
+#: node columns that decide a cell type's model besides node_type_id (per-node morphologies
+#: are the biophysical import's to group)
+_MODEL_KEYS = ("model_type", "model_template", "dynamics_params")
 #: Edge properties (type CSV + HDF5) -> connections columns. Used ones without a column of
 #: their own (they make ``weight``) are known; any other property is reported as lost.
 EDGES = Translation("connections", native_name="edges", row_name="edges", fields=(
@@ -157,12 +160,18 @@ def _cells(name: str, tab: pd.DataFrame, gid0: int, circuit: Any, net: Network,
             out[f"rot_{ax}"] = _ROT_SIGN[ax] * pd.to_numeric(tab[rot]).to_numpy(float)
     mtype = tab["model_type"].astype(str) if "model_type" in tab else pd.Series(["?"] * n)
     ctype = np.empty(n, dtype=object)
-    keys = ["node_type_id"]
-    for tid, idx in tab.groupby(keys, sort=True).indices.items():
-        tid = tid[0] if isinstance(tid, tuple) else tid
+    # a node type's model is normally in the types CSV; files without types (BBP) give it
+    # per node, so nodes are grouped by the model columns too
+    keys = ["node_type_id"] + [c for c in _MODEL_KEYS if c in tab.columns]
+    groups = tab.groupby(keys, sort=True, dropna=False).indices
+    per_type = Counter(k[0] if isinstance(k, tuple) else k for k in groups)
+    seen: Counter = Counter()
+    for key, idx in groups.items():
+        tid = key[0] if isinstance(key, tuple) else key
         first = tab.iloc[idx[0]]
         kind = mtype.iloc[idx[0]]
-        tname = f"{name}_{tid}"
+        seen[tid] += 1
+        tname = f"{name}_{tid}" if per_type[tid] == 1 else f"{name}_{tid}_{seen[tid]}"
         ctype[idx] = tname
         if kind == "virtual":
             net.cell_types[tname] = PointCell(name=tname, model="VecStim")

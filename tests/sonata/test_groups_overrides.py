@@ -75,3 +75,26 @@ def test_groups_library_and_overrides(tmp_path):
     spikes = nethub.spikes_by_node(tmp_path / "run.h5")
     assert spikes[["population", "node_id"]].values.tolist() == [["p", 1]]
     assert np.isclose(spikes["timestamp"][0], 16.0)
+
+
+def test_population_without_node_types(tmp_path):
+    """BBP-style nodes without node_type_id and without a types CSV: the model is per node, and
+    nodes of different models become different cell types."""
+    config = _circuit(tmp_path)
+    with h5py.File(tmp_path / "network" / "q_nodes.h5", "w") as f:
+        pop = f.create_group("nodes/q")
+        pop["0/model_type"] = np.array(["point_process", "virtual", "point_process"],
+                                       dtype=h5py.string_dtype())
+        pop["0/model_template"] = np.array(["nrn:IntFire1", "", "nrn:IntFire1"],
+                                           dtype=h5py.string_dtype())
+    sim = json.loads(config.read_text())
+    sim["networks"]["nodes"].append({"nodes_file": "$NET/q_nodes.h5", "node_types_file": None})
+    config.write_text(json.dumps(sim))
+    net = nethub.load(config)
+    cells = net.cells_df()
+    q = cells[cells["pop"] == "q"]
+    assert q["sonata.node_id"].tolist() == [0, 1, 2]
+    types = q["cell_type"].tolist()
+    assert types[0] == types[2] != types[1]
+    assert net.cell_types[types[0]].model == "IntFire1"
+    assert net.cell_types[types[1]].model == "VecStim"
