@@ -170,9 +170,17 @@ def test_what_is_not_carried_is_reported():
     for rep in ("membrane_potential", "calcium_concentration"):  # placeholders: no soma yet
         assert f"reports.{rep}: 9 point/virtual cells not recorded (BMTK records reports on " \
             "biophysical cells only)" in lost
-    virt = net.cells_df()
-    virt = virt[virt["sonata.model_type"] == "virtual"]
-    assert sum(len(t) for t in virt["params.spkTimes"]) > 0
+    # the point part: every virtual cell plays exactly its spikes of the input files
+    cells = net.cells_df()
+    for pop in ("excvirt", "inhvirt"):
+        kind = pop[:3]
+        given = read_spikes(FIXTURES / "9_cells" / "inputs" / f"{kind}_spike_trains.h5",
+                            default_population=pop)[pop]
+        mine = cells[cells["pop"] == pop].set_index("sonata.node_id")["params.spkTimes"]
+        assert sum(len(t) for t in mine) == len(given) > 0
+        for node in np.unique(given.node_ids):
+            want = np.sort(given.timestamps[given.node_ids == node])
+            np.testing.assert_array_equal(np.asarray(mine[node]), want)
 
 
 def test_spike_input_plays_its_node_sets_populations(tmp_path):
