@@ -51,6 +51,7 @@ _LAZY = {
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
+    "spikes_by_node": ("nethub.formats.sonata.results", "spikes_by_node"),
 }
 
 
@@ -72,6 +73,7 @@ __all__ = [
     "SimConfig",
     "load_spec",
     "simulate",
+    "spikes_by_node",
     "convert",
     "info",
     "load",

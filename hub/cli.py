@@ -337,6 +337,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                           _add_compact, _run_compact),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
+    "sonata-results": Subcommand("write a run of a store as SONATA spikes.h5 and reports",
+                                 "nethub.sonatacli:add_arguments", "nethub.sonatacli:run"),
 }
 
 

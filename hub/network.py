@@ -38,6 +38,7 @@ from .columns import (
     syn_param_column,
 )
 from .embedded import EmbeddedFile, check_role
+from .runconfig import RunConfig
 from .table import Categorical, Ragged, Table
 
 __all__ = [
@@ -110,6 +111,10 @@ class Network:
         documents of an import, ...), in order, by their name inside the model; see
         :meth:`add_file`, :meth:`files_with_role` and :mod:`nethub.embedded`. NMODL sources
         stay in ``mod_files``.
+    run_config : RunConfig or None
+        The run configuration the model arrived with (a SONATA simulation config, ...), used
+        by ``nethub run`` when the model has no NetPyNE simConfig; None: none. Stored as
+        ``/model/run_config``; not network content, so not part of :meth:`content_hash`.
     """
 
     cell_types: dict[str, CellType] = field(default_factory=dict)
@@ -126,11 +131,15 @@ class Network:
     provenance: dict[str, Any] = field(default_factory=dict)
     rxd: dict[str, Any] | None = None
     files: dict[str, EmbeddedFile] = field(default_factory=dict)
+    run_config: RunConfig | None = None
 
     def __post_init__(self) -> None:
         for name, schema in TABLE_SCHEMAS.items():
             setattr(self, name, _as_table(getattr(self, name), schema))
         self.files = _checked_files(self.files)
+        if self.run_config is not None and not isinstance(self.run_config, RunConfig):
+            raise TypeError("run_config must be a nethub.runconfig.RunConfig or None, got "
+                            f"{type(self.run_config).__name__}")
 
     # ------------------------------------------------------------------ files
     def add_file(self, name: str, data: bytes | str, role: str,
@@ -258,13 +267,18 @@ class Network:
             return False
         if self.mod_files != other.mod_files:
             return False
+        if (self.run_config is None) != (other.run_config is None) or (
+                self.run_config is not None and not json_equal(
+                    self.run_config.to_dict(), other.run_config.to_dict())):  # type: ignore[union-attr]
+            return False
         if [(f.meta(), f.data) for f in self.files.values()] != [
                 (f.meta(), f.data) for f in other.files.values()]:
             return False
         return all(getattr(self, t).equals(getattr(other, t)) for t in TABLE_SCHEMAS)
 
     def content_hash(self) -> str:
-        """A SHA-256 over the canonical form of the model and tables (provenance excluded).
+        """A SHA-256 over the canonical form of the model and tables (provenance and
+        ``run_config`` excluded: how a model is run is not network content).
 
         Two networks with the same hash simulate identically; it is recorded with every run.
         """

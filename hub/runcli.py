@@ -1,9 +1,10 @@
 """``nethub run INPUT [--cfg CFG | --run-config RUN.json] [--np N] [--timeout S]
-[--cost-model work|count] [--engine auto|neuron|coreneuron] [--exact] [-o OUT.h5]`` and
-``nethub plot``.
+[--cost-model work|count] [--engine auto|neuron|coreneuron] [--exact] [--duration MS]
+[--dt MS] [-o OUT.h5]`` and ``nethub plot``.
 
-``--cfg``, ``--engine`` and ``--exact`` are simConfig overrides; :mod:`nethub.runner` maps the
-model's simConfig with them onto the run's :class:`~nethub.runconfig.RunConfig`.
+``--cfg``, ``--engine``, ``--exact``, ``--duration`` and ``--dt`` are simConfig overrides;
+:mod:`nethub.runner` maps the model's simConfig with them onto the run's
+:class:`~nethub.runconfig.RunConfig` (or lays them over the model's own RunConfig).
 ``--run-config`` runs with a RunConfig JSON file instead (one a user wrote, or the one a
 launcher hands its ranks); ``--np``, ``--timeout`` and ``--cost-model`` fill its MPI options.
 """
@@ -63,6 +64,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", "--trust-pickle", dest="trust", action="store_true",
                    help="compile native code the model carries (.mod files with VERBATIM): "
                         "only for models you trust; see docs/safety.md")
+    p.add_argument("--duration", type=_positive_ms, default=None, metavar="MS",
+                   help="simulated time (ms), replacing the model's (simConfig duration, "
+                        "SONATA run.tstop)")
+    p.add_argument("--dt", type=_positive_ms, default=None, metavar="MS",
+                   help="integration time step (ms), replacing the model's")
     p.add_argument("--run-config", dest="run_config", metavar="RUN.json", default=None,
                    help="run with this RunConfig (JSON; docs/simulate.md) instead of the "
                         "model's simConfig; not with --cfg, --engine or --exact")
@@ -89,6 +95,16 @@ def _positive_seconds(text: str) -> float:
     return t
 
 
+def _positive_ms(text: str) -> float:
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not t > 0 or t == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of ms, got {text}")
+    return t
+
+
 #: ``--engine`` value -> simConfig ``nethubCoreneuron``
 ENGINES = {"auto": "auto", "neuron": False, "coreneuron": True}
 _NAMES = {"neuron": "NEURON", "coreneuron": "CoreNEURON"}
@@ -100,15 +116,17 @@ def _spec_cfg(path: str | None) -> str | None:
     return path if path is not None and not path.endswith(".json") else None
 
 
-def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False):
+def _load_cfg(path: str | None, engine: str | None = None, exact: bool = False,
+              timing: dict | None = None):
     cfg = None
     if path is not None and path.endswith(".json"):
         cfg = read_overrides(path)  # checked as a spec's simConfig is
     elif path is not None:
         cfg = load_simconfig(path)
-    if engine is None and not exact:
+    timing = {k: v for k, v in (timing or {}).items() if v is not None}
+    if engine is None and not exact and not timing:
         return cfg
-    cfg = spec_dicts({}, cfg)[1]
+    cfg = {**spec_dicts({}, cfg)[1], **timing}
     if exact and engine == "coreneuron":
         raise CommandLineError("--exact runs on NEURON (NetPyNE's simulator); it cannot be "
                                "combined with --engine coreneuron")
@@ -132,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         _alone(args)
         cfg = read_run_config(args.run_config)
     else:
-        cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False))
+        cfg = _load_cfg(args.cfg, getattr(args, "engine", None), getattr(args, "exact", False),
+                        {"duration": getattr(args, "duration", None),
+                         "dt": getattr(args, "dt", None)})
     try:
         # the trust flag also lets a spec's loadCellParamsRule read .pkl cell rules
         with trusted_pickles(bool(getattr(args, "trust", False))):
@@ -160,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
 def _alone(args: argparse.Namespace) -> None:
     """``--run-config`` is the whole run configuration: simConfig overrides cannot join it."""
     clash = [flag for flag, given in (("--cfg", args.cfg), ("--engine", getattr(
-        args, "engine", None)), ("--exact", getattr(args, "exact", False))) if given]
+        args, "engine", None)), ("--exact", getattr(args, "exact", False)),
+        ("--duration", getattr(args, "duration", None)), ("--dt", getattr(args, "dt", None)))
+        if given]
     if clash:
         raise CommandLineError(f"--run-config {args.run_config} is a complete RunConfig; "
                                f"{', '.join(clash)} cannot be combined with it (set its "

@@ -28,6 +28,7 @@ from .mechsource import is_trusted, store_mod_files
 from .network import Network
 from .results import Results
 from .runconfig import RunConfig
+from .runoverlay import overlay_run_config, write_format_outputs
 from .sim import neuron_env, run_store, under_mpi
 from .sim.launch import JOB_ENV, run_job
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
@@ -107,8 +108,12 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
                               cost_model)
     if (config.nranks > 1 or config.timeout is not None) and not (under_mpi() or launched()):
         trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
-        return _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
-    return run_store(store, config, out, checked, trusted=trusted)
+        res = _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
+    else:
+        res = run_store(store, config, out, checked, trusted=trusted)
+    if res is not None and not launched():
+        write_format_outputs(out, res, config)
+    return res
 
 
 def launched() -> bool:
@@ -131,9 +136,15 @@ def store_run_config(store: str | os.PathLike, sim_config: Any = None) -> RunCon
     """The RunConfig of a run of ``store``: its stored simConfig updated with ``sim_config``
     (a SimConfig or dict of overrides), checked, mapped through
     :data:`nethub.specs.runmap.NETPYNE_RUN_TABLE`; what the run will not simulate is logged
-    and recorded in its meta (``not_simulated``)."""
+    and recorded in its meta (``not_simulated``). A model without a simConfig that carries
+    its own RunConfig (``Network.run_config``, e.g. from a SONATA simulation config) runs
+    with that one, the overrides' fields replaced (:func:`nethub.runoverlay.overlay_run_config`)."""
     overrides = spec_dicts({}, sim_config)[1] if sim_config is not None else {}
     net = read_network(store, gids=np.zeros(0, dtype=np.int64))  # the model documents only
+    if net.run_config is not None and (net.spec or {}).get("simConfig") is None:
+        if overrides:
+            check_run_config(merged_simconfig(None, overrides))
+        return overlay_run_config(net.run_config, overrides)
     cfg = merged_simconfig((net.spec or {}).get("simConfig"), overrides)
     check_run_config(cfg)  # dt, duration, recordStep > 0, ... before anything is created
     skipped = check_not_simulated(_net_params_of(net), cfg, "run")

@@ -4,7 +4,7 @@ The layout is specified in ``docs/store.md``. In short::
 
     /                      attrs: format="nethub-store", schema_version, creator, created
     /model/<doc>           JSON documents: cell_types, syn_mechs, populations, stim_sources,
-                           spec, params, provenance, rxd
+                           spec, params, provenance, rxd; run_config (optional)
     /model/mod_files/      one UTF-8 dataset per .mod file (attr "name")
     /model/files/          (v2) one uint8 dataset per embedded file (attrs name, role,
                            original_name, sha256)
@@ -56,6 +56,7 @@ from .h5table import (
 )
 from .network import TABLE_SCHEMAS, Network
 from .results import TRACE_COLUMNS, Results, Traces
+from .runconfig import RunConfig
 from .storelock import (
     clean_stale_temps,
     lock_path,
@@ -96,6 +97,8 @@ MODEL_DOCS = ("cell_types", "syn_mechs", "populations", "stim_sources", "spec", 
               "provenance", "rxd")
 #: CSR-indexed tables and the column that holds their target gid (not stored; derived).
 INDEXED = {"connections": "post_gid", "pointer_conns": "post_gid", "stim_targets": "gid"}
+#: optional /model document: the RunConfig a model arrived with (absent: None)
+RUN_CONFIG_DOC = "run_config"
 RUN_DOCS = ("sim_config", "seeds", "versions", "timing", "meta")
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError,
               json.JSONDecodeError)
@@ -303,6 +306,8 @@ def _write_network_groups(f: h5py.File, net: Network, compression: str,
     for i, (name, text) in enumerate(net.mod_files.items()):
         mods.create_dataset(f"m{i}", data=text, dtype=STR_DTYPE).attrs["name"] = name
     write_files(model, net.files, compression)
+    if net.run_config is not None:
+        _write_json(model, RUN_CONFIG_DOC, net.run_config.to_dict())
     grp = f.create_group("network")
     if not content_hash:
         _write_tables(grp, net, gids, compression)
@@ -420,6 +425,10 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
         mods = {ds.attrs["name"]: _decode(ds[()]) for ds in model["mod_files"].values()}
         where.append("/model/files")
         files = split_mod_files(read_files(model, path), mods)
+        where.append(f"/model/{RUN_CONFIG_DOC}")
+        run_config = RunConfig.from_dict(_read_json(model, RUN_CONFIG_DOC),
+                                         f"/model/{RUN_CONFIG_DOC}") \
+            if RUN_CONFIG_DOC in model else None
         where.append("/network/cells")
         cells_g = f["network/cells"]
         runs = None
@@ -439,7 +448,7 @@ def read_network(path: str | os.PathLike, gids: Iterable[int] | None = None) -> 
             populations={k: Population.from_dict(v) for k, v in docs["populations"].items()},
             stim_sources={k: StimSource.from_dict(v) for k, v in docs["stim_sources"].items()},
             spec=docs["spec"], params=docs["params"], provenance=docs["provenance"],
-            rxd=docs["rxd"], mod_files=mods, files=files, **tables,
+            rxd=docs["rxd"], mod_files=mods, files=files, run_config=run_config, **tables,
         )
 
 

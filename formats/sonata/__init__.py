@@ -13,6 +13,7 @@ from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
 from .nodesets import load_node_sets, resolve_node_set, write_node_sets
 from .reports import ReportPopulation, read_report, write_report
+from .results import cell_keys, spikes_by_node, write_run_outputs
 from .spikes import SpikePopulation, read_spikes, spikes_frame, write_spikes
 from .types import read_types_csv, write_types_csv
 from .writer import edge_index, write_circuit, write_edges, write_nodes
@@ -25,5 +26,6 @@ __all__ = [
     "load_node_sets", "resolve_node_set", "write_node_sets",
     "SpikePopulation", "read_spikes", "write_spikes", "spikes_frame",
     "ReportPopulation", "read_report", "write_report",
+    "cell_keys", "spikes_by_node", "write_run_outputs",
     "write_nodes", "write_edges", "write_circuit", "edge_index",
 ]

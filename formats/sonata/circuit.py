@@ -21,6 +21,7 @@ from .config import SonataConfig, load_config
 from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
 from .nodesets import load_node_sets, resolve_node_set
+from .replay import add_replay
 from .spikes import SpikePopulation, read_spikes
 
 __all__ = ["SonataCircuit", "read_circuit"]
@@ -61,12 +62,24 @@ class SonataCircuit:
     params_dirs: dict[str, str] = field(default_factory=dict)
     documents: list[tuple[str, bytes, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    node_sets: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, node_set: Any) -> dict[str, np.ndarray]:
+        """The nodes a node set (a name, a basic object or a compound list) selects, as
+        population -> sorted node ids; as BMTK allows, a bare population name that no node
+        set defines selects that population, and ``"all"`` (unless defined) every node."""
+        if node_set in (None, "all") and "all" not in self.node_sets:
+            return {name: pop.node_ids for name, pop in self.nodes.items()}
+        return _input_nodes(node_set, self.node_sets, self.nodes)
 
 
 def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
     """Read a circuit config, simulation config or old BMTK ``config.json`` and every file it
     names that an import needs."""
     cfg = load_config(path)
+    if not cfg.nodes:
+        raise FormatError(f"{cfg.path}: names no node files (networks.nodes); a simulation "
+                          "config names its circuit config with 'network'")
     nodes: dict[str, NodePopulation] = {}
     for nf in cfg.nodes:
         nodes.update(read_nodes(nf.h5_file, nf.types_file))
@@ -90,31 +103,65 @@ def _read_inputs(circ: SonataCircuit) -> None:
     cfg = circ.config
     sets_file = cfg.node_sets_file
     node_sets = load_node_sets(sets_file) if sets_file else {}
+    circ.node_sets = node_sets
     for name, inp in cfg.inputs.items():
+        if inp.get("module") == "replay":
+            add_replay(circ, name, inp)
+            continue
         if inp.get("input_type") != "spikes":
             circ.other_inputs[name] = inp
             continue
         if "input_file" not in inp:
             raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")
-        sel = _input_nodes(inp.get("node_set", ""), node_sets, circ.nodes)
+        sel = circ.select(inp.get("node_set", "all"))
         spikes = read_spikes(inp["input_file"], default_population=next(iter(sel), ""))
-        circ.spike_inputs[name] = _selected(spikes, sel, f"inputs.{name}", circ.skipped)
+        circ.spike_inputs[name] = _selected(spikes, sel, circ.nodes, f"inputs.{name}",
+                                            circ.skipped)
+    _note_shared_populations(circ)
 
 
-def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray], where: str,
-              skipped: list[str]) -> dict[str, SpikePopulation]:
-    """The spikes of the nodes the input's node set selects (as BMTK plays them); the others
-    are counted in ``skipped``."""
+def _selected(spikes: dict[str, SpikePopulation], sel: dict[str, np.ndarray],
+              nodes: dict[str, NodePopulation], where: str, skipped: list[str]
+              ) -> dict[str, SpikePopulation]:
+    """The spikes BMTK 1.2 plays for an input: those of every node of the populations its
+    node set selects (``BioNetwork.add_spike_trains`` takes only the node set's population
+    names); spikes of nodes outside the node set are played too and noted in ``skipped``,
+    spikes of other populations or of nodes that do not exist are not played (noted)."""
     out = {}
     for pop, sp in spikes.items():
-        keep = np.isin(sp.node_ids, sel.get(pop, np.zeros(0, np.int64)))
-        if not keep.all():
-            skipped.append(f"{where}: {int((~keep).sum())} spikes of {pop!r} nodes outside "
-                           "its node set not played")
-        if keep.any():
-            out[pop] = SpikePopulation(sp.node_ids[keep], sp.timestamps[keep], sp.sorting,
+        if pop not in sel:
+            skipped.append(f"{where}: {len(sp)} spikes of population {pop!r}, which its node "
+                           "set does not select, not played")
+            continue
+        exists = np.isin(sp.node_ids, nodes[pop].node_ids)
+        if not exists.all():
+            skipped.append(f"{where}: {int((~exists).sum())} spikes of {pop!r} node ids that "
+                           "do not exist not played")
+        outside = exists & ~np.isin(sp.node_ids, sel[pop])
+        if outside.any():
+            skipped.append(f"{where}: {int(outside.sum())} spikes of {pop!r} nodes outside its "
+                           "node set played, as BMTK 1.2 plays every node of the node set's "
+                           "populations")
+        if exists.any():
+            out[pop] = SpikePopulation(sp.node_ids[exists], sp.timestamps[exists], sp.sorting,
                                        sp.units)
     return out
+
+
+def _note_shared_populations(circ: SonataCircuit) -> None:
+    """BMTK 1.2 connects a virtual population's edges once per spikes input that names it
+    and plays only the first input's spikes; nethub plays every input's spikes over one set of
+    connections (the SONATA meaning). Noted where the two differ."""
+    seen: dict[str, list[str]] = {}
+    for name, spikes in circ.spike_inputs.items():
+        for pop in spikes:
+            seen.setdefault(pop, []).append(name)
+    for pop, names in seen.items():
+        if len(names) > 1:
+            circ.skipped.append(f"inputs {names}: population {pop!r} gets the spikes of all "
+                                "of them over one set of connections (BMTK 1.2 would connect "
+                                "its edges once per input and play only the first input's "
+                                "spikes)")
 
 
 def _input_nodes(node_set: Any, node_sets: dict, pops: dict) -> dict[str, np.ndarray]:

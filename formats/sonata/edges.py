@@ -51,6 +51,8 @@ class EdgePopulation:
         ``indices`` group), or None when it has no index.
     source : str
     skipped : list of str
+    ids : ndarray or None
+        The file's edge ids of these rows when they are a :meth:`subset` (None: ``0..n-1``).
     """
 
     name: str
@@ -67,14 +69,29 @@ class EdgePopulation:
     index_spelling: str | None = None
     source: str = ""
     skipped: list[str] = field(default_factory=list)
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.source_node_ids)
 
     @property
     def edge_ids(self) -> np.ndarray:
-        """``0..n-1`` (SONATA edge ids are row positions)."""
-        return np.arange(len(self), dtype=np.int64)
+        """``0..n-1`` (SONATA edge ids are row positions), or the ids of the file's rows a
+        :meth:`subset` kept."""
+        return np.arange(len(self), dtype=np.int64) if self.ids is None else self.ids
+
+    def subset(self, keep: np.ndarray, source_population: str | None = None
+               ) -> EdgePopulation:
+        """The edges where ``keep`` is True (their edge ids kept), optionally from another
+        source population."""
+        rows = np.flatnonzero(keep)
+        return EdgePopulation(
+            self.name, source_population or self.source_population, self.target_population,
+            self.source_node_ids[rows], self.target_node_ids[rows], self.edge_type_ids[rows],
+            self.group_ids[rows], self.group_indices[rows],
+            self.attributes.iloc[rows].reset_index(drop=True),
+            self.dynamics_params.iloc[rows].reset_index(drop=True), self.types,
+            self.index_spelling, self.source, list(self.skipped), self.edge_ids[rows])
 
     def table(self) -> pd.DataFrame:
         """Every edge's full property set: ``edge_id``, ``edge_type_id``,

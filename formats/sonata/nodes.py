@@ -36,6 +36,7 @@ class NodePopulation:
     node_ids : ndarray of int64
         ``node_id`` dataset, or ``0..n-1`` where the file has none (the spec's implicit ids).
     node_type_ids : ndarray of int64
+        ``node_type_id``, or -1 for every node of a population without one (BBP circuits).
     group_ids, group_indices : ndarray of int64
         ``node_group_id`` / ``node_group_index``.
     attributes : DataFrame
@@ -157,7 +158,10 @@ def _select(available: list[str], wanted: Iterable[str] | None, where: str) -> l
 
 
 def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> NodePopulation:
-    type_ids = read_ids(pop, "node_type_id")
+    type_ids = read_ids(pop, "node_type_id", required=False)
+    if type_ids is None:  # BBP circuits may have none: every node's properties are per node
+        n = _population_size(pop, source)
+        type_ids = np.full(n, -1, np.int64)
     n = len(type_ids)
     node_ids = read_ids(pop, "node_id", n, required=False)
     if node_ids is None:
@@ -165,12 +169,14 @@ def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> NodeP
     group_ids = read_ids(pop, "node_group_id", n, required=False)
     group_index = read_ids(pop, "node_group_index", n, required=False)
     if group_ids is None or group_index is None:
-        if group_ids is not None or group_index is not None or _has_groups(pop):
+        only_0 = [k for k in pop if k.isdigit()] == ["0"]
+        if group_ids is not None or group_index is not None or (_has_groups(pop)
+                                                                 and not only_0):
             raise FormatError(f"{source}: {pop.name} needs both node_group_id and "
                               "node_group_index")
-        group_ids = np.zeros(n, np.int64)
+        group_ids = np.zeros(n, np.int64)  # no index: every node in group 0, in order
         group_index = np.arange(n, dtype=np.int64)
-        cols = None
+        cols = read_groups(pop, group_ids, group_index) if only_0 else None
     else:
         cols = read_groups(pop, group_ids, group_index)
     name = pop.name.rsplit("/", 1)[-1]
@@ -179,6 +185,22 @@ def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> NodeP
                           cols.attributes if cols else empty,
                           cols.dynamics_params if cols else empty.copy(), types, source,
                           cols.skipped if cols else [])
+
+
+def _population_size(pop: h5py.Group, source: str) -> int:
+    """The node count of a population without ``node_type_id``: from ``node_id``,
+    ``node_group_id``, or its only group's first attribute."""
+    for name in ("node_id", "node_group_id"):
+        ds = pop.get(name)
+        if isinstance(ds, h5py.Dataset) and ds.ndim == 1:
+            return int(ds.shape[0])
+    groups = [k for k in pop if k.isdigit() and isinstance(pop[k], h5py.Group)]
+    if len(groups) == 1:
+        for ds in pop[groups[0]].values():
+            if isinstance(ds, h5py.Dataset) and ds.ndim == 1:
+                return int(ds.shape[0])
+    raise FormatError(f"{source}: {pop.name} has no node_type_id, node_id or node_group_id "
+                      "to count its nodes by")
 
 
 def _has_groups(pop: h5py.Group) -> bool:

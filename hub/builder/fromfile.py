@@ -18,6 +18,7 @@ from typing import Any
 
 from ..api import load
 from ..formats import guess_format
+from ..formats.sonata_format import is_sonata_config
 from ..mechsource import ModSource, find_mod_sources
 from ..network import Network
 from ..specs import load_spec
@@ -32,11 +33,13 @@ SPEC_SUFFIXES = (".py", ".json", ".npjson")
 
 
 def is_spec_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a spec: a ``.py``/``.json``/``.npjson`` file or a folder with a
-    NetPyNE ``index.npjson``."""
+    """Whether ``path`` names a spec: a ``.py``/``.json``/``.npjson`` file (not a SONATA
+    config) or a folder with a NetPyNE ``index.npjson``."""
     p = Path(path)
     if p.is_dir():
         return (p / "index.npjson").is_file()
+    if p.suffix.lower() == ".json" and p.is_file() and is_sonata_config(p):
+        return False  # a SONATA circuit/simulation config is imported, not built
     return p.suffix.lower() in SPEC_SUFFIXES
 
 

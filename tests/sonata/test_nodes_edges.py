@@ -46,7 +46,7 @@ def test_libsonata_nodes_agree_with_libsonata():
 
 
 def test_empty_population_is_a_located_error():
-    with pytest.raises(FormatError, match="nodes-B/node_type_id is missing"):
+    with pytest.raises(FormatError, match="nodes-B has no node_type_id, node_id or node_group_id"):
         read_nodes(LIB / "nodes1.h5")
 
 
