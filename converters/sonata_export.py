@@ -146,7 +146,7 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
         node_ids = tab["sonata.node_id"].to_numpy(np.int64)
         tids = tab["sonata.node_type_id"].to_numpy(np.int64)
         for col in tab.columns:
-            if col.startswith("sonata.") and col not in _IDENTITY and tab[col].notna().any():
+            if col.startswith("sonata.") and col not in _IDENTITY:  # all-null: see _node_files
                 attrs[col[len("sonata."):]] = _plain(tab[col])
         _sonata_point_params(name, tab, net, files, lost)
         return NodesOut(name, node_ids, tids, attrs, dyn), {}
@@ -300,8 +300,11 @@ def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mappi
     for pop, _ in pops:
         match = _matching_csv(pop, csvs)
         if match is not None:
+            _drop_typed(pop, match[2])
+        # columns no node of this population has (other populations' properties)
+        pop.attributes = pop.attributes.loc[:, pop.attributes.notna().any(axis=0)]
+        if match is not None:
             fname, data, table = match
-            _drop_typed(pop, table)
             if fname in by_csv:
                 by_csv[fname].populations.append(pop)
                 continue

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethub.celltypes import CompartmentalCell
+from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.network import Network
 
 from .sonata_export_model import EdgesOut
@@ -66,6 +66,12 @@ def edge_populations(net: Network, cells: pd.DataFrame, gmap: pd.DataFrame,
     tgt_pop, tgt_id = gid_lookup(gmap, conns["post_gid"].to_numpy(np.int64))
     mechs = list(net.syn_mechs)
     etype = _edge_type_ids(conns, mechs)
+    onto_point = _onto_point(net, cells, conns)
+    if np.any(onto_point & (etype != _NO_SYN)):
+        lost.append(f"{int(np.sum(onto_point & (etype != _NO_SYN)))} connections onto "
+                    "artificial cells name a synaptic mechanism NEURON does not use there; "
+                    "written without it")
+    etype[onto_point] = _NO_SYN
     types = _edge_types(net, mechs, etype, files, synapse_dir, lost)
     names = _edge_names(conns, src_pop, tgt_pop)
     sec_index = _section_index(net, cells, conns)
@@ -129,6 +135,8 @@ def _edge_types(net: Network, mechs: list[str], etype: np.ndarray, files: dict[s
                 synapse_dir: str, lost: list[str]) -> pd.DataFrame:
     rows = {}
     for i, name in enumerate(mechs):
+        if not np.any(etype == 100 + i):
+            continue
         sm = net.syn_mechs[name]
         params = {k: v for k, v in sm.params.items() if isinstance(v, (int, float, str))}
         if len(params) != len(sm.params):
@@ -142,6 +150,14 @@ def _edge_types(net: Network, mechs: list[str], etype: np.ndarray, files: dict[s
         files[f"{synapse_dir}/point_synapse.json"] = b"{}\n"
         rows[_NO_SYN] = {"model_template": None, "dynamics_params": "point_synapse.json"}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _onto_point(net: Network, cells: pd.DataFrame, conns: pd.DataFrame) -> np.ndarray:
+    """Per connection: whether its target is an artificial (point) cell."""
+    kinds = {k: isinstance(v, PointCell) for k, v in net.cell_types.items()}
+    gid_point = pd.Series([kinds.get(str(c), True) for c in cells["cell_type"].astype(str)],
+                          index=cells["gid"].to_numpy(np.int64), dtype=bool)
+    return gid_point.reindex(conns["post_gid"].to_numpy(np.int64)).to_numpy(dtype=bool)
 
 
 def _edge_names(conns: pd.DataFrame, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
