@@ -62,6 +62,8 @@ _HANDLED = frozenset({"gid", "pop", "cell_type", "x", "y", "z", "xnorm", "ynorm"
 #: docs/store.md §3.1 (the inverse of the importer's signs).
 _ROT = (("rot_x", "rotation_angle_xaxis", -1.0), ("rot_y", "rotation_angle_yaxis", -1.0),
         ("rot_z", "rotation_angle_zaxis", 1.0))
+#: Type properties also written per node (readers that ignore the types CSV need them).
+_PER_NODE = ("model_type", "model_template")
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
@@ -113,7 +115,7 @@ def network_to_sonata(net: Network, run_config: Any = None) -> SonataExport:
     inputs.update(stim_inputs(net, gmap, node_sets, lost))
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)
     simulation["inputs"] = inputs
-    components = _components(net, files, lost)
+    components = _components(net, files, lost, _has_biophysical(node_files))
     return SonataExport(node_files, edges, node_sets, components, files, spike_inputs,
                         simulation, gmap, lost)
 
@@ -318,6 +320,10 @@ def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mappi
             used = np.unique(pop.node_type_ids)
             types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) for t in used],
                                  index=pd.Index(used))
+            # also per node: libsonata 0.2.2 does not read the types CSV
+            typed = types.reindex(pop.node_type_ids)
+            for col in _PER_NODE:
+                pop.attributes[col] = typed[col].to_numpy(dtype=object)
         out.append(NodeFileOut(pop.name, [pop], types, None, f"{pop.name}_node_types.csv"))
     return out
 
@@ -397,7 +403,16 @@ def _lost_columns(cells: pd.DataFrame, lost: list[str]) -> None:
         lost.append(f"per-cell list parameters {ragged} are not written")
 
 
-def _components(net: Network, files: dict[str, bytes], lost: list[str]) -> dict[str, str]:
+def _has_biophysical(node_files: list[NodeFileOut]) -> bool:
+    for nf in node_files:
+        for frame in [nf.types] + [p.attributes for p in nf.populations]:
+            if "model_type" in frame and (frame["model_type"] == "biophysical").any():
+                return True
+    return False
+
+
+def _components(net: Network, files: dict[str, bytes], lost: list[str],
+                biophysical: bool) -> dict[str, str]:
     for name, text in net.mod_files.items():
         files[f"{MECHANISM_DIR}/modfiles/{name}"] = text.encode()
     for f in net.files_with_role("morphology"):
@@ -411,8 +426,11 @@ def _components(net: Network, files: dict[str, bytes], lost: list[str]) -> dict[
         lost.append("mechanisms are written as .mod sources in "
                     f"{MECHANISM_DIR}/modfiles: compile them there (nrnivmodl modfiles) "
                     "before running BMTK")
-    if any(k.startswith(MORPHOLOGY_DIR) for k in files):
+    if any(k.startswith(MORPHOLOGY_DIR) for k in files) or biophysical:
+        # libsonata requires it of biophysical populations (the folder may stay empty: the
+        # HOC templates build the geometry)
         comps["morphologies_dir"] = f"$BASE_DIR/{MORPHOLOGY_DIR}"
+        comps["biophysical_neuron_models_dir"] = "$BASE_DIR/components/biophysical_neuron_models"
     if any(k.startswith(TEMPLATE_DIR) for k in files):
         comps["templates_dir"] = f"$BASE_DIR/{TEMPLATE_DIR}"
     return comps

@@ -256,8 +256,9 @@ def stim_inputs(net: Network, gmap: pd.DataFrame, node_sets: dict[str, Any],
             node_sets[ns] = {"population": str(pop),
                              "node_id": sorted(int(i) for i in sub["_id"])}
             out[ns] = {"input_type": "current_clamp", "module": "IClamp", "node_set": ns,
-                       "amp": float(p.get("amp", 0.0)), "delay": float(p.get("del", 0.0)),
-                       "duration": float(p.get("dur", 0.0))}
+                       "amp": float(p.get("amp", 0.0)),
+                       "delay": float(p.get("del", p.get("delay", 0.0))),
+                       "duration": float(p.get("dur", p.get("duration", 0.0)))}
     return out
 
 

@@ -85,6 +85,11 @@ def simulation_members(net: Network, run_config: RunConfig | None, node_sets: di
         reports = _reports(rc, node_sets, gmap, lost)
         if reports:
             out["reports"] = reports
+    else:
+        sim = (net.spec or {}).get("simConfig") if isinstance(net.spec, Mapping) else None
+        if isinstance(sim, Mapping) and sim.get("recordTraces"):
+            lost.append("the simConfig's recordTraces are not written as SONATA reports "
+                        "(pass a RunConfig to export them)")
     return out
 
 

@@ -16,6 +16,7 @@ under a temporary name and swapped in at the end (:func:`nethub.store.replace_di
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,11 @@ from .writer import (
     write_nodes,
 )
 
-__all__ = ["write_export", "run_spikes"]
+__all__ = ["write_export", "run_spikes", "libsonata_dialect", "LIBSONATA_CONFIG"]
+
+#: The simulation config in libsonata's input and report spellings (see
+#: :func:`libsonata_dialect`).
+LIBSONATA_CONFIG = "simulation_config_libsonata.json"
 
 
 def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool = False,
@@ -74,6 +79,9 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         edges = [_edge_file(net, e, counts) for e in exp.edges]
         for rel, data in exp.files.items():
             _put(tmp, rel, data)
+        for folder in exp.components.values():  # every component folder exists
+            if folder.startswith("$BASE_DIR/") and not Path(folder).suffix:
+                (tmp / folder[len("$BASE_DIR/"):]).mkdir(parents=True, exist_ok=True)
         for rel, _, spikes in exp.spike_inputs.values():
             _put(tmp, rel, b"")
             write_spikes(tmp / rel, spikes)
@@ -83,9 +91,36 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
             "components": dict(exp.components),
             "node_sets_file": "$BASE_DIR/node_sets.json",
             "networks": {"nodes": nodes, "edges": edges}})
-        write_json(tmp / "simulation_config.json", simulation_doc(exp.simulation))
+        sim = simulation_doc(exp.simulation)
+        write_json(tmp / "simulation_config.json", sim)
+        write_json(tmp / LIBSONATA_CONFIG, libsonata_dialect(sim))
         _write_runs(tmp / "output", runs, exp.gid_map)
     return out_dir / "simulation_config.json"
+
+
+def libsonata_dialect(sim: dict[str, Any]) -> dict[str, Any]:
+    """The simulation config with libsonata's spellings of inputs and reports.
+
+    BMTK 1.2 runs a ``spikes`` input only with ``module`` sonata/h5/csv/nwb and a current clamp
+    only with ``module: IClamp``; libsonata 0.2.2 refuses both (it wants ``synapse_replay`` with
+    ``spike_file``, ``delay``, ``duration``, and ``linear`` with ``amp_start``), and its reports
+    need ``type``, ``start_time``, ``end_time``. No single file satisfies both, so the export
+    writes ``simulation_config.json`` for BMTK and this one for libsonata; they differ only
+    there (BMTK's keys are kept, so nethub imports either)."""
+    out = json.loads(json.dumps(sim))
+    tstop = float(out.get("run", {}).get("tstop", 0.0))
+    for inp in (out.get("inputs") or {}).values():
+        if inp.get("input_type") == "spikes":
+            inp.update(module="synapse_replay", spike_file=inp.get("input_file"))
+            inp.setdefault("delay", 0.0)
+            inp.setdefault("duration", tstop)
+        elif inp.get("input_type") == "current_clamp":
+            inp.update(module="linear", amp_start=inp.get("amp", 0.0))
+    for rep in (out.get("reports") or {}).values():
+        rep.setdefault("type", "compartment")
+        rep.setdefault("start_time", 0.0)
+        rep.setdefault("end_time", tstop)
+    return out
 
 
 def _put(root: Path, rel: str, data: bytes) -> None:

@@ -326,6 +326,7 @@ def simulation_doc(simulation: Mapping[str, Any]) -> dict[str, Any]:
     doc.update({k: v for k, v in simulation.items() if k != "manifest"})
     run = dict(doc.get("run") or {})
     run.setdefault("random_seed", 0)
+    run.setdefault("nsteps_block", 5000)  # BMTK 1.2 divides by it (no default of its own)
     doc["run"] = run
     output = {"output_dir": "$OUTPUT_DIR", "spikes_file": "spikes.h5",
               "spikes_sort_order": "by_time"}
