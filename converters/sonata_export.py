@@ -62,8 +62,6 @@ _HANDLED = frozenset({"gid", "pop", "cell_type", "x", "y", "z", "xnorm", "ynorm"
 #: docs/store.md §3.1 (the inverse of the importer's signs).
 _ROT = (("rot_x", "rotation_angle_xaxis", -1.0), ("rot_y", "rotation_angle_yaxis", -1.0),
         ("rot_z", "rotation_angle_zaxis", 1.0))
-#: Type properties also written per node (readers that ignore the types CSV need them).
-_PER_NODE = ("model_type", "model_template")
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
@@ -320,10 +318,6 @@ def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mappi
             used = np.unique(pop.node_type_ids)
             types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) for t in used],
                                  index=pd.Index(used))
-            # also per node: libsonata 0.2.2 does not read the types CSV
-            typed = types.reindex(pop.node_type_ids)
-            for col in _PER_NODE:
-                pop.attributes[col] = typed[col].to_numpy(dtype=object)
         out.append(NodeFileOut(pop.name, [pop], types, None, f"{pop.name}_node_types.csv"))
     return out
 
