@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 
 from nethub.celltypes import CompartmentalCell, PointCell
+from nethub.errors import ConversionError
 from nethub.network import Network
 
+from .hoc_export import DEFAULT_THRESHOLD, hoc_template
 from .sonata_export_edges import edge_populations, stim_inputs
 from .sonata_export_model import EdgesOut, NodeFileOut, NodesOut, SonataExport
 from .sonata_export_run import simulation_members
@@ -276,17 +278,24 @@ def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str
                       _point_json(ct, f"cell type {name}", lost), lost)
         return
     if isinstance(ct, CompartmentalCell):
-        text = _hoc_template(ct, lost)
+        text = _hoc_template(ct, net, lost)
         if text is not None:
             files[f"{TEMPLATE_DIR}/{name}.hoc"] = text.encode()
+            lost.append(f"cell type {name}: written as HOC template hoc:{name}; BMTK 1.2's "
+                        "bionet re-segments every section from run.dL and needs a section "
+                        "list 'all', so it does not simulate this cell as nethub does")
 
 
-def _hoc_template(ct: CompartmentalCell, lost: list[str]) -> str | None:
-    """The HOC template of a compartmental cell type (converters/hoc_export.py of the
-    tmpl-out work); reported when it is not available."""
-    lost.append(f"cell type {ct.name}: the HOC template (hoc:{ct.name}) is not written yet "
-                "(needs converters/hoc_export.py); BMTK cannot instantiate these cells")
-    return None
+def _hoc_template(ct: CompartmentalCell, net: Network, lost: list[str]) -> str | None:
+    """The HOC template of a compartmental cell type (:func:`nethub.converters.hoc_export.
+    hoc_template`); a type it cannot write is reported."""
+    try:
+        return hoc_template(ct.name, ct, default_threshold=float(
+            net.params.get("defaultThreshold", DEFAULT_THRESHOLD)))
+    except ConversionError as exc:
+        lost.append(f"cell type {ct.name}: no HOC template written ({exc}); BMTK cannot "
+                    "instantiate these cells")
+        return None
 
 
 def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mapping[str, int],

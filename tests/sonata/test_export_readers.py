@@ -5,6 +5,8 @@ simulation config loader, its spike-train reader)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -145,7 +147,16 @@ def test_compartmental_export(ei_export, monkeypatch):
     types = (out / "network" / "E_node_types.csv").read_text().split("\n")
     assert types[1].split()[1:3] == ["biophysical", "hoc:PYR"]
     assert "stimulus 'bkg' (NetStim, 50 targets): no SONATA input type; not written" in lost
-    assert any("hoc:PYR" in s for s in lost)
+    assert not any("hoc:PYR" in s for s in lost)
+    assert json.loads((out / "circuit_config.json").read_text())["components"][
+        "templates_dir"] == "$BASE_DIR/components/templates"
+    # the templates (converters/hoc_export.py) load in plain NEURON with the type's sections
+    code = ("from neuron import h; import sys; h.load_file(sys.argv[1]); c = h.PYR(); "
+            "print(sum(1 for _ in c.all) if hasattr(c, 'all') else len(list(h.allsec())))")
+    done = subprocess.run([sys.executable, "-c", code,
+                           str(out / "components" / "templates" / "PYR.hoc")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    assert int(done.stdout.split()[-1]) == len(net.cell_types["PYR"].sections)
     monkeypatch.chdir(out)
     conf = SimulationConfig.from_json(str(out / "simulation_config.json"))
     assert conf["components"]["synaptic_models_dir"].endswith("components/synaptic_models")
