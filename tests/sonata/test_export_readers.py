@@ -147,7 +147,8 @@ def test_compartmental_export(ei_export, monkeypatch):
     types = (out / "network" / "E_node_types.csv").read_text().split("\n")
     assert types[1].split()[1:3] == ["biophysical", "hoc:PYR"]
     assert "stimulus 'bkg' (NetStim, 50 targets): no SONATA input type; not written" in lost
-    assert not any("hoc:PYR" in s for s in lost)
+    assert not any("no HOC template written" in s for s in lost)
+    assert any("hoc:PYR; BMTK 1.2's bionet re-segments" in s for s in lost)
     assert json.loads((out / "circuit_config.json").read_text())["components"][
         "templates_dir"] == "$BASE_DIR/components/templates"
     # the templates (converters/hoc_export.py) load in plain NEURON with the type's sections
