@@ -38,6 +38,7 @@ import pandas as pd
 from nethub.celltypes import CompartmentalCell, PointCell
 from nethub.errors import ConversionError
 from nethub.network import Network
+from nethub.table import Ragged
 
 from .hoc_export import DEFAULT_THRESHOLD, hoc_template
 from .sonata_export_edges import edge_populations, stim_inputs
@@ -86,7 +87,9 @@ def network_to_sonata(net: Network, run_config: Any = None) -> SonataExport:
     """
     lost: list[str] = []
     files: dict[str, bytes] = {}
-    cells = net.cells_df().sort_values("gid", kind="stable").reset_index(drop=True)
+    cells = net.cells_df()
+    cells["_row"] = np.arange(len(cells), dtype=np.int64)
+    cells = cells.sort_values("gid", kind="stable").reset_index(drop=True)
     type_ids = {name: 100 + i for i, name in enumerate(net.cell_types)}
     names = _population_names(cells)
     cells["_sonata_pop"] = names
@@ -154,8 +157,7 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
         return NodesOut(name, node_ids, tids, attrs, dyn), {}
     node_ids = np.arange(n, dtype=np.int64)
     ctypes = tab["cell_type"].astype(str).to_numpy()
-    tids = np.array([type_ids.get(c, 0) for c in ctypes], np.int64) if n else \
-        np.zeros(0, np.int64)
+    tids = pd.Series(ctypes).map(dict(type_ids)).fillna(0).to_numpy(np.int64)
     for ct in pd.unique(ctypes):
         _type_files(str(ct), net, files, lost, where=f"population {name}")
         dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name, lost)
@@ -377,27 +379,38 @@ def _drop_typed(pop: NodesOut, table: pd.DataFrame) -> None:
 
 # ------------------------------------------------------------------------------ the rest
 def _spike_times(tab: pd.DataFrame, net: Network) -> tuple[np.ndarray, np.ndarray] | None:
-    """(rows, times) of the VecStim cells' spike times, or None when there are none."""
-    rows, times = [], []
-    per_cell = tab["params.spkTimes"] if "params.spkTimes" in tab else None
-    for r, ct_name in enumerate(tab["cell_type"].astype(str)):
-        ct = net.cell_types.get(ct_name)
-        if not isinstance(ct, PointCell) or ct.model != "VecStim":
-            continue
-        t = per_cell.iloc[r] if per_cell is not None else None
-        if t is None or (not len(t) and ct.params.get("spkTimes")):
-            t = ct.params.get("spkTimes") or []
-        t = np.asarray(t, float).reshape(-1)
-        rows.append(np.full(t.size, r, np.int64))
-        times.append(t)
-    if not rows or not sum(len(t) for t in times):
+    """(rows, times) of the VecStim cells' spike times (the ragged ``params.spkTimes``, or
+    the cell type's ``spkTimes`` for cells without their own), or None when there are none.
+    Vectorized over cells."""
+    ctypes = tab["cell_type"].astype(str).to_numpy()
+    vec = np.array([isinstance(net.cell_types.get(c), PointCell) and
+                    net.cell_types[c].model == "VecStim" for c in pd.unique(ctypes)], bool)
+    is_vec = vec[pd.Index(pd.unique(ctypes)).get_indexer(ctypes)] if len(ctypes) else vec
+    col = net.cells.columns.get("params.spkTimes")
+    rows_in_net = tab["_row"].to_numpy(np.int64)
+    if isinstance(col, Ragged):
+        start, stop = col.offsets[rows_in_net], col.offsets[rows_in_net + 1]
+    else:
+        start = stop = np.zeros(len(tab), np.int64)
+    counts = np.where(is_vec, stop - start, 0)
+    rows = [np.repeat(np.arange(len(tab)), counts)]
+    take = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    times = [np.asarray(col.values, float)[take] if counts.sum() else np.zeros(0)]
+    for ct in pd.unique(ctypes[is_vec & (counts == 0)]):
+        own = np.asarray(net.cell_types[ct].params.get("spkTimes") or [], float).reshape(-1)
+        sel = np.flatnonzero(is_vec & (counts == 0) & (ctypes == ct))
+        rows.append(np.repeat(sel, own.size))
+        times.append(np.tile(own, sel.size))
+    rows_all, times_all = np.concatenate(rows), np.concatenate(times)
+    if not rows_all.size:
         return None
-    return np.concatenate(rows), np.concatenate(times)
+    order = np.argsort(rows_all, kind="stable")
+    return rows_all[order], times_all[order]
 
 
 def _lost_columns(cells: pd.DataFrame, lost: list[str]) -> None:
     other = [c for c in cells.columns if c not in _HANDLED and not c.startswith("sonata.")
-             and not c.startswith("params.") and c != "_sonata_pop"]
+             and not c.startswith("params.") and c not in ("_sonata_pop", "_row")]
     if other:
         lost.append(f"cells columns {other} have no SONATA attribute and are not written")
     ragged = [c for c in cells.columns if c.startswith("params.") and c != "params.spkTimes"

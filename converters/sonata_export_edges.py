@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethub.celltypes import CompartmentalCell, PointCell
+from nethub.celltypes import CompartmentalCell
 from nethub.network import Network
 
 from .sonata_export_model import EdgesOut
@@ -38,18 +38,22 @@ _NO_SYN = 99
 
 
 def gid_lookup(gmap: pd.DataFrame, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(population, node_id) of each gid (vectorized); KeyError-free: unknown gids raise
-    ValueError naming one."""
-    order = np.argsort(gmap["gid"].to_numpy(), kind="stable")
-    sorted_g = gmap["gid"].to_numpy()[order]
-    pos = np.searchsorted(sorted_g, gids)
-    pos = np.minimum(pos, max(len(sorted_g) - 1, 0))
+    """(population, node_id) of each gid, vectorized (ValueError naming an unknown gid)."""
+    rows, _ = _gid_rows(gmap, gids)
+    return (gmap["population"].to_numpy(dtype=object)[rows],
+            gmap["node_id"].to_numpy(np.int64)[rows])
+
+
+def _gid_rows(gmap: pd.DataFrame, gids: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Rows of ``gmap`` for ``gids`` and the population names in order of first row."""
+    g = gmap["gid"].to_numpy(np.int64)
+    order = np.argsort(g, kind="stable")
+    sorted_g = g[order]
+    pos = np.minimum(np.searchsorted(sorted_g, gids), max(len(sorted_g) - 1, 0))
     bad = (sorted_g[pos] != gids) if len(sorted_g) else np.ones(len(gids), bool)
     if np.any(bad):
         raise ValueError(f"gid {int(np.asarray(gids)[bad][0])} is not a cell of the network")
-    rows = order[pos]
-    return (gmap["population"].to_numpy(dtype=object)[rows],
-            gmap["node_id"].to_numpy(np.int64)[rows])
+    return order[pos], list(pd.unique(gmap["population"]))
 
 
 def edge_populations(net: Network, cells: pd.DataFrame, gmap: pd.DataFrame,
@@ -62,8 +66,11 @@ def edge_populations(net: Network, cells: pd.DataFrame, gmap: pd.DataFrame,
     if not len(conns):
         return []
     _report_unexpressed(conns, lost)
-    src_pop, src_id = gid_lookup(gmap, conns["pre_gid"].to_numpy(np.int64))
-    tgt_pop, tgt_id = gid_lookup(gmap, conns["post_gid"].to_numpy(np.int64))
+    pre_rows, pops = _gid_rows(gmap, conns["pre_gid"].to_numpy(np.int64))
+    post_rows, _ = _gid_rows(gmap, conns["post_gid"].to_numpy(np.int64))
+    pop_code = pd.Index(pops).get_indexer(gmap["population"].to_numpy(dtype=object))
+    node_ids = gmap["node_id"].to_numpy(np.int64)
+    src_code, tgt_code = pop_code[pre_rows], pop_code[post_rows]
     mechs = list(net.syn_mechs)
     etype = _edge_type_ids(conns, mechs)
     onto_point = _onto_point(net, cells, conns)
@@ -73,41 +80,49 @@ def edge_populations(net: Network, cells: pd.DataFrame, gmap: pd.DataFrame,
                     "written without it")
     etype[onto_point] = _NO_SYN
     types = _edge_types(net, mechs, etype, files, synapse_dir, lost)
-    names = _edge_names(conns, src_pop, tgt_pop)
+    name_code, names = _edge_name_codes(conns)
     sec_index = _section_index(net, cells, conns)
+    n_pops = max(len(pops), 1)
+    key = (name_code.astype(np.int64) + 1) * n_pops * n_pops + src_code * n_pops + tgt_code
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")  # groups in order of first appearance
+    rank = np.empty_like(by_first)
+    rank[by_first] = np.arange(len(by_first))
+    group = rank[inverse.reshape(-1)]
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(uniq) + 1))
     out = []
-    frame = pd.DataFrame({"name": names, "src": src_pop, "tgt": tgt_pop})
-    groups = frame.groupby(["name", "src", "tgt"], sort=False).indices
-    for key in _population_order(list(groups), frame, conns["post_gid"].to_numpy()):
-        (name, src, tgt), idx = key, groups[key]
-        idx = _edge_order(conns, idx)
-        attrs = _edge_attributes(conns, idx, sec_index, str(tgt), cells, net, lost)
+    for g in _population_order(group, conns["post_gid"].to_numpy(), len(uniq)):
+        idx = _edge_order(conns, order[bounds[g]:bounds[g + 1]])
+        i0 = idx[0]
+        src, tgt = pops[src_code[i0]], pops[tgt_code[i0]]
+        name = names[name_code[i0]] if name_code[i0] >= 0 else f"{src}_to_{tgt}"
+        attrs = _edge_attributes(conns, idx, sec_index, str(tgt), lost)
         used = np.unique(etype[idx])
-        out.append(EdgesOut(str(name), str(src), str(tgt), src_id[idx], tgt_id[idx], etype[idx],
-                            attrs, types.loc[used]))
+        out.append(EdgesOut(str(name), str(src), str(tgt), node_ids[pre_rows[idx]],
+                            node_ids[post_rows[idx]], etype[idx], attrs, types.loc[used]))
     _check_unique_names(out, lost)
     return out
 
 
-def _population_order(keys: list[tuple], frame: pd.DataFrame, post: np.ndarray) -> list[tuple]:
-    """Edge populations in the order their rows take within each target (the order the
-    populations were read in: the store keeps it through its stable sort by target), ties
-    by first appearance. Re-importing the export then gives the same connections order."""
-    if len(keys) < 2:
-        return keys
-    code = {k: i for i, k in enumerate(keys)}
-    codes = pd.MultiIndex.from_frame(frame).map(code).to_numpy(np.int64) if len(frame) else \
-        np.zeros(0, np.int64)
-    step = (post[1:] == post[:-1]) & (codes[1:] != codes[:-1])
-    pairs = set(zip(codes[:-1][step].tolist(), codes[1:][step].tolist(), strict=True))
+def _population_order(group: np.ndarray, post: np.ndarray, n: int) -> list[int]:
+    """Edge populations (group codes, numbered by first appearance) in the order their rows
+    take within each target (the order the populations were read in: the store keeps it
+    through its stable sort by target), ties by first appearance. Re-importing the export then
+    gives the same connections order."""
+    if n < 2:
+        return list(range(n))
+    step = (post[1:] == post[:-1]) & (group[1:] != group[:-1])
+    pairs = set(zip(group[:-1][step].tolist(), group[1:][step].tolist(), strict=True)) \
+        if np.any(step) else set()
     order: list[int] = []
-    left = list(range(len(keys)))
+    left = list(range(n))
     while left:
         free = [k for k in left if not any(b == k and a in left for a, b in pairs)]
         pick = free[0] if free else left[0]  # a cycle: keep first appearance
         order.append(pick)
         left.remove(pick)
-    return [keys[i] for i in order]
+    return order
 
 
 def _report_unexpressed(conns: pd.DataFrame, lost: list[str]) -> None:
@@ -154,18 +169,19 @@ def _edge_types(net: Network, mechs: list[str], etype: np.ndarray, files: dict[s
 
 def _onto_point(net: Network, cells: pd.DataFrame, conns: pd.DataFrame) -> np.ndarray:
     """Per connection: whether its target is an artificial (point) cell."""
-    kinds = {k: isinstance(v, PointCell) for k, v in net.cell_types.items()}
-    gid_point = pd.Series([kinds.get(str(c), True) for c in cells["cell_type"].astype(str)],
-                          index=cells["gid"].to_numpy(np.int64), dtype=bool)
+    kinds = {k: not isinstance(v, CompartmentalCell) for k, v in net.cell_types.items()}
+    point = cells["cell_type"].astype(str).map(kinds).fillna(True).to_numpy(dtype=bool)
+    gid_point = pd.Series(point, index=cells["gid"].to_numpy(np.int64), dtype=bool)
     return gid_point.reindex(conns["post_gid"].to_numpy(np.int64)).to_numpy(dtype=bool)
 
 
-def _edge_names(conns: pd.DataFrame, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    default = np.char.add(np.char.add(src.astype(str), "_to_"), tgt.astype(str))
-    if "sonata.edge_population" not in conns:
-        return default
-    ep = conns["sonata.edge_population"].astype(object)
-    return np.where(ep.notna().to_numpy(), ep.astype(str).to_numpy(), default).astype(str)
+def _edge_name_codes(conns: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Per connection: the code of its ``sonata.edge_population`` (-1: none) and the names."""
+    col = conns.get("sonata.edge_population")
+    if col is None:
+        return np.full(len(conns), -1, np.int64), []
+    codes, names = pd.factorize(col.astype(object), use_na_sentinel=True)
+    return codes.astype(np.int64), [str(n) for n in names]
 
 
 def _edge_order(conns: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
@@ -198,7 +214,7 @@ def _section_index(net: Network, cells: pd.DataFrame, conns: pd.DataFrame) -> np
 
 
 def _edge_attributes(conns: pd.DataFrame, idx: np.ndarray, sec_index: np.ndarray, tgt: str,
-                     cells: pd.DataFrame, net: Network, lost: list[str]) -> pd.DataFrame:
+                     lost: list[str]) -> pd.DataFrame:
     attrs = pd.DataFrame({"syn_weight": conns["weight"].to_numpy(float)[idx],
                           "delay": conns["delay"].to_numpy(float)[idx]})
     sec = sec_index[idx]
