@@ -154,6 +154,7 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
             if col.startswith("sonata.") and col not in _IDENTITY:  # all-null: see _node_files
                 attrs[col[len("sonata."):]] = _plain(tab[col])
         _sonata_point_params(name, tab, net, files, lost)
+        _report_placeholders(name, tab, net, lost)
         return NodesOut(name, node_ids, tids, attrs, dyn), {}
     node_ids = np.arange(n, dtype=np.int64)
     ctypes = tab["cell_type"].astype(str).to_numpy()
@@ -162,6 +163,21 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
         _type_files(str(ct), net, files, lost, where=f"population {name}")
         dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name, lost)
     return NodesOut(name, node_ids, tids, attrs, dyn), {}
+
+
+def _report_placeholders(pop: str, tab: pd.DataFrame, net: Network, lost: list[str]) -> None:
+    """Imported cells of a model type nethub kept as silent placeholders (VecStim without
+    spikes) are written with their SONATA properties, but nothing to build them from."""
+    if "sonata.model_type" not in tab:
+        return
+    kind = tab["sonata.model_type"].astype(object)
+    model = tab["cell_type"].astype(str).map(
+        {k: getattr(v, "model", None) for k, v in net.cell_types.items()})
+    held = ~kind.isin(["virtual", "point_process", "point_neuron"]) & (model == "VecStim")
+    if held.any():
+        lost.append(f"population {pop}: {int(held.sum())} {sorted(set(kind[held]))} cells "
+                    "were imported as placeholders; written with their SONATA properties "
+                    "but without templates or morphologies (BMTK cannot build them)")
 
 
 def _plain(col: pd.Series) -> np.ndarray:

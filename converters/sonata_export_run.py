@@ -86,6 +86,10 @@ def simulation_members(net: Network, run_config: RunConfig | None, node_sets: di
         if reports:
             out["reports"] = reports
     else:
+        embedded = _embedded_simulation(net)
+        if embedded is not None and embedded.get("reports"):
+            lost.append(f"the imported simulation config's reports {sorted(embedded['reports'])} "
+                        "are not written (their node sets are not carried)")
         sim = (net.spec or {}).get("simConfig") if isinstance(net.spec, Mapping) else None
         if isinstance(sim, Mapping) and sim.get("recordTraces"):
             lost.append("the simConfig's recordTraces are not written as SONATA reports "
@@ -95,29 +99,26 @@ def simulation_members(net: Network, run_config: RunConfig | None, node_sets: di
 
 def _reports(rc: RunConfig, node_sets: dict[str, Any], gmap: pd.DataFrame,
              lost: list[str]) -> dict[str, Any]:
-    """Membrane traces at the soma -> ``membrane_report`` entries on a node set of the
-    traced cells; other traces are reported."""
+    """Section-variable traces -> ``membrane_report`` entries (at the soma) on a node set of
+    the traced cells, one per trace and population; other traces are reported."""
     out: dict[str, Any] = {}
-    if not rc.traces:
-        return out
-    cells = _selected(rc.trace_cells, gmap)
-    if cells is None:
-        lost.append("traces of cells selected by other means than gids/populations are not "
-                    "written as reports")
-        return out
-    for pop, ids in cells.items():
-        node_sets[f"traced_{pop}"] = {"population": pop, "node_id": ids}
     for tr in rc.traces:
         if tr.mech or tr.syn_mech or tr.point_process or tr.stim or tr.all_segments:
             lost.append(f"trace {tr.label!r}: only section variables become SONATA reports")
             continue
-        for pop in cells:
-            out[f"{tr.label}_{pop}" if len(cells) > 1 else tr.label] = {
-                "cells": f"traced_{pop}", "variable_name": tr.variable,
-                "module": "membrane_report", "sections": "soma",
-                "dt": float(tr.step or rc.record_step)}
-        if tr.sec not in (None, "soma"):
-            lost.append(f"trace {tr.label!r} on section {tr.sec!r} written as a soma report")
+        cells = _selected(tr.cells if tr.cells is not None else rc.trace_cells, gmap)
+        if cells is None or tr.conds:
+            lost.append(f"trace {tr.label!r}: cells chosen by (population, index) pairs or "
+                        "conds are not written as a report")
+            continue
+        for pop, ids in cells.items():
+            name = f"{tr.label}_{pop}" if len(cells) > 1 else tr.label
+            node_sets[f"report_{name}"] = {"population": pop, "node_id": ids}
+            out[name] = {"cells": f"report_{name}", "variable_name": tr.variable,
+                         "module": "membrane_report", "sections": "soma",
+                         "dt": float(tr.step or rc.record_step)}
+        if tr.sec not in (None, "soma") or tr.loc != 0.5:
+            lost.append(f"trace {tr.label!r} at {tr.sec}({tr.loc}) written as a soma report")
     return out
 
 

@@ -45,6 +45,11 @@ def test_sonata_round_trip_keeps_the_hash(config, tmp_path):
     circ = libsonata.CircuitConfig.from_file(sim.network)
     assert circ.node_populations == set(a.populations)
     if config.startswith("9_cells"):  # biophysical placeholders: re-reported, not silent
+        assert "population cortex: 9 ['biophysical'] cells were imported as placeholders; " \
+            "written with their SONATA properties but without templates or morphologies " \
+            "(BMTK cannot build them)" in lost
+        assert any("reports ['calcium_concentration', 'membrane_potential'] are not written"
+                   in s for s in lost)
         assert any("model_type 'biophysical' not supported yet" in s
                    for s in nethub.read(tmp_path / "sa" / "simulation_config.json").lost)
     else:

@@ -1,0 +1,94 @@
+"""SONATA export: write options, stored runs, the run configuration, the file flavour (uint64
+ids, both index spellings, units, populations blocks) and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import libsonata
+import numpy as np
+import pytest
+
+import nethub
+from nethub.converters.sonata_export import network_to_sonata
+from nethub.errors import FormatError
+from nethub.formats.base import OptionError
+from nethub.formats.sonata.export import run_spikes, write_export
+from nethub.runconfig import CellSelection, RunConfig, TraceRequest
+
+from .export_nets import netpyne_net, stored
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runs")
+    stored(netpyne_net(), tmp / "m.h5")
+    first = nethub.simulate(tmp / "m.h5", dict(duration=100.0))
+    second = nethub.simulate(tmp / "m.h5")
+    return tmp, first, second
+
+
+def test_runs_all_and_overwrite(two_runs):
+    tmp, first, second = two_runs
+    out = tmp / "out"
+    lost = nethub.convert(tmp / "m.h5", out, to="sonata", write_options={"runs": "all"})
+    assert not any("not written (write option" in s for s in lost)
+    net = nethub.load(tmp / "m.h5")
+    gmap = network_to_sonata(net).gid_map
+    for path, res in ((out / "output" / "spikes.h5", second),
+                      (out / "output" / first.name / "spikes.h5", first)):
+        reader = libsonata.SpikeReader(str(path))
+        got = sum(len(reader[p].get()) for p in reader.get_population_names())
+        want = sum(len(v[0]) for v in run_spikes(res, gmap).values())
+        assert got == want == len(res.spike_times) > 0
+    with pytest.raises(FormatError, match="not empty"):
+        nethub.convert(tmp / "m.h5", out, to="sonata")
+    lost = nethub.convert(tmp / "m.h5", out, to="sonata", write_options={"overwrite": True})
+    assert "2 stored run(s) not written (write option runs=latest or runs=all writes their " \
+           "spikes)" in lost
+    assert not (out / "output").exists()
+
+
+def test_bad_options_and_results_only(two_runs, tmp_path):
+    tmp, first, _ = two_runs
+    with pytest.raises(FormatError, match="runs='some'"):
+        nethub.convert(tmp / "m.h5", tmp_path / "a", to="sonata", write_options={"runs": "some"})
+    with pytest.raises(OptionError, match="unknown write option"):
+        nethub.convert(tmp / "m.h5", tmp_path / "b", to="sonata", write_options={"zip": 1})
+    with pytest.raises(FormatError, match="needs a network"):
+        nethub.save(first, tmp_path / "c", format="sonata")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_run_config_reports_and_flavour(tmp_path):
+    net = netpyne_net()
+    rc = RunConfig(duration=80.0, dt=0.05, temperature=22.0, v_init=-60.0,
+                   seeds={"stim": 7}, spike_threshold=-20.0,
+                   traces=(TraceRequest(label="V", variable="v", sec="soma"),),
+                   trace_cells=CellSelection(gids=(0, 13), populations=("I",)))
+    exp = network_to_sonata(net, run_config=rc)
+    write_export(exp, tmp_path / "o")
+    sim = json.loads((tmp_path / "o" / "simulation_config.json").read_text())
+    assert sim["run"] == {"tstop": 80.0, "dt": 0.05, "random_seed": 7, "spike_threshold": -20.0,
+                          "nsteps_block": 5000}
+    assert sim["conditions"] == {"celsius": 22.0, "v_init": -60.0}
+    assert set(sim["reports"]) == {"V_E", "V_I", "V_S"}
+    sets = json.loads((tmp_path / "o" / "node_sets.json").read_text())
+    assert sets["report_V_I"] == {"population": "I", "node_id": [0, 1, 2, 3]}
+    assert sets["report_V_E"]["node_id"] == [0] and sets["report_V_S"]["node_id"] == [1]
+    lib = libsonata.SimulationConfig.from_file(
+        str(tmp_path / "o" / "simulation_config_libsonata.json"))
+    rep = lib.report("V_I")
+    assert (rep.cells, rep.variable_name, rep.end_time) == ("report_V_I", "v", 80.0)
+    circ = json.loads((tmp_path / "o" / "circuit_config.json").read_text())
+    assert all("populations" in e for e in circ["networks"]["nodes"] + circ["networks"]["edges"])
+    with h5py.File(tmp_path / "o" / "network" / "E_to_I_edges.h5") as f:
+        grp = f["edges/E_to_I"]
+        assert grp["source_node_id"].dtype == np.uint64
+        assert grp["source_node_id"].attrs["node_population"] == "E"
+        idx = grp["indices/target_to_source"]
+        assert idx["node_id_to_ranges"].id == idx["node_id_to_range"].id  # one dataset
+        assert grp["0/delay"].attrs["units"] == "ms"
+    with h5py.File(tmp_path / "o" / "network" / "E_nodes.h5") as f:
+        assert f["nodes/E/node_id"].dtype == np.uint64 and f["nodes/E/0/x"].attrs["units"] == "um"
