@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from .writer import (
 
 __all__ = ["write_export", "run_spikes", "libsonata_dialect", "LIBSONATA_CONFIG"]
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 #: The simulation config in libsonata's input and report spellings (see
 #: :func:`libsonata_dialect`).
 LIBSONATA_CONFIG = "simulation_config_libsonata.json"
@@ -71,7 +73,8 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         The simulation config.
     """
     out_dir = Path(out_dir)
-    counts = {p.name: len(p.node_ids) for f in exp.node_files for p in f.populations}
+    counts = {p.name: int(np.max(p.node_ids)) + 1 if len(p.node_ids) else 0
+              for f in exp.node_files for p in f.populations}  # index rows: 0..max node id
     with atomic_dir(out_dir, overwrite) as tmp:
         net = tmp / "network"
         net.mkdir()
@@ -192,6 +195,9 @@ def _write_runs(out: Path, runs: Sequence[Any], gid_map: pd.DataFrame) -> None:
     out.mkdir()
     for i, res in enumerate(runs):
         last = i == len(runs) - 1
-        folder = out if last else out / (res.name or f"run_{i:04d}")
+        name = str(res.name or "")
+        if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
+            name = f"run_{i:04d}"
+        folder = out if last else out / name
         folder.mkdir(exist_ok=True)
         write_spikes(folder / "spikes.h5", run_spikes(res, gid_map))
