@@ -21,18 +21,27 @@ import numpy as np
 import pandas as pd
 
 from nethub.celltypes import CompartmentalCell
+from nethub.converters.kit import Field, Translation
 from nethub.network import Network
 
 from .sonata_export_model import EdgesOut
 
 __all__ = ["edge_populations", "stim_inputs", "gid_lookup"]
 
-#: Connections columns whose non-default values SONATA cannot express.
-_UNEXPRESSED = (("threshold", "per-connection spike thresholds"),
-                ("pre_loc", "presynaptic locations"),
-                ("pre_sec", "presynaptic sections"),
-                ("plast", "plasticity"),
-                ("weight_index", "NetCon weight indices other than 0"))
+#: Connections -> SONATA edge attributes (the kit reports, with counts, the columns that hold
+#: values SONATA edges cannot express).
+EDGES_OUT = Translation("connections", native_name="SONATA edges", row_name="connections",
+                        fields=(
+    Field("syn_weight", "weight", direction="out"),
+    Field("delay", "delay", unit="ms", direction="out"),
+    Field(None, "threshold", lost="per-connection spike threshold; not written"),
+    Field(None, "pre_sec", lost="presynaptic section; not written"),
+    Field(None, "pre_loc", lost="presynaptic location; not written"),
+    Field(None, "plast", lost="plasticity; not written"),
+    Field(None, "rule", lost="connection rule label; not written"),
+    Field(None, "weight_index", dtype="int64", default=0,
+          lost="NetCon weight index other than 0; not written"),
+))
 #: Edge type id of connections without a synaptic mechanism (onto artificial cells).
 _NO_SYN = 99
 
@@ -65,7 +74,7 @@ def edge_populations(net: Network, cells: pd.DataFrame, gmap: pd.DataFrame,
                     "synapses) have no SONATA edge type and are not written")
     if not len(conns):
         return []
-    _report_unexpressed(conns, lost)
+    _report_unexpressed(net, lost)
     pre_rows, pops = _gid_rows(gmap, conns["pre_gid"].to_numpy(np.int64))
     post_rows, _ = _gid_rows(gmap, conns["post_gid"].to_numpy(np.int64))
     pop_code = pd.Index(pops).get_indexer(gmap["population"].to_numpy(dtype=object))
@@ -125,17 +134,11 @@ def _population_order(group: np.ndarray, post: np.ndarray, n: int) -> list[int]:
     return order
 
 
-def _report_unexpressed(conns: pd.DataFrame, lost: list[str]) -> None:
-    for col, what in _UNEXPRESSED:
-        if col not in conns:
-            continue
-        s = conns[col]
-        used = s.notna() & (s != 0) if col == "weight_index" else s.notna()
-        if used.any():
-            lost.append(f"{int(used.sum())} connections have {what} ({col}), which SONATA "
-                        "edges cannot express; not written")
-    if "rule" in conns and conns["rule"].notna().any():
-        lost.append("connection rule labels (rule) are not written")
+def _report_unexpressed(net: Network, lost: list[str]) -> None:
+    """What the connections hold that SONATA edges cannot (kit losses, with counts)."""
+    cols = {k: v for k, v in net.connections.columns.items()
+            if k in {f.canonical for f in EDGES_OUT.fields}}
+    EDGES_OUT.to_native(cols, lost, report_extra=False)
 
 
 def _edge_type_ids(conns: pd.DataFrame, mechs: list[str]) -> np.ndarray:

@@ -60,7 +60,8 @@ def test_netpyne_store_round_trip(tmp_path):
     a, b, c, lost = _chain(netpyne_net(), tmp_path)
     assert b.content_hash() == c.content_hash()
     assert "the high-level spec (netParams/simConfig): format 'sonata' cannot hold it" in lost
-    assert "connection rule labels (rule) are not written" in lost
+    assert "connections column 'rule': connection rule label; not written (78 connections)" \
+        in lost
     ca, cb = a.cells_df(), b.cells_df()
     assert cb["sonata.population"].tolist() == ca["pop"].tolist()
     assert cb["sonata.node_id"].tolist() == ca["source_id"].tolist()
@@ -102,6 +103,14 @@ def test_losses_are_reported(tmp_path):
     assert "nrn:IntFire2 is no BMTK bionet template" in text
     assert "NetStim cell type 'P' has no SONATA equivalent" in text
     assert "per-cell list parameters ['params.noise_ids'] are not written" in text
+    conns = netpyne_net().connections_df()
+    conns.loc[:4, "threshold"] = -10.0
+    conns["weight_index"] = np.where(np.arange(len(conns)) < 2, 1, 0)
+    lost = network_to_sonata(netpyne_net().replace(connections=conns)).lost
+    assert "connections column 'threshold': per-connection spike threshold; not written " \
+        "(5 connections)" in lost
+    assert "connections column 'weight_index': NetCon weight index other than 0; not " \
+        "written (2 connections)" in lost
     with h5py.File(exp_path := tmp_path / "x.h5", "w"):
         pass
     with pytest.raises(FormatError, match="exists and is not empty"):
