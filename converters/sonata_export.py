@@ -69,7 +69,8 @@ _ROT = (("rot_x", "rotation_angle_xaxis", -1.0), ("rot_y", "rotation_angle_yaxis
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
 
-def network_to_sonata(net: Network, run_config: Any = None) -> SonataExport:
+def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
+                      ) -> SonataExport:
     """Map a Network onto SONATA objects.
 
     Parameters
@@ -80,6 +81,9 @@ def network_to_sonata(net: Network, run_config: Any = None) -> SonataExport:
         network carries one, else the run and conditions of an embedded SONATA simulation
         config, else the stored NetPyNE simConfig (``duration``, ``dt``, ``hParams``,
         ``seeds``), else RunConfig's defaults.
+    played : Results, optional
+        A run of the network whose spikes of NetStim cells become those virtual nodes'
+        spikes input (SONATA has no Poisson source; BMTK then replays what the run drew).
 
     Returns
     -------
@@ -96,11 +100,11 @@ def network_to_sonata(net: Network, run_config: Any = None) -> SonataExport:
     pops, gid_map, spikes = [], [], {}
     for name, rows in cells.groupby("_sonata_pop", sort=False).indices.items():
         tab = cells.iloc[rows].reset_index(drop=True)
-        out, props = _population(str(name), tab, net, type_ids, files, lost)
+        out, props = _population(str(name), tab, net, type_ids, files, lost, played)
         pops.append((out, props))
         gid_map.append(pd.DataFrame({"gid": tab["gid"].to_numpy(np.int64),
                                      "population": str(name), "node_id": out.node_ids}))
-        times = _spike_times(tab, net)
+        times = _merge(_spike_times(tab, net), _played_spikes(tab, net, played))
         if times is not None:
             spikes[str(name)] = (out.node_ids[times[0]], times[1])
     _lost_columns(cells, lost)
@@ -140,7 +144,8 @@ def _is_sonata(tab: pd.DataFrame) -> bool:
 
 
 def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[str, int],
-                files: dict[str, bytes], lost: list[str]) -> tuple[NodesOut, dict[str, Any]]:
+                files: dict[str, bytes], lost: list[str], played: Any = None
+                ) -> tuple[NodesOut, dict[str, Any]]:
     n = len(tab)
     attrs = pd.DataFrame({ax: tab[ax].to_numpy(float) for ax in "xyz"})
     for col, key, sign in _ROT:
@@ -160,7 +165,7 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
     ctypes = tab["cell_type"].astype(str).to_numpy()
     tids = pd.Series(ctypes).map(dict(type_ids)).fillna(0).to_numpy(np.int64)
     for ct in pd.unique(ctypes):
-        _type_files(str(ct), net, files, lost, where=f"population {name}")
+        _type_files(str(ct), net, files, lost, f"population {name}", played)
         dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name, lost)
     return NodesOut(name, node_ids, tids, attrs, dyn), {}
 
@@ -282,15 +287,20 @@ def _type_row(name: str, ct: Any) -> dict[str, Any]:
 
 
 def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str],
-                where: str) -> None:
+                where: str, played: Any = None) -> None:
     ct = net.cell_types.get(name)
     if ct is None:
         lost.append(f"{where}: cell type {name!r} is not defined; written as virtual nodes")
         return
     if isinstance(ct, PointCell):
-        if ct.model == "NetStim":
+        if ct.model == "NetStim" and played is None:
             lost.append(f"{where}: NetStim cell type {name!r} has no SONATA equivalent (no "
-                        "Poisson source): written as virtual nodes without spikes")
+                        "Poisson source): written as virtual nodes without spikes (export a "
+                        "run with it to play its spikes)")
+        elif ct.model == "NetStim":
+            lost.append(f"{where}: NetStim cell type {name!r} written as virtual nodes "
+                        f"playing the spikes of run {played.name or '(latest)'} "
+                        f"(recorded to {getattr(played, 'duration', None)} ms)")
         elif ct.model not in STIM_MODELS:
             _add_json(files, f"{point_dir}/{name}.json",
                       _point_json(ct, f"cell type {name}", lost), lost)
@@ -422,6 +432,35 @@ def _spike_times(tab: pd.DataFrame, net: Network) -> tuple[np.ndarray, np.ndarra
         return None
     order = np.argsort(rows_all, kind="stable")
     return rows_all[order], times_all[order]
+
+
+def _played_spikes(tab: pd.DataFrame, net: Network, played: Any
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows, times) of the NetStim cells' spikes in the run ``played`` (vectorized)."""
+    if played is None:
+        return None
+    kinds = {k: isinstance(v, PointCell) and v.model == "NetStim"
+             for k, v in net.cell_types.items()}
+    is_ns = tab["cell_type"].astype(str).map(kinds).fillna(False).to_numpy(dtype=bool)
+    if not is_ns.any():
+        return None
+    gids = tab["gid"].to_numpy(np.int64)  # sorted (the cells are in gid order)
+    sg = np.asarray(played.spike_gids, np.int64)
+    st = np.asarray(played.spike_times, float)
+    pos = np.minimum(np.searchsorted(gids, sg), len(gids) - 1)
+    hit = (gids[pos] == sg) & is_ns[pos]
+    return pos[hit], st[hit]
+
+
+def _merge(*parts: tuple[np.ndarray, np.ndarray] | None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    got = [p for p in parts if p is not None and len(p[0])]
+    if not got:
+        return None
+    rows = np.concatenate([p[0] for p in got])
+    times = np.concatenate([p[1] for p in got])
+    order = np.lexsort((times, rows))
+    return rows[order], times[order]
 
 
 def _lost_columns(cells: pd.DataFrame, lost: list[str]) -> None:

@@ -90,7 +90,7 @@ class SonataFormat(Format):
         if which not in ("none", "latest", "all"):
             raise FormatError(f"write option runs={which!r}: use none, latest or all")
         runs = {"none": [], "latest": doc.results[-1:], "all": doc.results}[which]
-        exp = network_to_sonata(doc.network)
+        exp = network_to_sonata(doc.network, played=runs[-1] if runs else None)
         lost = list(exp.lost)
         if len(runs) < len(doc.results):
             lost.append(f"{len(doc.results) - len(runs)} stored run(s) not written (write "

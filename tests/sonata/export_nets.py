@@ -35,9 +35,18 @@ SIM_CONFIG = {"duration": 200, "dt": 0.025, "seeds": {"conn": 1, "stim": 2, "loc
               "hParams": {"celsius": 30.0, "v_init": -70.0}}
 
 
-def netpyne_net() -> Network:
-    """The NetPyNE spec above, built by nethub."""
-    return nethub.build(NET_PARAMS, SIM_CONFIG)
+def netpyne_net(netstim: bool = False) -> Network:
+    """The NetPyNE spec above, built by nethub; with ``netstim`` also a Poisson population
+    ``P`` (NetStim, noise 1) driving ``E``."""
+    if not netstim:
+        return nethub.build(NET_PARAMS, SIM_CONFIG)
+    spec = {**NET_PARAMS,
+            "popParams": {**NET_PARAMS["popParams"], "P": {
+                "cellModel": "NetStim", "numCells": 4, "rate": 40, "noise": 1.0, "start": 0}},
+            "connParams": {**NET_PARAMS["connParams"], "P->E": {
+                "preConds": {"pop": "P"}, "postConds": {"pop": "E"}, "weight": 0.45,
+                "delay": 1.0, "probability": 0.5}}}
+    return nethub.build(spec, SIM_CONFIG)
 
 
 def stored(net: Network, path: Path) -> Network:
