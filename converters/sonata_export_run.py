@@ -111,8 +111,12 @@ def _reports(rc: RunConfig, node_sets: dict[str, Any], gmap: pd.DataFrame,
             lost.append(f"trace {tr.label!r}: cells chosen by (population, index) pairs or "
                         "conds are not written as a report")
             continue
+        if not cells:
+            lost.append(f"trace {tr.label!r} selects no cells; no report written")
+            continue
+        label = tr.label[len("sonata:"):] if tr.label.startswith("sonata:") else tr.label
         for pop, ids in cells.items():
-            name = f"{tr.label}_{pop}" if len(cells) > 1 else tr.label
+            name = f"{label}_{pop}" if len(cells) > 1 else label
             node_sets[f"report_{name}"] = {"population": pop, "node_id": ids}
             out[name] = {"cells": f"report_{name}", "variable_name": tr.variable,
                          "module": "membrane_report", "sections": "soma",
