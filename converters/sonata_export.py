@@ -95,7 +95,7 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
     cells["_row"] = np.arange(len(cells), dtype=np.int64)
     cells = cells.sort_values("gid", kind="stable").reset_index(drop=True)
     type_ids = {name: 100 + i for i, name in enumerate(net.cell_types)}
-    names = _population_names(cells)
+    names = _population_names(cells, lost)
     cells["_sonata_pop"] = names
     pops, gid_map, spikes = [], [], {}
     for name, rows in cells.groupby("_sonata_pop", sort=False).indices.items():
@@ -128,13 +128,21 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
 
 
 # ----------------------------------------------------------------------------- populations
-def _population_names(cells: pd.DataFrame) -> np.ndarray:
-    """``sonata.population`` where a cell has one, else its ``pop``."""
+def _population_names(cells: pd.DataFrame, lost: list[str]) -> np.ndarray:
+    """``sonata.population`` where a cell has one, else its ``pop``; names an HDF5 group
+    cannot take (``/``, empty, ``.``, ``..``) are renamed and reported."""
     pop = cells["pop"].astype(object).to_numpy()
     if "sonata.population" in cells:
         sp = cells["sonata.population"].astype(object)
-        return np.where(sp.notna().to_numpy(), sp.to_numpy(), pop).astype(str)
-    return pop.astype(str)
+        pop = np.where(sp.notna().to_numpy(), sp.to_numpy(), pop)
+    names = pop.astype(str)
+    for bad in map(str, pd.unique(names)):
+        if "/" in bad or bad in ("", ".", "..", "nan", "None"):
+            new = bad.replace("/", "_").strip(".") or "population"
+            lost.append(f"population {bad!r} is written as {new!r} (a SONATA population "
+                        "name is an HDF5 group name)")
+            names[names == bad] = new
+    return names
 
 
 def _is_sonata(tab: pd.DataFrame) -> bool:

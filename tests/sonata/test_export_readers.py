@@ -138,6 +138,9 @@ def test_compartmental_export(ei_export, monkeypatch):
     bm = json.loads((out / "simulation_config.json").read_text())["inputs"]["pulse_E"]
     assert bm["module"] == "IClamp" and bm["amp"] == 0.2
     circ = libsonata.CircuitConfig.from_file(sim.network)
+    lib_sets = libsonata.NodeSets.from_file(str(out / "node_sets.json"))
+    assert lib_sets.materialize("pulse_E", circ.node_population("E")).flatten().tolist() == \
+        [0, 1, 2]
     ep = circ.edge_population("E_to_E")
     sel = ep.select_all()
     secs = ep.get_attribute("afferent_section_id", sel)

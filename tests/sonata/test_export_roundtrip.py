@@ -115,6 +115,11 @@ def test_losses_are_reported(tmp_path):
         "(5 connections)" in lost
     assert "connections column 'weight_index': NetCon weight index other than 0; not " \
         "written (2 connections)" in lost
+    cells = netpyne_net().cells_df()
+    cells["pop"] = cells["pop"].astype(str).replace({"E": "L2/3"})
+    lost = network_to_sonata(netpyne_net().replace(cells=cells)).lost
+    assert "population 'L2/3' is written as 'L2_3' (a SONATA population name is an HDF5 " \
+        "group name)" in lost
     with h5py.File(exp_path := tmp_path / "x.h5", "w"):
         pass
     with pytest.raises(FormatError, match="exists and is not empty"):
