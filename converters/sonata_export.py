@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from nethub.celltypes import CompartmentalCell, PointCell
-from nethub.errors import ConversionError
+from nethub.errors import ConversionError, NethubError
 from nethub.network import Network
+from nethub.runconfig import RunConfig
 from nethub.table import Ragged
 
 from .hoc_export import DEFAULT_THRESHOLD, hoc_template
@@ -83,7 +84,8 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         ``seeds``), else RunConfig's defaults.
     played : Results, optional
         A run of the network whose spikes of NetStim cells become those virtual nodes'
-        spikes input (SONATA has no Poisson source; BMTK then replays what the run drew).
+        spikes input (SONATA has no Poisson source; BMTK then replays what the run drew);
+        its run configuration is the default one (after ``net.run_config``).
 
     Returns
     -------
@@ -120,6 +122,8 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
                      "input_file": f"$BASE_DIR/{rel}", "node_set": ns}
               for name, (rel, ns, _) in spike_inputs.items()}
     inputs.update(stim_inputs(net, gmap, node_sets, lost))
+    if run_config is None and getattr(net, "run_config", None) is None and played is not None:
+        run_config = _run_config_of(played)
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)
     simulation["inputs"] = inputs
     components = _components(net, files, lost, _has_biophysical(node_files))
@@ -440,6 +444,17 @@ def _spike_times(tab: pd.DataFrame, net: Network) -> tuple[np.ndarray, np.ndarra
         return None
     order = np.argsort(rows_all, kind="stable")
     return rows_all[order], times_all[order]
+
+
+def _run_config_of(res: Any) -> RunConfig | None:
+    """The RunConfig a stored run was made with (None when it does not parse)."""
+    data = getattr(res, "run_config", None)
+    if not data:
+        return None
+    try:
+        return RunConfig.from_dict(data)
+    except NethubError:
+        return None
 
 
 def _played_spikes(tab: pd.DataFrame, net: Network, played: Any

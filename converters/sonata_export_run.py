@@ -1,7 +1,8 @@
 """The run configuration a store carries -> a SONATA simulation config's ``run``,
 ``conditions`` and ``reports`` (part of :mod:`nethub.converters.sonata_export`).
 
-Which run configuration: the one given, else ``Network.run_config`` (a RunConfig stored with the
+Which run configuration: the one given (the format passes the exported run's), else
+``Network.run_config`` (a RunConfig stored with the
 model), else the ``run``/``conditions`` of an embedded SONATA simulation config (a store imported
 from SONATA), else the stored NetPyNE simConfig's ``duration``, ``dt``, ``hParams.celsius``,
 ``hParams.v_init``, ``seeds.stim`` (NetPyNE's defaults where absent), else RunConfig's defaults.
@@ -99,8 +100,9 @@ def simulation_members(net: Network, run_config: RunConfig | None, node_sets: di
 
 def _reports(rc: RunConfig, node_sets: dict[str, Any], gmap: pd.DataFrame,
              lost: list[str]) -> dict[str, Any]:
-    """Section-variable traces -> ``membrane_report`` entries (at the soma) on a node set of
-    the traced cells, one per trace and population; other traces are reported."""
+    """Section-variable traces -> ``membrane_report`` entries (at the soma), one per trace, on
+    a node set of the traced cells (compound: one set per population); other traces are
+    reported."""
     out: dict[str, Any] = {}
     for tr in rc.traces:
         if tr.mech or tr.syn_mech or tr.point_process or tr.stim or tr.all_segments:
@@ -115,12 +117,15 @@ def _reports(rc: RunConfig, node_sets: dict[str, Any], gmap: pd.DataFrame,
             lost.append(f"trace {tr.label!r} selects no cells; no report written")
             continue
         label = tr.label[len("sonata:"):] if tr.label.startswith("sonata:") else tr.label
-        for pop, ids in cells.items():
-            name = f"{label}_{pop}" if len(cells) > 1 else label
-            node_sets[f"report_{name}"] = {"population": pop, "node_id": ids}
-            out[name] = {"cells": f"report_{name}", "variable_name": tr.variable,
-                         "module": "membrane_report", "sections": "soma",
-                         "dt": float(tr.step or rc.record_step)}
+        sets = {pop: {"population": pop, "node_id": ids} for pop, ids in cells.items()}
+        if len(sets) == 1:
+            node_sets[f"report_{label}"] = next(iter(sets.values()))
+        else:  # a compound node set of one set per population
+            node_sets.update({f"report_{label}_{pop}": v for pop, v in sets.items()})
+            node_sets[f"report_{label}"] = [f"report_{label}_{pop}" for pop in sets]
+        out[label] = {"cells": f"report_{label}", "variable_name": tr.variable,
+                      "module": "membrane_report", "sections": "soma",
+                      "dt": float(tr.step or rc.record_step)}
         if tr.sec not in (None, "soma") or tr.loc != 0.5:
             lost.append(f"trace {tr.label!r} at {tr.sec}({tr.loc}) written as a soma report")
     return out

@@ -48,13 +48,14 @@ class SonataFormat(Format):
     extra = "sonata"
     requires = ("h5py", "pandas")
     holds_network = True
-    holds_results = True  # written: a run's spikes (write option runs), never read back
+    holds_results = True  # written: a run's spikes and traces (write option runs), not read
     holds_spec = False
     lossless = False
 
     write_options = {
         "overwrite": "replace a non-empty output folder (default false)",
-        "runs": "which stored runs to write as output spikes: none (default), latest, all",
+        "runs": "which stored runs to write as output spikes and reports: none (default), "
+                "latest, all",
     }
 
     def sniff(self, path: str | os.PathLike) -> bool:
@@ -76,10 +77,12 @@ class SonataFormat(Format):
 
     def write(self, doc: Document, path: str | os.PathLike, **opts: Any) -> list[str]:
         """Write ``doc.network`` as a SONATA folder ``path`` (circuit + simulation config,
-        node sets, type CSVs, components, inputs) and, if asked, runs as output spikes."""
+        node sets, type CSVs, components, inputs) and, if asked, runs as output spikes and
+        element reports (one per trace label)."""
         self.check_options("write", opts)
         # imported here: listing the registry must not load pandas/h5py (formats/base.py)
         from nethub.converters.sonata_export import network_to_sonata
+        from nethub.converters.sonata_export_reports import run_reports
         from nethub.errors import FormatError
 
         from .sonata.export import write_export
@@ -95,8 +98,7 @@ class SonataFormat(Format):
         if len(runs) < len(doc.results):
             lost.append(f"{len(doc.results) - len(runs)} stored run(s) not written (write "
                         "option runs=latest or runs=all writes their spikes)")
-        if runs:
-            lost.append("runs are written as spikes only (output/spikes.h5; membrane "
-                        "reports of a run are not written yet)")
-        write_export(exp, path, overwrite=bool(opts.get("overwrite", False)), runs=runs)
+        reports = [run_reports(doc.network, r, exp.gid_map, lost) for r in runs]
+        write_export(exp, path, overwrite=bool(opts.get("overwrite", False)), runs=runs,
+                     reports=reports)
         return lost

@@ -8,7 +8,7 @@ Layout (paths relative to the folder, resolved through ``$BASE_DIR = "."``)::
     components/point_neuron_models/*.json  components/synaptic_models/*.json
     components/templates/*.hoc  components/morphologies/*  components/mechanisms/modfiles/*.mod
     inputs/<pop>_spikes.h5                    (VecStim spike times)
-    output/spikes.h5                          (a stored run, when asked)
+    output/spikes.h5, output/<trace>.h5       (a stored run and its traces, when asked)
 
 The flavour is :mod:`.writer`'s (libsonata and BMTK both read it). The whole folder is written
 under a temporary name and swapped in at the end (:func:`nethub.store.replace_dir`).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from .atomic import atomic_dir
 from .edges import EdgePopulation
 from .nodes import NodePopulation
 from .nodesets import write_node_sets
+from .reports import ReportPopulation, write_report
 from .spikes import write_spikes
 from .types import write_types_csv
 from .writer import (
@@ -52,7 +53,7 @@ LIBSONATA_CONFIG = "simulation_config_libsonata.json"
 
 
 def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool = False,
-                 runs: Sequence[Any] = ()) -> Path:
+                 runs: Sequence[Any] = (), reports: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Write a SONATA export into a new folder (atomically).
 
     Parameters
@@ -66,6 +67,10 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         Runs whose spikes are written, keyed by (population, node_id): the last one as
         ``output/spikes.h5`` (the file the simulation config names), every earlier one as
         ``output/<run name>/spikes.h5``.
+    reports : sequence of dict
+        Per run (same order): its element reports,
+        :func:`nethub.converters.sonata_export_reports.run_reports`; each is written beside
+        the run's spikes as ``<report>.h5``.
 
     Returns
     -------
@@ -97,7 +102,7 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         sim = simulation_doc(exp.simulation)
         write_json(tmp / "simulation_config.json", sim)
         write_json(tmp / LIBSONATA_CONFIG, libsonata_dialect(sim))
-        _write_runs(tmp / "output", runs, exp.gid_map)
+        _write_runs(tmp / "output", runs, exp.gid_map, reports)
     return out_dir / "simulation_config.json"
 
 
@@ -188,7 +193,8 @@ def run_spikes(res: Any, gid_map: pd.DataFrame) -> dict[str, tuple[np.ndarray, n
     return out
 
 
-def _write_runs(out: Path, runs: Sequence[Any], gid_map: pd.DataFrame) -> None:
+def _write_runs(out: Path, runs: Sequence[Any], gid_map: pd.DataFrame,
+                reports: Sequence[Mapping[str, Any]]) -> None:
     runs = list(runs)
     if not runs:
         return
@@ -201,3 +207,10 @@ def _write_runs(out: Path, runs: Sequence[Any], gid_map: pd.DataFrame) -> None:
         folder = out if last else out / name
         folder.mkdir(exist_ok=True)
         write_spikes(folder / "spikes.h5", run_spikes(res, gid_map))
+        for stem, pops in (reports[i] if i < len(reports) else {}).items():
+            stem = f"{stem}_report" if stem == "spikes" else stem
+            write_report(folder / f"{stem}.h5", {
+                pop: ReportPopulation(r["node_ids"], r["index_pointers"], r["element_ids"],
+                                      r["element_pos"], tuple(r["time"]), r["data"],
+                                      r["variable"], "mV" if r["variable"] == "v" else "")
+                for pop, r in pops.items()})

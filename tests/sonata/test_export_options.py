@@ -73,14 +73,19 @@ def test_run_config_reports_and_flavour(tmp_path):
     assert sim["run"] == {"tstop": 80.0, "dt": 0.05, "random_seed": 7, "spike_threshold": -20.0,
                           "nsteps_block": 5000}
     assert sim["conditions"] == {"celsius": 22.0, "v_init": -60.0}
-    assert set(sim["reports"]) == {"V_E", "V_I", "V_S"}
+    assert set(sim["reports"]) == {"V"}
     sets = json.loads((tmp_path / "o" / "node_sets.json").read_text())
+    assert sets["report_V"] == ["report_V_E", "report_V_I", "report_V_S"]
     assert sets["report_V_I"] == {"population": "I", "node_id": [0, 1, 2, 3]}
     assert sets["report_V_E"]["node_id"] == [0] and sets["report_V_S"]["node_id"] == [1]
     lib = libsonata.SimulationConfig.from_file(
         str(tmp_path / "o" / "simulation_config_libsonata.json"))
-    rep = lib.report("V_I")
-    assert (rep.cells, rep.variable_name, rep.end_time) == ("report_V_I", "v", 80.0)
+    rep = lib.report("V")
+    assert (rep.cells, rep.variable_name, rep.end_time) == ("report_V", "v", 80.0)
+    circ = libsonata.CircuitConfig.from_file(lib.network)
+    lib_sets = libsonata.NodeSets.from_file(str(tmp_path / "o" / "node_sets.json"))
+    assert lib_sets.materialize("report_V", circ.node_population("I")).flatten().tolist() == \
+        [0, 1, 2, 3]
     circ = json.loads((tmp_path / "o" / "circuit_config.json").read_text())
     assert all("populations" in e for e in circ["networks"]["nodes"] + circ["networks"]["edges"])
     with h5py.File(tmp_path / "o" / "network" / "E_to_I_edges.h5") as f:

@@ -1,6 +1,6 @@
 """Exported folders read by libsonata (nodes, edges, afferent/efferent queries, node sets, spike
-reader, CircuitConfig, SimulationConfig) and by BMTK's readers (bmtk.utils.sonata, the
-simulation config loader, its spike-train reader)."""
+and report readers, CircuitConfig, SimulationConfig) and by BMTK's readers (bmtk.utils.sonata,
+the simulation config loader, its spike-train and compartment-report readers)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from bmtk.simulator.core.simulation_config import SimulationConfig
 from bmtk.utils import sonata as bmtk_sonata
+from bmtk.utils.reports.compartment import CompartmentReport
 from bmtk.utils.reports.spike_trains import SpikeTrains
 
 import nethub
@@ -166,3 +167,26 @@ def test_compartmental_export(ei_export, monkeypatch):
     assert conf["components"]["synaptic_models_dir"].endswith("components/synaptic_models")
     assert json.loads((out / "components/synaptic_models/exc.json").read_text()) == {
         "e": 0, "tau1": 0.1, "tau2": 5.0}
+
+
+def test_run_traces_as_reports(tmp_path):
+    """A stored run's traces become element reports (output/<label>.h5) that libsonata's
+    ElementReportReader and BMTK's CompartmentReport read, keyed by (population, node_id);
+    the simulation config gets the run's RunConfig (its traces as membrane reports)."""
+    net = stored(nethub.build(*load_spec(EI_NET)), tmp_path / "m.h5")
+    res = nethub.simulate(tmp_path / "m.h5", dict(duration=20.0))
+    nethub.convert(tmp_path / "m.h5", tmp_path / "out", to="sonata",
+                   write_options={"runs": "latest"})
+    path = tmp_path / "out" / "output" / "V_soma.h5"
+    gid = _gid_index(net)
+    reader = libsonata.ElementReportReader(str(path))
+    bm = CompartmentReport(str(path), mode="r")
+    assert len(res.traces) == 2  # recordCells [0, 40]: one E and one I cell
+    for g, want in zip(res.traces.index["gid"], res.traces.data, strict=True):
+        pop, node = gid[int(g)]
+        frame = reader[pop].get(node_ids=[node])
+        assert reader[pop].times == (0.0, 20.0, 0.1) and reader[pop].data_units == "mV"
+        assert np.allclose(np.asarray(frame.data)[:, 0], want, atol=1e-4)
+        assert np.allclose(bm.data(node_id=node, population=pop)[:, 0], want, atol=1e-4)
+    sim = json.loads((tmp_path / "out" / "simulation_config.json").read_text())
+    assert sim["run"]["tstop"] == 20.0 and sim["reports"]["V_soma"]["cells"] == "report_V_soma"
