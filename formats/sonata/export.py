@@ -171,7 +171,7 @@ def _edge_file(net: Path, e: Any, counts: dict[str, int]) -> dict[str, Any]:
     write_types_csv(net / f"{e.name}_edge_types.csv", e.types, "edge_type_id")
     return {"edges_file": f"$NETWORK_DIR/{e.name}_edges.h5",
             "edge_types_file": f"$NETWORK_DIR/{e.name}_edge_types.csv",
-            "populations": {e.name: {}}}
+            "populations": {e.name: {"type": "chemical"}}}
 
 
 def run_spikes(res: Any, gid_map: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
