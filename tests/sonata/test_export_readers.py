@@ -72,6 +72,7 @@ def test_libsonata_reads_nodes_edges_and_queries(point_export):
         conns["pre_gid"], conns["post_gid"], conns["weight"], conns["delay"], strict=True))
     got = []
     for name in circ.edge_populations:
+        assert circ.edge_population_properties(name).type == "chemical"
         ep = circ.edge_population(name)
         sel = ep.select_all()
         src, tgt = ep.source_nodes(sel), ep.target_nodes(sel)
