@@ -172,6 +172,10 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
                 attrs[col[len("sonata."):]] = _plain(tab[col])
         _sonata_point_params(name, tab, net, files, lost)
         _report_placeholders(name, tab, net, lost)
+        ctypes = tab["cell_type"].astype(str).to_numpy()
+        for ct in pd.unique(ctypes):  # per-node dynamics_params the import made params.*
+            dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name,
+                                   lost)
         return NodesOut(name, node_ids, tids, attrs, dyn), {}
     node_ids = np.arange(n, dtype=np.int64)
     ctypes = tab["cell_type"].astype(str).to_numpy()

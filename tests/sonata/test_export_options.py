@@ -97,3 +97,17 @@ def test_run_config_reports_and_flavour(tmp_path):
         assert grp["0/delay"].attrs["units"] == "ms"
     with h5py.File(tmp_path / "o" / "network" / "E_nodes.h5") as f:
         assert f["nodes/E/node_id"].dtype == np.uint64 and f["nodes/E/0/x"].attrs["units"] == "um"
+
+
+def test_per_cell_point_parameters(tmp_path):
+    """Per-cell IntFire1 values that differ from the type's become per-node dynamics_params
+    (seconds, BMTK's unit, exact back to ms); values equal to the type's are not repeated."""
+    cells = netpyne_net().cells_df()
+    tau = np.where(cells["pop"] == "E", 10.0 + np.arange(len(cells)) * 0.1, np.nan)
+    cells["params.tau"] = np.where(cells["pop"] == "I", 6.0, tau)
+    write_export(network_to_sonata(netpyne_net().replace(cells=cells)), tmp_path / "o")
+    with h5py.File(tmp_path / "o" / "network" / "E_nodes.h5") as f:
+        got = f["nodes/E/0/dynamics_params/tau"][:]
+    assert np.array_equal(got * 1000.0, tau[cells["pop"] == "E"])
+    with h5py.File(tmp_path / "o" / "network" / "I_nodes.h5") as f:
+        assert "dynamics_params" not in f["nodes/I/0"]
