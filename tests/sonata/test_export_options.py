@@ -111,3 +111,17 @@ def test_per_cell_point_parameters(tmp_path):
     assert np.array_equal(got * 1000.0, tau[cells["pop"] == "E"])
     with h5py.File(tmp_path / "o" / "network" / "I_nodes.h5") as f:
         assert "dynamics_params" not in f["nodes/I/0"]
+
+
+def test_per_connection_parameters_are_edge_attributes(tmp_path):
+    net = netpyne_net()
+    conns = net.connections_df()
+    conns["param.tau2"] = np.where(np.arange(len(conns)) % 2 == 0, 5.0, np.nan)
+    exp = network_to_sonata(net.replace(connections=conns))
+    write_export(exp, tmp_path / "o")
+    (e_to_i,) = [e for e in exp.edges if e.name == "E_to_I"]
+    with h5py.File(tmp_path / "o" / "network" / "E_to_I_edges.h5") as f:
+        got = f["edges/E_to_I/0/tau2"][:]
+        assert np.array_equal(got, e_to_i.attributes["tau2"].to_numpy(), equal_nan=True)
+        assert sorted(set(f["edges/E_to_I/edge_type_id"][:].tolist())) == [99]
+    assert np.nanmax(got) == 5.0 and np.isnan(got).any()
