@@ -14,7 +14,8 @@ Node populations (this module):
 * any other population gets node ids ``0..n-1`` in gid order, one node type per cell type
   (``node_type_id = 100 + position of the cell type``) and the model type its cell type implies:
   ``point_process`` + ``nrn:<Mechanism>`` for artificial cells, ``virtual`` for VecStim (its
-  spike times become a spikes input) and NetStim (reported: SONATA has no Poisson source),
+  spike times become a spikes input) and NetStim (the spikes of an exported run become its
+  input; without one, reported: SONATA has no Poisson source),
   ``biophysical`` + ``hoc:<Name>`` for compartmental cells;
 * ``x``, ``y``, ``z`` and the rotations (``rotation_angle_xaxis = -rot_x``,
   ``rotation_angle_yaxis = -rot_y``, ``rotation_angle_zaxis = rot_z``, docs/store.md §3.1) are
@@ -55,6 +56,7 @@ synapse_dir = "components/synaptic_models"
 TEMPLATE_DIR = "components/templates"
 MORPHOLOGY_DIR = "components/morphologies"
 MECHANISM_DIR = "components/mechanisms"
+BIOPHYS_DIR = "components/biophysical_neuron_models"
 #: Artificial cells that are spike sources (virtual nodes in SONATA).
 STIM_MODELS = frozenset({"VecStim", "NetStim", "PatternStim"})
 #: Cells columns that are the SONATA identity, not properties.
@@ -517,6 +519,8 @@ def _components(net: Network, files: dict[str, bytes], lost: list[str],
         files[f"{MORPHOLOGY_DIR}/{f.name.rsplit('/', 1)[-1]}"] = f.data
     for f in net.files_with_role("template"):
         files.setdefault(f"{TEMPLATE_DIR}/{f.name.rsplit('/', 1)[-1]}", f.data)
+    for f in net.files_with_role("params"):  # e.g. an imported cell's dynamics_params JSON
+        files.setdefault(f"{BIOPHYS_DIR}/{f.name.rsplit('/', 1)[-1]}", f.data)
     comps = {"point_neuron_models_dir": f"$BASE_DIR/{point_dir}",
              "synaptic_models_dir": f"$BASE_DIR/{synapse_dir}"}
     if net.mod_files:
@@ -524,11 +528,11 @@ def _components(net: Network, files: dict[str, bytes], lost: list[str],
         lost.append("mechanisms are written as .mod sources in "
                     f"{MECHANISM_DIR}/modfiles: compile them there (nrnivmodl modfiles) "
                     "before running BMTK")
-    if any(k.startswith(MORPHOLOGY_DIR) for k in files) or biophysical:
+    if any(k.startswith((MORPHOLOGY_DIR, BIOPHYS_DIR)) for k in files) or biophysical:
         # libsonata requires it of biophysical populations (the folder may stay empty: the
         # HOC templates build the geometry)
         comps["morphologies_dir"] = f"$BASE_DIR/{MORPHOLOGY_DIR}"
-        comps["biophysical_neuron_models_dir"] = "$BASE_DIR/components/biophysical_neuron_models"
+        comps["biophysical_neuron_models_dir"] = f"$BASE_DIR/{BIOPHYS_DIR}"
     if any(k.startswith(TEMPLATE_DIR) for k in files):
         comps["templates_dir"] = f"$BASE_DIR/{TEMPLATE_DIR}"
     return comps

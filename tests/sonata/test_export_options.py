@@ -125,3 +125,22 @@ def test_per_connection_parameters_are_edge_attributes(tmp_path):
         assert np.array_equal(got, e_to_i.attributes["tau2"].to_numpy(), equal_nan=True)
         assert sorted(set(f["edges/E_to_I/edge_type_id"][:].tolist())) == [99]
     assert np.nanmax(got) == 5.0 and np.isnan(got).any()
+
+
+def test_embedded_files_become_components(tmp_path):
+    """Morphologies, templates, parameter JSON and .mod sources the store embeds are written
+    into the components folders the circuit config names."""
+    net = netpyne_net()
+    net.add_file("morph/cell.swc", b"1 1 0 0 0 5 -1\n", "morphology")
+    net.add_file("cell_1.json", b'{"genome": []}', "params")
+    net.add_file("tmpl/Cell.hoc", b"begintemplate Cell\nendtemplate Cell\n", "template")
+    net.add_file("syn.mod", "NEURON { POINT_PROCESS Syn }\n", "mod")
+    lost = nethub.save(net, tmp_path / "o", format="sonata")
+    comp = json.loads((tmp_path / "o" / "circuit_config.json").read_text())["components"]
+    for key, rel, data in (
+            ("morphologies_dir", "cell.swc", b"1 1 0 0 0 5 -1\n"),
+            ("biophysical_neuron_models_dir", "cell_1.json", b'{"genome": []}'),
+            ("templates_dir", "Cell.hoc", b"begintemplate Cell\nendtemplate Cell\n"),
+            ("mechanisms_dir", "modfiles/syn.mod", b"NEURON { POINT_PROCESS Syn }\n")):
+        assert (tmp_path / "o" / comp[key].replace("$BASE_DIR/", "") / rel).read_bytes() == data
+    assert any("compile them there (nrnivmodl modfiles)" in s for s in lost)
