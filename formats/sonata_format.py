@@ -1,5 +1,6 @@
-"""SONATA circuit / simulation configs as a read-only format plugin
-(:func:`nethub.converters.sonata.sonata_to_network`)."""
+"""SONATA circuit / simulation configs as a format plugin: read
+(:func:`nethub.converters.sonata.sonata_to_network`) and write a folder
+(:func:`nethub.converters.sonata_export.network_to_sonata`, docs/sonata.md "Export")."""
 
 from __future__ import annotations
 
@@ -43,13 +44,19 @@ class SonataFormat(Format):
     description = "SONATA circuit/simulation config JSON (point-process and virtual nodes)"
     suffixes = (".json",)
     can_read = True
-    can_write = False
+    can_write = True
     extra = "sonata"
     requires = ("h5py", "pandas")
     holds_network = True
-    holds_results = False
+    holds_results = True  # written: a run's spikes and traces (write option runs), not read
     holds_spec = False
     lossless = False
+
+    write_options = {
+        "overwrite": "replace a non-empty output folder (default false)",
+        "runs": "which stored runs to write as output spikes and reports: none (default), "
+                "latest, all",
+    }
 
     def sniff(self, path: str | os.PathLike) -> bool:
         """A JSON object with SONATA config members (see :func:`is_sonata_config`)."""
@@ -67,3 +74,31 @@ class SonataFormat(Format):
 
         net, lost = sonata_to_network(read_circuit(path))
         return Document(network=net, lost=lost)
+
+    def write(self, doc: Document, path: str | os.PathLike, **opts: Any) -> list[str]:
+        """Write ``doc.network`` as a SONATA folder ``path`` (circuit + simulation config,
+        node sets, type CSVs, components, inputs) and, if asked, runs as output spikes and
+        element reports (one per trace label)."""
+        self.check_options("write", opts)
+        # imported here: listing the registry must not load pandas/h5py (formats/base.py)
+        from nethub.converters.sonata_export import network_to_sonata
+        from nethub.converters.sonata_export_reports import run_reports
+        from nethub.errors import FormatError
+
+        from .sonata.export import write_export
+
+        if doc.network is None:
+            raise FormatError(f"{path}: a SONATA export needs a network (got results only)")
+        which = str(opts.get("runs", "none"))
+        if which not in ("none", "latest", "all"):
+            raise FormatError(f"write option runs={which!r}: use none, latest or all")
+        runs = {"none": [], "latest": doc.results[-1:], "all": doc.results}[which]
+        exp = network_to_sonata(doc.network, played=runs[-1] if runs else None)
+        lost = list(exp.lost)
+        if len(runs) < len(doc.results):
+            lost.append(f"{len(doc.results) - len(runs)} stored run(s) not written (write "
+                        "option runs=latest or runs=all writes their spikes)")
+        reports = [run_reports(doc.network, r, exp.gid_map, lost) for r in runs]
+        write_export(exp, path, overwrite=bool(opts.get("overwrite", False)), runs=runs,
+                     reports=reports)
+        return lost

@@ -40,10 +40,15 @@ from .nodesets import write_node_sets
 from .types import write_types_csv
 
 __all__ = ["write_nodes", "write_edges", "write_circuit", "edge_index", "fill_from_types",
-           "SONATA_MAGIC"]
+           "SONATA_MAGIC", "default_properties", "simulation_doc", "types_table", "write_json",
+           "UNITS"]
 
 SONATA_MAGIC = 0x0A7A
 _STR = h5py.string_dtype("utf-8")
+#: ``units`` attributes written on the datasets of these attributes (SONATA's units).
+UNITS = {"x": "um", "y": "um", "z": "um", "delay": "ms", "afferent_section_pos": "1",
+         "sec_x": "1", "rotation_angle_xaxis": "radian", "rotation_angle_yaxis": "radian",
+         "rotation_angle_zaxis": "radian"}
 
 
 def _file_header(f: h5py.File) -> None:
@@ -147,7 +152,9 @@ def _write_column(grp: h5py.Group, name: str, values: pd.Series, where: str) -> 
         raise FormatError(f"{where}: '{name}' cannot be an HDF5 dataset name")
     arr = values.to_numpy()
     if arr.dtype.kind in "iufb":
-        grp.create_dataset(name, data=arr)
+        ds = grp.create_dataset(name, data=arr)
+        if name in UNITS:
+            ds.attrs["units"] = UNITS[name]
         return
     texts = values.astype(object).where(values.notna(), "")
     if not all(isinstance(v, str) for v in texts):
@@ -193,7 +200,7 @@ def _write_index(grp: h5py.Group, ids: np.ndarray, n_nodes: int) -> None:
     grp.create_dataset("range_to_edge_id", data=ranges)
 
 
-def _types_table(types: pd.DataFrame, type_ids: np.ndarray) -> pd.DataFrame:
+def types_table(types: pd.DataFrame, type_ids: np.ndarray) -> pd.DataFrame:
     used = np.unique(np.asarray(type_ids, np.int64))
     if len(types.columns) == 0 and len(types.index) == 0:
         return pd.DataFrame(index=pd.Index(used))
@@ -251,7 +258,7 @@ def write_circuit(out_dir: str | os.PathLike[str], nodes: Mapping[str, NodePopul
         net = tmp / "network"
         net.mkdir()
         node_entries = [_write_node_file(net, name, pop,
-                                         props.get(name, _default_properties(pop)))
+                                         props.get(name, default_properties(pop)))
                         for name, pop in nodes.items()]
         edge_entries = [_write_edge_file(net, name, pop, counts, props.get(name, {}))
                         for name, pop in edges.items()]
@@ -263,9 +270,9 @@ def write_circuit(out_dir: str | os.PathLike[str], nodes: Mapping[str, NodePopul
             "node_sets_file": "$BASE_DIR/node_sets.json",
             "networks": {"nodes": node_entries, "edges": edge_entries},
         }
-        _write_json(tmp / "circuit_config.json", circuit)
+        write_json(tmp / "circuit_config.json", circuit)
         if simulation is not None:
-            _write_json(tmp / "simulation_config.json", _simulation_doc(simulation))
+            write_json(tmp / "simulation_config.json", simulation_doc(simulation))
     return out_dir / ("simulation_config.json" if simulation is not None
                       else "circuit_config.json")
 
@@ -275,7 +282,7 @@ _POPULATION_TYPES = {"virtual": "virtual", "point_process": "point_neuron",
                      "point_neuron": "point_neuron", "biophysical": "biophysical"}
 
 
-def _default_properties(pop: NodePopulation) -> dict[str, Any]:
+def default_properties(pop: NodePopulation) -> dict[str, Any]:
     """``{"type": ...}`` from the population's ``model_type`` when all its nodes share one
     (libsonata takes an untyped population for ``biophysical`` and then demands a
     ``morphologies_dir``); empty otherwise."""
@@ -291,7 +298,7 @@ def _default_properties(pop: NodePopulation) -> dict[str, Any]:
 def _write_node_file(net: Path, name: str, pop: NodePopulation, props: Mapping[str, Any]
                      ) -> dict[str, Any]:
     write_nodes(net / f"{name}_nodes.h5", {name: pop})
-    write_types_csv(net / f"{name}_node_types.csv", _types_table(pop.types, pop.node_type_ids),
+    write_types_csv(net / f"{name}_node_types.csv", types_table(pop.types, pop.node_type_ids),
                     "node_type_id")
     return {"nodes_file": f"$NETWORK_DIR/{name}_nodes.h5",
             "node_types_file": f"$NETWORK_DIR/{name}_node_types.csv",
@@ -305,20 +312,21 @@ def _write_edge_file(net: Path, name: str, pop: EdgePopulation, counts: Mapping[
             raise FormatError(f"edge population {name!r} refers to node population {end!r}, "
                               f"which is not written (have: {', '.join(counts)})")
     write_edges(net / f"{name}_edges.h5", {name: pop}, counts)
-    write_types_csv(net / f"{name}_edge_types.csv", _types_table(pop.types, pop.edge_type_ids),
+    write_types_csv(net / f"{name}_edge_types.csv", types_table(pop.types, pop.edge_type_ids),
                     "edge_type_id")
     return {"edges_file": f"$NETWORK_DIR/{name}_edges.h5",
             "edge_types_file": f"$NETWORK_DIR/{name}_edge_types.csv",
             "populations": {name: dict(props)}}
 
 
-def _simulation_doc(simulation: Mapping[str, Any]) -> dict[str, Any]:
+def simulation_doc(simulation: Mapping[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {"manifest": {"$BASE_DIR": ".", "$OUTPUT_DIR": "$BASE_DIR/output"},
                            "network": "$BASE_DIR/circuit_config.json",
                            "node_sets_file": "$BASE_DIR/node_sets.json"}
     doc.update({k: v for k, v in simulation.items() if k != "manifest"})
     run = dict(doc.get("run") or {})
     run.setdefault("random_seed", 0)
+    run.setdefault("nsteps_block", 5000)  # BMTK 1.2 divides by it (no default of its own)
     doc["run"] = run
     output = {"output_dir": "$OUTPUT_DIR", "spikes_file": "spikes.h5",
               "spikes_sort_order": "by_time"}
@@ -327,7 +335,7 @@ def _simulation_doc(simulation: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
+def write_json(path: Path, doc: Mapping[str, Any]) -> None:
     try:
         text = json.dumps(doc, indent=2, allow_nan=False)
     except (TypeError, ValueError) as exc:
