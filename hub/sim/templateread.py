@@ -1,32 +1,62 @@
-"""Child process of :mod:`nethub.converters.hoc`: instantiate one HOC cell template in a fresh
-NEURON and write what it built as JSON. Launched as ``python -m nethub.sim.templateread
-REQUEST.json OUT.json`` (converters may not import the simulator; they run it); it imports
-NEURON and nothing else of nethub.
+"""Child process of :mod:`nethub.converters.hoc`: instantiate one cell template (a HOC
+``begintemplate`` or a Python class / function / object) in a fresh NEURON and write what it
+built as JSON. Launched as ``python -m nethub.sim.templateread REQUEST.json OUT.json``
+(converters may not import the simulator; they run it).
+
+Requests (``op``):
+
+* ``"read"``: load the file, instantiate the template, describe the cell (sections, topology,
+  geometry, pt3d, mechanisms per segment, ions, point processes, section lists, spike source,
+  the globals loading and instantiating changed) and, with a ``protocol``, the soma trace of a
+  *fresh* instance under current clamp (:mod:`nethub.sim.templateprobe`);
+* ``"snapshot-trace"``: build a cell type (the snapshot) with the simulator's own code and
+  record the same protocol, so the parent can compare the two.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import sys
+from pathlib import Path
 
 from neuron import h
 
+from . import templateprobe
+
 _SKIP = {"morphology", "capacitance"}
-_GLOBALS = ("celsius", "dt", "tstop", "v_init", "secondorder")
+#: NEURON globals always compared (NetPyNE's getGlobals adds every GLOBAL of every mechanism)
+_GLOBALS = ("celsius", "dt", "tstop", "v_init", "secondorder", "clamp_resist")
 _HOC_ATTRS = {"baseattr", "hname", "hocobjptr", "same"}
+_PATH_TOKEN = re.compile(r"\.?([A-Za-z_]\w*)|\[(-?\d+)\]|\[(['\"])([^'\"]*)\3\]")
 
 
 def _uniform(values: list) -> object:
     return values[0] if all(v == values[0] for v in values) else values
 
 
-def _local_name(sec, prefix: str) -> str:
+# ----------------------------------------------------------------------- names of sections
+def local_name(sec, prefix: str | None) -> str:
+    """A section's name inside its cell: without ``Template[i].`` (HOC) or the Python cell's
+    ``repr`` (``<...>.soma`` or ``Cell[0].soma``)."""
     name = sec.name()
-    return name[len(prefix):] if name.startswith(prefix) else name
+    if prefix is not None:
+        return name[len(prefix):] if name.startswith(prefix) else name
+    if ">." in name:
+        return name.split(">.", 1)[1]
+    return name.split(".", 1)[1] if "." in name else name
 
 
+def netpyne_name(name: str) -> str:
+    """NetPyNE's ``getSecName``: ``dend[2]`` -> ``dend_2``."""
+    m = re.fullmatch(r"(.*)\[(\d+)\]", name)
+    return f"{m.group(1)}_{m.group(2)}" if m else name
+
+
+# ----------------------------------------------------------------------- mechanisms
 def _mech_names() -> tuple[list[str], list[str]]:
-    names = ([], [])
+    names: tuple[list[str], list[str]] = ([], [])
     for kind in (0, 1):
         mt = h.MechanismType(kind)
         ref = h.ref("")
@@ -47,7 +77,25 @@ def _params(name: str) -> list[str]:
     return out
 
 
-def _section(sec, prefix: str, density: list[str]) -> dict:
+def global_values(mechs: list[str]) -> dict[str, float]:
+    """The scalar NEURON globals (NetPyNE's ``getGlobals``: ``celsius``, ``v_init``,
+    ``clamp_resist``, ... and every variable ending in ``_<mechanism>``)."""
+    endings = tuple("_" + m for m in mechs)
+    out = {}
+    for k in dir(h):
+        if not (k in _GLOBALS or k.endswith(endings)):
+            continue
+        try:
+            v = getattr(h, k)
+        except (LookupError, RuntimeError, TypeError, ValueError):
+            continue
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+# ----------------------------------------------------------------------- one section
+def _section(sec, names: dict[str, str], density: list[str]) -> dict:
     segs = list(sec)
     out: dict = {"geom": {"L": sec.L, "nseg": sec.nseg, "Ra": sec.Ra,
                           "cm": _uniform([s.cm for s in segs])},
@@ -60,15 +108,14 @@ def _section(sec, prefix: str, density: list[str]) -> dict:
         out["geom"]["diam"] = _uniform([s.diam for s in segs])
     ps = sec.parentseg()
     if ps is not None:
-        out["parent"] = _local_name(ps.sec, prefix)
+        out["parent"] = names.get(ps.sec.hoc_internal_name(), ps.sec.name())
         out["parent_x"] = ps.x
         out["child_x"] = h.section_orientation(sec=sec)
     for name in density:
         if name in _SKIP or not sec.has_membrane(name):
             continue
         if name.endswith("_ion"):
-            ion = name[:-4]
-            out["ions"][ion] = {"e": _uniform([getattr(s, "e" + ion) for s in segs])}
+            out["ions"][name[:-4]] = _ion(name[:-4], segs)
             continue
         suffix = "_" + name
         out["mechs"][name] = {p[:-len(suffix)] if p.endswith(suffix) else p:
@@ -76,9 +123,19 @@ def _section(sec, prefix: str, density: list[str]) -> dict:
     return out
 
 
-def _point_processes(secs: dict, point: list[str]) -> None:
+def _ion(ion: str, segs: list) -> dict:
+    out = {"e": _uniform([getattr(s, "e" + ion) for s in segs])}
+    for kind in ("i", "o"):
+        try:
+            out[kind] = _uniform([getattr(s, ion + kind) for s in segs])
+        except (AttributeError, NameError):
+            pass  # an ion without concentrations (e.g. a nonspecific one)
+    return out
+
+
+def _point_processes(secs: list, point: list[str]) -> None:
     counts: dict[str, int] = {}
-    for sec, out in secs.values():
+    for sec, d_sec in secs:
         for seg in sec:
             for pp in seg.point_processes():
                 mod = pp.hname().split("[")[0]
@@ -91,36 +148,169 @@ def _point_processes(secs: dict, point: list[str]) -> None:
                 d = {"mod": mod, "loc": loc, "label": label}
                 for p in _params(mod):
                     d[p] = getattr(pp, p)
-                out["point_processes"].append(d)
+                d_sec["point_processes"].append(d)
 
 
-def _spike_source(cell, secs: dict, prefix: str) -> dict | None:
+def _spike_source(cell, names: dict[str, str]) -> dict | None:
     ncs = [nc for nc in h.List("NetCon") if nc.preseg() is not None]
     if not ncs and hasattr(cell, "connect2target"):
         ref = h.ref(None)
-        cell.connect2target(None, ref)
-        ncs = [ref[0]] if ref[0] is not None and ref[0].preseg() is not None else []
+        try:
+            cell.connect2target(None, ref)
+            ncs = [ref[0]] if ref[0] is not None and ref[0].preseg() is not None else []
+        except (RuntimeError, TypeError):
+            ncs = []  # a Python cell's connect2target with another signature
     for nc in ncs:
         seg = nc.preseg()
-        name = _local_name(seg.sec, prefix)
-        if name in secs:
-            return {"sec": name, "loc": seg.x, "threshold": nc.threshold}
+        key = seg.sec.hoc_internal_name()
+        if key in names:
+            return {"sec": names[key], "loc": seg.x, "threshold": nc.threshold}
     return None
 
 
-def _section_lists(cell, prefix: str) -> dict:
+def _section_lists(cell, names: dict[str, str]) -> dict:
     out = {}
     for attr in dir(cell):
         if attr.startswith("_") or attr in _HOC_ATTRS:
             continue
         try:
             obj = getattr(cell, attr)
-        except (LookupError, RuntimeError, TypeError):
+        except (LookupError, RuntimeError, TypeError, AttributeError, ValueError):
             continue
         hname = getattr(obj, "hname", None)
-        if callable(hname) and hname().startswith("SectionList["):
-            out[attr] = [_local_name(sec, prefix) for sec in obj]
+        if callable(hname) and not isinstance(obj, type(h.Section)) and \
+                _is_seclist(obj):
+            out[attr] = [names.get(s.hoc_internal_name(), s.name()) for s in obj]
+        elif isinstance(obj, list) and obj and all(_is_section(s) for s in obj):
+            out[attr] = [names.get(s.hoc_internal_name(), s.name()) for s in obj]
     return out
+
+
+def _is_seclist(obj) -> bool:
+    try:
+        return obj.hname().startswith("SectionList[")
+    except (AttributeError, RuntimeError, TypeError):
+        return False
+
+
+def _is_section(obj) -> bool:
+    return type(obj).__name__ == "Section" and hasattr(obj, "hoc_internal_name")
+
+
+# ----------------------------------------------------------------------- loading
+def resolve_path(root, path: str):
+    """``root`` then the attributes / indices of ``path`` (``net.cells[0]``, ``cells['E']``);
+    never evaluated as code."""
+    obj, pos = root, 0
+    while pos < len(path):
+        m = _PATH_TOKEN.match(path, pos)
+        if not m or m.end() == pos:
+            raise RuntimeError(f"cannot read the name {path!r} (attributes and [index] only)")
+        if m.group(1):
+            obj = getattr(obj, m.group(1))
+        elif m.group(2) is not None:
+            obj = obj[int(m.group(2))]
+        else:
+            obj = obj[m.group(4)]
+        pos = m.end()
+    return obj
+
+
+def load_python(path: str, module_name: str):
+    """Import a Python file as a module (its folder first on ``sys.path``, as NetPyNE does)."""
+    folder = str(Path(path).parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"{path}: not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def instantiate(req: dict, factory):
+    """A cell: ``factory(*args, **kwargs)``, or the object itself for ``instance``."""
+    if req.get("instance"):
+        return factory
+    return factory(*req.get("args", []), **req.get("kwargs", {}))
+
+
+def _factory(req: dict):
+    if req.get("kind") == "python":
+        module = load_python(req["path"], req.get("module", "nethub_template_module"))
+        try:
+            return resolve_path(module, req["template"])
+        except (AttributeError, LookupError) as exc:
+            raise RuntimeError(f"{req['path']}: no class, function or object named "
+                               f"{req['template']!r} ({exc})") from exc
+    if not h.load_file(req["path"]):
+        raise RuntimeError(f"{req['path']}: NEURON could not load the file")
+    if not hasattr(h, req["template"]):
+        raise RuntimeError(f"{req['path']}: no template named {req['template']!r}")
+    return getattr(h, req["template"])
+
+
+def cell_sections(cell, req: dict, before: set[str]) -> list:
+    """The cell's sections in creation order: a HOC template's own (``Name[i].``), a Python
+    cell's the ones it created (or, for an existing object, those connected to its sections)."""
+    if req.get("kind") != "python":
+        prefix = cell.hname() + "."
+        return [s for s in h.allsec() if s.name().startswith(prefix)]
+    if not req.get("instance"):
+        return [s for s in h.allsec() if s.hoc_internal_name() not in before]
+    tree = {t.hoc_internal_name() for s in reachable_sections(cell) for t in s.wholetree()}
+    return [s for s in h.allsec() if s.hoc_internal_name() in tree]
+
+
+def reachable_sections(cell) -> list:
+    """Sections among the attributes of ``cell`` (sections, lists, SectionLists, dicts)."""
+    found = []
+    for attr in dir(cell):
+        if attr.startswith("__") or attr in _HOC_ATTRS:
+            continue
+        try:
+            obj = getattr(cell, attr)
+        except (LookupError, RuntimeError, TypeError, AttributeError, ValueError):
+            continue
+        values = obj.values() if isinstance(obj, dict) else (
+            obj if isinstance(obj, (list, tuple)) or _is_seclist(obj) else [obj])
+        try:
+            found += [s for s in values if _is_section(s)]
+        except TypeError:
+            continue
+    return found
+
+
+def section_names(secs: list, prefix: str | None, style: str) -> dict[str, str]:
+    """``{internal name: name in the cell type}`` (``style`` ``"netpyne"``: ``dend_2``)."""
+    out = {}
+    for s in secs:
+        name = local_name(s, prefix)
+        out[s.hoc_internal_name()] = netpyne_name(name) if style == "netpyne" else name
+    if len(set(out.values())) != len(out):  # names that collide: keep NEURON's full names
+        out = {s.hoc_internal_name(): s.name() for s in secs}
+    return out
+
+
+def describe(cell, secs: list, names: dict[str, str], density, point) -> dict:
+    """The JSON description of an instantiated cell."""
+    described = [(s, _section(s, names, density)) for s in secs]
+    _point_processes(described, point)
+    return {"sections": {names[s.hoc_internal_name()]: d for s, d in described},
+            "raw_names": {names[s.hoc_internal_name()]: local_name(s, _prefix(cell))
+                          for s in secs},
+            "spike_source": _spike_source(cell, names),
+            "section_lists": _section_lists(cell, names)}
+
+
+def _prefix(cell) -> str | None:
+    hname = getattr(cell, "hname", None)
+    try:
+        return hname() + "." if callable(hname) else None
+    except (RuntimeError, TypeError):
+        return None
 
 
 def read(req: dict) -> dict:
@@ -128,33 +318,50 @@ def read(req: dict) -> dict:
     if req.get("library"):
         h.nrn_load_dll(req["library"])
     h.load_file("stdrun.hoc")
-    before = {g: getattr(h, g) for g in _GLOBALS}
-    if not h.load_file(req["path"]):
-        raise RuntimeError(f"{req['path']}: NEURON could not load the file")
-    if not hasattr(h, req["template"]):
-        raise RuntimeError(f"{req['path']}: no template named {req['template']!r}")
     density, point = _mech_names()
-    cell = getattr(h, req["template"])(*req.get("args", []))
-    prefix = cell.hname() + "."
-    secs = {}
-    for sec in h.allsec():
-        if not sec.name().startswith(prefix):
-            continue  # a section the file created outside the template
-        secs[_local_name(sec, prefix)] = (sec, _section(sec, prefix, density))
-    _point_processes(secs, point)
-    return {"sections": {k: v for k, (_, v) in secs.items()},
-            "spike_source": _spike_source(cell, secs, prefix),
-            "section_lists": _section_lists(cell, prefix),
-            "globals_changed": {g: getattr(h, g) for g in _GLOBALS if getattr(h, g) != before[g]}}
+    before_globals = global_values(density + point)
+    before = {s.hoc_internal_name() for s in h.allsec()}
+    factory = _factory(req)
+    cell = instantiate(req, factory)
+    prefix = _prefix(cell) if req.get("kind") != "python" else None
+    secs = cell_sections(cell, req, before)
+    if not secs:
+        raise RuntimeError(f"{req['path']}: {req['template']} created no section")
+    names = section_names(secs, prefix, req.get("names", "neuron"))
+    out = describe(cell, secs, names, density, point)
+    after = global_values(density + point)
+    out["globals_changed"] = {k: v for k, v in after.items() if before_globals.get(k) != v}
+    if req.get("protocol") and not req.get("instance"):
+        probe = templateprobe.probe_section(out)
+        del cell, secs  # the snapshot's instance; the probe uses a fresh one
+        out["probe"] = templateprobe.template_trace(
+            lambda: _fresh(req, factory, out["raw_names"][probe]), probe, req["protocol"])
+    return out
+
+
+def _fresh(req: dict, factory, want: str) -> tuple:
+    """A new instance of the template and its section named ``want`` (name inside the cell)."""
+    before = {s.hoc_internal_name() for s in h.allsec()}
+    cell = instantiate(req, factory)
+    prefix = _prefix(cell) if req.get("kind") != "python" else None
+    sec = next((s for s in cell_sections(cell, req, before) if local_name(s, prefix) == want),
+               None)
+    if sec is None:
+        raise RuntimeError(f"a second instance of {req['template']} has no section {want!r} "
+                           "(the template builds a different cell each time)")
+    return cell, sec
 
 
 def main(argv: list[str]) -> int:
     with open(argv[1]) as f:
         req = json.load(f)
     try:
-        out = read(req)
+        if req.get("op") == "snapshot-trace":
+            out = templateprobe.snapshot_trace(req)
+        else:
+            out = read(req)
     except Exception as exc:  # reported to the parent, which raises ConversionError
-        sys.stderr.write(f"\ntemplateread error: {exc}\n")
+        sys.stderr.write(f"\ntemplateread error: {type(exc).__name__}: {exc}\n")
         return 1
     with open(argv[2], "w") as f:
         json.dump(out, f)
