@@ -15,43 +15,31 @@ Requests (``op``):
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import re
 import sys
-from pathlib import Path
 
 from neuron import h
 
 from . import templateprobe
+from .templatenames import (
+    HOC_ATTRS,
+    instantiate,
+    is_seclist,
+    is_section,
+    load_python,
+    local_name,
+    netpyne_name,
+    reachable_sections,
+    resolve_path,
+)
 
 _SKIP = {"morphology", "capacitance"}
 #: NEURON globals always compared (NetPyNE's getGlobals adds every GLOBAL of every mechanism)
 _GLOBALS = ("celsius", "dt", "tstop", "v_init", "secondorder", "clamp_resist")
-_HOC_ATTRS = {"baseattr", "hname", "hocobjptr", "same"}
-_PATH_TOKEN = re.compile(r"\.?([A-Za-z_]\w*)|\[(-?\d+)\]|\[(['\"])([^'\"]*)\3\]")
 
 
 def _uniform(values: list) -> object:
     return values[0] if all(v == values[0] for v in values) else values
-
-
-# ----------------------------------------------------------------------- names of sections
-def local_name(sec, prefix: str | None) -> str:
-    """A section's name inside its cell: without ``Template[i].`` (HOC) or the Python cell's
-    ``repr`` (``<...>.soma`` or ``Cell[0].soma``)."""
-    name = sec.name()
-    if prefix is not None:
-        return name[len(prefix):] if name.startswith(prefix) else name
-    if ">." in name:
-        return name.split(">.", 1)[1]
-    return name.split(".", 1)[1] if "." in name else name
-
-
-def netpyne_name(name: str) -> str:
-    """NetPyNE's ``getSecName``: ``dend[2]`` -> ``dend_2``."""
-    m = re.fullmatch(r"(.*)\[(\d+)\]", name)
-    return f"{m.group(1)}_{m.group(2)}" if m else name
 
 
 # ----------------------------------------------------------------------- mechanisms
@@ -171,7 +159,7 @@ def _spike_source(cell, names: dict[str, str]) -> dict | None:
 def _section_lists(cell, names: dict[str, str]) -> dict:
     out = {}
     for attr in dir(cell):
-        if attr.startswith("_") or attr in _HOC_ATTRS:
+        if attr.startswith("_") or attr in HOC_ATTRS:
             continue
         try:
             obj = getattr(cell, attr)
@@ -179,64 +167,14 @@ def _section_lists(cell, names: dict[str, str]) -> dict:
             continue
         hname = getattr(obj, "hname", None)
         if callable(hname) and not isinstance(obj, type(h.Section)) and \
-                _is_seclist(obj):
+                is_seclist(obj):
             out[attr] = [names.get(s.hoc_internal_name(), s.name()) for s in obj]
-        elif isinstance(obj, list) and obj and all(_is_section(s) for s in obj):
+        elif isinstance(obj, list) and obj and all(is_section(s) for s in obj):
             out[attr] = [names.get(s.hoc_internal_name(), s.name()) for s in obj]
     return out
 
 
-def _is_seclist(obj) -> bool:
-    try:
-        return obj.hname().startswith("SectionList[")
-    except (AttributeError, RuntimeError, TypeError):
-        return False
-
-
-def _is_section(obj) -> bool:
-    return type(obj).__name__ == "Section" and hasattr(obj, "hoc_internal_name")
-
-
 # ----------------------------------------------------------------------- loading
-def resolve_path(root, path: str):
-    """``root`` then the attributes / indices of ``path`` (``net.cells[0]``, ``cells['E']``);
-    never evaluated as code."""
-    obj, pos = root, 0
-    while pos < len(path):
-        m = _PATH_TOKEN.match(path, pos)
-        if not m or m.end() == pos:
-            raise RuntimeError(f"cannot read the name {path!r} (attributes and [index] only)")
-        if m.group(1):
-            obj = getattr(obj, m.group(1))
-        elif m.group(2) is not None:
-            obj = obj[int(m.group(2))]
-        else:
-            obj = obj[m.group(4)]
-        pos = m.end()
-    return obj
-
-
-def load_python(path: str, module_name: str):
-    """Import a Python file as a module (its folder first on ``sys.path``, as NetPyNE does)."""
-    folder = str(Path(path).parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"{path}: not an importable Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def instantiate(req: dict, factory):
-    """A cell: ``factory(*args, **kwargs)``, or the object itself for ``instance``."""
-    if req.get("instance"):
-        return factory
-    return factory(*req.get("args", []), **req.get("kwargs", {}))
-
-
 def _factory(req: dict):
     if req.get("kind") == "python":
         module = load_python(req["path"], req.get("module", "nethub_template_module"))
@@ -262,25 +200,6 @@ def cell_sections(cell, req: dict, before: set[str]) -> list:
         return [s for s in h.allsec() if s.hoc_internal_name() not in before]
     tree = {t.hoc_internal_name() for s in reachable_sections(cell) for t in s.wholetree()}
     return [s for s in h.allsec() if s.hoc_internal_name() in tree]
-
-
-def reachable_sections(cell) -> list:
-    """Sections among the attributes of ``cell`` (sections, lists, SectionLists, dicts)."""
-    found = []
-    for attr in dir(cell):
-        if attr.startswith("__") or attr in _HOC_ATTRS:
-            continue
-        try:
-            obj = getattr(cell, attr)
-        except (LookupError, RuntimeError, TypeError, AttributeError, ValueError):
-            continue
-        values = obj.values() if isinstance(obj, dict) else (
-            obj if isinstance(obj, (list, tuple)) or _is_seclist(obj) else [obj])
-        try:
-            found += [s for s in values if _is_section(s)]
-        except TypeError:
-            continue
-    return found
 
 
 def section_names(secs: list, prefix: str | None, style: str) -> dict[str, str]:

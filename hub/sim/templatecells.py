@@ -1,0 +1,153 @@
+"""Template run mode: cells whose type has ``run_mode == "template"`` are built by
+instantiating the imported HOC template or Python cell class itself (its ``init()``,
+FInitializeHandlers, ``Vector.play``, per-instance random draws), not from the snapshot.
+
+The template's source comes from the store (``Network.files``, the cell type's
+``template['file']``), is written once per process into the nethub cache
+(``<cache>/templates/<sha256>/<file>``) and loaded from there. Its sections are found by the
+names recorded at import (``template['sections']``: cell-type name -> name in the template), so
+synapses, stimuli and recordings address them as in snapshot mode. A template is code: it runs
+only with trust (:func:`check_trust`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..celltypes import CompartmentalCell
+from ..errors import SimulationError, UntrustedCodeError
+from ..network import Network
+from ..templatetrust import is_trusted_template
+from .templatenames import (
+    instantiate,
+    load_python,
+    local_name,
+    reachable_sections,
+    resolve_path,
+)
+
+__all__ = ["check_trust", "build_cell", "template_types"]
+
+logger = logging.getLogger(__name__)
+
+_FACTORIES: dict[tuple[str, str], Any] = {}  # (sha256, template name) -> class / template
+
+
+def template_types(net: Network) -> list[CompartmentalCell]:
+    """The cell types of ``net`` that run their template."""
+    return [ct for ct in net.cell_types.values()
+            if isinstance(ct, CompartmentalCell) and ct.run_mode == "template"]
+
+
+def check_trust(net: Network, trusted: bool) -> None:
+    """Refuse to run templates the user has not trusted (before any NEURON object exists).
+
+    Raises
+    ------
+    UntrustedCodeError
+        Naming the cell types, their template files and ``--trust``.
+    SimulationError
+        A template-mode cell type whose template file the store does not carry.
+    """
+    refused = []
+    for ct in template_types(net):
+        ef = net.files.get(ct.template.get("file", ""))
+        if ef is None:
+            raise SimulationError(f"cell type '{ct.name}' runs its template "
+                                  f"{ct.template.get('file')!r}, which the store does not carry")
+        if not (trusted or is_trusted_template(ef.sha256)):
+            refused.append(f"cell type '{ct.name}' ({ef.name}, template "
+                           f"{ct.template.get('name')})")
+    if refused:
+        raise UntrustedCodeError(
+            "the store runs cell templates, which are programs: " + "; ".join(refused) +
+            "; run it with --trust (nethub run) or trusted=True, or import the templates "
+            "again with trust")
+
+
+def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
+    """Instantiate the template of ``ct`` for ``cell`` (an engine ``_Cell``): sections by
+    their cell-type names, point processes by label, pt3d moved to the cell position, spike
+    source registered as in snapshot mode."""
+    h = eng.h
+    tmpl = ct.template
+    obj = instantiate(tmpl, _factory(eng, ct))
+    eng.keep.append(obj)
+    cell.secs = _sections(h, obj, ct)
+    rel = eng.config.pt3d_relative_to_cell
+    off = (pos[0], -pos[1] if eng.config.invert_y else pos[1], pos[2]) if rel else (0, 0, 0)
+    if any(off):
+        for sec in cell.secs.values():
+            for i in range(int(sec.n3d())):
+                h.pt3dchange(i, sec.x3d(i) + off[0], sec.y3d(i) + off[1],
+                             sec.z3d(i) + off[2], sec.diam3d(i), sec=sec)
+    if angle is not None and any(angle):
+        logger.warning("cell type '%s' runs its template: rotation of cell %d ignored",
+                       ct.name, cell.gid)
+    counts: dict[str, int] = {}
+    for name in ct.sections:
+        for seg in cell.secs[name]:
+            for pp in seg.point_processes():
+                mod = pp.hname().split("[")[0]
+                label = f"{mod}_{counts.setdefault(mod, 0)}"
+                counts[mod] += 1
+                cell.pointps[label] = pp
+    eng._spike_source(cell, ct)
+    return cell
+
+
+def _factory(eng, ct: CompartmentalCell):
+    tmpl = ct.template
+    ef = eng.net.files[tmpl["file"]]
+    key = (ef.sha256, tmpl["name"])
+    if key in _FACTORIES:
+        return _FACTORIES[key]
+    path = _cached_copy(ef)
+    h = eng.h
+    if tmpl.get("kind") == "python":
+        factory = resolve_path(load_python(str(path), f"nethub_template_{ef.sha256[:12]}"),
+                               tmpl["name"])
+    else:
+        if not hasattr(h, tmpl["name"]) and not h.load_file(str(path)):
+            raise SimulationError(f"cell type '{ct.name}': NEURON could not load its template "
+                                  f"{ef.name}")
+        factory = getattr(h, tmpl["name"])
+    _FACTORIES[key] = factory
+    return factory
+
+
+def _cached_copy(ef) -> Path:
+    root = Path(os.environ.get("NETHUB_CACHE") or Path.home() / ".cache" / "nethub")
+    path = root / "templates" / ef.sha256 / Path(ef.name).name
+    if not path.is_file() or path.read_bytes() != ef.data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        tmp.write_bytes(ef.data)
+        os.replace(tmp, path)
+    return path
+
+
+def _sections(h, obj, ct: CompartmentalCell) -> dict[str, Any]:
+    """``{cell-type name: section}`` of one instance."""
+    raw = ct.template.get("sections") or {n: n for n in ct.sections}
+    python = ct.template.get("kind") == "python"
+    prefix = None if python else obj.hname() + "."
+    found = {}
+    for root in reachable_sections(obj)[:1]:
+        for sec in root.wholetree():
+            found[local_name(sec, prefix)] = sec
+    missing = [r for r in raw.values() if r not in found]
+    if missing and prefix is not None:  # sections not connected to a public one
+        for sec in h.allsec():
+            if sec.name().startswith(prefix):
+                found.setdefault(local_name(sec, prefix), sec)
+    out = {}
+    for name, r in raw.items():
+        if r not in found:
+            raise SimulationError(f"cell type '{ct.name}': an instance of template "
+                                  f"{ct.template.get('name')} has no section {r!r}")
+        out[name] = found[r]
+    return out
