@@ -45,6 +45,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.storelock", "nethub.storemaint", "nethub.results", "nethub.validate",
         "nethub.runcheck", "nethub.selection", "nethub.runconfig", "nethub.ranges",
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.templatetrust",
+        "nethub.cellimport",
         "nethub.random123.*",
         "nethub.rng.*", "nethub.nmodl.*",
         # the safe expression language (ast-checked, vectorized): shared by the builder, the

@@ -1,0 +1,140 @@
+"""Issue 14 item 1/5: NetPyNE's importCellParams / importCellParamsFromNet in specs run the
+template in a separate process (the caller's NEURON untouched) and give NetPyNE's spikes;
+template-mode cell types need trust."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from neuron import h
+
+import nethub
+from nethub.converters.hoc import read_cell_template
+from nethub.errors import UntrustedCodeError
+from nethub.runner import simulate
+from nethub.sim.templatecells import check_trust
+
+from . import cells
+from .conftest import serial_env
+
+pytestmark = pytest.mark.neuron
+
+NETPYNE_RUN = os.path.join(os.path.dirname(__file__), "..", "simulation", "netpyne_run.py")
+
+SPEC = """
+from netpyne import specs
+netParams = specs.NetParams()
+cfg = specs.SimConfig()
+cfg.duration = 150
+cfg.dt = 0.025
+cfg.hParams = {"celsius": 6.3, "v_init": -65}
+cfg.verbose = False
+rule = netParams.importCellParams(label="PYR", conds={"cellType": "PYR"}, fileName="pyr.hoc",
+                                  cellName="Pyr", cellArgs=[18.0])
+netParams.popParams["P"] = {"cellType": "PYR", "numCells": 4}
+netParams.popParams["S"] = {"cellModel": "NetStim", "numCells": 4, "rate": 60, "noise": 0.5,
+                            "start": 5}
+netParams.synMechParams["exc"] = {"mod": "ExpSyn", "tau": 2, "e": 0}
+netParams.connParams["S->P"] = {"preConds": {"pop": "S"}, "postConds": {"pop": "P"},
+                                "synMech": "exc", "weight": 0.05, "delay": 2, "sec": "soma",
+                                "loc": 0.5, "probability": 0.6}
+netParams.connParams["P->P"] = {"preConds": {"pop": "P"}, "postConds": {"pop": "P"},
+                                "synMech": "exc", "weight": 0.01, "delay": 3,
+                                "sec": "dend_1", "loc": 0.8, "probability": 0.5}
+"""
+
+NET_FILE = """
+from neuron import h
+class Ball:
+    def __init__(self, d):
+        self.soma = h.Section(name="soma", cell=self)
+        self.soma.L = self.soma.diam = d
+        self.soma.insert("hh")
+cells = [Ball(12.0), Ball(20.0)]
+"""
+
+
+def _plain_hh(text: str) -> str:  # the ModelDB template without its own mechanism
+    return (text.replace("  insert kleak  gk_kleak = 2e-5", "").replace(" insert kleak", "")
+            .replace("  dend[1] for (x, 0) { gk_kleak(x) = 1e-5 * (1 + 3*x) }\n", ""))
+
+
+def _netpyne_spikes(model, cwd) -> tuple[np.ndarray, np.ndarray]:
+    proc = subprocess.run([sys.executable, NETPYNE_RUN, str(model)], capture_output=True,
+                          text=True, env=serial_env(), check=False, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ref = json.loads(proc.stdout.strip().splitlines()[-1])
+    t, g = np.array(ref["t"], dtype=float), np.array(ref["g"], dtype=np.int64)
+    order = np.lexsort((g, t))
+    return t[order], g[order]
+
+
+def test_import_cell_params_gives_netpyne_spikes(tmp_path, monkeypatch):
+    cells.write(tmp_path, "pyr.hoc", _plain_hh(cells.MODELDB))
+    model = cells.write(tmp_path, "model.py", SPEC)
+    monkeypatch.chdir(tmp_path)
+    before = (len(list(h.allsec())), h.celsius, h.dt, os.getcwd())
+    net = nethub.build(*nethub.load_spec(model))
+    assert (len(list(h.allsec())), h.celsius, h.dt, os.getcwd()) == before
+    ct = net.cell_types["PYR"]
+    assert list(ct.sections) == ["soma", "dend_0", "dend_1", "dend_2", "axon"]
+    assert ct.run_mode == "snapshot" and net.files_with_role("template")
+    res = simulate(net, output=tmp_path / "out.h5")
+    t, g = res.spikes["time"].to_numpy(), res.spikes["gid"].to_numpy()
+    order = np.lexsort((g, t))
+    rt, rg = _netpyne_spikes(model, tmp_path)
+    assert len(rt) > 10
+    np.testing.assert_array_equal(np.asarray(g)[order], rg)
+    np.testing.assert_allclose(np.asarray(t)[order], rt, rtol=0, atol=1e-9)
+
+
+def test_overlay_rename_and_soma_at_origin(tmp_path, monkeypatch):
+    cells.write(tmp_path, "pyr.hoc", _plain_hh(cells.MODELDB))
+    text = SPEC + textwrap.dedent("""
+        rule["secs"]["soma"]["mechs"]["hh"] = {"gnabar": 0.2}
+        netParams.renameCellParamsSec("PYR", "axon", "ax")
+    """)
+    model = cells.write(tmp_path, "model.py", text)
+    monkeypatch.chdir(tmp_path)
+    ct = nethub.build(*nethub.load_spec(model)).cell_types["PYR"]
+    assert "ax" in ct.sections and "axon" not in ct.sections
+    assert ct.sections["soma"].mechs["hh"]["gnabar"] == 0.2
+    assert ct.sections["soma"].mechs["hh"]["gkbar"] == 0.036  # the rest of the import stays
+    assert ct.sections["soma"].pt3d[1, :3].tolist() == [0.0, 0.0, 0.0]  # middle point at 0
+
+
+def test_import_cells_from_net(tmp_path, monkeypatch):
+    cells.write(tmp_path, "bnet.py", NET_FILE)
+    model = cells.write(tmp_path, "model.py", textwrap.dedent("""
+        from netpyne import specs
+        netParams = specs.NetParams()
+        netParams.importCellParamsFromNet(["A", "B"], [{"cellType": "A"}, {"cellType": "B"}],
+                                          "bnet.py", ["cells[0]", "cells[1]"])
+        netParams.popParams["A"] = {"cellType": "A", "numCells": 1}
+        netParams.popParams["B"] = {"cellType": "B", "numCells": 1}
+    """))
+    monkeypatch.chdir(tmp_path)
+    net = nethub.build(*nethub.load_spec(model))
+    assert net.cell_types["A"].sections["soma"].geom["L"] == 12.0
+    assert net.cell_types["B"].sections["soma"].geom["L"] == 20.0
+
+
+def test_template_mode_needs_trust(tmp_path):
+    path = cells.write(tmp_path, "playful.hoc", cells.NEEDS_TEMPLATE)
+    imp = read_cell_template(path, "Playful", trusted=True, args=[3])
+    ct = imp.cell_type
+    net = nethub.Network(cell_types={"T": ct}, files=imp.files)
+    check_trust(net, trusted=False)  # imported with trust in this process: remembered
+    other = cells.write(tmp_path, "other/playful.hoc", cells.NEEDS_TEMPLATE + "\n// changed\n")
+    foreign = nethub.Network(cell_types={"T": ct}, files={
+        ct.template["file"]: imp.files[ct.template["file"]].__class__(
+            ct.template["file"], "template", str(other), other.read_bytes())})
+    with pytest.raises(UntrustedCodeError, match=r"playful\.hoc.*--trust"):
+        check_trust(foreign, trusted=False)
+    check_trust(foreign, trusted=True)
