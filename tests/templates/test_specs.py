@@ -138,3 +138,31 @@ def test_template_mode_needs_trust(tmp_path):
     with pytest.raises(UntrustedCodeError, match=r"playful\.hoc.*--trust"):
         check_trust(foreign, trusted=False)
     check_trust(foreign, trusted=True)
+
+
+def test_cli_convert_template(tmp_path):
+    path = cells.modeldb(tmp_path)
+    out = tmp_path / "pyr.h5"
+    cmd = [sys.executable, "-m", "nethub", "convert", str(path), str(out), "--template", "Pyr",
+           "--args", "18", "--trust"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=serial_env(), check=False,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "run mode snapshot" in proc.stdout
+    net = nethub.load(out)
+    assert list(net.cell_types["Pyr"].sections)[0] == "soma"
+    assert sorted(net.mod_files) == ["kleak.mod"] and net.files_with_role("template")
+    refused = subprocess.run(cmd[:-1], capture_output=True, text=True, env=serial_env(),
+                             check=False, cwd=tmp_path)
+    assert refused.returncode != 0 and "--trust" in refused.stderr
+
+
+def test_python_import_leaves_the_caller_untouched(tmp_path):
+    path = cells.write(tmp_path, "l5.py", cells.BLUEPYOPT)
+    before = (len(list(h.allsec())), h.celsius, h.dt, os.getcwd(), set(sys.modules),
+              list(sys.path))
+    imp = read_cell_template(path, "L5Cell", trusted=True, kwargs={"celsius": 34.0})
+    after = (len(list(h.allsec())), h.celsius, h.dt, os.getcwd(), set(sys.modules),
+             list(sys.path))
+    assert after == before
+    assert imp.globals_changed == {"celsius": 34.0} == imp.cell_type.globals
