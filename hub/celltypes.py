@@ -157,7 +157,8 @@ class CompartmentalCell(_CellTypeBase):
     template : dict
         For imported templates: ``file`` (key of ``Network.files``), ``kind`` (``hoc`` or
         ``python``), ``name``, ``args``, ``kwargs``, ``sections`` (cell-type name -> name in
-        the template) and ``max_dv`` (max |dV| in mV of snapshot vs template at import).
+        the template), ``max_dv`` (max |dV| in mV of snapshot vs template at import) and
+        ``offset`` (a shift of its 3-D points, from ``somaAtOrigin``).
     """
 
     sections: dict[str, Section] = field(default_factory=dict)

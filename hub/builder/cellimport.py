@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -59,7 +60,9 @@ def imported_rule(request: dict) -> tuple[dict, CompartmentalCell]:
     ct = imp.cell_type
     secs = {name: _sec_rule(sec) for name, sec in ct.sections.items()}
     if request.get("somaAtOrigin", True):
-        _soma_at_origin(secs)
+        shift = _soma_at_origin(secs)
+        if shift is not None:  # template mode moves the template's own points the same way
+            ct = dataclasses.replace(ct, template={**ct.template, "offset": shift})
     for old, new in (request.get("renameSecs") or {}).items():
         _rename(secs, old, new)
     rule = {"secs": secs, "secLists": copy.deepcopy(ct.section_lists),
@@ -84,16 +87,18 @@ def _sec_rule(sec: Section) -> dict:
     return out
 
 
-def _soma_at_origin(secs: dict) -> None:
-    """NetPyNE: the first section whose name contains 'soma', its middle 3-D point at 0."""
+def _soma_at_origin(secs: dict) -> list[float] | None:
+    """NetPyNE: the first section whose name contains 'soma', its middle 3-D point at 0;
+    returns the shift applied (None: no soma pt3d, nothing moved)."""
     soma = next((s for s in secs if "soma" in s), None)
     pts = secs[soma]["geom"].get("pt3d") if soma else None
     if not pts:
-        return
+        return None
     x0, y0, z0 = pts[len(pts) // 2][:3]
     for sec in secs.values():
         for i, p in enumerate(sec["geom"].get("pt3d") or []):
             sec["geom"]["pt3d"][i] = [p[0] - x0, p[1] - y0, p[2] - z0, p[3]]
+    return [-x0, -y0, -z0]
 
 
 def _rename(secs: dict, old: str, new: str) -> None:

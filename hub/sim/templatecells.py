@@ -79,6 +79,8 @@ def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
     cell.secs = _sections(h, obj, ct)
     rel = eng.config.pt3d_relative_to_cell
     off = (pos[0], -pos[1] if eng.config.invert_y else pos[1], pos[2]) if rel else (0, 0, 0)
+    shift = tmpl.get("offset") or (0.0, 0.0, 0.0)  # somaAtOrigin of importCellParams
+    off = tuple(float(o) + float(s) for o, s in zip(off, shift))
     if any(off):
         for sec in cell.secs.values():
             for i in range(int(sec.n3d())):

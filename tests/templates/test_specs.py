@@ -166,3 +166,64 @@ def test_python_import_leaves_the_caller_untouched(tmp_path):
              list(sys.path))
     assert after == before
     assert imp.globals_changed == {"celsius": 34.0} == imp.cell_type.globals
+
+
+TEMPLATE_NET = """
+from netpyne import specs
+netParams = specs.NetParams()
+cfg = specs.SimConfig()
+cfg.duration = 80
+cfg.dt = 0.025
+cfg.recordStep = 0.025
+cfg.hParams = {"celsius": 6.3, "v_init": -65}
+cfg.recordCells = ["all"]
+cfg.recordTraces = {"V": {"sec": "soma", "loc": 0.5, "var": "v"}}
+netParams.importCellParams(label="PL", conds={"cellType": "PL"}, fileName="playful.hoc",
+                           cellName="Playful", cellArgs=[5])
+netParams.popParams["P"] = {"cellType": "PL", "numCells": 2}
+netParams.popParams["S"] = {"cellModel": "NetStim", "numCells": 2, "rate": 50, "noise": 0,
+                            "start": 5, "number": 3}
+netParams.synMechParams["exc"] = {"mod": "ExpSyn", "tau": 2, "e": 0}
+netParams.connParams["S->P"] = {"preConds": {"pop": "S"}, "postConds": {"pop": "P"},
+                                "synMech": "exc", "weight": 0.004, "delay": 1, "sec": "dend",
+                                "loc": 0.5, "connList": [[0, 0], [1, 1]]}
+"""
+
+TEMPLATE_NET_REF = """
+import json, sys
+from neuron import h
+h.load_file("stdrun.hoc")
+h.load_file(sys.argv[1])
+cell = h.Playful(5)
+ns = h.NetStim()
+ns.interval, ns.number, ns.start, ns.noise = 20.0, 3, 5, 0
+syn = h.ExpSyn(cell.dend(0.5))
+syn.tau, syn.e = 2.0, 0
+nc = h.NetCon(ns, syn)
+nc.weight[0], nc.delay = 0.004, 1
+v = h.Vector().record(cell.soma(0.5)._ref_v, 0.025)
+h.celsius, h.dt = 6.3, 0.025
+h.finitialize(-65)
+h.continuerun(80)
+print(json.dumps(v.to_python()))
+"""
+
+
+def test_template_mode_network_from_a_spec(tmp_path, monkeypatch):
+    hoc = cells.write(tmp_path, "playful.hoc", cells.NEEDS_TEMPLATE)
+    model = cells.write(tmp_path, "model.py", TEMPLATE_NET)
+    monkeypatch.chdir(tmp_path)
+    res = simulate(model, output=tmp_path / "out.h5")  # the user's own spec: no flag
+    stored = nethub.load(tmp_path / "out.h5").cell_types["PL"]
+    assert stored.run_mode == "template" and stored.template["name"] == "Playful"
+    proc = subprocess.run([sys.executable, "-c", TEMPLATE_NET_REF, str(hoc)],
+                          capture_output=True, text=True, env=serial_env(), check=False)
+    assert proc.returncode == 0, proc.stderr
+    ref = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert ref.max() > 0  # the synaptic input makes it spike
+    gids = np.asarray(res.traces.index["gid"])
+    for gid in (0, 1):
+        got = np.asarray(res.traces.data[int(np.flatnonzero(gids == gid)[0])], dtype=float)
+        n = min(len(got), len(ref))
+        assert n >= 3200
+        np.testing.assert_allclose(got[:n], ref[:n], rtol=0, atol=1e-6)
