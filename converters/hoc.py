@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 CHILD = "nethub.sim.templateread"  # run as a module in the child, never imported here
 _MPI_PREFIXES = ("OMPI_", "PMI", "PMIX_", "MPI_", "HYDRA_")
 MODES = ("auto", "snapshot", "template")
+#: files named by a template's arguments are embedded up to this size (bytes)
+_ARG_FILE_LIMIT = 64 * 1024 * 1024
+_ARG_ROLES = {".swc": "morphology", ".asc": "morphology", ".h5": "morphology",
+              ".json": "params", ".hoc": "template", ".tem": "template", ".py": "template"}
 #: largest soma |dV| (mV) between snapshot and template under which the snapshot is enough
 TOLERANCE = 1e-6
 
@@ -185,16 +189,44 @@ def read_cell_template(path: str | os.PathLike, template: str, *, trusted: bool 
     run_mode = "template" if mode == "template" or (
         compare and (max_dv is None or max_dv > tolerance)) else "snapshot"
     ef = EmbeddedFile(f"templates/{path.name}", "template", str(path), data)
+    files = {ef.name: ef}
+    arg_files = _arg_files(path, pos_args, kw, files)
     cell.run_mode = run_mode
     cell.template = {"file": ef.name, "kind": kind, "name": template, "args": pos_args,
                      "kwargs": kw, "sections": out["raw_names"], "max_dv": max_dv,
                      "instance": bool(instance)}
+    if arg_files:
+        cell.template["arg_files"] = arg_files
     cell.provenance = {"format": kind, "file": path.name, "template": template,
                        "args": pos_args, **({"kwargs": kw} if kw else {})}
     remember_template(ef.sha256)  # the user trusted it: a run in this process needs no flag
     logger.info("%s: %s imported (%d sections), run mode %s (max |dV| %s mV)", path,
                 template, len(cell.sections), run_mode, max_dv)
-    return HocImport(cell, {ef.name: ef}, mods, changed, max_dv)
+    return HocImport(cell, files, mods, changed, max_dv)
+
+
+def _arg_files(path: Path, args: list, kwargs: dict, files: dict) -> dict[str, str]:
+    """Embed the files the template's arguments name (an SWC, a parameter JSON, a HOC file
+    to load), so that template mode can run them from the store: ``{argument index or
+    keyword: embedded name}``."""
+    out = {}
+    for key, value in [*((str(i), v) for i, v in enumerate(args)), *kwargs.items()]:
+        if not isinstance(value, str) or not value or len(value) > 4096:
+            continue
+        file = Path(value) if Path(value).is_absolute() else path.parent / value
+        try:
+            if not file.is_file() or file.stat().st_size > _ARG_FILE_LIMIT:
+                continue
+            data = file.read_bytes()
+        except OSError:
+            continue
+        name = f"templates/{path.stem}/{file.name}"
+        while name in files and files[name].data != data:
+            name = f"templates/{path.stem}/{len(files)}_{file.name}"
+        role = _ARG_ROLES.get(file.suffix.lower(), "source")
+        files[name] = EmbeddedFile(name, role, str(file), data)
+        out[key] = name
+    return out
 
 
 def _split_args(args: Sequence | Mapping, kwargs: Mapping | None) -> tuple[list, dict]:

@@ -33,7 +33,7 @@ __all__ = ["check_trust", "build_cell", "template_types"]
 
 logger = logging.getLogger(__name__)
 
-_FACTORIES: dict[tuple[str, str], Any] = {}  # (sha256, template name) -> class / template
+_FACTORIES: dict[tuple[str, str, int], tuple[Any, dict]] = {}  # loaded once per process
 
 
 def template_types(net: Network) -> list[CompartmentalCell]:
@@ -73,13 +73,13 @@ def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
     their cell-type names, point processes by label, pt3d moved to the cell position, spike
     source registered as in snapshot mode."""
     h = eng.h
-    tmpl = ct.template
-    obj = instantiate(tmpl, _factory(eng, ct))
+    factory, req = _factory(eng, ct)
+    obj = instantiate(req, factory)
     eng.keep.append(obj)
     cell.secs = _sections(h, obj, ct)
     rel = eng.config.pt3d_relative_to_cell
     off = (pos[0], -pos[1] if eng.config.invert_y else pos[1], pos[2]) if rel else (0, 0, 0)
-    shift = tmpl.get("offset") or (0.0, 0.0, 0.0)  # somaAtOrigin of importCellParams
+    shift = ct.template.get("offset") or (0.0, 0.0, 0.0)  # somaAtOrigin of importCellParams
     off = tuple(float(o) + float(s) for o, s in zip(off, shift))
     if any(off):
         for sec in cell.secs.values():
@@ -101,12 +101,32 @@ def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
     return cell
 
 
-def _factory(eng, ct: CompartmentalCell):
+def _factory(eng, ct: CompartmentalCell) -> tuple[Any, dict]:
+    """The template's class / HOC template (loaded once per process) and the instantiation
+    request: its arguments, files among them replaced by their copies from the store."""
     tmpl = ct.template
     ef = eng.net.files[tmpl["file"]]
-    key = (ef.sha256, tmpl["name"])
-    if key in _FACTORIES:
-        return _FACTORIES[key]
+    key = (ef.sha256, ct.name, id(eng))  # per run: the files come from its store
+    if key not in _FACTORIES:
+        _FACTORIES[key] = (_load(eng, ct, ef), _request(eng, tmpl))
+    return _FACTORIES[key]
+
+
+def _request(eng, tmpl: dict) -> dict:
+    req = {"args": list(tmpl.get("args") or []), "kwargs": dict(tmpl.get("kwargs") or {})}
+    for key, name in (tmpl.get("arg_files") or {}).items():
+        if name not in eng.net.files:
+            continue  # the store does not carry it: the argument as recorded
+        local = str(_cached_copy(eng.net.files[name]))
+        if key.isdigit():
+            req["args"][int(key)] = local
+        else:
+            req["kwargs"][key] = local
+    return req
+
+
+def _load(eng, ct: CompartmentalCell, ef):
+    tmpl = ct.template
     path = _cached_copy(ef)
     h = eng.h
     if tmpl.get("kind") == "python":
@@ -117,7 +137,6 @@ def _factory(eng, ct: CompartmentalCell):
             raise SimulationError(f"cell type '{ct.name}': NEURON could not load its template "
                                   f"{ef.name}")
         factory = getattr(h, tmpl["name"])
-    _FACTORIES[key] = factory
     return factory
 
 

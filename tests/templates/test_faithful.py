@@ -70,7 +70,15 @@ def test_bmtk_biophys1_built_by_a_python_function(tmp_path):
     assert ct.run_mode == "snapshot" and "soma[0]" in ct.sections
     assert ct.sections["soma[0]"].pt3d is not None and "hh" in ct.sections["axon[0]"].mechs
     assert set(ct.section_lists) >= {"somatic", "basal", "apical", "axonal", "all"}
+    # the files its arguments name travel with it; template mode runs from those copies
+    assert sorted(f.role for f in imp.files.values()) == ["morphology", "params", "template",
+                                                          "template"]
+    assert ct.template["arg_files"] == {"0": "templates/biophys/Biophys1.hoc",
+                                        "1": "templates/biophys/cell.swc",
+                                        "2": "templates/biophys/params.json"}
     ref = reference(path, "biophys_cell", "soma[0]", args=args, kind="python")
+    swc.unlink()  # template mode reads the copies the store carries
+    params.unlink()
     for mode in ("snapshot", "template"):
         assert_same(nethub_trace(tmp_path, imp, "soma[0]", mode), ref)
 
