@@ -227,3 +227,20 @@ def test_template_mode_network_from_a_spec(tmp_path, monkeypatch):
         n = min(len(got), len(ref))
         assert n >= 3200
         np.testing.assert_allclose(got[:n], ref[:n], rtol=0, atol=1e-6)
+
+
+def test_template_mode_on_two_ranks(tmp_path, monkeypatch):
+    cells.write(tmp_path, "playful.hoc", cells.NEEDS_TEMPLATE)
+    model = cells.write(tmp_path, "model.py", TEMPLATE_NET)
+    monkeypatch.chdir(tmp_path)
+    one = simulate(model, output=tmp_path / "one.h5")
+    two = simulate(tmp_path / "one.h5", nprocs=2, output=tmp_path / "two.h5")
+    for res in (one, two):
+        assert len(res.spikes) > 0
+    np.testing.assert_array_equal(np.sort(one.spikes["time"].to_numpy()),
+                                  np.sort(two.spikes["time"].to_numpy()))
+    gids1, gids2 = np.asarray(one.traces.index["gid"]), np.asarray(two.traces.index["gid"])
+    for gid in (0, 1):
+        a = one.traces.data[int(np.flatnonzero(gids1 == gid)[0])]
+        b = two.traces.data[int(np.flatnonzero(gids2 == gid)[0])]
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
