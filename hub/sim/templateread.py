@@ -202,14 +202,42 @@ def cell_sections(cell, req: dict, before: set[str]) -> list:
     return [s for s in h.allsec() if s.hoc_internal_name() in tree]
 
 
-def section_names(secs: list, prefix: str | None, style: str) -> dict[str, str]:
-    """``{internal name: name in the cell type}`` (``style`` ``"netpyne"``: ``dend_2``)."""
+def section_names(secs: list, prefix: str | None, style: str, cell=None) -> dict[str, str]:
+    """``{internal name: name in the cell type}`` (``style`` ``"netpyne"``: ``dend_2``, and a
+    section without a cell prefix named after the attribute holding it, as NetPyNE's
+    ``getSecName`` does)."""
+    attrs = _attribute_names(cell) if style == "netpyne" and cell is not None else {}
     out = {}
     for s in secs:
         name = local_name(s, prefix)
-        out[s.hoc_internal_name()] = netpyne_name(name) if style == "netpyne" else name
+        if style == "netpyne":
+            name = netpyne_name(name)
+            name = attrs.get(s.name(), name) if s.name() == name else name
+        out[s.hoc_internal_name()] = name
     if len(set(out.values())) != len(out):  # names that collide: keep NEURON's full names
         out = {s.hoc_internal_name(): s.name() for s in secs}
+    return out
+
+
+def _attribute_names(cell) -> dict[str, str]:
+    """NetPyNE's ``dirCellHnames``: section name -> the cell attribute holding it
+    (``attr``, ``attr_i`` for list items -- the first list wins --, the key for dicts)."""
+    out: dict[str, str] = {}
+    for attr in dir(cell):
+        if attr.startswith("__"):
+            continue
+        try:
+            obj = getattr(cell, attr)
+        except (LookupError, RuntimeError, TypeError, AttributeError, ValueError):
+            continue
+        if isinstance(obj, list):
+            for i, item in enumerate(obj):
+                if is_section(item):
+                    out.setdefault(item.name(), f"{attr}_{i}")
+        elif isinstance(obj, dict):
+            out.update({v.name(): str(k) for k, v in obj.items() if is_section(v)})
+        elif is_section(obj):
+            out[obj.name()] = attr
     return out
 
 
@@ -246,7 +274,7 @@ def read(req: dict) -> dict:
     secs = cell_sections(cell, req, before)
     if not secs:
         raise RuntimeError(f"{req['path']}: {req['template']} created no section")
-    names = section_names(secs, prefix, req.get("names", "neuron"))
+    names = section_names(secs, prefix, req.get("names", "neuron"), cell)
     out = describe(cell, secs, names, density, point)
     after = global_values(density + point)
     out["globals_changed"] = {k: v for k, v in after.items() if before_globals.get(k) != v}

@@ -244,3 +244,41 @@ def test_template_mode_on_two_ranks(tmp_path, monkeypatch):
         a = one.traces.data[int(np.flatnonzero(gids1 == gid)[0])]
         b = two.traces.data[int(np.flatnonzero(gids2 == gid)[0])]
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+PY_SPEC = """
+from netpyne import specs
+netParams = specs.NetParams()
+cfg = specs.SimConfig()
+cfg.duration = 120
+cfg.dt = 0.025
+cfg.hParams = {"celsius": 6.3, "v_init": -65}
+cfg.verbose = False
+netParams.importCellParams(label="L5", conds={"cellType": "L5"}, fileName="l5.py",
+                           cellName="L5Cell", cellArgs={"gid": 0, "gbar_scale": 1.2})
+netParams.popParams["P"] = {"cellType": "L5", "numCells": 3}
+netParams.popParams["S"] = {"cellModel": "NetStim", "numCells": 3, "rate": 80, "noise": 0.5,
+                            "start": 5}
+netParams.synMechParams["exc"] = {"mod": "ExpSyn", "tau": 2, "e": 0}
+netParams.connParams["S->P"] = {"preConds": {"pop": "S"}, "postConds": {"pop": "P"},
+                                "synMech": "exc", "weight": 0.08, "delay": 2, "sec": "soma",
+                                "loc": 0.5, "probability": 0.7}
+netParams.connParams["P->P"] = {"preConds": {"pop": "P"}, "postConds": {"pop": "P"},
+                                "synMech": "exc", "weight": 0.02, "delay": 3,
+                                "sec": "apic_1", "loc": 0.3, "probability": 0.6}
+"""
+
+
+def test_python_class_import_cell_params_gives_netpyne_spikes(tmp_path, monkeypatch):
+    cells.write(tmp_path, "l5.py", cells.BLUEPYOPT)
+    model = cells.write(tmp_path, "model.py", PY_SPEC)
+    monkeypatch.chdir(tmp_path)
+    net = nethub.build(*nethub.load_spec(model))
+    assert list(net.cell_types["L5"].sections) == ["soma", "apic_0", "apic_1", "dend"]
+    res = simulate(net, output=tmp_path / "out.h5")
+    t, g = res.spikes["time"].to_numpy(), res.spikes["gid"].to_numpy()
+    order = np.lexsort((g, t))
+    rt, rg = _netpyne_spikes(model, tmp_path)
+    assert len(rt) > 5
+    np.testing.assert_array_equal(np.asarray(g)[order], rg)
+    np.testing.assert_allclose(np.asarray(t)[order], rt, rtol=0, atol=1e-9)
