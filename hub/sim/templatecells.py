@@ -17,10 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..celltypes import CompartmentalCell
 from ..errors import SimulationError, UntrustedCodeError
 from ..network import Network
 from ..templatetrust import is_trusted_template
+from . import rotation
 from .templatenames import (
     instantiate,
     load_python,
@@ -80,15 +83,10 @@ def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
     rel = eng.config.pt3d_relative_to_cell
     off = (pos[0], -pos[1] if eng.config.invert_y else pos[1], pos[2]) if rel else (0, 0, 0)
     shift = ct.template.get("offset") or (0.0, 0.0, 0.0)  # somaAtOrigin of importCellParams
-    off = tuple(float(o) + float(s) for o, s in zip(off, shift))
-    if any(off):
+    rotate = angle is not None and any(angle)
+    if any(off) or any(shift) or rotate:
         for sec in cell.secs.values():
-            for i in range(int(sec.n3d())):
-                h.pt3dchange(i, sec.x3d(i) + off[0], sec.y3d(i) + off[1],
-                             sec.z3d(i) + off[2], sec.diam3d(i), sec=sec)
-    if angle is not None and any(angle):
-        logger.warning("cell type '%s' runs its template: rotation of cell %d ignored",
-                       ct.name, cell.gid)
+            _move(h, sec, shift, angle if rotate else None, off)
     counts: dict[str, int] = {}
     for name in ct.sections:
         for seg in cell.secs[name]:
@@ -99,6 +97,20 @@ def build_cell(eng, cell, ct: CompartmentalCell, pos, angle=None):
                 cell.pointps[label] = pp
     eng._spike_source(cell, ct)
     return cell
+
+
+def _move(h, sec, shift, angle, off) -> None:
+    """The section's 3-D points as a snapshot cell's: shifted as the imported rule was
+    (``somaAtOrigin``), rotated (``rot_x/y/z``), then moved to the cell position ``off``."""
+    n = int(sec.n3d())
+    if not n:
+        return
+    pts = np.array([[sec.x3d(i), sec.y3d(i), sec.z3d(i), sec.diam3d(i)] for i in range(n)])
+    pts[:, :3] += np.asarray(shift, dtype=np.float64)
+    if angle is not None:
+        pts = rotation.rotate_points(pts, angle)
+    for i, (x, y, z, d) in enumerate(pts.tolist()):
+        h.pt3dchange(i, x + off[0], y + off[1], z + off[2], d, sec=sec)
 
 
 def _factory(eng, ct: CompartmentalCell) -> tuple[Any, dict]:

@@ -199,3 +199,9 @@ def bmtk_inputs(folder: Path) -> tuple[Path, Path]:
     params = folder / "params.json"
     params.write_text(json.dumps(PARAMS))
     return swc, params
+
+
+def plain_hh(text: str) -> str:
+    """The ModelDB template without its own mechanism (for NetPyNE, which loads none)."""
+    return (text.replace("  insert kleak  gk_kleak = 2e-5", "").replace(" insert kleak", "")
+            .replace("  dend[1] for (x, 0) { gk_kleak(x) = 1e-5 * (1 + 3*x) }\n", ""))

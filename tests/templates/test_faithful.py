@@ -93,3 +93,38 @@ def test_bmtk_bioaxonstub_hoc(tmp_path):
     ref = reference(loader, "BioAxonStub", "soma[0]", args=[str(swc)])
     for mode in ("snapshot", "template"):
         assert_same(nethub_trace(tmp_path, imp, "soma[0]", mode), ref)
+
+
+def test_template_mode_places_points_like_the_snapshot(tmp_path):
+    """Position, rotation and importCellParams' soma shift move a template-mode cell's 3-D
+    points exactly as the snapshot's."""
+    import dataclasses
+
+    import numpy as np
+    from neuron import h
+
+    from nethub.network import Network
+    from nethub.runconfig import RunConfig
+    from nethub.sim.engine import Engine
+
+    path = cells.write(tmp_path, "pyr.hoc", cells.plain_hh(cells.MODELDB))
+    imp = read_cell_template(path, "Pyr", trusted=True, args=[18.0], mode="snapshot",
+                             mod_files={})
+    shift = [-9.0, 0.0, 0.0]
+    snap = imp.cell_type
+    soma = snap.sections["soma"]
+    moved = dataclasses.replace(soma, pt3d=soma.pt3d + np.array([*shift, 0.0]))
+    snap = dataclasses.replace(snap, sections={**snap.sections, "soma": moved})
+    tmpl = dataclasses.replace(imp.cell_type, run_mode="template",
+                               template={**imp.cell_type.template, "offset": shift})
+    eng = Engine(h, h.ParallelContext(), Network(files=imp.files), RunConfig())
+    pos, angle = np.array([100.0, 50.0, -20.0]), (0.3, 1.1, -0.4)
+    a = eng._compartmental(900001, snap, pos, None, angle)
+    b = eng._compartmental(900002, tmpl, pos, None, angle)
+    for name in ("soma", "axon"):
+        pa = [[f(i, sec=a.secs[name]) for f in (h.x3d, h.y3d, h.z3d, h.diam3d)]
+              for i in range(int(h.n3d(sec=a.secs[name])))]
+        pb = [[f(i, sec=b.secs[name]) for f in (h.x3d, h.y3d, h.z3d, h.diam3d)]
+              for i in range(int(h.n3d(sec=b.secs[name])))]
+        np.testing.assert_allclose(pb, pa, rtol=0, atol=1e-4)  # pt3d are float32 in NEURON
+    h.ParallelContext().gid_clear()

@@ -60,11 +60,6 @@ cells = [Ball(12.0), Ball(20.0)]
 """
 
 
-def _plain_hh(text: str) -> str:  # the ModelDB template without its own mechanism
-    return (text.replace("  insert kleak  gk_kleak = 2e-5", "").replace(" insert kleak", "")
-            .replace("  dend[1] for (x, 0) { gk_kleak(x) = 1e-5 * (1 + 3*x) }\n", ""))
-
-
 def _netpyne_spikes(model, cwd) -> tuple[np.ndarray, np.ndarray]:
     proc = subprocess.run([sys.executable, NETPYNE_RUN, str(model)], capture_output=True,
                           text=True, env=serial_env(), check=False, cwd=cwd)
@@ -76,7 +71,7 @@ def _netpyne_spikes(model, cwd) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_import_cell_params_gives_netpyne_spikes(tmp_path, monkeypatch):
-    cells.write(tmp_path, "pyr.hoc", _plain_hh(cells.MODELDB))
+    cells.write(tmp_path, "pyr.hoc", cells.plain_hh(cells.MODELDB))
     model = cells.write(tmp_path, "model.py", SPEC)
     monkeypatch.chdir(tmp_path)
     before = (len(list(h.allsec())), h.celsius, h.dt, os.getcwd())
@@ -95,7 +90,7 @@ def test_import_cell_params_gives_netpyne_spikes(tmp_path, monkeypatch):
 
 
 def test_overlay_rename_and_soma_at_origin(tmp_path, monkeypatch):
-    cells.write(tmp_path, "pyr.hoc", _plain_hh(cells.MODELDB))
+    cells.write(tmp_path, "pyr.hoc", cells.plain_hh(cells.MODELDB))
     text = SPEC + textwrap.dedent("""
         rule["secs"]["soma"]["mechs"]["hh"] = {"gnabar": 0.2}
         netParams.renameCellParamsSec("PYR", "axon", "ax")
