@@ -192,6 +192,8 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     with collecting(mod_files) as imported:  # importCellParams: templates and their mods
         cells, types, populations = build_cells(ctx)
     mod_files = {**imported.new_mod_files, **mod_files}
+    for label, mech in imported.syn_mechs.items():  # importCellParams(importSynMechs=True)
+        net.setdefault("synMechParams", {}).setdefault(label, mech)
     ctx.cells = cells
     check_connections(net, {k: p.size for k, p in populations.items()})  # before allocating
     syn_mechs = _syn_mechs(net)

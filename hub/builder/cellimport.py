@@ -23,6 +23,7 @@ __all__ = ["Collected", "collecting", "imported_rule", "IMPORT_KEYS"]
 
 logger = logging.getLogger(__name__)
 
+_SYN_WORDS = ("syn", "ampa", "gaba", "nmda", "glu")
 #: keys of a cellParams rule that are not overlay content
 IMPORT_KEYS = ("conds", "_import")
 
@@ -34,6 +35,7 @@ class Collected:
     mod_files: dict[str, str] = field(default_factory=dict)  # the spec's, given to build()
     files: dict[str, Any] = field(default_factory=dict)
     new_mod_files: dict[str, str] = field(default_factory=dict)
+    syn_mechs: dict[str, dict] = field(default_factory=dict)  # importSynMechs
 
 
 _COLLECT: ContextVar[Collected | None] = ContextVar("nethub_cell_imports", default=None)
@@ -67,7 +69,24 @@ def imported_rule(request: dict) -> tuple[dict, CompartmentalCell]:
         _rename(secs, old, new)
     rule = {"secs": secs, "secLists": copy.deepcopy(ct.section_lists),
             "globals": dict(ct.globals)}
+    if request.get("importSynMechs"):
+        for label, mech in _syn_mechs(ct).items():
+            box.syn_mechs.setdefault(f"{request.get('cellName')}_{label}", mech)
     return rule, ct
+
+
+def _syn_mechs(ct: CompartmentalCell) -> dict[str, dict]:
+    """NetPyNE's ``importSynMechs``: the point processes named like synapses (``syn``,
+    ``ampa``, ``gaba``, ``nmda``, ``glu``), distinct parameter sets, labelled ``MOD_i``."""
+    found: list[dict] = []
+    for sec in ct.sections.values():
+        for pp in sec.point_processes:
+            if not any(s in pp["mod"].lower() for s in _SYN_WORDS):
+                continue
+            mech = {k: v for k, v in pp.items() if k not in ("label", "loc")}
+            if mech not in found:
+                found.append(mech)
+    return {f"{m['mod']}_{i}": m for i, m in enumerate(found)}
 
 
 def _sec_rule(sec: Section) -> dict:

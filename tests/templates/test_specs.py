@@ -277,3 +277,13 @@ def test_python_class_import_cell_params_gives_netpyne_spikes(tmp_path, monkeypa
     assert len(rt) > 5
     np.testing.assert_array_equal(np.asarray(g)[order], rg)
     np.testing.assert_allclose(np.asarray(t)[order], rt, rtol=0, atol=1e-9)
+
+
+def test_import_syn_mechs(tmp_path, monkeypatch):
+    cells.write(tmp_path, "l5.py", cells.BLUEPYOPT)
+    model = cells.write(tmp_path, "model.py", PY_SPEC.replace(
+        '"gbar_scale": 1.2})', '"gbar_scale": 1.2}, importSynMechs=True)'))
+    monkeypatch.chdir(tmp_path)
+    net = nethub.build(*nethub.load_spec(model))
+    mech = net.syn_mechs["L5Cell_ExpSyn_0"]
+    assert mech.model == "ExpSyn" and mech.params["tau"] == 3.0
