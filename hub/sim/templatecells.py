@@ -32,7 +32,7 @@ from .templatenames import (
     resolve_path,
 )
 
-__all__ = ["check_trust", "build_cell", "template_types"]
+__all__ = ["check_trust", "build_cell", "template_types", "core_reasons"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,17 @@ def template_types(net: Network) -> list[CompartmentalCell]:
     """The cell types of ``net`` that run their template."""
     return [ct for ct in net.cell_types.values()
             if isinstance(ct, CompartmentalCell) and ct.run_mode == "template"]
+
+
+def core_reasons(net: Network) -> list[str]:
+    """Why CoreNEURON may not run the model as NEURON would: a template instantiated at run
+    time can schedule Python or HOC callbacks (``cvode.event``, FInitializeHandlers of later
+    types) that CoreNEURON does not run."""
+    names = [ct.name for ct in template_types(net)]
+    if not names:
+        return []
+    return [f"cell type(s) {', '.join(names)} run their template (run_mode 'template'), whose "
+            "run-time code CoreNEURON may not run"]
 
 
 def check_trust(net: Network, trusted: bool) -> None:
