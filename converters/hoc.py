@@ -42,7 +42,8 @@ from ..nmodl.compile import compiled_library
 from ..templatetrust import remember_template
 from .hoc_mods import template_mechanisms
 
-__all__ = ["HocImport", "read_hoc_template", "read_cell_template", "MODES", "TOLERANCE"]
+__all__ = ["HocImport", "read_hoc_template", "read_cell_template", "MODES", "TOLERANCE",
+           "PROTOCOL"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ MODES = ("auto", "snapshot", "template")
 _ARG_FILE_LIMIT = 64 * 1024 * 1024
 _ARG_ROLES = {".swc": "morphology", ".asc": "morphology", ".h5": "morphology",
               ".json": "params", ".hoc": "template", ".tem": "template", ".py": "template"}
+#: the current-clamp protocol of ``mode="auto"``: two steps [delay ms, duration ms, nA]
+PROTOCOL: dict[str, Any] = {"tstop": 100.0, "dt": 0.025,
+                            "steps": [[10.0, 30.0, 0.1], [50.0, 40.0, 0.4]]}
 #: largest soma |dV| (mV) between snapshot and template under which the snapshot is enough
 TOLERANCE = 1e-6
 
@@ -132,7 +136,7 @@ def read_cell_template(path: str | os.PathLike, template: str, *, trusted: bool 
         ``importCellsFromNet``); snapshot mode only.
     protocol : mapping, optional
         ``tstop``, ``dt``, ``steps`` ([delay, duration, amplitude nA] each) of the comparison
-        (:data:`nethub.sim.templateprobe.DEFAULT_PROTOCOL` by default).
+        (:data:`PROTOCOL` by default).
     tolerance : float
         Largest max |dV| (mV) for which ``"auto"`` keeps the snapshot.
     timeout : float
@@ -168,8 +172,7 @@ def read_cell_template(path: str | os.PathLike, template: str, *, trusted: bool 
     library = str(compiled_library(mods, trusted=True)) if mods else ""
     pos_args, kw = _split_args(args, kwargs)
     compare = mode == "auto" and not instance
-    proto = dict(protocol or {"tstop": 100.0, "dt": 0.025,
-                              "steps": [[10.0, 30.0, 0.1], [50.0, 40.0, 0.4]]})
+    proto = dict(protocol or PROTOCOL)
     req = {"op": "read", "path": str(path.resolve()), "template": template, "kind": kind,
            "args": pos_args, "kwargs": kw, "library": library, "names": names,
            "instance": bool(instance), "protocol": proto if compare else None,

@@ -287,3 +287,17 @@ def test_import_syn_mechs(tmp_path, monkeypatch):
     net = nethub.build(*nethub.load_spec(model))
     mech = net.syn_mechs["L5Cell_ExpSyn_0"]
     assert mech.model == "ExpSyn" and mech.params["tau"] == 3.0
+
+
+def test_spec_template_with_its_mod_folder(tmp_path, monkeypatch):
+    """``nethub run model.py``: the mechanisms in ``mod/`` beside the spec reach the import
+    child and the store."""
+    cells.modeldb(tmp_path)
+    model = cells.write(tmp_path, "model.py", SPEC)
+    monkeypatch.chdir(tmp_path)
+    res = simulate(model, output=tmp_path / "out.h5")
+    net = nethub.load(tmp_path / "out.h5")
+    assert sorted(net.mod_files) == ["kleak.mod"]
+    assert net.cell_types["PYR"].sections["soma"].mechs["kleak"]["gk"] == 2e-5
+    assert net.cell_types["PYR"].mod_files == ["kleak.mod"]
+    assert len(res.spikes) > 0
