@@ -40,6 +40,7 @@ from ..embedded import EmbeddedFile, sha256_hex
 from ..errors import ConversionError, UntrustedCodeError
 from ..nmodl.compile import compiled_library
 from ..templatetrust import remember_template
+from .hoc_files import companion_files
 from .hoc_mods import template_mechanisms
 
 __all__ = ["HocImport", "read_hoc_template", "read_cell_template", "MODES", "TOLERANCE",
@@ -193,6 +194,12 @@ def read_cell_template(path: str | os.PathLike, template: str, *, trusted: bool 
         compare and (max_dv is None or max_dv > tolerance)) else "snapshot"
     ef = EmbeddedFile(f"templates/{path.name}", "template", str(path), data)
     files = {ef.name: ef}
+    companions = {}
+    for rel, file in companion_files(path).items():  # what the template loads itself
+        name = f"templates/{path.stem}/{rel}"
+        files[name] = EmbeddedFile(name, _ARG_ROLES.get(file.suffix.lower(), "source"),
+                                   str(file), file.read_bytes())
+        companions[rel] = name
     arg_files = _arg_files(path, pos_args, kw, files)
     cell.run_mode = run_mode
     cell.template = {"file": ef.name, "kind": kind, "name": template, "args": pos_args,
@@ -200,6 +207,8 @@ def read_cell_template(path: str | os.PathLike, template: str, *, trusted: bool 
                      "instance": bool(instance)}
     if arg_files:
         cell.template["arg_files"] = arg_files
+    if companions:
+        cell.template["companions"] = companions
     cell.provenance = {"format": kind, "file": path.name, "template": template,
                        "args": pos_args, **({"kwargs": kw} if kw else {})}
     remember_template(ef.sha256)  # the user trusted it: a run in this process needs no flag

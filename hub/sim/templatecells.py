@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..celltypes import CompartmentalCell
+from ..embedded import check_file_name, sha256_hex
 from ..errors import SimulationError, UntrustedCodeError
 from ..network import Network
 from ..templatetrust import is_trusted_template
@@ -149,26 +150,46 @@ def _request(eng, tmpl: dict) -> dict:
 
 
 def _load(eng, ct: CompartmentalCell, ef):
+    """Load the template from its copy (with the files it loads itself beside it, in their
+    original layout; NEURON's working directory is that folder while it loads)."""
     tmpl = ct.template
-    path = _cached_copy(ef)
+    companions = {rel: eng.net.files[name] for rel, name in
+                  (tmpl.get("companions") or {}).items() if name in eng.net.files}
+    tag = sha256_hex("".join(sorted(f"{r}:{f.sha256}" for r, f in companions.items()))
+                     .encode())[:12] if companions else ""
+    path = _cached_copy(ef, tag=tag)
+    for rel, cef in companions.items():
+        try:
+            check_file_name(rel)  # a relative path inside the template's folder
+        except ValueError as exc:
+            raise SimulationError(f"cell type '{ct.name}': {exc}") from exc
+        _cached_copy(cef, path.parent / rel)
     h = eng.h
     if tmpl.get("kind") == "python":
-        factory = resolve_path(load_python(str(path), f"nethub_template_{ef.sha256[:12]}"),
-                               tmpl["name"])
-    else:
-        if not hasattr(h, tmpl["name"]) and not h.load_file(str(path)):
-            raise SimulationError(f"cell type '{ct.name}': NEURON could not load its template "
-                                  f"{ef.name}")
-        factory = getattr(h, tmpl["name"])
-    return factory
+        return resolve_path(load_python(str(path), f"nethub_template_{ef.sha256[:12]}{tag}"),
+                            tmpl["name"])
+    if not hasattr(h, tmpl["name"]):
+        cwd = os.getcwd()
+        os.chdir(path.parent)  # relative load_file() in the template, as at import
+        try:
+            ok = h.load_file(str(path))
+        finally:
+            os.chdir(cwd)
+        if not ok:
+            raise SimulationError(f"cell type '{ct.name}': NEURON could not load its "
+                                  f"template {ef.name}")
+    return getattr(h, tmpl["name"])
 
 
-def _cached_copy(ef) -> Path:
+def _cached_copy(ef, path: Path | None = None, tag: str = "") -> Path:
+    """The embedded file written once into the nethub cache (content-addressed folder)."""
     root = Path(os.environ.get("NETHUB_CACHE") or Path.home() / ".cache" / "nethub")
-    path = root / "templates" / ef.sha256 / Path(ef.name).name
+    if path is None:
+        path = root / "templates" / (ef.sha256 + (f"-{tag}" if tag else "")) / \
+            Path(ef.name).name
     if not path.is_file() or path.read_bytes() != ef.data:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
         tmp.write_bytes(ef.data)
         os.replace(tmp, path)
     return path

@@ -205,3 +205,38 @@ def plain_hh(text: str) -> str:
     """The ModelDB template without its own mechanism (for NetPyNE, which loads none)."""
     return (text.replace("  insert kleak  gk_kleak = 2e-5", "").replace(" insert kleak", "")
             .replace("  dend[1] for (x, 0) { gk_kleak(x) = 1e-5 * (1 + 3*x) }\n", ""))
+
+
+HELPERS = """
+// helpers loaded by a template with a relative load_file()
+func leak_g() { return 4e-5 }
+"""
+
+WITH_HELPERS = """
+load_file("lib/helpers.hoc")
+begintemplate Helped
+public soma, dend
+external leak_g
+create soma, dend
+proc init() {
+  soma { L = 25  diam = 25  insert hh }
+  dend { L = 250  diam = 1.5  nseg = 9  insert pas  g_pas = leak_g()  e_pas = -70 }
+  connect dend(0), soma(1)
+}
+endtemplate Helped
+"""
+
+PY_PARAMS = "GNA = 0.15\n"
+
+PY_WITH_MODULE = """
+from neuron import h
+from l5params import GNA
+
+
+class Small:
+    def __init__(self):
+        self.soma = h.Section(name="soma", cell=self)
+        self.soma.L = self.soma.diam = 20
+        self.soma.insert("hh")
+        self.soma.gnabar_hh = GNA
+"""

@@ -62,7 +62,7 @@ def nethub_trace(tmp_path, imported, probe, mode=None, celsius=6.3, trusted=Fals
            "hParams": {"celsius": celsius, "v_init": -65},
            "recordTraces": {"V": {"sec": probe, "loc": 0.5, "var": "v"}},
            "recordCells": ["all"]}
-    out = tmp_path / f"run-{mode}.h5"
+    out = tmp_path / f"run-{mode}-{imported.cell_type.name}.h5"
     res = simulate(network(imported, probe, mode), cfg, output=out, trusted=trusted)
     return np.asarray(res.traces.data[0], dtype=float)
 

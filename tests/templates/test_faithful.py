@@ -128,3 +128,24 @@ def test_template_mode_places_points_like_the_snapshot(tmp_path):
               for i in range(int(h.n3d(sec=b.secs[name])))]
         np.testing.assert_allclose(pb, pa, rtol=0, atol=1e-4)  # pt3d are float32 in NEURON
     h.ParallelContext().gid_clear()
+
+
+def test_files_the_template_loads_travel_with_it(tmp_path):
+    """A HOC template's relative ``load_file`` and a Python cell's sibling module are embedded;
+    template mode runs them from the store (the originals are gone)."""
+    helpers = cells.write(tmp_path, "lib/helpers.hoc", cells.HELPERS)
+    hoc = cells.write(tmp_path, "helped.hoc", cells.WITH_HELPERS)
+    params = cells.write(tmp_path, "l5params.py", cells.PY_PARAMS)
+    py = cells.write(tmp_path, "small.py", cells.PY_WITH_MODULE)
+    runs = []
+    for path, name, kind in ((hoc, "Helped", "hoc"), (py, "Small", "python")):
+        imp = read_cell_template(path, name, trusted=True)
+        runs.append((imp, reference(path, name, "soma", kind=kind)))
+    assert runs[0][0].cell_type.template["companions"] == {
+        "lib/helpers.hoc": "templates/helped/lib/helpers.hoc"}
+    assert runs[1][0].cell_type.template["companions"] == {
+        "l5params.py": "templates/small/l5params.py"}
+    for f in (helpers, hoc, params, py):
+        f.unlink()
+    for imp, ref in runs:
+        assert_same(nethub_trace(tmp_path, imp, "soma", "template"), ref)
