@@ -158,7 +158,8 @@ class CompartmentalCell(_CellTypeBase):
         For imported templates: ``file`` (key of ``Network.files``), ``kind`` (``hoc`` or
         ``python``), ``name``, ``args``, ``kwargs``, ``sections`` (cell-type name -> name in
         the template), ``max_dv`` (max |dV| in mV of snapshot vs template at import) and
-        ``offset`` (a shift of its 3-D points, from ``somaAtOrigin``).
+        optionally ``offset`` (a shift of its 3-D points, from ``somaAtOrigin``),
+        ``arg_files`` and ``companions`` (embedded files it is given or loads itself).
     """
 
     sections: dict[str, Section] = field(default_factory=dict)
