@@ -29,6 +29,7 @@ from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+from . import cellimport as _cellimport  # noqa: E402
 from . import specrules as _specrules  # noqa: E402
 from .api import convert, info, load, load_results, read, save, validate  # noqa: E402
 
@@ -42,6 +43,17 @@ def _spec_provider():
 
 
 _specrules.install(_spec_provider)
+
+
+def _cell_importer():
+    """The HOC converter's importer, for the builder's importCellParams
+    (``nethub.cellimport``); imported on first use, like the spec provider."""
+    from .converters.hoc_spec import import_request
+
+    return import_request
+
+
+_cellimport.install(_cell_importer)
 
 _LAZY = {
     "build": ("nethub.builder", "build"),

@@ -122,6 +122,8 @@ class _CellTypeBase:
         out = {"kind": self.kind}
         for f in fields(self):
             v = getattr(self, f.name)
+            if f.name in _RUN_MODE_FIELDS and v == _RUN_MODE_FIELDS[f.name]:
+                continue  # the default snapshot mode: written as before (same hash)
             if f.name == "sections":
                 v = {k: s.to_dict() for k, s in v.items()}
             out[f.name] = v
@@ -149,6 +151,15 @@ class CompartmentalCell(_CellTypeBase):
         NEURON global variables the type sets (e.g. ``{'celsius': 34}``).
     vars : dict
         Free per-type variables (NetPyNE ``vars``), usable in expressions.
+    run_mode : str
+        ``"snapshot"`` (the sections above are built as data) or ``"template"`` (the imported
+        template in ``template`` is instantiated at run time; needs trust), docs/store.md §5.1.
+    template : dict
+        For imported templates: ``file`` (key of ``Network.files``), ``kind`` (``hoc`` or
+        ``python``), ``name``, ``args``, ``kwargs``, ``sections`` (cell-type name -> name in
+        the template), ``max_dv`` (max |dV| in mV of snapshot vs template at import) and
+        optionally ``offset`` (a shift of its 3-D points, from ``somaAtOrigin``),
+        ``arg_files`` and ``companions`` (embedded files it is given or loads itself).
     """
 
     sections: dict[str, Section] = field(default_factory=dict)
@@ -157,6 +168,8 @@ class CompartmentalCell(_CellTypeBase):
     threshold: float | None = None
     globals: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    run_mode: str = "snapshot"
+    template: dict[str, Any] = field(default_factory=dict)
 
     kind = "compartmental"
 
@@ -291,6 +304,9 @@ class Population:
     def equals(self, other: object) -> bool:
         return isinstance(other, Population) and json_equal(self.to_dict(), other.to_dict())
 
+
+#: Cell-type fields written only when not at their default (new in schema 2, issue 14)
+_RUN_MODE_FIELDS: dict[str, Any] = {"run_mode": "snapshot", "template": {}}
 
 #: Fields written only when not empty, so that schema-1 documents (and hashes) stay as they were.
 _OPTIONAL_DOCS = ("tags", "provenance")

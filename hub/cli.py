@@ -262,12 +262,29 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
                    default=[], help="reader option (repeatable; VALUE parsed as JSON if it can)")
     p.add_argument("-w", "--write-opt", metavar="KEY=VALUE", action="append", type=_key_value,
                    default=[], help="writer option, e.g. compression=gzip (repeatable)")
+    p.add_argument("--template", metavar="NAME", help="INPUT is a .hoc/.py cell template: "
+                   "import template (or Python class/function) NAME (docs/hoc-templates.md)")
+    p.add_argument("--args", nargs="*", default=[], metavar="ARG",
+                   help="arguments of the template (KEY=VALUE for Python keywords)")
+    p.add_argument("--mode", choices=("auto", "snapshot", "template"), default="auto",
+                   help="run mode of the imported cell type (default: decided at import)")
     _add_trust(p)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
     from . import api
 
+    if args.template:  # a cell template (issue 14)
+        from .converters.hoc_convert import convert_template
+
+        imp = convert_template(args.input, args.output, args.template, trusted=args.trust,
+                               args=args.args, mode=args.mode)
+        out(f"imported {args.template} from {args.input} -> {args.output}: run mode "
+            f"{imp.cell_type.run_mode} (max |dV| {imp.max_dv} mV), "
+            f"{len(imp.cell_type.sections)} sections")
+        for k, v in imp.globals_changed.items():
+            out(f"the template sets the NEURON global {k} = {v}")
+        return 0
     _check_format_names(args.to, args.from_)
     trust = _trusted(args.input, args.from_, args.trust)[1]
     lost = api.convert(args.input, args.output, to=args.to, from_=args.from_,

@@ -26,6 +26,7 @@ from ..specs.values import check_spec
 from ..table import Table
 from .budget import check_connections
 from .cellexpr import resolve_cell_expressions, with_diversity_ranges
+from .cellimport import collecting
 from .cells import assign_cell_types
 from .connect import build_connections
 from .context import BuildContext
@@ -188,7 +189,11 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
     check_spec(net, cfg)  # the schema's value checks, also for plain dicts
     check_not_simulated(net, cfg, "build")  # keys nethub stores but does not simulate
     ctx = BuildContext(net, cfg)
-    cells, types, populations = build_cells(ctx)
+    with collecting(mod_files) as imported:  # importCellParams: templates and their mods
+        cells, types, populations = build_cells(ctx)
+    mod_files = {**imported.new_mod_files, **mod_files}
+    for label, mech in imported.syn_mechs.items():  # importCellParams(importSynMechs=True)
+        net.setdefault("synMechParams", {}).setdefault(label, mech)
     ctx.cells = cells
     check_connections(net, {k: p.size for k, p in populations.items()})  # before allocating
     syn_mechs = _syn_mechs(net)
@@ -202,7 +207,7 @@ def build(net_params: Any, sim_config: Any = None, *, progress: bool = False,
         stim_sources=sources, cells=cells, connections=conns, pointer_conns=pointers,
         stim_targets=targets,
         spec={"netParams": net, "simConfig": cfg}, params=_net_params(net),
-        mod_files=dict(mod_files or {}),
+        mod_files=dict(mod_files or {}), files=imported.files,
         provenance={"creator": "nethub.build", "seeds": ctx.seeds},
         rxd=net.get("rxdParams") or None,
     )

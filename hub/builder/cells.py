@@ -19,6 +19,7 @@ from ..celltypes import CompartmentalCell, PointCell, Section
 from ..errors import SpecError
 from ..selection import match_conds
 from ..table import Categorical, Table
+from .cellimport import IMPORT_KEYS, imported_rule
 from .pops import POINT_CELL_MODELS, POP_STRUCTURAL_KEYS, PopBuild
 
 __all__ = ["assign_cell_types", "section_from_spec", "compartmental_from_rules"]
@@ -84,29 +85,37 @@ def _spike_source(secs: dict[str, dict]) -> tuple[str, float] | None:
 def compartmental_from_rules(name: str, rules: list[tuple[str, dict]]) -> CompartmentalCell:
     """Stack cellParams rules (in order) into one compartmental cell type."""
     merged: dict[str, Any] = {"secs": {}, "secLists": {}, "globals": {}, "vars": {}}
-    imports = []
+    imported = []
     for label, rule in rules:
-        if rule.get("_import"):
-            imports.append(label)
-        body = {k: v for k, v in rule.items() if k not in ("conds", "_import")}
+        body = {k: v for k, v in rule.items() if k not in IMPORT_KEYS}
+        if rule.get("_import"):  # importCellParams: the template's rule, then the overlay
+            imp_rule, imp_type = imported_rule(dict(rule["_import"]))
+            _deep_update(merged, imp_rule)
+            imported.append((label, imp_type, bool(body) or len(rules) > 1))
         _deep_update(merged, body)
-    if imports:
-        raise SpecError(
-            f"cellParams{imports}: importing HOC/Python/SWC cells needs the HOC converter, "
-            "which this nethub version does not have yet"
-        )
     secs = merged["secs"]
     sections = {s: section_from_spec(v, f"cellParams['{name}']['secs']['{s}']")
                 for s, v in secs.items()}
     src = _spike_source(secs)
     threshold = secs[src[0]].get("threshold") if src else None
     tags = {k: v for k, v in merged.items() if k not in ("secs", "secLists", "globals", "vars")}
-    return CompartmentalCell(
+    ct = CompartmentalCell(
         name=name, sections=sections,
         section_lists={k: list(v) for k, v in merged["secLists"].items()},
         spike_source=src, threshold=threshold, globals=merged["globals"], vars=merged["vars"],
         tags=tags, provenance={"source": "netpyne cellParams", "rules": [r[0] for r in rules]},
     )
+    for label, imp_type, changed in imported:
+        ct.mod_files = sorted(set(ct.mod_files) | set(imp_type.mod_files))
+        if imp_type.run_mode != "template":
+            continue
+        if changed:
+            logger.warning("cellParams[%r]: the template needs template mode (max |dV| %s mV) "
+                           "but other rules or writes change it; the snapshot is used",
+                           label, imp_type.template.get("max_dv"))
+        else:
+            ct.run_mode, ct.template = "template", dict(imp_type.template)
+    return ct
 
 
 def _point_model(pb: PopBuild, cell_params: dict) -> str | None:

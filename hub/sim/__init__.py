@@ -26,7 +26,7 @@ from ..runcheck import check_store_for_run
 from ..runconfig import RunConfig
 from ..store import read_network, read_whole_table
 from ..storelock import check_writable
-from . import coreneuron, record
+from . import coreneuron, record, templatecells
 from .agree import phase
 from .engine import Engine
 from .exact import exactness_meta
@@ -180,6 +180,7 @@ def run_store(store: str | os.PathLike, config: RunConfig,
 
 def _check_trust(net: Network, pc, trusted: bool) -> None:
     check_trust(net, pc, trusted)
+    templatecells.check_trust(net, trusted)  # cell types that run their template
 
 
 def _peak_rss_per_rank(pc, nhost: int) -> list[float] | None:

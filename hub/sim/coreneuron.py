@@ -33,6 +33,7 @@ from ..network import Network
 from ..nmodl import coreneuron_blockers, declared_mechanisms
 from ..nmodl.compile import build_in_cache, cache_dir, cache_key
 from ..runconfig import RunConfig
+from . import templatecells
 from .mechanisms import (
     BUNDLED,
     _mech_names,
@@ -105,6 +106,7 @@ def coreneuron_eligible(net: Network, config: RunConfig | None = None, h: Any = 
     reasons += _config_reasons(config or RunConfig(), net, traces_per_step)
     reasons += _mechanism_reasons(net)
     reasons += _model_reasons(net)
+    reasons += templatecells.core_reasons(net)  # run-mode 'template' cell types (issue 14)
     if h is not None:
         reasons += _runtime_reasons(h)
     if reasons:

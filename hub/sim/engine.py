@@ -21,7 +21,7 @@ from ..network import DRAWS_COLUMN, Network
 from ..random123 import Random123Stream, netpyne_hash_str
 from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
-from . import bulkconnect, merge, plasticity, rotation, synparams, synshare
+from . import bulkconnect, merge, plasticity, rotation, synparams, synshare, templatecells
 from .record import trace_gids
 
 __all__ = ["Engine"]
@@ -138,6 +138,8 @@ class Engine:
                        per_cell: dict[str, Any] | None = None,
                        angle: tuple[float, float, float] | None = None
                        ) -> _Cell:
+        if ct.run_mode == "template":  # the imported template itself (issue 14)
+            return templatecells.build_cell(self, _Cell(gid), ct, pos, angle)
         h = self.h
         cell = _Cell(gid)
         for name in ct.sections:
