@@ -39,7 +39,8 @@ from ..errors import ConversionError
 from ..version import __version__
 
 __all__ = ["hoc_template", "hoc_names", "HocNames", "number", "PP_RESERVED",
-           "DEFAULT_THRESHOLD"]
+           "DEFAULT_THRESHOLD", "geom_items", "nseg_of", "segment_values", "pp_params",
+           "spike_site"]
 
 #: Point-process keys that are not NEURON attributes (as :mod:`nethub.sim.engine` skips them).
 PP_RESERVED = frozenset({"mod", "loc", "vref", "synList", "label"})

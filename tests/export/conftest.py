@@ -48,7 +48,7 @@ def clamp_network(cell: CompartmentalCell, mod_files: dict[str, str] | None = No
 
 def nethub_trace(net: nethub.Network, tmp_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(soma trace, spike times) of gid 0 simulated by nethub."""
-    res = simulate(net, output=tmp_path / "nethub.h5", trusted=True)
+    res = simulate(net, output=tmp_path / "nethub.h5", trusted=True, overwrite=True)
     return np.asarray(res.traces.data[0]), np.asarray(res.spike_times)
 
 

@@ -1,11 +1,13 @@
-"""Plain NEURON (no nethub import): load an exported HOC template, instantiate it at a position,
-inject a current clamp into a section and print the recorded membrane potential as JSON.
+"""Plain NEURON (no nethub import): load an exported HOC template (or Python class module),
+instantiate it at a position, inject a current clamp into a section and print the recorded
+membrane potential as JSON.
 
 ``python plain_template_run.py REQUEST.json`` with ``{"template": path, "name": str,
 "library": path or "", "pos": [x, y, z], "sec": "soma", "clamp": {"del":, "dur":, "amp":},
 "dt":, "tstop":, "record_step":, "v_init":}``.
 """
 
+import importlib.util
 import json
 import sys
 
@@ -24,10 +26,17 @@ def main(path):
     h.load_file("stdrun.hoc")
     if req["library"]:
         h.nrn_load_dll(req["library"])
-    h.load_file(req["template"])
-    cell = getattr(h, req["name"])()
-    cell.position(*req["pos"])
-    sec = section(cell, req["sec"])
+    if req["template"].endswith(".py"):  # a Python class: built at its position
+        spec = importlib.util.spec_from_file_location("exported_cell", req["template"])
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cell = getattr(module, req["name"])(*req["pos"])
+        sec = cell.secs[req["sec"]]
+    else:
+        h.load_file(req["template"])
+        cell = getattr(h, req["name"])()
+        cell.position(*req["pos"])
+        sec = section(cell, req["sec"])
     clamp = h.IClamp(sec(0.5))
     clamp.delay, clamp.dur, clamp.amp = (req["clamp"][k] for k in ("del", "dur", "amp"))
     v = h.Vector().record(sec(0.5)._ref_v, req["record_step"])
