@@ -54,7 +54,7 @@ def py_number(value: Any, where: str) -> str:
 
 
 def python_class(name: str, cell: CompartmentalCell, *,
-                 default_threshold: float = DEFAULT_THRESHOLD) -> str:
+                 default_threshold: float = DEFAULT_THRESHOLD, set_globals: bool = True) -> str:
     """The source of a Python class (plain NEURON, ``from neuron import h``) building ``cell``.
 
     Parameters
@@ -65,6 +65,9 @@ def python_class(name: str, cell: CompartmentalCell, *,
         The cell type.
     default_threshold : float
         Spike threshold (mV) when neither the spike section nor the cell type sets one.
+    set_globals : bool
+        Set the cell type's NEURON globals when a cell is made (a network script sets them
+        once, as nethub's run does, and passes False).
 
     Returns
     -------
@@ -84,8 +87,8 @@ def python_class(name: str, cell: CompartmentalCell, *,
         raise ConversionError(f"cell type {getattr(cell, 'name', name)!r}: only compartmental "
                               "cell types with sections can be written as Python classes")
     where = f"cell type {cell.name!r}"
-    body = [*_build(cell, where), *_lists(cell), *_attributes(cell), *_globals(cell, where),
-            *_vinit(cell, where)]
+    body = [*_build(cell, where), *_lists(cell), *_attributes(cell),
+            *(_globals(cell, where) if set_globals else []), *_vinit(cell, where)]
     lines = [f"class {name}:",
              f'    """Cell type {cell.name!r} (nethub {__version__}); plain NEURON."""',
              "",
