@@ -51,6 +51,8 @@ _LAZY = {
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
+    "swap": ("nethub.cellswap", "swap"),
+    "unswap": ("nethub.cellswap", "unswap"),
 }
 
 
@@ -72,6 +74,8 @@ __all__ = [
     "SimConfig",
     "load_spec",
     "simulate",
+    "swap",
+    "unswap",
     "convert",
     "info",
     "load",

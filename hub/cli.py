@@ -337,6 +337,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                           _add_compact, _run_compact),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
+    "swap": Subcommand("give a population or selection another cell type (and back)",
+                       "nethub.cellswap:add_arguments", "nethub.cellswap:run"),
 }
 
 

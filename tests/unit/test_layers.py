@@ -45,7 +45,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.storelock", "nethub.storemaint", "nethub.results", "nethub.validate",
         "nethub.runcheck", "nethub.selection", "nethub.runconfig", "nethub.ranges",
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.random123.*",
-        "nethub.rng.*", "nethub.nmodl.*",
+        "nethub.rng.*", "nethub.nmodl.*", "nethub.swaptables",
         # the safe expression language (ast-checked, vectorized): shared by the builder, the
         # simulator (run-time expressions) and converters
         "nethub.expr.*",
@@ -59,6 +59,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.examples.*", "nethub.testing.*",
         # the `nethub build` / `nethub run SPEC` faces, kept beside the layer they drive
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
+        "nethub.cellswap",
     ),
     "analysis": ("nethub.analysis.*",),
 }
