@@ -3,13 +3,15 @@
 
 A swap keeps gids, positions and every connection; it changes, for the chosen cells only:
 
-- the ``cell_type`` column (and the NetPyNE ``cellType`` tag column when there is one), the
+- the ``cell_type`` column (and the NetPyNE ``cellType`` / ``cellModel`` tag columns when there
+  are: the new name / its model, None for a compartmental type), the
   population's ``cell_type`` (None when only part of it is swapped) and its ``cellType`` /
   ``cellModel`` tags;
 - the per-cell values that belonged to the old type (cells columns ``params.*`` and
   ``param.secs.*``: NaN / empty for those cells);
 - where the connections and stimuli onto them land (:class:`SynMap`): onto an artificial cell no
-  section and no synaptic mechanism; onto a compartmental one the mapped section (default: the
+  section (the row's synaptic mechanism stays, unused, as a NetPyNE build keeps it); onto a
+  compartmental one the mapped section (default: the
   same name when the new type has it, else its spike-source section), location (kept with the
   section, else ``SynMap.loc``) and mechanism (default: the row's own).
 
@@ -38,6 +40,7 @@ __all__ = ["SynMap", "swap_cell_type", "undo_swap", "last_swap", "old_types", "S
 #: provenance key of the list of swap records (oldest first)
 SWAPS_KEY = "swaps"
 _TAG_COLUMN = "cellType"
+_MODEL_COLUMN = "cellModel"
 
 
 @dataclass
@@ -179,8 +182,8 @@ def _landing(new_type: CellType, secs: np.ndarray, locs: np.ndarray, mechs: np.n
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(section, location, synaptic mechanism) of rows landing on ``new_type``."""
     n = len(secs)
-    if isinstance(new_type, PointCell):
-        return np.full(n, None, dtype=object), locs.copy(), np.full(n, None, dtype=object)
+    if isinstance(new_type, PointCell):  # the cell is the target; the mechanism is kept
+        return np.full(n, None, dtype=object), locs.copy(), mechs.copy()
     names = set(new_type.sections)
     default = (new_type.spike_source or (next(iter(new_type.sections)), 0.5))[0]
     new_secs = _map_names(secs, syn_map.sec, names, default)
@@ -273,7 +276,7 @@ def swap_cell_type(net: Network, rows: np.ndarray, new_type: CellType, *,
                            "gids": gids.tolist(), "syn_map": {"sec": syn_map.sec,
                                                               "synMech": syn_map.syn_mech,
                                                               "loc": syn_map.loc}}
-    cells, rec["cells"] = _swap_cells(net.cells, idx, name)
+    cells, rec["cells"] = _swap_cells(net.cells, idx, new_type)
     valid = set(net.syn_mechs)
     conns, rec["connections"] = _remap_rows(
         net.connections, "post_gid", ("post_sec", "post_loc", "syn_mech"), gids, new_type,
@@ -294,15 +297,18 @@ def swap_cell_type(net: Network, rows: np.ndarray, new_type: CellType, *,
                        cell_types=cell_types, mod_files=mods, files=embedded, provenance=prov)
 
 
-def _swap_cells(cells: Table, idx: np.ndarray, name: str) -> tuple[Table, dict]:
+def _swap_cells(cells: Table, idx: np.ndarray, new_type: CellType) -> tuple[Table, dict]:
     out = _copy_table(cells)
     rec: dict[str, Any] = {"rows": idx.tolist(), "old": {}}
-    names = np.full(len(idx), name, dtype=object)
-    for col in ("cell_type", _TAG_COLUMN):
+    model = new_type.model if isinstance(new_type, PointCell) else None
+    for col, value in (("cell_type", new_type.name), (_TAG_COLUMN, new_type.name),
+                       (_MODEL_COLUMN, model)):
         if col in cells:
+            values = np.full(len(idx), value, dtype=object)
             rec["old"][col] = _values(cells[col], idx)
-            out[col] = (_cat_assign(cells[col], idx, names) if isinstance(cells[col], Categorical)
-                        else _put(cells[col], idx, names.tolist()))
+            out[col] = (_cat_assign(cells[col], idx, values)
+                        if isinstance(cells[col], Categorical) else
+                        _put(cells[col], idx, values.tolist()))
     for col in cells.extra_columns:  # per-cell values of the old type
         if col.startswith(("params.", "param.secs.")):
             rec["old"][col] = _values(cells[col], idx)
