@@ -53,6 +53,8 @@ _LAZY = {
     "simulate": ("nethub.runner", "simulate"),
     "swap": ("nethub.cellswap", "swap"),
     "unswap": ("nethub.cellswap", "unswap"),
+    "export_cell": ("nethub.exporting", "export_cell"),
+    "export_neuron_script": ("nethub.exporting", "export_neuron_script"),
 }
 
 
@@ -76,6 +78,8 @@ __all__ = [
     "simulate",
     "swap",
     "unswap",
+    "export_cell",
+    "export_neuron_script",
     "convert",
     "info",
     "load",

@@ -87,3 +87,22 @@ def test_refuses_what_it_cannot_reproduce():
     with pytest.raises(ConversionError, match="oneSynPerNetcon=False"):
         neuron_script(net, RunConfig(share_synapses=True))
     assert "synapse merging" in neuron_script(net, RunConfig()).lost[0]
+
+
+def test_api_of_an_unrun_model(tmp_path):
+    """``nethub.export_neuron_script`` takes the run ``nethub run`` would make (the stored
+    simConfig with overrides); ``nethub.export_cell`` writes one cell type."""
+    net = nethub.build(*nethub.load_spec(TUTORIALS / "HHTut"))
+    script = tmp_path / "hh.neuron.py"
+    lost = nethub.export_neuron_script(net, script, {"duration": 40, "nethubExact": True})
+    assert lost == []
+    res = nethub.simulate(net, {"duration": 40, "nethubExact": True}, output=tmp_path / "r.h5")
+    got = _run_script(script)
+    np.testing.assert_array_equal(got["spike_times"], res.spike_times)
+    np.testing.assert_array_equal(got["spike_gids"], res.spike_gids)
+    hoc = nethub.export_cell(net, "PYR", tmp_path / "pyr.hoc")
+    assert hoc.read_text().count("begintemplate PYR") == 1
+    py = nethub.export_cell(net, "PYR", tmp_path / "pyr.py", name="Pyr")
+    assert "class Pyr:" in py.read_text()
+    with pytest.raises(ConversionError, match="no cell type 'X'"):
+        nethub.export_cell(net, "X", tmp_path / "x.hoc")

@@ -59,7 +59,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.examples.*", "nethub.testing.*",
         # the `nethub build` / `nethub run SPEC` faces, kept beside the layer they drive
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
-        "nethub.cellswap",
+        "nethub.cellswap", "nethub.exporting",
     ),
     "analysis": ("nethub.analysis.*",),
 }
