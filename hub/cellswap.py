@@ -94,8 +94,9 @@ def swap(model: Network | str | os.PathLike, cell_type: str | CellType | None = 
         Where the named type comes from: a store/model file, a NetPyNE spec (file, folder or
         index), or a cellParams rule dict.
     syn_map : dict or SynMap, optional
-        ``{'sec': {old: new, '*': default}, 'synMech': {old: new, '*': ...}, 'loc': x}``:
-        where connections and stimuli onto the swapped cells land.
+        ``{'sec': {old: new, '*': default}, 'synMech': {old: new, '*': ...}, 'loc': x,
+        'weight': factor}``: where connections and stimuli onto the swapped cells land, and a
+        factor on their weights.
     mod_files : dict or path, optional
         NMODL sources the new type needs (file name -> text, or a folder of .mod files); a
         store source brings its own.
@@ -269,8 +270,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="store, model file or NetPyNE spec holding T (default: the network "
                         "itself, then the built-ins " + ", ".join(BUILTIN_TYPES) + ")")
     p.add_argument("--syn-map", metavar="JSON", help="where synapses land: '{\"sec\": "
-                   "{\"dend\": \"soma\"}, \"synMech\": {\"*\": \"AMPA\"}, \"loc\": 0.5}' or "
-                   "a JSON file")
+                   "{\"dend\": \"soma\"}, \"synMech\": {\"*\": \"AMPA\"}, \"loc\": 0.5, "
+                   "\"weight\": 1.0}' or a JSON file")
     p.add_argument("--mod-dir", metavar="DIR", help="folder of the .mod files T needs")
     p.add_argument("--name", help="name of the new type in the network (default: T)")
     p.add_argument("--undo", action="store_true", help="undo the latest swap instead")

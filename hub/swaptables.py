@@ -56,26 +56,35 @@ class SynMap:
         i.e. onto artificial cells).
     loc : float
         Location of rows whose section changes (default 0.5).
+    weight : float or None
+        Factor on the weights of the rows onto the swapped cells (None: unchanged), e.g.
+        conductances (µS) onto HH cells -> the dimensionless weights of IntFire cells.
     """
 
     sec: dict[str, str] = field(default_factory=dict)
     syn_mech: dict[str, str] = field(default_factory=dict)
     loc: float = 0.5
+    weight: float | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "syn_map") -> SynMap:
         """From ``{'sec': {...}, 'synMech': {...}, 'loc': x}`` (``syn_mech`` also accepted)."""
         d = dict(d or {})
-        unknown = set(d) - {"sec", "synMech", "syn_mech", "loc"}
+        unknown = set(d) - {"sec", "synMech", "syn_mech", "loc", "weight"}
         if unknown:
             raise ConversionError(f"{where}: unknown key(s) {sorted(unknown)} (valid: sec, "
-                                  "synMech, loc)")
+                                  "synMech, loc, weight)")
+        weight = d.get("weight")
+        if weight is not None and (isinstance(weight, bool) or
+                                   not isinstance(weight, (int, float))):
+            raise ConversionError(f"{where}['weight']: {weight!r} is not a number")
         loc = float(d.get("loc", 0.5))
         if not 0 <= loc <= 1:
             raise ConversionError(f"{where}['loc']: {loc} is not in [0, 1]")
         mechs = d.get("synMech", d.get("syn_mech")) or {}
         return cls({str(k): str(v) for k, v in (d.get("sec") or {}).items()},
-                   {str(k): str(v) for k, v in mechs.items()}, loc)
+                   {str(k): str(v) for k, v in mechs.items()}, loc,
+                   None if weight is None else float(weight))
 
 
 # ----------------------------------------------------------------------------- columns
@@ -213,7 +222,8 @@ def _remap_rows(table: Table, gid_col: str, cols: tuple[str, str, str], gids: np
     if len(rows) == 0:
         return table, {}
     sec_c, loc_c, mech_c = cols
-    old = {c: _values(table[c], rows) for c in cols}
+    scaled = syn_map.weight is not None
+    old = {c: _values(table[c], rows) for c in (*cols, *(("weight",) if scaled else ()))}
     secs, locs, mechs = _landing(
         new_type, table[sec_c].values()[rows], np.asarray(table[loc_c], dtype=np.float64)[rows],
         table[mech_c].values()[rows], syn_map, valid, where)
@@ -221,6 +231,10 @@ def _remap_rows(table: Table, gid_col: str, cols: tuple[str, str, str], gids: np
     out[sec_c] = _cat_assign(table[sec_c], rows, secs)
     out[loc_c] = _put(table[loc_c], rows, locs.tolist())
     out[mech_c] = _cat_assign(table[mech_c], rows, mechs)
+    if scaled:
+        w = np.array(table["weight"], dtype=np.float64, copy=True)
+        w[rows] *= syn_map.weight
+        out["weight"] = w
     return out, {"rows": rows.tolist(), "old": old}
 
 
@@ -275,7 +289,8 @@ def swap_cell_type(net: Network, rows: np.ndarray, new_type: CellType, *,
     rec: dict[str, Any] = {"new_type": name, "added_type": existing is None, "note": note,
                            "gids": gids.tolist(), "syn_map": {"sec": syn_map.sec,
                                                               "synMech": syn_map.syn_mech,
-                                                              "loc": syn_map.loc}}
+                                                              "loc": syn_map.loc,
+                                                              "weight": syn_map.weight}}
     cells, rec["cells"] = _swap_cells(net.cells, idx, new_type)
     valid = set(net.syn_mechs)
     conns, rec["connections"] = _remap_rows(

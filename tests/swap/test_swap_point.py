@@ -97,6 +97,16 @@ def test_selection_per_cell_params_and_refusals():
     twice = nethub.swap(half, "IntFire4", select={"gid": [0, 1]})
     assert len(twice.provenance["swaps"]) == 2
     assert undo_swap(undo_swap(twice)).content_hash() == net.content_hash()
+    # a factor on the weights onto the swapped cells (conductance -> IntFire weight)
+    scaled = nethub.swap(net, "IntFire1", pop="E", syn_map={"weight": 2.5})
+    canon = net.canonical()  # swaps give the store's row order
+    onto = np.asarray(canon.connections["post_gid"]) < 20
+    w0, w1 = np.asarray(canon.connections["weight"]), np.asarray(scaled.connections["weight"])
+    np.testing.assert_array_equal(w1[onto], w0[onto] * 2.5)
+    np.testing.assert_array_equal(w1[~onto], w0[~onto])
+    assert undo_swap(scaled).content_hash() == net.content_hash()
+    with pytest.raises(ConversionError, match="unknown key"):
+        nethub.swap(net, "IntFire1", pop="E", syn_map={"weigth": 2})
     with pytest.raises(ConversionError, match="unknown cell type 'Nope'"):
         nethub.swap(net, "Nope", pop="E")
     with pytest.raises(ConversionError, match="unknown population 'X'"):
