@@ -157,8 +157,17 @@ def _mechs(sec: Section, where: str) -> list[str]:
     out = []
     for mech, params in sec.mechs.items():
         out.append(f"sec.insert({mech!r})")
+        # the uniform values in one loop over the segments (each value is set alone, so the
+        # order of assignments does not matter), then the per-segment ones
+        uniform = [(p, v) for p, v in params.items() if segment_values(v, nseg) is None
+                   and v is not None]
+        if uniform:
+            out.append("for seg in sec:")
+            out += [f"    {_assign(f'seg.{mech}', p, py_number(v, f'{where} {mech}.{p}'))}"
+                    for p, v in uniform]
         for p, val in params.items():
-            out += _range(f"seg.{mech}", p, val, nseg, f"{where} {mech}.{p}")
+            if segment_values(val, nseg) is not None:
+                out += _range(f"seg.{mech}", p, val, nseg, f"{where} {mech}.{p}")
     for ion, params in sec.ions.items():
         out.append(f"sec.insert({ion + '_ion'!r})")
         for p, val in params.items():
