@@ -22,6 +22,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections.abc import Collection
 from typing import Any
 
 from ..celltypes import CompartmentalCell, Section
@@ -29,7 +30,6 @@ from ..errors import ConversionError
 from ..version import __version__
 from .hoc_export import (
     DEFAULT_THRESHOLD,
-    geom_items,
     hoc_names,
     nseg_of,
     number,
@@ -54,7 +54,8 @@ def py_number(value: Any, where: str) -> str:
 
 
 def python_class(name: str, cell: CompartmentalCell, *,
-                 default_threshold: float = DEFAULT_THRESHOLD, set_globals: bool = True) -> str:
+                 default_threshold: float = DEFAULT_THRESHOLD, set_globals: bool = True,
+                 per_cell: Collection[str] = ()) -> str:
     """The source of a Python class (plain NEURON, ``from neuron import h``) building ``cell``.
 
     Parameters
@@ -68,6 +69,12 @@ def python_class(name: str, cell: CompartmentalCell, *,
     set_globals : bool
         Set the cell type's NEURON globals when a cell is made (a network script sets them
         once, as nethub's run does, and passes False).
+    per_cell : collection of str
+        Values each cell may set for itself, named as the simulator's per-cell overrides
+        (``secs.<sec>.geom.<key>``, ``secs.<sec>.mechs.<mech>.<param>``,
+        ``secs.<sec>.pointps.<label>.<key>``: the cells columns ``param.secs.*``). With any,
+        the constructor takes ``own``, a dict of them, and needs the helpers ``_own`` and
+        ``_range_set`` of :mod:`nethub.converters.neuron_script_runtime` in its module.
 
     Returns
     -------
@@ -87,11 +94,13 @@ def python_class(name: str, cell: CompartmentalCell, *,
         raise ConversionError(f"cell type {getattr(cell, 'name', name)!r}: only compartmental "
                               "cell types with sections can be written as Python classes")
     where = f"cell type {cell.name!r}"
-    body = [*_build(cell, where), *_lists(cell), *_attributes(cell),
+    per_cell = frozenset(per_cell)
+    body = [*_build(cell, where, per_cell), *_lists(cell), *_attributes(cell),
             *(_globals(cell, where) if set_globals else []), *_vinit(cell, where)]
     lines = [f"class {name}:",
              f'    """Cell type {cell.name!r} (nethub {__version__}); plain NEURON."""',
              "",
+             "    def __init__(self, x=0.0, y=0.0, z=0.0, own=None):" if per_cell else
              "    def __init__(self, x=0.0, y=0.0, z=0.0):",
              "        self.x, self.y, self.z = x, y, z",
              *(f"        {b}" if b else "" for b in body),
@@ -103,8 +112,9 @@ def python_class(name: str, cell: CompartmentalCell, *,
     return "\n".join(lines) + "\n"
 
 
-def _build(cell: CompartmentalCell, where: str) -> list[str]:
-    out = ["secs = self.secs = {}"]
+def _build(cell: CompartmentalCell, where: str, per_cell: frozenset[str]) -> list[str]:
+    out = ["own = own or {}"] if per_cell else []
+    out.append("secs = self.secs = {}")
     for sname in cell.sections:
         out.append(f"secs[{sname!r}] = h.Section(name={sname!r}, cell=self)")
     for sname, sec in cell.sections.items():
@@ -115,15 +125,42 @@ def _build(cell: CompartmentalCell, where: str) -> list[str]:
     out.append("self.pointps, self.pointp_labels = [], []")
     for sname, sec in cell.sections.items():
         w = f"{where} section {sname!r}"
-        out += [f"sec = secs[{sname!r}]", *_geometry(sec, w), *_mechs(sec, w)]
+        prefix = f"secs.{sname}."
+        own = {k[len(prefix):] for k in per_cell if k.startswith(prefix)}
+        out += [f"sec = secs[{sname!r}]", *_geometry(sec, w, prefix, own),
+                *_mechs(sec, w, prefix, own)]
         for pp in sec.point_processes:
-            out += _pointp(pp, f"{w} point process {pp.get('label', pp['mod'])!r}")
+            out += _pointp(pp, f"{w} point process {pp.get('label', pp['mod'])!r}", prefix,
+                           own)
             pp_index += 1
     return out
 
 
-def _geometry(sec: Section, where: str) -> list[str]:
-    out = [f"sec.{k} = {py_number(v, f'{where} geom {k}')}" for k, v in geom_items(sec, where)]
+def _value(val: Any, key: str, prefix: str, own: frozenset[str] | set[str], where: str) -> str:
+    """A value's source: the literal, or the cell's own value (``_own``) when it may have one
+    (required when the type holds an unresolved expression there)."""
+    if key not in own:
+        return py_number(val, where)
+    if isinstance(val, (list, tuple)):
+        default = "[" + ", ".join("None" if v is None else py_number(v, where) for v in val) + "]"
+    else:
+        default = "None" if isinstance(val, str) or val is None else py_number(val, where)
+    return f"_own(own, {prefix + key!r}, {default})"
+
+
+def _geometry(sec: Section, where: str, prefix: str = "",
+              own: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    out = []
+    for k, v in sec.geom.items():
+        if isinstance(v, (list, dict)):
+            continue
+        w = f"{where} geom {k}"
+        if f"geom.{k}" not in own and (isinstance(v, str) or v is None):
+            raise ConversionError(f"{where}: geometry {k!r} = {v!r} is not a number")
+        value = _value(int(v) if k == "nseg" and f"geom.{k}" not in own else v, f"geom.{k}",
+                       prefix, own, w)
+        out.append(f"sec.{k} = int({value})" if k == "nseg" and f"geom.{k}" in own
+                   else f"sec.{k} = {value}")
     if sec.pt3d is not None and len(sec.pt3d):
         w = f"{where} pt3d"
         pts = ", ".join(f"({', '.join(py_number(c, w) for c in p)})" for p in sec.pt3d.tolist())
@@ -152,22 +189,28 @@ def _assign(target: str, attr: str, value: str) -> str:
     return f"setattr({target}, {attr!r}, {value})"
 
 
-def _mechs(sec: Section, where: str) -> list[str]:
+def _mechs(sec: Section, where: str, prefix: str = "",
+           own: frozenset[str] | set[str] = frozenset()) -> list[str]:
     nseg = nseg_of(sec)
     out = []
     for mech, params in sec.mechs.items():
         out.append(f"sec.insert({mech!r})")
         # the uniform values in one loop over the segments (each value is set alone, so the
-        # order of assignments does not matter), then the per-segment ones
-        uniform = [(p, v) for p, v in params.items() if segment_values(v, nseg) is None
-                   and v is not None]
+        # order of assignments does not matter), then the per-segment and per-cell ones
+        mine = {p for p in params if f"mechs.{mech}.{p}" in own}
+        uniform = [(p, v) for p, v in params.items() if p not in mine
+                   and segment_values(v, nseg) is None and v is not None]
         if uniform:
             out.append("for seg in sec:")
             out += [f"    {_assign(f'seg.{mech}', p, py_number(v, f'{where} {mech}.{p}'))}"
                     for p, v in uniform]
         for p, val in params.items():
-            if segment_values(val, nseg) is not None:
-                out += _range(f"seg.{mech}", p, val, nseg, f"{where} {mech}.{p}")
+            w = f"{where} {mech}.{p}"
+            if p in mine:
+                value = _value(val, f"mechs.{mech}.{p}", prefix, own, w)
+                out.append(f"_range_set(sec, {mech!r}, {p!r}, {value})")
+            elif segment_values(val, nseg) is not None:
+                out += _range(f"seg.{mech}", p, val, nseg, w)
     for ion, params in sec.ions.items():
         out.append(f"sec.insert({ion + '_ion'!r})")
         for p, val in params.items():
@@ -182,9 +225,13 @@ def _mechs(sec: Section, where: str) -> list[str]:
     return out
 
 
-def _pointp(pp: dict, where: str) -> list[str]:
-    out = [f"pp = h.{pp['mod']}({py_number(pp.get('loc', 0.5), where)}, sec=sec)"]
-    out += [_assign("pp", k, py_number(v, f"{where} {k}")) for k, v in pp_params(pp)]
+def _pointp(pp: dict, where: str, prefix: str = "",
+            own: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    key = f"pointps.{pp.get('label')}."
+    loc = _value(pp.get("loc", 0.5), key + "loc", prefix, own, where)
+    out = [f"pp = h.{pp['mod']}({loc}, sec=sec)"]
+    out += [_assign("pp", k, _value(v, key + k, prefix, own, f"{where} {k}"))
+            for k, v in pp_params(pp)]
     out.append(f"self.pointps.append(pp)\nself.pointp_labels.append({pp.get('label')!r})")
     return [line for chunk in out for line in chunk.split("\n")]
 

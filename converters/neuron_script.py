@@ -11,7 +11,7 @@ runs. ``python NET.neuron.py [SPIKES.json]`` writes the spikes (sorted by time, 
 the traces as JSON.
 
 What would make the script's spikes differ from nethub's is refused with
-:class:`~nethub.errors.ConversionError` (per-cell rotations or section values, per-connection
+:class:`~nethub.errors.ConversionError` (per-cell rotations, per-connection
 synapse parameters, plasticity, gap junctions, string-valued synapse parameters, shared
 stimulus synapses); what only changes the output (LFP, trace kinds the script does not
 record, CoreNEURON, synapse merging in fast mode) is listed in :attr:`ScriptExport.lost`.
@@ -19,6 +19,7 @@ record, CoreNEURON, synapse merging in fast mode) is listed in :attr:`ScriptExpo
 
 from __future__ import annotations
 
+import importlib.resources
 import keyword
 import math
 import re
@@ -31,6 +32,7 @@ from ..celltypes import CompartmentalCell, PointCell
 from ..columns import ROTATION_COLUMNS, syn_param_name
 from ..errors import ConversionError
 from ..network import Network
+from ..nmodl.info import mechanism_info
 from ..random123 import netpyne_hash_str
 from ..runconfig import CellSelection, RunConfig
 from ..selection import match_conds
@@ -110,16 +112,30 @@ def neuron_script(net: Network, config: RunConfig, *, mod_dir: str | None = None
         The network uses something the script cannot reproduce (see the module docstring).
     """
     _refuse_unsupported(net, config)
-    if net.mod_files and not mod_dir:
+    mods = {**_bundled_mods(net), **net.mod_files}
+    if mods and not mod_dir:
         raise ConversionError("the model has .mod files: name the folder they go in (mod_dir)")
-    mod_dir = mod_dir if net.mod_files else None
+    mod_dir = mod_dir if mods else None
     lost = _losses(net, config)
     threshold = (config.spike_threshold if config.spike_threshold is not None
                  else float(net.params.get("defaultThreshold", 10)))
     classes = _class_names(net)
     parts = [_header(title, mod_dir), *_classes(net, classes, threshold),
              _data(net, config, classes, threshold, lost), RUNTIME]
-    return ScriptExport("\n".join(parts), dict(net.mod_files) if mod_dir else {}, lost)
+    return ScriptExport("\n".join(parts), mods if mod_dir else {}, lost)
+
+
+def _bundled_mods(net: Network) -> dict[str, str]:
+    """NEURON's vecevent.mod (VecStim is not built into NEURON) as nethub ships it beside its
+    simulator (package data ``nethub/sim/mod``, read as a file), when a VecStim cell or stimulus
+    needs it and the model brings no VecStim of its own."""
+    used = {ct.model for ct in net.cell_types.values() if isinstance(ct, PointCell)}
+    used |= {s.model for s in net.stim_sources.values()}
+    if "VecStim" not in used or any(mechanism_info(t, f).name == "VecStim"
+                                    for f, t in net.mod_files.items()):
+        return {}
+    path = importlib.resources.files("nethub") / "sim" / "mod" / "vecevent.mod"
+    return {"vecevent.mod": path.read_text()}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -130,8 +146,6 @@ def _refuse_unsupported(net: Network, config: RunConfig) -> None:
                not np.all(np.isnan(np.asarray(cells[c], dtype=np.float64)))]
     if rotated:
         problems.append(f"per-cell rotations ({', '.join(rotated)})")
-    if any(c.startswith("param.secs.") for c in cells.extra_columns):
-        problems.append("per-cell section values (cells columns param.secs.*)")
     own = [c for c in conns.extra_columns if syn_param_name(c) and _set_anywhere(conns[c])]
     if own:
         problems.append(f"per-connection synapse parameters ({', '.join(own)})")
@@ -205,9 +219,32 @@ def _class_names(net: Network) -> dict[str, str]:
 
 def _classes(net: Network, classes: dict[str, str], threshold: float) -> list[str]:
     used = set(_used_types(net))
+    per_cell = [c[len("param."):] for c in net.cells.extra_columns
+                if c.startswith("param.secs.")]
     return ["\n" + python_class(cls, net.cell_types[name], default_threshold=threshold,
-                                set_globals=False)
+                                set_globals=False, per_cell=per_cell)
             for name, cls in classes.items() if name in used]
+
+
+def _cell_own(cells: Table) -> dict[int, dict[str, Any]]:
+    """Per cell its own section values (cells columns ``param.secs.*``: NaN / empty: none),
+    keyed as the simulator keys them (``secs.<sec>.<kind>...``)."""
+    gids = np.asarray(cells["gid"]).tolist()
+    out: dict[int, dict[str, Any]] = {}
+    for col in cells.extra_columns:
+        if not col.startswith("param.secs."):
+            continue
+        key, val = col[len("param."):], cells[col]
+        if isinstance(val, Ragged):
+            rows = np.flatnonzero(val.lengths() > 0)
+            values = [val.row(int(r)).tolist() for r in rows.tolist()]
+        else:
+            arr = np.asarray(val, dtype=np.float64)
+            rows = np.flatnonzero(~np.isnan(arr))
+            values = arr[rows].tolist()
+        for r, v in zip(rows.tolist(), values):
+            out.setdefault(gids[r], {})[key] = v
+    return out
 
 
 def _used_types(net: Network) -> list[str]:
@@ -231,6 +268,7 @@ def _data(net: Network, config: RunConfig, classes: dict[str, str], threshold: f
                                 for t in used if isinstance(net.cell_types[t], PointCell)}),
         "VREF": literal(_vrefs(net, used)),
         "CELLS": _rows_literal(_cells(net, config)),
+        "CELL_OWN": literal(_cell_own(net.cells)),
         "POINT_PARAMS": literal(_point_params(net, stim_seed)),
         "SYN_MECHS": literal({k: (m.model, [(p, v) for p, v in m.params.items()
                                             if p not in _SYN_RESERVED])

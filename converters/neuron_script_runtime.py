@@ -83,11 +83,31 @@ def point_cell(gid, model, params):
     return cell
 
 
+def _own(own, key, default):
+    """A cell's own value of ``key`` (an expression of its type drawn for it), else the type's."""
+    if key in own:
+        return own[key]
+    if default is None:
+        raise ValueError(f"no per-cell value {key!r} (the cell type holds an expression there)")
+    return default
+
+
+def _range_set(sec, mech, name, val):
+    """A density mechanism parameter: one value, or one per segment."""
+    for i, seg in enumerate(sec):
+        v = val
+        if isinstance(val, list):
+            v = val[0] if len(val) == 1 else val[i]
+        if v is not None:
+            setattr(getattr(seg, mech), name, v)
+
+
 def create_cells():
     cells = {}
     for gid, ctype, x, y, z in CELLS:
         if ctype in CELL_CLASSES:
-            cell = CELL_CLASSES[ctype](x, y, z)
+            own = (CELL_OWN[gid],) if gid in CELL_OWN else ()
+            cell = CELL_CLASSES[ctype](x, y, z, *own)
             pc.set_gid2node(gid, 0)
             pc.cell(gid, cell.connect2target(None), 1)
         else:

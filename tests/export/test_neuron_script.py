@@ -1,8 +1,9 @@
 """A store written as a plain-NEURON script (format ``neuron-script``, ``nethub convert STORE
 NET.neuron.py``): run with plain Python + NEURON (no nethub), it gives the spikes (bit for bit)
 and traces of the ``nethub run`` stored with the model, in exact mode, for NetPyNE's HHTut
-(HH cells, NetStim background, convergent connections with thresholds) and HybridTut
-(HH and Izhikevich cells, .mod files compiled by the script itself)."""
+(HH cells, NetStim background, convergent connections with thresholds), HybridTut (HH and
+Izhikevich cells, .mod files compiled by the script itself), tut2 (per-cell values of cellParams
+expressions) and tut_artif (NetStim, VecStim, IntFire2/4 cells)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def _store(tmp_path, model, duration):
     return store, res
 
 
-@pytest.mark.parametrize("model,duration", [("HHTut", 200), ("HybridTut", 150)])
+@pytest.mark.parametrize("model,duration", [("HHTut", 200), ("HybridTut", 150),
+                                            ("doc_code/tut2.py", 100),
+                                            ("doc_code/tut_artif.py", 100)])
 def test_script_gives_nethub_spikes(tmp_path, model, duration):
     store, res = _store(tmp_path, model, duration)
     script = tmp_path / "net.neuron.py"
@@ -58,9 +61,14 @@ def test_script_gives_nethub_spikes(tmp_path, model, duration):
     traces = {(str(lab), int(g)): res.traces.data[i] for i, (lab, g) in
               enumerate(zip(idx["label"].values(), idx["gid"]))}
     mine = [t for t in got["traces"] if (t["label"], t["gid"]) in traces]
-    assert mine
+    assert len(mine) == len(got["traces"])
+    assert mine or model.endswith("tut_artif.py")  # its traces are of artificial cells
     for t in mine:
         np.testing.assert_array_equal(t["values"], traces[(t["label"], t["gid"])])
+    if model.endswith("tut2.py"):  # per-cell values of cellParams expressions
+        assert "_own(own, 'secs.soma.geom.diam', None)" in text
+    if model.endswith("tut_artif.py"):  # VecStim: NEURON's vecevent.mod, as nethub ships it
+        assert (tmp_path / "net_mod" / "vecevent.mod").exists()
     if model == "HybridTut":
         assert (tmp_path / "net_mod" / "izhi2007b.mod").exists()
         assert sum(1 for t in got["traces"] if t["label"] == "V") < len(traces)  # u, I: lost
