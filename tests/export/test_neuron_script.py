@@ -114,3 +114,19 @@ def test_api_of_an_unrun_model(tmp_path):
     assert "class Pyr:" in py.read_text()
     with pytest.raises(ConversionError, match="no cell type 'X'"):
         nethub.export_cell(net, "X", tmp_path / "x.hoc")
+
+
+def test_current_clamp_on_a_hand_built_type(tmp_path):
+    """IClamp stimuli, odd section names, per-segment values, ions, point processes and vinit
+    (the hand-built type of the template tests) in a script: nethub's spikes and trace."""
+    from .conftest import clamp_network
+    from .test_hoc_export import _hand_type
+
+    net = clamp_network(_hand_type())
+    res = nethub.simulate(net, {"nethubExact": True}, output=tmp_path / "r.h5")
+    script = tmp_path / "hand.neuron.py"
+    nethub.convert(tmp_path / "r.h5", script)
+    got = _run_script(script)
+    assert len(res.spike_times) > 0
+    np.testing.assert_array_equal(got["spike_times"], res.spike_times)
+    np.testing.assert_array_equal(got["traces"][0]["values"], res.traces.data[0])
