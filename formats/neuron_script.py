@@ -19,24 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from nethub.errors import FormatError
-from nethub.runconfig import RunConfig
-from nethub.store import atomic_path, replace_dir
 
 from .base import Document, Format
+
+# nethub.runconfig, nethub.store and the converter are imported inside the functions: listing
+# formats imports every plugin module, and they bring pandas and h5py (measured: 0.64 s -> 1.38 s
+# for listing the formats)
 
 __all__ = ["NeuronScriptFormat", "script_run_config"]
 
 SUFFIX = ".neuron.py"
 
 
-def script_run_config(doc: Document, given: Any = None) -> RunConfig:
-    """The RunConfig a script of ``doc`` reproduces (see the module docstring).
+def script_run_config(doc: Document, given: Any = None) -> Any:
+    """The :class:`~nethub.runconfig.RunConfig` a script of ``doc`` reproduces (see the module
+    docstring).
 
     Raises
     ------
     FormatError
         No RunConfig was given and the document has neither its own nor a stored run.
     """
+    from nethub.runconfig import RunConfig
+
     if isinstance(given, RunConfig):
         return given
     if isinstance(given, Mapping):
@@ -73,9 +78,8 @@ class NeuronScriptFormat(Format):
     }
 
     def write(self, doc: Document, path: str | os.PathLike, **opts: Any) -> list[str]:
-        # imported here: listing formats imports every plugin, and the script writer (with
-        # the cell-class exporter) is needed only when a script is written
         from nethub.converters.neuron_script import neuron_script
+        from nethub.store import atomic_path
 
         self.check_options("write", opts)
         if doc.network is None:
@@ -98,6 +102,8 @@ class NeuronScriptFormat(Format):
 
 def _write_mod_dir(files: Mapping[str, str], target: Path) -> None:
     """The .mod files (and their INCLUDEs) in a complete new folder swapped in at once."""
+    from nethub.store import replace_dir
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
