@@ -64,6 +64,11 @@ _LAZY = {
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
     "spikes_by_node": ("nethub.formats.sonata.results", "spikes_by_node"),
+
+    "swap": ("nethub.cellswap", "swap"),
+    "unswap": ("nethub.cellswap", "unswap"),
+    "export_cell": ("nethub.exporting", "export_cell"),
+    "export_neuron_script": ("nethub.exporting", "export_neuron_script"),
 }
 
 
@@ -86,6 +91,11 @@ __all__ = [
     "load_spec",
     "simulate",
     "spikes_by_node",
+
+    "swap",
+    "unswap",
+    "export_cell",
+    "export_neuron_script",
     "convert",
     "info",
     "load",

@@ -356,6 +356,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
     "sonata-results": Subcommand("write a run of a store as SONATA spikes.h5 and reports",
                                  "nethub.sonatacli:add_arguments", "nethub.sonatacli:run"),
+
+    "swap": Subcommand("give a population or selection another cell type (and back)",
+                       "nethub.cellswap:add_arguments", "nethub.cellswap:run"),
 }
 
 

@@ -48,6 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.cellimport",
         "nethub.random123.*",
         "nethub.rng.*", "nethub.nmodl.*",
+        "nethub.swaptables",
         # the safe expression language (ast-checked, vectorized): shared by the builder, the
         # simulator (run-time expressions) and converters
         "nethub.expr.*",
@@ -62,6 +63,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         # the `nethub build` / `nethub run SPEC` faces, kept beside the layer they drive
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
         "nethub.runoverlay", "nethub.sonatacli",
+        "nethub.cellswap", "nethub.exporting",
     ),
     "analysis": ("nethub.analysis.*",),
 }
