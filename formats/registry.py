@@ -52,6 +52,7 @@ BUILTINS: dict[str, str] = {
     "spec-py": "nethub.formats.spec:SpecPyFormat",
     "sonata": "nethub.formats.sonata_format:SonataFormat",
     "neuroml": "nethub.formats.neuroml.plugin:NeuroMLFormat",
+    "nwb": "nethub.formats.nwb.plugin:NwbFormat",
 }
 MODES = ("read", "write")
 
