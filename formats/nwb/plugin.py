@@ -39,9 +39,15 @@ class NwbFormat(Format):
     }
     write_options = {
         "run": "the run to export, by name or position (default -1: the latest)",
-        "store": "path or URL of the store the run comes from, recorded in the provenance "
-                 "(nethub convert STORE OUT.nwb fills it in)",
-        "embed_store": "embed a byte copy of the store in the file (scratch/nethub_store)",
+        "source": "path or URL of the store the run comes from, recorded in the provenance "
+                  "(nethub convert STORE OUT.nwb fills it in)",
+        "embed_store": "embed a byte copy of the source store in the file "
+                       "(scratch/nethub_source)",
+        "metadata": "NWBFile fields, e.g. {\"experimenter\": [\"Doe, J.\"], "
+                    "\"institution\": \"...\"}",
+        "subject": "Subject fields of the animal the model stands for, e.g. "
+                   "{\"species\": \"Mus musculus\", \"age\": \"P56D\"} (DANDI needs a "
+                   "species)",
         "compression": "'gzip' for large datasets, or 'none' (default, fastest)",
     }
 
@@ -81,8 +87,9 @@ class NwbFormat(Format):
         return base.select_run([res], run, path)
 
     def write(self, doc: Document, path: str | os.PathLike, run: int | str = -1,
-              store: str | None = None, embed_store: bool = False,
-              compression: str | None = None) -> list[str]:
+              source: str | None = None, embed_store: bool = False,
+              compression: str | None = None, metadata: dict | None = None,
+              subject: dict | None = None) -> list[str]:
         """Write one run of ``doc`` atomically; returns what was not carried over."""
         self.check_available()
         from nethub.errors import ConversionError
@@ -99,8 +106,9 @@ class NwbFormat(Format):
         if len(doc.results) > 1:
             lost.append(f"{len(doc.results) - 1} other run(s): one run per NWB file (exported "
                         f"{name!r}; choose with --run NAME)")
-        return lost + write_nwb(doc.network, res, path, run=name, store=store,
-                                embed_store=bool(embed_store), compression=compression)
+        return lost + write_nwb(doc.network, res, path, run=name, source=source,
+                                embed_store=bool(embed_store), compression=compression,
+                                metadata=metadata, subject=subject)
 
     def info(self, path: str | os.PathLike) -> dict[str, Any]:
         """The run's summary and the provenance nethub recorded."""
@@ -108,11 +116,13 @@ class NwbFormat(Format):
         from .read import read_nwb
 
         res, prov, _ = read_nwb(path)
-        return {"file": os.fspath(path), "file_size": os.path.getsize(path),
+        summary = prov.get("network_summary") or {}
+        return {**summary, "file": os.fspath(path), "file_size": os.path.getsize(path),
                 "network_hash": res.network_hash, "nethub_version": prov.get("nethub_version"),
-                "store": prov.get("store"),
+                "source": prov.get("source"),
                 "runs": [{"name": res.name, "n_spikes": len(res.spike_times),
-                          "duration": res.duration}]}
+                          "duration": res.duration, "nranks": res.nranks,
+                          "created": prov.get("exported")}]}
 
 
 def _needs_network(path: Any) -> Exception:

@@ -36,7 +36,8 @@ def read_provenance(nwb: NWBFile) -> dict[str, Any]:
     """The nethub provenance of an open NWB file ({} if nethub did not write it)."""
     if "nethub_provenance" not in nwb.scratch:
         return {}
-    raw = nwb.get_scratch("nethub_provenance")
+    raw = nwb.scratch["nethub_provenance"].data
+    raw = raw[()] if hasattr(raw, "shape") else raw  # an HDF5 scalar string dataset
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
         prov = json.loads(text)

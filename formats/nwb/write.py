@@ -170,8 +170,8 @@ def _lfp(nwb: NWBFile, s: Series, electrodes: np.ndarray | None, gzip: bool
          ) -> ProcessingModule:
     """The LFP: an ElectricalSeries in an LFP container, electrodes at the model positions."""
     dev = nwb.create_device(name="nethub_lfp", description="simulated extracellular point "
-                            "electrodes (LFPykit line/point source potentials)",
-                            manufacturer="nethub (simulation)")
+                            "electrodes of a nethub simulation (LFPykit line/point source "
+                            "potentials)")
     group = nwb.create_electrode_group(name="model_electrodes", device=dev,
                                        description="electrodes placed in the model network",
                                        location="simulated extracellular space")
@@ -201,7 +201,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _provenance(net: Network | None, res: Results, run: str, store: str | None,
+def _provenance(net: Network | None, res: Results, run: str, source: str | None,
                 embed: bool) -> dict[str, Any]:
     prov: dict[str, Any] = {
         "layout": list(LAYOUT),
@@ -213,11 +213,11 @@ def _provenance(net: Network | None, res: Results, run: str, store: str | None,
         "network_summary": net.summary() if net is not None else None,
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    if store is not None:
-        p = Path(store)
-        prov["store"] = {"path": os.fspath(store), "embedded": embed}
+    if source is not None:
+        p = Path(source)
+        prov["source"] = {"path": os.fspath(source), "embedded": embed}
         if p.is_file():
-            prov["store"].update(sha256=_file_sha256(p), size=p.stat().st_size, name=p.name)
+            prov["source"].update(sha256=_file_sha256(p), size=p.stat().st_size, name=p.name)
     return prov
 
 
@@ -264,7 +264,7 @@ def _model_subject(h: str) -> dict[str, Any]:
 
 
 def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run: str,
-              store: str | None = None, embed_store: bool = False,
+              source: str | None = None, embed_store: bool = False,
               compression: str | None = None, metadata: dict[str, Any] | None = None,
               subject: dict[str, Any] | None = None) -> list[str]:
     """Write run ``res`` (of network ``net``) to ``path`` atomically; return what was lost.
@@ -277,11 +277,11 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
     path : path-like
     run : str
         The run's name (recorded in the file).
-    store : str, optional
+    source : str, optional
         Path or URL of the store the run comes from, recorded in the provenance (with the
         file's sha256 when it is a local file).
     embed_store : bool
-        Embed a byte copy of ``store`` (``scratch/nethub_store``).
+        Embed a byte copy of ``source`` (``scratch/nethub_source``).
     compression : str, optional
         'gzip' to compress the large datasets (smaller, slower); default none.
     metadata : dict, optional
@@ -299,7 +299,7 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
     lfps = lfp_series(res)
     duration = res.duration if res.duration is not None else (
         float(res.spike_times.max()) if len(res.spike_times) else 0.0)
-    prov = _provenance(net, res, run, store, embed_store)
+    prov = _provenance(net, res, run, source, embed_store)
     nwb = _nwbfile(net, res, run, prov, dict(metadata or {}), subject)
     nwb.units = _units(ua, duration / 1000.0, _resolution(res), gzip)
     for s in traces:
@@ -327,11 +327,12 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
         for t in tables:
             mod.add(t)
     if embed_store:
-        if store is None or not Path(store).is_file():
-            raise FileNotFoundError(f"embed_store: no store file to embed ({store!r})")
-        nwb.add_scratch(ScratchData(name="nethub_store", data=np.fromfile(store, np.uint8),
-                                    description=f"byte copy of the nethub store {store} "
-                                                "(an HDF5 file; write it out to use it)"))
+        if source is None or not Path(source).is_file():
+            raise FileNotFoundError(f"embed_store: no source file to embed ({source!r})")
+        nwb.add_scratch(ScratchData(name="nethub_source", data=np.fromfile(source, np.uint8),
+                                    description=f"byte copy of {Path(source).name}, the file "
+                                                "the run was exported from (sha256 in "
+                                                "nethub_provenance); write it out to use it"))
     if net is not None:
         lost.append("the network itself (cell types, connections, stimuli, .mod files) is "
                     f"not held by NWB: referenced by its content hash {prov['network_hash']}"
