@@ -106,9 +106,12 @@ class NwbFormat(Format):
         if len(doc.results) > 1:
             lost.append(f"{len(doc.results) - 1} other run(s): one run per NWB file (exported "
                         f"{name!r}; choose with --run NAME)")
-        return lost + write_nwb(doc.network, res, path, run=name, source=source,
-                                embed_store=bool(embed_store), compression=compression,
-                                metadata=metadata, subject=subject)
+        try:
+            return lost + write_nwb(doc.network, res, path, run=name, source=source,
+                                    embed_store=bool(embed_store), compression=compression,
+                                    metadata=metadata, subject=subject)
+        except ConversionError as exc:
+            raise ConversionError(f"{path}: {exc}") from exc
 
     def info(self, path: str | os.PathLike) -> dict[str, Any]:
         """The run's summary and the provenance nethub recorded."""

@@ -27,6 +27,7 @@ from pynwb.file import Subject
 from pynwb.misc import Units
 
 from nethub.converters.nwb import Series, UnitsArrays, lfp_series, trace_series, units_arrays
+from nethub.formats.base import OptionError
 from nethub.network import Network
 from nethub.results import Results
 from nethub.store import atomic_path
@@ -247,7 +248,7 @@ res.run_config or res.sim_config, sort_keys=True,
     )
     unknown = sorted(set(metadata) - set(NWB_FIELDS))
     if unknown:
-        raise ValueError(f"metadata: unknown NWBFile field(s) {', '.join(unknown)} (valid: "
+        raise OptionError(f"metadata: unknown NWBFile field(s) {', '.join(unknown)} (valid: "
                          f"{', '.join(NWB_FIELDS)})")
     fields.update(metadata)
     fields["subject"] = Subject(**{**_model_subject(h), **(subject or {})})
@@ -291,7 +292,7 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
         for, over the defaults of :func:`_model_subject` (DANDI requires a species).
     """
     if compression not in (None, "none", "gzip"):
-        raise ValueError(f"unknown compression {compression!r} (valid: gzip, none)")
+        raise OptionError(f"unknown compression {compression!r} (valid: gzip, none)")
     gzip = compression == "gzip"
     lost: list[str] = []
     ua = units_arrays(net, res, lost)

@@ -44,6 +44,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.embedded", "nethub.schemachecks", "nethub.storeschema", "nethub.specrules",
         "nethub.storelock", "nethub.storemaint", "nethub.results", "nethub.validate",
         "nethub.runcheck", "nethub.selection", "nethub.runconfig", "nethub.ranges",
+        "nethub.runimport",
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.random123.*",
         "nethub.rng.*", "nethub.nmodl.*",
         # the safe expression language (ast-checked, vectorized): shared by the builder, the

@@ -1,0 +1,72 @@
+"""Bad NWB input: truncated, foreign and non-NWB files give errors naming the file; the
+registry finds the format by content and suffix; writing needs a run; a failed write leaves
+an existing file as it was."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+import nethub
+from nethub.errors import ConversionError, FormatError, NethubError
+from nethub.formats import OptionError, get_format, guess_format
+from nethub.results import Results
+
+pytestmark = pytest.mark.neuron
+
+
+def test_registered_and_sniffed(run_store, nwb_file, tmp_path):
+    fmt = get_format("nwb")
+    assert fmt.can_read and fmt.can_write and fmt.extra == "nwb"
+    assert fmt.sniff(nwb_file) and not fmt.sniff(run_store[1])
+    assert not get_format("store").sniff(nwb_file)
+    renamed = tmp_path / "run.h5"  # content wins over the suffix
+    renamed.write_bytes(nwb_file.read_bytes())
+    assert guess_format(renamed, "read").name == "nwb"
+    assert guess_format(tmp_path / "new.nwb", "write").name == "nwb"
+
+
+def test_truncated_file_names_the_file(nwb_file, tmp_path):
+    bad = tmp_path / "cut.nwb"
+    bad.write_bytes(nwb_file.read_bytes()[: nwb_file.stat().st_size // 2])
+    with pytest.raises(FormatError, match="not a readable NWB file") as err:
+        nethub.load_results(bad, format="nwb")
+    assert str(bad) in str(err.value)
+
+
+def test_foreign_hdf5_file_names_the_file(tmp_path):
+    foreign = tmp_path / "foreign.nwb"
+    with h5py.File(foreign, "w") as f:
+        f["data"] = np.arange(3)
+    assert not get_format("nwb").sniff(foreign)
+    with pytest.raises(FormatError) as err:
+        nethub.load_results(foreign, format="nwb")
+    assert str(foreign) in str(err.value)
+
+
+def test_text_file_is_no_nwb(tmp_path):
+    text = tmp_path / "notes.nwb"
+    text.write_text("not hdf5\n")
+    with pytest.raises(NethubError) as err:
+        nethub.load_results(text)
+    assert str(text) in str(err.value)
+
+
+def test_an_nwb_file_needs_a_run(run_store, tmp_path):
+    with pytest.raises(ConversionError, match="holds a simulation run"):
+        nethub.save(nethub.load(run_store[0]), tmp_path / "net.nwb")
+    assert not (tmp_path / "net.nwb").exists()
+
+
+def test_failed_write_keeps_the_old_file(run_store, nwb_file, tmp_path):
+    path = tmp_path / "keep.nwb"
+    path.write_bytes(nwb_file.read_bytes())
+    res = Results(spike_times=[1.0], spike_gids=[999], network_hash="x")
+    with pytest.raises(ConversionError, match="not cells of the network") as err:
+        nethub.save((nethub.load(run_store[0]), res), path)
+    assert str(path) in str(err.value)
+    with pytest.raises(OptionError, match="unknown NWBFile field"):
+        nethub.convert(run_store[1], path, write_options={"metadata": {"colour": "red"}})
+    assert path.read_bytes() == nwb_file.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.nwb"]
