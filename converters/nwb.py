@@ -126,24 +126,49 @@ def _cell_columns(net: Network, gids: np.ndarray, lost: list[str]) -> dict:
     return out
 
 
+def _stable_gid_order(g: np.ndarray) -> np.ndarray:
+    """``np.argsort(g, kind='stable')``, as one or two radix passes over 16-bit digits when
+    the gids span less than 2**32 (numpy radix-sorts 16-bit keys: ~3x faster on 10M spikes)."""
+    if len(g) == 0:
+        return np.zeros(0, dtype=np.int64)
+    low = int(g.min())
+    span = int(g.max()) - low
+    if span >= 2**32:
+        return np.argsort(g, kind="stable")
+    codes = (g - low).astype(np.uint32)
+    order = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
+    if span < 2**16:
+        return order
+    high = (codes >> 16).astype(np.uint16)[order]
+    return order[np.argsort(high, kind="stable")]
+
+
 def units_arrays(net: Network | None, res: Results, lost: list[str]) -> UnitsArrays:
     """The Units table of a run: every cell of ``net`` (or every spiking gid without a
     network) with its spikes, in seconds, and the cells' identities as columns.
 
-    Vectorized: one stable sort of the spikes by gid, no per-unit work.
+    Vectorized: one stable (radix) sort of the spikes by gid, no per-unit work.
     """
     t, g = res.spike_times, res.spike_gids  # sorted by time, then gid
-    gids = np.unique(g) if net is None else np.union1d(np.asarray(net.gids, np.int64), g)
-    order = np.argsort(g, kind="stable")  # by gid, in time order within a gid
+    order = _stable_gid_order(g)  # by gid, in time order within a gid
+    gs = g[order]
+    spiking = gs[np.flatnonzero(np.diff(gs, prepend=gs[:1] - 1))] if len(gs) else gs
+    if net is None:
+        gids = spiking
+    else:
+        gids = np.unique(np.asarray(net.gids, np.int64))
+        unknown = spiking[~np.isin(spiking, gids)]
+        if len(unknown):
+            raise ConversionError(f"{len(unknown)} spiking gid(s) are not cells of the "
+                                  f"network (first: {int(unknown[0])})")
     t_ms = t[order]
     spike_times_s = t_ms / MS
     bad = np.flatnonzero(spike_times_s * MS != t_ms)
-    counts = np.bincount(np.searchsorted(gids, g), minlength=len(gids))
+    ends = np.searchsorted(gs, gids, side="right").astype(np.int64)
     columns = {"gid": (gids.copy(), "nethub gid of the cell")}
     if net is not None:
         columns.update(_cell_columns(net, gids, lost))
-    return UnitsArrays(gids, spike_times_s, np.cumsum(counts, dtype=np.int64),
-                       bad.astype(np.int64), t_ms[bad], columns)
+    return UnitsArrays(gids, spike_times_s, ends, bad.astype(np.int64), t_ms[bad], columns)
 
 
 def spikes_from_units(gids: np.ndarray, spike_times_s: np.ndarray, spike_index: np.ndarray,

@@ -131,3 +131,17 @@ def test_embedded_store_is_a_byte_copy(stores, tmp_path):
     assert data == out.read_bytes()
     assert prov["source"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert prov["source"]["embedded"] is True
+
+
+def test_results_sort_spikes_whatever_the_input_order():
+    """Results skip their sort when spikes arrive sorted (a store's, an NWB file's); unsorted
+    input, ties and NaN times still come out sorted by time then gid, as copies."""
+    t = np.array([3.0, 1.0, 1.0, np.nan, 2.0])
+    g = np.array([1, 5, 2, 0, 9])
+    r = Results(spike_times=t, spike_gids=g)
+    np.testing.assert_array_equal(r.spike_times, [1.0, 1.0, 2.0, 3.0, np.nan])
+    np.testing.assert_array_equal(r.spike_gids, [2, 5, 9, 1, 0])
+    ts, gs = np.array([1.0, 1.0, 2.0]), np.array([2, 5, 1])
+    r = Results(spike_times=ts, spike_gids=gs)
+    ts[0] = 9.0
+    assert r.spike_times[0] == 1.0 and r.spike_gids.tolist() == [2, 5, 1]
