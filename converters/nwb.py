@@ -179,7 +179,8 @@ def spikes_from_units(gids: np.ndarray, spike_times_s: np.ndarray, spike_index: 
     Returns
     -------
     times, gids : ndarray
-        Unsorted (unit by unit); :class:`~nethub.results.Results` sorts them.
+        Sorted by time, then gid, when the units are in gid order (nethub writes them so);
+        else unit by unit (:class:`~nethub.results.Results` sorts them).
     """
     index = np.asarray(spike_index, dtype=np.int64)
     counts = np.diff(index, prepend=0)
@@ -189,7 +190,11 @@ def spikes_from_units(gids: np.ndarray, spike_times_s: np.ndarray, spike_index: 
     t = np.asarray(spike_times_s, dtype=np.float64) * MS
     if fix_pos is not None and len(fix_pos):
         t[np.asarray(fix_pos, dtype=np.int64)] = fix_ms
-    return t, np.repeat(np.asarray(gids, dtype=np.int64), counts)
+    g = np.repeat(np.asarray(gids, dtype=np.int64), counts)
+    if len(gids) > 1 and np.all(np.diff(gids) > 0):  # units by gid: a stable sort by time
+        order = np.argsort(t, kind="stable")       # gives Results' (time, gid) order
+        return t[order], g[order]
+    return t, g
 
 
 # ----------------------------------------------------------------------------- series
