@@ -25,6 +25,12 @@ def test_registered_and_sniffed(run_store, nwb_file, tmp_path):
     renamed.write_bytes(nwb_file.read_bytes())
     assert guess_format(renamed, "read").name == "nwb"
     assert guess_format(tmp_path / "new.nwb", "write").name == "nwb"
+    info = nethub.info(nwb_file)
+    res = nethub.load_results(run_store[1])
+    assert info["format"] == "nwb" and info["network_hash"] == res.network_hash
+    assert info["runs"] == [{"name": res.name, "n_spikes": len(res.spike_times),
+                             "duration": 50.0, "nranks": 1, "created": info["runs"][0]["created"]}]
+    assert info["populations"]["E"]["cells"] == 3
 
 
 def test_truncated_file_names_the_file(nwb_file, tmp_path):
