@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +339,10 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
         lost.append("the network itself (cell types, connections, stimuli, .mod files) is "
                     f"not held by NWB: referenced by its content hash {prov['network_hash']}"
                     + (" and embedded as a byte copy of the store" if embed_store else ""))
-    with atomic_path(path, suffix=".nhtmp.nwb") as tmp, NWBHDF5IO(os.fspath(tmp), "w") as io:
-        io.write(nwb)
+    with atomic_path(path) as tmp:  # the usual temp suffix, so stale temps get cleaned
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not end in '.nwb'")
+            io = NWBHDF5IO(os.fspath(tmp), "w")
+        with io:
+            io.write(nwb)
     return lost
