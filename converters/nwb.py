@@ -36,8 +36,9 @@ __all__ = [
 ]
 
 MS = 1000.0
-#: Cells columns written to the Units table (NWB name, nethub column, description); namespaced
-#: per-format columns (``sonata.node_id``, ``nml.instance``, ...) follow as ``sonata_node_id``.
+#: Cells columns written to the Units table (NWB name, nethub column, description), unless no
+#: cell has a value (a model built from a spec has no source ids); namespaced per-format
+#: columns (``sonata.node_id``, ``nml.instance``, ...) follow as ``sonata_node_id``.
 CELL_COLUMNS_OUT = (
     ("population", "pop", "nethub population of the cell"),
     ("cell_type", "cell_type", "nethub cell type of the cell"),
@@ -97,6 +98,14 @@ def _cell_values(col: Any) -> np.ndarray | None:
     return arr
 
 
+def _all_missing(col: Any) -> bool:
+    """A source column nothing was imported into (all missing strings, all -1 ids)."""
+    if isinstance(col, Categorical):
+        return bool(len(col) and (col.codes < 0).all())
+    arr = np.asarray(col)
+    return bool(len(arr) and arr.dtype.kind in "iu" and (arr == -1).all())
+
+
 def _cell_columns(net: Network, gids: np.ndarray, lost: list[str]) -> dict:
     """Units columns from the network's cells table, one value per gid of ``gids``."""
     cells = net.cells
@@ -110,7 +119,7 @@ def _cell_columns(net: Network, gids: np.ndarray, lost: list[str]) -> dict:
     out: dict[str, tuple[np.ndarray, str]] = {}
     for nwb, col, desc in CELL_COLUMNS_OUT:
         vals = _cell_values(cells[col])
-        if vals is not None:
+        if vals is not None and not _all_missing(cells[col]):
             out[nwb] = (vals[rows], desc)
     skipped = []
     for col in cells.extra_columns:

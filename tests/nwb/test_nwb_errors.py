@@ -76,3 +76,26 @@ def test_failed_write_keeps_the_old_file(run_store, nwb_file, tmp_path):
         nethub.convert(run_store[1], path, write_options={"metadata": {"colour": "red"}})
     assert path.read_bytes() == nwb_file.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["keep.nwb"]
+
+
+def test_an_nwb_file_from_elsewhere_gives_its_spikes_and_joins_no_store(stores, tmp_path):
+    """A plain pynwb file (units added one by one, no nethub provenance): unit ids as gids,
+    spike times in ms, a loss note; it cannot join a store (no network hash)."""
+    import datetime as dt
+
+    import pynwb
+
+    path = tmp_path / "lab.nwb"
+    f = pynwb.NWBFile(session_description="recording", identifier="lab-1",
+                      session_start_time=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc))
+    f.add_unit(spike_times=[0.5, 0.25], id=4)
+    f.add_unit(spike_times=[0.125], id=9)
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(f)
+    doc = nethub.read(path)
+    assert any("not written by nethub" in x for x in doc.lost)
+    res = doc.results[0]
+    np.testing.assert_array_equal(res.spike_times, [125.0, 250.0, 500.0])
+    np.testing.assert_array_equal(res.spike_gids, [9, 4, 4])
+    with pytest.raises(ConversionError, match="records no network hash"):
+        nethub.convert(path, stores[0])
