@@ -18,6 +18,7 @@ way NetPyNE output is turned into NWB/NIX today, through Neo (issue 17, item 6).
    (marked "estimate": Neo's cost is per SpikeTrain object, so linear in cells).
 
 Goal: nethub's export of 10M spikes in seconds (< 10 s) and faster than both Neo paths.
+The NIX side needs ``nixio`` (``pip install nixio``; no extra of nethub installs it).
 
 Run::
 

@@ -145,3 +145,9 @@ def test_results_sort_spikes_whatever_the_input_order():
     r = Results(spike_times=ts, spike_gids=gs)
     ts[0] = 9.0
     assert r.spike_times[0] == 1.0 and r.spike_gids.tolist() == [2, 5, 1]
+
+
+def test_run_flag_where_no_file_has_a_run_to_choose(stores, tmp_path, capsys):
+    assert cli.main(["convert", str(stores[1]), str(tmp_path / "x.h5"), "--run", "a"]) == 2
+    assert "--run: neither" in capsys.readouterr().err
+    assert cli.main(["convert", str(stores[1])]) == 2  # no OUTPUT and no --into
