@@ -33,6 +33,7 @@ __all__ = [
     "unit_of",
     "nwb_name",
     "CELL_COLUMNS_OUT",
+    "text_values",
 ]
 
 MS = 1000.0
@@ -86,12 +87,17 @@ class UnitsArrays:
     columns: dict[str, tuple[np.ndarray, str]] = field(default_factory=dict)
 
 
+def text_values(col: Categorical) -> np.ndarray:
+    """A string column as an object array of str, '' for missing (NWB has no null string)."""
+    lut = np.array([*col.categories, ""], dtype=object)
+    return lut[col.codes]
+
+
 def _cell_values(col: Any) -> np.ndarray | None:
     """A cells column as a plain array for NWB (strings: '' for missing), None if it has no
     scalar form (ragged)."""
     if isinstance(col, Categorical):
-        lut = np.array([*col.categories, ""], dtype=object)
-        return lut[col.codes]
+        return text_values(col)
     arr = np.asarray(col)
     if arr.ndim != 1 or arr.dtype.kind not in "biuf":
         return None

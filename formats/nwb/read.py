@@ -126,7 +126,11 @@ def _traces(nwb: NWBFile, mod: Any, exact: dict) -> tuple[Any, dict]:
 def _lfp(nwb: NWBFile, mod: Any, exact: dict) -> dict[str, Any]:
     eco = nwb.processing.get("ecephys")
     if eco is None or "LFP" not in eco.data_interfaces:
-        return {}
+        if ("lfp", "lfp") not in exact:
+            return {}
+        time = exact[("lfp", "lfp")]  # dipoles recorded without electrodes
+        return {"lfp": np.zeros((len(time), 0)), "lfp_time": time,
+                "electrodes": np.zeros((0, 3)), "lfp_extra": _lfp_extra(mod)}
     container = eco["LFP"]
     es = container.electrical_series.get("lfp") or next(iter(
         container.electrical_series.values()))
@@ -137,13 +141,19 @@ def _lfp(nwb: NWBFile, mod: Any, exact: dict) -> dict[str, Any]:
            if all(c in table.colnames for c in ("rel_x", "rel_y", "rel_z")) else None)
     out: dict[str, Any] = {"lfp": np.asarray(es.data[:], np.float64),
                            "lfp_time": _times_ms(es, exact.get(("lfp", es.name))),
-                           "electrodes": pos, "lfp_extra": {}}
+                           "electrodes": pos, "lfp_extra": _lfp_extra(mod)}
+    return out
+
+
+def _lfp_extra(mod: Any) -> dict[str, np.ndarray]:
+    """What was recorded beside the LFP (dipoles, per-population LFP, ...), by its key."""
+    out: dict[str, np.ndarray] = {}
     if mod is not None and "series_times" in mod.data_interfaces:
         t = mod["series_times"]
         for kind, name, key in zip(_text(t["kind"].data[:]), _text(t["series"].data[:]),
                                    _text(t["key"].data[:])):
             if kind == "lfp_extra":
-                out["lfp_extra"][key] = np.asarray(mod[name].data[:], np.float64)
+                out[key] = np.asarray(mod[name].data[:], np.float64)
     return out
 
 

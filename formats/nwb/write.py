@@ -27,7 +27,14 @@ from pynwb.ecephys import LFP, ElectricalSeries
 from pynwb.file import Subject
 from pynwb.misc import Units
 
-from nethub.converters.nwb import Series, UnitsArrays, lfp_series, trace_series, units_arrays
+from nethub.converters.nwb import (
+    Series,
+    UnitsArrays,
+    lfp_series,
+    text_values,
+    trace_series,
+    units_arrays,
+)
 from nethub.formats.base import OptionError
 from nethub.network import Network
 from nethub.results import Results
@@ -127,11 +134,10 @@ def _trace_sites(series: list[Series], units_gids: np.ndarray, units: Units) -> 
     sites = [s.sites for s in parts]
     n = sum(len(x) for x in sites)
 
-    def cat(col: str) -> np.ndarray:
+    def cat(col: str) -> np.ndarray:  # strings, '' for missing
         if not sites:
             return np.zeros(0, dtype=object)
-        return np.concatenate([np.where(x[col].values() == None, "", x[col].values())  # noqa: E711
-                               for x in sites]).astype(object)
+        return np.concatenate([text_values(x[col]) for x in sites])
 
     gids = (np.concatenate([np.asarray(x["gid"]) for x in sites]) if sites
             else np.zeros(0, np.int64))
@@ -306,7 +312,7 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
     nwb.units = _units(ua, duration / 1000.0, _resolution(res), gzip)
     for s in traces:
         nwb.add_acquisition(_series(s, gzip))
-    if lfps:
+    if lfps and lfps[0].data.shape[1]:  # no electrodes (dipoles only): no ElectricalSeries
         _lfp(nwb, lfps[0], res.electrodes, gzip)
     nwb.add_scratch(json.dumps(prov, sort_keys=True, default=str), name="nethub_provenance",
                     description="nethub provenance of the run (JSON): network hash, nethub "

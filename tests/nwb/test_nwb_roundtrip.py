@@ -151,3 +151,16 @@ def test_run_flag_where_no_file_has_a_run_to_choose(stores, tmp_path, capsys):
     assert cli.main(["convert", str(stores[1]), str(tmp_path / "x.h5"), "--run", "a"]) == 2
     assert "--run: neither" in capsys.readouterr().err
     assert cli.main(["convert", str(stores[1])]) == 2  # no OUTPUT and no --into
+
+
+def test_dipoles_without_electrodes_round_trip(stores, tmp_path):
+    """A run that recorded only the dipole has an LFP of no electrodes: no ElectricalSeries
+    (NWB needs electrodes), the dipole and the sample times still come back exactly."""
+    from nethub.runconfig import LfpRequest, RunConfig
+
+    out = tmp_path / "dipole.h5"
+    res = nethub.simulate(stores[0], RunConfig(duration=20.0, record_step=0.5,
+                                               lfp=LfpRequest(dipole=True)), output=out)
+    assert res.lfp.shape == (40, 0) and res.dipole.shape == (40, 3)
+    nethub.convert(out, tmp_path / "dipole.nwb")
+    assert nethub.load_results(tmp_path / "dipole.nwb").equals(nethub.load_results(out))
