@@ -128,6 +128,36 @@ class NwbFormat(Format):
                           "created": prov.get("exported")}]}
 
 
+    def validate(self, path: str | os.PathLike) -> list[Any]:
+        """nwbinspector's findings (CRITICAL, PyNWB validation and check errors as 'error',
+        the rest as 'warning') and whether nethub reads the run back."""
+        self.check_available()
+        from nethub.errors import FormatError, MissingExtraError
+        from nethub.validate import Finding
+
+        from .read import read_nwb
+
+        try:
+            from nwbinspector import inspect_nwbfile
+        except ImportError as exc:
+            raise MissingExtraError("validating NWB files", "nwb", "nwbinspector") from exc
+        found = []
+        for m in inspect_nwbfile(nwbfile_path=os.fspath(path)):
+            level = "error" if m.importance.name in _ERRORS else "warning"
+            where = m.location or "/"
+            found.append(Finding(level, where, f"{m.importance.name} {m.check_function_name}: "
+                                               f"{m.message}"))
+        try:
+            read_nwb(path)
+        except FormatError as exc:
+            found.append(Finding("error", "/", str(exc)))
+        return found
+
+
+#: nwbinspector importances that make a file invalid for nethub validate.
+_ERRORS = ("CRITICAL", "PYNWB_VALIDATION", "ERROR")
+
+
 def _needs_network(path: Any) -> Exception:
     from nethub.errors import ConversionError
 

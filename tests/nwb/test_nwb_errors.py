@@ -99,3 +99,12 @@ def test_an_nwb_file_from_elsewhere_gives_its_spikes_and_joins_no_store(stores, 
     np.testing.assert_array_equal(res.spike_gids, [9, 4, 4])
     with pytest.raises(ConversionError, match="records no network hash"):
         nethub.convert(path, stores[0])
+
+
+def test_validate_runs_nwbinspector(nwb_file, tmp_path):
+    found = nethub.api.validate(nwb_file)
+    assert [f for f in found if f.level == "error"] == []
+    assert any("check_subject_species_exists" in f.message for f in found)
+    bad = tmp_path / "cut.nwb"
+    bad.write_bytes(nwb_file.read_bytes()[:4096])
+    assert any(f.level == "error" for f in nethub.api.validate(bad, format="nwb"))
