@@ -158,9 +158,11 @@ def _stable_gid_order(g: np.ndarray) -> np.ndarray:
     return order[np.argsort(high, kind="stable")]
 
 
-def units_arrays(net: Network | None, res: Results, lost: list[str]) -> UnitsArrays:
-    """The Units table of a run: every cell of ``net`` (or every spiking gid without a
-    network) with its spikes, in seconds, and the cells' identities as columns.
+def units_arrays(net: Network | None, res: Results, lost: list[str],
+                 also: np.ndarray | None = None) -> UnitsArrays:
+    """The Units table of a run: every cell of ``net`` (without a network: every spiking gid
+    and the gids in ``also``, e.g. traced cells) with its spikes, in seconds, and the cells'
+    identities as columns.
 
     Vectorized: one stable (radix) sort of the spikes by gid, no per-unit work.
     """
@@ -169,13 +171,14 @@ def units_arrays(net: Network | None, res: Results, lost: list[str]) -> UnitsArr
     gs = g[order]
     spiking = gs[np.flatnonzero(np.diff(gs, prepend=gs[:1] - 1))] if len(gs) else gs
     if net is None:
-        gids = spiking
+        gids = spiking if also is None else np.union1d(spiking, np.asarray(also, np.int64))
     else:
         gids = np.unique(np.asarray(net.gids, np.int64))
-        unknown = spiking[~np.isin(spiking, gids)]
-        if len(unknown):
-            raise ConversionError(f"{len(unknown)} spiking gid(s) are not cells of the "
-                                  f"network (first: {int(unknown[0])})")
+        for what, have in (("spiking", spiking), ("traced", also)):
+            unknown = np.unique(have[~np.isin(have, gids)]) if have is not None else []
+            if len(unknown):
+                raise ConversionError(f"{len(unknown)} {what} gid(s) are not cells of the "
+                                      f"network (first: {int(unknown[0])})")
     t_ms = t[order]
     spike_times_s = t_ms / MS
     bad = np.flatnonzero(spike_times_s * MS != t_ms)

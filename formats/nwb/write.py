@@ -43,7 +43,7 @@ from nethub.version import __version__
 
 __all__ = ["write_nwb", "LAYOUT", "MODULE", "NWB_FIELDS"]
 
-#: Name and version of the layout nethub writes (``processing/nethub/provenance``).
+#: Name and version of the layout nethub writes (in ``scratch/nethub_provenance``).
 LAYOUT = ("nethub-nwb", 1)
 #: The processing module with nethub's tables (provenance, trace sites, exact times).
 MODULE = "nethub"
@@ -95,9 +95,8 @@ def _units(ua: UnitsArrays, duration_s: float, resolution: float | None, gzip: b
         names.append(name)
     extra = {} if resolution is None else {"resolution": resolution}
     return Units(name="units", id=ElementIdentifiers(name="id", data=ua.gids), columns=cols,
-                 **extra,
                  colnames=names, description="simulated cells (one unit per cell of the "
-                                             "network, id = gid) and their spikes")
+                                             "network, id = gid) and their spikes", **extra)
 
 
 def _table(name: str, desc: str, columns: dict[str, tuple[Any, str]], n: int,
@@ -246,10 +245,9 @@ def _nwbfile(net: Network | None, res: Results, run: str, prov: dict,
                                f"(content hash {h}): {summary}",
         session_id=run,  # no keywords: Neo 0.14's NWBIO cannot read list-valued fields
         notes="Simulated data. nethub provenance (network hash, RunConfig, seeds, versions, "
-              "the store) is in processing/nethub/provenance; docs/nwb.md of nethub.",
-        source_script=json.dumps(  # the RunConfig (else the simConfig) of the run
-res.run_config or res.sim_config, sort_keys=True,
-                                 default=str),
+              "the store) is in scratch/nethub_provenance; docs/nwb.md of nethub.",
+        # the RunConfig (else the simConfig) of the run
+        source_script=json.dumps(res.run_config or res.sim_config, sort_keys=True, default=str),
         source_script_file_name="run_config.json",
         was_generated_by=made_by,
     )
@@ -269,6 +267,29 @@ def _model_subject(h: str) -> dict[str, Any]:
     return {"subject_id": f"model-{h[:12]}", "sex": "U", "age": "/",
             "description": f"in-silico network model simulated by nethub, not an animal "
                            f"(network content hash {h}); sex and age unknown"}
+
+
+def _nethub_module(nwb: NWBFile, ua: UnitsArrays, traces: list[Series], lfps: list[Series],
+                   gzip: bool) -> None:
+    """``processing/nethub``: spike time corrections, trace sites, exact series times and the
+    records beside the LFP (only what the run has)."""
+    tables: list = []
+    if len(ua.fix_pos):
+        tables.append(_table(
+            "spike_time_corrections", "spikes whose time in s times 1000 is not the simulated "
+            "time in ms: their position in units/spike_times and exact time",
+            {"position": (ua.fix_pos, "index into units/spike_times"),
+             "time_ms": (ua.fix_ms, "exact spike time, ms")}, len(ua.fix_pos)))
+    if traces:
+        tables.append(_trace_sites(traces, ua.gids, nwb.units))
+    if traces or lfps:
+        tables.append(_series_times(traces + lfps))
+    tables += [_series(s, gzip) for s in lfps[1:]]
+    if tables:
+        mod = nwb.create_processing_module(MODULE, "nethub: where the traces were recorded and "
+                                                    "what makes the round trip exact (docs/nwb.md)")
+        for t in tables:
+            mod.add(t)
 
 
 def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run: str,
@@ -300,10 +321,14 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
     """
     if compression not in (None, "none", "gzip"):
         raise OptionError(f"unknown compression {compression!r} (valid: gzip, none)")
+    if embed_store and (source is None or not Path(source).is_file()):
+        raise OptionError(f"embed_store: no source file to embed ({source!r}); give "
+                          "source=STORE")
     gzip = compression == "gzip"
     lost: list[str] = []
-    ua = units_arrays(net, res, lost)
     traces = trace_series(res)
+    traced = [np.asarray(s.sites["gid"]) for s in traces if s.sites is not None]
+    ua = units_arrays(net, res, lost, also=np.concatenate(traced) if traced else None)
     lfps = lfp_series(res)
     duration = res.duration if res.duration is not None else (
         float(res.spike_times.max()) if len(res.spike_times) else 0.0)
@@ -317,26 +342,8 @@ def write_nwb(net: Network | None, res: Results, path: str | os.PathLike, *, run
     nwb.add_scratch(json.dumps(prov, sort_keys=True, default=str), name="nethub_provenance",
                     description="nethub provenance of the run (JSON): network hash, nethub "
                                 "version, run name, RunConfig, seeds, versions, the store")
-    tables = []
-    if len(ua.fix_pos):
-        tables.append(_table(
-            "spike_time_corrections", "spikes whose time in s times 1000 is not the simulated "
-            "time in ms: their position in units/spike_times and exact time",
-            {"position": (ua.fix_pos, "index into units/spike_times"),
-             "time_ms": (ua.fix_ms, "exact spike time, ms")}, len(ua.fix_pos)))
-    if traces:
-        tables.append(_trace_sites(traces, ua.gids, nwb.units))
-    if traces or lfps:
-        tables.append(_series_times(traces + lfps))
-    tables += [_series(s, gzip) for s in lfps[1:]]
-    if tables:
-        mod = nwb.create_processing_module(MODULE, "nethub: where the traces were recorded and "
-                                                    "what makes the round trip exact (docs/nwb.md)")
-        for t in tables:
-            mod.add(t)
+    _nethub_module(nwb, ua, traces, lfps, gzip)
     if embed_store:
-        if source is None or not Path(source).is_file():
-            raise FileNotFoundError(f"embed_store: no source file to embed ({source!r})")
         nwb.add_scratch(ScratchData(name="nethub_source", data=np.fromfile(source, np.uint8),
                                     description=f"byte copy of {Path(source).name}, the file "
                                                 "the run was exported from (sha256 in "

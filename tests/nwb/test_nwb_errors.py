@@ -74,6 +74,8 @@ def test_failed_write_keeps_the_old_file(run_store, nwb_file, tmp_path):
     assert str(path) in str(err.value)
     with pytest.raises(OptionError, match="unknown NWBFile field"):
         nethub.convert(run_store[1], path, write_options={"metadata": {"colour": "red"}})
+    with pytest.raises(OptionError, match="embed_store: no source file"):
+        nethub.save(nethub.load_results(run_store[1]), path, embed_store=True)
     assert path.read_bytes() == nwb_file.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["keep.nwb"]
 

@@ -58,6 +58,15 @@ def test_results_without_a_network_give_units_of_the_spiking_cells(tmp_path):
         assert io.read().units.id.data[:].tolist() == [3, 7]
 
 
+def test_traced_cells_without_spikes_are_units_too(run_store, tmp_path):
+    """Without a network, the units are the spiking and the traced cells."""
+    full = nethub.load_results(run_store[1])
+    quiet = Results(spike_times=[], spike_gids=[], traces=full.traces,
+                    network_hash=full.network_hash, name="quiet")
+    nethub.save(quiet, tmp_path / "q.nwb")
+    assert nethub.load_results(tmp_path / "q.nwb").equals(quiet)
+
+
 def test_convert_nwb_into_the_store_of_its_network(stores, nwb_file):
     model, out = stores
     before = nethub.load_results(out)
