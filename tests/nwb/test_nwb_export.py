@@ -94,7 +94,11 @@ def test_pynwb_reads_units_traces_lfp_and_provenance(run_store, nwb_file):
 def test_neo_nwbio_reads_the_same_spikes(run_store, nwb_file):
     neo = pytest.importorskip("neo")
     res = nethub.load_results(run_store[1])
-    block = neo.io.NWBIO(str(nwb_file), mode="r").read_all_blocks()[0]
+    io = neo.io.NWBIO(str(nwb_file), mode="r")
+    try:
+        block = io.read_all_blocks()[0]
+    finally:
+        io.close()
     trains = block.segments[0].spiketrains
     gids = np.unique(np.concatenate([nethub.load(run_store[0]).gids, res.spike_gids]))
     assert len(trains) == len(gids)
