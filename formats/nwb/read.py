@@ -139,6 +139,8 @@ def _lfp(nwb: NWBFile, mod: Any, exact: dict) -> dict[str, Any]:
     pos = (np.stack([np.asarray(table[c].data[:], np.float64)[rows]
                      for c in ("rel_x", "rel_y", "rel_z")], axis=1)
            if all(c in table.colnames for c in ("rel_x", "rel_y", "rel_z")) else None)
+    if pos is not None and len(pos) and np.isnan(pos).all():
+        pos = None  # written without positions
     out: dict[str, Any] = {"lfp": np.asarray(es.data[:], np.float64),
                            "lfp_time": _times_ms(es, exact.get(("lfp", es.name))),
                            "electrodes": pos, "lfp_extra": _lfp_extra(mod)}

@@ -182,7 +182,8 @@ def _lfp(nwb: NWBFile, s: Series, electrodes: np.ndarray | None, gzip: bool
     group = nwb.create_electrode_group(name="model_electrodes", device=dev,
                                        description="electrodes placed in the model network",
                                        location="simulated extracellular space")
-    pos = np.zeros((s.data.shape[1], 3)) if electrodes is None else np.asarray(electrodes)
+    pos = (np.full((s.data.shape[1], 3), np.nan) if electrodes is None  # positions unknown
+           else np.asarray(electrodes))
     for p in pos:
         nwb.add_electrode(group=group, location="simulated extracellular space",
                           rel_x=float(p[0]), rel_y=float(p[1]), rel_z=float(p[2]))

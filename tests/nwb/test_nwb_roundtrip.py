@@ -67,6 +67,15 @@ def test_traced_cells_without_spikes_are_units_too(run_store, tmp_path):
     assert nethub.load_results(tmp_path / "q.nwb").equals(quiet)
 
 
+def test_lfp_without_recorded_positions(run_store, tmp_path):
+    """An LFP stored without electrode positions gets NaN positions, not invented ones."""
+    res = nethub.load_results(run_store[1])
+    res.electrodes = None
+    nethub.save(res, tmp_path / "noel.nwb")
+    back = nethub.load_results(tmp_path / "noel.nwb")
+    assert back.electrodes is None and back.equals(res)
+
+
 def test_convert_nwb_into_the_store_of_its_network(stores, nwb_file):
     model, out = stores
     before = nethub.load_results(out)
