@@ -11,11 +11,14 @@ way NetPyNE output is turned into NWB/NIX today, through Neo (issue 17, item 6).
      ``nethub.load_results`` and checks the spikes are bit-identical;
    - Neo/NIX: load the NetPyNE pickle, build one ``neo.SpikeTrain`` per cell (what scripts
      and ``netpyne``-to-Neo converters do), write the Block with ``neo.io.NixIO``;
-   - Neo/NWB: the same Block written with ``neo.io.NWBIO`` (pynwb underneath).
+   - Neo/NWB: the same Block written with ``neo.io.NWBIO`` (pynwb underneath);
+   - pynwb ``add_unit``: the store's spikes as a Units table built with one ``add_unit`` call
+     per cell (the per-unit loop nethub's whole-column build replaces).
 
-   The Neo sides are slow at full size; ``--neo-cells`` (default: all) runs them on the first
-   that many cells only, and the table then also shows their time scaled to all cells
-   (marked "estimate": Neo's cost is per SpikeTrain object, so linear in cells).
+   The Neo and add_unit sides are slow at full size; ``--neo-cells`` (default: all) runs them
+   on the first that many cells only, and the table then also shows their time scaled to all
+   cells (marked "estimate": their cost is per SpikeTrain / unit object, so linear in cells;
+   the whole-array work, "arrays", is measured on all spikes and not scaled).
 
 Goal: nethub's export of 10M spikes in seconds (< 10 s) and faster than both Neo paths.
 The NIX side needs ``nixio`` (``pip install nixio``; no extra of nethub installs it).
@@ -158,6 +161,39 @@ def worker_neo(pkl: str, out: str, io_name: str, n_cells: int | None) -> dict:
             "size_mb": os.path.getsize(out) / 1e6}
 
 
+def worker_add_unit(store: str, out: str, n_cells: int | None) -> dict:
+    """The same Units table through pynwb's per-unit ``add_unit`` (what a loop over cells
+    does), for the first ``n_cells`` cells: the cost nethub's whole-column build avoids."""
+    import datetime as dt
+
+    from pynwb import NWBHDF5IO, NWBFile
+
+    import nethub
+
+    base = _rss_mb()
+    t: dict = {}
+    t0 = time.perf_counter()
+    res = nethub.load_results(store)
+    order = np.argsort(res.spike_gids, kind="stable")
+    g, st = res.spike_gids[order], res.spike_times[order] / 1000.0
+    cells = np.unique(g)[:n_cells] if n_cells else np.unique(g)
+    lo, hi = np.searchsorted(g, cells), np.searchsorted(g, cells, side="right")
+    t["arrays"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    f = NWBFile(session_description="add_unit", identifier="bench",
+                session_start_time=dt.datetime.now(dt.timezone.utc))
+    for gid, a, b in zip(cells.tolist(), lo.tolist(), hi.tolist()):
+        f.add_unit(spike_times=st[a:b], id=gid)
+    t["add_unit loop"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with NWBHDF5IO(out, "w") as io:
+        io.write(f)
+    t["write"] = time.perf_counter() - t0
+    return {"seconds": t, "n_spikes": int(hi[-1] - lo[0]) if len(cells) else 0,
+            "n_cells": len(cells), "rss_mb": _rss_mb() - base,
+            "size_mb": os.path.getsize(out) / 1e6}
+
+
 def _run_worker(args: list[str]) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
                           text=True, check=False)
@@ -174,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10_000.0)
     p.add_argument("--neo-cells", type=int, default=None,
                    help="run the Neo sides on the first N cells only (scaled in the table)")
-    p.add_argument("--sides", default="nethub,nix,nwb")
+    p.add_argument("--sides", default="nethub,add_unit,nix,nwb")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -185,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             out = {}
         elif kind == "nethub":
             out = worker_nethub(*rest)
+        elif kind == "add_unit":
+            out = worker_add_unit(rest[0], rest[1], int(rest[2]) if rest[2] != "all" else None)
         else:
             out = worker_neo(rest[0], rest[1], kind, int(rest[2]) if rest[2] != "all" else None)
         print(json.dumps(out))
@@ -207,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         if "nethub" in sides:
             figures["nethub"] = _run_worker(["nethub", str(store), str(folder / "out.nwb")])
         neo_n = str(args.neo_cells) if args.neo_cells else "all"
+        if "add_unit" in sides:
+            figures["pynwb_add_unit"] = _run_worker(["add_unit", str(store),
+                                                     str(folder / "add_unit.nwb"), neo_n])
         for io_name, suffix in (("nix", ".nix"), ("nwb", ".nwb")):
             if io_name in sides:
                 figures[f"neo_{io_name}"] = _run_worker(
@@ -228,7 +269,7 @@ def _report(fig: dict, json_path: str | None) -> int:
     elif nh:
         ok = False
         print(f"nethub: {nh['error']}")
-    for key in ("neo_nix", "neo_nwb"):
+    for key in ("pynwb_add_unit", "neo_nix", "neo_nwb"):
         r = fig.get(key)
         if not r:
             continue
@@ -240,7 +281,9 @@ def _report(fig: dict, json_path: str | None) -> int:
         per_train = sum(v for k, v in sec.items() if k not in ("load pickle", "arrays"))
         total = sec["arrays"] + per_train * scale
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in r["seconds"].items())
-        line = (f"Neo -> {key[4:].upper()}: {parts}; {r['n_cells']:,} cells, "
+        label = {"pynwb_add_unit": "pynwb add_unit loop", "neo_nix": "Neo -> NIX",
+                 "neo_nwb": "Neo -> NWB"}[key]
+        line = (f"{label}: {parts}; {r['n_cells']:,} cells, "
                 f"{r['n_spikes']:,} spikes, "
                 f"+{r['rss_mb']:.0f} MB, {r['size_mb']:.0f} MB file")
         if scale > 1.0001:
