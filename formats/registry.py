@@ -53,6 +53,7 @@ BUILTINS: dict[str, str] = {
     "sonata": "nethub.formats.sonata_format:SonataFormat",
     "neuroml": "nethub.formats.neuroml.plugin:NeuroMLFormat",
     "neuron-script": "nethub.formats.neuron_script:NeuronScriptFormat",
+    "nwb": "nethub.formats.nwb.plugin:NwbFormat",
 }
 MODES = ("read", "write")
 

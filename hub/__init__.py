@@ -64,7 +64,6 @@ _LAZY = {
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
     "spikes_by_node": ("nethub.formats.sonata.results", "spikes_by_node"),
-
     "swap": ("nethub.cellswap", "swap"),
     "unswap": ("nethub.cellswap", "unswap"),
     "export_cell": ("nethub.exporting", "export_cell"),
@@ -91,7 +90,6 @@ __all__ = [
     "load_spec",
     "simulate",
     "spikes_by_node",
-
     "swap",
     "unswap",
     "export_cell",

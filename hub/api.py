@@ -198,11 +198,48 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str | None = Non
     -------
     list of str
         What could not be carried over, from reading and from writing.
+
+    Notes
+    -----
+    Results without a network (an NWB export) converted onto an existing store are added to
+    it as runs (:func:`nethub.runimport.append_runs`): only when they record the network hash
+    of the store's network; the store is otherwise left as it is.
     """
     doc = read(src, from_, results=True, **(read_options or {}))
-    fmt, lost = _write(doc, dst, to, dict(write_options or {}))
+    if doc.network is None and doc.results and _is_store(dst, to):  # runs into their store
+        from .runimport import append_runs
+
+        append_runs(doc.results, dst, src)
+        return list(doc.lost)
+    wopts = dict(write_options or {})
+    fmt, lost = _write(doc, dst, to, _with_source(wopts, src, dst, to))
     logger.info("converted %s -> %s (%s)", src, dst, fmt.name)
     return list(doc.lost) + lost
+
+
+def _is_store(path: str | os.PathLike, to: str | None) -> bool:
+    """Whether ``path`` is an existing nethub store (that ``to`` does not contradict)."""
+    from nethub.formats import guess_format
+
+    from .errors import NethubError
+
+    if to not in (None, "store") or not os.path.isfile(path):
+        return False
+    try:
+        return guess_format(path, "read").name == "store"
+    except NethubError:
+        return False
+
+
+def _with_source(opts: dict[str, Any], src: Any, dst: Any, to: str | None) -> dict[str, Any]:
+    """A writer that records where its input came from (write option ``source``, e.g. NWB's
+    link to the store) gets the input path unless the caller gave one."""
+    from nethub.formats import guess_format
+
+    if "source" not in opts and "source" in (guess_format(dst, "write", to).write_options
+                                             or {}):
+        opts["source"] = os.fspath(src)
+    return opts
 
 
 def info(path: str | os.PathLike, format: str | None = None) -> dict[str, Any]:

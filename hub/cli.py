@@ -254,8 +254,14 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def _add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="the file to read")
-    p.add_argument("output", help="the file to write (replaced atomically if it exists)")
+    p.add_argument("output", nargs="?",
+                   help="the file to write (replaced atomically if it exists; a store given "
+                        "results only, e.g. an NWB run, gains them as a run)")
     p.add_argument("--to", metavar="FORMAT", help="format of OUTPUT (default: from its suffix)")
+    p.add_argument("--run", metavar="NAME", help="the run to write where a file holds one "
+                   "(NWB), or the name given to the run read into a store")
+    p.add_argument("--into", metavar="STORE", help="the store with the network the results "
+                   "were simulated with (checked by content hash); OUTPUT defaults to it")
     p.add_argument("--from", dest="from_", metavar="FORMAT",
                    help="format of INPUT (default: guessed from content and suffix)")
     p.add_argument("-r", "--read-opt", metavar="KEY=VALUE", action="append", type=_key_value,
@@ -287,13 +293,37 @@ def _run_convert(args: argparse.Namespace) -> int:
         return 0
     _check_format_names(args.to, args.from_)
     trust = _trusted(args.input, args.from_, args.trust)[1]
-    lost = api.convert(args.input, args.output, to=args.to, from_=args.from_,
-                       read_options={**trust, **dict(args.read_opt)},
-                       write_options=dict(args.write_opt))
-    out(f"converted {args.input} -> {args.output}")
+    output = args.output or args.into
+    if output is None:
+        raise CommandLineError("convert: give OUTPUT (or --into STORE)")
+    ropts, wopts = {**trust, **dict(args.read_opt)}, dict(args.write_opt)
+    _run_into_options(args, output, ropts, wopts)
+    lost = api.convert(args.input, output, to=args.to, from_=args.from_,
+                       read_options=ropts, write_options=wopts)
+    out(f"converted {args.input} -> {output}")
     for note in lost:
         out(f"not carried over: {note}")
     return 0
+
+
+def _run_into_options(args: argparse.Namespace, output: str, ropts: dict, wopts: dict) -> None:
+    """``--into`` (another OUTPUT: the reader's ``network``) and ``--run`` (the writer's
+    ``run`` if it takes one, else the reader's)."""
+    import os
+
+    from .formats import guess_format
+
+    if args.into and os.path.abspath(args.into) != os.path.abspath(output):
+        ropts.setdefault("network", args.into)
+    if args.run is None:
+        return
+    if "run" in (guess_format(output, "write", args.to).write_options or {}):
+        wopts.setdefault("run", args.run)
+    elif "run" in (guess_format(args.input, "read", args.from_).read_options or {}):
+        ropts.setdefault("run", args.run)
+    else:
+        raise CommandLineError(f"--run: neither {args.input} nor {output} has a run to choose "
+                               "or name this way")
 
 
 # ----------------------------------------------------------------------------- formats
@@ -356,7 +386,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
     "sonata-results": Subcommand("write a run of a store as SONATA spikes.h5 and reports",
                                  "nethub.sonatacli:add_arguments", "nethub.sonatacli:run"),
-
     "swap": Subcommand("give a population or selection another cell type (and back)",
                        "nethub.cellswap:add_arguments", "nethub.cellswap:run"),
 }

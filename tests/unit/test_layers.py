@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.templatetrust",
         "nethub.cellimport",
         "nethub.random123.*",
+        "nethub.runimport",
         "nethub.rng.*", "nethub.nmodl.*",
         "nethub.swaptables",
         # the safe expression language (ast-checked, vectorized): shared by the builder, the
