@@ -148,6 +148,7 @@ def test_read_template_round_trip(tmp_path):
     assert len(spikes) > 0
     back = read_hoc_template(path, "ThreeOut", trusted=True, name="T").cell_type
     back.provenance = snap.provenance
+    back.template = snap.template  # where each came from (the source file and its name)
     assert back.equals(snap)  # the same sections, values, lists and spike site, exactly
     assert snap.sections["dend[1]"].ions["na"]["e"] == 45.0
 
