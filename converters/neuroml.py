@@ -1,46 +1,44 @@
 """NeuroML2 / LEMS networks of abstract cells -> canonical :class:`Network` + :class:`RunConfig`.
 
-The first slice of issue 13: populations (sizes, instance locations), abstract point cells
-(``izhikevich2007Cell``, ``iafCell``, ``iafRefCell``, ``izhikevichCell``) as one-section cells
-holding the POINT_PROCESS jNeuroML generates (``L = diam = 10 µm``, ``cm`` from the cell's
-``C`` as jNeuroML computes it), chemical projections (``connection`` / ``connectionWD``) onto
-the generated synapse mechanisms, input lists of current / spike sources, LEMS run settings
-and output files. Works on the already-read objects (a ``LemsModel`` and an ``NmodlResult`` of
-:mod:`nethub.formats.neuroml`, duck-typed: converters do not import formats). Anything not
-carried (detailed cells, electrical / continuous projections, explicit inputs) is a loss.
+Populations (sizes, instance locations) of abstract cells and spike sources
+(:mod:`nethub.converters.neuroml_cells`: one-section cells holding the POINT_PROCESS jNeuroML
+generates), chemical projections (``connection`` / ``connectionWD``) onto the generated
+synapse mechanisms, input lists (``input`` / ``inputW``) and explicit inputs of current,
+clamp and synaptic input sources, LEMS run settings and output files. Works on the
+already-read objects (a ``LemsModel`` and an ``NmodlResult`` of :mod:`nethub.formats.neuroml`,
+duck-typed: converters do not import formats). Anything not carried (detailed cells, ...) is a
+reported loss.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..celltypes import CompartmentalCell, Population, Section, StimSource, SynMech
+from ..celltypes import Population, StimSource, SynMech
 from ..embedded import EmbeddedFile
 from ..errors import FormatError
 from ..network import Network
 from ..runconfig import CellSelection, RunConfig
 from ..table import Table
+from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
-#: NeuroML abstract cell elements imported as point cells (libNeuroML document attributes).
-ABSTRACT_CELLS = ("izhikevich2007_cells", "iaf_cells", "iaf_ref_cells", "izhikevich_cells")
-#: Name of the one section of an abstract cell (jNeuroML's section is the population's).
-SECTION = "soma"
-#: jNeuroML's section for abstract cells: L = diam = 10 µm.
-_SIDE_UM = 10.0
-#: jNeuroML's cm (µF/cm²) for an ``izhikevichCell`` (no capacitance of its own).
-_IZH_CM = 318.31
-_SYNAPSES = ("exp_one_synapses", "exp_two_synapses")
-#: Input components imported as stim sources: deterministic current sources only. Random
-#: sources (poissonFiringSynapse, ...) need per-instance stream ids the simulator does not set
-#: yet; they are reported as losses.
-_SOURCES = ("pulse_generators",)
+_SYNAPSES = ("exp_one_synapses", "exp_two_synapses", "exp_three_synapses", "alpha_synapses",
+             "alpha_current_synapses", "blocking_plastic_synapses", "double_synapses",
+             "exp_cond_synapses", "alpha_cond_synapses", "exp_curr_synapses",
+             "alpha_curr_synapses", "silent_synapses")
+#: Input components imported as stim sources (point processes on the target cell's soma);
+#: random ones draw from per-instance NEURON-9 streams seeded by the simulator
+#: (:mod:`nethub.sim.randomids`).
+_SOURCES = ("pulse_generators", "pulse_generator_dls", "sine_generators", "sine_generator_dls",
+            "ramp_generators", "ramp_generator_dls", "compound_inputs", "compound_input_dls",
+            "voltage_clamps", "voltage_clamp_triples", "timed_synaptic_inputs",
+            "poisson_firing_synapses", "transient_poisson_firing_synapses")
 _DETAILED = ("cells",)
 
 
@@ -48,51 +46,6 @@ _DETAILED = ("cells",)
 class _Ctx:
     lost: list[str]
     mods: dict[str, str]
-
-
-def _capacitance_pf(cell: Any) -> float | None:
-    """The cell's ``C`` in pF, None when it has none (``izhikevichCell``)."""
-    text = getattr(cell, "C", None)
-    if text is None:
-        return None
-    units = {"pF": 1.0, "nF": 1e3, "uF": 1e6, "F": 1e12}
-    for unit in sorted(units, key=len, reverse=True):
-        if str(text).strip().endswith(unit):
-            return float(str(text).strip()[: -len(unit)]) * units[unit]
-    raise FormatError(f"cell {cell.id!r}: capacitance C={text!r} has an unknown unit")
-
-
-def _threshold_mv(cell: Any) -> float:
-    """jNeuroML's spike-detection threshold: ``thresh`` of iaf cells, else 0 mV."""
-    text = getattr(cell, "thresh", None)
-    if text is None or type(cell).__name__ == "IzhikevichCell":
-        return 0.0
-    units = {"mV": 1.0, "V": 1e3}
-    for unit in ("mV", "V"):
-        if str(text).strip().endswith(unit):
-            return float(str(text).strip()[: -len(unit)]) * units[unit]
-    raise FormatError(f"cell {cell.id!r}: threshold thresh={text!r} has an unknown unit")
-
-
-def _cell_type(cell: Any, ctx: _Ctx) -> CompartmentalCell:
-    if cell.id not in ctx.mods:
-        raise FormatError(f"cell {cell.id!r}: jNeuroML generated no NMODL for it")
-    area = math.pi * _SIDE_UM * _SIDE_UM
-    cpf = _capacitance_pf(cell)
-    geom: dict[str, Any] = {"L": _SIDE_UM, "diam": _SIDE_UM}
-    # jNeuroML: cm (µF/cm²) = C / area, so that the section's capacitance is the cell's C
-    # izhikevichCell has no C: jNeuroML uses cm = 318.31 (org.neuroml.export issue 60)
-    geom["cm"] = cpf * 100.0 / area if cpf is not None else _IZH_CM
-    pp = {"label": cell.id, "mod": cell.id, "loc": 0.5}
-    thr = _threshold_mv(cell)
-    sec = Section(geom=geom, point_processes=[pp], threshold=thr)
-    return CompartmentalCell(name=cell.id, sections={SECTION: sec}, spike_source=(SECTION, 0.5),
-                             threshold=thr, mod_files=[f"{cell.id}.mod"],
-                             tags={"nml.type": type(cell).__name__})
-
-
-def _components(doc: Any, attrs: tuple[str, ...]) -> dict[str, Any]:
-    return {c.id: c for a in attrs for c in getattr(doc, a, None) or []}
 
 
 def _note(lost: list[str], what: str, n: int) -> None:
@@ -182,16 +135,21 @@ def _stims(net: Any, gids: dict, sources: dict, ctx: _Ctx) -> Table:
             _note(ctx.lost, f"input list {il.id!r}: source {il.component!r} or its cells "
                   "not carried; dropped", n)
             continue
-        weights = np.asarray(il.columns["weight"], float)
-        if np.any(weights != 1.0):
-            _note(ctx.lost, f"input list {il.id!r}: inputW weights not applied yet",
-                  int(np.sum(weights != 1.0)))
+        # inputW: jNeuroML sets the input's 'weight' (1 for plain inputs)
         parts.append({"source": [il.component] * n,
+                      "param.weight": _weights(il.columns["weight"]),
                       "gid": _gid_of(gids, il.population, il.columns["target_cell"],
                                      f"input list {il.id!r}"),
                       "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": [il.id] * n})
     parts += _explicit_inputs(net.explicit_inputs, gids, sources, ctx)
     return _concat(parts)
+
+
+def _weights(values: Any) -> np.ndarray:
+    """inputW weights as the stim's ``weight`` parameter; NaN (not set: the mechanism's
+    default 1) where the weight is 1, so that inputs without a ``weight`` keep working."""
+    w = np.asarray(values, dtype=np.float64)
+    return np.where(w == 1.0, np.nan, w)
 
 
 def _explicit_inputs(inputs: list, gids: dict, sources: dict, ctx: _Ctx) -> list[dict]:
@@ -204,6 +162,7 @@ def _explicit_inputs(inputs: list, gids: dict, sources: dict, ctx: _Ctx) -> list
     return [{"source": [e.input for e in kept],
              "gid": np.array([_gid_of(gids, e.population, np.array([e.cell]),
                                       "explicitInput")[0] for e in kept], dtype=np.int64),
+             "param.weight": np.full(n, np.nan),
              "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": ["explicitInput"] * n}]
 
 
@@ -293,11 +252,14 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     net = nets[net_id]
     ctx = _Ctx(lost=[], mods={Path(k).stem: v for k, v in nmodl.mod_files.items()})
     doc = lems.neuroml.document
-    types = {cid: _cell_type(c, ctx) for cid, c in _components(doc, ABSTRACT_CELLS).items()
-             if any(p.component == cid for p in net.populations.values())}
-    _note(ctx.lost, "detailed cells: not imported yet", len(_components(doc, _DETAILED)))
-    syns = {s: SynMech(name=s, model=s) for s in _components(doc, _SYNAPSES) if s in ctx.mods}
-    sources = {s: StimSource(name=s, model=s) for s in _components(doc, _SOURCES)
+    used = {p.component for p in net.populations.values()}
+    types = {cid: cell_type(c, ctx.mods) for cid, c in components(doc, ABSTRACT_CELLS).items()
+             if cid in used}
+    types.update({cid: cell_type(c, ctx.mods, source=True)
+                  for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
+    _note(ctx.lost, "detailed cells: not imported yet", len(components(doc, _DETAILED)))
+    syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
+    sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
                if s in ctx.mods}
     cells, gids, pops = _cells(net, types, ctx)
     files = _source_files(lems)
