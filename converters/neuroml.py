@@ -25,6 +25,7 @@ from ..network import Network
 from ..runconfig import CellSelection, RunConfig
 from ..table import Table
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
+from .neuroml_outputs import OUTPUTS_KEY, output_requests
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
@@ -184,21 +185,29 @@ def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:
 def _run_config(sim: Any, pops: dict, lost: list[str]) -> RunConfig:
     if sim is None:  # a NeuroML file without a LEMS Simulation: nethub's defaults
         return RunConfig(record_spikes=CellSelection(all=True))
-    if sim.output_files:
-        _note(lost, "LEMS OutputFile columns: trace requests not made yet (kept in "
-              "extras['output_files'])", sum(len(o.columns) for o in sim.output_files))
     seeds = {} if sim.seed is None else {"lems": int(sim.seed)}
     return RunConfig(duration=float(sim.length_ms), dt=float(sim.step_ms), seeds=seeds,
                      record_spikes=CellSelection(all=True),
                      extras={"output_files": _output_files(sim, pops)})
 
 
-def _run_spec(sim: Any) -> dict[str, Any] | None:
-    """The LEMS run length and step as a stored simConfig (``Network.spec``), so that
-    ``nethub run`` on the imported model (or its store) runs what the LEMS file asks for."""
+def _run_spec(sim: Any, traces: dict, files: list[dict]) -> dict[str, Any] | None:
+    """The LEMS run as a stored simConfig (``Network.spec``), so that ``nethub run`` on the
+    imported model (or its store) runs what the LEMS file asks for: length, step, seed, the
+    traces of its OutputFiles recorded every step, and the output files to write
+    (:mod:`nethub.converters.neuroml_outputs`)."""
     if sim is None:
         return None
-    return {"simConfig": {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}}
+    cfg: dict[str, Any] = {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}
+    if sim.seed is not None:
+        cfg["seeds"] = {"lems": int(sim.seed)}
+    if traces:
+        cfg["recordTraces"] = traces
+        cfg["recordCells"] = sorted({e["conds"]["gid"][0] for e in traces.values()})
+        cfg["recordStep"] = float(sim.step_ms)
+    if files:
+        cfg[OUTPUTS_KEY] = files
+    return {"simConfig": cfg}
 
 
 def _embedded(files: list[Path], root: Path, role_of) -> dict[str, EmbeddedFile]:
@@ -263,10 +272,13 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                if s in ctx.mods}
     cells, gids, pops = _cells(net, types, ctx)
     files = _source_files(lems)
+    traces, outputs = ({}, []) if sim is None else output_requests(
+        sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost)
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=sources,
                   cells=cells, connections=_connections(net, gids, syns, ctx),
                   stim_targets=_stims(net, gids, sources, ctx),
-                  mod_files=dict(nmodl.mod_files), files=files, spec=_run_spec(sim),
+                  mod_files=dict(nmodl.mod_files), files=files,
+                  spec=_run_spec(sim, traces, outputs),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
     return out, _run_config(sim, pops, ctx.lost), ctx.lost

@@ -6,7 +6,8 @@ is one section ``soma`` of ``L = diam = 10 µm`` holding the POINT_PROCESS jNeur
 for the component. The section's ``cm`` is jNeuroML's: the cell's ``C`` over the area; for the
 PyNN cells their ``cm`` (nF) over the area; 318.31 µF/cm² for everything else (jNeuroML's
 value, org.neuroml.export issue 60). Spikes are detected on ``v(0.5)`` at jNeuroML's threshold
-(``thresh``, else PyNN's ``v_spike``, else ``v_thresh``, else 0 mV); a spike source emits its
+(``thresh``, else PyNN's ``v_spike`` (``v_thresh`` when ``delta_T`` is 0), else ``v_thresh``,
+else 0 mV); a spike source emits its
 events itself (``net_event``): its point process is the spike source (``_events``).
 """
 
@@ -75,9 +76,13 @@ def threshold_mv(cell: Any) -> float:
     text = getattr(cell, "thresh", None)
     if text is not None:
         return _quantity(text, _V_UNITS, "thresh", cell.id)
-    for key in ("v_spike", "v_thresh"):  # PyNN cells: plain numbers in mV
-        if getattr(cell, key, None) is not None:
-            return float(getattr(cell, key))
+    # PyNN cells: plain numbers in mV; EIF cells spike at v_spike, or at v_thresh when
+    # delta_T is 0 (their NMODL's eif_threshold)
+    spike = getattr(cell, "v_spike", None)
+    if spike is not None and float(getattr(cell, "delta_T", 1) or 0) != 0:
+        return float(spike)
+    if getattr(cell, "v_thresh", None) is not None:
+        return float(cell.v_thresh)
     return 0.0
 
 

@@ -1,0 +1,44 @@
+"""Shared fixtures of the NeuroML run tests: copies of fixtures/neuroml run by ``nethub run``
+in child processes (each model loads its own mechanisms; NEURON cannot unload them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "neuroml"
+
+
+def serial_env() -> dict[str, str]:
+    """This environment without the variables that make a child process an MPI rank."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("PMI", "HYDRA", "MPI_LOCALNRANKS", "MPI_LOCALRANKID"))}
+
+
+def nethub_run(lems: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``nethub run LEMS -o OUT`` in a child process, in the LEMS file's folder."""
+    proc = subprocess.run([sys.executable, "-m", "nethub", "run", lems.name, "-o", str(out),
+                           *extra], cwd=lems.parent, env=serial_env(), capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def nml2_copy(tmp_path_factory) -> Path:
+    """A copy of fixtures/neuroml/NeuroML2 (the runs write results/ inside it)."""
+    dest = tmp_path_factory.mktemp("nml2") / "NeuroML2"
+    shutil.copytree(FIXTURES / "NeuroML2", dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def ours_copy(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("ours") / "ours"
+    shutil.copytree(FIXTURES / "ours", dest)
+    return dest

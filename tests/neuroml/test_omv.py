@@ -1,0 +1,74 @@
+"""The NeuroML2 repository's OMV tests (``.omt`` + ``.mep``) pass on the files ``nethub run
+LEMS_X.xml`` writes: the same paths, columns and SI units as jNeuroML's NEURON export, at each
+test's tolerance (0 for these: the same samples as jNeuroML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nethub
+
+from .conftest import nethub_run
+from .omv import check_omt, detect_spikes
+
+#: (LEMS file, its jNeuroML_NEURON OMV test) of the abstract-cell examples
+CASES = [("LEMS_NML2_Ex0_IaF.xml", ".test.ex0.jnmlnrn.omt"),
+         ("LEMS_NML2_Ex14_PyNN.xml", ".test.ex14.jnmlnrn.omt")]
+
+
+@pytest.fixture(scope="module")
+def runs(nml2_copy) -> dict[str, Path]:
+    out = {}
+    for lems, _omt in CASES:
+        path = nml2_copy / "LEMSexamples" / lems
+        store = path.parent.parent / (path.stem + ".h5")
+        proc = nethub_run(path, store)
+        assert "wrote " in proc.stdout
+        out[lems] = store
+    return out
+
+
+@pytest.mark.parametrize("lems,omt", CASES)
+def test_omv_spike_times(runs, nml2_copy, lems, omt):
+    assert lems in runs
+    outcomes = check_omt(nml2_copy / "LEMSexamples" / "test" / omt)
+    assert len(outcomes) >= 4
+    failed = [(o.experiment, o.observed, o.expected) for o in outcomes if not o.passed]
+    assert failed == []
+
+
+def test_output_file_layout(runs, nml2_copy):
+    """jNeuroML's layout: time (s) then the columns in SI units, '%e' + tab each; the same
+    values are in the store."""
+    path = nml2_copy / "LEMSexamples" / "results" / "iaf_v.dat"
+    lines = path.read_text().splitlines()
+    assert len(lines) == 60000  # 300 ms / 0.005 ms: steps 0 .. length - step
+    assert lines[0] == "0.000000e+00\t-5.000000e-02\t-5.000000e-02\t-5.300000e-02\t" \
+                       "-5.300000e-02\t"
+    assert lines[1].startswith("5.000000e-06\t-6.999667e-02\t")
+    res = nethub.load_results(runs["LEMS_NML2_Ex0_IaF.xml"])
+    data = np.loadtxt(path)
+    v = res.traces.get("lems.of0.iafPop0", 3)  # column 3 = iafPop[0], gid 3
+    np.testing.assert_allclose(data[:, 3], v / 1000, rtol=5e-6)
+    np.testing.assert_allclose(data[:, 0], res.traces.time / 1000, rtol=1e-6, atol=1e-12)
+
+
+def test_synapse_variable_column(runs, nml2_copy):
+    """``pop_target[0]/synapses:syn1:0/g``: the PyNN synapse's g, dimensionless in LEMS (its
+    NMODL declares no unit), written as NEURON holds it (the OMV test's threshold is 0.003)."""
+    res = nethub.load_results(runs["LEMS_NML2_Ex14_PyNN.xml"])
+    data = np.loadtxt(nml2_copy / "LEMSexamples" / "results" / "ex14_g.dat")
+    g = res.traces.get("lems.of1.syn1", int(res.traces.index["gid"][
+        list(res.traces.index["label"].values()).index("lems.of1.syn1")]))
+    assert g.max() > 0
+    np.testing.assert_allclose(data[:, 1], g, rtol=5e-6, atol=1e-12)
+
+
+def test_detect_spikes_follows_omv():
+    t = np.arange(8.0)
+    v = np.array([-1, 0, 1, 0, -1, 0, 1, 0.0])
+    assert detect_spikes(t, v, "threshold", 0.5).tolist() == [2.0, 6.0]
+    assert detect_spikes(t, v, "derivative").tolist() == [2.0, 6.0]
