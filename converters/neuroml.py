@@ -25,6 +25,7 @@ from ..network import Network
 from ..runconfig import CellSelection, RunConfig
 from ..table import Table
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
+from .neuroml_inputs import TIMED, timed_rows, timed_source
 from .neuroml_outputs import OUTPUTS_KEY, output_requests
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
@@ -119,28 +120,38 @@ def _connections(net: Any, gids: dict, syns: dict, ctx: _Ctx) -> Table:
 
 
 def _concat(parts: list[dict[str, Any]]) -> Table:
+    """One table of row blocks; a column missing from a block is NaN (numbers) or None."""
     if not parts:
         return Table()
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    numeric = {k for p in parts for k, v in p.items() if isinstance(v, np.ndarray)}
     out: dict[str, Any] = {}
-    for key in parts[0]:
-        vals = [p[key] for p in parts]
-        out[key] = np.concatenate(vals) if isinstance(vals[0], np.ndarray) else sum(vals, [])
+    for key in keys:
+        vals = []
+        for p in parts:
+            n = len(p["gid"]) if "gid" in p else len(p["pre_gid"])
+            vals.append(p.get(key, np.full(n, np.nan) if key in numeric else [None] * n))
+        out[key] = np.concatenate(vals) if key in numeric else sum((list(v) for v in vals), [])
     return Table(out)
 
 
-def _stims(net: Any, gids: dict, sources: dict, ctx: _Ctx) -> Table:
+def _stims(net: Any, gids: dict, sources: dict, timed: dict, ctx: _Ctx) -> Table:
     parts: list[dict[str, Any]] = []
     for il in net.input_lists.values():
         n = len(il.columns["id"])
-        if il.population not in gids or il.component not in sources:
+        if il.population not in gids or il.component not in {**sources, **timed}:
             _note(ctx.lost, f"input list {il.id!r}: source {il.component!r} or its cells "
                   "not carried; dropped", n)
             continue
+        where = f"input list {il.id!r}"
+        targets = _gid_of(gids, il.population, il.columns["target_cell"], where)
+        if il.component in timed:
+            parts.append(timed_rows(timed[il.component], targets,
+                                    _weights(il.columns["weight"]), il.id, SECTION))
+            continue
         # inputW: jNeuroML sets the input's 'weight' (1 for plain inputs)
         parts.append({"source": [il.component] * n,
-                      "param.weight": _weights(il.columns["weight"]),
-                      "gid": _gid_of(gids, il.population, il.columns["target_cell"],
-                                     f"input list {il.id!r}"),
+                      "param.weight": _weights(il.columns["weight"]), "gid": targets,
                       "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": [il.id] * n})
     parts += _explicit_inputs(net.explicit_inputs, gids, sources, ctx)
     return _concat(parts)
@@ -268,15 +279,17 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
     _note(ctx.lost, "detailed cells: not imported yet", len(components(doc, _DETAILED)))
     syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
+    timed = components(doc, (TIMED,))
     sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
                if s in ctx.mods}
     cells, gids, pops = _cells(net, types, ctx)
     files = _source_files(lems)
     traces, outputs = ({}, []) if sim is None else output_requests(
         sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost)
-    out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=sources,
+    stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
+    out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
                   cells=cells, connections=_connections(net, gids, syns, ctx),
-                  stim_targets=_stims(net, gids, sources, ctx),
+                  stim_targets=_stims(net, gids, sources, timed, ctx),
                   mod_files=dict(nmodl.mod_files), files=files,
                   spec=_run_spec(sim, traces, outputs),
                   provenance={"source_format": "neuroml", "network": net_id,
