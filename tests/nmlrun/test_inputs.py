@@ -1,0 +1,110 @@
+"""Inputs, synapses and spike-source populations of NeuroML2 (fixtures/neuroml/ours/
+InputsDet.net.nml): sine, ramp and pulse generators, inputW weights, a timedSynapticInput, a
+spikeArray and a spikeGenerator population, alpha / expThree / NMDA (Mg block) / STP
+(tsodyksMarkram) synapses, an adExIaFCell. ``nethub run`` writes the LEMS output files; they
+are compared with the files ``pynml LEMS -neuron -run`` writes (run once, cached by the
+fixtures' content hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nethub.formats.neuroml.mechanisms import default_cache_dir
+from nethub.formats.neuroml.plugin import NeuroMLFormat
+
+from .conftest import FIXTURES, nethub_run, serial_env
+
+OURS = FIXTURES / "ours"
+LEMS = "LEMS_InputsDet.xml"
+FILES = (LEMS, "InputsDet.net.nml")
+OUTPUTS = ("results/inputs_v.dat", "results/inputs.spikes")
+
+
+def _jnml_outputs(folder: Path) -> dict[str, str]:
+    nrnivmodl = shutil.which("nrnivmodl")
+    assert nrnivmodl, "nrnivmodl must be on PATH (source scripts/env.sh)"
+    env = {**serial_env(), "NEURON_HOME": str(Path(nrnivmodl).parent.parent)}
+    pynml = Path(sys.executable).parent / "pynml"
+    proc = subprocess.run([str(pynml), LEMS, "-neuron", "-run", "-nogui"], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {name: (folder / name).read_text() for name in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def jnml_outputs(tmp_path_factory) -> dict[str, str]:
+    """The output files of jNeuroML's own NEURON run (cached: later sessions skip Java)."""
+    key = hashlib.sha256(b"".join((OURS / f).read_bytes() for f in FILES)).hexdigest()
+    cached = default_cache_dir() / f"jnml-outputs-{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    folder = tmp_path_factory.mktemp("jnml")
+    (folder / "results").mkdir()
+    for f in FILES:
+        shutil.copy(OURS / f, folder / f)
+    out = _jnml_outputs(folder)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, cached)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ours(ours_copy) -> dict[str, str]:
+    nethub_run(ours_copy / LEMS, ours_copy / "inputs.h5")
+    return {name: (ours_copy / name).read_text() for name in OUTPUTS}
+
+
+def test_everything_imported():
+    net, run, lost = NeuroMLFormat().read_run(OURS / LEMS)
+    assert lost == []
+    types = {k: v.tags["nml.type"] for k, v in net.cell_types.items()}
+    assert types == {"iaf": "IafCell", "adex": "AdExIaFCell", "arr": "SpikeArray",
+                     "regular": "SpikeGenerator"}
+    assert net.cell_types["arr"].sections["soma"].point_processes[0]["_events"] == 1
+    assert set(net.syn_mechs) == {"alpha", "stp", "nmda", "exp3", "ampa"}
+    st = net.stim_targets
+    assert list(st["source"].values()) == ["sine", "ramp", "pulse", "pulse"] + ["timed"] * 3
+    w = np.asarray(st["param.weight"])
+    assert np.isnan(w[:2]).all() and w[2:4].tolist() == [0.5, 1.5]
+    assert np.asarray(st["param.start"])[4:].tolist() == [40.0, 45.0, 50.0]
+    assert list(st["syn_mech"].values())[4:] == ["ampa"] * 3
+    assert net.stim_sources["timed"].model == "NetStim"
+    cfg = net.spec["simConfig"]
+    assert cfg["recordTraces"]["lems.v.adw"] == {"sec": "soma", "loc": 0.5, "pointp": "adex",
+                                                 "var": "w", "conds": {"gid": [4]}}
+    files = {f["id"]: f for f in cfg["nethubLemsOutputs"]}
+    assert [c["factor"] for c in files["v"]["columns"]] == [1e-3] * 5 + [1e-9]  # w: nA -> A
+    assert files["spikes"]["format"] == "TIME_ID"
+
+
+def test_spikes_file_equals_jnml(ours, jnml_outputs):
+    """The EventOutputFile, byte for byte as jNeuroML's NEURON run writes it."""
+    assert ours["results/inputs.spikes"].count("\n") >= 10
+    assert ours["results/inputs.spikes"] == jnml_outputs["results/inputs.spikes"]
+
+
+def test_traces_file_equals_jnml(ours, jnml_outputs):
+    """Every column (V and A) equal to jNeuroML's, up to the samples taken at a reset step
+    (jNeuroML's per-step record keeps the value before an event resets v there)."""
+    lines_ours = ours["results/inputs_v.dat"].splitlines()
+    lines_jnml = jnml_outputs["results/inputs_v.dat"].splitlines()
+    assert len(lines_jnml) == len(lines_ours) + 1  # jNeuroML also keeps t = length
+    differ = [i for i, (a, b) in enumerate(zip(lines_ours, lines_jnml)) if a != b]
+    assert len(differ) <= 3, [(lines_ours[i], lines_jnml[i]) for i in differ]
+    ref = np.loadtxt(lines_jnml[:-1])
+    got = np.loadtxt(lines_ours)
+    same = np.ones(len(got), bool)
+    same[differ] = False
+    np.testing.assert_array_equal(got[same], ref[same])
+    assert np.ptp(got[:, 6]) > 1e-11  # adEx w (A) moves
