@@ -27,13 +27,14 @@ from ..table import Table
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
 from .neuroml_inputs import TIMED, timed_rows, timed_source
 from .neuroml_outputs import OUTPUTS_KEY, output_requests
+from .neuroml_pointers import POINTER_SYNAPSES, pointer_rows
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
 _SYNAPSES = ("exp_one_synapses", "exp_two_synapses", "exp_three_synapses", "alpha_synapses",
              "alpha_current_synapses", "blocking_plastic_synapses", "double_synapses",
              "exp_cond_synapses", "alpha_cond_synapses", "exp_curr_synapses",
-             "alpha_curr_synapses", "silent_synapses")
+             "alpha_curr_synapses")
 #: Input components imported as stim sources (point processes on the target cell's soma);
 #: random ones draw from per-instance NEURON-9 streams seeded by the simulator
 #: (:mod:`nethub.sim.randomids`).
@@ -93,30 +94,36 @@ def _gid_of(gids: dict[str, dict[int, int]], pop: str, cells: np.ndarray, where:
         raise FormatError(f"{where}: no cell {exc.args[0]} in population {pop!r}") from None
 
 
-def _connections(net: Any, gids: dict, syns: dict, ctx: _Ctx) -> Table:
+def _connections(net: Any, gids: dict, syns: dict, pointers: dict, ctx: _Ctx
+                 ) -> tuple[Table, Table]:
+    """Chemical connections, and the pointer connections of electrical / continuous
+    projections (:mod:`nethub.converters.neuroml_pointers`)."""
     parts: list[dict[str, Any]] = []
+    ptr: list[dict[str, Any]] = []
     for proj in net.projections.values():
-        if proj.kind != "chemical":
-            _note(ctx.lost, f"{proj.kind} projection {proj.id!r}: not imported yet",
-                  len(proj.columns["id"]))
-            continue
+        n = len(proj.columns["id"])
         if proj.pre_population not in gids or proj.post_population not in gids:
-            _note(ctx.lost, f"projection {proj.id!r}: between cells not carried; dropped",
-                  len(proj.columns["id"]))
+            _note(ctx.lost, f"projection {proj.id!r}: between cells not carried; dropped", n)
             continue
-        if proj.synapse not in syns:
-            _note(ctx.lost, f"projection {proj.id!r}: synapse {proj.synapse!r} is not an "
-                  "expOne/expTwoSynapse; dropped", len(proj.columns["id"]))
+        known = pointers if proj.kind != "chemical" else syns
+        needed = [proj.synapse] + ([proj.pre_component] if proj.kind == "continuous" else [])
+        missing = [m for m in needed if m not in known]
+        if missing:
+            _note(ctx.lost, f"{proj.kind} projection {proj.id!r}: synapse {missing[0]!r} is "
+                  "not one nethub imports (or has no NMODL); dropped", n)
             continue
-        c, n = proj.columns, len(proj.columns["id"])
-        where = f"projection {proj.id!r}"
-        parts.append({"pre_gid": _gid_of(gids, proj.pre_population, c["pre_cell"], where),
-                      "post_gid": _gid_of(gids, proj.post_population, c["post_cell"], where),
+        c, where = proj.columns, f"projection {proj.id!r}"
+        pre = _gid_of(gids, proj.pre_population, c["pre_cell"], where)
+        post = _gid_of(gids, proj.post_population, c["post_cell"], where)
+        if proj.kind != "chemical":
+            ptr += pointer_rows(proj, pre, post, pointers, SECTION)
+            continue
+        parts.append({"pre_gid": pre, "post_gid": post,
                       "syn_mech": [proj.synapse] * n, "post_sec": [SECTION] * n,
                       "post_loc": np.full(n, 0.5), "weight": np.asarray(c["weight"], float),
                       "delay": np.asarray(c["delay"], float),
                       "rule": [proj.id] * n})
-    return _concat(parts)
+    return _concat(parts), _concat(ptr)
 
 
 def _concat(parts: list[dict[str, Any]]) -> Table:
@@ -129,7 +136,7 @@ def _concat(parts: list[dict[str, Any]]) -> Table:
     for key in keys:
         vals = []
         for p in parts:
-            n = len(p["gid"]) if "gid" in p else len(p["pre_gid"])
+            n = len(p["gid"] if "gid" in p else p["pre_gid"])
             vals.append(p.get(key, np.full(n, np.nan) if key in numeric else [None] * n))
         out[key] = np.concatenate(vals) if key in numeric else sum((list(v) for v in vals), [])
     return Table(out)
@@ -282,13 +289,17 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     timed = components(doc, (TIMED,))
     sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
                if s in ctx.mods}
+    pointers = {k: type(c).__name__ for k, c in components(doc, POINTER_SYNAPSES).items()
+                if k in ctx.mods}
+    syns.update({k: SynMech(name=k, model=k) for k in pointers})
     cells, gids, pops = _cells(net, types, ctx)
+    conns, ptr = _connections(net, gids, syns, pointers, ctx)
     files = _source_files(lems)
     traces, outputs = ({}, []) if sim is None else output_requests(
         sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost)
     stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
-                  cells=cells, connections=_connections(net, gids, syns, ctx),
+                  cells=cells, connections=conns, pointer_conns=ptr,
                   stim_targets=_stims(net, gids, sources, timed, ctx),
                   mod_files=dict(nmodl.mod_files), files=files,
                   spec=_run_spec(sim, traces, outputs),

@@ -208,8 +208,7 @@ def _finish(generated: dict[str, dict[str, str]], key: str, hit: bool, neuron9: 
         fixed = text
         if needs_neuron9_fix(fixed):
             fixed = neuron9_random(fixed, name)
-        if nrn9fix.needs_fix(fixed):
-            fixed = nrn9fix.drop_double_declarations(fixed)
+        fixed = nrn9fix.fix(fixed)
         if fixed != text:
             rewritten.append(name)
         out[name] = fixed

@@ -76,8 +76,17 @@ def test_two_ranks_same_spikes(serial, tmp_path):
 
 
 def test_seed_changes_the_draws(serial, tmp_path):
+    """A run with another seed (simConfig override; in a child process, as every run here:
+    NEURON keeps the mechanisms a process loaded) draws other spikes."""
     store, ref, _ = serial
-    res = nethub.simulate(store, {"seeds": {"lems": 99}}, output=tmp_path / "s99.h5")
+    cfg = tmp_path / "seed.json"
+    cfg.write_text('{"seeds": {"lems": 99}}')
+    proc = subprocess.run([sys.executable, "-m", "nethub", "run", str(store), "--cfg", str(cfg),
+                           "-o", str(tmp_path / "s99.h5")], env=serial_env(),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = nethub.load_results(tmp_path / "s99.h5")
+    assert res.seeds.get("lems", res.run_config.get("seeds", {}).get("lems")) == 99
     assert not (len(res.spike_times) == len(ref.spike_times)
                 and np.array_equal(res.spike_times, ref.spike_times))
 
