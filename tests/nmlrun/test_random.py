@@ -19,7 +19,7 @@ from nethub.formats.neuroml.plugin import NeuroMLFormat
 from .conftest import FIXTURES, nethub_run, serial_env
 
 LEMS = FIXTURES / "ours" / "LEMS_Random.xml"
-#: gids: poisPop 0-2, refPop 3-4, pynnPop 5-6, rnd 7-9
+#: gids: poisPop 0-2, refPop 3-4, pynnPop 5-6, rnd 7-9, rgPop 10-11
 SOURCES = {"poisPop": (0, 1, 2), "refPop": (3, 4), "pynnPop": (5, 6)}
 
 
@@ -33,7 +33,7 @@ def serial(ours_copy):
 def test_import_and_rewrite():
     net, run, lost = NeuroMLFormat().read_run(LEMS)
     assert lost == []
-    for name in ("poisGen", "refPoisGen", "pynnPois", "pfs", "tpfs"):
+    for name in ("poisGen", "refPoisGen", "pynnPois", "pfs", "tpfs", "rg"):
         text = net.mod_files[f"{name}.mod"]
         assert "RANDOM rng" in text and "VERBATIM" not in text, name
         assert "setRandomIds" in text
@@ -53,15 +53,18 @@ def test_sources_fire_at_their_rates(serial):
     assert ref_isi.min() >= 5  # spikeGeneratorRefPoisson: minimumISI 5 ms
     for g in (7, 8, 9):  # each target has Poisson firing synapses on top
         assert np.sum(gids == g) >= 5, g
-    streams = [tuple(np.round(t[gids == g], 6)) for g in range(10)]
-    assert len(set(streams)) == 10  # no two instances share a stream
+    for g in (10, 11):  # spikeGeneratorRandom: ISIs uniform in [10, 40] ms
+        isi = np.diff(np.sort(t[gids == g]))
+        assert len(isi) >= 3 and isi.min() >= 10 - 1e-9 and isi.max() <= 40 + 1e-9, g
+    streams = [tuple(np.round(t[gids == g], 6)) for g in range(12)]
+    assert len(set(streams)) == 12  # no two instances share a stream
 
 
 def test_events_file(serial):
     _store, res, path = serial
     lines = path.read_text().splitlines()
     ids = {int(ln.split("\t")[0]) for ln in lines}
-    assert ids == {0, 1, 2, 10, 11, 12}
+    assert ids == {0, 1, 2, 10, 11, 12, 13}
     first = lines[0].split("\t")
     assert float(first[1]) * 1000 == pytest.approx(
         np.min(res.spike_times[np.isin(res.spike_gids, [7, 8, 9, 0, 3, 5])]))
