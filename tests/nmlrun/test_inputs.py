@@ -1,8 +1,8 @@
 """Inputs, synapses and spike-source populations of NeuroML2 (fixtures/neuroml/ours/
 InputsDet.net.nml): sine, ramp, pulse and compound generators, voltageClamp(Triple), inputW
 weights, a timedSynapticInput, a spikeArray and a spikeGenerator population, alpha / expThree /
-NMDA (Mg block) / STP (tsodyksMarkram) / double synapses, an adExIaFCell. ``nethub run`` writes the LEMS output files; they
-are compared with the files ``pynml LEMS -neuron -run`` writes (run once, cached by the
+NMDA (Mg block) / STP (tsodyksMarkram) / double synapses, an adExIaFCell. ``nethub run``
+writes the LEMS output files; they are compared with the files ``pynml LEMS -neuron -run`` writes (run once, cached by the
 fixtures' content hash)."""
 
 from __future__ import annotations
