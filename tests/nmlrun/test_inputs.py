@@ -2,8 +2,8 @@
 InputsDet.net.nml): sine, ramp, pulse and compound generators, voltageClamp(Triple), inputW
 weights, a timedSynapticInput, a spikeArray and a spikeGenerator population, alpha / expThree /
 NMDA (Mg block) / STP (tsodyksMarkram) / double synapses, an adExIaFCell. ``nethub run``
-writes the LEMS output files; they are compared with the files ``pynml LEMS -neuron -run`` writes (run once, cached by the
-fixtures' content hash)."""
+writes the LEMS output files; they are compared with the files ``pynml LEMS -neuron -run``
+writes (run once, cached by the fixtures' content hash)."""
 
 from __future__ import annotations
 
