@@ -22,7 +22,7 @@ from ..celltypes import Population, StimSource, SynMech
 from ..embedded import EmbeddedFile
 from ..errors import FormatError
 from ..network import Network
-from ..runconfig import CellSelection, RunConfig
+from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..table import Table
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
 from .neuroml_inputs import TIMED, timed_rows, timed_source
@@ -200,13 +200,30 @@ def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:
     return out
 
 
-def _run_config(sim: Any, pops: dict, lost: list[str]) -> RunConfig:
+def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
+    """The OutputFile columns (simConfig ``recordTraces`` entries) as trace requests, each on
+    its one cell."""
+    owners = {"pointp": "point_process", "synMech": "syn_mech"}
+    out = []
+    for label, e in traces.items():
+        kw = {owners[k]: e[k] for k in owners if k in e}
+        out.append(TraceRequest(label=label, variable=e["var"], sec=e["sec"], loc=e["loc"],
+                                index=int(e.get("index", 0)),
+                                cells=CellSelection(gids=tuple(e["conds"]["gid"])), **kw))
+    return tuple(out)
+
+
+def _run_config(sim: Any, pops: dict, traces: dict, files: list[dict]) -> RunConfig:
+    """The LEMS run as a RunConfig (the same run as the stored simConfig, ``_run_spec``)."""
     if sim is None:  # a NeuroML file without a LEMS Simulation: nethub's defaults
         return RunConfig(record_spikes=CellSelection(all=True))
     seeds = {} if sim.seed is None else {"lems": int(sim.seed)}
+    gids = sorted({g for e in traces.values() for g in e["conds"]["gid"]})
     return RunConfig(duration=float(sim.length_ms), dt=float(sim.step_ms), seeds=seeds,
-                     record_spikes=CellSelection(all=True),
-                     extras={"output_files": _output_files(sim, pops)})
+                     record_spikes=CellSelection(all=True), traces=_trace_requests(traces),
+                     trace_cells=CellSelection(gids=tuple(gids)),
+                     record_step=float(sim.step_ms),
+                     extras={"output_files": _output_files(sim, pops), OUTPUTS_KEY: files})
 
 
 def _run_spec(sim: Any, traces: dict, files: list[dict]) -> dict[str, Any] | None:
@@ -305,4 +322,4 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   spec=_run_spec(sim, traces, outputs),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
-    return out, _run_config(sim, pops, ctx.lost), ctx.lost
+    return out, _run_config(sim, pops, traces, outputs), ctx.lost

@@ -4,6 +4,8 @@ test's tolerance (0 for these: the same samples as jNeuroML)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,29 @@ def test_gap_junctions_within_one_step(nml2_copy):
         assert diff.max() <= 0.01 + 1e-9, (o.experiment, o.observed, o.expected)
         exact += int(np.sum(diff < 1e-9))
     assert exact >= 10
+
+
+def test_returned_runconfig_runs_the_same(runs, tmp_path):
+    """The RunConfig ``read_run`` returns (for ``Network.run_config``) records the same
+    traces and spikes as the stored simConfig route of ``nethub run LEMS_X.xml``."""
+    from nethub.formats.neuroml.plugin import NeuroMLFormat
+
+    from .conftest import FIXTURES, serial_env
+
+    lems = FIXTURES / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex0_IaF.xml"
+    net, run, lost = NeuroMLFormat().read_run(lems)
+    assert lost == [] and run.seeds == {} and run.record_step == 0.005
+    assert [t.label for t in run.traces] == ["lems.of0.iafTauPop0", "lems.of0.iafTauRefPop0",
+                                             "lems.of0.iafPop0", "lems.of0.iafRefPop0"]
+    store = tmp_path / "ex0.h5"
+    nethub.save(net, store)
+    (tmp_path / "run.json").write_text(run.to_json())
+    proc = subprocess.run([sys.executable, "-m", "nethub", "run", str(store), "--run-config",
+                           str(tmp_path / "run.json"), "-o", str(tmp_path / "out.h5")],
+                          env=serial_env(), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = nethub.load_results(tmp_path / "out.h5")
+    ref = nethub.load_results(runs["LEMS_NML2_Ex0_IaF.xml"])
+    np.testing.assert_array_equal(res.spike_times, ref.spike_times)
+    assert res.traces.index.equals(ref.traces.index)
+    np.testing.assert_array_equal(res.traces.data, ref.traces.data)
