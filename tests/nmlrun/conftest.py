@@ -3,6 +3,8 @@ in child processes (each model loads its own mechanisms; NEURON cannot unload th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -42,3 +44,29 @@ def ours_copy(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("ours") / "ours"
     shutil.copytree(FIXTURES / "ours", dest)
     return dest
+
+
+def jnml_outputs(folder: Path, lems: str, inputs: list[Path], outputs: list[str]
+                 ) -> dict[str, str]:
+    """The output files of ``pynml LEMS -neuron -run`` (jNeuroML's own NEURON run) of the
+    files ``inputs`` copied (with their layout relative to ``folder``'s model) into ``folder``;
+    cached by the inputs' content hash in nethub's cache, so later sessions skip Java."""
+    from nethub.formats.neuroml.mechanisms import default_cache_dir
+
+    key = hashlib.sha256(lems.encode() + b"".join(p.read_bytes() for p in inputs)).hexdigest()
+    cached = default_cache_dir() / f"jnml-outputs-{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    nrnivmodl = shutil.which("nrnivmodl")
+    assert nrnivmodl, "nrnivmodl must be on PATH (source scripts/env.sh)"
+    env = {**serial_env(), "NEURON_HOME": str(Path(nrnivmodl).parent.parent)}
+    pynml = Path(sys.executable).parent / "pynml"
+    proc = subprocess.run([str(pynml), lems, "-neuron", "-run", "-nogui"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = {name: (folder / name).read_text() for name in outputs}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, cached)
+    return out

@@ -7,21 +7,15 @@ writes (run once, cached by the fixtures' content hash)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nethub.formats.neuroml.mechanisms import default_cache_dir
 from nethub.formats.neuroml.plugin import NeuroMLFormat
 
-from .conftest import FIXTURES, nethub_run, serial_env
+from .conftest import FIXTURES, nethub_run
+from .conftest import jnml_outputs as run_jnml
 
 OURS = FIXTURES / "ours"
 LEMS = "LEMS_InputsDet.xml"
@@ -29,34 +23,14 @@ FILES = (LEMS, "InputsDet.net.nml")
 OUTPUTS = ("results/inputs_v.dat", "results/inputs.spikes")
 
 
-def _jnml_outputs(folder: Path) -> dict[str, str]:
-    nrnivmodl = shutil.which("nrnivmodl")
-    assert nrnivmodl, "nrnivmodl must be on PATH (source scripts/env.sh)"
-    env = {**serial_env(), "NEURON_HOME": str(Path(nrnivmodl).parent.parent)}
-    pynml = Path(sys.executable).parent / "pynml"
-    proc = subprocess.run([str(pynml), LEMS, "-neuron", "-run", "-nogui"], cwd=folder,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return {name: (folder / name).read_text() for name in OUTPUTS}
-
-
 @pytest.fixture(scope="module")
 def jnml_outputs(tmp_path_factory) -> dict[str, str]:
     """The output files of jNeuroML's own NEURON run (cached: later sessions skip Java)."""
-    key = hashlib.sha256(b"".join((OURS / f).read_bytes() for f in FILES)).hexdigest()
-    cached = default_cache_dir() / f"jnml-outputs-{key}.json"
-    if cached.exists():
-        return json.loads(cached.read_text())
     folder = tmp_path_factory.mktemp("jnml")
     (folder / "results").mkdir()
     for f in FILES:
         shutil.copy(OURS / f, folder / f)
-    out = _jnml_outputs(folder)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out))
-    os.replace(tmp, cached)
-    return out
+    return run_jnml(folder, LEMS, [OURS / f for f in FILES], list(OUTPUTS))
 
 
 @pytest.fixture(scope="module")
