@@ -12,27 +12,47 @@ exist, :func:`seed_random_sources` gives every one of them the Random123 ids
 
 with ``seed`` the run's ``lems`` seed. The ids depend on the cell and the row only, never on the
 rank, the number of ranks or the order of creation: a run on 1 or N ranks draws the same numbers.
+Only the mechanisms nethub rewrote (their NMODL carries :data:`MARKER`) are seeded: another
+model's own ``setRandomIds`` keeps its own meaning.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from ..errors import SimulationError
 
-__all__ = ["SEED_NAME", "seed_random_sources", "random_ids", "has_random_ids"]
+__all__ = ["SEED_NAME", "MARKER", "seed_random_sources", "random_ids", "has_random_ids",
+           "rewritten_mechanisms"]
 
 logger = logging.getLogger(__name__)
 
 #: the RunConfig seed (``RunConfig.seeds[SEED_NAME]``, a LEMS Simulation's ``seed``) of the streams
 SEED_NAME = "lems"
 _MAX = 2**32
+#: the comment nethub's NEURON-9 rewrite of a random source puts in its NMODL
+MARKER = "nethub: NEURON 9 replacement"
+_NAME = re.compile(r"^\s*(?:POINT_PROCESS|ARTIFICIAL_CELL)\s+(\w+)", re.MULTILINE)
 
 
-def has_random_ids(obj: Any) -> bool:
-    """Whether a NEURON object has a per-instance ``RANDOM`` stream to seed."""
-    return hasattr(obj, "setRandomIds")
+def rewritten_mechanisms(mod_files: dict[str, str]) -> set[str]:
+    """Names of the point processes whose NMODL is nethub's RANDOM rewrite."""
+    out = set()
+    for text in mod_files.values():
+        if MARKER in text:
+            m = _NAME.search(text)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+def has_random_ids(obj: Any, mechanisms: set[str]) -> bool:
+    """Whether a NEURON object is one of ``mechanisms`` (with a ``RANDOM`` stream to seed)."""
+    if not mechanisms or not hasattr(obj, "setRandomIds"):
+        return False
+    return obj.hname().split("[", 1)[0] in mechanisms
 
 
 def random_ids(seed: int, gid: int, index: int) -> tuple[int, int, int]:
@@ -43,7 +63,7 @@ def random_ids(seed: int, gid: int, index: int) -> tuple[int, int, int]:
     return int(seed), int(gid), int(index)
 
 
-def seed_random_sources(cells: dict[int, Any], seed: int) -> int:
+def seed_random_sources(cells: dict[int, Any], seed: int, mechanisms: set[str]) -> int:
     """Give every random point process and stimulus of ``cells`` its ids.
 
     Parameters
@@ -53,6 +73,8 @@ def seed_random_sources(cells: dict[int, Any], seed: int) -> int:
         ``stims`` (list of ``(rule, object)`` in stim-target row order)).
     seed : int
         The run's seed (:data:`SEED_NAME`).
+    mechanisms : set of str
+        The point processes to seed (:func:`rewritten_mechanisms` of the model's NMODL).
 
     Returns
     -------
@@ -60,15 +82,17 @@ def seed_random_sources(cells: dict[int, Any], seed: int) -> int:
         How many streams were seeded on this rank.
     """
     n = 0
+    if not mechanisms:
+        return 0
     for gid, cell in cells.items():
         own = [*cell.pointps.values(), *([cell.point] if cell.point is not None else [])]
         for obj in own:
-            if has_random_ids(obj):
+            if has_random_ids(obj, mechanisms):
                 obj.setRandomIds(*random_ids(seed, gid, 0))
                 n += 1
         k = 0
         for _rule, obj in cell.stims:
-            if has_random_ids(obj):
+            if has_random_ids(obj, mechanisms):
                 obj.setRandomIds(*random_ids(seed, gid, 1 + k))
                 k += 1
                 n += 1

@@ -13,7 +13,7 @@ from nethub.errors import FormatError, SimulationError
 from nethub.formats.neuroml import NeuroMLError, read_lems
 from nethub.formats.neuroml.nrn9fix import fix
 from nethub.formats.neuroml.outputs import write_lems_outputs
-from nethub.sim.randomids import random_ids, seed_random_sources
+from nethub.sim.randomids import MARKER, random_ids, rewritten_mechanisms, seed_random_sources
 
 _LEMS = """<Lems>
 <Target component="sim"/>
@@ -75,14 +75,26 @@ def test_random_ids_per_cell_and_index():
     seen = []
 
     class Src:
-        def setRandomIds(self, *ids):  # noqa: N802 (NEURON's name)
-            seen.append(ids)
+        def __init__(self, name):
+            self.name = name
 
-    cells = {4: SimpleNamespace(pointps={"g": Src()}, point=None,
-                                stims=[("a", Src()), ("b", object()), ("c", Src())]),
+        def hname(self):
+            return f"{self.name}[0]"
+
+        def setRandomIds(self, *ids):  # noqa: N802 (NEURON's name)
+            seen.append((self.name, *ids))
+
+    cells = {4: SimpleNamespace(pointps={"g": Src("gen")}, point=None,
+                                stims=[("a", Src("pfs")), ("b", object()), ("c", Src("own")),
+                                       ("d", Src("pfs"))]),
              9: SimpleNamespace(pointps={}, point=None, stims=[])}
-    assert seed_random_sources(cells, 3) == 3
-    assert seen == [(3, 4, 0), (3, 4, 1), (3, 4, 2)]
+    # 'own' has a setRandomIds of its own but is not a nethub rewrite: left alone
+    assert seed_random_sources(cells, 3, {"gen", "pfs"}) == 3
+    assert seen == [("gen", 3, 4, 0), ("pfs", 3, 4, 1), ("pfs", 3, 4, 2)]
+    assert seed_random_sources(cells, 3, set()) == 0
+    mods = {"a.mod": "NEURON {\n    POINT_PROCESS pfs\n}\n: " + MARKER,
+            "b.mod": "NEURON {\n    POINT_PROCESS own\n    RANGE x\n}\n"}
+    assert rewritten_mechanisms(mods) == {"pfs"}
 
 
 def test_writer_formats(tmp_path):
