@@ -1,5 +1,6 @@
 """Write a NeuroML2 export plan (:mod:`nethub.converters.neuroml_export`) as a ``.nml`` file
-(libNeuroML's writer with exact floats, :func:`.write.write_nml`) and, optionally, a LEMS
+(libNeuroML's writer with exact floats, :func:`.write.write_nml`) or ``.nml.h5`` (float64,
+:func:`.write.write_nml_h5`) and, optionally, a LEMS
 Simulation file that includes it (length, step, seed of the stored run; every cell's spikes
 in an ``EventOutputFile``)."""
 
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._common import atomic_write, format_float
-from .build import network_from_summary
+from .build import SUMMARY_ATTR, network_from_summary
 from .nmlread import parse_nml_bytes
 from .summary import (
     CONNECTION_FIELDS,
@@ -23,7 +24,7 @@ from .summary import (
     ProjectionSummary,
     empty_columns,
 )
-from .write import write_nml
+from .write import write_nml, write_nml_h5
 
 __all__ = ["write_export", "lems_text"]
 
@@ -54,7 +55,10 @@ def _document(plan: Any, doc_id: str):
     body = "".join(plan.components.values())
     xml = f'<neuroml xmlns="{_NS}" id="{doc_id}">{body}</neuroml>'.encode()
     doc = parse_nml_bytes(xml, f"{doc_id} (exported components)")
-    doc.networks.append(network_from_summary(_summary(plan)))
+    summary = _summary(plan)
+    network = network_from_summary(summary)
+    setattr(network, SUMMARY_ATTR, summary)  # .nml.h5: the float64 arrays themselves
+    doc.networks.append(network)
     return doc
 
 
@@ -93,10 +97,12 @@ step="{format_float(run['dt'])}ms" target="{plan.network_id}"{seed}>
 
 def write_export(plan: Any, path: str | os.PathLike, lems: str | os.PathLike | None = None
                  ) -> list[Path]:
-    """Write ``plan`` to ``path`` (``.nml``) and, if given, the LEMS file ``lems``."""
+    """Write ``plan`` to ``path`` (``.nml``, or ``.nml.h5``: float64 datasets) and, if given,
+    the LEMS file ``lems``."""
     path = Path(path)
     doc = _document(plan, path.name.split(".")[0] or "exported")
-    written = [write_nml(doc, path)]
+    h5 = path.name.lower().endswith(".nml.h5")
+    written = [write_nml_h5(doc, path) if h5 else write_nml(doc, path)]
     if lems is not None:
         rel = os.path.relpath(path.resolve(), Path(lems).resolve().parent)
         text = lems_text(plan, Path(rel).as_posix())

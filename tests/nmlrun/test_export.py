@@ -67,3 +67,25 @@ def test_cells_without_components_are_losses(tmp_path):
     lost = NeuroMLFormat().write(Document(network=net), tmp_path / "x.nml")
     assert any(m.startswith("cell type") and "no NeuroML component" in m for m in lost)
     assert (tmp_path / "x.nml").is_file()
+
+
+def test_export_nml_h5_keeps_float64(tmp_path):
+    """``.nml.h5`` export: float64 datasets; the same network as the XML export."""
+    import h5py
+
+    store = tmp_path / "in.h5"
+    nethub.convert(LEMS, store)
+    net = nethub.read(store)
+    fmt = NeuroMLFormat()
+    fmt.write(net, tmp_path / "x.nml", lems=str(tmp_path / "LEMS_x.xml"))
+    fmt.write(net, tmp_path / "y.nml.h5", lems=str(tmp_path / "LEMS_y.xml"))
+    with h5py.File(tmp_path / "y.nml.h5") as f:
+        ds = f["neuroml/network/projection_pArr/pArr"]
+        assert ds.dtype == np.float64
+    a = fmt.read_run(tmp_path / "LEMS_x.xml")[0]
+    b = fmt.read_run(tmp_path / "LEMS_y.xml")[0]
+    for name, cols in (("cells", ["pop", "cell_type", "x", "y", "z"]),
+                       ("connections", ["pre_gid", "post_gid", "syn_mech", "weight", "delay"]),
+                       ("stim_targets", ["source", "gid"])):
+        assert _table(a, name, cols) == _table(b, name, cols)
+    assert fmt.sniff(tmp_path / "y.nml.h5")
