@@ -161,12 +161,13 @@ def run(args: argparse.Namespace) -> int:
 def _lems_outputs(model: str, res) -> None:
     """A LEMS Simulation's OutputFiles / EventOutputFiles, beside the LEMS file as jNeuroML
     writes them (:mod:`nethub.formats.neuroml.outputs`)."""
-    if not str(model).lower().endswith(".xml") or not res.sim_config.get("nethubLemsOutputs"):
+    if not str(model).lower().endswith(".xml"):
         return
-    from .formats.neuroml.outputs import write_lems_outputs  # only for LEMS runs
+    from .formats.neuroml.outputs import lems_outputs_of, write_lems_outputs  # LEMS runs only
 
-    for path in write_lems_outputs(res, os.path.dirname(os.path.abspath(model))):
-        out(f"wrote {path}")
+    if lems_outputs_of(res):
+        for path in write_lems_outputs(res, os.path.dirname(os.path.abspath(model))):
+            out(f"wrote {path}")
 
 
 def _alone(args: argparse.Namespace) -> None:

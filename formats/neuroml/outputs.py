@@ -25,7 +25,7 @@ import numpy as np
 
 from ._common import NeuroMLError, atomic_write
 
-__all__ = ["OUTPUTS_KEY", "write_lems_outputs"]
+__all__ = ["OUTPUTS_KEY", "write_lems_outputs", "lems_outputs_of"]
 
 #: the simConfig key describing the output files (see nethub.converters.neuroml_outputs)
 OUTPUTS_KEY = "nethubLemsOutputs"
@@ -46,7 +46,7 @@ def write_lems_outputs(results: Any, folder: str | os.PathLike) -> list[Path]:
     list of Path
         The files written (none when the run has no LEMS output files).
     """
-    outputs = (results.sim_config or {}).get(OUTPUTS_KEY) or []
+    outputs = lems_outputs_of(results)
     written = []
     for spec in outputs:
         path = Path(folder) / spec["path"]
@@ -57,6 +57,16 @@ def write_lems_outputs(results: Any, folder: str | os.PathLike) -> list[Path]:
         atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
         written.append(path)
     return written
+
+
+def lems_outputs_of(results: Any) -> list[dict]:
+    """The LEMS output files a run describes: its simConfig's ``nethubLemsOutputs``, else its
+    RunConfig's ``extras['nethubLemsOutputs']`` (a run of ``Network.run_config``)."""
+    found = (getattr(results, "sim_config", None) or {}).get(OUTPUTS_KEY)
+    if not found:
+        extras = (getattr(results, "run_config", None) or {}).get("extras") or {}
+        found = extras.get(OUTPUTS_KEY)
+    return list(found or [])
 
 
 def _trace_text(results: Any, spec: dict) -> str:

@@ -112,3 +112,13 @@ def test_writer_formats(tmp_path):
     assert (tmp_path / "out" / "v.dat").read_text() == (
         "0.000000e+00\t-6.500000e-02\t\n5.000000e-04\t-6.450000e-02\t\n")
     assert (tmp_path / "out" / "s.spikes").read_text() == "0.0015\t7\n0.003\t7\n0.003\t2\n"
+
+
+def test_outputs_from_run_config_extras():
+    """A run of a stored RunConfig (``Network.run_config``) carries the files in its extras."""
+    from nethub.formats.neuroml.outputs import lems_outputs_of
+
+    spec = [{"id": "e", "path": "s.spikes", "kind": "events", "selections": []}]
+    assert lems_outputs_of(SimpleNamespace(sim_config={}, run_config={
+        "extras": {"nethubLemsOutputs": spec}})) == spec
+    assert lems_outputs_of(SimpleNamespace(sim_config={}, run_config={})) == []
