@@ -1,46 +1,47 @@
 """NeuroML2 / LEMS networks of abstract cells -> canonical :class:`Network` + :class:`RunConfig`.
 
-The first slice of issue 13: populations (sizes, instance locations), abstract point cells
-(``izhikevich2007Cell``, ``iafCell``, ``iafRefCell``, ``izhikevichCell``) as one-section cells
-holding the POINT_PROCESS jNeuroML generates (``L = diam = 10 µm``, ``cm`` from the cell's
-``C`` as jNeuroML computes it), chemical projections (``connection`` / ``connectionWD``) onto
-the generated synapse mechanisms, input lists of current / spike sources, LEMS run settings
-and output files. Works on the already-read objects (a ``LemsModel`` and an ``NmodlResult`` of
-:mod:`nethub.formats.neuroml`, duck-typed: converters do not import formats). Anything not
-carried (detailed cells, electrical / continuous projections, explicit inputs) is a loss.
+Populations (sizes, instance locations) of abstract cells and spike sources
+(:mod:`nethub.converters.neuroml_cells`: one-section cells holding the POINT_PROCESS jNeuroML
+generates), chemical projections (``connection`` / ``connectionWD``) onto the generated
+synapse mechanisms, input lists (``input`` / ``inputW``) and explicit inputs of current,
+clamp and synaptic input sources, LEMS run settings and output files. Works on the
+already-read objects (a ``LemsModel`` and an ``NmodlResult`` of :mod:`nethub.formats.neuroml`,
+duck-typed: converters do not import formats). Anything not carried (detailed cells, ...) is a
+reported loss.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..celltypes import CompartmentalCell, Population, Section, StimSource, SynMech
+from ..celltypes import Population, StimSource, SynMech
 from ..embedded import EmbeddedFile
 from ..errors import FormatError
 from ..network import Network
-from ..runconfig import CellSelection, RunConfig
+from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..table import Table
+from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
+from .neuroml_inputs import TIMED, timed_rows, timed_source
+from .neuroml_outputs import OUTPUTS_KEY, output_requests
+from .neuroml_pointers import POINTER_SYNAPSES, pointer_rows
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
-#: NeuroML abstract cell elements imported as point cells (libNeuroML document attributes).
-ABSTRACT_CELLS = ("izhikevich2007_cells", "iaf_cells", "iaf_ref_cells", "izhikevich_cells")
-#: Name of the one section of an abstract cell (jNeuroML's section is the population's).
-SECTION = "soma"
-#: jNeuroML's section for abstract cells: L = diam = 10 µm.
-_SIDE_UM = 10.0
-#: jNeuroML's cm (µF/cm²) for an ``izhikevichCell`` (no capacitance of its own).
-_IZH_CM = 318.31
-_SYNAPSES = ("exp_one_synapses", "exp_two_synapses")
-#: Input components imported as stim sources: deterministic current sources only. Random
-#: sources (poissonFiringSynapse, ...) need per-instance stream ids the simulator does not set
-#: yet; they are reported as losses.
-_SOURCES = ("pulse_generators",)
+_SYNAPSES = ("exp_one_synapses", "exp_two_synapses", "exp_three_synapses", "alpha_synapses",
+             "alpha_current_synapses", "blocking_plastic_synapses", "double_synapses",
+             "exp_cond_synapses", "alpha_cond_synapses", "exp_curr_synapses",
+             "alpha_curr_synapses")
+#: Input components imported as stim sources (point processes on the target cell's soma);
+#: random ones draw from per-instance NEURON-9 streams seeded by the simulator
+#: (:mod:`nethub.sim.randomids`).
+_SOURCES = ("pulse_generators", "pulse_generator_dls", "sine_generators", "sine_generator_dls",
+            "ramp_generators", "ramp_generator_dls", "compound_inputs", "compound_input_dls",
+            "voltage_clamps", "voltage_clamp_triples", "timed_synaptic_inputs",
+            "poisson_firing_synapses", "transient_poisson_firing_synapses")
 _DETAILED = ("cells",)
 
 
@@ -48,51 +49,6 @@ _DETAILED = ("cells",)
 class _Ctx:
     lost: list[str]
     mods: dict[str, str]
-
-
-def _capacitance_pf(cell: Any) -> float | None:
-    """The cell's ``C`` in pF, None when it has none (``izhikevichCell``)."""
-    text = getattr(cell, "C", None)
-    if text is None:
-        return None
-    units = {"pF": 1.0, "nF": 1e3, "uF": 1e6, "F": 1e12}
-    for unit in sorted(units, key=len, reverse=True):
-        if str(text).strip().endswith(unit):
-            return float(str(text).strip()[: -len(unit)]) * units[unit]
-    raise FormatError(f"cell {cell.id!r}: capacitance C={text!r} has an unknown unit")
-
-
-def _threshold_mv(cell: Any) -> float:
-    """jNeuroML's spike-detection threshold: ``thresh`` of iaf cells, else 0 mV."""
-    text = getattr(cell, "thresh", None)
-    if text is None or type(cell).__name__ == "IzhikevichCell":
-        return 0.0
-    units = {"mV": 1.0, "V": 1e3}
-    for unit in ("mV", "V"):
-        if str(text).strip().endswith(unit):
-            return float(str(text).strip()[: -len(unit)]) * units[unit]
-    raise FormatError(f"cell {cell.id!r}: threshold thresh={text!r} has an unknown unit")
-
-
-def _cell_type(cell: Any, ctx: _Ctx) -> CompartmentalCell:
-    if cell.id not in ctx.mods:
-        raise FormatError(f"cell {cell.id!r}: jNeuroML generated no NMODL for it")
-    area = math.pi * _SIDE_UM * _SIDE_UM
-    cpf = _capacitance_pf(cell)
-    geom: dict[str, Any] = {"L": _SIDE_UM, "diam": _SIDE_UM}
-    # jNeuroML: cm (µF/cm²) = C / area, so that the section's capacitance is the cell's C
-    # izhikevichCell has no C: jNeuroML uses cm = 318.31 (org.neuroml.export issue 60)
-    geom["cm"] = cpf * 100.0 / area if cpf is not None else _IZH_CM
-    pp = {"label": cell.id, "mod": cell.id, "loc": 0.5}
-    thr = _threshold_mv(cell)
-    sec = Section(geom=geom, point_processes=[pp], threshold=thr)
-    return CompartmentalCell(name=cell.id, sections={SECTION: sec}, spike_source=(SECTION, 0.5),
-                             threshold=thr, mod_files=[f"{cell.id}.mod"],
-                             tags={"nml.type": type(cell).__name__})
-
-
-def _components(doc: Any, attrs: tuple[str, ...]) -> dict[str, Any]:
-    return {c.id: c for a in attrs for c in getattr(doc, a, None) or []}
 
 
 def _note(lost: list[str], what: str, n: int) -> None:
@@ -138,60 +94,81 @@ def _gid_of(gids: dict[str, dict[int, int]], pop: str, cells: np.ndarray, where:
         raise FormatError(f"{where}: no cell {exc.args[0]} in population {pop!r}") from None
 
 
-def _connections(net: Any, gids: dict, syns: dict, ctx: _Ctx) -> Table:
+def _connections(net: Any, gids: dict, syns: dict, pointers: dict, ctx: _Ctx
+                 ) -> tuple[Table, Table]:
+    """Chemical connections, and the pointer connections of electrical / continuous
+    projections (:mod:`nethub.converters.neuroml_pointers`)."""
     parts: list[dict[str, Any]] = []
+    ptr: list[dict[str, Any]] = []
     for proj in net.projections.values():
-        if proj.kind != "chemical":
-            _note(ctx.lost, f"{proj.kind} projection {proj.id!r}: not imported yet",
-                  len(proj.columns["id"]))
-            continue
+        n = len(proj.columns["id"])
         if proj.pre_population not in gids or proj.post_population not in gids:
-            _note(ctx.lost, f"projection {proj.id!r}: between cells not carried; dropped",
-                  len(proj.columns["id"]))
+            _note(ctx.lost, f"projection {proj.id!r}: between cells not carried; dropped", n)
             continue
-        if proj.synapse not in syns:
-            _note(ctx.lost, f"projection {proj.id!r}: synapse {proj.synapse!r} is not an "
-                  "expOne/expTwoSynapse; dropped", len(proj.columns["id"]))
+        known = pointers if proj.kind != "chemical" else syns
+        needed = [proj.synapse] + ([proj.pre_component] if proj.kind == "continuous" else [])
+        missing = [m for m in needed if m not in known]
+        if missing:
+            _note(ctx.lost, f"{proj.kind} projection {proj.id!r}: synapse {missing[0]!r} is "
+                  "not one nethub imports (or has no NMODL); dropped", n)
             continue
-        c, n = proj.columns, len(proj.columns["id"])
-        where = f"projection {proj.id!r}"
-        parts.append({"pre_gid": _gid_of(gids, proj.pre_population, c["pre_cell"], where),
-                      "post_gid": _gid_of(gids, proj.post_population, c["post_cell"], where),
+        c, where = proj.columns, f"projection {proj.id!r}"
+        pre = _gid_of(gids, proj.pre_population, c["pre_cell"], where)
+        post = _gid_of(gids, proj.post_population, c["post_cell"], where)
+        if proj.kind != "chemical":
+            ptr += pointer_rows(proj, pre, post, pointers, SECTION)
+            continue
+        parts.append({"pre_gid": pre, "post_gid": post,
                       "syn_mech": [proj.synapse] * n, "post_sec": [SECTION] * n,
                       "post_loc": np.full(n, 0.5), "weight": np.asarray(c["weight"], float),
                       "delay": np.asarray(c["delay"], float),
                       "rule": [proj.id] * n})
-    return _concat(parts)
+    return _concat(parts), _concat(ptr)
 
 
 def _concat(parts: list[dict[str, Any]]) -> Table:
+    """One table of row blocks; a column missing from a block is NaN (numbers) or None."""
     if not parts:
         return Table()
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    numeric = {k for p in parts for k, v in p.items() if isinstance(v, np.ndarray)}
     out: dict[str, Any] = {}
-    for key in parts[0]:
-        vals = [p[key] for p in parts]
-        out[key] = np.concatenate(vals) if isinstance(vals[0], np.ndarray) else sum(vals, [])
+    for key in keys:
+        vals = []
+        for p in parts:
+            n = len(p["gid"] if "gid" in p else p["pre_gid"])
+            vals.append(p.get(key, np.full(n, np.nan) if key in numeric else [None] * n))
+        out[key] = np.concatenate(vals) if key in numeric else sum((list(v) for v in vals), [])
     return Table(out)
 
 
-def _stims(net: Any, gids: dict, sources: dict, ctx: _Ctx) -> Table:
+def _stims(net: Any, gids: dict, sources: dict, timed: dict, ctx: _Ctx) -> Table:
     parts: list[dict[str, Any]] = []
     for il in net.input_lists.values():
         n = len(il.columns["id"])
-        if il.population not in gids or il.component not in sources:
+        if il.population not in gids or il.component not in {**sources, **timed}:
             _note(ctx.lost, f"input list {il.id!r}: source {il.component!r} or its cells "
                   "not carried; dropped", n)
             continue
-        weights = np.asarray(il.columns["weight"], float)
-        if np.any(weights != 1.0):
-            _note(ctx.lost, f"input list {il.id!r}: inputW weights not applied yet",
-                  int(np.sum(weights != 1.0)))
+        where = f"input list {il.id!r}"
+        targets = _gid_of(gids, il.population, il.columns["target_cell"], where)
+        if il.component in timed:
+            parts.append(timed_rows(timed[il.component], targets,
+                                    _weights(il.columns["weight"]), il.id, SECTION))
+            continue
+        # inputW: jNeuroML sets the input's 'weight' (1 for plain inputs)
         parts.append({"source": [il.component] * n,
-                      "gid": _gid_of(gids, il.population, il.columns["target_cell"],
-                                     f"input list {il.id!r}"),
+                      "param.weight": _weights(il.columns["weight"]), "gid": targets,
                       "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": [il.id] * n})
     parts += _explicit_inputs(net.explicit_inputs, gids, sources, ctx)
     return _concat(parts)
+
+
+def _weights(values: Any) -> np.ndarray:
+    """inputW weights as the stim's ``weight`` parameter; NaN (not set: the mechanism's
+    default 1) where the weight is 1, so that inputs without a ``weight`` keep working."""
+    w = np.asarray(values, dtype=np.float64)
+    return np.where(w == 1.0, np.nan, w)
 
 
 def _explicit_inputs(inputs: list, gids: dict, sources: dict, ctx: _Ctx) -> list[dict]:
@@ -204,6 +181,7 @@ def _explicit_inputs(inputs: list, gids: dict, sources: dict, ctx: _Ctx) -> list
     return [{"source": [e.input for e in kept],
              "gid": np.array([_gid_of(gids, e.population, np.array([e.cell]),
                                       "explicitInput")[0] for e in kept], dtype=np.int64),
+             "param.weight": np.full(n, np.nan),
              "sec": [SECTION] * n, "loc": np.full(n, 0.5), "rule": ["explicitInput"] * n}]
 
 
@@ -222,24 +200,49 @@ def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:
     return out
 
 
-def _run_config(sim: Any, pops: dict, lost: list[str]) -> RunConfig:
+def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
+    """The OutputFile columns (simConfig ``recordTraces`` entries) as trace requests, each on
+    its one cell."""
+    owners = {"pointp": "point_process", "synMech": "syn_mech"}
+    out = []
+    for label, e in traces.items():
+        kw = {owners[k]: e[k] for k in owners if k in e}
+        out.append(TraceRequest(label=label, variable=e["var"], sec=e["sec"], loc=e["loc"],
+                                index=int(e.get("index", 0)),
+                                cells=CellSelection(gids=tuple(e["conds"]["gid"])), **kw))
+    return tuple(out)
+
+
+def _run_config(sim: Any, pops: dict, traces: dict, files: list[dict]) -> RunConfig:
+    """The LEMS run as a RunConfig (the same run as the stored simConfig, ``_run_spec``)."""
     if sim is None:  # a NeuroML file without a LEMS Simulation: nethub's defaults
         return RunConfig(record_spikes=CellSelection(all=True))
-    if sim.output_files:
-        _note(lost, "LEMS OutputFile columns: trace requests not made yet (kept in "
-              "extras['output_files'])", sum(len(o.columns) for o in sim.output_files))
     seeds = {} if sim.seed is None else {"lems": int(sim.seed)}
+    gids = sorted({g for e in traces.values() for g in e["conds"]["gid"]})
     return RunConfig(duration=float(sim.length_ms), dt=float(sim.step_ms), seeds=seeds,
-                     record_spikes=CellSelection(all=True),
-                     extras={"output_files": _output_files(sim, pops)})
+                     record_spikes=CellSelection(all=True), traces=_trace_requests(traces),
+                     trace_cells=CellSelection(gids=tuple(gids)),
+                     record_step=float(sim.step_ms),
+                     extras={"output_files": _output_files(sim, pops), OUTPUTS_KEY: files})
 
 
-def _run_spec(sim: Any) -> dict[str, Any] | None:
-    """The LEMS run length and step as a stored simConfig (``Network.spec``), so that
-    ``nethub run`` on the imported model (or its store) runs what the LEMS file asks for."""
+def _run_spec(sim: Any, traces: dict, files: list[dict]) -> dict[str, Any] | None:
+    """The LEMS run as a stored simConfig (``Network.spec``), so that ``nethub run`` on the
+    imported model (or its store) runs what the LEMS file asks for: length, step, seed, the
+    traces of its OutputFiles recorded every step, and the output files to write
+    (:mod:`nethub.converters.neuroml_outputs`)."""
     if sim is None:
         return None
-    return {"simConfig": {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}}
+    cfg: dict[str, Any] = {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}
+    if sim.seed is not None:
+        cfg["seeds"] = {"lems": int(sim.seed)}
+    if traces:
+        cfg["recordTraces"] = traces
+        cfg["recordCells"] = sorted({e["conds"]["gid"][0] for e in traces.values()})
+        cfg["recordStep"] = float(sim.step_ms)
+    if files:
+        cfg[OUTPUTS_KEY] = files
+    return {"simConfig": cfg}
 
 
 def _embedded(files: list[Path], root: Path, role_of) -> dict[str, EmbeddedFile]:
@@ -293,18 +296,30 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     net = nets[net_id]
     ctx = _Ctx(lost=[], mods={Path(k).stem: v for k, v in nmodl.mod_files.items()})
     doc = lems.neuroml.document
-    types = {cid: _cell_type(c, ctx) for cid, c in _components(doc, ABSTRACT_CELLS).items()
-             if any(p.component == cid for p in net.populations.values())}
-    _note(ctx.lost, "detailed cells: not imported yet", len(_components(doc, _DETAILED)))
-    syns = {s: SynMech(name=s, model=s) for s in _components(doc, _SYNAPSES) if s in ctx.mods}
-    sources = {s: StimSource(name=s, model=s) for s in _components(doc, _SOURCES)
+    used = {p.component for p in net.populations.values()}
+    types = {cid: cell_type(c, ctx.mods) for cid, c in components(doc, ABSTRACT_CELLS).items()
+             if cid in used}
+    types.update({cid: cell_type(c, ctx.mods, source=True)
+                  for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
+    _note(ctx.lost, "detailed cells: not imported yet", len(components(doc, _DETAILED)))
+    syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
+    timed = components(doc, (TIMED,))
+    sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
                if s in ctx.mods}
+    pointers = {k: type(c).__name__ for k, c in components(doc, POINTER_SYNAPSES).items()
+                if k in ctx.mods}
+    syns.update({k: SynMech(name=k, model=k) for k in pointers})
     cells, gids, pops = _cells(net, types, ctx)
+    conns, ptr = _connections(net, gids, syns, pointers, ctx)
     files = _source_files(lems)
-    out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=sources,
-                  cells=cells, connections=_connections(net, gids, syns, ctx),
-                  stim_targets=_stims(net, gids, sources, ctx),
-                  mod_files=dict(nmodl.mod_files), files=files, spec=_run_spec(sim),
+    traces, outputs = ({}, []) if sim is None else output_requests(
+        sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost)
+    stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
+    out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
+                  cells=cells, connections=conns, pointer_conns=ptr,
+                  stim_targets=_stims(net, gids, sources, timed, ctx),
+                  mod_files=dict(nmodl.mod_files), files=files,
+                  spec=_run_spec(sim, traces, outputs),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
-    return out, _run_config(sim, pops, ctx.lost), ctx.lost
+    return out, _run_config(sim, pops, traces, outputs), ctx.lost

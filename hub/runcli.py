@@ -170,11 +170,24 @@ def run(args: argparse.Namespace) -> int:
         out(f"{len(res.spike_times)} spikes from {len(set(res.spike_gids.tolist()))} cells in "
             f"{res.duration} ms on {res.nranks} rank(s) of {_NAMES.get(engine, 'NEURON')}; "
             f"simulate {t.get('simulate', 0):.2f} s{_exactness(res.meta)}")
+        _lems_outputs(model, res)
         if res.sim_config.get("analysis"):  # NetPyNE's simConfig.analysis: draw the figures
             from .analysis.netpyne_keys import report_analysis
 
             report_analysis(written_store(model, args.output), res)
     return 0
+
+
+def _lems_outputs(model: str, res) -> None:
+    """A LEMS Simulation's OutputFiles / EventOutputFiles, beside the LEMS file as jNeuroML
+    writes them (:mod:`nethub.formats.neuroml.outputs`)."""
+    if not str(model).lower().endswith(".xml"):
+        return
+    from .formats.neuroml.outputs import lems_outputs_of, write_lems_outputs  # LEMS runs only
+
+    if lems_outputs_of(res):
+        for path in write_lems_outputs(res, os.path.dirname(os.path.abspath(model))):
+            out(f"wrote {path}")
 
 
 def _alone(args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import synconn
 from ._common import NeuroMLError, local_tag, parse_xml_bytes, to_ms
 from .nmlread import NeuroMLModel, merge_into, parse_nml_bytes, read_neuroml
 from .summary import summarize_network
@@ -186,6 +187,7 @@ class _Reader:
         self.nml_files: list[Path] = []
         self.docs: list = []
         self.chain: tuple[Path, ...] = ()
+        self.synaptic: dict[str, list[dict]] = {}  # inline synapticConnection(WD)s by network
 
     def read(self, path: Path) -> None:
         try:
@@ -242,6 +244,11 @@ class _Reader:
 
     def _inline(self, path: Path, elements: list[ET.Element]) -> None:
         root = ET.Element("neuroml", {"xmlns": _NML_NS, "id": "lems_inline"})
+        for el in elements:
+            if local_tag(el) == "network":
+                found = synconn.take_synaptic_connections(el, str(path))
+                if found:
+                    self.synaptic.setdefault(el.get("id", ""), []).extend(found)
         root.extend(elements)
         doc = parse_nml_bytes(ET.tostring(root, encoding="utf-8"), f"{path} (inline NeuroML)")
         self.docs.append(NeuroMLModel(doc, path, [path], {}))
@@ -301,6 +308,7 @@ def read_lems(path: str | os.PathLike) -> LemsModel:
                            f"which is not defined (networks: {', '.join(by_id) or 'none'})")
     if sim.target not in networks:
         networks[sim.target] = summarize_network(by_id[sim.target], str(root))
+    synconn.add_to_summary(networks[sim.target], reader.synaptic.get(sim.target, []))
     model = NeuroMLModel(doc, root, [root, *reader.nml_files], networks)
     target = reader.target
     return LemsModel(root, sim, model, reader.includes, reader.core,

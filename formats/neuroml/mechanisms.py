@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import nrn9fix
 from ._common import NeuroMLError, atomic_write
 
 __all__ = ["NmodlResult", "generate_nmodl", "neuron9_random", "random_ids", "default_cache_dir",
@@ -204,11 +205,13 @@ def _finish(generated: dict[str, dict[str, str]], key: str, hit: bool, neuron9: 
         return NmodlResult(dict(mods), key, hit, [], hoc)
     out, rewritten = {}, []
     for name, text in mods.items():
-        if needs_neuron9_fix(text):
-            out[name] = neuron9_random(text, name)
+        fixed = text
+        if needs_neuron9_fix(fixed):
+            fixed = neuron9_random(fixed, name)
+        fixed = nrn9fix.fix(fixed)
+        if fixed != text:
             rewritten.append(name)
-        else:
-            out[name] = text
+        out[name] = fixed
     return NmodlResult(out, key, hit, rewritten, hoc)
 
 

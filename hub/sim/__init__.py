@@ -26,7 +26,7 @@ from ..runcheck import check_store_for_run
 from ..runconfig import RunConfig
 from ..store import read_network, read_whole_table
 from ..storelock import check_writable
-from . import coreneuron, record, templatecells
+from . import coreneuron, randomids, record, templatecells
 from .agree import phase
 from .engine import Engine
 from .exact import exactness_meta
@@ -144,6 +144,8 @@ def run_store(store: str | os.PathLike, config: RunConfig,
     with phase(pc, "connections"):
         n_conns = eng.create_connections()
         n_stims = eng.create_stims()
+        randomids.seed_random_sources(eng.cells, int(config.seed(randomids.SEED_NAME)),
+                                      randomids.rewritten_mechanisms(net.mod_files))
         n_ptr = eng.create_pointer_conns(_pointer_table(store))
     n_ptr_all = pc.allreduce(n_ptr, 1)
     timing["connections"] = time.perf_counter() - t

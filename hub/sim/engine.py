@@ -235,6 +235,9 @@ class Engine:
         hsec = cell.secs[sec_name]
         nc = None
         for pp in ct.sections[sec_name].point_processes:
+            if pp.get("_events"):  # the point process itself emits the spikes (net_event)
+                nc = h.NetCon(cell.pointps[pp["label"]], None)
+                break
             if "vref" in pp:
                 nc = h.NetCon(getattr(cell.pointps[pp["label"]], "_ref_" + pp["vref"]), None,
                               sec=hsec)

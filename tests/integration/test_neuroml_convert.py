@@ -131,9 +131,9 @@ def test_format_plugin_sniffs_and_reads():
     assert nml.network.connections.equals(doc.network.connections)
 
 
-def test_not_carried_is_reported(tmp_path):
-    """A random input source and detailed cells are losses, with counts, never dropped
-    silently."""
+def test_random_input_carried_and_detailed_cells_reported(tmp_path):
+    """A random input source is carried (NEURON 9 RANDOM rewrite, tests/nmlrun); detailed
+    cells are losses, with counts, never dropped silently."""
     text = (FIXTURES / "IzhNet.net.nml").read_text()
     pfs = ('<poissonFiringSynapse id="pfs" averageRate="200 Hz" synapse="syn1" '
            'spikeTarget="./syn1"/>')
@@ -141,8 +141,9 @@ def test_not_carried_is_reported(tmp_path):
     (tmp_path / "IzhNet.net.nml").write_text(text.replace('component="pg"', 'component="pfs"'))
     shutil.copy(LEMS, tmp_path / LEMS.name)
     net, _run, lost = NeuroMLFormat().read_run(tmp_path / LEMS.name)
-    assert lost == ["input list 'stim': source 'pfs' or its cells not carried; dropped (2)"]
-    assert len(net.stim_targets) == 3 and len(net.connections) == 3  # the explicit inputs
+    assert lost == []
+    assert list(net.stim_targets["source"].values()) == ["pfs", "pfs", "pgI", "pgI", "pgZ"]
+    assert "RANDOM rng" in net.mod_files["pfs.mod"]
     det = FIXTURES.parent / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex5_DetCell.xml"
     net, _run, lost = NeuroMLFormat().read_run(det)
     assert any(m.startswith("detailed cells: not imported yet") for m in lost), lost

@@ -27,7 +27,7 @@ from nethub.store import write_network
 class MissingExtraFormat(Format):
     name = "fakeml"
     description = "a format whose library is not installed"
-    suffixes = (".fake", ".nml.h5")
+    suffixes = (".fake", ".fake.h5")
     can_read = can_write = True
     extra = "fakeml"
     requires = ("nethub_no_such_module_xyz",)
@@ -232,9 +232,9 @@ def test_missing_extra_by_content_and_by_name(reg, tmp_path):
 
 
 def test_missing_extra_beats_shorter_available_suffix(reg, tmp_path):
-    reg.register(MissingExtraFormat)  # claims .nml.h5; the store claims .h5
+    reg.register(MissingExtraFormat)  # claims .fake.h5; the store claims .h5
     with pytest.raises(MissingExtraError):
-        reg.guess(tmp_path / "net.nml.h5", "write")
+        reg.guess(tmp_path / "net.fake.h5", "write")
 
 
 def test_missing_dependency_without_extra(reg):

@@ -1,0 +1,253 @@
+"""Canonical :class:`Network` -> a NeuroML2 export plan (first slice of issue 13 item 4).
+
+What this slice exports: networks whose cells, synapses and inputs are NeuroML components the
+store already holds -- stores imported from NeuroML / LEMS (their NeuroML and LEMS files are
+embedded, ``neuroml/...``). Each component (cell, synapse, input) is copied verbatim from the
+embedded file that defines it; populations (instance ids and locations), chemical connections
+(grouped by their ``rule``, the projection id), input lists (per rule: targets and ``inputW``
+weights) and the LEMS run (length, step, seed) are rebuilt from the store's tables.
+
+Not exported yet, reported as losses: cell types, synapses and stim sources without a NeuroML
+component in the store (NetPyNE cells and mechanisms: no NeuroML equivalents known yet),
+pointer connections (gap junctions, graded synapses), timedSynapticInputs.
+
+The plan is plain data (numpy arrays, XML text); :mod:`nethub.formats.neuroml.export` turns it
+into a NeuroML document and a LEMS file.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..network import Network
+from ..table import Categorical
+
+__all__ = ["ExportPlan", "export_plan"]
+
+_NML_PREFIX = "neuroml/"
+
+
+@dataclass
+class ExportPlan:
+    """What a NeuroML export writes.
+
+    Attributes
+    ----------
+    network_id : str
+    temperature : float or None
+        degC.
+    components : dict of str to str
+        ``{id: XML text of the element}`` (cells, synapses, inputs), copied verbatim.
+    populations : list of dict
+        ``id, component, ids (int64), locations (n x 3 float64 or None)``.
+    projections : list of dict
+        ``id, synapse, pre, post`` (population ids) and ``columns`` (``pre_cell, post_cell,
+        weight, delay``).
+    input_lists : list of dict
+        ``id, component, population, target_cell (int64), weight (float64)``.
+    run : dict
+        ``duration, dt`` (ms) and ``seed`` (or None).
+    """
+
+    network_id: str
+    temperature: float | None = None
+    components: dict[str, str] = field(default_factory=dict)
+    populations: list[dict] = field(default_factory=list)
+    projections: list[dict] = field(default_factory=list)
+    input_lists: list[dict] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _embedded_components(net: Network) -> dict[str, ET.Element]:
+    """Top-level NeuroML elements with an id in the store's embedded NeuroML / LEMS files."""
+    out: dict[str, ET.Element] = {}
+    for name, f in sorted(net.files.items()):
+        if not name.startswith(_NML_PREFIX) or f.role not in ("neuroml", "lems"):
+            continue
+        if f.data[:1] != b"<" and b"<" not in f.data[:200]:
+            continue  # .nml.h5 and other binary files: their components are in XML elsewhere
+        if b"<!DOCTYPE" in f.data or b"<!ENTITY" in f.data:
+            continue
+        try:
+            root = ET.fromstring(f.data)
+        except ET.ParseError:
+            continue
+        for el in root:
+            if isinstance(el.tag, str) and el.get("id") and _local(el.tag) not in (
+                    "network", "Simulation", "Target", "Include", "include", "ComponentType"):
+                out.setdefault(el.get("id"), el)
+    return out
+
+
+def _xml(el: ET.Element) -> str:
+    el = _strip(el)
+    return ET.tostring(el, encoding="unicode")
+
+
+def _strip(el: ET.Element) -> ET.Element:
+    out = ET.Element(_local(el.tag), dict(el.attrib))
+    out.text, out.tail = el.text, None
+    out.extend(_strip(c) for c in el if isinstance(c.tag, str))
+    return out
+
+
+def _cats(col: Any) -> list[str]:
+    return list(col.values()) if isinstance(col, Categorical) else [str(x) for x in col]
+
+
+def _populations(net: Network, keep: set[str]) -> tuple[list[dict], dict[int, tuple]]:
+    """Populations of exportable cells and ``{gid: (population, instance id)}``."""
+    cells = net.cells
+    gids = np.asarray(cells["gid"], dtype=np.int64)
+    pops = _cats(cells["nml.population"]) if "nml.population" in cells else _cats(cells["pop"])
+    inst = (np.asarray(cells["nml.instance"], dtype=np.int64) if "nml.instance" in cells
+            else None)
+    types = _cats(cells["cell_type"])
+    xyz = np.stack([np.asarray(cells[c], dtype=np.float64) for c in "xyz"], axis=1)
+    where: dict[int, tuple] = {}
+    out = []
+    for pop in dict.fromkeys(pops):
+        rows = np.flatnonzero(np.asarray(pops) == pop)
+        comp = types[rows[0]]
+        if comp not in keep:
+            continue
+        ids = inst[rows] if inst is not None else np.arange(len(rows), dtype=np.int64)
+        where.update({int(g): (pop, int(i)) for g, i in zip(gids[rows], ids)})
+        has_xyz = bool(np.any(xyz[rows] != 0))
+        out.append({"id": pop, "component": comp, "ids": ids,
+                    "locations": xyz[rows] if has_xyz else None})
+    return out, where
+
+
+def _projections(net: Network, where: dict, syns: set[str], lost: list[str]) -> list[dict]:
+    c = net.connections
+    if len(c) == 0:
+        return []
+    rules, mechs = _cats(c["rule"]), _cats(c["syn_mech"])
+    pre, post = np.asarray(c["pre_gid"]), np.asarray(c["post_gid"])
+    weight, delay = np.asarray(c["weight"], float), np.asarray(c["delay"], float)
+    out = []
+    for rule in dict.fromkeys(rules):
+        rows = np.flatnonzero(np.asarray(rules) == rule)
+        ok = [r for r in rows if mechs[r] in syns and int(pre[r]) in where
+              and int(post[r]) in where]
+        if len(ok) < len(rows):
+            lost.append(f"connections of rule {rule!r}: synapse or cells without a NeuroML "
+                        f"component; dropped ({len(rows) - len(ok)})")
+        groups: dict[tuple, list[int]] = {}
+        for r in ok:
+            key = (where[int(pre[r])][0], where[int(post[r])][0], mechs[r])
+            groups.setdefault(key, []).append(r)
+        for k, (key, rs) in enumerate(groups.items()):
+            rs = np.asarray(rs)
+            out.append({"id": rule if len(groups) == 1 else f"{rule}_{k}", "pre": key[0],
+                        "post": key[1], "synapse": key[2],
+                        "columns": {"pre_cell": np.array([where[int(g)][1] for g in pre[rs]]),
+                                    "post_cell": np.array([where[int(g)][1] for g in post[rs]]),
+                                    "weight": weight[rs], "delay": delay[rs]}})
+    return out
+
+
+def _input_lists(net: Network, where: dict, sources: set[str], lost: list[str]) -> list[dict]:
+    st = net.stim_targets
+    if len(st) == 0:
+        return []
+    rules, srcs = _cats(st["rule"]), _cats(st["source"])
+    gids = np.asarray(st["gid"])
+    w = (np.asarray(st["param.weight"], float) if "param.weight" in st
+         else np.full(len(st), np.nan))
+    out = []
+    for key in dict.fromkeys(zip(rules, srcs)):
+        rows = np.flatnonzero([(r, s) == key for r, s in zip(rules, srcs)])
+        ok = [r for r in rows if srcs[r] in sources and int(gids[r]) in where]
+        if len(ok) < len(rows):
+            lost.append(f"stimuli of rule {key[0]!r} (source {key[1]!r}): no NeuroML input "
+                        f"component or cell; dropped ({len(rows) - len(ok)})")
+        if not ok:
+            continue
+        if (net.stim_sources[key[1]].tags or {}).get("nml.type") == "timedSynapticInput":
+            ok = list(dict.fromkeys(ok, None))
+            firsts: dict[int, int] = {}
+            for r in ok:
+                firsts.setdefault(int(gids[r]), r)
+            ok = list(firsts.values())  # one input per target: its rows are its spikes
+        pops = {where[int(gids[r])][0] for r in ok}
+        for k, pop in enumerate(sorted(pops)):
+            rs = [r for r in ok if where[int(gids[r])][0] == pop]
+            name = key[0] if len(pops) == 1 else f"{key[0]}_{k}"
+            if name == "explicitInput":
+                name = f"explicitInput_{key[1]}"
+            out.append({"id": name, "component": key[1], "population": pop,
+                        "target_cell": np.array([where[int(gids[r])][1] for r in rs]),
+                        "weight": np.where(np.isnan(w[rs]), 1.0, w[rs])})
+    return out
+
+
+def _timed(source: Any, found: dict) -> bool:
+    """A timedSynapticInput imported as single-spike NetStims (its component is in store)."""
+    return (source.tags or {}).get("nml.type") == "timedSynapticInput" and source.name in found
+
+
+def _with_references(ids: set[str], found: dict[str, ET.Element]) -> list[str]:
+    """``ids`` and the components their elements name (a doubleSynapse's synapses, a
+    timedSynapticInput's synapse, ...), in the order of the embedded files."""
+    todo, seen = list(ids), set(ids)
+    while todo:
+        el = found[todo.pop()]
+        for node in el.iter():
+            for value in node.attrib.values():
+                if value in found and value not in seen and value != el.get("id"):
+                    seen.add(value)
+                    todo.append(value)
+    return [k for k in found if k in seen]
+
+
+def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
+    """The NeuroML export of ``net`` and what it cannot carry (losses).
+
+    Parameters
+    ----------
+    net : Network
+
+    Returns
+    -------
+    (ExportPlan, list of str)
+    """
+    lost: list[str] = []
+    found = _embedded_components(net)
+    cell_ok = {name for name in net.cell_types if name in found}
+    for name in sorted(set(net.cell_types) - cell_ok):
+        lost.append(f"cell type {name!r}: no NeuroML component in the store (export of "
+                    "NetPyNE/HOC cells is not done yet); its cells are dropped")
+    syn_ok = {name for name, s in net.syn_mechs.items() if s.model in found}
+    src_ok = {name for name, s in net.stim_sources.items()
+              if (s.model in found and s.model != "NetStim") or _timed(s, found)}
+    pops, where = _populations(net, cell_ok)
+    projs = _projections(net, where, syn_ok, lost)
+    inputs = _input_lists(net, where, src_ok, lost)
+    if net.pointer_conns is not None and len(net.pointer_conns):
+        lost.append(f"pointer connections (gap junctions, graded synapses): not exported yet "
+                    f"({len(net.pointer_conns)})")
+    used = ({p["component"] for p in pops} | {p["synapse"] for p in projs}
+            | {i["component"] for i in inputs})
+    models = {**{k: k for k in cell_ok}, **{k: net.syn_mechs[k].model for k in syn_ok},
+              **{k: k if _timed(net.stim_sources[k], found) else net.stim_sources[k].model
+                 for k in src_ok}}
+    comps = {c: _xml(found[c]) for c in _with_references({models[k] for k in used}, found)}
+    cfg = (net.spec or {}).get("simConfig") or {}
+    seed = (cfg.get("seeds") or {}).get("lems")
+    prov = net.provenance or {}
+    plan = ExportPlan(network_id=str(prov.get("network") or "network"),
+                      components=comps, populations=pops, projections=projs,
+                      input_lists=inputs,
+                      run={"duration": float(cfg.get("duration", 1000.0)),
+                           "dt": float(cfg.get("dt", 0.025)), "seed": seed})
+    return plan, lost
