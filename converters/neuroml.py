@@ -214,7 +214,7 @@ def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
 
 
 def _run_config(sim: Any, pops: dict, traces: dict, files: list[dict]) -> RunConfig:
-    """The LEMS run as a RunConfig (the same run as the stored simConfig, ``_run_spec``)."""
+    """The LEMS run as a RunConfig (stored as ``Network.run_config``)."""
     if sim is None:  # a NeuroML file without a LEMS Simulation: nethub's defaults
         return RunConfig(record_spikes=CellSelection(all=True))
     seeds = {} if sim.seed is None else {"lems": int(sim.seed)}
@@ -224,25 +224,6 @@ def _run_config(sim: Any, pops: dict, traces: dict, files: list[dict]) -> RunCon
                      trace_cells=CellSelection(gids=tuple(gids)),
                      record_step=float(sim.step_ms),
                      extras={"output_files": _output_files(sim, pops), OUTPUTS_KEY: files})
-
-
-def _run_spec(sim: Any, traces: dict, files: list[dict]) -> dict[str, Any] | None:
-    """The LEMS run as a stored simConfig (``Network.spec``), so that ``nethub run`` on the
-    imported model (or its store) runs what the LEMS file asks for: length, step, seed, the
-    traces of its OutputFiles recorded every step, and the output files to write
-    (:mod:`nethub.converters.neuroml_outputs`)."""
-    if sim is None:
-        return None
-    cfg: dict[str, Any] = {"duration": float(sim.length_ms), "dt": float(sim.step_ms)}
-    if sim.seed is not None:
-        cfg["seeds"] = {"lems": int(sim.seed)}
-    if traces:
-        cfg["recordTraces"] = traces
-        cfg["recordCells"] = sorted({e["conds"]["gid"][0] for e in traces.values()})
-        cfg["recordStep"] = float(sim.step_ms)
-    if files:
-        cfg[OUTPUTS_KEY] = files
-    return {"simConfig": cfg}
 
 
 def _embedded(files: list[Path], root: Path, role_of) -> dict[str, EmbeddedFile]:
@@ -319,7 +300,9 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   cells=cells, connections=conns, pointer_conns=ptr,
                   stim_targets=_stims(net, gids, sources, timed, ctx),
                   mod_files=dict(nmodl.mod_files), files=files,
-                  spec=_run_spec(sim, traces, outputs),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
-    return out, _run_config(sim, pops, traces, outputs), ctx.lost
+    run = _run_config(sim, pops, traces, outputs)
+    if sim is not None:  # the LEMS run travels with the model (Network.run_config)
+        out.run_config = run
+    return out, run, ctx.lost

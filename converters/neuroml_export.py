@@ -242,12 +242,22 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
               **{k: k if _timed(net.stim_sources[k], found) else net.stim_sources[k].model
                  for k in src_ok}}
     comps = {c: _xml(found[c]) for c in _with_references({models[k] for k in used}, found)}
-    cfg = (net.spec or {}).get("simConfig") or {}
-    seed = (cfg.get("seeds") or {}).get("lems")
+    run = _run_settings(net)
     prov = net.provenance or {}
     plan = ExportPlan(network_id=str(prov.get("network") or "network"),
                       components=comps, populations=pops, projections=projs,
                       input_lists=inputs,
-                      run={"duration": float(cfg.get("duration", 1000.0)),
-                           "dt": float(cfg.get("dt", 0.025)), "seed": seed})
+                      run=run)
     return plan, lost
+
+
+def _run_settings(net: Network) -> dict[str, Any]:
+    """LEMS length, step and seed: the model's own RunConfig (``Network.run_config``, as a
+    NeuroML or SONATA import brings), else its stored simConfig, else NetPyNE's defaults."""
+    if net.run_config is not None:
+        rc = net.run_config
+        return {"duration": float(rc.duration), "dt": float(rc.dt),
+                "seed": (rc.seeds or {}).get("lems")}
+    cfg = (net.spec or {}).get("simConfig") or {}
+    return {"duration": float(cfg.get("duration", 1000.0)), "dt": float(cfg.get("dt", 0.025)),
+            "seed": (cfg.get("seeds") or {}).get("lems")}

@@ -55,10 +55,11 @@ def test_everything_imported():
     assert np.asarray(st["param.start"])[4:7].tolist() == [40.0, 45.0, 50.0]
     assert list(st["syn_mech"].values())[4:7] == ["ampa"] * 3
     assert net.stim_sources["timed"].model == "NetStim"
-    cfg = net.spec["simConfig"]
-    assert cfg["recordTraces"]["lems.v.adw"] == {"sec": "soma", "loc": 0.5, "pointp": "adex",
-                                                 "var": "w", "conds": {"gid": [4]}}
-    files = {f["id"]: f for f in cfg["nethubLemsOutputs"]}
+    rc = net.run_config  # the LEMS run travels with the model
+    tr = {t.label: t for t in rc.traces}["lems.v.adw"]
+    assert (tr.sec, tr.loc, tr.point_process, tr.variable, tr.cells.gids) == \
+        ("soma", 0.5, "adex", "w", (4,))
+    files = {f["id"]: f for f in rc.extras["nethubLemsOutputs"]}
     # w: nA -> A
     assert [c["factor"] for c in files["v"]["columns"]] == [1e-3] * 5 + [1e-9] + [1e-3] * 3
     assert files["spikes"]["format"] == "TIME_ID"

@@ -38,7 +38,7 @@ def test_import_and_rewrite():
         assert "RANDOM rng" in text and "VERBATIM" not in text, name
         assert "setRandomIds" in text
     assert list(net.stim_targets["source"].values()) == ["pfs"] * 3 + ["tpfs"] * 2
-    assert net.spec["simConfig"]["seeds"] == {"lems": 4321}
+    assert net.run_config.seeds == {"lems": 4321}
 
 
 def test_sources_fire_at_their_rates(serial):
