@@ -243,7 +243,8 @@ def _gid_of_row(f: h5py.File, table: h5py.Group, pos: int) -> str:
             return f"post gid {int(gids[cell])}"
         meta = [m["name"] for m in json.loads(table.attrs["columns"])]
         if "gid" in meta:
-            gid = int(table["c%d" % meta.index("gid")][pos])
+            key = "c" + str(meta.index("gid"))
+            gid = int(table[key][pos])
             return f"gid {gid}"
     except (KeyError, ValueError, IndexError, TypeError):
         pass

@@ -29,7 +29,8 @@ import h5py
 import numpy as np
 
 __all__ = ["PRIME", "dataset_digest", "tree_digest", "tree_sha256", "locate_change",
-           "results_digest", "attrs_digest", "array_digest", "RUN_RESULT_GROUPS", "INTEGRITY_VERSION", "EXCLUDED_ATTRS"]
+           "results_digest", "attrs_digest", "array_digest", "RUN_RESULT_GROUPS",
+           "INTEGRITY_VERSION", "EXCLUDED_ATTRS"]
 
 #: the locator's modulus, 2**31 - 1 (products of two residues fit in 64 bits)
 PRIME = 2_147_483_647
