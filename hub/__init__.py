@@ -51,6 +51,8 @@ _LAZY = {
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
+    "verify": ("nethub.verify", "verify"),
+    "write_manifest": ("nethub.manifest", "write_manifest"),
 }
 
 
@@ -72,6 +74,8 @@ __all__ = [
     "SimConfig",
     "load_spec",
     "simulate",
+    "verify",
+    "write_manifest",
     "convert",
     "info",
     "load",

@@ -337,6 +337,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                           _add_compact, _run_compact),
     "build": Subcommand("build a NetPyNE-style spec (netParams/simConfig) into a store",
                         "nethub.builder.cli:add_arguments", "nethub.builder.cli:run"),
+    "verify": Subcommand("re-simulate a stored run and report what differs (docs/archiving.md)",
+                         "nethub.verifycli:add_verify_arguments", "nethub.verifycli:run_verify"),
+    "manifest": Subcommand("write a JSON sign-off of a store (hashes, tools) to deposit beside it",
+                           "nethub.verifycli:add_manifest_arguments",
+                           "nethub.verifycli:run_manifest"),
 }
 
 

@@ -122,10 +122,24 @@ def compare_trees(f: h5py.File, old: dict, new: dict, base: str = "") -> list[Di
             out.append(Difference(where=where, what=f"{_name(f, where)}: added"))
         elif path.endswith("@attrs"):
             out.append(Difference(where=where, what=f"{_name(f, where[:-6].rstrip('/'))}: "
-                                  "attributes changed (names, columns or recorded hashes)"))
+                                  + _attrs_change(a.get("values"), b.get("values"))))
         else:
             out.append(Difference(where=where, what=_changed(f, where, a, b)))
     return out
+
+
+def _attrs_change(old: dict | None, new: dict | None) -> str:
+    """``attribute 'nranks' 1 -> 3`` for each attribute that differs (values shortened)."""
+    if old is None or new is None:
+        return "attributes changed"
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return "; ".join(f"attribute {k!r} {_short(old.get(k))} -> {_short(new.get(k))}"
+                     for k in keys) or "attributes changed"
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _changed(f: h5py.File, where: str, a: dict, b: dict) -> str:

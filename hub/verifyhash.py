@@ -141,7 +141,7 @@ def attrs_digest(obj: h5py.HLObject) -> dict[str, Any] | None:
     if not items:
         return None
     text = json.dumps(items, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return {"sha256": hashlib.sha256(text).hexdigest()}
+    return {"sha256": hashlib.sha256(text).hexdigest(), "values": items}
 
 
 def _jsonable(v: Any) -> Any:

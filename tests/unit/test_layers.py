@@ -49,6 +49,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         # the safe expression language (ast-checked, vectorized): shared by the builder, the
         # simulator (run-time expressions) and converters
         "nethub.expr.*",
+        # integrity hashes recorded with every run, and manifests (issue 17)
+        "nethub.verifyhash", "nethub.verifyenv", "nethub.verifycheck", "nethub.manifest",
     ),
     "builder": ("nethub.builder.*", "nethub.specs.*"),
     "simulator": ("nethub.sim.*",),
@@ -59,6 +61,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.examples.*", "nethub.testing.*",
         # the `nethub build` / `nethub run SPEC` faces, kept beside the layer they drive
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
+        # `nethub verify`: re-simulates through the simulator's launcher
+        "nethub.verify", "nethub.verifycompare", "nethub.verifyreport", "nethub.verifycli",
     ),
     "analysis": ("nethub.analysis.*",),
 }
