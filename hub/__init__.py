@@ -51,7 +51,7 @@ _LAZY = {
     "SimConfig": ("nethub.specs", "SimConfig"),
     "load_spec": ("nethub.specs", "load_spec"),
     "simulate": ("nethub.runner", "simulate"),
-    "verify": ("nethub.verify", "verify"),
+    "verify": ("nethub.verifyrun", "verify"),
     "write_manifest": ("nethub.manifest", "write_manifest"),
 }
 

@@ -32,7 +32,7 @@ def _ranks(text: str) -> int:
 
 
 def add_verify_arguments(p: argparse.ArgumentParser) -> None:
-    from .verify import DEFAULT_ATOL, DEFAULT_RTOL
+    from .verifyrun import DEFAULT_ATOL, DEFAULT_RTOL
 
     p.add_argument("store", help="the store whose run to re-simulate")
     p.add_argument("--run", metavar="NAME", help="the run (default: the latest)")
@@ -58,7 +58,7 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verifyrun import verify
 
     report = verify(args.store, args.run, nprocs=args.np, manifest=args.manifest,
                     atol=args.atol, rtol=args.rtol, trusted=args.trust,

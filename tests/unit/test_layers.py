@@ -62,7 +62,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         # the `nethub build` / `nethub run SPEC` faces, kept beside the layer they drive
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
         # `nethub verify`: re-simulates through the simulator's launcher
-        "nethub.verify", "nethub.verifycompare", "nethub.verifyreport", "nethub.verifycli",
+        "nethub.verifyrun", "nethub.verifycompare", "nethub.verifyreport", "nethub.verifycli",
     ),
     "analysis": ("nethub.analysis.*",),
 }
