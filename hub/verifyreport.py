@@ -47,6 +47,7 @@ class VerifyReport:
     rerun: dict[str, Any] = field(default_factory=dict)
     rerun_error: str | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    integrity_recorded: bool = True
     ok: bool = False
 
     @property
@@ -95,6 +96,7 @@ class VerifyReport:
             "environment": [c.to_dict() for c in self.environment],
             "notes": self.notes, "hashes": self.hashes, "rerun": self.rerun,
             "rerun_error": self.rerun_error, "timing": self.timing,
+            "integrity_recorded": self.integrity_recorded,
         }
 
     def text(self) -> str:
@@ -109,7 +111,9 @@ class VerifyReport:
             lines += [f"  {c.name:<24} {c.status:<17} {c.detail}" for c in self.results]
             lines.append("")
         lines.append("integrity (hashes recorded when the run was written):")
-        lines += [f"  CHANGED {d['what']}" for d in self.integrity] or ["  unaltered"]
+        unaltered = ("unaltered" if self.integrity_recorded else "no hashes recorded with "
+                     "this run: only the network's content hash was checked, and it matches")
+        lines += [f"  CHANGED {d['what']}" for d in self.integrity] or [f"  {unaltered}"]
         if self.manifest_file:
             lines += ["", f"manifest {self.manifest_file}:"]
             lines += [f"  MISMATCH {d['what']}" for d in self.manifest] or ["  matches"]

@@ -157,6 +157,7 @@ def _check_integrity(path: Path, name: str, report: VerifyReport) -> dict:
                 f"recorded {run_hash[:16]}...: the network was changed after the run")})
     report.integrity = [x for x in findings if x["level"] == "error"]
     report.notes += [x["what"] for x in findings if x["level"] != "error"]
+    report.integrity_recorded = recorded is not None
     report.hashes = {k: recorded[k] for k in ("model_sha256", "network_sha256",
                                               "results_sha256")} if recorded else {}
     return current
@@ -189,8 +190,10 @@ def _rerun(path: Path, config: RunConfig, trees: dict, trusted: bool, shared_cac
         _fresh_hashes(copy, trees)
         cfg = work / "run_config.json"
         cfg.write_text(config.to_json())
-        cmd = [sys.executable, "-c", _CHILD, str(work), "run", str(copy), "--run-config",
-               str(cfg)] + (["--trust"] if trusted else [])
+        level = logging.getLogger("nethub").getEffectiveLevel()  # the child logs as this
+        verbose = ["-vv"] if level <= logging.DEBUG else ["-v"] if level <= logging.INFO else []
+        cmd = [sys.executable, "-c", _CHILD, str(work), *verbose, "run", str(copy),
+               "--run-config", str(cfg)] + (["--trust"] if trusted else [])
         if config.nranks > 1:
             cmd = [_mpiexec(), "-n", str(config.nranks), *cmd]
         env = neuron_env()

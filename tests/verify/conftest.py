@@ -39,7 +39,7 @@ def archive_network():
                                 "weight": "uniform(0.02, 0.06)", "delay": 1,
                                 "synMech": "exc"}},
     }
-    cfg = {"duration": 50, "dt": 0.025, "recordStep": 0.5,
+    cfg = {"duration": 50, "dt": 0.025, "recordStep": 0.5, "nethubCoreneuron": False,
            "recordTraces": {"V_soma": {"sec": "soma", "loc": 0.5, "var": "v"}},
            "recordCells": [2, 3]}
     net = nethub.build(net_params, cfg, mod_files={"vfleak.mod": LEAK_MOD})
