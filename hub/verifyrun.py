@@ -196,8 +196,7 @@ def _rerun(path: Path, config: RunConfig, trees: dict, trusted: bool, shared_cac
                "--run-config", str(cfg)] + (["--trust"] if trusted else [])
         if config.nranks > 1:
             cmd = [_mpiexec(), "-n", str(config.nranks), *cmd]
-        env = neuron_env()
-        env.pop("NRNMECH_LIB_PATH", None)
+        env = _child_env()
         if not shared_cache:
             env["NETHUB_CACHE"] = str(work / "cache")
         log = io.StringIO()
@@ -209,6 +208,18 @@ def _rerun(path: Path, config: RunConfig, trees: dict, trusted: bool, shared_cac
         with open_store(copy) as f:
             env_doc = (read_integrity(f["results"][str(new.name)]) or {}).get("environment", {})
     return new, env_doc
+
+
+#: variables that make a process a rank of the current MPI job: the re-run is a job of its own
+_MPI_PREFIXES = ("PMI_", "PMIX_", "HYDRA_", "MPI_LOCAL", "OMPI_")
+
+
+def _child_env() -> dict[str, str]:
+    """NEURON's environment without this process's MPI job and without mechanism libraries
+    chosen by the user (the store's own sources are compiled)."""
+    env = {k: v for k, v in neuron_env().items() if not k.startswith(_MPI_PREFIXES)}
+    env.pop("NRNMECH_LIB_PATH", None)
+    return env
 
 
 def _fresh_hashes(copy: Path, trees: dict) -> None:
