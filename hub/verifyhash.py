@@ -4,7 +4,8 @@ found and named later (``docs/store.md`` §6.1, ``nethub validate``, ``nethub ve
 Every dataset under ``/model``, ``/network`` and a run's ``spikes``, ``traces``,
 ``trace_groups`` and ``lfp`` groups gets a :func:`dataset_digest`: its dtype, shape, SHA-256 of
 its canonical bytes, and a *locator* -- three sums modulo the prime ``p = 2**31 - 1`` over a
-64-bit mix of every element ``x_i`` (``h_i = splitmix64(bits(x_i)) mod p``)::
+64-bit mix of every element ``x_i`` (``h_i`` = the top 30 bits of splitmix64's finaliser of
+the element's bits, see :func:`_mix`)::
 
     S = sum h_i,   W = sum (i+1) h_i,   Q = sum (i+1)**2 h_i        (mod p)
 
@@ -39,20 +40,27 @@ INTEGRITY_VERSION = 1
 RUN_RESULT_GROUPS = ("spikes", "traces", "trace_groups", "lfp")
 #: attributes not covered (derived caches that nethub records in place)
 EXCLUDED_ATTRS = frozenset({"content_hash", "integrity"})
-_CHUNK = 1 << 22  # elements hashed at once (bounded memory)
+_CHUNK = 1 << 16  # elements hashed at once: temporaries stay in the CPU cache (4x faster)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 # ----------------------------------------------------------------------------- elements
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser of ``x`` (uint64), reduced modulo :data:`PRIME`."""
+    """A 30-bit hash of each uint64 of ``x``: the top bits of splitmix64's finaliser
+    (below :data:`PRIME`, so already a residue)."""
     with np.errstate(over="ignore"):
         z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        z = z ^ (z >> np.uint64(31))
-    return z % np.uint64(PRIME)
+        z ^= z >> np.uint64(30)
+        z *= _M1
+        z ^= z >> np.uint64(27)
+        z *= _M2
+    return z >> np.uint64(34)
+
+
+def _fold(x: np.ndarray) -> np.ndarray:
+    """``x`` (< 2**62) reduced to below 2**32, congruent modulo :data:`PRIME` (2**31 = 1)."""
+    return (x & np.uint64(PRIME)) + (x >> np.uint64(31))
 
 
 def _element_bits(a: np.ndarray) -> np.ndarray:
@@ -86,17 +94,16 @@ def _canonical_bytes(a: np.ndarray) -> bytes | memoryview:
 def _locator(a: np.ndarray) -> list[int]:
     """``[S, W, Q]`` of the module docstring over the elements of ``a`` in C order."""
     bits = _element_bits(a)
-    p = np.uint64(PRIME)
     s = w = q = 0
     for lo in range(0, len(bits), _CHUNK):
-        h = _mix(bits[lo:lo + _CHUNK])
-        idx = np.arange(lo + 1, lo + 1 + len(h), dtype=np.uint64) % p
-        hw = (h * idx) % p
-        hq = (hw * idx) % p
-        s = (s + int(h.sum(dtype=np.uint64) % p)) % PRIME
-        w = (w + int(hw.sum(dtype=np.uint64) % p)) % PRIME
-        q = (q + int(hq.sum(dtype=np.uint64) % p)) % PRIME
-    return [s, w, q]
+        h = _mix(bits[lo:lo + _CHUNK])  # < 2**30
+        idx = np.arange(lo + 1, lo + 1 + len(h), dtype=np.uint64)  # < 2**31 (n < PRIME)
+        hw = _fold(h * idx)  # < 2**32
+        hq = _fold(_fold(hw * idx))
+        s += int(h.sum(dtype=np.uint64))
+        w += int(hw.sum(dtype=np.uint64))  # chunks of 2**16 elements: sums below 2**48
+        q += int(hq.sum(dtype=np.uint64))
+    return [s % PRIME, w % PRIME, q % PRIME]
 
 
 def array_digest(a: np.ndarray) -> dict[str, Any]:
