@@ -266,8 +266,10 @@ def _gid_of_row(f: h5py.File, table: h5py.Group, pos: int) -> str:
 
 
 # ----------------------------------------------------------------------------- the check
-def integrity_findings(f: h5py.File, runs: list[str] | None = None) -> list[dict[str, Any]]:
-    """Compare the store open as ``f`` with the integrity documents of its runs.
+def integrity_findings(f: h5py.File, runs: list[str] | None = None,
+                       current: dict | None = None) -> list[dict[str, Any]]:
+    """Compare the store open as ``f`` with the integrity documents of its runs (all, or
+    those named); ``current`` is :func:`network_trees` of ``f`` if already computed.
 
     Returns
     -------
@@ -279,7 +281,6 @@ def integrity_findings(f: h5py.File, runs: list[str] | None = None) -> list[dict
     names = runs if runs is not None else (
         [k for k in res if not k.startswith(".")] if isinstance(res, h5py.Group) else [])
     out: list[dict[str, Any]] = []
-    current = None
     for name in names:
         run = res[name]
         doc = read_integrity(run)

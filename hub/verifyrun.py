@@ -141,8 +141,8 @@ def _check_integrity(path: Path, name: str, report: VerifyReport) -> dict:
     """The recorded hashes of the run against the store now; returns the current trees
     (handed to the re-run's copy so that it need not hash the network again)."""
     with open_store(path) as f:
-        findings = integrity_findings(f, [name])
         current = network_trees(f, cache=False)
+        findings = integrity_findings(f, [name], current)
         recorded = read_integrity(f["results"][name])
         run_hash = f["results"][name].attrs.get("network_hash", "")
     run_hash = run_hash.decode() if isinstance(run_hash, bytes) else str(run_hash)
