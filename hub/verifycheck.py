@@ -38,6 +38,9 @@ __all__ = ["network_trees", "run_integrity", "write_run_integrity", "read_integr
            "integrity_findings", "Difference", "compare_trees"]
 
 INTEGRITY = "integrity"
+#: largest cached tree document (bytes): HDF5 keeps attributes in a 64 KiB object header; a
+#: network with more datasets (hundreds of embedded files) is hashed again for every run
+MAX_CACHED = 48_000
 
 
 def network_trees(f: h5py.File, cache: bool = True) -> dict[str, dict]:
@@ -50,8 +53,9 @@ def network_trees(f: h5py.File, cache: bool = True) -> dict[str, dict]:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     trees = {"model": tree_digest(f["model"], "/model"),
              "network": tree_digest(net, "/network")}
-    if cache and f.mode == "r+":
-        net.attrs[INTEGRITY] = json.dumps(trees, separators=(",", ":"))
+    text = json.dumps(trees, separators=(",", ":"))
+    if cache and f.mode == "r+" and len(text) <= MAX_CACHED:
+        net.attrs[INTEGRITY] = text
     return trees
 
 

@@ -40,7 +40,7 @@ from .sim import neuron_env
 from .sim.launch import run_job
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
 from .store import open_store, read_network, read_results
-from .verifycheck import integrity_findings, network_trees, read_integrity
+from .verifycheck import MAX_CACHED, integrity_findings, network_trees, read_integrity
 from .verifycompare import compare_environment, compare_results, compare_runs
 from .verifyreport import VerifyReport
 
@@ -230,8 +230,11 @@ def _fresh_hashes(copy: Path, trees: dict) -> None:
             f["network"].attrs["content_hash"] = trees["content_hash"]
         else:
             f["network"].attrs.pop("content_hash", None)  # recomputed by the re-run
-        f["network"].attrs["integrity"] = json.dumps(
-            {k: trees[k] for k in ("model", "network")}, separators=(",", ":"))
+        text = json.dumps({k: trees[k] for k in ("model", "network")}, separators=(",", ":"))
+        if len(text) <= MAX_CACHED:
+            f["network"].attrs["integrity"] = text
+        else:
+            f["network"].attrs.pop("integrity", None)  # recomputed by the re-run
 
 
 def _mpiexec() -> str:

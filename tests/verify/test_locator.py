@@ -66,3 +66,29 @@ def test_tree_hash_is_order_free_and_sensitive():
     t = {"/a": {"sha256": "1"}, "/b": {"sha256": "2"}}
     assert tree_sha256(t) == tree_sha256(dict(reversed(list(t.items()))))
     assert tree_sha256(t) != tree_sha256({**t, "/b": {"sha256": "3"}})
+
+
+def test_many_embedded_files_are_hashed_for_every_run(tmp_path):
+    """A tree too large for an HDF5 attribute is not cached; the run is still written with
+    its hashes and checked."""
+    import h5py
+
+    from nethub.api import validate
+    from nethub.network import Network
+    from nethub.results import Results
+    from nethub.store import append_run, write_network
+    from nethub.verifycheck import MAX_CACHED
+
+    net = Network()
+    for i in range(150):
+        net.add_file(f"morphologies/c{i}.swc", f"1 1 0 0 {i} 5 -1\n".encode(), "morphology")
+    path = write_network(net, tmp_path / "many.h5")
+    append_run(path, Results(), "r")
+    with h5py.File(path, "r") as f:
+        assert "integrity" not in f["network"].attrs
+        assert len(f["results/r/integrity"][()]) > MAX_CACHED
+    assert validate(path) == []
+    with h5py.File(path, "r+") as f:
+        f["model/files/f149"][0] ^= 1
+    assert any("embedded file 'morphologies/c149.swc' (morphology): byte 0" in x.message
+               for x in validate(path))
