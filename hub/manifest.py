@@ -140,9 +140,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
-def check_manifest(manifest: str | os.PathLike, store: str | os.PathLike
-                   ) -> list[dict[str, Any]]:
-    """What differs between ``store`` and the ``manifest`` signed off for it.
+def check_manifest(manifest: str | os.PathLike, store: str | os.PathLike,
+                   current: dict | None = None) -> list[dict[str, Any]]:
+    """What differs between ``store`` and the ``manifest`` signed off for it (``current``:
+    the store's :func:`~nethub.verifycheck.network_trees`, if already computed).
 
     Returns
     -------
@@ -154,7 +155,7 @@ def check_manifest(manifest: str | os.PathLike, store: str | os.PathLike
     path = Path(store)
     out: list[dict[str, Any]] = []
     with open_store(path) as f:
-        now = network_trees(f, cache=False)
+        now = current if current is not None else network_trees(f, cache=False)
         old = doc.get("digests") or {}
         for key in ("model", "network"):
             out += [dict(d) for d in compare_trees(f, old.get(key, {}), now[key])]

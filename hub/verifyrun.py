@@ -100,7 +100,7 @@ def verify(store: str | os.PathLike, run: str | int | None = None, *, nprocs: in
     t0 = time.perf_counter()
     current = _check_integrity(path, name, report)
     if manifest is not None:
-        report.manifest = check_manifest(manifest, path)
+        report.manifest = check_manifest(manifest, path, current)
         report.manifest_file = str(manifest)
     report.timing["integrity"] = time.perf_counter() - t0
     if not simulate:
@@ -146,21 +146,33 @@ def _check_integrity(path: Path, name: str, report: VerifyReport) -> dict:
         recorded = read_integrity(f["results"][name])
         run_hash = f["results"][name].attrs.get("network_hash", "")
     run_hash = run_hash.decode() if isinstance(run_hash, bytes) else str(run_hash)
-    try:
-        current["content_hash"] = read_network(path).content_hash()
-    except StoreError as exc:  # e.g. an embedded file that no longer matches its sha256
-        findings.append({"level": "error", "run": name, "where": "/", "what": str(exc)})
+    network_changed = any(x["where"].startswith(("/model", "/network")) for x in findings)
+    if recorded is not None and not network_changed and run_hash:
+        # the digests cover every byte the content hash does: it is the run's
+        current["content_hash"] = run_hash
     else:
-        if run_hash and run_hash != current["content_hash"]:
-            findings.append({"level": "error", "run": name, "where": "/network", "what": (
-                f"the network's content hash is {current['content_hash'][:16]}..., the run "
-                f"recorded {run_hash[:16]}...: the network was changed after the run")})
+        _check_content_hash(path, name, run_hash, current, findings)
     report.integrity = [x for x in findings if x["level"] == "error"]
     report.notes += [x["what"] for x in findings if x["level"] != "error"]
     report.integrity_recorded = recorded is not None
     report.hashes = {k: recorded[k] for k in ("model_sha256", "network_sha256",
                                               "results_sha256")} if recorded else {}
     return current
+
+
+def _check_content_hash(path: Path, name: str, run_hash: str, current: dict,
+                        findings: list) -> None:
+    """Recompute the network's content hash (a run without digests, or a changed network)
+    and compare it with the run's."""
+    try:
+        current["content_hash"] = read_network(path).content_hash()
+    except StoreError as exc:  # e.g. an embedded file that no longer matches its sha256
+        findings.append({"level": "error", "run": name, "where": "/", "what": str(exc)})
+        return
+    if run_hash and run_hash != current["content_hash"]:
+        findings.append({"level": "error", "run": name, "where": "/network", "what": (
+            f"the network's content hash is {current['content_hash'][:16]}..., the run "
+            f"recorded {run_hash[:16]}...: the network was changed after the run")})
 
 
 def _run_config(path: Path, old: Results) -> tuple[RunConfig, str]:
