@@ -489,8 +489,10 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
             _check_content_hash(rep, path)
     if not for_run:  # the hashes recorded with the runs name what changed, whatever else is
         with rep.guard("/results"), open_store(path) as f:
+            seen = {x.path for x in rep.findings if x.level == ERROR}  # missing members
             for item in integrity_findings(f):
-                if item["level"] == ERROR:
+                gone = item["where"] in seen and item["what"].endswith((": removed", ": added"))
+                if item["level"] == ERROR and not gone:
                     rep.error(item["where"], f"{item['what']} since run {item['run']!r} was "
                               "written (integrity hashes)")
     return sorted(rep.findings, key=lambda x: x.level != ERROR)
