@@ -74,3 +74,18 @@ def test_clean_build_compiles_the_stored_sources(archive_store):
     report = verify(archive_store)
     assert report.ok, report.text()
     assert report.rerun["clean_mechanism_build"] is True
+
+
+def test_lfp_and_dipole_compared(tmp_path):
+    """LFP, its times and electrodes, and the dipole are compared with the stated tolerance."""
+    from .conftest import archive_network
+
+    net = archive_network()
+    net.spec["simConfig"].update({"recordLFP": [[0, -50, 20], [0, 50, 20]],
+                                  "recordDipole": True})
+    store = tmp_path / "lfp.h5"
+    simulate(net, output=store)
+    report = _assert_reproduced(store)
+    status = {c.name: c.status for c in report.results}
+    assert {"lfp", "lfp/lfp_time", "lfp/electrodes", "lfp/dipole"} <= set(status)
+    assert all(s in ("identical", "within tolerance") for s in status.values())
