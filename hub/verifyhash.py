@@ -93,10 +93,12 @@ def _canonical_bytes(a: np.ndarray) -> bytes | memoryview:
 
 def _locator(a: np.ndarray) -> list[int]:
     """``[S, W, Q]`` of the module docstring over the elements of ``a`` in C order."""
-    bits = _element_bits(a)
+    flat = np.ascontiguousarray(a).reshape(-1)
+    if flat.dtype.kind not in "OSUT" and flat.dtype.itemsize not in (1, 2, 4, 8):
+        flat = flat.view(np.uint8)  # other item sizes: each byte is an element
     s = w = q = 0
-    for lo in range(0, len(bits), _CHUNK):
-        h = _mix(bits[lo:lo + _CHUNK])  # < 2**30
+    for lo in range(0, len(flat), _CHUNK):  # one chunk's temporaries at a time
+        h = _mix(_element_bits(flat[lo:lo + _CHUNK]))  # < 2**30
         idx = np.arange(lo + 1, lo + 1 + len(h), dtype=np.uint64)  # < 2**31 (n < PRIME)
         hw = _fold(h * idx)  # < 2**32
         hq = _fold(_fold(hw * idx))
@@ -113,8 +115,11 @@ def array_digest(a: np.ndarray) -> dict[str, Any]:
         dtype = "str"
     else:
         dtype = a.dtype.newbyteorder("<").str if a.dtype.byteorder == ">" else a.dtype.str
-    return {"dtype": dtype, "shape": list(a.shape),
-            "sha256": hashlib.sha256(_canonical_bytes(a)).hexdigest(), "loc": _locator(a)}
+    out = {"dtype": dtype, "shape": list(a.shape),
+           "sha256": hashlib.sha256(_canonical_bytes(a)).hexdigest(), "loc": _locator(a)}
+    if dtype != "str" and a.dtype.itemsize not in (1, 2, 4, 8):
+        out["n"] = a.size * a.dtype.itemsize  # located per byte
+    return out
 
 
 def dataset_digest(ds: h5py.Dataset) -> dict[str, Any]:
@@ -136,7 +141,7 @@ def locate_change(old: dict[str, Any], new: dict[str, Any]) -> int | None:
         return None
     inv = pow(ds, PRIME - 2, PRIME)
     pos = dw * inv % PRIME
-    n = int(np.prod(new["shape"])) if new["shape"] else 1
+    n = new.get("n", int(np.prod(new["shape"])) if new["shape"] else 1)
     if not 1 <= pos <= n or dq * inv % PRIME != pos * pos % PRIME:
         return None
     return pos - 1
