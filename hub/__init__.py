@@ -68,6 +68,8 @@ _LAZY = {
     "unswap": ("nethub.cellswap", "unswap"),
     "export_cell": ("nethub.exporting", "export_cell"),
     "export_neuron_script": ("nethub.exporting", "export_neuron_script"),
+    "verify": ("nethub.verifyrun", "verify"),
+    "write_manifest": ("nethub.manifest", "write_manifest"),
 }
 
 
@@ -94,6 +96,8 @@ __all__ = [
     "unswap",
     "export_cell",
     "export_neuron_script",
+    "verify",
+    "write_manifest",
     "convert",
     "info",
     "load",

@@ -388,6 +388,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                                  "nethub.sonatacli:add_arguments", "nethub.sonatacli:run"),
     "swap": Subcommand("give a population or selection another cell type (and back)",
                        "nethub.cellswap:add_arguments", "nethub.cellswap:run"),
+    "verify": Subcommand("re-simulate a stored run and report what differs (docs/archiving.md)",
+                         "nethub.verifycli:add_verify_arguments", "nethub.verifycli:run_verify"),
+    "manifest": Subcommand("write a JSON sign-off of a store (hashes, tools) to deposit beside it",
+                           "nethub.verifycli:add_manifest_arguments",
+                           "nethub.verifycli:run_manifest"),
 }
 
 

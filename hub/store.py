@@ -72,6 +72,7 @@ from .storeschema import (
     write_files,
 )
 from .table import Table
+from .verifycheck import write_run_integrity
 from .version import __version__
 
 __all__ = [
@@ -531,6 +532,7 @@ def _write_run(res: h5py.Group, name: str, r: Results, order: int, compression: 
                 lfp.create_dataset(key, data=val)
         for key, val in r.lfp_extra.items():  # dipole, per-population and per-cell arrays
             lfp.create_dataset(key, data=np.asarray(val, dtype=np.float64))
+    write_run_integrity(res.file, g)  # hashes of network, files and results (§6.1)
 
 
 def _write_traces(tr: h5py.Group, traces: Traces, blocks, compression: str) -> None:

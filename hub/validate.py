@@ -28,6 +28,7 @@ from .schemachecks import check_files_group, kind_of, point_type_names, table_ch
 from .store import INDEXED, MODEL_DOCS, RUN_DOCS, open_store, read_network
 from .storemaint import storage_findings
 from .table import Categorical, ColumnSpec, Ragged, Table
+from .verifycheck import integrity_findings
 
 __all__ = ["Finding", "validate_store", "check_network", "ERROR", "WARNING"]
 
@@ -486,6 +487,14 @@ def validate_store(path: str | os.PathLike, *, dt: float | None = None,
     if rep.n_errors == 0 and not for_run:
         with rep.guard("/network"):
             _check_content_hash(rep, path)
+    if not for_run:  # the hashes recorded with the runs name what changed, whatever else is
+        with rep.guard("/results"), open_store(path) as f:
+            seen = {x.path for x in rep.findings if x.level == ERROR}  # missing members
+            for item in integrity_findings(f):
+                gone = item["where"] in seen and item["what"].endswith((": removed", ": added"))
+                if item["level"] == ERROR and not gone:
+                    rep.error(item["where"], f"{item['what']} since run {item['run']!r} was "
+                              "written (integrity hashes)")
     return sorted(rep.findings, key=lambda x: x.level != ERROR)
 
 

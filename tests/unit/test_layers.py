@@ -53,6 +53,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         # the safe expression language (ast-checked, vectorized): shared by the builder, the
         # simulator (run-time expressions) and converters
         "nethub.expr.*",
+        # integrity hashes recorded with every run, and manifests (issue 17)
+        "nethub.verifyhash", "nethub.verifyenv", "nethub.verifycheck", "nethub.manifest",
     ),
     "builder": ("nethub.builder.*", "nethub.specs.*"),
     "simulator": ("nethub.sim.*",),
@@ -65,6 +67,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.builder.cli", "nethub.builder.fromfile", "nethub.runner", "nethub.runcli",
         "nethub.runoverlay", "nethub.sonatacli",
         "nethub.cellswap", "nethub.exporting",
+        "nethub.verifyrun", "nethub.verifycompare", "nethub.verifyreport", "nethub.verifycli",
     ),
     "analysis": ("nethub.analysis.*",),
 }
