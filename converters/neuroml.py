@@ -25,6 +25,7 @@ from ..errors import FormatError
 from ..network import Network
 from ..runconfig import CellSelection, RunConfig
 from ..table import Table
+from . import nml_cells_net
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
@@ -295,7 +296,7 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     doc = lems.neuroml.document
     types = {cid: _cell_type(c, ctx) for cid, c in _components(doc, ABSTRACT_CELLS).items()
              if any(p.component == cid for p in net.populations.values())}
-    _note(ctx.lost, "detailed cells: not imported yet", len(_components(doc, _DETAILED)))
+    types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
     syns = {s: SynMech(name=s, model=s) for s in _components(doc, _SYNAPSES) if s in ctx.mods}
     sources = {s: StimSource(name=s, model=s) for s in _components(doc, _SOURCES)
                if s in ctx.mods}
@@ -307,4 +308,6 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   mod_files=dict(nmodl.mod_files), files=files, spec=_run_spec(sim),
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
-    return out, _run_config(sim, pops, ctx.lost), ctx.lost
+    run = _run_config(sim, pops, ctx.lost)
+    nml_cells_net.place_on_segments(out, net, doc, run, ctx.lost)  # nml-cells: (section, x)
+    return out, run, ctx.lost
