@@ -309,5 +309,5 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
     run = _run_config(sim, pops, ctx.lost)
-    nml_cells_net.place_on_segments(out, net, doc, run, ctx.lost)  # nml-cells: (section, x)
+    run = nml_cells_net.place_on_segments(out, net, doc, run, ctx.lost)  # nml-cells: (sec, x)
     return out, run, ctx.lost

@@ -16,6 +16,7 @@ detailed cells evolve apart):
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,7 @@ def _place(table: Any, rule_col: str, sec_col: str, loc_col: str, rows_of: dict)
     table[loc_col] = locs
 
 
-def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[str]) -> None:
+def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[str]) -> Any:
     """Move connection and input targets on detailed cells to jNeuroML's (section, x).
 
     Parameters
@@ -109,15 +110,29 @@ def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[
     doc : neuroml.NeuroMLDocument
         The merged document.
     run_config : RunConfig
-        Its run configuration: ``temperature`` := the network's temperature (if any).
+        Its run configuration.
     lost : list of str
         Losses are appended here.
+
+    Returns
+    -------
+    RunConfig
+        ``run_config`` with ``temperature`` := the network's temperature (if it has one; also
+        written into ``out.spec['simConfig']['hParams']['celsius']``).
     """
-    if getattr(net, "temperature_degC", None) is not None and run_config is not None:
-        run_config.temperature = float(net.temperature_degC)
+    temp = getattr(net, "temperature_degC", None)
+    if temp is not None:  # jNeuroML sets h.celsius from the network's temperature
+        if run_config is not None:
+            run_config = dataclasses.replace(run_config, temperature=float(temp))
+        if out.spec is not None and "simConfig" in out.spec:
+            out.spec["simConfig"].setdefault("hParams", {})["celsius"] = float(temp)
     morphs = _morphologies(doc, net)
-    if not morphs:
-        return
+    if morphs:
+        _place_all(out, net, morphs, lost)
+    return run_config
+
+
+def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:
     comp = {p.id: p.component for p in net.populations.values()}
     conns: dict[str, tuple] = {}
     n_pre = 0
