@@ -184,7 +184,7 @@ class _Cell:
                                       .inhomogeneous_parameters, where)
             p = _path_values(self.morph, names, self.secs, ihp)
             expr = compile_expr(vp.inhomogeneous_value.value, {ihp.variable: None}, where)
-            factor = float(np.float32(_NRN[kind]))
+            factor = f32(_NRN[kind])  # jNeuroML prints it into the HOC expression
             for name in names:
                 vals = factor * np.asarray(expr.evaluate({ihp.variable: p[name]},
                                                          n=len(p[name])), dtype=np.float64)
@@ -288,5 +288,5 @@ def detailed_cell(cell: Any, doc: Any) -> DetailedCell:
                            section_lists={k: list(v) for k, v in c.morph.section_lists.items()},
                            spike_source=(first, 0.5), threshold=thr,
                            mod_files=[f"{m}.mod" for m in mods],
-                           tags={"nml.type": "Cell"})
+                           tags={"nml.type": "Cell", "nml.segments": c.morph.to_tag()})
     return DetailedCell(ct, c.morph, c.lost)

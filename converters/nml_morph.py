@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import FormatError
 
-__all__ = ["UNBRANCHED", "Morphology", "build_morphology", "f32"]
+__all__ = ["UNBRANCHED", "Morphology", "build_morphology", "f32", "location_from_tag",
+           "segment_x"]
 
 #: NeuroLex id of jNeuroML's "unbranched non-overlapping" segment groups (one section each).
 UNBRANCHED = "sao864921383"
@@ -49,7 +50,7 @@ class Morphology:
     seg_section : dict
         Segment id -> section name.
     seg_range : dict
-        Segment id -> (start, end) path length on its section and the section's length, to
+        Segment id -> (start, length) on its section and the section's length (µm), to
         map a fraction along the segment onto ``x`` (only for per-group sections).
     per_group : bool
         Whether sections come from unbranched segment groups.
@@ -72,11 +73,19 @@ class Morphology:
             raise KeyError(segment)
         if not self.per_group:
             return sec, f32(fraction)
-        start, end, total = self.seg_range[int(segment)]
-        if total == 0.0:  # one segment: jNeuroML returns the fraction itself
-            return sec, f32(fraction)
-        x = (start + float(np.float32(fraction)) * (end - start)) / total
-        return sec, f32(x)
+        return sec, segment_x(*self.seg_range[int(segment)], fraction)
+
+    def to_tag(self) -> dict[str, Any]:
+        """The segment -> (section, x) mapping as JSON (a cell type's ``nml.segments`` tag),
+        for :func:`location_from_tag`: ``ids``, ``sections``, and for per-group sections the
+        path length ``start`` and ``length`` of each segment on its section and the section's
+        ``total`` length (µm; 0 for a section of one segment)."""
+        ids = sorted(self.seg_section)
+        rng = [self.seg_range.get(i, (0.0, 0.0, 0.0)) for i in ids]
+        return {"per_group": self.per_group, "ids": ids,
+                "sections": [self.seg_section[i] for i in ids],
+                "start": [r[0] for r in rng], "length": [r[1] for r in rng],
+                "total": [r[2] for r in rng]}
 
     def locations(self, segments: np.ndarray, fractions: np.ndarray
                   ) -> tuple[list[str], np.ndarray]:
@@ -97,6 +106,34 @@ def f32(value: float) -> float:
     """A value as jNeuroML writes it into its HOC/Python code: rounded to a Java ``float``
     and printed shortest (``Float.toString``), then read back by NEURON as a double."""
     return float(str(np.float32(value)))
+
+
+def segment_x(start: float, length: float, total: float, fraction: float) -> float:
+    """``x`` of ``fraction`` along a segment of ``length`` starting at path length ``start`` of
+    a section of length ``total`` (``CellUtils.getFractionAlongSegGroupLength``, as jNeuroML
+    writes it); ``total == 0``: a section of one segment, ``x`` is the fraction itself."""
+    if total == 0.0:
+        return f32(fraction)
+    return f32((start + float(np.float32(fraction)) * length) / total)
+
+
+def location_from_tag(tag: dict[str, Any], segment: int, fraction: float = 0.5
+                      ) -> tuple[str, float]:
+    """jNeuroML's (section, x) of ``fraction`` along ``segment`` from a cell type's
+    ``nml.segments`` tag (:meth:`Morphology.to_tag`).
+
+    Raises
+    ------
+    KeyError
+        If the cell has no segment ``segment``.
+    """
+    i = tag["ids"].index(int(segment)) if int(segment) in tag["ids"] else None
+    if i is None:
+        raise KeyError(segment)
+    if not tag["per_group"]:
+        return tag["sections"][i], f32(fraction)
+    return tag["sections"][i], segment_x(tag["start"][i], tag["length"][i], tag["total"][i],
+                                         fraction)
 
 
 def _point(p: Any) -> list[float]:
@@ -245,7 +282,7 @@ class _Builder:
         total = sum(v for _, v in lens)
         acc = 0.0
         for s, v in lens:
-            self.out.seg_range[s] = (acc, acc + v, total)
+            self.out.seg_range[s] = (acc, v, total)
             acc += v
 
     # ------------------------------------------------------------ per-segment sections
