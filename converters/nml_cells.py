@@ -82,6 +82,7 @@ class _Cell:
         morph = cell.morphology
         if morph is None and getattr(cell, "morphology_attr", None):
             morph = _by_id(doc, "morphology", cell.morphology_attr, self.where)
+        self.morph_src = morph
         self.morph = build_morphology(cell, morph)
         bp = cell.biophysical_properties
         if bp is None and getattr(cell, "biophysical_properties_attr", None):
@@ -179,10 +180,13 @@ class _Cell:
         for vp in cd.variable_parameters:
             if vp.parameter != nml_param:
                 continue
-            names = self.group(vp.segment_groups)
-            ihp = self._inhomogeneous(vp.segment_groups, vp.inhomogeneous_value
-                                      .inhomogeneous_parameters, where)
-            p = _path_values(self.morph, names, self.secs, ihp)
+            # jNeuroML inserts the channel on the variableParameter's group, then sets the
+            # value over the SubsetDomainIterator of the group defining the parameter
+            self.insert(vp.segment_groups, cd.ion_channel, {})
+            owner, ihp = self._inhomogeneous(vp.inhomogeneous_value.inhomogeneous_parameters,
+                                             where)
+            names = self.group(owner)
+            p = _path_values(names, self.secs, ihp)
             expr = compile_expr(vp.inhomogeneous_value.value, {ihp.variable: None}, where)
             factor = f32(_NRN[kind])  # jNeuroML prints it into the HOC expression
             for name in names:
@@ -190,16 +194,14 @@ class _Cell:
                                                          n=len(p[name])), dtype=np.float64)
                 self.secs[name].mechs.setdefault(cd.ion_channel, {})[pname] = vals.tolist()
 
-    def _inhomogeneous(self, gid: str, ihp_id: str, where: str) -> Any:
-        for grp in (self.cell.morphology or _by_id(self.doc, "morphology",
-                                                   self.cell.morphology_attr, where)
-                    ).segment_groups:
+    def _inhomogeneous(self, ihp_id: str, where: str) -> tuple[str, Any]:
+        for grp in self.morph_src.segment_groups:
             for ihp in grp.inhomogeneous_parameters:
                 if ihp.id == ihp_id:
                     if ihp.metric != "Path Length from root":
                         raise FormatError(f"{where}: metric {ihp.metric!r} is not supported "
                                           "(jNeuroML: only 'Path Length from root')")
-                    return ihp
+                    return grp.id, ihp
         raise FormatError(f"{where}: no inhomogeneousParameter {ihp_id!r}")
 
     # ------------------------------------------------------------ species
@@ -234,7 +236,7 @@ def _by_id(doc: Any, kind: str, ident: str, where: str) -> Any:
     raise FormatError(f"{where}: no <{kind}> {ident!r} in the document")
 
 
-def _path_values(morph: Morphology, names: list[str], secs: dict[str, Section], ihp: Any
+def _path_values(names: list[str], secs: dict[str, Section], ihp: Any
                  ) -> dict[str, np.ndarray]:
     """NEURON's ``SubsetDomainIterator`` (path style 0): path length from the root's 0 end
     to each segment centre of ``names``, translated / normalised as the parameter asks."""
@@ -242,7 +244,12 @@ def _path_values(morph: Morphology, names: list[str], secs: dict[str, Section], 
               for n, s in secs.items()}
     start: dict[str, float] = {}
     for n, s in secs.items():  # parents come first
-        start[n] = 0.0 if s.parent is None else start[s.parent] + s.parent_x * length[s.parent]
+        if s.parent is None:
+            start[n] = 0.0
+        else:  # NEURON attaches a child to the parent's node (segment centre or end) at x
+            px, pn = s.parent_x, int(secs[s.parent].geom.get("nseg", 1))
+            node = px if px in (0.0, 1.0) else (min(int(px * pn), pn - 1) + 0.5) / pn
+            start[n] = start[s.parent] + node * length[s.parent]
     vals, p0, p1 = {}, 1e9, 1.0
     for n in names:
         nseg = int(secs[n].geom.get("nseg", 1))
