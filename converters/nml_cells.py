@@ -34,7 +34,7 @@ from ..errors import FormatError
 from ..expr import compile_expr
 from .nml_morph import Morphology, build_morphology, f32
 
-__all__ = ["DetailedCell", "detailed_cell", "si_value"]
+__all__ = ["DetailedCell", "detailed_cell", "safe_name", "si_value"]
 
 #: SI factor of the NeuroML units a cell uses (NeuroMLCoreDimensions.xml).
 _SI = {
@@ -73,6 +73,15 @@ class DetailedCell:
     cell_type: CompartmentalCell
     morphology: Morphology
     lost: list[str]
+
+
+#: NEURON names jNeuroML's NEURON export renames (``NRNUtils.getSafeName``: + ``_nml2``)
+_NRN_KEYWORDS = frozenset({"IClamp", "pas", "hh", "extracellular", "fastpas"})
+
+
+def safe_name(ident: str) -> str:
+    """The NEURON mechanism name jNeuroML gives the ion channel ``ident``."""
+    return ident + "_nml2" if ident in _NRN_KEYWORDS else ident
 
 
 class _Cell:
@@ -135,17 +144,17 @@ class _Cell:
             self.fixed_erev(cd, None, f"{self.where}/channelDensityNonUniform {cd.id!r}")
         for cd in mp.channel_density_nernsts:
             w = f"{self.where}/channelDensityNernst {cd.id!r}"
-            self.insert(cd.segment_groups, cd.ion_channel,
+            self.insert(cd.segment_groups, safe_name(cd.ion_channel),
                         {"gmax": _nrn(cd.cond_density, "condDens", w)})
         for cd in mp.channel_density_non_uniform_nernsts:
             self.non_uniform(cd, "gmax", "condDensity", "condDens")
         for cd in mp.channel_density_ghks:
             w = f"{self.where}/channelDensityGHK {cd.id!r}"
-            self.insert(cd.segment_groups, cd.ion_channel,
+            self.insert(cd.segment_groups, safe_name(cd.ion_channel),
                         {"permeability": _nrn(cd.permeability, "permeability", w)})
         for cd in mp.channel_density_ghk2s:
             w = f"{self.where}/channelDensityGHK2 {cd.id!r}"
-            self.insert(cd.segment_groups, cd.ion_channel,
+            self.insert(cd.segment_groups, safe_name(cd.ion_channel),
                         {"gmax": _nrn(cd.cond_density, "condDens", w)})
         for cd in mp.channel_density_non_uniform_ghks:
             self.non_uniform(cd, "permeability", "permeability", "permeability")
@@ -164,13 +173,13 @@ class _Cell:
         if params is not None:
             if ion == "non_specific":
                 params = {**params, "e": erev}
-            self.insert(groups, cd.ion_channel, params)
+            self.insert(groups, safe_name(cd.ion_channel), params)
             names = self.group(groups)
         else:  # non-uniform: the sections of its variable parameter
             names = [n for vp in cd.variable_parameters for n in self.group(vp.segment_groups)]
             if ion == "non_specific":
                 for n in names:
-                    self.secs[n].mechs[cd.ion_channel]["e"] = erev
+                    self.secs[n].mechs[safe_name(cd.ion_channel)]["e"] = erev
         if ion != "non_specific":
             for n in names:
                 self.secs[n].ions.setdefault(ion, {})["e"] = erev
@@ -182,7 +191,7 @@ class _Cell:
                 continue
             # jNeuroML inserts the channel on the variableParameter's group, then sets the
             # value over the SubsetDomainIterator of the group defining the parameter
-            self.insert(vp.segment_groups, cd.ion_channel, {})
+            self.insert(vp.segment_groups, safe_name(cd.ion_channel), {})
             owner, ihp = self._inhomogeneous(vp.inhomogeneous_value.inhomogeneous_parameters,
                                              where)
             names = self.group(owner)
@@ -192,7 +201,8 @@ class _Cell:
             for name in names:
                 vals = factor * np.asarray(expr.evaluate({ihp.variable: p[name]},
                                                          n=len(p[name])), dtype=np.float64)
-                self.secs[name].mechs.setdefault(cd.ion_channel, {})[pname] = vals.tolist()
+                mech = self.secs[name].mechs.setdefault(safe_name(cd.ion_channel), {})
+                mech[pname] = vals.tolist()
 
     def _inhomogeneous(self, ihp_id: str, where: str) -> tuple[str, Any]:
         for grp in self.morph_src.segment_groups:

@@ -32,6 +32,8 @@ CASES = {
     "multiseg": ("cells/LEMS_MultiSeg.xml", ["MultiSeg"]),
     "pyr": ("NeuroML2/LEMSexamples/morphologies/LEMS_pyrfull_in.xml", ["pyr_4_sym"]),
     "hh": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex5_DetCell.xml", ["hhcell"]),
+    "capool": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex15_CaDynamics.xml", ["Granule_98"]),
+    "ghk": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex18_GHK.xml", ["na_k_ca"]),
 }
 _PLACED = re.compile(r'a_(\w+)\[(\d+)\]\.(\w+) \{? ?\w+(?:\[\d+\])? = new (\w+)\(([^)]+)\)')
 
