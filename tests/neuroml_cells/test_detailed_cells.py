@@ -277,3 +277,21 @@ def test_presynaptic_points_other_than_the_detector_are_losses(tmp_path):
     _net, _run, lost = to_network(lems, generate_nmodl(FIX / CASES["multiseg"][0]))
     assert any(m.startswith("connections from a presynaptic point other than") and
                m.endswith("(1)") for m in lost), lost
+
+
+def test_morphology_and_biophysics_referred_to_by_id(tmp_path):
+    """``<cell morphology="m" biophysicalProperties="b">`` with both at the document's top."""
+    text = f"""<neuroml xmlns="http://www.neuroml.org/schema/neuroml2" id="t">
+  <morphology id="m">{_SEG.format(i=0, par="", y0=0, y1=10)}</morphology>
+  <biophysicalProperties id="b"><membraneProperties>
+    <specificCapacitance value="2 uF_per_cm2"/><initMembPotential value="-70mV"/>
+  </membraneProperties><intracellularProperties><resistivity value="0.2 kohm_cm"/>
+  </intracellularProperties></biophysicalProperties>
+  <cell id="c" morphology="m" biophysicalProperties="b"/></neuroml>"""
+    (tmp_path / "c.nml").write_text(text)
+    doc = read_neuroml(tmp_path / "c.nml").document
+    ct = detailed_cell(doc.cells[0], doc).cell_type
+    assert list(ct.sections) == ["s0"]
+    sec = ct.sections["s0"]
+    assert (sec.geom["cm"], sec.geom["Ra"], sec.vinit) == (2.0, 200.0, -70.0)
+    assert sec.pt3d.tolist() == [[0, 10, 0, 2], [0, 0, 0, 2]]
