@@ -195,7 +195,10 @@ def test_conversion_details(imported):
     ct = net.cell_types["MultiSeg"]
     assert ct.spike_source == ("soma", 0.5) and ct.threshold == -20.0
     assert ct.sections["soma"].threshold == -20.0 and ct.sections["soma"].vinit == -65.0
-    assert set(ct.mod_files) == {"passiveChan.mod", "naChan.mod", "kChan.mod"}
+    assert set(ct.mod_files) == {f"{m}.mod" for m in ("passiveChan", "naChan", "kChan", "Ca_pyr",
+                                                     "Ca_conc")}
+    assert ct.sections["soma"].mechs["Ca_pyr"] == {"gmax": 0.005}  # Nernst: no erev
+    assert ct.sections["soma"].ions["ca"] == {"i": 5e-05, "o": 3.0}
     assert set(ct.mod_files) <= set(net.mod_files)
     assert not any("detailed" in m or "MultiSeg" in m for m in lost), lost
     # the segment map survives the store's JSON
