@@ -24,9 +24,10 @@ import numpy as np
 from ..celltypes import CompartmentalCell
 from ..table import Categorical
 from .nml_cells import detailed_cell
-from .nml_morph import Morphology, build_morphology
+from .nml_morph import Morphology, build_morphology, location_from_tag
 
-__all__ = ["detailed_types", "place_on_segments", "segment_location"]
+__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "segment_location",
+           "trace_target"]
 
 
 def _used(doc: Any, net: Any) -> list[Any]:
@@ -164,3 +165,48 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
         stims["explicitInput"] = ([mm.seg_section[mm.first_segment] for mm in m],
                                   np.array([mm.location(mm.first_segment, 0.5)[1] for mm in m]))
     _place(out.stim_targets, "rule", "sec", "loc", stims)
+
+
+#: LEMS quantities of a detailed cell's segment -> NEURON range variable (jNeuroML's names)
+TRACE_VARIABLES = {"v": "v", "caConc": "cai"}
+
+
+def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
+    """Where jNeuroML's NEURON export records a LEMS quantity of a detailed cell.
+
+    Parameters
+    ----------
+    net : Network
+        The converted network (cells with ``nml.population`` / ``nml.instance``, cell types
+        with the ``nml.segments`` tag).
+    quantity : str
+        ``pop/i/cell/segment/var``, ``pop/i/cell/var`` or ``pop[i]/var`` (segment 0), ``var``
+        one of :data:`TRACE_VARIABLES`.
+
+    Returns
+    -------
+    (int, str, float, str)
+        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable.
+
+    Raises
+    ------
+    KeyError
+        If the quantity is not of this form, or names no cell / segment of the network.
+    """
+    parts = quantity.replace("[", "/").replace("]", "").strip("/").split("/")
+    if len(parts) not in (3, 4, 5) or parts[-1] not in TRACE_VARIABLES:
+        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v or caConc")
+    pop, idx = parts[0], int(parts[1])
+    seg = int(parts[3]) if len(parts) == 5 else 0
+    cells = net.cells
+    hit = np.flatnonzero((np.asarray(_strings(cells["nml.population"]), dtype=object) == pop)
+                         & (np.asarray(cells["nml.instance"]) == idx))
+    if len(hit) == 0:
+        raise KeyError(f"{quantity!r}: no cell {idx} in population {pop!r}")
+    row = int(hit[0])
+    ct = net.cell_types[_strings(cells["cell_type"])[row]]
+    tag = ct.tags.get("nml.segments")
+    if tag is None:
+        raise KeyError(f"{quantity!r}: cell type {ct.name!r} is not a detailed NeuroML cell")
+    sec, x = location_from_tag(tag, seg, 0.5)
+    return int(cells["gid"][row]), sec, x, TRACE_VARIABLES[parts[-1]]

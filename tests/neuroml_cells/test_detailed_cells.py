@@ -19,6 +19,7 @@ import pytest
 import nethub
 from nethub.converters.neuroml import to_network
 from nethub.converters.nml_cells import detailed_cell, si_value
+from nethub.converters.nml_cells_net import TRACE_VARIABLES, trace_target
 from nethub.converters.nml_morph import build_morphology, location_from_tag
 from nethub.errors import FormatError
 from nethub.formats.neuroml import generate_nmodl, read_lems, read_neuroml
@@ -118,29 +119,22 @@ def test_synapses_and_inputs_on_jnmls_section_and_x(case, imported, jnml_ref):
 
 #: LEMS quantity -> (NEURON variable, factor from jNeuroML's SI column, tolerance): jNeuroML
 #: writes 7 significant digits, so 1e-5 mV / a relative 1e-6 is its text resolution
-_VARS = {"v": ("v", 1e3, (0.0, 1.5e-5)), "caConc": ("cai", 1.0, (2e-6, 1e-12))}
+_VARS = {"v": ("v", 1e3, (0.0, 1.5e-5)), "cai": ("cai", 1.0, (2e-6, 1e-12))}
 
 
 def _trace_run(net, run):
-    """The run with one trace per LEMS OutputColumn ``pop/i/cell[/segment]/v``, at jNeuroML's
-    (section, x) of the segment's middle."""
-    pops = net.cells["nml.population"].values().tolist()
-    inst = np.asarray(net.cells["nml.instance"]).tolist()
+    """The run with one trace per LEMS OutputColumn ``pop/i/cell[/segment]/v|caConc``, where
+    jNeuroML records it (:func:`trace_target`)."""
     reqs, keys = [], []
     for of in [o for o in run.extras["output_files"] if o["kind"] == "traces"]:
         for k, col in enumerate(of["columns"]):
-            parts = col["quantity"].replace("[", "/").replace("]", "").split("/")
-            if parts[-1] not in _VARS:
-                continue
-            pop, idx = parts[0], int(parts[1])
-            gid = [g for g, (p, n) in enumerate(zip(pops, inst)) if (p, n) == (pop, idx)][0]
-            ct = net.cell_types[net.cells["cell_type"].values()[gid]]
-            seg = int(parts[3]) if len(parts) == 5 else 0
-            sec, x = location_from_tag(ct.tags["nml.segments"], seg, 0.5)
+            if col["quantity"].rsplit("/", 1)[-1] not in TRACE_VARIABLES:
+                continue  # channel currents / conductances: not mapped here
+            gid, sec, x, var = trace_target(net, col["quantity"])
             label = f"{of['path']}:{k}"
-            reqs.append(TraceRequest(label=label, variable=_VARS[parts[-1]][0], sec=sec,
-                                     loc=x, cells=CellSelection(gids=(gid,))))
-            keys.append((of["path"], k, label, gid, _VARS[parts[-1]]))
+            reqs.append(TraceRequest(label=label, variable=var, sec=sec, loc=x,
+                                     cells=CellSelection(gids=(gid,))))
+            keys.append((of["path"], k, label, gid, _VARS[var]))
     return dataclasses.replace(run, traces=tuple(reqs), record_step=run.dt), keys
 
 
@@ -207,6 +201,11 @@ def test_conversion_details(imported):
     assert location_from_tag(tag, 6, 0.3) == ("oblique", 0.3)
     with pytest.raises(KeyError):
         location_from_tag(tag, 99)
+    assert trace_target(net, "cells/1/MultiSeg/5/v") == (1, "branch", 0.75, "v")
+    assert trace_target(net, "cells[0]/caConc") == (0, "soma", 0.5, "cai")
+    for bad in ("cells/2/MultiSeg/v", "cells/0/MultiSeg/99/v", "cells/0/MultiSeg/0/ina"):
+        with pytest.raises(KeyError):
+            trace_target(net, bad)
 
 
 def test_pyramidal_cell_calcium(imported):
