@@ -297,3 +297,17 @@ def test_morphology_and_biophysics_referred_to_by_id(tmp_path):
     sec = ct.sections["s0"]
     assert (sec.geom["cm"], sec.geom["Ra"], sec.vinit) == (2.0, 200.0, -70.0)
     assert sec.pt3d.tolist() == [[0, 10, 0, 2], [0, 0, 0, 2]]
+
+
+def test_xml_and_hdf5_give_the_same_detailed_network():
+    """SmallNet (3 multi-compartment cell types, 996 connections on segments) read from
+    ``.nml`` and ``.nml.h5``: same cell types and the same (section, x) of every target."""
+    a, _run, lost_a = NeuroMLFormat().read_run(FIX / "SmallNet.net.nml")
+    b, _run, lost_b = NeuroMLFormat().read_run(FIX / "SmallNet.net.nml.h5")
+    assert lost_a == lost_b
+    assert set(a.cell_types) == {"pyr_cell", "bask_cell", "stell_cell"}
+    assert all(ct.equals(b.cell_types[k]) for k, ct in a.cell_types.items())
+    assert a.connections.equals(b.connections) and a.stim_targets.equals(b.stim_targets)
+    secs = set(a.connections["post_sec"].values()) | set(a.stim_targets["sec"].values())
+    assert secs <= {s for ct in a.cell_types.values() for s in ct.sections}
+    assert len(set(np.round(a.connections["post_loc"], 6))) > 4
