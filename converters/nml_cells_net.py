@@ -159,12 +159,30 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
             segs = np.asarray(il.columns["segment"], dtype=np.int64)
             segs = np.where(segs == 0, morph.first_segment, segs)  # jNeuroML: 0 = first
             stims[il.id] = morph.locations(segs, il.columns["fraction"])
-    explicit = [e for e in net.explicit_inputs if comp.get(e.population) in morphs]
-    if explicit:
-        m = [morphs[comp[e.population]] for e in explicit]
-        stims["explicitInput"] = ([mm.seg_section[mm.first_segment] for mm in m],
-                                  np.array([mm.location(mm.first_segment, 0.5)[1] for mm in m]))
     _place(out.stim_targets, "rule", "sec", "loc", stims)
+    _place_explicit(out, morphs)
+
+
+def _place_explicit(out: Any, morphs: dict[str, Morphology]) -> None:
+    """``explicitInput`` rows on detailed cells: jNeuroML's segment 0 (the first segment),
+    fraction 0.5; found by each row's cell, as abstract and detailed targets may mix."""
+    table = out.stim_targets
+    if table is None or len(table) == 0 or "rule" not in table:
+        return
+    rows = np.flatnonzero(np.asarray(_strings(table["rule"]), dtype=object) == "explicitInput")
+    if len(rows) == 0:
+        return
+    cells = out.cells
+    row_of = {int(g): i for i, g in enumerate(np.asarray(cells["gid"]).tolist())}
+    types = _strings(cells["cell_type"])
+    secs = np.asarray(_strings(table["sec"]), dtype=object)
+    locs = np.array(table["loc"], dtype=np.float64)
+    for r in rows.tolist():
+        morph = morphs.get(types[row_of[int(table["gid"][r])]])
+        if morph is not None:
+            secs[r], locs[r] = morph.location(morph.first_segment, 0.5)
+    table["sec"] = secs.tolist()
+    table["loc"] = locs
 
 
 #: LEMS quantities of a detailed cell's segment -> NEURON range variable (jNeuroML's names)

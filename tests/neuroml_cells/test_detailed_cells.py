@@ -311,3 +311,35 @@ def test_xml_and_hdf5_give_the_same_detailed_network():
     secs = set(a.connections["post_sec"].values()) | set(a.stim_targets["sec"].values())
     assert secs <= {s for ct in a.cell_types.values() for s in ct.sections}
     assert len(set(np.round(a.connections["post_loc"], 6))) > 4
+
+
+def test_explicit_inputs_on_abstract_and_detailed_cells(tmp_path):
+    """``explicitInput``s onto an abstract and a detailed cell in one network: each row is
+    placed by its own cell (the detailed one on its first segment's section, here not
+    ``soma``)."""
+    for sub in ("cells", "NeuroML2", "ours"):
+        shutil.copytree(FIX / sub, tmp_path / sub)
+    cell = tmp_path / "cells" / "MultiSeg.cell.nml"
+    cell.write_text(cell.read_text().replace('segmentGroup id="soma"', 'segmentGroup id="cb"')
+                    .replace('include segmentGroup="soma"', 'include segmentGroup="cb"'))
+    (tmp_path / "cells" / "Mixed.net.nml").write_text(
+        '<neuroml xmlns="http://www.neuroml.org/schema/neuroml2" id="Mixed">\n'
+        '  <include href="MultiSeg.cell.nml"/><include href="../ours/IzhNet.net.nml"/>\n'
+        '  <network id="mixed"><population id="izh" component="RS" size="1"/>\n'
+        '    <population id="det" component="MultiSeg" size="1"/>\n'
+        '    <explicitInput target="izh[0]" input="pg"/>\n'
+        '    <explicitInput target="det[0]" input="pg"/></network></neuroml>\n')
+    lems = tmp_path / "cells" / "LEMS_Mixed.xml"
+    lems.write_text((FIX / CASES["multiseg"][0]).read_text()
+                    .replace("MultiSegNet.net.nml", "Mixed.net.nml")
+                    .replace('target="MultiSegNet"', 'target="mixed"'))
+    # the mechanisms of both models, generated (and cached) from the unmodified fixtures
+    mods = {**generate_nmodl(FIX / "ours" / "LEMS_IzhNet.xml").mod_files,
+            **generate_nmodl(FIX / CASES["multiseg"][0]).mod_files}
+    net, _run, _lost = to_network(read_lems(lems), type("N", (), {"mod_files": mods})())
+    assert list(net.cell_types["MultiSeg"].sections)[0] == "cb"
+    s = net.stim_targets
+    pops = net.cells["pop"].values()
+    placed = {pops[int(g)]: (sec, float(x)) for g, sec, x in
+              zip(s["gid"], s["sec"].values(), s["loc"])}
+    assert placed == {"izh": ("soma", 0.5), "det": ("cb", 0.5)}
