@@ -175,6 +175,7 @@ class _Builder:
         self.dist = {i: _point(s.distal) for i, s in self.segs.items()}
         self.groups = {g.id: g for g in morph.segment_groups}
         self.members = {g: _group_segments(self.groups, g) for g in self.groups}
+        self.member_sets = {g: frozenset(v) for g, v in self.members.items()}
         self.out = Morphology(first_segment=self.order[0])
 
     def parent(self, i: int) -> tuple[int | None, float]:
@@ -205,7 +206,7 @@ class _Builder:
         last = -1
         for s in here:
             par, _ = self.parent(s)
-            if par is None or par not in here:
+            if par is None or par not in self.member_sets[gid]:
                 prox = self.prox[s]
                 if prox is None and par is not None and last == -1:
                     prox = self.dist[par]
@@ -234,13 +235,14 @@ class _Builder:
                ) -> tuple[str, float]:
         if abs(fract - 1) < 1e-4:
             fract = 1.0
+        sec_set = set(secs)
         for g in self.groups:  # jNeuroML looks through every group, in document order
             segs = self.members[g]
             if fract not in (0.0, 1.0) and len(segs) > 1:
                 raise FormatError(self.where(
                     f"segment {first}: fractionAlong {fract} on a parent in a group of "
                     f"several segments ({g!r}); jNeuroML cannot export this"))
-            if g in secs and par in segs:
+            if g in sec_set and par in self.member_sets[g]:
                 if (fract == 1 and segs[-1] == par) or (fract == 0 and segs[0] == par):
                     return g, fract
                 return g, self.fraction_along(g, par, fract)
