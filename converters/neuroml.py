@@ -24,6 +24,7 @@ from ..errors import FormatError
 from ..network import Network
 from ..runconfig import CellSelection, RunConfig, TraceRequest
 from ..table import Table
+from . import nml_cells_net
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
 from .neuroml_inputs import TIMED, timed_rows, timed_source
 from .neuroml_outputs import OUTPUTS_KEY, output_requests
@@ -42,7 +43,6 @@ _SOURCES = ("pulse_generators", "pulse_generator_dls", "sine_generators", "sine_
             "ramp_generators", "ramp_generator_dls", "compound_inputs", "compound_input_dls",
             "voltage_clamps", "voltage_clamp_triples", "timed_synaptic_inputs",
             "poisson_firing_synapses", "transient_poisson_firing_synapses")
-_DETAILED = ("cells",)
 
 
 @dataclass
@@ -282,7 +282,7 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
              if cid in used}
     types.update({cid: cell_type(c, ctx.mods, source=True)
                   for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
-    _note(ctx.lost, "detailed cells: not imported yet", len(components(doc, _DETAILED)))
+    types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
     syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
     timed = components(doc, (TIMED,))
     sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
@@ -303,6 +303,7 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   provenance={"source_format": "neuroml", "network": net_id,
                               "lems": str(lems.path)})
     run = _run_config(sim, pops, traces, outputs)
+    run = nml_cells_net.place_on_segments(out, net, doc, run, ctx.lost)  # nml-cells: (sec, x)
     if sim is not None:  # the LEMS run travels with the model (Network.run_config)
         out.run_config = run
     return out, run, ctx.lost

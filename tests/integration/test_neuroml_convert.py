@@ -146,9 +146,9 @@ def test_random_input_carried_and_detailed_cells_reported(tmp_path):
     assert "RANDOM rng" in net.mod_files["pfs.mod"]
     det = FIXTURES.parent / "NeuroML2" / "LEMSexamples" / "LEMS_NML2_Ex5_DetCell.xml"
     net, _run, lost = NeuroMLFormat().read_run(det)
-    assert any(m.startswith("detailed cells: not imported yet") for m in lost), lost
-    assert any("is not an abstract cell" in m for m in lost), lost
-    assert len(net.cells) == 0
+    # nml-cells: detailed cells are imported now (tests/neuroml_cells/)
+    assert not any("detailed" in m or "not an abstract cell" in m for m in lost), lost
+    assert len(net.cells) == 1
 
 
 def test_convert_to_store_keeps_namespaced_columns_and_sources(tmp_path):

@@ -1,0 +1,230 @@
+"""Detailed NeuroML cells in a network: their cell types, and connections / inputs placed on
+the (section, x) jNeuroML's NEURON export puts them on.
+
+The two hooks :mod:`.neuroml` calls (kept out of that module so that abstract cells and
+detailed cells evolve apart):
+
+- :func:`detailed_types` -- the ``CompartmentalCell`` of every ``<cell>`` a population of the
+  network uses (:func:`.nml_cells.detailed_cell`);
+- :func:`place_on_segments` -- after the network is built with every target on ``soma(0.5)``,
+  moves the rows of connections (``post_sec`` / ``post_loc`` from ``postSegmentId`` /
+  ``postFractionAlong``) and inputs (``sec`` / ``loc`` from ``segmentId`` / ``fractionAlong``)
+  onto detailed cells to jNeuroML's location, sets the network temperature, and reports as a
+  loss each connection whose presynaptic point is not the cell's spike detector (jNeuroML
+  listens on ``v`` at the pre-segment; nethub has one detector per cell).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..celltypes import CompartmentalCell
+from ..table import Categorical
+from .nml_cells import detailed_cell
+from .nml_morph import Morphology, build_morphology, location_from_tag
+
+__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "segment_location",
+           "trace_target"]
+
+
+def _used(doc: Any, net: Any) -> list[Any]:
+    comps = {p.component for p in net.populations.values()}
+    return [c for c in getattr(doc, "cells", None) or [] if c.id in comps]
+
+
+def detailed_types(doc: Any, net: Any, lost: list[str]) -> dict[str, CompartmentalCell]:
+    """Cell types of the detailed cells the network's populations use.
+
+    Parameters
+    ----------
+    doc : neuroml.NeuroMLDocument
+        The merged document.
+    net : NetworkSummary
+        The network (``populations`` with ``component``).
+    lost : list of str
+        Losses are appended here.
+
+    Returns
+    -------
+    dict of str to CompartmentalCell
+        By cell id.
+    """
+    out = {}
+    for cell in _used(doc, net):
+        dc = detailed_cell(cell, doc)
+        lost.extend(dc.lost)
+        out[cell.id] = dc.cell_type
+    return out
+
+
+def _morphologies(doc: Any, net: Any) -> dict[str, Morphology]:
+    out = {}
+    for cell in _used(doc, net):
+        morph = cell.morphology
+        if morph is None:
+            morph = next(m for m in doc.morphology if m.id == cell.morphology_attr)
+        out[cell.id] = build_morphology(cell, morph)
+    return out
+
+
+def segment_location(morph: Morphology, segment: int, fraction: float = 0.5
+                     ) -> tuple[str, float]:
+    """jNeuroML's (section, x) of ``fraction`` along ``segment`` (e.g. for a LEMS quantity
+    ``pop/0/cell/5/v``: segment 5); see :meth:`.nml_morph.Morphology.location`."""
+    return morph.location(segment, fraction)
+
+
+def _strings(col: Any) -> list:
+    return col.values().tolist() if isinstance(col, Categorical) else list(col)
+
+
+def _place(table: Any, rule_col: str, sec_col: str, loc_col: str, rows_of: dict) -> None:
+    """Overwrite ``sec_col`` / ``loc_col`` of the rows whose ``rule`` is a key of
+    ``rows_of`` (value: (section names, xs) for those rows, in table order)."""
+    if table is None or len(table) == 0 or rule_col not in table:
+        return
+    rules = np.asarray(_strings(table[rule_col]), dtype=object)
+    secs = np.asarray(_strings(table[sec_col]), dtype=object)
+    locs = np.array(table[loc_col], dtype=np.float64)
+    for rule, (names, xs) in rows_of.items():
+        idx = np.flatnonzero(rules == rule)
+        if len(idx) != len(xs):
+            continue  # not the rows of this projection / input list (dropped or other)
+        secs[idx] = names
+        locs[idx] = xs
+    table[sec_col] = secs.tolist()
+    table[loc_col] = locs
+
+
+def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[str]) -> Any:
+    """Move connection and input targets on detailed cells to jNeuroML's (section, x).
+
+    Parameters
+    ----------
+    out : Network
+        The converted network (changed in place).
+    net : NetworkSummary
+        The NeuroML network it comes from.
+    doc : neuroml.NeuroMLDocument
+        The merged document.
+    run_config : RunConfig
+        Its run configuration.
+    lost : list of str
+        Losses are appended here.
+
+    Returns
+    -------
+    RunConfig
+        ``run_config`` with ``temperature`` := the network's temperature (if it has one; also
+        written into ``out.spec['simConfig']['hParams']['celsius']``).
+    """
+    temp = getattr(net, "temperature_degC", None)
+    if temp is not None:  # jNeuroML sets h.celsius from the network's temperature
+        if run_config is not None:
+            run_config = dataclasses.replace(run_config, temperature=float(temp))
+        if out.spec is not None and "simConfig" in out.spec:
+            out.spec["simConfig"].setdefault("hParams", {})["celsius"] = float(temp)
+    morphs = _morphologies(doc, net)
+    if morphs:
+        _place_all(out, net, morphs, lost)
+    return run_config
+
+
+def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:
+    comp = {p.id: p.component for p in net.populations.values()}
+    conns: dict[str, tuple] = {}
+    n_pre = 0
+    for proj in net.projections.values():
+        c = proj.columns
+        post = morphs.get(comp.get(proj.post_population))
+        if post is not None and proj.kind == "chemical":
+            conns[proj.id] = post.locations(c["post_segment"], c["post_fraction"])
+        pre = morphs.get(comp.get(proj.pre_population))
+        if pre is not None and len(c["id"]):
+            src = (pre.seg_section[pre.first_segment], 0.5)
+            names, xs = pre.locations(c["pre_segment"], c["pre_fraction"])
+            n_pre += int(np.sum((np.asarray(names, dtype=object) != src[0]) | (xs != src[1])))
+    if n_pre:
+        lost.append("connections from a presynaptic point other than the cell's spike "
+                    "detector (jNeuroML listens there; nethub uses the detector at 0.5 of the "
+                    f"first segment's section) ({n_pre})")
+    _place(out.connections, "rule", "post_sec", "post_loc", conns)
+    stims: dict[str, tuple] = {}
+    for il in net.input_lists.values():
+        morph = morphs.get(comp.get(il.population))
+        if morph is not None:
+            segs = np.asarray(il.columns["segment"], dtype=np.int64)
+            segs = np.where(segs == 0, morph.first_segment, segs)  # jNeuroML: 0 = first
+            stims[il.id] = morph.locations(segs, il.columns["fraction"])
+    _place(out.stim_targets, "rule", "sec", "loc", stims)
+    _place_explicit(out, morphs)
+
+
+def _place_explicit(out: Any, morphs: dict[str, Morphology]) -> None:
+    """``explicitInput`` rows on detailed cells: jNeuroML's segment 0 (the first segment),
+    fraction 0.5; found by each row's cell, as abstract and detailed targets may mix."""
+    table = out.stim_targets
+    if table is None or len(table) == 0 or "rule" not in table:
+        return
+    rows = np.flatnonzero(np.asarray(_strings(table["rule"]), dtype=object) == "explicitInput")
+    if len(rows) == 0:
+        return
+    cells = out.cells
+    row_of = {int(g): i for i, g in enumerate(np.asarray(cells["gid"]).tolist())}
+    types = _strings(cells["cell_type"])
+    secs = np.asarray(_strings(table["sec"]), dtype=object)
+    locs = np.array(table["loc"], dtype=np.float64)
+    for r in rows.tolist():
+        morph = morphs.get(types[row_of[int(table["gid"][r])]])
+        if morph is not None:
+            secs[r], locs[r] = morph.location(morph.first_segment, 0.5)
+    table["sec"] = secs.tolist()
+    table["loc"] = locs
+
+
+#: LEMS quantities of a detailed cell's segment -> NEURON range variable (jNeuroML's names)
+TRACE_VARIABLES = {"v": "v", "caConc": "cai"}
+
+
+def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
+    """Where jNeuroML's NEURON export records a LEMS quantity of a detailed cell.
+
+    Parameters
+    ----------
+    net : Network
+        The converted network (cells with ``nml.population`` / ``nml.instance``, cell types
+        with the ``nml.segments`` tag).
+    quantity : str
+        ``pop/i/cell/segment/var``, ``pop/i/cell/var`` or ``pop[i]/var`` (segment 0), ``var``
+        one of :data:`TRACE_VARIABLES`.
+
+    Returns
+    -------
+    (int, str, float, str)
+        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable.
+
+    Raises
+    ------
+    KeyError
+        If the quantity is not of this form, or names no cell / segment of the network.
+    """
+    parts = quantity.replace("[", "/").replace("]", "").strip("/").split("/")
+    if len(parts) not in (3, 4, 5) or parts[-1] not in TRACE_VARIABLES:
+        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v or caConc")
+    pop, idx = parts[0], int(parts[1])
+    seg = int(parts[3]) if len(parts) == 5 else 0
+    cells = net.cells
+    hit = np.flatnonzero((np.asarray(_strings(cells["nml.population"]), dtype=object) == pop)
+                         & (np.asarray(cells["nml.instance"]) == idx))
+    if len(hit) == 0:
+        raise KeyError(f"{quantity!r}: no cell {idx} in population {pop!r}")
+    row = int(hit[0])
+    ct = net.cell_types[_strings(cells["cell_type"])[row]]
+    tag = ct.tags.get("nml.segments")
+    if tag is None:
+        raise KeyError(f"{quantity!r}: cell type {ct.name!r} is not a detailed NeuroML cell")
+    sec, x = location_from_tag(tag, seg, 0.5)
+    return int(cells["gid"][row]), sec, x, TRACE_VARIABLES[parts[-1]]
