@@ -185,7 +185,7 @@ def test_pyramidal_cell_passes_its_omv_test(tmp_path):
 def test_conversion_details(imported):
     net, run, lost = imported("multiseg")
     assert run.temperature == 6.3
-    assert net.spec["simConfig"]["hParams"] == {"celsius": 6.3}
+    assert net.run_config.temperature == 6.3  # the run travels with the model
     ct = net.cell_types["MultiSeg"]
     assert ct.spike_source == ("soma", 0.5) and ct.threshold == -20.0
     assert ct.sections["soma"].threshold == -20.0 and ct.sections["soma"].vinit == -65.0
