@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -293,8 +294,11 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     cells, gids, pops = _cells(net, types, ctx)
     conns, ptr = _connections(net, gids, syns, pointers, ctx)
     files = _source_files(lems)
+    detailed = frozenset(k for k, t in types.items() if "nml.segments" in (t.tags or {}))
+    where = SimpleNamespace(cells=cells, cell_types=types)  # what trace_target reads
     traces, outputs = ({}, []) if sim is None else output_requests(
-        sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost)
+        sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost,
+        detailed=lambda q: nml_cells_net.trace_target(where, q), detailed_components=detailed)
     stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
                   cells=cells, connections=conns, pointer_conns=ptr,

@@ -73,8 +73,18 @@ def _trace(path: list[str], gid: int, comp: str, quantity: str) -> tuple[dict, s
                       "recorded")
 
 
+def _detailed_trace(detailed: Any, quantity: str) -> tuple[dict, None]:
+    """A recordTraces entry on a detailed cell's segment, where jNeuroML records it."""
+    try:
+        gid, sec, x, var = detailed(quantity)
+    except KeyError as exc:
+        raise FormatError(f"LEMS quantity {quantity!r}: {exc.args[0]}") from None
+    return {"sec": sec, "loc": x, "conds": {"gid": [gid]}, "var": var}, None
+
+
 def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[str, str],
-                    mods: dict[str, str], lost: list[str]) -> tuple[dict, list[dict]]:
+                    mods: dict[str, str], lost: list[str], detailed: Any = None,
+                    detailed_components: frozenset = frozenset()) -> tuple[dict, list[dict]]:
     """The ``recordTraces`` and the output-file descriptions of a LEMS Simulation.
 
     Parameters
@@ -88,6 +98,12 @@ def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[
         ``{mechanism name: NMODL text}`` (units of recorded variables).
     lost : list of str
         Columns that cannot be recorded are appended here.
+    detailed : callable, optional
+        ``quantity -> (gid, section, x, variable)`` for cells of ``detailed_components``
+        (detailed NeuroML cells: :func:`nethub.converters.nml_cells_net.trace_target`, where
+        jNeuroML records ``pop/i/cell/segment/v``), raising KeyError for other quantities.
+    detailed_components : frozenset of str
+        The cell components that are detailed cells.
     """
     traces: dict[str, dict] = {}
     files: list[dict] = []
@@ -99,7 +115,10 @@ def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[
                 if pop not in gids or i not in gids[pop]:
                     raise FormatError(f"LEMS quantity {col.quantity!r}: no imported cell")
                 gid = gids[pop][i]
-                entry, owner = _trace(path, gid, components[pop], col.quantity)
+                if detailed is not None and components[pop] in detailed_components:
+                    entry, owner = _detailed_trace(detailed, col.quantity)
+                else:
+                    entry, owner = _trace(path, gid, components[pop], col.quantity)
                 factor = si_factor(mods.get(owner), entry["var"])
             except FormatError as exc:
                 lost.append(f"OutputFile {of.id!r} column {col.id!r}: {exc}; written as NaN")
