@@ -12,6 +12,9 @@ import dataclasses
 import importlib.util
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -343,3 +346,21 @@ def test_explicit_inputs_on_abstract_and_detailed_cells(tmp_path):
     placed = {pops[int(g)]: (sec, float(x)) for g, sec, x in
               zip(s["gid"], s["sec"].values(), s["loc"])}
     assert placed == {"izh": ("soma", 0.5), "det": ("cb", 0.5)}
+
+
+def test_nethub_run_writes_jnmls_output_files(jnml_ref, tmp_path):
+    """``nethub run LEMS_MultiSeg.xml`` writes the LEMS OutputFiles (segment voltages of
+    detailed cells, ``caConc``) as jNeuroML's NEURON run writes them, value for value
+    (jNeuroML also writes a last row at t = length; nethub has no sample there)."""
+    shutil.copytree(FIX / "cells", tmp_path / "cells")
+    shutil.copytree(FIX / "NeuroML2", tmp_path / "NeuroML2")
+    nethub_cli = Path(sys.executable).parent / "nethub"
+    proc = subprocess.run([str(nethub_cli), "run", "LEMS_MultiSeg.xml", "-o", "o.h5"],
+                          cwd=tmp_path / "cells", capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outputs = jnml_ref("multiseg")["outputs"]
+    assert set(outputs) == {"multiseg_v.dat", "multiseg_ca.dat"}
+    for name, ref in outputs.items():
+        ours = np.loadtxt(tmp_path / "cells" / name)
+        assert ours.shape == (ref.shape[0] - 1, ref.shape[1])
+        np.testing.assert_allclose(ours, ref[:-1], rtol=1e-6, atol=1e-12)
