@@ -168,11 +168,11 @@ def test_pinsky_rinzel_rewrite(runs, nml2_copy):
     stay in a physiological range."""
     from nethub.formats.neuroml.pinsky import MARKER, fix_pinsky_rinzel, is_pinsky_rinzel
 
-    net = nethub.read(runs["LEMS_NML2_Ex22_PinskyRinzelCA3.xml"])
+    net = nethub.load(runs["LEMS_NML2_Ex22_PinskyRinzelCA3.xml"])
     text = net.mod_files["pr2A.mod"]
     assert MARKER in text and not is_pinsky_rinzel(text) and fix_pinsky_rinzel(text) == text
     assert "gNa = 30.0 (mS/cm2)" in text and "iSoma = 0.75 (uA/cm2)" in text
     assert "cm = 3.0 (uF/cm2)" in text and "METHOD euler" in text
     data = np.loadtxt(nml2_copy / "LEMSexamples" / "results" / "ex22_v.dat")
-    assert data.shape == (150000, 3)
+    assert data.shape[1] == 3 and data.shape[0] in (150000, 150001)  # see docs (rows)
     assert -0.08 < data[:, 1:].min() and data[:, 1:].max() < 0.06  # V, SI
