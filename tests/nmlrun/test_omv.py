@@ -100,15 +100,19 @@ def test_detect_spikes_follows_omv():
     assert detect_spikes(t, v, "derivative").tolist() == [2.0, 6.0]
 
 
-def test_gap_junctions_within_one_step(nml2_copy):
+@pytest.mark.parametrize("lems,omt", [
+    ("LEMS_NML2_Ex19_GapJunctions.xml", ".test.ex19.jnmlnrn.omt"),
+    # the same network with electricalConnectionInstance (OMV: the same .mep)
+    ("LEMS_NML2_Ex19a_GapJunctionInstances.xml", ".test.ex19a.jnmlnrn.omt")])
+def test_gap_junctions_within_one_step(nml2_copy, lems, omt):
     """Ex19 (two iaf cells coupled by a gap junction, each driven in turn): every spike of the
     OMV expectation, the coupled cell's included, within one step (0.01 ms); 10 of 14 exact.
     The 4 others are the coupled cell's responses after the driven cell's 2nd and 3rd resets:
     ParallelContext transfers v after each step's update, before the next step's event resets
     it, so the peer sees the pre-reset v for one step (see docs/neuroml.md)."""
-    lems = nml2_copy / "LEMSexamples" / "LEMS_NML2_Ex19_GapJunctions.xml"
-    nethub_run(lems, lems.parent.parent / "ex19.h5")
-    outcomes = check_omt(lems.parent / "test" / ".test.ex19.jnmlnrn.omt")
+    path = nml2_copy / "LEMSexamples" / lems
+    nethub_run(path, path.parent.parent / (path.stem + ".h5"))
+    outcomes = check_omt(path.parent / "test" / omt)
     assert len(outcomes) == 2
     exact = 0
     for o in outcomes:
