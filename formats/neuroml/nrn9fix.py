@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from .pinsky import fix_pinsky_rinzel
+
 __all__ = ["drop_double_declarations", "needs_fix", "vpeer_as_range", "fix"]
 
 _BLOCK = r"^{name}\s*\{{(?P<body>.*?)^\}}"
@@ -56,7 +58,8 @@ def vpeer_as_range(text: str) -> str:
 
 
 def fix(text: str) -> str:
-    """Every fix of this module that applies to ``text``."""
+    """Every fix of this module that applies to ``text`` (and nethub's consistent-units
+    ``pinskyRinzelCA3Cell``, :mod:`nethub.formats.neuroml.pinsky`)."""
     if needs_fix(text):
         text = drop_double_declarations(text)
-    return vpeer_as_range(text)
+    return fix_pinsky_rinzel(vpeer_as_range(text))

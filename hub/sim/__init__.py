@@ -292,5 +292,7 @@ def _setup_run(h, pc, config: RunConfig, core: bool = False) -> None:
     # the global index of every Random123 stream (NetStim noise); set always, so that an
     # earlier run in this process leaves nothing behind
     h.Random().Random123_globalindex(config.random123_global_index)
-    pc.set_maxstep(10)
+    # NetPyNE's 10 ms, but above dt: NEURON refuses a fixed step not below the usable
+    # mindelay ("usable mindelay is 0"), e.g. LEMS Ex9's 10 ms step without connections
+    pc.set_maxstep(max(10.0, 2.0 * config.dt))
     pc.setup_transfer()

@@ -118,6 +118,11 @@ def coreneuron_eligible(net: Network, config: RunConfig | None = None, h: Any = 
     return True, "eligible for CoreNEURON" + note
 
 
+#: CoreNEURON's own maximum step (its ``--mindelay`` default; NEURON's ``nrncore_arg`` does not
+#: pass ``pc.set_maxstep``): measured, LEMS Ex9 at dt 10 ms fails, at 5 ms runs
+CORE_MAX_STEP = 10.0
+
+
 def _config_reasons(config: RunConfig, net: Network, per_step: bool) -> list[str]:
     out = []
     if config.cvode_active:
@@ -145,6 +150,10 @@ def _config_reasons(config: RunConfig, net: Network, per_step: bool) -> list[str
         if asked:
             out.append(f"{key}: needs Python calls during the run, which CoreNEURON skips")
     tstop, dt = config.duration, config.dt
+    if dt >= CORE_MAX_STEP:
+        out.append(f"dt {dt:g} ms: CoreNEURON exchanges spikes at most every "
+                   f"{CORE_MAX_STEP:g} ms (NEURON does not hand it pc.set_maxstep) and "
+                   "refuses a step not below that ('usable mindelay is 0')")
     if stop_times(tstop, dt, gaps=len(net.pointer_conns) > 0) is None:
         out.append(f"duration {tstop:g} ms at dt {dt:g}: NEURON hands CoreNEURON its stop time "
                    "printed with 6 significant digits, which would not end the run at NEURON's "

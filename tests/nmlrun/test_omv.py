@@ -20,7 +20,12 @@ from .omv import check_omt, detect_spikes
 #: (LEMS file, its jNeuroML_NEURON OMV test) of the abstract-cell examples
 CASES = [("LEMS_NML2_Ex0_IaF.xml", ".test.ex0.jnmlnrn.omt"),
          ("LEMS_NML2_Ex14_PyNN.xml", ".test.ex14.jnmlnrn.omt"),
-         ("LEMS_NML2_Ex21_CurrentBasedSynapses.xml", ".test.ex21.jnmlnrn.omt")]
+         ("LEMS_NML2_Ex21_CurrentBasedSynapses.xml", ".test.ex21.jnmlnrn.omt"),
+         # a 10 ms step (NEURON's maxstep must stay above dt; CoreNEURON refuses it)
+         ("LEMS_NML2_Ex9_FN.xml", ".test.ex9.jnmlnrn.omt"),
+         # OMV tests it on jLEMS only: nethub's consistent-units pinskyRinzelCA3Cell NMODL
+         # (formats/neuroml/pinsky.py), forward Euler as jLEMS
+         ("LEMS_NML2_Ex22_PinskyRinzelCA3.xml", ".test.ex22.jnml.omt")]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,23 @@ def runs(nml2_copy) -> dict[str, Path]:
         assert "wrote " in proc.stdout
         out[lems] = store
     return out
+
+
+#: examples with delay-0 connections (spikeArray / timedSynapticInput sources, jNeuroML's delay):
+#: nethub's run check refuses delays below dt (they cannot cross ranks), so they run
+#: ``--unchecked`` (one rank) -- see docs/neuroml.md
+UNCHECKED = [("LEMS_NML2_Ex12_Net2.xml", ".test.ex12.jnmlnrn.omt"),
+             ("LEMS_NML2_Ex16_Inputs.xml", ".test.ex16.jnmlnrn.omt")]
+
+
+@pytest.mark.parametrize("lems,omt", UNCHECKED)
+def test_omv_delay0_models_unchecked(nml2_copy, lems, omt):
+    path = nml2_copy / "LEMSexamples" / lems
+    nethub_run(path, path.parent.parent / (path.stem + ".h5"), "--unchecked")
+    outcomes = check_omt(path.parent / "test" / omt)
+    assert len(outcomes) >= 3
+    failed = [(o.experiment, o.observed, o.expected) for o in outcomes if not o.passed]
+    assert failed == []
 
 
 @pytest.mark.parametrize("lems,omt", CASES)
@@ -78,14 +100,19 @@ def test_detect_spikes_follows_omv():
     assert detect_spikes(t, v, "derivative").tolist() == [2.0, 6.0]
 
 
-def test_gap_junctions_within_one_step(nml2_copy):
+@pytest.mark.parametrize("lems,omt", [
+    ("LEMS_NML2_Ex19_GapJunctions.xml", ".test.ex19.jnmlnrn.omt"),
+    # the same network with electricalConnectionInstance (OMV: the same .mep)
+    ("LEMS_NML2_Ex19a_GapJunctionInstances.xml", ".test.ex19a.jnmlnrn.omt")])
+def test_gap_junctions_within_one_step(nml2_copy, lems, omt):
     """Ex19 (two iaf cells coupled by a gap junction, each driven in turn): every spike of the
     OMV expectation, the coupled cell's included, within one step (0.01 ms); 10 of 14 exact.
-    See docs/neuroml.md for the one-step lag (first ParallelContext transfer before the cells'
-    t = 0 event sets v)."""
-    lems = nml2_copy / "LEMSexamples" / "LEMS_NML2_Ex19_GapJunctions.xml"
-    nethub_run(lems, lems.parent.parent / "ex19.h5")
-    outcomes = check_omt(lems.parent / "test" / ".test.ex19.jnmlnrn.omt")
+    The 4 others are the coupled cell's responses after the driven cell's 2nd and 3rd resets:
+    ParallelContext transfers v after each step's update, before the next step's event resets
+    it, so the peer sees the pre-reset v for one step (see docs/neuroml.md)."""
+    path = nml2_copy / "LEMSexamples" / lems
+    nethub_run(path, path.parent.parent / (path.stem + ".h5"))
+    outcomes = check_omt(path.parent / "test" / omt)
     assert len(outcomes) == 2
     exact = 0
     for o in outcomes:
@@ -146,3 +173,27 @@ def test_graded_synapses_as_jnml(tmp_path_factory, nml2_copy):
     pre_on = (ours[:, 0] > 0.06) & (ours[:, 0] < 0.25)
     for col in (2, 3):  # the graded synapses depolarise the post cells while iafPop1 is driven
         assert ours[pre_on, col].max() > ours[ours[:, 0] < 0.04, col].max() + 1e-4
+
+
+def test_ex9_runs_on_neuron_not_coreneuron(runs):
+    """A 10 ms step: ``--engine auto`` picks NEURON and says why (CoreNEURON's own 10 ms
+    maximum step, measured: 'usable mindelay is 0'); NEURON runs it (maxstep 20 ms)."""
+    res = nethub.load_results(runs["LEMS_NML2_Ex9_FN.xml"])
+    assert res.meta["engine"] == "neuron"
+    assert "usable mindelay is 0" in res.meta["engine_reason"]
+
+
+def test_pinsky_rinzel_rewrite(runs, nml2_copy):
+    """The rewritten cell: the PARAMETERs in mS/cm2, uA/cm2, uF/cm2 from jNeuroML's SI values,
+    forward Euler; the soma and dendrite fire the OMV expectation's bursts (checked above) and
+    stay in a physiological range."""
+    from nethub.formats.neuroml.pinsky import MARKER, fix_pinsky_rinzel, is_pinsky_rinzel
+
+    net = nethub.load(runs["LEMS_NML2_Ex22_PinskyRinzelCA3.xml"])
+    text = net.mod_files["pr2A.mod"]
+    assert MARKER in text and not is_pinsky_rinzel(text) and fix_pinsky_rinzel(text) == text
+    assert "gNa = 30.0 (mS/cm2)" in text and "iSoma = 0.75 (uA/cm2)" in text
+    assert "cm = 3.0 (uF/cm2)" in text and "METHOD euler" in text
+    data = np.loadtxt(nml2_copy / "LEMSexamples" / "results" / "ex22_v.dat")
+    assert data.shape[1] == 3 and data.shape[0] in (150000, 150001)  # see docs (rows)
+    assert -0.08 < data[:, 1:].min() and data[:, 1:].max() < 0.06  # V, SI
