@@ -43,7 +43,8 @@ EDGES = Translation("connections", native_name="edges", row_name="edges", fields
     Field("delay", "delay", unit="ms", null="default"),
     *(Field(k, None) for k in ("edge_id", "edge_type_id", "source_node_id", "target_node_id",
                                "syn_weight", "nsyns", "dynamics_params", "weight_function",
-                               "source_query", "target_query", "model_template")),
+                               "source_query", "target_query", "model_template",
+                               "nethub_edge_id")),
     *(Field(k, None, lost=f"'{k}' (biophysical synapse placement, not carried yet)")
       for k in ("afferent_section_id", "afferent_section_pos", "sec_id", "sec_x",
                 "target_sections", "distance_range")),
@@ -333,7 +334,9 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                             offsets[tgt], f"{ep.source}: edges {ep.name} target_node_id"),
         "weight": np.where(preselected, w, w * sign * nsyns),
         "delay": mapped["delay"],
-        "sonata.edge_id": ep.edge_ids,
+        # an export's edge split off a multi-synapse edge keeps the original's id
+        "sonata.edge_id": (pd.to_numeric(tab["nethub_edge_id"]).to_numpy(np.int64)
+                           if "nethub_edge_id" in tab else ep.edge_ids),
     }
 
 

@@ -18,7 +18,7 @@ Node populations (this module):
   input; without one, reported: SONATA has no Poisson source),
   ``biophysical`` + ``hoc:<Name>`` for compartmental cells;
 * ``x``, ``y``, ``z`` and the rotations (``rotation_angle_xaxis = -rot_x``,
-  ``rotation_angle_yaxis = -rot_y``, ``rotation_angle_zaxis = rot_z``, docs/store.md §3.1) are
+  ``rotation_angle_yaxis = -rot_y``, ``rotation_angle_zaxis = -rot_z``, docs/store.md §3.1) are
   HDF5 attributes.
 
 Edges, inputs and the simulation config: :mod:`nethub.converters.sonata_export_edges` and
@@ -46,6 +46,7 @@ from .hoc_export import DEFAULT_THRESHOLD, hoc_template
 from .sonata_export_edges import edge_populations, stim_inputs
 from .sonata_export_model import EdgesOut, NodeFileOut, NodesOut, SonataExport
 from .sonata_export_run import simulation_members
+from .sonata_export_sources import source_documents
 
 __all__ = ["SonataExport", "NodesOut", "EdgesOut", "NodeFileOut", "network_to_sonata",
            "point_dir", "synapse_dir", "STIM_MODELS", "intfire1_seconds"]
@@ -67,7 +68,7 @@ _HANDLED = frozenset({"gid", "pop", "cell_type", "x", "y", "z", "xnorm", "ynorm"
                       "params.spkTimes", "cellModel", "cellType"})
 #: docs/store.md §3.1 (the inverse of the importer's signs).
 _ROT = (("rot_x", "rotation_angle_xaxis", -1.0), ("rot_y", "rotation_angle_yaxis", -1.0),
-        ("rot_z", "rotation_angle_zaxis", 1.0))
+        ("rot_z", "rotation_angle_zaxis", -1.0))
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
@@ -107,13 +108,15 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         out, props = _population(str(name), tab, net, type_ids, files, lost, played)
         pops.append((out, props))
         gid_map.append(pd.DataFrame({"gid": tab["gid"].to_numpy(np.int64),
-                                     "population": str(name), "node_id": out.node_ids}))
+                                     "population": str(name), "node_id": out.node_ids,
+                                     "cell_type": tab["cell_type"].astype(str).to_numpy()}))
         times = _merge(_spike_times(tab, net), _played_spikes(tab, net, played))
         if times is not None:
             spikes[str(name)] = (out.node_ids[times[0]], times[1])
     _lost_columns(cells, lost)
     gmap = (pd.concat(gid_map, ignore_index=True) if gid_map
-            else pd.DataFrame({"gid": np.zeros(0, np.int64), "population": [], "node_id": []}))
+            else pd.DataFrame({"gid": np.zeros(0, np.int64), "population": [], "node_id": [],
+                              "cell_type": []}))
     node_files = _node_files(pops, net, type_ids, lost)
     edges = edge_populations(net, cells, gmap, files, synapse_dir, lost)
     node_sets: dict[str, Any] = {p.name: {"population": p.name} for f in node_files
@@ -129,8 +132,9 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)
     simulation["inputs"] = inputs
     components = _components(net, files, lost, _has_biophysical(node_files))
+    sources, tops = source_documents(net)
     return SonataExport(node_files, edges, node_sets, components, files, spike_inputs,
-                        simulation, gmap, lost)
+                        simulation, gmap, lost, sources, tops)
 
 
 # ----------------------------------------------------------------------------- populations

@@ -167,7 +167,7 @@ def test_compartmental_export(ei_export, monkeypatch):
     conf = SimulationConfig.from_json(str(out / "simulation_config.json"))
     assert conf["components"]["synaptic_models_dir"].endswith("components/synaptic_models")
     assert json.loads((out / "components/synaptic_models/exc.json").read_text()) == {
-        "e": 0, "tau1": 0.1, "tau2": 5.0}
+        "erev": 0, "tau1": 0.1, "tau2": 5.0}  # BMTK's spelling of Exp2Syn's e
 
 
 def test_run_traces_as_reports(tmp_path):
