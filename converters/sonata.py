@@ -93,6 +93,10 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     placed = _place_bio_edges(circuit, conns, cells, net, lost)  # sonata-bio hook
     cells["_point"] = cells["cell_type"].map(
         lambda t: isinstance(net.cell_types[t], PointCell)).astype(bool)
+    # BMTK's section names of biophysical cells are indexed (soma[0]): clamps and reports
+    cells["_indexed"] = cells["cell_type"].map(lambda t: isinstance(
+        net.cell_types[t], CompartmentalCell) and "soma[0]" in net.cell_types[t].sections
+    ).astype(bool)
     net.stim_sources, stims = clamp_stims(circuit, cells, lost)
     if "run" in circuit.config.data:  # a simulation config: the model arrives with its run
         net.run_config = simulation_run_config(circuit, cells, lost)
@@ -391,7 +395,7 @@ def _cell_table(cells: pd.DataFrame, spk_times: Ragged) -> dict[str, Any]:
     categories in order of first use, as ``Categorical.from_values`` gives them)."""
     cols: dict[str, Any] = {}
     for k in cells.columns:
-        if k in ("_virtual", "_point"):
+        if k in ("_virtual", "_point", "_indexed"):
             continue
         s = cells[k]
         if s.dtype == object:
