@@ -81,6 +81,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         What could not be carried over.
     """
     lost: list[str] = list(circuit.skipped)
+    lost += [msg for pop in circuit.nodes.values() for msg in pop.skipped]
     net = Network()
     offsets, frames, gid0 = {}, [], 0
     for name, pop in circuit.nodes.items():

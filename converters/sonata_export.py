@@ -113,6 +113,9 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         times = _merge(_spike_times(tab, net), _played_spikes(tab, net, played))
         if times is not None:
             spikes[str(name)] = (out.node_ids[times[0]], times[1])
+    for name in net.populations:  # populations without cells (e.g. libsonata's nodes-B)
+        if name not in set(names):
+            pops.append((_empty_population(name), {}))
     _lost_columns(cells, lost)
     gmap = (pd.concat(gid_map, ignore_index=True) if gid_map
             else pd.DataFrame({"gid": np.zeros(0, np.int64), "population": [], "node_id": [],
@@ -190,6 +193,12 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
         _type_files(str(ct), net, files, lost, f"population {name}", played)
         dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name, lost)
     return NodesOut(name, node_ids, tids, attrs, dyn), {}
+
+
+def _empty_population(name: str) -> NodesOut:
+    none = np.zeros(0, np.int64)
+    frame = pd.DataFrame(index=pd.RangeIndex(0))
+    return NodesOut(name, none, none, frame, frame.copy())
 
 
 def _report_placeholders(pop: str, tab: pd.DataFrame, net: Network, lost: list[str]) -> None:
@@ -375,8 +384,10 @@ def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mappi
             types = pd.DataFrame(index=pd.Index(np.unique(pop.node_type_ids)))
         else:
             used = np.unique(pop.node_type_ids)
-            types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) for t in used],
-                                 index=pd.Index(used))
+            # an imported id without a types table (e.g. -1: none in the file) keeps no row
+            # values, as it came
+            types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) if t in inv
+                                  else {} for t in used], index=pd.Index(used))
         out.append(NodeFileOut(pop.name, [pop], types, None, f"{pop.name}_node_types.csv"))
     return out
 

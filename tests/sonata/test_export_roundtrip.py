@@ -93,6 +93,33 @@ def test_edited_export_embeds_what_was_read(tmp_path):
         "circuit_config.json"].data == (tmp_path / "sa" / "circuit_config.json").read_bytes()
 
 
+def test_libsonata_nodes_round_trip(tmp_path):
+    """libsonata's own nodes1.h5: nodes-A (node_type_id -1, no types table, @library and
+    typed attributes) and nodes-B (no datasets: 0 nodes) import with losses, export, and
+    import again to the same hash; libsonata reads the export."""
+    cfg = tmp_path / "circuit_config.json"
+    cfg.write_text(json.dumps({"networks": {"nodes": [
+        {"nodes_file": str(FIXTURES / "libsonata" / "nodes1.h5"), "node_types_file": None}],
+        "edges": []}}))
+    doc = nethub.read(cfg)
+    assert doc.network.populations["nodes-B"].size == 0
+    assert any("'nodes-B' has no datasets" in s for s in doc.lost)
+    assert any("A-enum" in s for s in doc.lost)  # what cannot be read is reported
+    a = stored(doc.network, tmp_path / "A.h5")
+    export(a, tmp_path / "sa")
+    b = stored(nethub.load(tmp_path / "sa" / "circuit_config.json"), tmp_path / "B.h5")
+    assert a.content_hash() == b.content_hash()
+    nodes = libsonata.NodeStorage(str(tmp_path / "sa" / "network" / "nodes-A_nodes.h5"))
+    pop = nodes.open_population("nodes-A")
+    sel = libsonata.Selection([[0, 6]])
+    assert pop.size == 6 and list(pop.get_attribute("attr-Z", sel)) == [
+        "aa", "bb", "cc", "dd", "ee", "ff"]
+    assert list(pop.get_attribute("E-mapping-good", sel)) == list(
+        a.cells_df()["sonata.E-mapping-good"].astype(str))
+    empty = libsonata.NodeStorage(str(tmp_path / "sa" / "network" / "nodes-B_nodes.h5"))
+    assert empty.open_population("nodes-B").size == 0
+
+
 def test_netpyne_store_round_trip(tmp_path):
     a, b, c, lost = _chain(netpyne_net(), tmp_path)
     assert b.content_hash() == c.content_hash()
