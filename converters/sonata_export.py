@@ -43,6 +43,7 @@ from nethub.runconfig import RunConfig
 from nethub.table import Ragged
 
 from .hoc_export import DEFAULT_THRESHOLD, hoc_template
+from .sonata_export_bio import keep_nseg_dl, with_all_list
 from .sonata_export_edges import edge_populations, stim_inputs
 from .sonata_export_model import EdgesOut, NodeFileOut, NodesOut, SonataExport
 from .sonata_export_run import simulation_members
@@ -134,6 +135,7 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         run_config = _run_config_of(played)
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)
     simulation["inputs"] = inputs
+    _bmtk_dl(net, cells, simulation["run"], lost)
     components = _components(net, files, lost, _has_biophysical(node_files))
     sources, tops = source_documents(net)
     return SonataExport(node_files, edges, node_sets, components, files, spike_inputs,
@@ -340,16 +342,32 @@ def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str
         text = _hoc_template(ct, net, lost)
         if text is not None:
             files[f"{TEMPLATE_DIR}/{name}.hoc"] = text.encode()
-            lost.append(f"cell type {name}: written as HOC template hoc:{name}; BMTK 1.2's "
-                        "bionet re-segments every section from run.dL and needs a section "
-                        "list 'all', so it does not simulate this cell as nethub does")
+            if "soma[0]" not in ct.sections:
+                lost.append(f"cell type {name}: written as HOC template hoc:{name}; it has no "
+                            "section soma[0], which BMTK 1.2's bionet needs (spike detector "
+                            "and morphology at hobj.soma[0]), so BMTK cannot build it")
+
+
+def _bmtk_dl(net: Network, cells: pd.DataFrame, run: dict[str, Any], lost: list[str]
+             ) -> None:
+    """``run.dL`` so that BMTK's re-segmentation keeps every exported section's nseg."""
+    used = {str(t) for t in pd.unique(cells["cell_type"].astype(str))} if len(cells) else set()
+    types = {t: ct for t, ct in net.cell_types.items()
+             if t in used and isinstance(ct, CompartmentalCell)}
+    dl, conflicts = keep_nseg_dl(types, run.get("dL"))
+    if dl is not None:
+        run["dL"] = dl
+    elif conflicts:
+        lost.append("no run.dL keeps every section's nseg under BMTK's re-segmentation "
+                    "(nseg = 1 + 2 int(L / 2dL)): " + "; ".join(conflicts[:10])
+                    + (f" (+{len(conflicts) - 10} more)" if len(conflicts) > 10 else ""))
 
 
 def _hoc_template(ct: CompartmentalCell, net: Network, lost: list[str]) -> str | None:
     """The HOC template of a compartmental cell type (:func:`nethub.converters.hoc_export.
     hoc_template`); a type it cannot write is reported."""
     try:
-        return hoc_template(ct.name, ct, default_threshold=float(
+        return hoc_template(ct.name, with_all_list(ct), default_threshold=float(
             net.params.get("defaultThreshold", DEFAULT_THRESHOLD)))
     except ConversionError as exc:
         lost.append(f"cell type {ct.name}: no HOC template written ({exc}); BMTK cannot "
