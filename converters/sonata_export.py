@@ -348,14 +348,18 @@ def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str
                             "and morphology at hobj.soma[0]), so BMTK cannot build it")
 
 
+#: BMTK's run.dL when a config has none (bmtk.utils.sonata.config).
+BMTK_DL = 20.0
+
+
 def _bmtk_dl(net: Network, cells: pd.DataFrame, run: dict[str, Any], lost: list[str]
              ) -> None:
     """``run.dL`` so that BMTK's re-segmentation keeps every exported section's nseg."""
     used = {str(t) for t in pd.unique(cells["cell_type"].astype(str))} if len(cells) else set()
     types = {t: ct for t, ct in net.cell_types.items()
              if t in used and isinstance(ct, CompartmentalCell)}
-    dl, conflicts = keep_nseg_dl(types, run.get("dL"))
-    if dl is not None:
+    dl, conflicts = keep_nseg_dl(types, run.get("dL", BMTK_DL))
+    if dl is not None and dl != run.get("dL", BMTK_DL):
         run["dL"] = dl
     elif conflicts:
         lost.append("no run.dL keeps every section's nseg under BMTK's re-segmentation "
