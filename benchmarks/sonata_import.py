@@ -15,12 +15,26 @@ Usage (repository root, the project's venv; BMTK 1.2 with pandas<3 for ``--vs-bm
   ``nethub run`` (import + store + simulate), each in a child process, wall time per phase;
   the spikes must be identical (BMTK's shipped ones).
 
+* **vs NetPyNE** (``--vs-netpyne N``): NetPyNE 1.1.1's SONATA importer
+  (``netpyne.conversion.sonataImport.SONATAImporter.importNet``) and nethub's import (read +
+  map + write the store) on the same biophysical circuit: ``benchmarks/sonata_bio.py``'s builder
+  with N biophysical cells and N virtual inputs, its edges given ``sec_id``/``sec_x`` (soma
+  centre: NetPyNE's importer requires them and cannot place by ``target_sections``). NetPyNE
+  reads only a dialect of its own, so its copy of the circuit differs in spelling only: an old
+  ``config.json`` naming the simulation config for ``network`` and ``simulation``, an absolute
+  ``$BASE_DIR``, the morphology named without ``.swc`` (it appends one), the input spikes in the
+  old ``/spikes/gids`` layout, no spaces inside the edge types CSV's lists (it splits lines on
+  every space), ``Exp2Syn`` for ``exp2syn`` (it calls ``getattr(h, model_template)``), and the
+  mechanisms (with ``VecStim``) compiled in ``mechanisms_dir/modfiles``. Each side in its own
+  process; NetPyNE's import also instantiates the cells in NEURON (its only import path).
+
 ``--scale`` multiplies node and edge counts (run at reduced size when the machine is busy).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -202,6 +216,72 @@ def bench_import(scale: float, keep: Path | None) -> dict:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+NETPYNE_CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from netpyne.conversion.sonataImport import SONATAImporter
+from netpyne import sim
+t1 = time.perf_counter()
+SONATAImporter().importNet(sys.argv[1])
+t2 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "read_map_s": t2 - t1, "cells": len(sim.net.cells),
+                  "connections": sum(len(c.conns) for c in sim.net.cells),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _bio_builder():
+    spec = importlib.util.spec_from_file_location("sonata_bio", ROOT / "benchmarks/sonata_bio.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _netpyne_dialect(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` that NetPyNE's importer reads (see the module docstring)."""
+    shutil.copytree(src, dst)
+    cfg = json.loads((dst / "simulation_config.json").read_text())
+    cfg["manifest"]["$BASE_DIR"] = str(dst)
+    (dst / "simulation_config.json").write_text(json.dumps(cfg))
+    (dst / "config.json").write_text(json.dumps({"network": "simulation_config.json",
+                                                 "simulation": "simulation_config.json"}))
+    types = dst / "network" / "bio_node_types.csv"
+    types.write_text(types.read_text().replace("cell_a.swc", "cell_a"))
+    for csv in (dst / "network").glob("*edge_types.csv"):
+        csv.write_text(csv.read_text().replace("', '", "','").replace(", ", ",")
+                       .replace(" exp2syn", " Exp2Syn"))
+    with h5py.File(dst / "inputs" / "inp_spikes.h5") as f:
+        ids, times = f["spikes/inp/node_ids"][()], f["spikes/inp/timestamps"][()]
+    with h5py.File(dst / "inputs" / "inp_spikes.h5", "w") as f:
+        f["spikes/gids"], f["spikes/timestamps"] = ids.astype(np.uint64), times
+    mods = dst / "components" / "mechanisms" / "modfiles"
+    mods.mkdir()
+    for mod in [*(dst / "components" / "mechanisms").glob("*.mod"),
+                ROOT / "hub" / "sim" / "mod" / "vecevent.mod"]:
+        shutil.copy(mod, mods)
+    subprocess.run(["nrnivmodl", "."], cwd=mods, check=True, capture_output=True)
+    return dst / "config.json"
+
+
+def bench_vs_netpyne(n_cells: int) -> dict:
+    """NetPyNE's and nethub's SONATA import of one biophysical circuit, each in a child."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = Path(tmp) / "circuit"
+        ours.mkdir()
+        _bio_builder().build(ours, n_cells, n_cells, 200.0)
+        for path in (ours / "network").glob("*_edges.h5"):
+            with h5py.File(path, "r+") as f:
+                for pop in f["edges"].values():
+                    m = len(pop["edge_group_index"])
+                    pop["0"]["sec_id"] = np.zeros(m, np.int64)
+                    pop["0"]["sec_x"] = np.full(m, 0.5)
+        theirs = _netpyne_dialect(ours, Path(tmp) / "netpyne")
+        mine = _child(IMPORT_CHILD, str(ours / "simulation_config.json"), str(Path(tmp) / "m.h5"))
+        npy = _child(NETPYNE_CHILD, str(theirs), cwd=theirs.parent)
+    return {"nethub": mine, "netpyne": npy,
+            "speedup": (npy["read_map_s"]) / (mine["read_map_s"] + mine["write_s"])}
+
+
 def _spike_set(pops, ids, times) -> set:
     return set(zip(list(pops), np.asarray(ids).tolist(), np.round(times, 6).tolist()))
 
@@ -233,7 +313,12 @@ def main() -> None:
     p.add_argument("--keep", type=Path, default=None, help="keep the circuit in DIR")
     p.add_argument("--no-bmtk", action="store_true")
     p.add_argument("--no-import", action="store_true")
+    p.add_argument("--vs-netpyne", type=int, default=0, metavar="N",
+                   help="only: NetPyNE's importer vs nethub's on N biophysical cells + N inputs")
     args = p.parse_args()
+    if args.vs_netpyne:
+        sys.stdout.write(json.dumps(bench_vs_netpyne(args.vs_netpyne), indent=1) + "\n")
+        return
     report = {"scale": args.scale}
     if not args.no_import:
         imp = bench_import(args.scale, args.keep)

@@ -43,7 +43,8 @@ EDGES = Translation("connections", native_name="edges", row_name="edges", fields
     Field("delay", "delay", unit="ms", null="default"),
     *(Field(k, None) for k in ("edge_id", "edge_type_id", "source_node_id", "target_node_id",
                                "syn_weight", "nsyns", "dynamics_params", "weight_function",
-                               "source_query", "target_query", "model_template")),
+                               "source_query", "target_query", "model_template",
+                               "nethub_edge_id")),
     *(Field(k, None, lost=f"'{k}' (biophysical synapse placement, not carried yet)")
       for k in ("afferent_section_id", "afferent_section_pos", "sec_id", "sec_x",
                 "target_sections", "distance_range")),
@@ -80,6 +81,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         What could not be carried over.
     """
     lost: list[str] = list(circuit.skipped)
+    lost += [msg for pop in circuit.nodes.values() for msg in pop.skipped]
     net = Network()
     offsets, frames, gid0 = {}, [], 0
     for name, pop in circuit.nodes.items():
@@ -92,6 +94,10 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     placed = _place_bio_edges(circuit, conns, cells, net, lost)  # sonata-bio hook
     cells["_point"] = cells["cell_type"].map(
         lambda t: isinstance(net.cell_types[t], PointCell)).astype(bool)
+    # BMTK's section names of biophysical cells are indexed (soma[0]): clamps and reports
+    cells["_indexed"] = cells["cell_type"].map(lambda t: isinstance(
+        net.cell_types[t], CompartmentalCell) and "soma[0]" in net.cell_types[t].sections
+    ).astype(bool)
     net.stim_sources, stims = clamp_stims(circuit, cells, lost)
     if "run" in circuit.config.data:  # a simulation config: the model arrives with its run
         net.run_config = simulation_run_config(circuit, cells, lost)
@@ -333,7 +339,9 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                             offsets[tgt], f"{ep.source}: edges {ep.name} target_node_id"),
         "weight": np.where(preselected, w, w * sign * nsyns),
         "delay": mapped["delay"],
-        "sonata.edge_id": ep.edge_ids,
+        # an export's edge split off a multi-synapse edge keeps the original's id
+        "sonata.edge_id": (pd.to_numeric(tab["nethub_edge_id"]).to_numpy(np.int64)
+                           if "nethub_edge_id" in tab else ep.edge_ids),
     }
 
 
@@ -388,7 +396,7 @@ def _cell_table(cells: pd.DataFrame, spk_times: Ragged) -> dict[str, Any]:
     categories in order of first use, as ``Categorical.from_values`` gives them)."""
     cols: dict[str, Any] = {}
     for k in cells.columns:
-        if k in ("_virtual", "_point"):
+        if k in ("_virtual", "_point", "_indexed"):
             continue
         s = cells[k]
         if s.dtype == object:

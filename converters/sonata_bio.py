@@ -217,8 +217,11 @@ def _mechanisms(circuit: Any, net: Network) -> dict[str, str]:
     folder = circuit.config.components.get("mechanisms_dir")
     mods: dict[str, str] = {}
     if folder and Path(folder).is_dir():
-        for p in sorted(Path(folder).rglob("*.mod")):
-            mods[p.relative_to(folder).as_posix()] = p.read_text()
+        # BMTK's layout compiles mechanisms_dir/modfiles: name the files relative to it
+        base = Path(folder) / "modfiles" if (Path(folder) / "modfiles").is_dir() \
+            else Path(folder)
+        for p in sorted(base.rglob("*.mod")):
+            mods[p.relative_to(base).as_posix()] = p.read_text()
     for k, v in mods.items():
         if k not in net.mod_files:
             net.add_file(k, v, "mod")

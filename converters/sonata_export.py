@@ -18,7 +18,7 @@ Node populations (this module):
   input; without one, reported: SONATA has no Poisson source),
   ``biophysical`` + ``hoc:<Name>`` for compartmental cells;
 * ``x``, ``y``, ``z`` and the rotations (``rotation_angle_xaxis = -rot_x``,
-  ``rotation_angle_yaxis = -rot_y``, ``rotation_angle_zaxis = rot_z``, docs/store.md §3.1) are
+  ``rotation_angle_yaxis = -rot_y``, ``rotation_angle_zaxis = -rot_z``, docs/store.md §3.1) are
   HDF5 attributes.
 
 Edges, inputs and the simulation config: :mod:`nethub.converters.sonata_export_edges` and
@@ -43,9 +43,11 @@ from nethub.runconfig import RunConfig
 from nethub.table import Ragged
 
 from .hoc_export import DEFAULT_THRESHOLD, hoc_template
+from .sonata_export_bio import keep_nseg_dl, with_all_list
 from .sonata_export_edges import edge_populations, stim_inputs
 from .sonata_export_model import EdgesOut, NodeFileOut, NodesOut, SonataExport
 from .sonata_export_run import simulation_members
+from .sonata_export_sources import source_documents
 
 __all__ = ["SonataExport", "NodesOut", "EdgesOut", "NodeFileOut", "network_to_sonata",
            "point_dir", "synapse_dir", "STIM_MODELS", "intfire1_seconds"]
@@ -67,7 +69,7 @@ _HANDLED = frozenset({"gid", "pop", "cell_type", "x", "y", "z", "xnorm", "ynorm"
                       "params.spkTimes", "cellModel", "cellType"})
 #: docs/store.md §3.1 (the inverse of the importer's signs).
 _ROT = (("rot_x", "rotation_angle_xaxis", -1.0), ("rot_y", "rotation_angle_yaxis", -1.0),
-        ("rot_z", "rotation_angle_zaxis", 1.0))
+        ("rot_z", "rotation_angle_zaxis", -1.0))
 #: IntFire1 parameters BMTK reads in seconds.
 _INTFIRE1_SECONDS = ("tau", "refrac")
 
@@ -107,13 +109,18 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         out, props = _population(str(name), tab, net, type_ids, files, lost, played)
         pops.append((out, props))
         gid_map.append(pd.DataFrame({"gid": tab["gid"].to_numpy(np.int64),
-                                     "population": str(name), "node_id": out.node_ids}))
+                                     "population": str(name), "node_id": out.node_ids,
+                                     "cell_type": tab["cell_type"].astype(str).to_numpy()}))
         times = _merge(_spike_times(tab, net), _played_spikes(tab, net, played))
         if times is not None:
             spikes[str(name)] = (out.node_ids[times[0]], times[1])
+    for name in net.populations:  # populations without cells (e.g. libsonata's nodes-B)
+        if name not in set(names):
+            pops.append((_empty_population(name), {}))
     _lost_columns(cells, lost)
     gmap = (pd.concat(gid_map, ignore_index=True) if gid_map
-            else pd.DataFrame({"gid": np.zeros(0, np.int64), "population": [], "node_id": []}))
+            else pd.DataFrame({"gid": np.zeros(0, np.int64), "population": [], "node_id": [],
+                              "cell_type": []}))
     node_files = _node_files(pops, net, type_ids, lost)
     edges = edge_populations(net, cells, gmap, files, synapse_dir, lost)
     node_sets: dict[str, Any] = {p.name: {"population": p.name} for f in node_files
@@ -128,9 +135,11 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
         run_config = _run_config_of(played)
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)
     simulation["inputs"] = inputs
+    _bmtk_dl(net, cells, simulation["run"], lost)
     components = _components(net, files, lost, _has_biophysical(node_files))
+    sources, tops = source_documents(net)
     return SonataExport(node_files, edges, node_sets, components, files, spike_inputs,
-                        simulation, gmap, lost)
+                        simulation, gmap, lost, sources, tops)
 
 
 # ----------------------------------------------------------------------------- populations
@@ -186,6 +195,12 @@ def _population(name: str, tab: pd.DataFrame, net: Network, type_ids: Mapping[st
         _type_files(str(ct), net, files, lost, f"population {name}", played)
         dyn = _per_node_params(tab, ctypes == ct, net.cell_types.get(str(ct)), dyn, name, lost)
     return NodesOut(name, node_ids, tids, attrs, dyn), {}
+
+
+def _empty_population(name: str) -> NodesOut:
+    none = np.zeros(0, np.int64)
+    frame = pd.DataFrame(index=pd.RangeIndex(0))
+    return NodesOut(name, none, none, frame, frame.copy())
 
 
 def _report_placeholders(pop: str, tab: pd.DataFrame, net: Network, lost: list[str]) -> None:
@@ -327,16 +342,36 @@ def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str
         text = _hoc_template(ct, net, lost)
         if text is not None:
             files[f"{TEMPLATE_DIR}/{name}.hoc"] = text.encode()
-            lost.append(f"cell type {name}: written as HOC template hoc:{name}; BMTK 1.2's "
-                        "bionet re-segments every section from run.dL and needs a section "
-                        "list 'all', so it does not simulate this cell as nethub does")
+            if "soma[0]" not in ct.sections:
+                lost.append(f"cell type {name}: written as HOC template hoc:{name}; it has no "
+                            "section soma[0], which BMTK 1.2's bionet needs (spike detector "
+                            "and morphology at hobj.soma[0]), so BMTK cannot build it")
+
+
+#: BMTK's run.dL when a config has none (bmtk.utils.sonata.config).
+BMTK_DL = 20.0
+
+
+def _bmtk_dl(net: Network, cells: pd.DataFrame, run: dict[str, Any], lost: list[str]
+             ) -> None:
+    """``run.dL`` so that BMTK's re-segmentation keeps every exported section's nseg."""
+    used = {str(t) for t in pd.unique(cells["cell_type"].astype(str))} if len(cells) else set()
+    types = {t: ct for t, ct in net.cell_types.items()
+             if t in used and isinstance(ct, CompartmentalCell)}
+    dl, conflicts = keep_nseg_dl(types, run.get("dL", BMTK_DL))
+    if dl is not None and dl != run.get("dL", BMTK_DL):
+        run["dL"] = dl
+    elif conflicts:
+        lost.append("no run.dL keeps every section's nseg under BMTK's re-segmentation "
+                    "(nseg = 1 + 2 int(L / 2dL)): " + "; ".join(conflicts[:10])
+                    + (f" (+{len(conflicts) - 10} more)" if len(conflicts) > 10 else ""))
 
 
 def _hoc_template(ct: CompartmentalCell, net: Network, lost: list[str]) -> str | None:
     """The HOC template of a compartmental cell type (:func:`nethub.converters.hoc_export.
     hoc_template`); a type it cannot write is reported."""
     try:
-        return hoc_template(ct.name, ct, default_threshold=float(
+        return hoc_template(ct.name, with_all_list(ct), default_threshold=float(
             net.params.get("defaultThreshold", DEFAULT_THRESHOLD)))
     except ConversionError as exc:
         lost.append(f"cell type {ct.name}: no HOC template written ({exc}); BMTK cannot "
@@ -371,8 +406,10 @@ def _node_files(pops: list[tuple[NodesOut, dict]], net: Network, type_ids: Mappi
             types = pd.DataFrame(index=pd.Index(np.unique(pop.node_type_ids)))
         else:
             used = np.unique(pop.node_type_ids)
-            types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) for t in used],
-                                 index=pd.Index(used))
+            # an imported id without a types table (e.g. -1: none in the file) keeps no row
+            # values, as it came
+            types = pd.DataFrame([_type_row(inv[t], net.cell_types.get(inv[t])) if t in inv
+                                  else {} for t in used], index=pd.Index(used))
         out.append(NodeFileOut(pop.name, [pop], types, None, f"{pop.name}_node_types.csv"))
     return out
 

@@ -161,9 +161,13 @@ def _edge_types(net: Network, mechs: list[str], etype: np.ndarray, files: dict[s
             lost.append(f"synaptic mechanism {name}: non-scalar parameters not written")
         if sm.pointer is not None or sm.self_netcon is not None:
             lost.append(f"synaptic mechanism {name}: pointer/self-NetCon settings not written")
+        template = sm.model
+        if sm.model == "Exp2Syn":  # BMTK's exp2syn template and its spelling of the reversal
+            params = {("erev" if k == "e" else k): v for k, v in params.items()}
+            template = str((sm.provenance or {}).get("model_template") or "exp2syn")
         files[f"{synapse_dir}/{name}.json"] = (json.dumps(params, indent=2, sort_keys=True)
                                                + "\n").encode()
-        rows[100 + i] = {"model_template": sm.model, "dynamics_params": f"{name}.json"}
+        rows[100 + i] = {"model_template": template, "dynamics_params": f"{name}.json"}
     if np.any(etype == _NO_SYN):
         files[f"{synapse_dir}/point_synapse.json"] = b"{}\n"
         rows[_NO_SYN] = {"model_template": None, "dynamics_params": "point_synapse.json"}
@@ -216,6 +220,11 @@ def _section_index(net: Network, cells: pd.DataFrame, conns: pd.DataFrame) -> np
     return out
 
 
+#: Edge attribute that keeps an imported edge id that is not the exported row's (the importer
+#: reads it back as ``sonata.edge_id``).
+KEPT_EDGE_ID = "nethub_edge_id"
+
+
 def _edge_attributes(conns: pd.DataFrame, idx: np.ndarray, sec_index: np.ndarray, tgt: str,
                      lost: list[str]) -> pd.DataFrame:
     attrs = pd.DataFrame({"syn_weight": conns["weight"].to_numpy(float)[idx],
@@ -232,12 +241,26 @@ def _edge_attributes(conns: pd.DataFrame, idx: np.ndarray, sec_index: np.ndarray
         attrs["sec_id"] = sec
         attrs["sec_x"] = loc
         attrs["nsyns"] = np.ones(len(idx), np.int64)
+    kept = _kept_edge_ids(conns, idx)
+    if kept is not None:
+        attrs[KEPT_EDGE_ID] = kept
     for col in conns.columns:
         if col.startswith("param.") and "." not in col[len("param."):]:
             vals = pd.to_numeric(conns[col], errors="coerce").to_numpy(float)[idx]
             if not np.all(np.isnan(vals)):
                 attrs[col[len("param."):]] = vals
     return attrs
+
+
+def _kept_edge_ids(conns: pd.DataFrame, idx: np.ndarray) -> np.ndarray | None:
+    """The imported edge ids of these rows when they are not the rows' positions (an edge
+    with ``nsyns`` > 1 became several connections with one id; each is one exported edge)."""
+    if "sonata.edge_id" not in conns:
+        return None
+    ids = pd.to_numeric(conns["sonata.edge_id"], errors="coerce").to_numpy(float)[idx]
+    if np.any(np.isnan(ids)) or np.array_equal(ids, np.arange(len(idx))):
+        return None
+    return ids.astype(np.int64)
 
 
 def _check_unique_names(edges: list[EdgesOut], lost: list[str]) -> None:

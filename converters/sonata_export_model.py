@@ -70,6 +70,12 @@ class SonataExport:
     gid_map : DataFrame
         ``gid`` -> ``population``, ``node_id`` (to write a run's spikes keyed by node).
     lost : list of str
+    sources : list of (name, role, bytes)
+        The store's embedded source documents (``nethub.embedded.SOURCE_ROLES``), in order,
+        written back verbatim (:mod:`nethub.formats.sonata.sources`).
+    source_tops : list of str
+        The exported configs through which a re-import takes ``sources`` back: the
+        simulation configs when the documents hold a simulation config, else the circuit's.
     """
 
     node_files: list[NodeFileOut]
@@ -81,3 +87,5 @@ class SonataExport:
     simulation: dict[str, Any]
     gid_map: pd.DataFrame
     lost: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str, bytes]] = field(default_factory=list)
+    source_tops: list[str] = field(default_factory=list)

@@ -36,7 +36,7 @@ from nethub.errors import FormatError
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
-           "SONATA_FORMAT"]
+           "SONATA_FORMAT", "section_names"]
 
 #: ``format`` of the ``RunConfig.extras['output_files']`` entries a SONATA ``output`` and its
 #: reports ask for (written by :func:`nethub.formats.sonata.results.write_run_outputs`)
@@ -191,9 +191,14 @@ def _reports(circuit: Any, cells: pd.DataFrame, dt: float, lost: list[str]
         if step is not None and step < dt:
             raise FormatError(f"{circuit.config.path}: reports.{name}.dt {step} is smaller "
                               f"than run.dt {dt}")
+        somas = set(section_names(cells, gids, SOMA).tolist()) or {SOMA}
+        if len(somas) > 1:
+            lost.append(f"reports.{name}: cells with indexed and plain soma names; "
+                        f"recorded at {SOMA!r} only")
         out.append(TraceRequest(
             label=REPORT_LABEL.format(name), variable=str(var),
-            sec=SOMA if sections == "soma" else None, all_segments=sections != "soma",
+            sec=(max(somas) if len(somas) == 1 else SOMA) if sections == "soma" else None,
+            all_segments=sections != "soma",
             cells=CellSelection(gids=tuple(int(g) for g in gids)), step=step,
             start=float(rep["start_time"]) if "start_time" in rep else None,
             end=float(rep["end_time"]) if "end_time" in rep else None))
@@ -252,14 +257,23 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
                                       params, provenance={"sonata_input": name})
             rows.append(pd.DataFrame({
                 "source": src, "gid": gids,
-                "sec": str(inp.get("section_name", SOMA)),
+                "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)),
+                                     int(inp.get("section_index") or 0)),
                 "loc": float(inp.get("section_dist", 0.5))}))
-        if inp.get("section_index", 0) not in (0, None):
-            lost.append(f"{where}: section_index {inp['section_index']!r} not carried "
-                        "(section 0 used)")
     targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {"source": [], "gid": np.zeros(0, np.int64), "sec": [], "loc": np.zeros(0)})
     return sources, targets
+
+
+def section_names(cells: pd.DataFrame, gids: np.ndarray, name: str, index: int = 0
+                  ) -> np.ndarray:
+    """Per gid, the section BMTK means by ``section_name`` + ``section_index``: ``name[index]``
+    on cells with BMTK's indexed section names (column ``_indexed``: biophysical cells built
+    as bionet builds them), else ``name``."""
+    indexed = pd.Series(cells["_indexed"].to_numpy(bool) if "_indexed" in cells
+                        else np.zeros(len(cells), bool), index=cells["gid"].to_numpy(np.int64))
+    mine = indexed.reindex(np.asarray(gids, np.int64)).fillna(False).to_numpy(bool)
+    return np.where(mine, f"{name}[{index}]", name).astype(object)
 
 
 def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str

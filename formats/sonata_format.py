@@ -52,6 +52,9 @@ class SonataFormat(Format):
     holds_spec = False
     lossless = False
 
+    read_options = {
+        "trusted": "run hoc: cell templates of biophysical nodes (HOC is code; --trust)",
+    }
     write_options = {
         "overwrite": "replace a non-empty output folder (default false)",
         "runs": "which stored runs to write as output spikes and reports: none (default), "
@@ -72,7 +75,9 @@ class SonataFormat(Format):
 
         from .sonata import read_circuit
 
-        net, lost = sonata_to_network(read_circuit(path))
+        circuit = read_circuit(path)
+        circuit.trusted = opts.get("trusted") in (True, "true", "True", "1")
+        net, lost = sonata_to_network(circuit)
         return Document(network=net, lost=lost)
 
     def write(self, doc: Document, path: str | os.PathLike, **opts: Any) -> list[str]:
@@ -82,7 +87,6 @@ class SonataFormat(Format):
         self.check_options("write", opts)
         # imported here: listing the registry must not load pandas/h5py (formats/base.py)
         from nethub.converters.sonata_export import network_to_sonata
-        from nethub.converters.sonata_export_reports import run_reports
         from nethub.errors import FormatError
 
         from .sonata.export import write_export
@@ -98,7 +102,6 @@ class SonataFormat(Format):
         if len(runs) < len(doc.results):
             lost.append(f"{len(doc.results) - len(runs)} stored run(s) not written (write "
                         "option runs=latest or runs=all writes their spikes)")
-        reports = [run_reports(doc.network, r, exp.gid_map, lost) for r in runs]
         write_export(exp, path, overwrite=bool(opts.get("overwrite", False)), runs=runs,
-                     reports=reports)
+                     cell_types=doc.network.cell_types, lost=lost)
         return lost

@@ -22,6 +22,7 @@ from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
 from .nodesets import load_node_sets, resolve_node_set
 from .replay import add_replay
+from .sources import recorded_documents
 from .spikes import SpikePopulation, read_spikes
 
 __all__ = ["SonataCircuit", "read_circuit"]
@@ -50,6 +51,9 @@ class SonataCircuit:
         The config files (role ``sonata-config``) and type CSVs (``type-table``) verbatim.
     skipped : list of str
         What was read but not taken (for loss reports), e.g. spikes outside an input's node set.
+    trusted : bool
+        The user trusts the circuit's code (``hoc:`` templates run only then; read option
+        ``trusted`` / ``--trust``).
     """
 
     config: SonataConfig
@@ -63,6 +67,7 @@ class SonataCircuit:
     documents: list[tuple[str, bytes, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     node_sets: dict[str, Any] = field(default_factory=dict)
+    trusted: bool = False
 
     def select(self, node_set: Any) -> dict[str, np.ndarray]:
         """The nodes a node set (a name, a basic object or a compound list) selects, as
@@ -199,8 +204,11 @@ def _json_files(names: set[str], folder: str) -> dict[str, dict[str, Any] | None
 
 
 def _documents(cfg: SonataConfig) -> list[tuple[str, bytes, str]]:
+    types = [nf.types_file for nf in list(cfg.nodes) + list(cfg.edges)
+             if nf.types_file is not None]
+    recorded = recorded_documents(Path(cfg.path), list(cfg.sources) + types)
+    if recorded is not None:  # an unchanged nethub export: the documents it came from
+        return recorded
     docs = [(p.name, p.read_bytes(), "sonata-config") for p in cfg.sources]
-    for nf in list(cfg.nodes) + list(cfg.edges):
-        if nf.types_file is not None:
-            docs.append((nf.types_file.name, nf.types_file.read_bytes(), "type-table"))
+    docs += [(p.name, p.read_bytes(), "type-table") for p in types]
     return docs

@@ -32,7 +32,9 @@ from .atomic import atomic_dir
 from .edges import EdgePopulation
 from .nodes import NodePopulation
 from .nodesets import write_node_sets
-from .reports import ReportPopulation, write_report
+from .results import run_spikes as results_spikes
+from .results import write_run
+from .sources import write_sources
 from .spikes import write_spikes
 from .types import write_types_csv
 from .writer import (
@@ -53,7 +55,8 @@ LIBSONATA_CONFIG = "simulation_config_libsonata.json"
 
 
 def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool = False,
-                 runs: Sequence[Any] = (), reports: Sequence[Mapping[str, Any]] = ()) -> Path:
+                 runs: Sequence[Any] = (), cell_types: Mapping[str, Any] | None = None,
+                 lost: list[str] | None = None) -> Path:
     """Write a SONATA export into a new folder (atomically).
 
     Parameters
@@ -67,10 +70,13 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         Runs whose spikes are written, keyed by (population, node_id): the last one as
         ``output/spikes.h5`` (the file the simulation config names), every earlier one as
         ``output/<run name>/spikes.h5``.
-    reports : sequence of dict
-        Per run (same order): its element reports,
-        :func:`nethub.converters.sonata_export_reports.run_reports`; each is written beside
-        the run's spikes as ``<report>.h5``.
+        Their traces become element reports beside the spikes, ``<trace label>.h5`` (one
+        SONATA results writer for every run: :func:`.results.write_run`).
+    cell_types : mapping, optional
+        The network's cell types: a report's element ids are the sections' positions in them
+        (the exported templates' section order).
+    lost : list of str, optional
+        Receives the traces not written (not evenly sampled).
 
     Returns
     -------
@@ -102,7 +108,9 @@ def write_export(exp: Any, out_dir: str | os.PathLike[str], *, overwrite: bool =
         sim = simulation_doc(exp.simulation)
         write_json(tmp / "simulation_config.json", sim)
         write_json(tmp / LIBSONATA_CONFIG, libsonata_dialect(sim))
-        _write_runs(tmp / "output", runs, exp.gid_map, reports)
+        _write_runs(tmp / "output", runs, exp.gid_map, cell_types or {},
+                    lost if lost is not None else [])
+        write_sources(tmp, exp.sources, exp.source_tops)  # last: records what was written
     return out_dir / "simulation_config.json"
 
 
@@ -175,42 +183,26 @@ def _edge_file(net: Path, e: Any, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def run_spikes(res: Any, gid_map: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """A run's spikes keyed by population: ``{population: (node_ids, times_ms)}``
-    (spikes of gids that are no cell of the exported network are left out)."""
-    gids = np.asarray(res.spike_gids, np.int64)
-    times = np.asarray(res.spike_times, float)
-    g = gid_map["gid"].to_numpy(np.int64)
-    order = np.argsort(g, kind="stable")
-    pos = np.minimum(np.searchsorted(g[order], gids), max(len(g) - 1, 0))
-    known = (g[order][pos] == gids) if len(g) else np.zeros(len(gids), bool)
-    rows = order[pos[known]]
-    pops = gid_map["population"].to_numpy(dtype=object)[rows]
-    ids = gid_map["node_id"].to_numpy(np.int64)[rows]
-    out = {}
-    for pop in pd.unique(gid_map["population"]):
-        sel = pops == pop
-        out[str(pop)] = (ids[sel], times[known][sel])
-    return out
+    """A run's spikes keyed by population: ``{population: (node_ids, times_ms)}`` (spikes of
+    gids that are no cell of the exported network are left out; :func:`.results.run_spikes`)."""
+    return results_spikes(res, _sorted_keys(gid_map), strict=False)
+
+
+def _sorted_keys(gid_map: pd.DataFrame) -> pd.DataFrame:
+    return gid_map.sort_values("gid", kind="stable").reset_index(drop=True)
 
 
 def _write_runs(out: Path, runs: Sequence[Any], gid_map: pd.DataFrame,
-                reports: Sequence[Mapping[str, Any]]) -> None:
+                cell_types: Mapping[str, Any], lost: list[str]) -> None:
+    """Each run through the one SONATA results writer (:func:`.results.write_run`)."""
     runs = list(runs)
     if not runs:
         return
-    out.mkdir()
+    keys = _sorted_keys(gid_map)
     for i, res in enumerate(runs):
         last = i == len(runs) - 1
         name = str(res.name or "")
         if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
             name = f"run_{i:04d}"
-        folder = out if last else out / name
-        folder.mkdir(exist_ok=True)
-        write_spikes(folder / "spikes.h5", run_spikes(res, gid_map))
-        for stem, pops in (reports[i] if i < len(reports) else {}).items():
-            stem = f"{stem}_report" if stem == "spikes" else stem
-            write_report(folder / f"{stem}.h5", {
-                pop: ReportPopulation(r["node_ids"], r["index_pointers"], r["element_ids"],
-                                      r["element_pos"], tuple(r["time"]), r["data"],
-                                      r["variable"], "mV" if r["variable"] == "v" else "")
-                for pop, r in pops.items()})
+        write_run(out if last else out / name, res, keys, cell_types=cell_types,
+                  strict=False, lost=lost)

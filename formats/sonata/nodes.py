@@ -159,6 +159,16 @@ def _select(available: list[str], wanted: Iterable[str] | None, where: str) -> l
 
 def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> NodePopulation:
     type_ids = read_ids(pop, "node_type_id", required=False)
+    if type_ids is None and not _has_datasets(pop):
+        # libsonata's nodes-B: only empty groups; nothing to count nodes by (libsonata lists
+        # the population but cannot open it): an empty population, noted
+        name = pop.name.rsplit("/", 1)[-1]
+        empty = pd.DataFrame(index=pd.RangeIndex(0))
+        none = np.zeros(0, np.int64)
+        return NodePopulation(name, none, none, none, none, empty, empty.copy(), types, source,
+                              [f"{source}: node population {name!r} has no datasets (no "
+                               "node_type_id, node_id, node_group_id or attributes): read "
+                               "as 0 nodes"])
     if type_ids is None:  # BBP circuits may have none: every node's properties are per node
         n = _population_size(pop, source)
         type_ids = np.full(n, -1, np.int64)
@@ -201,6 +211,12 @@ def _population_size(pop: h5py.Group, source: str) -> int:
                 return int(ds.shape[0])
     raise FormatError(f"{source}: {pop.name} has no node_type_id, node_id or node_group_id "
                       "to count its nodes by")
+
+
+def _has_datasets(pop: h5py.Group) -> bool:
+    found: list[str] = []
+    pop.visit(lambda name: found.append(name) if isinstance(pop[name], h5py.Dataset) else None)
+    return bool(found)
 
 
 def _has_groups(pop: h5py.Group) -> bool:

@@ -16,25 +16,30 @@ File layer: reads the store through :mod:`nethub.store`, writes through :mod:`.s
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from nethub.celltypes import CompartmentalCell
 from nethub.errors import FormatError
 from nethub.h5table import read_table
 from nethub.network import TABLE_SCHEMAS
 from nethub.results import Results, Traces
-from nethub.store import open_store, read_results
+from nethub.store import open_store, read_network, read_results
 
 from .reports import ReportPopulation, write_report
 from .spikes import SORTING_ENUM, write_spikes
 
-__all__ = ["cell_keys", "spikes_by_node", "write_run_outputs", "sonata_output",
-           "OUTPUT_FORMAT"]
+__all__ = ["cell_keys", "spikes_by_node", "write_run_outputs", "write_run", "run_spikes",
+           "sonata_output", "OUTPUT_FORMAT"]
+
+log = logging.getLogger(__name__)
 
 #: ``format`` of the ``RunConfig.extras['output_files']`` entries of a SONATA ``output``
 OUTPUT_FORMAT = "sonata"
@@ -71,16 +76,23 @@ def cell_keys(store: str | os.PathLike) -> pd.DataFrame:
                          "node_id": node.astype(np.int64)})
 
 
-def _keys_of(keys: pd.DataFrame, gids: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _keys_of(keys: pd.DataFrame, gids: np.ndarray, where: str
+             ) -> tuple[np.ndarray, np.ndarray]:
     """(population, node_id) arrays of ``gids`` (vectorized lookup in gid-sorted ``keys``)."""
-    sorted_gids = keys["gid"].to_numpy()
-    pos = np.searchsorted(sorted_gids, gids)
-    bad = (pos >= len(sorted_gids)) | (sorted_gids[np.minimum(pos, len(sorted_gids) - 1)]
-                                       != gids) if len(sorted_gids) else np.ones(len(gids), bool)
+    pos, bad = _lookup(keys, gids)
     if np.any(bad):
         raise FormatError(f"{where}: gids {np.unique(gids[bad])[:5].tolist()} are not cells of "
                           "the store")
     return keys["population"].to_numpy()[pos], keys["node_id"].to_numpy()[pos]
+
+
+def _lookup(keys: pd.DataFrame, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``gids`` in gid-sorted ``keys`` and where they are missing."""
+    sorted_gids = keys["gid"].to_numpy()
+    if not len(sorted_gids):
+        return np.zeros(len(gids), np.int64), np.ones(len(gids), bool)
+    pos = np.minimum(np.searchsorted(sorted_gids, gids), len(sorted_gids) - 1)
+    return pos, sorted_gids[pos] != gids
 
 
 def spikes_by_node(store: str | os.PathLike, run: int | str = -1) -> pd.DataFrame:
@@ -128,14 +140,14 @@ def write_run_outputs(store: str | os.PathLike, run: int | str = -1,
     Returns
     -------
     dict
-        ``"spikes"`` and each report's name -> the file written.
+        ``"spikes"`` and each report's name -> the file written (traces that are not evenly
+        sampled are logged and not written).
     """
     res = read_results(store, run)
     output = sonata_output(res.run_config)
     if out_dir is None and not output.get("output_dir"):
         raise FormatError(f"{store}: run {run} has no SONATA output folder (it was not run "
                           "from a SONATA simulation config); name one")
-    keys = cell_keys(store)
     folder = Path(out_dir) if out_dir is not None else Path(output["output_dir"])
     spath = folder / spikes_file if spikes_file else (
         Path(output["spikes_file"]) if out_dir is None and output.get("spikes_file")
@@ -143,16 +155,88 @@ def write_run_outputs(store: str | os.PathLike, run: int | str = -1,
     order = _SORT.get(sort if sort is not None else output.get("spikes_sort_order"))
     if order is None or order not in SORTING_ENUM:
         raise FormatError(f"unknown spike sort order {sort!r} (valid: time, id, none)")
+    named = {k: Path(v) for k, v in (output.get("reports") or {}).items()} \
+        if out_dir is None else {}
+    lost: list[str] = []
+    keys, types = _store_keys(store, res)
+    written = write_run(folder, res, keys, cell_types=types, spikes_path=spath, order=order,
+                        report_paths=named, lost=lost, where=str(store))
+    for line in lost:
+        log.warning("%s: %s", store, line)
+    return written
+
+
+def write_run(folder: str | os.PathLike, res: Results, keys: pd.DataFrame, *,
+              cell_types: Mapping[str, Any] | None = None, spikes_path: Path | None = None,
+              order: str = "by_time", report_paths: Mapping[str, Path] | None = None,
+              strict: bool = True, lost: list[str] | None = None, where: str = ""
+              ) -> dict[str, Path]:
+    """Write one run as SONATA results: ``spikes.h5`` and one element report per trace label.
+
+    The one SONATA results writer (``nethub sonata-results``, ``nethub run CONFIG`` and the
+    SONATA export's ``runs=`` all use it).
+
+    Parameters
+    ----------
+    folder : path-like
+    res : Results
+    keys : DataFrame
+        ``gid``, ``population``, ``node_id`` of every cell, in gid order, and ``cell_type``
+        (for the element ids; without it every element id is 0).
+    cell_types : mapping, optional
+        Cell type name -> cell type: a trace's element id is its section's position in its
+        cell type (the section order of an exported HOC template and of
+        ``afferent_section_id``); 0 for point cells and unknown sections.
+    spikes_path : Path, optional
+        Default ``folder/spikes.h5``.
+    order : str
+        ``by_time``, ``by_id`` or ``none``.
+    report_paths : mapping, optional
+        Report name -> path (default ``folder/<name>.h5``; the name is the trace label without
+        the ``sonata:`` prefix of imported reports).
+    strict : bool
+        Spikes of gids that are no key are an error (else left out).
+    lost : list of str, optional
+        Receives the traces not written (not evenly sampled).
+    where : str
+        Names the source in errors.
+
+    Returns
+    -------
+    dict
+        ``"spikes"`` and each report's name -> the file written.
+    """
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = {"spikes": _write_spikes(spath, res, keys, order, str(store))}
-    named = output.get("reports") or {}
+    spath = spikes_path if spikes_path is not None else folder / "spikes.h5"
+    written = {"spikes": _write_spikes(spath, res, keys, order, where, strict)}
+    named = dict(report_paths or {})
     for label, traces in _report_traces(res).items():
         name = label[len(_REPORT_PREFIX):] if label.startswith(_REPORT_PREFIX) else label
-        path = Path(named[name]) if out_dir is None and name in named else \
-            folder / f"{_file_safe(name)}.h5"
-        write_report(path, _report(traces, label, keys, str(store)))
+        if _even(traces.time) is None:
+            (lost if lost is not None else []).append(
+                f"trace {label!r}: not evenly sampled; no SONATA report written")
+            continue
+        stem = _file_safe(name)
+        stem = f"{stem}_report" if stem == "spikes" else stem
+        path = named.get(name, folder / f"{stem}.h5")
+        write_report(path, _report(traces, label, keys, where, cell_types or {}))
         written[name] = path
     return written
+
+
+def _store_keys(store: str | os.PathLike, res: Results) -> tuple[pd.DataFrame, dict]:
+    """(keys with ``cell_type``, cell types) of a store; the cell types are read only for the
+    traced cells (their section order gives the element ids)."""
+    keys = cell_keys(store)
+    groups = [t for t in [res.traces, *res.trace_groups.values()] if len(t)]
+    if not groups:
+        return keys, {}
+    gids = np.unique(np.concatenate([t.index["gid"] for t in groups]).astype(np.int64))
+    sub = read_network(store, gids=gids)
+    ct = sub.cells_df().set_index("gid")["cell_type"].astype(str)
+    keys["cell_type"] = ct.reindex(keys["gid"].to_numpy()).to_numpy(dtype=object)
+    return keys, dict(sub.cell_types)
 
 
 def sonata_output(run_config: dict[str, Any]) -> dict[str, Any]:
@@ -175,15 +259,30 @@ def sonata_output(run_config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _write_spikes(path: Path, res: Results, keys: pd.DataFrame, order: str, where: str
-                  ) -> Path:
-    pop, node = _keys_of(keys, res.spike_gids, where)
-    spikes = {}
-    for name in pd.unique(keys["population"]):  # the populations with spikes, in cell order
+def run_spikes(res: Results, keys: pd.DataFrame, strict: bool = False, where: str = ""
+               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A run's spikes keyed by population: ``{population: (node_ids, times_ms)}`` for the
+    populations with spikes, in cell order (``strict``: spikes of gids without a key are an
+    error, else left out)."""
+    gids = np.asarray(res.spike_gids, np.int64)
+    times = np.asarray(res.spike_times, float)
+    if strict:
+        pop, node = _keys_of(keys, gids, where)
+    else:
+        pos, bad = _lookup(keys, gids)
+        pos, times = pos[~bad], times[~bad]
+        pop, node = keys["population"].to_numpy()[pos], keys["node_id"].to_numpy()[pos]
+    out = {}
+    for name in pd.unique(keys["population"]):
         mine = pop == name
         if mine.any():
-            spikes[str(name)] = (node[mine], res.spike_times[mine])
-    write_spikes(path, spikes, sorting=order)
+            out[str(name)] = (node[mine].astype(np.int64), times[mine])
+    return out
+
+
+def _write_spikes(path: Path, res: Results, keys: pd.DataFrame, order: str, where: str,
+                  strict: bool = True) -> Path:
+    write_spikes(path, run_spikes(res, keys, strict, where), sorting=order)
     return path
 
 
@@ -206,46 +305,52 @@ def _report_traces(res: Results) -> dict[str, Traces]:
     return out
 
 
-def _report(traces: Traces, label: str, keys: pd.DataFrame, where: str
-            ) -> dict[str, ReportPopulation]:
+def _report(traces: Traces, label: str, keys: pd.DataFrame, where: str,
+            cell_types: Mapping[str, Any]) -> dict[str, ReportPopulation]:
     """One report file's populations: each cell's traces are its elements (columns), in
-    the order recorded; element ids number the cell's distinct sections by first use."""
+    the order recorded; element ids are the sections' positions in their cell types."""
     idx = traces.index.to_pandas()
     gids = idx["gid"].to_numpy(np.int64)
     pop, node = _keys_of(keys, gids, where)
-    time = traces.time
-    step = float(time[1] - time[0]) if len(time) > 1 else 0.0
-    span = (float(time[0]) if len(time) else 0.0,
-            float(time[0]) + len(time) * step if len(time) else 0.0, step)
+    ctypes = (keys["cell_type"].to_numpy(dtype=object)[_lookup(keys, gids)[0]]
+              if "cell_type" in keys else np.full(len(gids), None, dtype=object))
+    elem = _element_ids(cell_types, ctypes, idx["sec"].astype(object).to_numpy())
+    span = _even(traces.time)
     var = pd.unique(idx["var"].astype(str))
     out = {}
     for name in pd.unique(pop):
         rows = np.flatnonzero(pop == name)
         rows = rows[np.lexsort((rows, node[rows]))]  # by node id, recorded order within one
         ids, starts = np.unique(node[rows], return_index=True)
-        sec_codes = _section_numbers(node[rows], idx["sec"].astype(str).to_numpy()[rows])
         out[str(name)] = ReportPopulation(
-            ids, np.append(starts, len(rows)).astype(np.int64), sec_codes,
+            ids, np.append(starts, len(rows)).astype(np.int64), elem[rows],
             idx["loc"].to_numpy(float)[rows], span, traces.data[rows].T,
             str(var[0]) if len(var) == 1 else label, "mV" if set(var) <= {"v"} else "")
     return out
 
 
-def _section_numbers(nodes: np.ndarray, secs: np.ndarray) -> np.ndarray:
-    """Per row, the number of its section among its node's distinct sections in order of
-    first use (vectorized)."""
-    if not len(nodes):
-        return np.zeros(0, np.int64)
-    sec_code = pd.factorize(secs)[0].astype(np.int64)
-    key = nodes.astype(np.int64) * (int(sec_code.max()) + 1) + sec_code
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    pair_node = nodes[first]
-    order = np.lexsort((first, pair_node))  # pairs by node, then first use
-    rank = np.empty(len(uniq), np.int64)
-    group_start = np.r_[0, np.flatnonzero(np.diff(pair_node[order])) + 1]
-    sizes = np.diff(np.r_[group_start, len(order)])
-    rank[order] = np.arange(len(order)) - np.repeat(group_start, sizes)
-    return rank[inv.reshape(-1)]
+def _element_ids(cell_types: Mapping[str, Any], ctypes: np.ndarray, secs: np.ndarray
+                 ) -> np.ndarray:
+    """Per trace: its section's position in its cell type (0 for point cells and sections
+    the type does not have), one lookup per (cell type, section) pair."""
+    out = np.zeros(len(ctypes), np.int64)
+    pairs = pd.DataFrame({"ct": ctypes, "sec": secs})
+    for (ct, sec), rows in pairs.groupby(["ct", "sec"], sort=False, dropna=False).indices.items():
+        cell = cell_types.get(str(ct))
+        if isinstance(cell, CompartmentalCell) and sec in cell.sections:
+            out[rows] = list(cell.sections).index(sec)
+    return out
+
+
+def _even(t: np.ndarray) -> tuple[float, float, float] | None:
+    """(start, stop, dt) of evenly sampled times, else None."""
+    t = np.asarray(t, float)
+    if t.size < 2:
+        return None
+    dt = float(t[1] - t[0])
+    if dt <= 0 or not np.allclose(np.diff(t), dt, rtol=1e-9, atol=1e-12):
+        return None
+    return float(t[0]), float(t[0] + t.size * dt), dt
 
 
 def describe_outputs(written: dict[str, Any]) -> str:

@@ -67,8 +67,10 @@ def write_nodes(path: str | os.PathLike[str], populations: Mapping[str, NodePopu
             grp = root.create_group(check_population_name(name, f"{path}: nodes"))
             n = len(pop)
             grp.create_dataset("node_id", data=_uint64(pop.node_ids, f"nodes {name}.node_id"))
-            grp.create_dataset("node_type_id", data=_uint64(pop.node_type_ids,
-                                                            f"nodes {name}.node_type_id"))
+            tids = np.asarray(pop.node_type_ids)
+            # -1 (no node type, as libsonata's nodes1.h5 has it) stays a signed id
+            grp.create_dataset("node_type_id", data=tids.astype(np.int64) if np.any(tids < 0)
+                               else _uint64(tids, f"nodes {name}.node_type_id"))
             grp.create_dataset("node_group_id", data=np.zeros(n, np.uint32))
             grp.create_dataset("node_group_index", data=np.arange(n, dtype=np.uint64))
             _write_group(grp.create_group("0"),

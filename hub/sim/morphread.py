@@ -218,11 +218,12 @@ def read(req: dict) -> dict:
     prefix = cell.hname() + "."
     all_secs = list(cell.all) if hasattr(cell, "all") else \
         [s for s in h.allsec() if s.name().startswith(prefix)]
+    # templateread._section names a parent by its HOC internal name (merge of h-templates)
+    names = {sec.hoc_internal_name(): sec.name()[len(prefix):] for sec in all_secs}
     sections = {}
     for sec in all_secs:
-        name = sec.name()[len(prefix):]
-        sections[name] = _section(sec, prefix, density)
-    lists = _section_lists(cell, prefix)
+        sections[names[sec.hoc_internal_name()]] = _section(sec, names, density)
+    lists = _section_lists(cell, names)
     lists.setdefault("all", list(sections))
     return {"sections": sections, "section_lists": lists,
             "spike_source": {"sec": f"{_short(cell.soma[0])}[0]", "loc": 0.5},

@@ -153,12 +153,18 @@ def test_compartmental_export(ei_export, monkeypatch):
     assert types[1].split()[1:3] == ["biophysical", "hoc:PYR"]
     assert "stimulus 'bkg' (NetStim, 50 targets): no SONATA input type; not written" in lost
     assert not any("no HOC template written" in s for s in lost)
-    assert any("hoc:PYR; BMTK 1.2's bionet re-segments" in s for s in lost)
+    # NetPyNE's section names (soma, dend) lack BMTK's soma[0]: said precisely
+    assert any("hoc:PYR; it has no section soma[0]" in s for s in lost)
+    # a run.dL with which BMTK's re-segmentation keeps every section's nseg
+    dl = json.loads((out / "simulation_config.json").read_text())["run"]["dL"]
+    for ct in net.cell_types.values():
+        for sec in getattr(ct, "sections", {}).values():
+            assert 1 + 2 * int(sec.geom["L"] / (2 * dl)) == sec.geom.get("nseg", 1)
     assert json.loads((out / "circuit_config.json").read_text())["components"][
         "templates_dir"] == "$BASE_DIR/components/templates"
     # the templates (converters/hoc_export.py) load in plain NEURON with the type's sections
     code = ("from neuron import h; import sys; h.load_file(sys.argv[1]); c = h.PYR(); "
-            "print(sum(1 for _ in c.all) if hasattr(c, 'all') else len(list(h.allsec())))")
+            "print(sum(1 for _ in c.all))")  # the export adds the section list 'all'
     done = subprocess.run([sys.executable, "-c", code,
                            str(out / "components" / "templates" / "PYR.hoc")],
                           capture_output=True, text=True, check=True, timeout=60)
@@ -167,7 +173,7 @@ def test_compartmental_export(ei_export, monkeypatch):
     conf = SimulationConfig.from_json(str(out / "simulation_config.json"))
     assert conf["components"]["synaptic_models_dir"].endswith("components/synaptic_models")
     assert json.loads((out / "components/synaptic_models/exc.json").read_text()) == {
-        "e": 0, "tau1": 0.1, "tau2": 5.0}
+        "erev": 0, "tau1": 0.1, "tau2": 5.0}  # BMTK's spelling of Exp2Syn's e
 
 
 def test_run_traces_as_reports(tmp_path):

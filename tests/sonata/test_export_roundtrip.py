@@ -1,9 +1,11 @@
 """SONATA export round trips: SONATA -> store A -> SONATA -> store B -> SONATA -> store C.
 
-B and C have the same content hash (the export is a fixed point of import + export); A and B
-differ only in the verbatim source documents each import embeds (the configs that were read:
-the original ones for A, the exported ones for B), so their hashes without those are equal.
-The same for a NetPyNE-built store (its B is what a SONATA import of the export gives)."""
+A, B and C have the same content hash: the export writes the store's source documents (the
+configs and type CSVs its import read) back verbatim under ``sources/`` and the import of an
+unchanged export embeds them again (``nethub.formats.sonata.sources``). For a NetPyNE-built
+store B and C have the same hash (the export is a fixed point of import + export); A has other
+columns and no source documents.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from nethub.converters.sonata_export import intfire1_seconds, network_to_sonata
 from nethub.errors import FormatError
 
 from .conftest import FIXTURES
-from .export_nets import export, netpyne_net, stored, without_sources
+from .export_nets import export, netpyne_net, stored
 
 
 def _chain(first, tmp_path):
@@ -31,15 +33,15 @@ def _chain(first, tmp_path):
     return a, b, c, lost
 
 
-@pytest.mark.parametrize("config", ["300_intfire/config.json", "9_cells/simulation_config.json"])
+@pytest.mark.parametrize("config", ["300_intfire/config.json", "9_cells/simulation_config.json",
+                                    "own_point/simulation_config.json"])
 def test_sonata_round_trip_keeps_the_hash(config, tmp_path):
     a, b, c, lost = _chain(nethub.load(FIXTURES / config), tmp_path)
-    assert b.content_hash() == c.content_hash()
-    assert without_sources(a).content_hash() == without_sources(b).content_hash()
+    assert a.content_hash() == b.content_hash() == c.content_hash()
     assert a.cells.equals(b.cells) and a.connections.equals(b.connections)
-    # the node type CSVs travel verbatim; the exported configs replace the original ones
-    csv = {n: f.data for n, f in a.files.items() if n.endswith("_node_types.csv")}
-    assert csv and all(b.files[n].data == d for n, d in csv.items())
+    # the source documents travel verbatim: B embeds A's configs and type CSVs
+    assert [f.meta() for f in a.files.values()] == [f.meta() for f in b.files.values()]
+    assert a.files_with_role("sonata-config") and a.files_with_role("type-table")
     sim = libsonata.SimulationConfig.from_file(
         str(tmp_path / "sa" / "simulation_config_libsonata.json"))
     circ = libsonata.CircuitConfig.from_file(sim.network)
@@ -60,9 +62,69 @@ def test_sonata_round_trip_keeps_the_hash(config, tmp_path):
         assert lost == []
 
 
+def test_biophysical_round_trip_keeps_the_hash(tmp_path):
+    """The bio fixture (morphology, dynamics_params, mechanisms, multi-synapse edges): the
+    split edges keep their ids (``nethub_edge_id``), Exp2Syn its ``erev``, the mod files
+    their names (BMTK's ``mechanisms/modfiles`` layout)."""
+    a = stored(nethub.load(FIXTURES / "bio" / "simulation_config.json"), tmp_path / "A.h5")
+    cfg, _ = export(a, tmp_path / "sa")
+    b = stored(nethub.load(cfg), tmp_path / "B.h5")
+    assert a.content_hash() == b.content_hash()
+    assert a.connections.equals(b.connections) and a.mod_files == b.mod_files
+    with h5py.File(tmp_path / "sa" / "network" / "inp_to_bio_edges.h5") as f:
+        kept = f["edges/inp_to_bio/0/nethub_edge_id"][:]
+    assert len(set(kept.tolist())) < len(kept)  # one exported edge per synapse
+
+
+def test_edited_export_embeds_what_was_read(tmp_path):
+    """Change an exported config and its import embeds the files it read, as any import."""
+    a = nethub.load(FIXTURES / "own_point" / "simulation_config.json")
+    cfg, _ = export(a, tmp_path / "sa")
+    sim = json.loads(cfg.read_text())
+    sim["run"]["tstop"] = 50.0
+    cfg.write_text(json.dumps(sim))
+    b = nethub.load(cfg)
+    assert b.run_config.duration == 50.0
+    assert b.files["simulation_config.json"].data == cfg.read_bytes()
+    assert b.content_hash() != a.content_hash()
+    # the record stays: the untouched circuit config alone still stands for A's documents
+    # only if A came from a circuit config; A came from a simulation config, so no
+    assert nethub.load(tmp_path / "sa" / "circuit_config.json").files[
+        "circuit_config.json"].data == (tmp_path / "sa" / "circuit_config.json").read_bytes()
+
+
+def test_libsonata_nodes_round_trip(tmp_path):
+    """libsonata's own nodes1.h5: nodes-A (node_type_id -1, no types table, @library and
+    typed attributes) and nodes-B (no datasets: 0 nodes) import with losses, export, and
+    import again to the same hash; libsonata reads the export."""
+    cfg = tmp_path / "circuit_config.json"
+    cfg.write_text(json.dumps({"networks": {"nodes": [
+        {"nodes_file": str(FIXTURES / "libsonata" / "nodes1.h5"), "node_types_file": None}],
+        "edges": []}}))
+    doc = nethub.read(cfg)
+    assert doc.network.populations["nodes-B"].size == 0
+    assert any("'nodes-B' has no datasets" in s for s in doc.lost)
+    assert any("A-enum" in s for s in doc.lost)  # what cannot be read is reported
+    a = stored(doc.network, tmp_path / "A.h5")
+    export(a, tmp_path / "sa")
+    b = stored(nethub.load(tmp_path / "sa" / "circuit_config.json"), tmp_path / "B.h5")
+    assert a.content_hash() == b.content_hash()
+    nodes = libsonata.NodeStorage(str(tmp_path / "sa" / "network" / "nodes-A_nodes.h5"))
+    pop = nodes.open_population("nodes-A")
+    sel = libsonata.Selection([[0, 6]])
+    assert pop.size == 6 and list(pop.get_attribute("attr-Z", sel)) == [
+        "aa", "bb", "cc", "dd", "ee", "ff"]
+    assert list(pop.get_attribute("E-mapping-good", sel)) == list(
+        a.cells_df()["sonata.E-mapping-good"].astype(str))
+    empty = libsonata.NodeStorage(str(tmp_path / "sa" / "network" / "nodes-B_nodes.h5"))
+    assert empty.open_population("nodes-B").size == 0
+
+
 def test_netpyne_store_round_trip(tmp_path):
     a, b, c, lost = _chain(netpyne_net(), tmp_path)
     assert b.content_hash() == c.content_hash()
+    assert not a.files and [f.meta() for f in b.files.values()] == [
+        f.meta() for f in c.files.values()]  # B's documents: the first export's configs
     assert "the high-level spec (netParams/simConfig): format 'sonata' cannot hold it" in lost
     assert "connections column 'rule': connection rule label; not written (78 connections)" \
         in lost

@@ -45,9 +45,13 @@ def test_libsonata_nodes_agree_with_libsonata():
     assert any("E-mapping-bad" in s and "@library" in s for s in pop.skipped)
 
 
-def test_empty_population_is_a_located_error():
-    with pytest.raises(FormatError, match="nodes-B has no node_type_id, node_id or node_group_id"):
-        read_nodes(LIB / "nodes1.h5")
+def test_population_without_datasets_is_empty_and_noted():
+    """libsonata's nodes-B (two empty groups, no ids): libsonata lists it but cannot open it
+    ("Only single-group populations"); nethub reads it as 0 nodes and says so."""
+    pop = read_nodes(LIB / "nodes1.h5")["nodes-B"]
+    assert len(pop) == 0 and len(pop.table()) == 0
+    assert any("'nodes-B' has no datasets" in s and "0 nodes" in s for s in pop.skipped)
+    assert "nodes-B" in libsonata.NodeStorage(str(LIB / "nodes1.h5")).population_names
 
 
 def _two_group_file(path):
