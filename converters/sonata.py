@@ -45,7 +45,7 @@ EDGES = Translation("connections", native_name="edges", row_name="edges", fields
                                "syn_weight", "nsyns", "dynamics_params", "weight_function",
                                "source_query", "target_query", "model_template",
                                "nethub_edge_id")),
-    *(Field(k, None, lost=f"'{k}' (biophysical synapse placement, not carried yet)")
+    *(Field(k, None, lost=f"'{k}' (section placement onto cells without sections: not carried)")
       for k in ("afferent_section_id", "afferent_section_pos", "sec_id", "sec_x",
                 "target_sections", "distance_range")),
 ))

@@ -40,7 +40,7 @@ _EXP2SYN = ("exp2syn", "Exp2Syn")
 #: Weight functions that return ``syn_weight`` unchanged.
 _PLAIN_WEIGHT = ("wmax", "default_weight_fnc", "set_syn_weight")
 #: Loss messages of converters/sonata.py that this module makes untrue for its edges.
-_CARRIED = "(biophysical synapse placement, not carried yet)"
+_CARRIED = "(section placement onto cells without sections: not carried)"
 
 
 def find_segments(segs: dict[str, np.ndarray], sections: list[str],
