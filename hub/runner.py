@@ -111,9 +111,18 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
         res = _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
     else:
         res = run_store(store, config, out, checked, trusted=trusted)
-    if res is not None and not launched():
+    if res is not None and not launched() and _source_document(model):
+        # the output files a SONATA simulation config asks for, only when that document is
+        # what was run: a store run later never writes into the folder it was imported from
+        # (``nethub sonata-results`` writes any run's files on request)
         write_format_outputs(out, res, config)
     return res
+
+
+def _source_document(model: Any) -> bool:
+    """Whether ``model`` is a file of another format run directly (not a store, not a
+    Network)."""
+    return not isinstance(model, Network) and converts(Path(model))
 
 
 def launched() -> bool:
