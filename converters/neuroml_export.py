@@ -25,6 +25,7 @@ import numpy as np
 
 from ..network import Network
 from ..table import Categorical
+from .neuroml_export_net import native_parts
 
 __all__ = ["ExportPlan", "export_plan"]
 
@@ -223,6 +224,8 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     """
     lost: list[str] = []
     found = _embedded_components(net)
+    if net.cell_types and not any(name in found for name in net.cell_types):
+        return _native_plan(net)  # no NeuroML in the store: cells from their NEURON form
     cell_ok = {name for name in net.cell_types if name in found}
     for name in sorted(set(net.cell_types) - cell_ok):
         lost.append(f"cell type {name!r}: no NeuroML component in the store (export of "
@@ -261,3 +264,17 @@ def _run_settings(net: Network) -> dict[str, Any]:
     cfg = (net.spec or {}).get("simConfig") or {}
     return {"duration": float(cfg.get("duration", 1000.0)), "dt": float(cfg.get("dt", 0.025)),
             "seed": (cfg.get("seeds") or {}).get("lems")}
+
+
+def _native_plan(net: Network) -> tuple[ExportPlan, list[str]]:
+    """The export of a store without embedded NeuroML (:mod:`.neuroml_export_net`)."""
+    parts, lost = native_parts(net)
+    run = parts["run"]
+    prov = net.provenance or {}
+    seed = _run_settings(net)["seed"]
+    plan = ExportPlan(network_id=str(prov.get("network") or "network"),
+                      temperature=parts["temperature"], components=parts["components"],
+                      populations=parts["populations"], projections=parts["projections"],
+                      input_lists=parts["input_lists"],
+                      run={"duration": run["duration"], "dt": run["dt"], "seed": seed})
+    return plan, lost

@@ -44,8 +44,7 @@ def _summary(plan: Any) -> NetworkSummary:
     inputs = {}
     for il in plan.input_lists:
         cols = empty_columns(INPUT_FIELDS, len(il["target_cell"]))
-        cols["target_cell"] = np.asarray(il["target_cell"], np.int64)
-        cols["weight"] = np.asarray(il["weight"], np.float64)
+        cols.update({k: np.asarray(il[k], cols[k].dtype) for k in INPUT_FIELDS if k in il})
         inputs[il["id"]] = InputListSummary(il["id"], il["component"], il["population"],
                                             cols, "synapses")
     return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, [])
