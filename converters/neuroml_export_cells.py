@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .neuroml_export_morph import Morphology, morphology, num
+from .neuroml_export_morph import Morphology, group_of, morphology, num
 
-__all__ = ["HH_CHANNELS", "cell_component", "stim_component", "synapse_component"]
+__all__ = ["HH_CHANNELS", "cell_component", "spike_array", "stim_component",
+           "synapse_component"]
 
 _Q10 = '<q10Settings type="q10ExpTemp" q10Factor="3" experimentalTemp="6.3 degC"/>'
 
@@ -61,7 +62,7 @@ def _scalar(value: Any) -> bool:
 
 def _density(cid: str, chan: str, g: float, erev: float, ion: str, group: str) -> str:
     return (f'<channelDensity id="{cid}" ionChannel="{chan}" condDensity="{num(g)} S_per_cm2" '
-            f'erev="{num(erev)}mV" segmentGroup="{group}" ion="{ion}"/>')
+            f'erev="{num(erev)}mV" segmentGroup="{group_of(group)}" ion="{ion}"/>')
 
 
 def _mech_densities(name: str, sec: Any, mechs: dict, lost: list[str], where: str
@@ -176,9 +177,9 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
             lost.append(f"{where} section {name!r}: point process {pp.get('mod')!r} has no "
                         "NeuroML equivalent here; not exported")
         caps.append(f'<specificCapacitance value="{num(sec.geom.get("cm", 1.0))} '
-                    f'uF_per_cm2" segmentGroup="{name}"/>')
+                    f'uF_per_cm2" segmentGroup="{group_of(name)}"/>')
         res.append(f'<resistivity value="{num(sec.geom.get("Ra", 35.4))} ohm_cm" '
-                   f'segmentGroup="{name}"/>')
+                   f'segmentGroup="{group_of(name)}"/>')
     thr = ct.threshold
     if thr is None and ct.spike_source and ct.spike_source[0] in ct.sections:
         thr = ct.sections[ct.spike_source[0]].threshold
@@ -205,7 +206,8 @@ def _netstim_times(p: dict, duration: float, start: float) -> np.ndarray:
     return times[times <= duration]
 
 
-def _spike_array(cid: str, times: Any) -> str:
+def spike_array(cid: str, times: Any) -> str:
+    """A ``spikeArray`` of ``times`` (ms)."""
     spikes = "".join(f'<spike id="{k}" time="{num(t)}ms"/>' for k, t in enumerate(times))
     return f'<spikeArray id="{cid}">{spikes}</spikeArray>'
 
@@ -230,7 +232,7 @@ def stim_component(cid: str, model: str, params: dict, duration: float, where: s
     if model == "NetStim":
         noise = float(p.get("noise", 0.0))
         if noise == 0.0:
-            return _spike_array(cid, _netstim_times(p, duration, start)), []
+            return spike_array(cid, _netstim_times(p, duration, start)), []
         if noise == 1.0 and "rate" in p:
             start = float(p.get("start", 0.0))
             lost = [f"{where}: NetStim noise=1 -> spikeGeneratorPoisson (same rate, "
@@ -243,7 +245,7 @@ def stim_component(cid: str, model: str, params: dict, duration: float, where: s
         return None, [f"{where}: NetStim with noise={noise:g} has no NeuroML equivalent; "
                       "dropped"]
     if model == "VecStim" and "spkTimes" in p:
-        return _spike_array(cid, np.asarray(p["spkTimes"], float).ravel()), []
+        return spike_array(cid, np.asarray(p["spkTimes"], float).ravel()), []
     if model == "IClamp":
         return (f'<pulseGenerator id="{cid}" delay="{num(p.get("del", 0.0))}ms" '
                 f'duration="{num(p.get("dur", 0.0))}ms" '

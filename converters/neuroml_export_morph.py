@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Morphology", "morphology", "num", "section_order"]
+__all__ = ["Morphology", "group_of", "morphology", "num", "section_order"]
 
 
 def num(x: Any) -> str:
@@ -63,6 +63,11 @@ class Morphology:
             seg[rows] = ids[k]
             frac[rows] = np.clip((loc[rows] - starts[k]) / width, 0.0, 1.0)
         return seg, frac
+
+
+def group_of(section: str) -> str:
+    """The segment group of a section's properties (``<section>_group``)."""
+    return f"{section}_group"
 
 
 def section_order(sections: dict[str, Any]) -> list[str]:
@@ -155,6 +160,10 @@ def morphology(cell_id: str, sections: dict[str, Any],
         inc = "".join(f'<include segmentGroup="{n}"/>' for n in names if n in out.sections)
         groups.append(f'<segmentGroup id="{lst}">{inc}</segmentGroup>')
         out.groups.append(lst)
+    for name in out.sections:  # jnml makes a section of each group above: the cell's
+        # properties (densities, cm, Ra) go on groups that include them
+        groups.append(f'<segmentGroup id="{group_of(name)}">'
+                      f'<include segmentGroup="{name}"/></segmentGroup>')
     inc = "".join(f'<include segmentGroup="{n}"/>' for n in out.sections)
     groups.append(f'<segmentGroup id="all">{inc}</segmentGroup>')
     out.groups.append("all")

@@ -16,7 +16,12 @@ import numpy as np
 
 from ..network import Network
 from ..table import Categorical
-from .neuroml_export_cells import cell_component, stim_component, synapse_component
+from .neuroml_export_cells import (
+    cell_component,
+    spike_array,
+    stim_component,
+    synapse_component,
+)
 
 __all__ = ["native_parts", "run_values"]
 
@@ -45,10 +50,32 @@ def run_values(net: Network) -> dict[str, Any]:
     return out
 
 
+def _vecstims(net: Network, name: str) -> dict[int, str] | None:
+    """Per-cell ``spikeArray`` components of the VecStim cells of type ``name`` (their spike
+    times as the builder drew them, ``params.spkTimes``), or None."""
+    cells = net.cells
+    if "params.spkTimes" not in cells:
+        return None
+    col = cells["params.spkTimes"]
+    rows = np.flatnonzero(_cats(cells["cell_type"]) == name)
+    gids = np.asarray(cells["gid"], np.int64)
+    offsets, values = np.asarray(col.offsets), np.asarray(col.values, np.float64)
+    return {int(gids[r]): spike_array(f"{name}_{int(gids[r])}",
+                                      values[offsets[r]:offsets[r + 1]])
+            for r in rows}
+
+
 def _cell_types(net: Network, run: dict, lost: list[str]) -> tuple[dict, dict]:
     comps: dict[str, str] = {}
     morphs: dict[str, Any] = {}
     for name, ct in net.cell_types.items():
+        if ct.kind == "point" and ct.model == "VecStim":
+            per_cell = _vecstims(net, name)
+            if per_cell:
+                comps.update({f"{name}_{g}": x for g, x in per_cell.items()})
+                comps[name] = ""  # marker: one spikeArray per cell
+                morphs[name] = None
+                continue
         c, morph, lo = cell_component(ct, run["threshold"], run["v_init"], run["duration"])
         lost += lo
         if name not in c:
@@ -74,10 +101,17 @@ def _populations(net: Network, ok: dict) -> tuple[list[dict], dict]:
                 continue
             sub = rows[types[rows] == ctype]
             pid = pop if len(set(types[rows])) == 1 else f"{pop}_{ctype}"
+            if ok[ctype] == "":  # one component (and population) per cell
+                for r in sub:
+                    comp = f"{ctype}_{int(gids[r])}"
+                    pop_of[r], inst[r] = comp, 0
+                    out.append({"id": comp, "component": comp, "ids": np.zeros(1, np.int64),
+                                "locations": xyz[[r]], "gids": gids[[r]]})
+                continue
             pop_of[sub] = pid
             inst[sub] = np.arange(len(sub))
             out.append({"id": pid, "component": ctype, "ids": np.arange(len(sub)),
-                        "locations": xyz[sub]})
+                        "locations": xyz[sub], "gids": gids[sub]})
     order = np.argsort(gids)
     return out, {"gids": gids[order], "pop": pop_of[order], "inst": inst[order]}
 
@@ -233,8 +267,8 @@ def native_parts(net: Network) -> tuple[dict[str, Any], list[str]]:
         lost.append(f"pointer connections (gap junctions, graded synapses): not exported "
                     f"({len(net.pointer_conns)})")
     used_syn = {p["synapse"] for p in projs + sprojs}
-    components = {**{k: v for k, v in syn_comps.items() if k in used_syn}, **comps,
-                  **stim_comps}
+    components = {**{k: v for k, v in syn_comps.items() if k in used_syn},
+                  **{k: v for k, v in comps.items() if v}, **stim_comps}
     has_hh = any(k in comps for k in ("hh_na", "hh_k"))
     return {"components": components, "populations": pops + spops,
             "projections": projs + sprojs, "input_lists": inputs,

@@ -44,7 +44,8 @@ def _summary(plan: Any) -> NetworkSummary:
     inputs = {}
     for il in plan.input_lists:
         cols = empty_columns(INPUT_FIELDS, len(il["target_cell"]))
-        cols.update({k: np.asarray(il[k], cols[k].dtype) for k in INPUT_FIELDS if k in il})
+        cols.update({k: np.asarray(il[k], cols[k].dtype) for k in INPUT_FIELDS
+                     if k in il and k != "id"})
         inputs[il["id"]] = InputListSummary(il["id"], il["component"], il["population"],
                                             cols, "synapses")
     return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, [])
@@ -67,11 +68,15 @@ def lems_text(plan: Any, nml_name: str) -> str:
     seed = f' seed="{int(run["seed"])}"' if run.get("seed") is not None else ""
     sel = []
     k = 0
+    by_gid = any("gids" in p for p in plan.populations)  # exported cells: id = gid
     for p in plan.populations:
-        for i in p["ids"]:
+        if by_gid and "gids" not in p:
+            continue  # spike sources standing for stimuli
+        for n, i in enumerate(p["ids"]):
             ref = (f'{p["id"]}/{int(i)}/{p["component"]}' if p["locations"] is not None
                    else f'{p["id"]}[{int(i)}]')
-            sel.append(f'            <EventSelection id="{k}" select="{ref}" '
+            eid = int(p["gids"][n]) if by_gid else k
+            sel.append(f'            <EventSelection id="{eid}" select="{ref}" '
                        'eventPort="spike"/>')
             k += 1
     events = ("\n".join(sel))

@@ -1,0 +1,143 @@
+"""NeuroML export of stores without embedded NeuroML (NetPyNE tutorials): cells, channels,
+synapses, stimuli and connections become NeuroML components that ``pynml -validate`` accepts;
+an HH network runs under jNeuroML's NEURON export to nethub's spikes; the NeuroML round trip
+keeps the network content hash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import nethub
+from nethub.formats.base import Document
+from nethub.formats.neuroml.plugin import NeuroMLFormat
+
+from .conftest import FIXTURES, jnml_outputs, serial_env
+
+TUTORIALS = Path(__file__).parents[2] / "fixtures" / "specs" / "netpyne_tutorials"
+
+
+def _export(net, path: Path, lems: Path | None = None) -> list[str]:
+    return NeuroMLFormat().write(Document(network=net), path,
+                                 lems=None if lems is None else str(lems))
+
+
+def _validate(*paths: Path) -> str:
+    pynml = Path(sys.executable).parent / "pynml"
+    out = []
+    for p in paths:
+        proc = subprocess.run([str(pynml), str(p), "-validate"], capture_output=True,
+                              text=True, env=serial_env(), check=False)
+        out.append(proc.stdout + proc.stderr)
+    return "\n".join(out)
+
+
+def test_tutorials_export_valid_neuroml(tmp_path):
+    """HHTut (hh), HybridTut (hh + pas with pt3d, Izhi2007b), tut_artif (NetStim/VecStim
+    cells): valid NeuroML; what has no equivalent is a counted loss."""
+    paths, losses = [], {}
+    for model in ("HHTut", "HybridTut", "doc_code/tut_artif.py"):
+        net = nethub.build(*nethub.load_spec(TUTORIALS / model))
+        name = Path(model).name.split(".")[0]
+        out = tmp_path / f"{name}.nml"
+        losses[name] = _export(net, out, tmp_path / f"LEMS_{name}.xml")
+        paths.append(out)
+    report = _validate(*paths)
+    assert report.count("All valid and no warnings") == 3, report[-3000:]
+    assert any("noise=0.5" in m for m in losses["HHTut"])  # NetPyNE's bkg: no equivalent
+    hybrid = (tmp_path / "HybridTut.nml").read_text()
+    assert '<izhikevich2007Cell id="PYR_Izhi"' in hybrid
+    assert 'numberInternalDivisions' in hybrid and 'ionChannel="passive"' in hybrid
+    assert 'fractionAlong' in hybrid or 'parent segment="0"' in hybrid
+    artif = (tmp_path / "tut_artif.nml").read_text()
+    assert "<spikeArray" in artif
+
+
+def _hh_iclamp(n: int = 12):
+    """HHTut with n cells and an IClamp on five of them instead of its noisy NetStims."""
+    net_params, sim_cfg = nethub.load_spec(TUTORIALS / "HHTut")
+    net_params.popParams["PYR"]["numCells"] = n
+    net_params.stimSourceParams.pop("bkg")
+    net_params.stimTargetParams.pop("bkg->PYR")
+    net_params.stimSourceParams["ic"] = {"type": "IClamp", "del": 5, "dur": 60, "amp": 0.1}
+    net_params.stimTargetParams["ic->PYR"] = {"source": "ic", "sec": "soma", "loc": 0.5,
+                                              "conds": {"cellList": [0, 1, 2, 3, 4]}}
+    return nethub.build(net_params, sim_cfg)
+
+
+def test_hh_network_runs_in_jnml_to_nethub_spikes(tmp_path):
+    """jNeuroML's NEURON export of the exported HH network (hh -> HH Na/K/leak channels,
+    Exp2Syn -> expTwoSynapse, IClamp -> pulseGenerator) spikes as nethub's run of the store."""
+    net = _hh_iclamp()
+    res = nethub.simulate(net, {"duration": 100, "nethubExact": True},
+                          output=tmp_path / "orig.h5")
+    assert len(res.spike_times) > 20
+    net = net.replace(spec={**net.spec, "simConfig": {**net.spec["simConfig"],
+                                                      "duration": 100}})
+    folder = tmp_path / "nml"
+    folder.mkdir()
+    assert _export(net, folder / "hh.nml", folder / "LEMS_hh.xml") == []
+    out = jnml_outputs(folder, "LEMS_hh.xml", [folder / "hh.nml", folder / "LEMS_hh.xml"],
+                       ["network.spikes"])
+    rows = np.array([line.split() for line in out["network.spikes"].splitlines()], float)
+    got = sorted(zip(rows[:, 1] * 1000.0, rows[:, 0].astype(int)))
+    ref = sorted(zip(res.spike_times, res.spike_gids))
+    assert len(got) == len(ref)
+    assert [g for _t, g in got] == [int(g) for _t, g in ref]
+    np.testing.assert_allclose([t for t, _g in got], [t for t, _g in ref], rtol=0, atol=1e-6)
+
+
+def test_exported_netpyne_store_reimports_and_runs_alike(tmp_path):
+    """The exported HH network imported back into nethub runs to the same spikes."""
+    net = _hh_iclamp(6)
+    net = net.replace(spec={**net.spec, "simConfig": {**net.spec["simConfig"],
+                                                      "duration": 60}})
+    res = nethub.simulate(net, {"duration": 60, "nethubExact": True},
+                          output=tmp_path / "orig.h5")
+    _export(net, tmp_path / "hh.nml", tmp_path / "LEMS_hh.xml")
+    back = nethub.simulate(NeuroMLFormat().read_run(tmp_path / "LEMS_hh.xml")[0],
+                           {"duration": 60}, output=tmp_path / "back.h5")
+    assert len(res.spike_times) > 5
+    np.testing.assert_allclose(np.sort(back.spike_times), np.sort(res.spike_times),
+                               rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lems", ["LEMS_InputsDet.xml", "LEMS_IzhNet.xml"])
+def test_neuroml_round_trip_keeps_the_content_hash(tmp_path, lems):
+    """NeuroML -> store -> NeuroML -> store: the same network (its hash without the embedded
+    source files, which are the NeuroML texts themselves); one more trip is a fixed point
+    (the same hash, files included)."""
+    fmt = NeuroMLFormat()
+    nets, src = [], FIXTURES / "ours" / lems
+    for k in range(3):
+        net = fmt.read_run(src)[0]
+        nets.append(net)
+        folder = tmp_path / f"p{k}"
+        folder.mkdir()
+        assert _export(net, folder / "net.nml", folder / "LEMS_net.xml") == []
+        src = folder / "LEMS_net.xml"
+    assert nets[0].replace(files={}).content_hash() == nets[1].replace(files={}).content_hash()
+    assert nets[1].content_hash() == nets[2].content_hash()
+
+
+def test_native_nml_h5_keeps_float64(tmp_path):
+    net = nethub.build(*nethub.load_spec(TUTORIALS / "HybridTut"))
+    _export(net, tmp_path / "x.nml.h5")
+    with h5py.File(tmp_path / "x.nml.h5") as f:
+        dtypes = []
+        f.visititems(lambda _n, o: dtypes.append(o.dtype) if isinstance(o, h5py.Dataset)
+                     else None)
+    assert dtypes and all(d == np.float64 for d in dtypes if d.kind == "f")
+    assert any(d == np.float64 for d in dtypes)
+
+
+def test_unknown_mechanisms_are_losses_not_exits(tmp_path):
+    net = nethub.build(*nethub.load_spec(TUTORIALS / "doc_code" / "tut_gap.py"))
+    lost = _export(net, tmp_path / "gap.nml")
+    assert any("ElectSyn" in m for m in lost)
+    assert any("pointer connections" in m for m in lost)
