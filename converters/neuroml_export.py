@@ -184,9 +184,10 @@ def _input_lists(net: Network, where: dict, sources: set[str], lost: list[str]) 
         for k, pop in enumerate(sorted(pops)):
             rs = [r for r in ok if where[int(gids[r])][0] == pop]
             name = key[0] if len(pops) == 1 else f"{key[0]}_{k}"
-            if name == "explicitInput":
-                name = f"explicitInput_{key[1]}"
+            if key[0] == "explicitInput":  # written back as explicitInput elements
+                name = f"explicitInput_{key[1]}_{pop}"
             out.append({"id": name, "component": key[1], "population": pop,
+                        "explicit": key[0] == "explicitInput",
                         "target_cell": np.array([where[int(gids[r])][1] for r in rs]),
                         "weight": np.where(np.isnan(w[rs]), 1.0, w[rs])})
     return out

@@ -18,6 +18,7 @@ from .nmlread import parse_nml_bytes
 from .summary import (
     CONNECTION_FIELDS,
     INPUT_FIELDS,
+    ExplicitInputSummary,
     InputListSummary,
     NetworkSummary,
     PopulationSummary,
@@ -42,13 +43,17 @@ def _summary(plan: Any) -> NetworkSummary:
         projs[p["id"]] = ProjectionSummary(p["id"], "chemical", p["pre"], p["post"],
                                            p["synapse"], cols)
     inputs = {}
+    explicit = [ExplicitInputSummary(il["component"], il["population"], int(c))
+                for il in plan.input_lists if il.get("explicit") for c in il["target_cell"]]
     for il in plan.input_lists:
+        if il.get("explicit"):
+            continue
         cols = empty_columns(INPUT_FIELDS, len(il["target_cell"]))
         cols.update({k: np.asarray(il[k], cols[k].dtype) for k in INPUT_FIELDS
                      if k in il and k != "id"})
         inputs[il["id"]] = InputListSummary(il["id"], il["component"], il["population"],
                                             cols, "synapses")
-    return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, [])
+    return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, explicit)
 
 
 def _document(plan: Any, doc_id: str):
