@@ -52,6 +52,8 @@ class ExportPlan:
         ``id, component, population, target_cell (int64), weight (float64)``.
     run : dict
         ``duration, dt`` (ms) and ``seed`` (or None).
+    outputs : list of dict
+        LEMS OutputFiles: ``id, file, columns`` (``(column id, quantity)`` pairs).
     """
 
     network_id: str
@@ -61,6 +63,7 @@ class ExportPlan:
     projections: list[dict] = field(default_factory=list)
     input_lists: list[dict] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
+    outputs: list[dict] = field(default_factory=list)
 
 
 def _local(tag: str) -> str:
@@ -276,6 +279,6 @@ def _native_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     plan = ExportPlan(network_id=str(prov.get("network") or "network"),
                       temperature=parts["temperature"], components=parts["components"],
                       populations=parts["populations"], projections=parts["projections"],
-                      input_lists=parts["input_lists"],
+                      input_lists=parts["input_lists"], outputs=parts["outputs"],
                       run={"duration": run["duration"], "dt": run["dt"], "seed": seed})
     return plan, lost

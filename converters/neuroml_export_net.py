@@ -23,7 +23,7 @@ from .neuroml_export_cells import (
     synapse_component,
 )
 
-__all__ = ["native_parts", "run_values"]
+__all__ = ["native_parts", "run_values", "trace_outputs"]
 
 
 def _cats(col: Any) -> np.ndarray:
@@ -233,13 +233,76 @@ def _stims(net: Network, where: dict, morphs: dict, types_of: dict, syns: set,
     return comps, pops, projs, inputs
 
 
+def _recorded_gids(net: Network, record_cells: Any) -> np.ndarray:
+    """gids of NetPyNE's ``recordCells`` (gids, population names, ``'all'``, (pop, index))."""
+    gids = np.asarray(net.cells["gid"], np.int64)
+    pops = _cats(net.cells["pop"])
+    keep = np.zeros(len(gids), bool)
+    for item in record_cells if isinstance(record_cells, (list, tuple)) else [record_cells]:
+        if item == "all":
+            keep[:] = True
+        elif isinstance(item, str):
+            keep |= pops == item
+        elif isinstance(item, (int, np.integer)):
+            keep |= gids == int(item)
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            rows = np.flatnonzero(pops == item[0])
+            idx = item[1] if isinstance(item[1], (list, tuple)) else [item[1]]
+            keep[rows[[i for i in idx if 0 <= int(i) < len(rows)]]] = True
+    return np.sort(gids[keep])
+
+
+def trace_outputs(net: Network, run: dict, where: dict, morphs: dict, comp_of: Any,
+                  lost: list[str]) -> list[dict]:
+    """LEMS OutputFiles of the simConfig's voltage traces on its recorded cells.
+
+    Returns
+    -------
+    list of dict
+        ``id, file, columns`` (list of ``(column id, LEMS quantity)``).
+    """
+    gids = _recorded_gids(net, run["record_cells"])
+    if len(gids) == 0 or not run["traces"]:
+        return []
+    pop, inst, found = _lookup(where, gids)
+    out = []
+    for label, req in run["traces"].items():
+        if not isinstance(req, dict) or req.get("var") != "v" or "mech" in req \
+                or "synMech" in req:
+            lost.append(f"trace {label!r}: only membrane voltages are exported as LEMS "
+                        "OutputFiles")
+            continue
+        cols = []
+        for g, p, i, ok in zip(gids, pop, inst, found):
+            if not ok:
+                continue
+            comp = comp_of(np.array([g]))[0]
+            morph = morphs.get(comp)
+            if morph is None:
+                quantity = f"{p}/{int(i)}/{comp}/v"
+            else:
+                seg, _f = morph.locate(np.array([req.get("sec", "soma")]),
+                                       np.array([float(req.get("loc", 0.5))]))
+                quantity = f"{p}/{int(i)}/{comp}/{int(seg[0])}/v"
+            cols.append((f"{label}_{int(g)}", quantity))
+        if cols:
+            out.append({"id": label, "file": f"{net_id(net)}.{label}.dat", "columns": cols})
+    return out
+
+
+def net_id(net: Network) -> str:
+    """The exported network's id (the source's network name, else ``network``)."""
+    return str((net.provenance or {}).get("network") or "network")
+
+
 def native_parts(net: Network) -> tuple[dict[str, Any], list[str]]:
     """Components, populations, projections, input lists and run values of ``net``.
 
     Returns
     -------
     (dict, list of str)
-        ``components, populations, projections, input_lists, temperature, run`` and the
+        ``components, populations, projections, input_lists, outputs, temperature, run`` and
+        the
         losses.
     """
     lost: list[str] = []
@@ -270,7 +333,8 @@ def native_parts(net: Network) -> tuple[dict[str, Any], list[str]]:
     components = {**{k: v for k, v in syn_comps.items() if k in used_syn},
                   **{k: v for k, v in comps.items() if v}, **stim_comps}
     has_hh = any(k in comps for k in ("hh_na", "hh_k"))
+    outputs = trace_outputs(net, run, where, morphs, type_of, lost)
     return {"components": components, "populations": pops + spops,
-            "projections": projs + sprojs, "input_lists": inputs,
+            "projections": projs + sprojs, "input_lists": inputs, "outputs": outputs,
             "temperature": (run["celsius"] if has_hh or any(morphs.values())
                             else None), "run": run}, lost

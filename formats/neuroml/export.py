@@ -85,6 +85,11 @@ def lems_text(plan: Any, nml_name: str) -> str:
                        'eventPort="spike"/>')
             k += 1
     events = ("\n".join(sel))
+    files = "".join(
+        f'        <OutputFile id="{o["id"]}" fileName="{o["file"]}">\n'
+        + "".join(f'            <OutputColumn id="{c}" quantity="{q}"/>\n'
+                  for c, q in o["columns"])
+        + "        </OutputFile>\n" for o in getattr(plan, "outputs", []))
     return f"""<Lems>
     <Target component="sim1"/>
     <Include file="Cells.xml"/>
@@ -96,7 +101,7 @@ def lems_text(plan: Any, nml_name: str) -> str:
     <Include file="{nml_name}"/>
     <Simulation id="sim1" length="{format_float(run['duration'])}ms" \
 step="{format_float(run['dt'])}ms" target="{plan.network_id}"{seed}>
-        <EventOutputFile id="spikes" fileName="{plan.network_id}.spikes" format="ID_TIME">
+{files}        <EventOutputFile id="spikes" fileName="{plan.network_id}.spikes" format="ID_TIME">
 {events}
         </EventOutputFile>
     </Simulation>

@@ -71,6 +71,7 @@ def _hh_iclamp(n: int = 12):
         net_params.stimTargetParams[f"ic{k}->PYR"] = {
             "source": f"ic{k}", "sec": "soma", "loc": 0.5,
             "conds": {"cellList": [k, k + 1, k + 2, k + 3, k + 4]}}
+    sim_cfg.recordCells = [0, 5]
     return nethub.build(net_params, sim_cfg)
 
 
@@ -88,7 +89,10 @@ def test_hh_network_runs_in_jnml_to_nethub_spikes(tmp_path):
     folder.mkdir()
     assert _export(net, folder / "hh.nml", folder / "LEMS_hh.xml") == []
     out = jnml_outputs(folder, "LEMS_hh.xml", [folder / "hh.nml", folder / "LEMS_hh.xml"],
-                       ["network.spikes"])
+                       ["network.spikes", "network.Vsoma.dat"])
+    trace = np.array([line.split() for line in out["network.Vsoma.dat"].splitlines()], float)
+    assert trace.shape == (4001, 3)  # t, then v of gids 0 and 5 (SI units: s, V)
+    assert np.all(trace[0, 1:] == -0.071)
     rows = np.array([line.split() for line in out["network.spikes"].splitlines()], float)
     got_t, got_g = rows[:, 1] * 1000.0, rows[:, 0].astype(np.int64)
     assert len(got_t) == len(res.spike_times)
