@@ -175,3 +175,16 @@ def test_unknown_mechanisms_are_losses_not_exits(tmp_path):
     lost = _export(net, tmp_path / "gap.nml")
     assert any("ElectSyn" in m for m in lost)
     assert any("pointer connections" in m for m in lost)
+
+
+def test_cli_convert_with_lems(tmp_path):
+    """``nethub convert STORE OUT.nml --lems LEMS.xml`` on a NetPyNE-built store."""
+    from nethub.cli import main
+
+    store = tmp_path / "hh.h5"
+    nethub.save(_hh_iclamp(8), store)
+    assert main(["convert", str(store), str(tmp_path / "hh.nml"), "--lems",
+                 str(tmp_path / "LEMS_hh.xml")]) == 0
+    lems = (tmp_path / "LEMS_hh.xml").read_text()
+    assert '<Include file="hh.nml"/>' in lems and 'OutputFile id="Vsoma"' in lems
+    assert '<EventSelection id="3" select="PYR/3/PYR"' in lems
