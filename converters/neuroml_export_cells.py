@@ -197,12 +197,14 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
 
 
 def _netstim_times(p: dict, duration: float, start: float) -> np.ndarray:
-    """A regular NetStim's spikes as NEURON makes them (start, then += interval)."""
+    """A regular NetStim's spikes as NEURON makes them (``start + interval - interval``, then
+    ``+= interval``: the same floats)."""
     interval = float(p["rate"]) ** -1 * 1e3 if "rate" in p else float(p.get("interval", 10.0))
     start = float(p.get("start", start))
     number = float(p.get("number", 1e9))
     n = int(min(number, max(0.0, np.floor((duration - start) / interval) + 2)))
-    times = np.cumsum(np.concatenate([[start], np.full(max(n - 1, 0), interval)]))[:n]
+    first = start + interval - interval * 1.0  # NetStim's INITIAL, noise 0
+    times = np.cumsum(np.concatenate([[first], np.full(max(n - 1, 0), interval)]))[:n]
     return times[times <= duration]
 
 

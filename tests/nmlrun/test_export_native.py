@@ -188,3 +188,32 @@ def test_cli_convert_with_lems(tmp_path):
     lems = (tmp_path / "LEMS_hh.xml").read_text()
     assert '<Include file="hh.nml"/>' in lems and 'OutputFile id="Vsoma"' in lems
     assert '<EventSelection id="3" select="PYR/3/PYR"' in lems
+
+
+def test_regular_netstim_as_spike_array_has_neurons_times():
+    """A NetStim with noise 0 becomes a spikeArray of the times NEURON's NetStim gives;
+    noise 1 a spikeGeneratorPoisson (a loss note), other noise a loss."""
+    import re
+
+    from neuron import h
+
+    from nethub.converters.neuroml_export_cells import stim_component
+
+    params = {"rate": 30.0, "noise": 0, "start": 3.3}
+    xml, lost = stim_component("s", "NetStim", params, 200.0, "stim")
+    assert lost == []
+    times = [float(t) for t in re.findall(r'time="([^"]+)ms"', xml)]
+    ns = h.NetStim()
+    ns.interval, ns.start, ns.number, ns.noise = 1000.0 / 30.0, 3.3, 1e9, 0
+    rec = h.Vector()
+    nc = h.NetCon(ns, None)
+    nc.record(rec)
+    h.load_file("stdrun.hoc")
+    h.dt = 0.025
+    h.finitialize(-65)
+    h.continuerun(200.0)
+    assert times == list(rec)
+    xml, lost = stim_component("p", "NetStim", {"rate": 5, "noise": 1}, 100.0, "stim")
+    assert xml.startswith('<spikeGeneratorPoisson id="p" averageRate="5 Hz"')
+    assert "another random stream" in lost[0]
+    assert stim_component("q", "NetStim", {"rate": 5, "noise": 0.5}, 100.0, "stim")[0] is None
