@@ -166,11 +166,16 @@ def _projections(net: Network, where: dict, morphs: dict, types_of: dict, syns: 
     qseg, qfrac = _seg(morphs, types_of["pre"](post), _col(c, "post_sec", n, "soma"),
                        _col(c, "post_loc", n, 0.5).astype(float))
     weight, delay = np.asarray(c["weight"], float), np.asarray(c["delay"], float)
-    keys = np.array([f"{r}\0{a}\0{b}\0{m}" for r, a, b, m in zip(rule, ppop, qpop, mech)])
+    codes = np.stack([np.unique(col.astype(str), return_inverse=True)[1].ravel()
+                      for col in (rule, ppop, qpop, mech)], axis=1)
+    _u, first, group = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
     out = []
-    for key in dict.fromkeys(keys[ok]):
-        rows = np.flatnonzero(ok & (keys == key))
-        r, a, b, m = key.split("\0")
+    for g in np.argsort(first):  # groups in the order of their first connection
+        rows = np.flatnonzero(ok & (group == g))
+        if len(rows) == 0:
+            continue
+        r, a, b, m = rule[rows[0]], ppop[rows[0]], qpop[rows[0]], mech[rows[0]]
         out.append({"id": f"{r}_{a}_{b}_{m}".replace(" ", "_").replace("->", "_to_"),
                     "pre": a, "post": b, "synapse": m,
                     "columns": {"pre_cell": pinst[rows], "post_cell": qinst[rows],
