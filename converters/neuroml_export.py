@@ -25,6 +25,7 @@ import numpy as np
 
 from ..network import Network
 from ..table import Categorical
+from .neuroml_export_net import native_parts
 
 __all__ = ["ExportPlan", "export_plan"]
 
@@ -51,6 +52,8 @@ class ExportPlan:
         ``id, component, population, target_cell (int64), weight (float64)``.
     run : dict
         ``duration, dt`` (ms) and ``seed`` (or None).
+    outputs : list of dict
+        LEMS OutputFiles: ``id, file, columns`` (``(column id, quantity)`` pairs).
     """
 
     network_id: str
@@ -60,6 +63,7 @@ class ExportPlan:
     projections: list[dict] = field(default_factory=list)
     input_lists: list[dict] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
+    outputs: list[dict] = field(default_factory=list)
 
 
 def _local(tag: str) -> str:
@@ -183,9 +187,10 @@ def _input_lists(net: Network, where: dict, sources: set[str], lost: list[str]) 
         for k, pop in enumerate(sorted(pops)):
             rs = [r for r in ok if where[int(gids[r])][0] == pop]
             name = key[0] if len(pops) == 1 else f"{key[0]}_{k}"
-            if name == "explicitInput":
-                name = f"explicitInput_{key[1]}"
+            if key[0] == "explicitInput":  # written back as explicitInput elements
+                name = f"explicitInput_{key[1]}_{pop}"
             out.append({"id": name, "component": key[1], "population": pop,
+                        "explicit": key[0] == "explicitInput",
                         "target_cell": np.array([where[int(gids[r])][1] for r in rs]),
                         "weight": np.where(np.isnan(w[rs]), 1.0, w[rs])})
     return out
@@ -223,6 +228,8 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     """
     lost: list[str] = []
     found = _embedded_components(net)
+    if net.cell_types and not any(name in found for name in net.cell_types):
+        return _native_plan(net)  # no NeuroML in the store: cells from their NEURON form
     cell_ok = {name for name in net.cell_types if name in found}
     for name in sorted(set(net.cell_types) - cell_ok):
         lost.append(f"cell type {name!r}: no NeuroML component in the store (export of "
@@ -261,3 +268,17 @@ def _run_settings(net: Network) -> dict[str, Any]:
     cfg = (net.spec or {}).get("simConfig") or {}
     return {"duration": float(cfg.get("duration", 1000.0)), "dt": float(cfg.get("dt", 0.025)),
             "seed": (cfg.get("seeds") or {}).get("lems")}
+
+
+def _native_plan(net: Network) -> tuple[ExportPlan, list[str]]:
+    """The export of a store without embedded NeuroML (:mod:`.neuroml_export_net`)."""
+    parts, lost = native_parts(net)
+    run = parts["run"]
+    prov = net.provenance or {}
+    seed = _run_settings(net)["seed"]
+    plan = ExportPlan(network_id=str(prov.get("network") or "network"),
+                      temperature=parts["temperature"], components=parts["components"],
+                      populations=parts["populations"], projections=parts["projections"],
+                      input_lists=parts["input_lists"], outputs=parts["outputs"],
+                      run={"duration": run["duration"], "dt": run["dt"], "seed": seed})
+    return plan, lost

@@ -268,6 +268,8 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
                    default=[], help="reader option (repeatable; VALUE parsed as JSON if it can)")
     p.add_argument("-w", "--write-opt", metavar="KEY=VALUE", action="append", type=_key_value,
                    default=[], help="writer option, e.g. compression=gzip (repeatable)")
+    p.add_argument("--lems", metavar="LEMS_OUT.xml", help="NeuroML export: also write a LEMS "
+                   "Simulation of the model's run (the same as -w lems=LEMS_OUT.xml)")
     p.add_argument("--template", metavar="NAME", help="INPUT is a .hoc/.py cell template: "
                    "import template (or Python class/function) NAME (docs/hoc-templates.md)")
     p.add_argument("--args", nargs="*", default=[], metavar="ARG",
@@ -297,6 +299,8 @@ def _run_convert(args: argparse.Namespace) -> int:
     if output is None:
         raise CommandLineError("convert: give OUTPUT (or --into STORE)")
     ropts, wopts = {**trust, **dict(args.read_opt)}, dict(args.write_opt)
+    if args.lems:
+        wopts["lems"] = args.lems
     _run_into_options(args, output, ropts, wopts)
     lost = api.convert(args.input, output, to=args.to, from_=args.from_,
                        read_options=ropts, write_options=wopts)

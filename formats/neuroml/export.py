@@ -18,6 +18,7 @@ from .nmlread import parse_nml_bytes
 from .summary import (
     CONNECTION_FIELDS,
     INPUT_FIELDS,
+    ExplicitInputSummary,
     InputListSummary,
     NetworkSummary,
     PopulationSummary,
@@ -42,13 +43,17 @@ def _summary(plan: Any) -> NetworkSummary:
         projs[p["id"]] = ProjectionSummary(p["id"], "chemical", p["pre"], p["post"],
                                            p["synapse"], cols)
     inputs = {}
+    explicit = [ExplicitInputSummary(il["component"], il["population"], int(c))
+                for il in plan.input_lists if il.get("explicit") for c in il["target_cell"]]
     for il in plan.input_lists:
+        if il.get("explicit"):
+            continue
         cols = empty_columns(INPUT_FIELDS, len(il["target_cell"]))
-        cols["target_cell"] = np.asarray(il["target_cell"], np.int64)
-        cols["weight"] = np.asarray(il["weight"], np.float64)
+        cols.update({k: np.asarray(il[k], cols[k].dtype) for k in INPUT_FIELDS
+                     if k in il and k != "id"})
         inputs[il["id"]] = InputListSummary(il["id"], il["component"], il["population"],
                                             cols, "synapses")
-    return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, [])
+    return NetworkSummary(plan.network_id, plan.temperature, pops, projs, inputs, explicit)
 
 
 def _document(plan: Any, doc_id: str):
@@ -68,14 +73,23 @@ def lems_text(plan: Any, nml_name: str) -> str:
     seed = f' seed="{int(run["seed"])}"' if run.get("seed") is not None else ""
     sel = []
     k = 0
+    by_gid = any("gids" in p for p in plan.populations)  # exported cells: id = gid
     for p in plan.populations:
-        for i in p["ids"]:
+        if by_gid and "gids" not in p:
+            continue  # spike sources standing for stimuli
+        for n, i in enumerate(p["ids"]):
             ref = (f'{p["id"]}/{int(i)}/{p["component"]}' if p["locations"] is not None
                    else f'{p["id"]}[{int(i)}]')
-            sel.append(f'            <EventSelection id="{k}" select="{ref}" '
+            eid = int(p["gids"][n]) if by_gid else k
+            sel.append(f'            <EventSelection id="{eid}" select="{ref}" '
                        'eventPort="spike"/>')
             k += 1
     events = ("\n".join(sel))
+    files = "".join(
+        f'        <OutputFile id="{o["id"]}" fileName="{o["file"]}">\n'
+        + "".join(f'            <OutputColumn id="{c}" quantity="{q}"/>\n'
+                  for c, q in o["columns"])
+        + "        </OutputFile>\n" for o in getattr(plan, "outputs", []))
     return f"""<Lems>
     <Target component="sim1"/>
     <Include file="Cells.xml"/>
@@ -87,7 +101,7 @@ def lems_text(plan: Any, nml_name: str) -> str:
     <Include file="{nml_name}"/>
     <Simulation id="sim1" length="{format_float(run['duration'])}ms" \
 step="{format_float(run['dt'])}ms" target="{plan.network_id}"{seed}>
-        <EventOutputFile id="spikes" fileName="{plan.network_id}.spikes" format="ID_TIME">
+{files}        <EventOutputFile id="spikes" fileName="{plan.network_id}.spikes" format="ID_TIME">
 {events}
         </EventOutputFile>
     </Simulation>

@@ -59,14 +59,16 @@ def test_export_validates_reimports_and_runs_alike(tmp_path, ours_copy):
     assert len(lines) == len(ref.spike_times)
 
 
-def test_cells_without_components_are_losses(tmp_path):
-    """A NetPyNE store: nothing has a NeuroML component yet; every part is a counted loss."""
+def test_netpyne_cells_export_and_losses_are_counted(tmp_path):
+    """A NetPyNE store: its cells are exported from their NEURON form
+    (tests/nmlrun/test_export_native.py); what has no equivalent (noisy NetStims) is a loss."""
     from nethub.examples import example_path
 
     net = nethub.build(*nethub.load_spec(example_path()))
     lost = NeuroMLFormat().write(Document(network=net), tmp_path / "x.nml")
-    assert any(m.startswith("cell type") and "no NeuroML component" in m for m in lost)
-    assert (tmp_path / "x.nml").is_file()
+    assert any("NetStim with noise" in m for m in lost)
+    text = (tmp_path / "x.nml").read_text()
+    assert all(f'<cell id="{name}"' in text for name in net.cell_types)
 
 
 def test_export_nml_h5_keeps_float64(tmp_path):
