@@ -217,3 +217,24 @@ def test_regular_netstim_as_spike_array_has_neurons_times():
     assert xml.startswith('<spikeGeneratorPoisson id="p" averageRate="5 Hz"')
     assert "another random stream" in lost[0]
     assert stim_component("q", "NetStim", {"rate": 5, "noise": 0.5}, 100.0, "stim")[0] is None
+
+
+def test_exported_hh_network_reimports_and_runs_as_jnml(tmp_path):
+    """The NeuroML export of a NetPyNE-built HH network, imported back by nethub (detailed
+    cells, as jNeuroML maps them) and run with `nethub run LEMS.xml`: jNeuroML's own NEURON
+    spikes of the same files."""
+    net = _hh_iclamp()
+    net = net.replace(spec={**net.spec, "simConfig": {**net.spec["simConfig"],
+                                                      "duration": 100}})
+    folder = tmp_path / "nml"
+    folder.mkdir()
+    assert _export(net, folder / "hh.nml", folder / "LEMS_hh.xml") == []
+    out = jnml_outputs(folder, "LEMS_hh.xml", [folder / "hh.nml", folder / "LEMS_hh.xml"],
+                       ["network.spikes"])
+    rows = np.array([line.split() for line in out["network.spikes"].splitlines()], float)
+    back = nethub.simulate(str(folder / "LEMS_hh.xml"), output=tmp_path / "back.h5")
+    assert len(back.spike_times) == len(rows) >= 20
+    for gid in np.unique(rows[:, 0]).astype(np.int64):
+        theirs = np.sort(rows[rows[:, 0] == gid, 1] * 1000.0)
+        mine = np.sort(back.spike_times[back.spike_gids == gid])
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-6)
