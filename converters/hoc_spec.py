@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ConversionError, SpecError
 from .hoc import HocImport, read_cell_template
+from .morph_convert import MORPHOLOGY_SUFFIXES, netpyne_import
 
 __all__ = ["import_request"]
 
@@ -54,9 +55,8 @@ def import_request(request: Mapping[str, Any], mod_files: Mapping[str, str]) -> 
         path = Path(request.get("baseDir") or ".") / path
     what = f"{request['function']}({request['fileName']!r}, {request.get('cellName')!r})"
     suffix = path.suffix.lower()
-    if suffix in (".swc", ".asc"):
-        raise SpecError(f"{what}: SWC/ASC morphologies are read by nethub.sim.morphread "
-                        "(not in this version)")
+    if suffix in MORPHOLOGY_SUFFIXES:
+        return _morphology(request, path, what, key)
     if suffix not in (".hoc", ".tem", ".py"):
         raise SpecError(f"{what}: the file must be .hoc, .tem, .py, .swc or .asc")
     instance = request["function"] == "importCellParamsFromNet"
@@ -70,6 +70,20 @@ def import_request(request: Mapping[str, Any], mod_files: Mapping[str, str]) -> 
             path, str(request.get("cellName")), trusted=True,
             args=request.get("cellArgs") or [], mod_files=dict(mod_files) or None,
             names="netpyne", instance=instance or bool(request.get("cellInstance")))
+    except ConversionError as exc:
+        raise SpecError(f"{what}: {exc}") from exc
+    _DONE[key] = imp
+    return imp
+
+
+def _morphology(request: Mapping[str, Any], path: Path, what: str, key: str) -> HocImport:
+    """``importCellParams(label, 'cell.swc')``: the cell NetPyNE's morphology loader builds."""
+    if request["function"] == "importCellParamsFromNet":
+        raise SpecError(f"{what}: a morphology file is not a network; use importCellParams")
+    if not path.is_file():
+        raise SpecError(f"{what}: no such file {path}")
+    try:
+        imp = netpyne_import(path, str(request.get("cellName") or path.stem))
     except ConversionError as exc:
         raise SpecError(f"{what}: {exc}") from exc
     _DONE[key] = imp
