@@ -297,6 +297,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         return 0
     if Path(args.input).suffix.lower() in (".swc", ".asc") and not args.from_:
         return _run_convert_morphology(args)
+    if args.name or args.dL:
+        raise CommandLineError("convert: --name and --dL are for .swc/.asc morphologies")
     _check_format_names(args.to, args.from_)
     trust = _trusted(args.input, args.from_, args.trust)[1]
     output = args.output or args.into

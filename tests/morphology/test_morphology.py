@@ -150,16 +150,20 @@ def test_swc_spec_network_gives_netpyne_spikes(tmp_path, monkeypatch):
     model = tmp_path / "model.py"
     model.write_text(SPEC)
     monkeypatch.chdir(tmp_path)
-    net = nethub.build(*nethub.load_spec(model))
+    net_params, cfg = nethub.load_spec(model)
+    cfg.nethubExact = True
+    net = nethub.build(net_params, cfg)
     ct = net.cell_types["M"]
     assert "hh" in ct.sections["soma_0"].mechs and "pas" in ct.sections["dend_9"].mechs
+    assert ct.sections["dend_9"].geom["cm"] == 1.5 and ct.sections["soma_0"].geom["nseg"] == 3
     assert net.files_with_role("morphology")
-    res = simulate(net, output=tmp_path / "out.h5")
+    res = simulate(net, cfg, output=tmp_path / "out.h5")
+    assert res.meta["exactness"] == "exact"
     t, g = res.spikes["time"].to_numpy(), res.spikes["gid"].to_numpy()
     order = np.lexsort((g, t))
     ref = _netpyne(NETPYNE_RUN, str(model), tmp_path)
     rt, rg = np.array(ref["t"], dtype=float), np.array(ref["g"], dtype=np.int64)
     rorder = np.lexsort((rg, rt))
-    assert len(rt) > 5
+    assert len(rt) > 5 and (rg < 3).sum() > 3  # the SWC cells spike (gids 0-2)
     np.testing.assert_array_equal(np.asarray(g)[order], rg[rorder])
     np.testing.assert_allclose(np.asarray(t)[order], rt[rorder], rtol=0, atol=1e-9)
