@@ -164,6 +164,7 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_MPI_PREFIXES)}
     env["PYTHONSAFEPATH"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"  # NEURON's messages reach the pipe even if the child crashes
     return env
 
 
@@ -182,7 +183,8 @@ def _run_child(req: dict, where: Path, timeout: float) -> dict:
             lines = [s for s in (proc.stdout + proc.stderr).splitlines() if s.strip()]
             ours = [s[len("morphread error:"):] for s in lines
                     if s.startswith("morphread error:")]
-            detail = (ours or lines or ["no output"])[-1].strip()
+            import3d = [s for s in lines if s.lower().startswith("error ")][:1]  # Import3d
+            detail = (ours or import3d or lines or ["no output"])[-1].strip()
             raise ConversionError(f"{where}: NEURON could not build the cell: {detail}")
         return json.loads(out_path.read_text())
 

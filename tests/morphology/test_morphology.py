@@ -112,6 +112,13 @@ def test_cli_convert_swc(tmp_path):
     assert emb.data == path.read_bytes()
     with pytest.raises(ConversionError, match="not found"):
         morphology_network(tmp_path / "missing.swc")
+    bad = tmp_path / "bad.swc"
+    bad.write_text("1 1 0 0 0 5 -1\n2 3 10 0 0 1 7\n")  # parent 7 does not exist
+    with pytest.raises(ConversionError, match=r"bad.swc.*line 2"):
+        morphology_network(bad)
+    (tmp_path / "x.py").write_text("")
+    with pytest.raises(ConversionError, match="not a morphology"):
+        morphology_network(tmp_path / "x.py")
 
 
 SPEC = """
