@@ -18,6 +18,7 @@ from neuron import h
 import nethub
 from nethub.builder.cellimport import imported_rule
 from nethub.cli import main as cli_main
+from nethub.converters.hoc_spec import import_request
 from nethub.converters.morph_convert import morphology_network
 from nethub.errors import ConversionError, SpecError
 from nethub.runner import simulate
@@ -89,7 +90,7 @@ def test_contour_soma_needs_import3d_names(tmp_path):
     path = morphs.write_asc(tmp_path)
     assert "contour" in _netpyne(HERE / "netpyne_rule.py", path.name, tmp_path)["error"]
     with pytest.raises(SpecError, match="contour"):
-        nethub.converters.hoc_spec.import_request(_request(path), {})
+        import_request(_request(path), {})
     net = morphology_network(path, name="A")
     ct = net.cell_types["A"]
     assert list(ct.sections)[0] == "soma[0]" and "apic[0]" in ct.sections
