@@ -77,7 +77,7 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
                     params: Mapping[str, Any] | None = None, dL: float | None = None,
                     mod_files: Mapping[str, str] | None = None,
                     hoc_files: Sequence[str | os.PathLike] = (), trusted: bool = False,
-                    timeout: float = 120.0) -> MorphologyImport:
+                    timeout: float = 120.0, names: str = "bmtk") -> MorphologyImport:
     """Load a morphology with NEURON's Import3d (in a separate process) into a cell type.
 
     Parameters
@@ -106,6 +106,11 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
         Needed for ``hoc:`` templates (HOC is code).
     timeout : float
         Seconds after which the child process is stopped.
+    names : {"bmtk", "netpyne"}
+        ``"bmtk"``: Import3d instantiates into BMTK's ``Biophys1`` shell (``soma[0]``,
+        ``dend[3]``; lists ``all``, ``somatic``, ...). ``"netpyne"``: the cell NetPyNE's
+        ``importCellParams`` builds (``soma_0``, ``dend_3``; NetPyNE's points and section
+        lists; no segment table; ``template`` and ``processing`` must be empty).
 
     Returns
     -------
@@ -125,6 +130,11 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
     if template.startswith("hoc:") and not trusted:
         raise UntrustedCodeError(f"{template}: a HOC template is a program; nethub runs it only "
                                  "with --trust / trusted=True; nothing was run.")
+    if names not in ("bmtk", "netpyne"):
+        raise ConversionError(f"{path}: names must be 'bmtk' or 'netpyne', not {names!r}")
+    if names == "netpyne" and (template or processing or path is None):
+        raise ConversionError(f"{path}: NetPyNE's names are for a plain morphology file "
+                              "(no template, no processing)")
     morph = Path(path) if path is not None else None
     if morph is not None and not morph.is_file():
         raise ConversionError(f"{morph}: morphology file not found")
@@ -132,14 +142,15 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
     req = {"morphology": str(morph.resolve()) if morph else "", "template": template,
            "processing": list(processing), "params": dict(params) if params else None,
            "dL": dL, "hoc_files": [str(Path(f).resolve()) for f in hoc_files],
-           "library": str(compiled_library(mods, trusted=trusted)) if mods else ""}
+           "library": str(compiled_library(mods, trusted=trusted)) if mods else "",
+           "names": names}
     where = morph or Path(template)
     out = _run_child(req, where, timeout)
     tname = name or (morph.stem if morph else template.split(":", 1)[-1])
     cell = _cell_type(out, tname, sorted(mods), where)
     cell.provenance = {"format": "hoc" if morph is None else morph.suffix.lstrip(".").lower(),
                        "file": morph.name if morph else None, "template": template or None,
-                       "processing": list(processing), "dL": dL}
+                       "processing": list(processing), "dL": dL, "names": names}
     files = {}
     if morph is not None:
         ef = EmbeddedFile(f"morphologies/{morph.name}", "morphology", str(morph),
@@ -153,6 +164,7 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_MPI_PREFIXES)}
     env["PYTHONSAFEPATH"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"  # NEURON's messages reach the pipe even if the child crashes
     return env
 
 
@@ -171,7 +183,8 @@ def _run_child(req: dict, where: Path, timeout: float) -> dict:
             lines = [s for s in (proc.stdout + proc.stderr).splitlines() if s.strip()]
             ours = [s[len("morphread error:"):] for s in lines
                     if s.startswith("morphread error:")]
-            detail = (ours or lines or ["no output"])[-1].strip()
+            import3d = [s for s in lines if s.lower().startswith("error ")][:1]  # Import3d
+            detail = (ours or import3d or lines or ["no output"])[-1].strip()
             raise ConversionError(f"{where}: NEURON could not build the cell: {detail}")
         return json.loads(out_path.read_text())
 

@@ -42,6 +42,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -276,6 +277,9 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
                    help="arguments of the template (KEY=VALUE for Python keywords)")
     p.add_argument("--mode", choices=("auto", "snapshot", "template"), default="auto",
                    help="run mode of the imported cell type (default: decided at import)")
+    p.add_argument("--name", help="INPUT is a .swc/.asc morphology: the cell type's name "
+                   "(default: the file's stem; docs/hoc-templates.md)")
+    p.add_argument("--dL", type=float, metavar="UM", help="morphology: maximum segment length")
     _add_trust(p)
 
 
@@ -293,6 +297,10 @@ def _run_convert(args: argparse.Namespace) -> int:
         for k, v in imp.globals_changed.items():
             out(f"the template sets the NEURON global {k} = {v}")
         return 0
+    if Path(args.input).suffix.lower() in (".swc", ".asc") and not args.from_:
+        return _run_convert_morphology(args)
+    if args.name or args.dL:
+        raise CommandLineError("convert: --name and --dL are for .swc/.asc morphologies")
     _check_format_names(args.to, args.from_)
     trust = _trusted(args.input, args.from_, args.trust)[1]
     output = args.output or args.into
@@ -307,6 +315,19 @@ def _run_convert(args: argparse.Namespace) -> int:
     out(f"converted {args.input} -> {output}")
     for note in lost:
         out(f"not carried over: {note}")
+    return 0
+
+
+def _run_convert_morphology(args: argparse.Namespace) -> int:
+    """``nethub convert cell.swc OUT.h5 [--name T] [--dL UM]`` (issue 14)."""
+    from .converters.morph_convert import convert_morphology
+
+    if not args.output:
+        raise CommandLineError("convert: give OUTPUT (the store to write)")
+    net = convert_morphology(args.input, args.output, name=args.name, dL=args.dL)
+    ct = next(iter(net.cell_types.values()))
+    out(f"imported morphology {args.input} -> {args.output}: cell type {ct.name}, "
+        f"{len(ct.sections)} sections (no mechanisms: NEURON defaults Ra, cm)")
     return 0
 
 

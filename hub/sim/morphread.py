@@ -14,7 +14,8 @@ helpers. The steps follow ``bmtk/simulator/bionet`` (``Biophys1`` template,
 Request keys: ``morphology`` (path), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc:NAME`` |
 ``""`` plain), ``hoc_files`` (files to load for ``hoc:``), ``processing`` (list of names),
 ``params`` (the dynamics_params JSON or null), ``dL`` (µm or null: keep Import3d's nseg),
-``library`` (compiled mechanisms to load).
+``library`` (compiled mechanisms to load), ``names`` (``"netpyne"``: build the cell as NetPyNE's
+``importCellParams`` does, :mod:`nethub.sim.morphnetpyne`; else BMTK's ``Biophys1`` shell).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from neuron import h
 
+from nethub.sim import morphnetpyne
 from nethub.sim.templateread import _mech_names, _section, _section_lists
 
 #: The shell a morphology is instantiated into: BMTK's ``Biophys1`` names (soma, dend, apic,
@@ -205,6 +207,8 @@ def read(req: dict) -> dict:
         h.nrn_load_dll(req["library"])
     h.load_file("stdrun.hoc")
     h.load_file("import3d.hoc")
+    if req.get("names") == "netpyne":
+        return _read_netpyne(req)
     templ = req.get("template", "")
     cell = _hoc_cell(req) if templ.startswith("hoc:") else load_morphology(req["morphology"])
     for name in req.get("processing", []):
@@ -228,6 +232,22 @@ def read(req: dict) -> dict:
     return {"sections": sections, "section_lists": lists,
             "spike_source": {"sec": f"{_short(cell.soma[0])}[0]", "loc": 0.5},
             "segments": segment_table(cell)}
+
+
+def _read_netpyne(req: dict) -> dict:
+    """The cell as NetPyNE's ``importCellParams`` builds it (:mod:`nethub.sim.morphnetpyne`):
+    top-level sections named ``soma_0``, ``dend_12``, ...; no segment table."""
+    secs = morphnetpyne.build(req["morphology"])
+    if req.get("dL"):
+        for sec in secs:
+            sec.nseg = 1 + 2 * int(sec.L / (2 * float(req["dL"])))
+    density, _ = _mech_names()
+    names = morphnetpyne.names_of(secs)
+    sections = {names[s.hoc_internal_name()]: _section(s, names, density) for s in secs}
+    soma = next((n for n in sections if n.startswith("soma")), next(iter(sections), ""))
+    return {"sections": sections, "section_lists": morphnetpyne.section_lists(names),
+            "spike_source": {"sec": soma, "loc": 0.5},
+            "segments": {k: [] for k in ("sec_id", "x", "type", "dist", "length", "area")}}
 
 
 def main(argv: list[str]) -> int:
