@@ -67,8 +67,9 @@ class NmodlResult:
 
 
 def default_cache_dir() -> Path:
-    """``$NETHUB_CACHE_DIR/nmlmech``, else ``$XDG_CACHE_HOME/nethub/nmlmech`` (~/.cache)."""
-    base = os.environ.get("NETHUB_CACHE_DIR")
+    """``$NETHUB_CACHE/nmlmech`` (the variable the compiled-mechanism cache uses; the older
+    ``$NETHUB_CACHE_DIR`` is still read), else ``$XDG_CACHE_HOME/nethub/nmlmech`` (~/.cache)."""
+    base = os.environ.get("NETHUB_CACHE") or os.environ.get("NETHUB_CACHE_DIR")
     if base:
         return Path(base) / "nmlmech"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -5,7 +5,7 @@
 instantiates jNeuroML's HOC cell templates there and dumps their sections as NEURON holds them.
 The OutputFiles (``.npz``), the dump and the point processes jNeuroML's script places
 (``new <mech>(<x>)`` on ``a_<pop>[<i>].<section>``) are cached by the fixtures' content hash in
-``$NETHUB_CACHE_DIR`` / ``~/.cache/nethub``, so later sessions start no Java.
+``$NETHUB_CACHE`` / ``~/.cache/nethub``, so later sessions start no Java.
 """
 
 from __future__ import annotations
