@@ -65,3 +65,25 @@ def test_netpyne_hh_network_runs_the_same_in_bmtk(tmp_path):
     assert len(theirs) == len(ours)
     np.testing.assert_array_equal(np.array(theirs)[:, 0], np.array(ours)[:, 0])
     np.testing.assert_allclose(np.array(theirs)[:, 1], np.array(ours)[:, 1], rtol=0, atol=1e-6)
+
+
+def test_arrays_keep_complete_arrays_and_thresholds_are_checked():
+    """Plain sections become arrays of one next to complete arrays; BMTK's one threshold."""
+    from nethub.celltypes import CompartmentalCell, Section
+    from nethub.converters.sonata_export_bio import bmtk_spike_threshold
+
+    secs = {"soma": Section(geom={"L": 10.0, "diam": 10.0}),
+            "dend[0]": Section(geom={"L": 50.0}, parent="soma"),
+            "dend[1]": Section(geom={"L": 50.0}, parent="dend[0]")}
+    a = CompartmentalCell(name="a", sections=secs)
+    text = hoc_template("A", a, arrays=True)
+    assert "create soma[1], dend[2]" in text and "connect dend[0](0.0), soma[0](1.0)" in text
+    assert "create soma, dend[2]" in hoc_template("A", a)
+    b = CompartmentalCell(name="b", sections=secs, threshold=-20.0,
+                          spike_source=("dend[1]", 1.0))
+    assert bmtk_spike_threshold({"a": a}, 10.0) == (10.0, [])
+    thr, lost = bmtk_spike_threshold({"a": a, "b": b}, 10.0)
+    assert thr == -20.0 and lost == [
+        "cell type b: spikes detected at dend[1](1) (BMTK detects them at soma[0](0.5))",
+        "cell types with different spike thresholds (a 10 mV, b -20 mV): BMTK uses one "
+        "run.spike_threshold (-20 mV written)"]
