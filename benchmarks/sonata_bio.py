@@ -62,7 +62,10 @@ rc = sonata_run_config(c.config.section("run"), c.config.section("conditions"))
 res = simulate(net, rc)
 t2 = time.perf_counter()
 np.savez(sys.argv[2], t=res.spike_times, g=res.spike_gids)
-print("TIMES", json.dumps({"build": t1 - t0, "simulate": t2 - t1}))
+print("TIMES", json.dumps({"build": t1 - t0, "simulate": t2 - t1,
+                           "engine": res.meta.get("engine"),
+                           "engine_reason": res.meta.get("engine_reason"),
+                           "phases": {k: round(v, 2) for k, v in res.timing.items()}}))
 """
 
 
@@ -158,6 +161,8 @@ def main() -> int:
         for who, t, tot in (("BMTK  ", bm, tb), ("nethub", nh, tn)):
             print(f"{who} build {t['build']:.2f} s  simulate {t['simulate']:.2f} s  "
                   f"total {tot:.2f} s")
+        print(f"nethub engine: {nh.get('engine')} ({nh.get('engine_reason')}); simulate "
+              f"phases (s): {nh.get('phases')}")
         print(f"speed-up {tb / tn:.2f}x  ({'PASS' if tb / tn >= 5 else 'FAIL'} >= 5x); "
               f"spikes: {len(ref)} BMTK, {len(mine)} nethub, "
               f"{'identical' if same else 'DIFFERENT'}")

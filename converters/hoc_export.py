@@ -123,13 +123,16 @@ class HocNames:
         return {k: v for k, v in both.items() if k != v}
 
 
-def hoc_names(cell: CompartmentalCell) -> HocNames:
+def hoc_names(cell: CompartmentalCell, *, arrays: bool = False) -> HocNames:
     """The HOC names the exported template gives ``cell``'s sections and section lists.
 
     Parameters
     ----------
     cell : CompartmentalCell
         The cell type.
+    arrays : bool
+        Declare every plain section ``X`` as an array of one, ``X[0]`` (BMTK's bionet needs
+        ``hobj.soma[0]``); default False: plain sections keep their names.
 
     Returns
     -------
@@ -165,9 +168,13 @@ def hoc_names(cell: CompartmentalCell) -> HocNames:
         ok = _IDENT.match(n) and n not in _RESERVED and n not in taken
         lists[n] = n if ok else _unique(f"seclist_{re.sub(r'[^A-Za-z0-9_]', '_', n)}", taken)
         taken.add(lists[n])
-    arrays = {b: len(groups[b]) for b in sorted(complete)}
-    arrays.update({v: 0 for v in sections.values() if "[" not in v})
-    return HocNames(sections, lists, arrays)
+    sizes = {b: len(groups[b]) for b in sorted(complete)}
+    if arrays:
+        sections = {k: v if "[" in v else f"{v}[0]" for k, v in sections.items()}
+        sizes.update({v[:-3]: 1 for k, v in sections.items() if v.endswith("[0]")
+                      and v[:-3] not in sizes})
+    sizes.update({v: 0 for v in sections.values() if "[" not in v})
+    return HocNames(sections, lists, sizes)
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -179,7 +186,8 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def hoc_template(name: str, cell: CompartmentalCell, *,
-                 default_threshold: float = DEFAULT_THRESHOLD) -> str:
+                 default_threshold: float = DEFAULT_THRESHOLD, arrays: bool = False,
+                 define_shape: bool = False) -> str:
     """The text of a HOC template that builds ``cell`` in plain NEURON.
 
     Parameters
@@ -191,6 +199,12 @@ def hoc_template(name: str, cell: CompartmentalCell, *,
     default_threshold : float
         Spike threshold (mV) when neither the spike section nor the cell type sets one
         (a network's ``defaultThreshold``; NetPyNE's default 10).
+    arrays : bool
+        Declare plain sections as arrays of one (``create soma[1]``, used as ``soma[0]``), as
+        BMTK's bionet needs (:func:`hoc_names`).
+    define_shape : bool
+        End ``init()`` with ``define_shape()``, so sections without 3-D points get them from
+        their L and diam (NEURON keeps L and diam); BMTK's morphology code reads 3-D points.
 
     Returns
     -------
@@ -210,7 +224,7 @@ def hoc_template(name: str, cell: CompartmentalCell, *,
     if not isinstance(cell, CompartmentalCell) or not cell.sections:
         raise ConversionError(f"cell type {getattr(cell, 'name', name)!r}: only compartmental "
                               "cell types with sections can be written as HOC templates")
-    names = hoc_names(cell)
+    names = hoc_names(cell, arrays=arrays)
     where = f"cell type {cell.name!r}"
     pps = [(s, pp) for s, sec in cell.sections.items() for pp in sec.point_processes]
     parts = [
@@ -218,7 +232,7 @@ def hoc_template(name: str, cell: CompartmentalCell, *,
         f"begintemplate {name}",
         *_publics(names, pps, cell),
         *_declarations(names, pps, cell),
-        _init(cell),
+        _init(cell, define_shape),
         _topol(cell, names),
         _geom(cell, names, where),
         _shape(cell, names, where),
@@ -281,9 +295,9 @@ def _creation_order(cell: CompartmentalCell, names: HocNames, decls: list[str]) 
     return sorted(decls, key=lambda d: first[d.split("[")[0]])
 
 
-def _init(cell: CompartmentalCell) -> str:
+def _init(cell: CompartmentalCell, define_shape: bool = False) -> str:
     steps = ["topol()", "geom()", "shape()", "biophys()", "pointprocs()", "subsets()",
-             "set_globals()"]
+             "set_globals()"] + (["define_shape()"] if define_shape else [])
     if any(s.vinit is not None for s in cell.sections.values()):
         steps.append('fih = new FInitializeHandler(0, "initv()", this)')
     body = "\n".join(f"  {s}" for s in steps)

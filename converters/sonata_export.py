@@ -43,7 +43,12 @@ from nethub.runconfig import RunConfig
 from nethub.table import Ragged
 
 from .hoc_export import DEFAULT_THRESHOLD, hoc_template
-from .sonata_export_bio import keep_nseg_dl, with_all_list
+from .sonata_export_bio import (
+    bmtk_spike_threshold,
+    bmtk_template_options,
+    keep_nseg_dl,
+    with_all_list,
+)
 from .sonata_export_edges import edge_populations, stim_inputs
 from .sonata_export_model import EdgesOut, NodeFileOut, NodesOut, SonataExport
 from .sonata_export_run import simulation_members
@@ -342,7 +347,7 @@ def _type_files(name: str, net: Network, files: dict[str, bytes], lost: list[str
         text = _hoc_template(ct, net, lost)
         if text is not None:
             files[f"{TEMPLATE_DIR}/{name}.hoc"] = text.encode()
-            if "soma[0]" not in ct.sections:
+            if "soma[0]" not in ct.sections and "soma" not in ct.sections:
                 lost.append(f"cell type {name}: written as HOC template hoc:{name}; it has no "
                             "section soma[0], which BMTK 1.2's bionet needs (spike detector "
                             "and morphology at hobj.soma[0]), so BMTK cannot build it")
@@ -365,6 +370,12 @@ def _bmtk_dl(net: Network, cells: pd.DataFrame, run: dict[str, Any], lost: list[
         lost.append("no run.dL keeps every section's nseg under BMTK's re-segmentation "
                     "(nseg = 1 + 2 int(L / 2dL)): " + "; ".join(conflicts[:10])
                     + (f" (+{len(conflicts) - 10} more)" if len(conflicts) > 10 else ""))
+    if "spike_threshold" not in run:
+        thr, thr_lost = bmtk_spike_threshold(types, float(net.params.get(
+            "defaultThreshold", DEFAULT_THRESHOLD)))
+        if thr is not None:
+            run["spike_threshold"] = thr
+        lost.extend(thr_lost)
 
 
 def _hoc_template(ct: CompartmentalCell, net: Network, lost: list[str]) -> str | None:
@@ -372,7 +383,7 @@ def _hoc_template(ct: CompartmentalCell, net: Network, lost: list[str]) -> str |
     hoc_template`); a type it cannot write is reported."""
     try:
         return hoc_template(ct.name, with_all_list(ct), default_threshold=float(
-            net.params.get("defaultThreshold", DEFAULT_THRESHOLD)))
+            net.params.get("defaultThreshold", DEFAULT_THRESHOLD)), **bmtk_template_options(ct))
     except ConversionError as exc:
         lost.append(f"cell type {ct.name}: no HOC template written ({exc}); BMTK cannot "
                     "instantiate these cells")

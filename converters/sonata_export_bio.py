@@ -19,9 +19,20 @@ import numpy as np
 
 from nethub.celltypes import CompartmentalCell, Section
 
-from .hoc_export import nseg_of
+from .hoc_export import nseg_of, spike_site
 
-__all__ = ["keep_nseg_dl", "with_all_list", "section_length"]
+__all__ = ["keep_nseg_dl", "with_all_list", "section_length", "bmtk_template_options",
+           "bmtk_spike_threshold"]
+
+
+def bmtk_template_options(ct: CompartmentalCell) -> dict[str, bool]:
+    """:func:`~nethub.converters.hoc_export.hoc_template` options for BMTK 1.2's bionet:
+    plain sections declared as arrays of one (``soma`` -> ``soma[0]``: ``BioCell`` uses
+    ``hobj.soma[0]``) and ``define_shape()`` when a section has no 3-D points (its morphology
+    code averages the soma's 3-D points). Cells imported from morphologies (sections
+    ``soma[0]``..., all with 3-D points) get the template they had."""
+    no_pts = any(s.pt3d is None or not len(s.pt3d) for s in ct.sections.values())
+    return {"arrays": True, "define_shape": no_pts}
 
 
 def section_length(sec: Section) -> float:
@@ -79,3 +90,28 @@ def with_all_list(ct: CompartmentalCell) -> CompartmentalCell:
         return ct
     return dataclasses.replace(ct, section_lists={**ct.section_lists,
                                                   "all": list(ct.sections)})
+
+
+def bmtk_spike_threshold(cell_types: Mapping[str, object], default_threshold: float
+                         ) -> tuple[float | None, list[str]]:
+    """``run.spike_threshold`` for BMTK, which puts one detector on every biophysical cell at
+    ``soma[0](0.5)`` with the config's threshold (default -15 mV) instead of the template's
+    ``connect2target``.
+
+    Returns
+    -------
+    (threshold, lost)
+        The threshold shared by every compartmental type (None when there is no such type or
+        they differ); ``lost`` names types BMTK detects differently from nethub.
+    """
+    sites = {t: spike_site(ct, default_threshold) for t, ct in cell_types.items()
+             if isinstance(ct, CompartmentalCell)}
+    lost = [f"cell type {t}: spikes detected at {sec}({loc:g}) (BMTK detects them at "
+            "soma[0](0.5))" for t, (sec, loc, _, pp, _) in sites.items()
+            if pp is not None or sec not in ("soma", "soma[0]") or loc != 0.5]
+    thresholds = sorted({site[2] for site in sites.values()})
+    if len(thresholds) > 1:
+        lost.append("cell types with different spike thresholds ("
+                    + ", ".join(f"{t} {site[2]:g} mV" for t, site in sites.items())
+                    + f"): BMTK uses one run.spike_threshold ({thresholds[0]:g} mV written)")
+    return (thresholds[0] if thresholds else None), lost

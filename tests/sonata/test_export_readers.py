@@ -153,8 +153,9 @@ def test_compartmental_export(ei_export, monkeypatch):
     assert types[1].split()[1:3] == ["biophysical", "hoc:PYR"]
     assert "stimulus 'bkg' (NetStim, 50 targets): no SONATA input type; not written" in lost
     assert not any("no HOC template written" in s for s in lost)
-    # NetPyNE's section names (soma, dend) lack BMTK's soma[0]: said precisely
-    assert any("hoc:PYR; it has no section soma[0]" in s for s in lost)
+    # NetPyNE's plain sections (soma, dend) are declared as arrays for BMTK (hobj.soma[0])
+    assert not any("no section soma[0]" in s for s in lost)
+    assert "create soma[1], dend[1]" in (out / "components/templates/PYR.hoc").read_text()
     # a run.dL with which BMTK's re-segmentation keeps every section's nseg
     dl = json.loads((out / "simulation_config.json").read_text())["run"]["dL"]
     for ct in net.cell_types.values():
@@ -164,7 +165,7 @@ def test_compartmental_export(ei_export, monkeypatch):
         "templates_dir"] == "$BASE_DIR/components/templates"
     # the templates (converters/hoc_export.py) load in plain NEURON with the type's sections
     code = ("from neuron import h; import sys; h.load_file(sys.argv[1]); c = h.PYR(); "
-            "print(sum(1 for _ in c.all))")  # the export adds the section list 'all'
+            "print(c.soma[0].L, sum(1 for _ in c.all))")  # the export adds the section list 'all'
     done = subprocess.run([sys.executable, "-c", code,
                            str(out / "components" / "templates" / "PYR.hoc")],
                           capture_output=True, text=True, check=True, timeout=60)
