@@ -241,7 +241,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     facts = describe_store(args.file)  # schema version and embedded files of a store
     if facts:
         out(f"{args.file}: {facts}")
-    modes = store_run_modes(args.file)
+    modes = store_run_modes(args.file, imported_only=True)  # imported templates
     if modes:
         out(f"{args.file}: run modes: " + ", ".join(f"{k} {m}" for k, m in modes.items()))
     if trust_note(modes):

@@ -16,13 +16,17 @@ import h5py
 __all__ = ["store_run_modes", "trust_note"]
 
 
-def store_run_modes(path: str | os.PathLike) -> dict[str, str] | None:
+def store_run_modes(path: str | os.PathLike, imported_only: bool = False
+                    ) -> dict[str, str] | None:
     """The run mode of each compartmental cell type of a store (``snapshot`` or ``template``).
 
     Parameters
     ----------
     path : path-like
         A nethub store.
+    imported_only : bool
+        Only the cell types imported from a template (those with a ``template`` record, for
+        which the run mode is a choice); cell types built from specs always run as snapshots.
 
     Returns
     -------
@@ -42,7 +46,8 @@ def store_run_modes(path: str | os.PathLike) -> dict[str, str] | None:
     except ValueError:
         return None  # validate reports the broken document itself
     return {name: str(d.get("run_mode", "snapshot")) for name, d in docs.items()
-            if isinstance(d, dict) and d.get("kind") == "compartmental"}
+            if isinstance(d, dict) and d.get("kind") == "compartmental"
+            and (d.get("template") or not imported_only)}
 
 
 def trust_note(modes: dict[str, str] | None) -> str | None:

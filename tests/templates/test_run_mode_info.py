@@ -45,5 +45,6 @@ def test_snapshot_store_has_no_trust_note(tmp_path, capsys):
     assert "--trust" not in text
     assert main(["validate", str(store)]) == 0
     text = capsys.readouterr().out
-    assert "run modes: B snapshot" in text and "needs --trust" not in text
+    assert "run modes" not in text and "needs --trust" not in text  # nothing imported
+    assert store_run_modes(store, imported_only=True) == {}
     assert store_run_modes(tmp_path / "missing.h5") is None
