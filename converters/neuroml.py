@@ -60,7 +60,8 @@ def _note(lost: list[str], what: str, n: int) -> None:
 def _cells(net: Any, types: dict, ctx: _Ctx) -> tuple[Table, dict[str, np.ndarray], dict]:
     """The cells table and the gid of each population's instance ids."""
     cols: dict[str, list] = {k: [] for k in ("gid", "pop", "cell_type", "x", "y", "z",
-                                             "nml.population", "nml.instance")}
+                                             "nml.population", "nml.instance",
+                                             "source_pop", "source_id")}
     gids: dict[str, dict[int, int]] = {}
     pops: dict[str, Population] = {}
     for pop in net.populations.values():
@@ -79,10 +80,13 @@ def _cells(net: Any, types: dict, ctx: _Ctx) -> tuple[Table, dict[str, np.ndarra
             cols[axis] += np.asarray(loc, dtype=np.float64)[:, k].tolist()
         cols["nml.population"] += [pop.id] * len(ids)
         cols["nml.instance"] += ids.tolist()
+        cols["source_pop"] += [pop.id] * len(ids)  # the format-neutral source identity
+        cols["source_id"] += ids.tolist()
         pops[pop.id] = Population(name=pop.id, cell_type=pop.component, size=len(ids))
     arrays = {k: np.asarray(v, dtype=np.float64) if k in "xyz" else
-              (np.asarray(v, dtype=np.int64) if k in ("gid", "nml.instance") else v)
+              (np.asarray(v, dtype=np.int64) if k in ("gid", "nml.instance", "source_id") else v)
               for k, v in cols.items()}
+    arrays["source_format"] = ["neuroml"] * len(arrays["gid"])
     return Table(arrays), gids, pops
 
 

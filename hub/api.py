@@ -260,17 +260,20 @@ def info(path: str | os.PathLike, format: str | None = None) -> dict[str, Any]:
         also ``synapse_merging`` (:func:`nethub.sim.merge.store_savings`, None without
         connections) and ``native_code``: the mechanisms whose .mod files carry native code
         (VERBATIM), each a dict with ``file``, ``mechanisms`` and ``reason`` (running them needs
-        trust, :mod:`nethub.mechsource`).
+        trust, :mod:`nethub.mechsource`), and ``run_modes``: compartmental cell type name to
+        ``snapshot`` or ``template`` (:mod:`nethub.runmodes`).
     """
     fmt = _reader(path, format)
     out = {"format": fmt.name, **fmt.info(path)}
     if fmt.name == "store":  # what synapse merging would save (nethub.sim.merge)
         from .mechsource import native_code, store_mod_files
+        from .runmodes import store_run_modes
         from .sim.merge import store_savings
 
         out["synapse_merging"] = store_savings(path)
         out["native_code"] = [{"file": n.file, "mechanisms": list(n.mechanisms),
                                "reason": n.reason} for n in native_code(store_mod_files(path))]
+        out["run_modes"] = store_run_modes(path) or {}  # snapshot / template (issue 14)
     return out
 
 

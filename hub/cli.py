@@ -185,7 +185,12 @@ def format_info(data: dict[str, Any]) -> str:
                    right=(2,)) if pops else ["populations: none"]
     lines.append("")
     types = data.get("cell_types", {})
-    lines += _grid(["cell type", "kind"], list(types.items())) if types else ["cell types: none"]
+    from .runmodes import trust_note  # h5py: only when a store is summarised
+
+    modes = data.get("run_modes", {})  # nethub.runmodes: snapshot / template
+    lines += _grid(["cell type", "kind", "run mode"], [(k, v, modes.get(k)) for k, v in
+                                                       types.items()]) if types else [
+        "cell types: none"]
     lines += ["", (
         f"cells {data.get('n_cells', 0):,}, connections {data.get('n_connections', 0):,}, "
         f"pointer connections {data.get('n_pointer_conns', 0):,}, "
@@ -205,6 +210,8 @@ def format_info(data: dict[str, Any]) -> str:
         lines.append(f"synapse objects: {merging['n_objects']:,} with merging, "
                      f"{merging['n_unmerged']:,} without (saved "
                      f"{merging['n_unmerged'] - merging['n_objects']:,})")
+    if trust_note(modes):
+        lines.append(f"note: {trust_note(modes)}")
     runs = data.get("runs", [])
     lines.append("")
     lines += _grid(["run", "spikes", "duration (ms)", "ranks", "created"],
@@ -229,11 +236,17 @@ def _run_validate(args: argparse.Namespace) -> int:
     n_err = sum(1 for f in findings if f.level == "error")
     for f in findings:
         out(f"{f.level.upper()} {f.path or '/'}: {f.message}")
+    from .runmodes import store_run_modes, trust_note
     from .storeschema import describe_store
 
     facts = describe_store(args.file)  # schema version and embedded files of a store
     if facts:
         out(f"{args.file}: {facts}")
+    modes = store_run_modes(args.file, imported_only=True)  # imported templates
+    if modes:
+        out(f"{args.file}: run modes: " + ", ".join(f"{k} {m}" for k, m in modes.items()))
+    if trust_note(modes):
+        out(f"{args.file}: note: {trust_note(modes)}")
     if not findings:
         out(f"{args.file}: valid")
     else:

@@ -53,7 +53,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=_non_negative, default=None, metavar="SECONDS",
                    help="stop the re-run after SECONDS")
     p.add_argument("--trust", action="store_true", help="compile native code (VERBATIM) the "
-                   "store's .mod files carry; see docs/safety.md")
+                   "store's .mod files carry and run the templates of its template-mode cell "
+                   "types (nethub info shows them); see docs/safety.md")
     p.add_argument("--json", action="store_true", help="the report as JSON")
 
 

@@ -13,9 +13,10 @@ Differences from NetPyNE, on purpose:
   and references between rules;
 * ``importCellParams`` / ``importCellParamsFromNet`` do not run NEURON: they record an
   import request under the cell rule's ``'_import'`` key, and the network builder performs
-  the import later (it needs the HOC converter). Writes into the returned rule are kept as an
-  overlay, applied after the import (and after the recorded ``renameSecs``); *reading*
-  imported content (iterating its sections, ...) raises ``SpecError``;
+  the import when the network is built (in a separate process, :mod:`nethub.converters.hoc`).
+  Writes into the returned rule are kept as an overlay, applied after the import (and after
+  the recorded ``renameSecs``); *reading* imported content (iterating its sections, ...)
+  raises ``SpecError``;
 * ``loadCellParamsRule`` reads ``.json`` rules, and ``.pkl`` rules only with trust
   (:mod:`nethub.specs.cellrules`);
 * rule labels are strings (NetPyNE's automatic integer labels become ``'0'``, ``'1'``, ...), so
@@ -222,7 +223,7 @@ class NetParams(_UserAttrs):
         conds: Mapping | None = None, cellArgs: Any = None, importSynMechs: bool = False,  # noqa: N803
         somaAtOrigin: bool = True, cellInstance: bool = False,  # noqa: N803
     ) -> SpecDict:
-        """Record a cell import; the builder performs it (it needs the HOC converter).
+        """Record a cell import; the network builder performs it (in a separate process).
 
         Parameters
         ----------
@@ -263,8 +264,9 @@ class NetParams(_UserAttrs):
         request["baseDir"] = os.fspath(MODEL_DIR.get() or Path.cwd())
         why = (f"cellParams[{label!r}] is imported from {request['fileName']!r} by "
                f"{request['function']}; its sections exist only after the network builder runs "
-               "the import (it needs the HOC converter), so they cannot be read or iterated "
-               "while the model file is loaded")
+               "the import (in a separate process, when the network is built), so they cannot "
+               "be read or iterated while the model file is loaded; values written into the "
+               "rule are kept and applied after the import")
         rule = _PendingRule(why)
         rule["conds"] = dotify(dict(conds or {}))
         rule["_import"] = request
@@ -347,7 +349,9 @@ class NetParams(_UserAttrs):
         if request is not None:
             raise SpecError(f"{what}: cellParams[{label!r}] is imported from "
                             f"{request.get('fileName')!r}; its sections exist only after the "
-                            "network builder runs the import (it needs the HOC converter)")
+                            "network builder runs the import (in a separate process, when the "
+                            "network is built); set values in the rule instead, they are "
+                            "applied after the import")
         return rule
 
     def addCellParamsWeightNorm(self, label: str, fileName: str, threshold: float = 1000) -> None:  # noqa: N802, N803

@@ -76,7 +76,7 @@ def test_info_text(capsys, store):
     lines = out.splitlines()
     assert ["E", "PYR", "1,200"] in [ln.split() for ln in lines]
     assert ["I", "BAS", "300"] in [ln.split() for ln in lines]
-    assert ["PYR", "compartmental"] in [ln.split() for ln in lines]
+    assert ["PYR", "compartmental", "snapshot"] in [ln.split() for ln in lines]
     assert (f"cells 1,500, connections {N_CONN:,}, pointer connections 0, stim targets 5 "
             "(1 sources)") in lines
     assert "synaptic mechanisms: AMPA" in lines

@@ -45,7 +45,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "nethub.storelock", "nethub.storemaint", "nethub.results", "nethub.validate",
         "nethub.runcheck", "nethub.selection", "nethub.runconfig", "nethub.ranges",
         "nethub.limits", "nethub.safepickle", "nethub.mechsource", "nethub.templatetrust",
-        "nethub.cellimport",
+        "nethub.cellimport", "nethub.runmodes",
         "nethub.random123.*",
         "nethub.runimport",
         "nethub.rng.*", "nethub.nmodl.*",
