@@ -253,7 +253,7 @@ def _no_match_message(path: str | os.PathLike, mode: str, capable: list[Format],
     content = " and its content matched no format" if sniffed else ""
     return (
         f"no format can {mode} '{path}': its suffix {suffix} is not known{content} "
-        f"(known suffixes for {mode}ing: {known or 'none'}); name a format explicitly "
+        f"(known suffixes to {mode}: {known or 'none'}); name a format explicitly "
         f"(valid: {', '.join(f.name for f in capable)})"
     )
 
