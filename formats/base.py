@@ -164,6 +164,10 @@ class Format:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     suffixes: ClassVar[tuple[str, ...]] = ()
+    #: the suffixes that choose this format for writing, when they differ from ``suffixes``
+    #: (None: the same); e.g. SONATA reads ``*.json`` configs but writes a folder, chosen by
+    #: name only, so that writing ``x.json`` stays NetPyNE's JSON
+    write_suffixes: ClassVar[tuple[str, ...] | None] = None
     can_read: ClassVar[bool] = False
     can_write: ClassVar[bool] = False
     extra: ClassVar[str | None] = None
@@ -216,10 +220,13 @@ class Format:
                 f"(valid: {choices})"
             )
 
-    def matches_suffix(self, path: str | os.PathLike) -> str | None:
-        """The longest of ``suffixes`` that the file name ends with, or None."""
+    def matches_suffix(self, path: str | os.PathLike, mode: str = "read") -> str | None:
+        """The longest of ``suffixes`` (``write_suffixes`` when ``mode`` is "write" and they
+        are given) that the file name ends with, or None."""
         fname = Path(path).name.lower()
-        hits = [s for s in self.suffixes if fname.endswith(s.lower())]
+        own = self.write_suffixes if mode == "write" and self.write_suffixes is not None \
+            else self.suffixes
+        hits = [s for s in own if fname.endswith(s.lower())]
         return max(hits, key=len) if hits else None
 
     # ------------------------------------------------------------------ the contract

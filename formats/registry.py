@@ -198,7 +198,7 @@ class FormatRegistry:
         if format is not None:
             return self._explicit(format, mode)
         capable = [f for f in self.formats() if _can(f, mode)]
-        by_suffix = _longest_suffix_matches(capable, path)
+        by_suffix = _longest_suffix_matches(capable, path, mode)
         sniffed = mode == "read" and os.path.exists(path)
         if sniffed:
             for fmt in by_suffix + [f for f in capable if f not in by_suffix]:
@@ -229,8 +229,9 @@ def _can(fmt: Format, mode: str) -> bool:
     return fmt.can_read if mode == "read" else fmt.can_write
 
 
-def _longest_suffix_matches(fmts: Iterable[Format], path: str | os.PathLike) -> list[Format]:
-    hits = [(f, f.matches_suffix(path)) for f in fmts]
+def _longest_suffix_matches(fmts: Iterable[Format], path: str | os.PathLike,
+                            mode: str = "read") -> list[Format]:
+    hits = [(f, f.matches_suffix(path, mode)) for f in fmts]
     hits = [(f, s) for f, s in hits if s]
     if not hits:
         return []

@@ -43,6 +43,7 @@ class SonataFormat(Format):
     name = "sonata"
     description = "SONATA circuit/simulation config JSON (point-process and virtual nodes)"
     suffixes = (".json",)
+    write_suffixes = ()  # a folder, written only when asked for by name (--to sonata)
     can_read = True
     can_write = True
     extra = "sonata"

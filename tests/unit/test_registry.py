@@ -385,3 +385,13 @@ def test_as_document():
     assert as_document(doc) is doc
     with pytest.raises(TypeError, match="cannot save a dict"):
         as_document({"netParams": {}})
+
+
+def test_writing_json_is_netpyne_whatever_was_loaded_first():
+    """SONATA reads ``*.json`` configs but writes a folder, chosen by name only: writing
+    ``x.json`` is NetPyNE's JSON even when the SONATA plugin was loaded first (it once
+    depended on plugin load order)."""
+    reg = FormatRegistry(group=None)
+    assert reg.get("sonata").name == "sonata"  # loaded before netpyne-json
+    assert reg.guess("x.json", "write").name == "netpyne-json"
+    assert reg.guess("out", "write", format="sonata").name == "sonata"
