@@ -212,7 +212,7 @@ def test_ranks_raise_the_same_error(tmp_path_factory):
 
 
 @pytest.mark.neuron
-def test_error_outside_the_phases_on_one_rank_ends_the_job():
+def test_error_outside_the_phases_on_one_rank_ends_the_job(tmp_path):
     code = ("from nethub.sim import _neuron\n"
             "from nethub.sim.agree import abort_alone\n"
             "h, pc = _neuron()\n"
@@ -224,8 +224,12 @@ def test_error_outside_the_phases_on_one_rank_ends_the_job():
             "pc.barrier()  # rank 0 would wait here forever\n")
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent))
     t = time.monotonic()
-    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-c", code], env=_env(),
+    errors = tmp_path / "errors.txt"  # the launcher's channel (nethub.sim.launch)
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-c", code],
+                          env={**_env(), "NETHUB_ERROR_FILE": str(errors)},
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode != 0
-    assert "rank 1 failed in preparation: only on rank 1" in proc.stderr
+    # the error file always has it; mpiexec's forwarding of the aborted rank's stderr can lose
+    # its last bytes on a loaded machine (seen once in CI), so stderr is not required
+    assert "rank 1 failed in preparation: only on rank 1" in errors.read_text()
     assert time.monotonic() - t < 30
