@@ -20,14 +20,13 @@ Request keys: ``morphology`` (path), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from neuron import h
 
 from nethub.sim import morphnetpyne
-from nethub.sim.templateread import _mech_names, _section, _section_lists
+from nethub.sim.templateread import _mech_names, _section, _section_lists, child_main
 
 #: The shell a morphology is instantiated into: BMTK's ``Biophys1`` names (soma, dend, apic,
 #: axon arrays; all, somatic, basal, apical, axonal lists), so that section names and the
@@ -251,16 +250,7 @@ def _read_netpyne(req: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[1]) as f:
-        req = json.load(f)
-    try:
-        out = read(req)
-    except Exception as exc:  # reported to the parent, which raises ConversionError
-        sys.stderr.write(f"\nmorphread error: {exc}\n")
-        return 1
-    with open(argv[2], "w") as f:
-        json.dump(out, f)
-    return 0
+    return child_main(argv, read, lambda exc: f"morphread error: {exc}")
 
 
 if __name__ == "__main__":

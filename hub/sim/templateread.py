@@ -299,20 +299,31 @@ def _fresh(req: dict, factory, want: str) -> tuple:
     return cell, sec
 
 
-def main(argv: list[str]) -> int:
+def child_main(argv: list[str], handle, error_line) -> int:
+    """A child process's body: request JSON ``argv[1]`` -> ``handle`` -> result JSON
+    ``argv[2]``; an exception becomes ``error_line(exc)`` on stderr (which the parent turns
+    into a ConversionError) and exit status 1. Shared by this module and ``morphread``."""
     with open(argv[1]) as f:
         req = json.load(f)
     try:
-        if req.get("op") == "snapshot-trace":
-            out = templateprobe.snapshot_trace(req)
-        else:
-            out = read(req)
+        out = handle(req)
     except Exception as exc:  # reported to the parent, which raises ConversionError
-        sys.stderr.write(f"\ntemplateread error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"\n{error_line(exc)}\n")
         return 1
     with open(argv[2], "w") as f:
         json.dump(out, f)
     return 0
+
+
+def _handle(req: dict) -> dict:
+    if req.get("op") == "snapshot-trace":
+        return templateprobe.snapshot_trace(req)
+    return read(req)
+
+
+def main(argv: list[str]) -> int:
+    return child_main(argv, _handle,
+                      lambda exc: f"templateread error: {type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":
