@@ -36,6 +36,7 @@ from ..embedded import EmbeddedFile
 from ..errors import ConversionError, UntrustedCodeError
 from ..network import Network
 from ..nmodl.compile import compiled_library
+from .sonata_bio_nml import nml_operations
 
 __all__ = ["MorphologyImport", "read_morphology", "biophysical_types", "SEGMENT_KEYS"]
 
@@ -77,20 +78,23 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
                     params: Mapping[str, Any] | None = None, dL: float | None = None,
                     mod_files: Mapping[str, str] | None = None,
                     hoc_files: Sequence[str | os.PathLike] = (), trusted: bool = False,
-                    timeout: float = 120.0, names: str = "bmtk") -> MorphologyImport:
+                    timeout: float = 120.0, names: str = "bmtk",
+                    nml: Mapping[str, list] | None = None) -> MorphologyImport:
     """Load a morphology with NEURON's Import3d (in a separate process) into a cell type.
 
     Parameters
     ----------
     path : path or None
-        SWC (``.swc``) or NeuroLucida (``.asc``) file; None for a ``hoc:`` template without
-        morphology.
+        SWC (``.swc``), NeuroLucida (``.asc``) or HDF5 (``.h5``, BBP/MorphIO H5 v1: read as
+        the NeuroLucida / SWC text it holds, :mod:`nethub.sim.morphh5`) file; None for a
+        ``hoc:`` template without morphology.
     name : str, optional
         Cell type name (default: the file's stem).
     template : str
         ``""`` or ``ctdb:Biophys1.hoc`` (Import3d into BMTK's section names, the default), or
         ``hoc:NAME`` (a template from ``hoc_files``, called as BMTK's ``loadHOC`` does; needs
-        ``trusted``).
+        ``trusted``), or ``nml:FILE`` (BMTK's ``NMLLoad``: Import3d, the perisomatic axon
+        stub, then the ``nml`` operations).
     processing : sequence of str
         BMTK model processing names applied in order (:data:`PROCESSING`).
     params : dict, optional
@@ -111,6 +115,9 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
         ``dend[3]``; lists ``all``, ``somatic``, ...). ``"netpyne"``: the cell NetPyNE's
         ``importCellParams`` builds (``soma_0``, ``dend_3``; NetPyNE's points and section
         lists; no segment table; ``template`` and ``processing`` must be empty).
+    nml : dict, optional
+        For an ``nml:`` template: the per-kind operations of
+        :func:`nethub.converters.sonata_bio_nml.nml_operations`.
 
     Returns
     -------
@@ -143,7 +150,7 @@ def read_morphology(path: str | os.PathLike | None, *, name: str | None = None,
            "processing": list(processing), "params": dict(params) if params else None,
            "dL": dL, "hoc_files": [str(Path(f).resolve()) for f in hoc_files],
            "library": str(compiled_library(mods, trusted=trusted)) if mods else "",
-           "names": names}
+           "names": names, "nml": dict(nml) if nml else None}
     where = morph or Path(template)
     out = _run_child(req, where, timeout)
     tname = name or (morph.stem if morph else template.split(":", 1)[-1])
@@ -273,7 +280,7 @@ def _combo_name(morph: Path | None, templ: str, proc: str, params: str) -> str:
     if proc:
         parts.append(proc.replace(",", "+"))
     if templ not in _CTDB and templ:
-        parts.append(templ.replace(":", "-"))
+        parts.append(templ.replace(":", "-").replace("/", "_"))
     return "bio." + ".".join(parts)
 
 
@@ -319,18 +326,19 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
               dl: float) -> str:
     where = f"{pop} (morphology {combo['morphology']!r}, template {combo['model_template']!r})"
     templ = str(combo["model_template"])
-    if templ.startswith("nml:") or not (templ in _CTDB or templ.startswith("hoc:")):
+    if not (templ in _CTDB or templ.startswith(("hoc:", "nml:"))):
         name = _combo_name(None, templ, str(combo["model_processing"]), combo["dynamics_params"])
         if name not in net.cell_types:
             lost.append(f"{where}: model_type 'biophysical' not supported yet for "
-                        f"model_template {templ!r} (nethub reads ctdb:Biophys1.hoc and hoc: "
-                        f"templates); {n} cells kept as silent VecStim placeholders")
+                        f"model_template {templ!r} (nethub reads ctdb:Biophys1.hoc, hoc: and "
+                        f"nml: templates); {n} cells kept as silent VecStim placeholders")
             net.cell_types[name] = PointCell(name=name, model="VecStim")
         return name
     morph = _morph_path(combo["morphology"], circuit, where)
-    if morph is None and templ in _CTDB:
+    if morph is None and (templ in _CTDB or templ.startswith("nml:")):
         raise ConversionError(f"{where}: {templ} needs a morphology (node property "
-                              "'morphology')")
+                              "'morphology'; BMTK's nml: templates take the morphology from "
+                              "the node, not from the .nml file)")
     name = _combo_name(morph, templ, str(combo["model_processing"]), combo["dynamics_params"])
     if name in net.cell_types:
         return name
@@ -347,8 +355,9 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
         tdir = circuit.config.components.get("templates_dir")
         hoc_files = sorted(Path(tdir).glob("*.hoc")) if tdir else []
     mods = _mechanisms(circuit, net)
+    nml = _nml_template(templ, circuit, net, lost, where)
     imp = read_morphology(morph, name=name, template=templ, processing=proc, params=params,
-                          dL=dl, mod_files=mods, hoc_files=hoc_files, trusted=trusted)
+                          dL=dl, mod_files=mods, hoc_files=hoc_files, trusted=trusted, nml=nml)
     imp.cell_type.provenance.update({"format": "sonata", "population": pop,
                                      "dynamics_params": combo["dynamics_params"] or None,
                                      "model_template": templ})
@@ -365,3 +374,26 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
     net.cell_types[name] = imp.cell_type
     _segments_registry(circuit)[name] = imp.segments
     return name
+
+
+def _nml_template(templ: str, circuit: Any, net: Network, lost: list[str],
+                  where: str) -> dict | None:
+    """The operations of an ``nml:`` template (None for other templates); the file is
+    embedded (role ``params``) and what it holds that is not used goes to ``lost``."""
+    if not templ.startswith("nml:"):
+        return None
+    rel = templ.split(":", 1)[1]
+    comps = circuit.config.components
+    # BMTK looks in biophysical_neuron_models_dir; templates_dir as a fallback
+    dirs = [d for d in (comps.get("biophysical_neuron_models_dir"), comps.get("templates_dir"))
+            if d]
+    path = next((Path(d) / rel for d in dirs if (Path(d) / rel).is_file()), None)
+    if path is None:
+        raise ConversionError(f"{where}: {templ}: {rel} not found in "
+                              f"{' or '.join(map(str, dirs)) or '(no components folder)'}")
+    ops, notes = nml_operations(path)
+    name = f"biophysical_neuron_models/{Path(rel).as_posix()}"
+    if name not in net.files:
+        net.add_file(name, path.read_bytes(), "params", str(path))
+        lost.extend(f"{where}: {m}" for m in notes)
+    return ops

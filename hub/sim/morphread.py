@@ -11,8 +11,9 @@ NEURON state is untouched; it imports NEURON and nothing else of nethub but the 
 helpers. The steps follow ``bmtk/simulator/bionet`` (``Biophys1`` template,
 ``default_setters/cell_models.py``, ``morphology.py``), written anew here.
 
-Request keys: ``morphology`` (path), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc:NAME`` |
-``""`` plain), ``hoc_files`` (files to load for ``hoc:``), ``processing`` (list of names),
+Request keys: ``morphology`` (path; ``.swc``, ``.asc``, or ``.h5`` through
+:mod:`nethub.sim.morphh5`), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc:NAME`` | ``nml:FILE``
+with ``nml``, the operations :func:`nml_load` applies | ``""`` plain), ``hoc_files`` (files to load for ``hoc:``), ``processing`` (list of names),
 ``params`` (the dynamics_params JSON or null), ``dL`` (µm or null: keep Import3d's nseg),
 ``library`` (compiled mechanisms to load), ``names`` (``"netpyne"``: build the cell as NetPyNE's
 ``importCellParams`` does, :mod:`nethub.sim.morphnetpyne`; else BMTK's ``Biophys1`` shell).
@@ -21,11 +22,12 @@ Request keys: ``morphology`` (path), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from neuron import h
 
-from nethub.sim import morphnetpyne
+from nethub.sim import morphh5, morphnetpyne
 from nethub.sim.templateread import _mech_names, _section, _section_lists, child_main
 
 #: The shell a morphology is instantiated into: BMTK's ``Biophys1`` names (soma, dend, apic,
@@ -51,6 +53,7 @@ endtemplate NethubMorphology
 SWC_TYPE = {"soma": 1, "axon": 2, "dend": 3, "apic": 4}
 _KEEP: list = []
 _READERS = {".swc": "Import3d_SWC_read", ".asc": "Import3d_Neurolucida3"}
+_KNOWN = (*_READERS, ".h5")
 
 
 def _short(sec) -> str:
@@ -58,15 +61,30 @@ def _short(sec) -> str:
     return sec.name().split(".")[-1][:4]
 
 
+def readable_path(path: str | Path) -> Path:
+    """``path`` itself, or for an HDF5 morphology the same tree as NeuroLucida / SWC text
+    (:func:`nethub.sim.morphh5.h5_to_text`) in a file Import3d reads, in the child's
+    working folder (a temporary folder of the parent)."""
+    path = Path(path)
+    if path.suffix.lower() != ".h5":
+        return path
+    suffix, text = morphh5.h5_to_text(path)
+    out = Path(tempfile.mkdtemp(prefix="h5morph-", dir=Path.cwd())) / f"{path.stem}{suffix}"
+    out.write_text(text)
+    return out
+
+
 def load_morphology(path: str):
     """A shell cell with the morphology instantiated by Import3d (BMTK's ``Biophys1``)."""
     suffix = Path(path).suffix.lower()
-    if suffix not in _READERS:
+    if suffix not in _KNOWN:
         raise RuntimeError(f"{path}: morphology format {suffix or '(none)'} not supported "
-                           f"(known: {', '.join(_READERS)})")
+                           f"(known: {', '.join(_KNOWN)})")
     if not hasattr(h, "NethubMorphology"):
         h(_SHELL)
     cell = h.NethubMorphology()
+    path = readable_path(path)
+    suffix = Path(path).suffix.lower()
     reader = getattr(h, _READERS[suffix])()
     reader.quiet = 1
     reader.input(str(path))
@@ -162,6 +180,43 @@ def allactive(cell, params: dict) -> None:
 PROCESSING = {"aibs_perisomatic": perisomatic, "aibs_allactive": allactive}
 
 
+def _nml_op(sec, op: dict) -> None:
+    kind = op["op"]
+    if kind == "Ra":
+        sec.Ra = op["value"]
+    elif kind == "cm":
+        sec.cm = op["value"]
+    elif kind == "pas":
+        sec.insert("pas")
+        sec.g_pas = op["g"]
+        for seg in sec:
+            seg.pas.e = op["e"]
+    elif kind == "density":
+        sec.insert(op["mech"])
+        setattr(sec, op["name"], op["value"])
+        if op["ion"] in ("na", "k") and op["erev"] is not None:
+            setattr(sec, "e" + op["ion"], op["erev"])
+    elif kind == "conc":
+        sec.insert(op["mech"])
+        for name, value in op["set"].items():
+            setattr(sec, name, value)
+    else:
+        raise RuntimeError(f"unknown nml operation {kind!r}")
+
+
+def nml_load(cell, ops: dict[str, list[dict]]) -> None:
+    """BMTK's ``NMLLoad`` after Import3d: the axon replaced by the perisomatic stub, then each
+    section of ``all`` gets the operations of its kind (``soma``, ``axon``, ``dend``,
+    ``apic``; :mod:`nethub.converters.sonata_bio_nml` reads them from the ``.nml`` file)."""
+    _replace_axon(cell, (1.0, 1.0), 0.5)
+    for sec in cell.all:
+        for op in ops.get(_short(sec), []):
+            try:
+                _nml_op(sec, op)
+            except (LookupError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+                raise RuntimeError(f"{sec.name()}: {op}: {exc}") from None
+
+
 def set_nseg(cell, dl: float) -> None:
     """BMTK's ``Morphology.set_segment_dl``: ``nseg = 1 + 2 * int(L / (2 * dL))``."""
     for sec in cell.all:
@@ -210,6 +265,8 @@ def read(req: dict) -> dict:
         return _read_netpyne(req)
     templ = req.get("template", "")
     cell = _hoc_cell(req) if templ.startswith("hoc:") else load_morphology(req["morphology"])
+    if templ.startswith("nml:"):
+        nml_load(cell, req.get("nml") or {})
     for name in req.get("processing", []):
         if name not in PROCESSING:
             raise RuntimeError(f"model_processing {name!r} not known (known: "
@@ -236,7 +293,7 @@ def read(req: dict) -> dict:
 def _read_netpyne(req: dict) -> dict:
     """The cell as NetPyNE's ``importCellParams`` builds it (:mod:`nethub.sim.morphnetpyne`):
     top-level sections named ``soma_0``, ``dend_12``, ...; no segment table."""
-    secs = morphnetpyne.build(req["morphology"])
+    secs = morphnetpyne.build(str(readable_path(req["morphology"])))
     if req.get("dL"):
         for sec in secs:
             sec.nseg = 1 + 2 * int(sec.L / (2 * float(req["dL"])))
