@@ -334,6 +334,15 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
                         f"nml: templates); {n} cells kept as silent VecStim placeholders")
             net.cell_types[name] = PointCell(name=name, model="VecStim")
         return name
+    missing = _nml_missing(templ, combo["morphology"], circuit)
+    if missing:
+        name = _combo_name(None, templ, str(combo["model_processing"]), combo["dynamics_params"])
+        if name not in net.cell_types:
+            lost.append(f"{where}: biophysical cells not built: {missing} (point the circuit "
+                        f"config's components at the folders that hold them); {n} cells kept "
+                        "as silent VecStim placeholders")
+            net.cell_types[name] = PointCell(name=name, model="VecStim")
+        return name
     morph = _morph_path(combo["morphology"], circuit, where)
     if morph is None and (templ in _CTDB or templ.startswith("nml:")):
         raise ConversionError(f"{where}: {templ} needs a morphology (node property "
@@ -376,6 +385,35 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
     return name
 
 
+def _nml_dirs(circuit: Any) -> list[str]:
+    # BMTK looks in biophysical_neuron_models_dir; templates_dir as a fallback
+    comps = circuit.config.components
+    return [d for d in (comps.get("biophysical_neuron_models_dir"), comps.get("templates_dir"))
+            if d]
+
+
+def _nml_path(templ: str, circuit: Any) -> Path | None:
+    rel = templ.split(":", 1)[1]
+    return next((Path(d) / rel for d in _nml_dirs(circuit) if (Path(d) / rel).is_file()), None)
+
+
+def _nml_missing(templ: str, morphology: Any, circuit: Any) -> str:
+    """Why an ``nml:`` node type cannot be built from the files at hand ("" when it can)."""
+    if not templ.startswith("nml:"):
+        return ""
+    why = []
+    if _nml_path(templ, circuit) is None:
+        why.append(f"{templ.split(':', 1)[1]} not found in "
+                   f"{' or '.join(map(str, _nml_dirs(circuit))) or '(no components folder)'}")
+    if isinstance(morphology, str) and morphology not in ("", "NONE"):
+        try:
+            _morph_path(morphology, circuit, "")
+        except ConversionError:
+            folder = circuit.config.components.get("morphologies_dir", "") or "."
+            why.append(f"morphology {morphology!r} not found in {folder}")
+    return "; ".join(why)
+
+
 def _nml_template(templ: str, circuit: Any, net: Network, lost: list[str],
                   where: str) -> dict | None:
     """The operations of an ``nml:`` template (None for other templates); the file is
@@ -383,14 +421,9 @@ def _nml_template(templ: str, circuit: Any, net: Network, lost: list[str],
     if not templ.startswith("nml:"):
         return None
     rel = templ.split(":", 1)[1]
-    comps = circuit.config.components
-    # BMTK looks in biophysical_neuron_models_dir; templates_dir as a fallback
-    dirs = [d for d in (comps.get("biophysical_neuron_models_dir"), comps.get("templates_dir"))
-            if d]
-    path = next((Path(d) / rel for d in dirs if (Path(d) / rel).is_file()), None)
+    path = _nml_path(templ, circuit)
     if path is None:
-        raise ConversionError(f"{where}: {templ}: {rel} not found in "
-                              f"{' or '.join(map(str, dirs)) or '(no components folder)'}")
+        raise ConversionError(f"{where}: {templ}: {rel} not found")
     ops, notes = nml_operations(path)
     name = f"biophysical_neuron_models/{Path(rel).as_posix()}"
     if name not in net.files:

@@ -13,7 +13,8 @@ helpers. The steps follow ``bmtk/simulator/bionet`` (``Biophys1`` template,
 
 Request keys: ``morphology`` (path; ``.swc``, ``.asc``, or ``.h5`` through
 :mod:`nethub.sim.morphh5`), ``template`` (``ctdb:Biophys1.hoc`` | ``hoc:NAME`` | ``nml:FILE``
-with ``nml``, the operations :func:`nml_load` applies | ``""`` plain), ``hoc_files`` (files to load for ``hoc:``), ``processing`` (list of names),
+with ``nml``, the operations :func:`nml_load` applies | ``""`` plain), ``hoc_files``
+(files to load for ``hoc:``), ``processing`` (list of names),
 ``params`` (the dynamics_params JSON or null), ``dL`` (µm or null: keep Import3d's nseg),
 ``library`` (compiled mechanisms to load), ``names`` (``"netpyne"``: build the cell as NetPyNE's
 ``importCellParams`` does, :mod:`nethub.sim.morphnetpyne`; else BMTK's ``Biophys1`` shell).

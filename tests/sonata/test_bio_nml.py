@@ -5,6 +5,8 @@ synapses, spikes and soma potential."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from nethub.converters.sonata import sonata_run_config, sonata_to_network
 from nethub.converters.sonata_bio_nml import nml_operations
 from nethub.errors import ConversionError
 from nethub.formats.sonata import read_circuit
+from nethub.runconfig import CellSelection, TraceRequest
 from nethub.runner import simulate
 
 from .conftest import FIXTURES
@@ -94,9 +97,6 @@ def _segment_x(net, ct: str, sec: str, x: float) -> float:
 
 
 def test_synapses_spikes_and_soma_v_are_bmtks(imported):
-    from nethub.runconfig import CellSelection, TraceRequest
-    import dataclasses
-
     circuit, net, _ = imported
     ref = pd.read_csv(BIO / "output" / "synapses.csv")
     conns = net.connections_df()

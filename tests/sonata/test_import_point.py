@@ -164,7 +164,7 @@ def test_what_is_not_carried_is_reported():
     net, lost = sonata_to_network(read_circuit(FIXTURES / "9_cells" / "simulation_config.json"))
     assert net.n_cells == 9 + sum(net.populations[p].size for p in net.populations
                                   if p != "cortex")
-    assert sum("model_type 'biophysical' not supported yet" in s for s in lost) == 3
+    assert sum("biophysical cells not built: nml/Cell_" in s for s in lost) == 3
     assert any(s.startswith("edge population excvirt_to_cortex: edges key 'sec_x'")
                for s in lost)
     for rep in ("membrane_potential", "calcium_concentration"):  # placeholders: no soma yet
