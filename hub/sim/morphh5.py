@@ -4,7 +4,8 @@ NEURON's Import3d reads SWC and NeuroLucida files, not HDF5. An H5 v1 morphology
 (``/points``: x, y, z, diameter; ``/structure``: first point, section type, parent section;
 optional ``/metadata`` with ``version`` 1.1-1.3 and ``/perimeters``) holds the same tree as
 the NeuroLucida (ASC) or SWC file it was converted from; MorphIO writes every child section
-starting with a copy of its parent's last point. :func:`h5_to_text` writes that tree back:
+starting at its parent's last point (:func:`_own_points`). :func:`h5_to_text` writes that
+tree back:
 
 * a soma of several points (MorphIO: a soma contour) -> NeuroLucida text with a
   ``CellBody`` contour and one nested tree per neurite (child sections without the copied
@@ -73,14 +74,23 @@ def _sections(points: np.ndarray, structure: np.ndarray) -> list[np.ndarray]:
     return [points[s:e] for s, e in zip(structure[:, 0], ends, strict=True)]
 
 
-def _own_points(secs: list[np.ndarray], structure: np.ndarray, i: int) -> np.ndarray:
-    """Section ``i``'s points without the copy of its parent's last point."""
+def _own_points(secs: list[np.ndarray], structure: np.ndarray, i: int,
+                swc: bool = False) -> np.ndarray:
+    """Section ``i``'s points without the branch point the converter to HDF5 added.
+
+    Each child section of an HDF5 morphology starts at its parent's last position. Reading a
+    NeuroLucida file, MorphIO adds that point with the child's first diameter unless the file
+    had it; an SWC child shares its parent's point (and diameter). So the first point is
+    dropped when Import3d makes the same point itself: in NeuroLucida text (``swc=False``)
+    when its diameter is the next point's, in SWC text when it is the parent's last
+    point's; otherwise it was in the source file and is kept."""
     parent = structure[i, 2]
     pts = secs[i]
-    if parent >= 0 and structure[parent, 1] != 1 and len(pts) > 1 \
-            and np.array_equal(pts[0, :3], secs[parent][-1, :3]):
-        return pts[1:]
-    return pts
+    if parent < 0 or structure[parent, 1] == 1 or len(pts) < 2 \
+            or not np.array_equal(pts[0, :3], secs[parent][-1, :3]):
+        return pts
+    same = secs[parent][-1, 3] if swc else pts[1, 3]
+    return pts[1:] if pts[0, 3] == same else pts
 
 
 def _asc_points(pts: np.ndarray, indent: str) -> list[str]:
@@ -133,7 +143,7 @@ def _to_swc(points, structure, path) -> str:
     last: dict[int, int] = {}  # section -> SWC id of its last point
     for i in range(len(structure)):
         kind, parent = int(structure[i, 1]), int(structure[i, 2])
-        pts = _own_points(secs, structure, i)
+        pts = _own_points(secs, structure, i, swc=True)
         prev = -1 if parent < 0 else last[parent]
         if kind != 1 and parent >= 0 and structure[parent, 1] == 1:
             prev = 1  # neurites hang on the soma's point

@@ -56,7 +56,7 @@ def test_sonata_round_trip_keeps_the_hash(config, tmp_path):
         assert any("reports ['calcium_concentration', 'membrane_potential'] are not written"
                    in s for s in lost) or "trace 'sonata:membrane_potential' selects no " \
             "cells; no report written" in lost
-        assert any("model_type 'biophysical' not supported yet" in s
+        assert any("biophysical cells not built" in s
                    for s in nethub.read(tmp_path / "sa" / "simulation_config.json").lost)
     else:
         assert lost == []
