@@ -568,7 +568,10 @@ def _components(net: Network, files: dict[str, bytes], lost: list[str],
     for f in net.files_with_role("template"):
         files.setdefault(f"{TEMPLATE_DIR}/{f.name.rsplit('/', 1)[-1]}", f.data)
     for f in net.files_with_role("params"):  # e.g. an imported cell's dynamics_params JSON
-        files.setdefault(f"{BIOPHYS_DIR}/{f.name.rsplit('/', 1)[-1]}", f.data)
+        # keep sub-folders under biophysical_neuron_models/ (nml:nml/Cell_x.cell.nml)
+        rel = f.name.split("biophysical_neuron_models/", 1)[1] \
+            if f.name.startswith("biophysical_neuron_models/") else f.name.rsplit("/", 1)[-1]
+        files.setdefault(f"{BIOPHYS_DIR}/{rel}", f.data)
     comps = {"point_neuron_models_dir": f"$BASE_DIR/{point_dir}",
              "synaptic_models_dir": f"$BASE_DIR/{synapse_dir}"}
     if net.mod_files:

@@ -151,3 +151,18 @@ def test_nml_template_needs_a_morphology(tmp_path):
     tab.to_csv(types, sep=" ", index=False)
     with pytest.raises(ConversionError, match="needs a morphology"):
         sonata_to_network(read_circuit(tmp_path / "b" / "simulation_config.json"))
+
+
+def test_round_trip_keeps_the_hash(imported, tmp_path):
+    """SONATA -> store -> SONATA -> store: the .nml file is written back under its
+    sub-folder of biophysical_neuron_models (the template names nml/cell_b.cell.nml)."""
+    import nethub
+
+    from .export_nets import export, stored
+
+    a = stored(imported[1], tmp_path / "A.h5")
+    cfg, _ = export(a, tmp_path / "sa")
+    assert (tmp_path / "sa" / "components" / "biophysical_neuron_models" / "nml" /
+            "cell_b.cell.nml").read_bytes() == NML.read_bytes()
+    b = stored(nethub.load(cfg), tmp_path / "B.h5")
+    assert a.content_hash() == b.content_hash()
