@@ -267,7 +267,10 @@ def _morph_path(fname: Any, circuit: Any, where: str) -> Path | None:
     folder = Path(circuit.config.components.get("morphologies_dir", "") or ".")
     path = folder / fname
     if not path.exists() and path.suffix.lower() not in (".swc", ".asc", ".h5"):
-        path = path.with_name(path.name + ".swc")  # SONATA allows the name without .swc
+        # SONATA allows the name without .swc (BMTK adds it); .h5 / .asc as well here
+        path = next((path.with_name(path.name + s) for s in (".swc", ".h5", ".asc")
+                     if path.with_name(path.name + s).is_file()),
+                    path.with_name(path.name + ".swc"))
     if not path.is_file():
         raise ConversionError(f"{where}: morphology {fname!r} not found in {folder}")
     return path
@@ -365,8 +368,12 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
         hoc_files = sorted(Path(tdir).glob("*.hoc")) if tdir else []
     mods = _mechanisms(circuit, net)
     nml = _nml_template(templ, circuit, net, lost, where)
-    imp = read_morphology(morph, name=name, template=templ, processing=proc, params=params,
-                          dL=dl, mod_files=mods, hoc_files=hoc_files, trusted=trusted, nml=nml)
+    try:
+        imp = read_morphology(morph, name=name, template=templ, processing=proc,
+                              params=params, dL=dl, mod_files=mods, hoc_files=hoc_files,
+                              trusted=trusted, nml=nml)
+    except ConversionError as exc:
+        raise ConversionError(f"{where}: {exc}") from None
     imp.cell_type.provenance.update({"format": "sonata", "population": pop,
                                      "dynamics_params": combo["dynamics_params"] or None,
                                      "model_template": templ})

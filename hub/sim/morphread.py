@@ -215,7 +215,10 @@ def nml_load(cell, ops: dict[str, list[dict]]) -> None:
             try:
                 _nml_op(sec, op)
             except (LookupError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
-                raise RuntimeError(f"{sec.name()}: {op}: {exc}") from None
+                what = op.get("name") or op.get("mech") or op["op"]
+                mech = f" (mechanism {op['mech']!r})" if "mech" in op else ""
+                raise RuntimeError(f"{sec.name().split('.')[-1]}: nml parameter {what!r}{mech}: "
+                                   f"{exc}") from None
 
 
 def set_nseg(cell, dl: float) -> None:

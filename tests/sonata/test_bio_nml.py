@@ -166,3 +166,14 @@ def test_round_trip_keeps_the_hash(imported, tmp_path):
             "cell_b.cell.nml").read_bytes() == NML.read_bytes()
     b = stored(nethub.load(cfg), tmp_path / "B.h5")
     assert a.content_hash() == b.content_hash()
+
+
+def test_unknown_channel_is_named(tmp_path):
+    import shutil
+
+    shutil.copytree(BIO, tmp_path / "b", ignore=shutil.ignore_patterns("output"))
+    nml = tmp_path / "b" / NML.relative_to(BIO)
+    nml.write_text(nml.read_text().replace('ionChannel="kslow"', 'ionChannel="nosuch"'))
+    with pytest.raises(ConversionError, match=r"template 'nml:nml/cell_b.cell.nml'.*soma\[0\]: "
+                       r"nml parameter 'gbar_kslow' \(mechanism 'nosuch'\)"):
+        sonata_to_network(read_circuit(tmp_path / "b" / "simulation_config.json"))
