@@ -138,8 +138,9 @@ def _ignored(root: ET.Element, path: Path, notes: list[str]) -> None:
         tag = elem.tag[len(NS):] if elem.tag.startswith(NS) else elem.tag
         if tag in _TAGS or tag in _QUIET or not elem.tag.startswith(NS):
             continue
-        top = tag if tag not in ("segment", "segmentGroup", "proximal", "distal", "parent",
-                                 "member", "include", "path", "from", "to") else "morphology"
+        morph = ("segment", "segmentGroup", "proximal", "distal", "parent", "member", "path",
+                 "from", "to") + (() if "href" in elem.attrib else ("include",))
+        top = "morphology" if tag in morph else tag
         skipped[top] = skipped.get(top, 0) + 1
     for tag in sorted(skipped):
         notes.append(f"{path}: <{tag}> not used ({skipped[tag]} element(s)); BMTK's nml: "
