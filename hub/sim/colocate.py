@@ -103,7 +103,7 @@ def group_labels(gids: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     keep = ia != ib
     if not keep.any():
         return np.arange(n, dtype=np.int64)
-    graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (ia[keep], ib[keep])),
+    graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int32), (ia[keep], ib[keep])),
                        shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     _, first = np.unique(comp, return_index=True)  # component ids -> their first row

@@ -32,6 +32,8 @@ def test_group_labels_are_first_rows_of_components():
     labels = group_labels(gids, np.array([3, 12, 5, 99, 10]), np.array([12, 20, 8, 3, 10]))
     assert labels.tolist() == [0, 1, 1, 3, 0, 0]
     assert group_labels(gids, np.zeros(0, int), np.zeros(0, int)).tolist() == list(range(6))
+    # many rows between the same cells (both directions of gap junctions, repeated links)
+    assert group_labels(gids[:3], np.full(300, 3), np.full(300, 5)).tolist() == [0, 0, 2]
 
 
 def test_grouped_deal_without_groups_is_the_deal():
