@@ -32,6 +32,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import StoreError
 from ..store import open_store
 from .distribute import deal
 
@@ -79,6 +80,9 @@ def _pairs(group: h5py.Group, cell_gids: np.ndarray, column: str, select
     if column not in names or int(group.attrs["n_rows"]) == 0:
         return empty, empty
     ds = group[f"c{names.index(column)}"]
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "iuf":
+        raise StoreError(f"{ds.name}: column {column!r} of {group.name} must be numeric "
+                         "(nethub validate)")
     rows = np.concatenate([np.flatnonzero(select(ds[s:s + _BLOCK])) + s
                            for s in range(0, ds.shape[0], _BLOCK)])
     if len(rows) == 0:
