@@ -10,6 +10,12 @@ NEURON export builds them.
 
 A connection's weight becomes the mechanism's ``weight`` (NaN, the mechanism's default 1, when
 it is 1). Cells sit on section ``soma`` at 0.5 (abstract cells).
+
+Every row is ``live`` (column ``live`` = 1): jNeuroML's NEURON export sets ``vpeer`` with
+``h.setpointer``, so the mechanism reads the peer's ``v`` within the step, after an iaf reset
+delivered at its start; a ParallelContext transfer (NetPyNE's gap junctions) would give the
+value before the reset for one step (docs/neuroml.md). The simulator keeps both cells of a live
+row on one rank. jNeuroML's ``POINTER vpeer`` stays a POINTER (``nrn9fix``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ def _block(pre: np.ndarray, post: np.ndarray, mech: str, weight: np.ndarray, rul
     return {"pre_gid": pre, "pre_sec": [section] * n, "pre_loc": np.full(n, 0.5),
             "post_gid": post, "post_sec": [section] * n, "post_loc": np.full(n, 0.5),
             "syn_mech": [mech] * n, "weight": np.where(weight == 1.0, np.nan, weight),
-            "source_var": ["v"] * n, "target_var": ["vpeer"] * n, "rule": [rule] * n}
+            "source_var": ["v"] * n, "target_var": ["vpeer"] * n, "rule": [rule] * n,
+            "live": np.ones(n, dtype=np.int64)}
 
 
 def pointer_rows(proj: Any, pre: np.ndarray, post: np.ndarray, kinds: dict[str, str],

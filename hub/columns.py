@@ -182,7 +182,11 @@ OPTIONAL_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     "connections": {
         "weight_index": ColumnSpec("int64", 0, "which NetCon weight the weight sets"),
     },
-    "pointer_conns": {},
+    "pointer_conns": {
+        "live": ColumnSpec("int64", 0, "1: the target is a NEURON POINTER to the source "
+                           "variable (read live; both cells on one rank); 0: a copy "
+                           "transferred once per step (ParallelContext)"),
+    },
     "stim_targets": {},
 }
 

@@ -5,11 +5,12 @@ sources of :func:`nethub.formats.neuroml.neuron9_random`).
   derived variable that is also a state twice, e.g. ``Sisat`` of ``pinskyRinzelCA3Cell``):
   NEURON 9 stops with ``Multiple declaration of Sisat``. The ``ASSIGNED`` line is dropped; the
   state is what the generated code integrates and assigns.
-* ``POINTER vpeer`` of gap junctions and graded synapses: NEURON 9's
-  ``ParallelContext.target_var`` (how nethub connects them, on any number of ranks) refuses an
-  unset POINTER (``Invalid pointer``); it writes into a RANGE variable, as NetPyNE's
-  ``ElectSyn.mod`` declares it. ``vpeer`` becomes ``RANGE vpeer`` (jNeuroML's own code sets it
-  with ``setpointer`` instead).
+
+``POINTER vpeer`` of gap junctions and graded synapses is kept: the NeuroML import marks their
+connections ``live`` and the simulator sets ``vpeer`` with ``setpointer``, as jNeuroML's code
+does (:mod:`nethub.sim.livepointers`). :func:`vpeer_as_range` (no longer applied by :func:`fix`)
+turns it into ``RANGE vpeer``, which a ParallelContext ``target_var`` transfer needs on
+NEURON 9 (it refuses an unset POINTER: ``Invalid pointer``).
 """
 
 from __future__ import annotations
@@ -62,4 +63,4 @@ def fix(text: str) -> str:
     ``pinskyRinzelCA3Cell``, :mod:`nethub.formats.neuroml.pinsky`)."""
     if needs_fix(text):
         text = drop_double_declarations(text)
-    return fix_pinsky_rinzel(vpeer_as_range(text))
+    return fix_pinsky_rinzel(text)

@@ -125,10 +125,11 @@ def run_store(store: str | os.PathLike, config: RunConfig,
     with phase(pc, "read"):  # every phase ends with the ranks agreeing on errors (agree.py)
         if rank == 0:
             check_writable(Path(output) if output else store, store)
-        if checked:
-            check_store_for_run(store, config.dt)
+        if checked:  # delays below dt are fine: their cells share a rank (colocate.py)
+            check_store_for_run(store)
         net = read_network(store, gids=local_gids(store, rank, nhost, config.cost_model,
-                                                  config.exact, config.merge_synapses))
+                                                  config.exact, config.merge_synapses,
+                                                  config.dt))
         _check_trust(net, pc, trusted)
     timing["read"] = time.perf_counter() - t0
     t = time.perf_counter()

@@ -22,6 +22,7 @@ from ..random123 import Random123Stream, netpyne_hash_str
 from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
 from . import bulkconnect, merge, plasticity, rotation, synparams, synshare, templatecells
+from .livepointers import live_rows, set_pointer
 from .record import trace_gids
 
 __all__ = ["Engine"]
@@ -610,7 +611,8 @@ class Engine:
     def create_pointer_conns(self, table, first_id: int = 0) -> int:
         """Gap junctions and graded synapses: row i of the (whole) pointer table is the
         transfer id ``first_id + i``; the target mechanism lives on the post cell's rank, the
-        source variable on the pre cell's rank."""
+        source variable on the pre cell's rank. Rows marked ``live`` set the target POINTER
+        with ``h.setpointer`` instead (:mod:`nethub.sim.livepointers`)."""
         if table is None or len(table) == 0:
             return 0
         pc = self.pc
@@ -620,6 +622,7 @@ class Engine:
                                                         "source_var", "target_var")}
         pre_loc, post_loc = np.asarray(table["pre_loc"]), np.asarray(table["post_loc"])
         weight = np.asarray(table["weight"])
+        live = live_rows(table)  # h.setpointer, both cells here (colocate.py)
         n = 0
         for i in range(len(table)):
             sid = first_id + i
@@ -630,9 +633,12 @@ class Engine:
                 if not np.isnan(weight[i]) and hasattr(syn, "weight"):
                     syn.weight = float(weight[i])
                 var = self._pointer_var(cols, i, "target_var", "vpeer")
-                pc.target_var(syn, getattr(syn, "_ref_" + var), sid)
+                if live[i]:
+                    set_pointer(self, syn, var, i, pre[i], cols, float(pre_loc[i]))
+                else:
+                    pc.target_var(syn, getattr(syn, "_ref_" + var), sid)
                 n += 1
-            if pre[i] in self.cells:
+            if pre[i] in self.cells and not live[i]:
                 hsec = self.cells[pre[i]].secs[cols["pre_sec"][i]]
                 var = self._pointer_var(cols, i, "source_var", "v")
                 pc.source_var(getattr(hsec(float(pre_loc[i])), "_ref_" + var), sid, sec=hsec)

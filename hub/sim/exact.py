@@ -15,7 +15,9 @@ semantics and gives NetPyNE's spikes bit for bit:
 * one synapse point process per connection (``nethubMergeSynapses = False``);
 * NEURON, not CoreNEURON (``nethubCoreneuron = False``);
 * NetPyNE's deal of cells over MPI ranks (round robin, gid ``g`` on rank ``g % nhost``), so
-  that events from other ranks arrive as they do in NetPyNE.
+  that events from other ranks arrive as they do in NetPyNE (cells that must share a rank,
+  which NetPyNE cannot run on several ranks, go to the rank of their group's first gid:
+  :mod:`nethub.sim.colocate`).
 
 Every run records which it was in its meta (``exactness``: ``'exact'`` or ``'fast'``, and
 ``exactness_note``), and a fast run that merged synapses or ran on CoreNEURON says so once in

@@ -7,6 +7,7 @@ stimulus targets, then contiguous blocks of gids (:func:`nethub.sim.distribute.d
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -17,24 +18,64 @@ from ..network import Network
 from ..nmodl import DEFAULT_POINT, mod_weight
 from ..runconfig import COST_MODELS  # "work": per-mechanism weights; "count": segments + conns
 from ..store import read_cell_index, read_network
-from .distribute import POINT_WEIGHTS, cell_costs, count_costs, deal, type_cost
+from .colocate import (
+    colocation_pairs,
+    group_labels,
+    grouped_deal,
+    grouped_round_robin,
+    largest_group_share,
+)
+from .distribute import POINT_WEIGHTS, TOLERANCE, cell_costs, count_costs, deal, type_cost
 from .exact import round_robin
 from .merge import mech_mergeable
 
 __all__ = ["local_gids", "estimate_costs", "COST_MODELS"]
 
+logger = logging.getLogger(__name__)
+
 _DECLARES = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
 def local_gids(store: Path, rank: int, nhost: int, model: str = "work",
-               exact: bool = False, merging: bool = True) -> np.ndarray:
+               exact: bool = False, merging: bool = True, dt: float | None = None
+               ) -> np.ndarray:
     """The gids of ``rank``, cost-balanced: one contiguous block, or a few when one block each
     cannot balance (see nethub.sim.distribute); in exact mode NetPyNE's round robin.
-    ``merging``: the run merges synapses (``RunConfig.merge_synapses``)."""
+    ``merging``: the run merges synapses (``RunConfig.merge_synapses``). Cells linked by live
+    pointer connections or (with the run's ``dt``) by connections with a delay below ``dt``
+    stay on one rank (:mod:`nethub.sim.colocate`); without such links the deal is unchanged."""
+    labels = _group_labels(store, nhost, dt)
     if exact:
-        return round_robin(read_cell_index(store)["gids"], rank, nhost)
+        gids = read_cell_index(store)["gids"]
+        if labels is None:
+            return round_robin(gids, rank, nhost)
+        return grouped_round_robin(gids, labels, rank, nhost)
     gids, costs = estimate_costs(store, model, merging)
-    return gids[deal(costs, nhost)[rank]]
+    if labels is None:
+        return gids[deal(costs, nhost)[rank]]
+    if rank == 0:
+        _log_groups(costs, labels, nhost)
+    return gids[grouped_deal(costs, labels, nhost)[rank]]
+
+
+def _group_labels(store: Path, nhost: int, dt: float | None) -> np.ndarray | None:
+    """Co-location groups (:func:`nethub.sim.colocate.group_labels`), or None when no cells
+    must share a rank (or there is one rank)."""
+    if nhost < 2:
+        return None
+    a, b = colocation_pairs(store, dt)
+    return group_labels(read_cell_index(store)["gids"], a, b) if len(a) else None
+
+
+def _log_groups(costs: np.ndarray, labels: np.ndarray, nhost: int) -> None:
+    n_cells, share = largest_group_share(costs, labels)
+    heavy = share > TOLERANCE / nhost
+    # a warning when it matters: enough cells to fill the ranks, one group beyond a rank's share
+    log = logger.warning if heavy and len(costs) >= 10 * nhost else logger.info
+    log("co-location: %d group(s) of cells linked by live pointers or delays below dt stay "
+        "on one rank each; the largest (%d cells) carries %.0f%% of the work%s",
+        len(np.unique(labels)) - int(np.sum(np.bincount(labels) == 1)), n_cells, 100 * share,
+        f", more than a rank's share of {100 / nhost:.0f}%" if heavy else "")
 
 
 def estimate_costs(store: str | Path, model: str = "work", merging: bool = True

@@ -40,21 +40,7 @@ def runs(nml2_copy) -> dict[str, Path]:
     return out
 
 
-#: examples with delay-0 connections (spikeArray / timedSynapticInput sources, jNeuroML's delay):
-#: nethub's run check refuses delays below dt (they cannot cross ranks), so they run
-#: ``--unchecked`` (one rank) -- see docs/neuroml.md
-UNCHECKED = [("LEMS_NML2_Ex12_Net2.xml", ".test.ex12.jnmlnrn.omt"),
-             ("LEMS_NML2_Ex16_Inputs.xml", ".test.ex16.jnmlnrn.omt")]
-
-
-@pytest.mark.parametrize("lems,omt", UNCHECKED)
-def test_omv_delay0_models_unchecked(nml2_copy, lems, omt):
-    path = nml2_copy / "LEMSexamples" / lems
-    nethub_run(path, path.parent.parent / (path.stem + ".h5"), "--unchecked")
-    outcomes = check_omt(path.parent / "test" / omt)
-    assert len(outcomes) >= 3
-    failed = [(o.experiment, o.observed, o.expected) for o in outcomes if not o.passed]
-    assert failed == []
+# Ex12, Ex16 (delay-0 connections) and Ex19, Ex19a (gap junctions): test_colocated.py
 
 
 @pytest.mark.parametrize("lems,omt", CASES)
@@ -100,29 +86,6 @@ def test_detect_spikes_follows_omv():
     assert detect_spikes(t, v, "derivative").tolist() == [2.0, 6.0]
 
 
-@pytest.mark.parametrize("lems,omt", [
-    ("LEMS_NML2_Ex19_GapJunctions.xml", ".test.ex19.jnmlnrn.omt"),
-    # the same network with electricalConnectionInstance (OMV: the same .mep)
-    ("LEMS_NML2_Ex19a_GapJunctionInstances.xml", ".test.ex19a.jnmlnrn.omt")])
-def test_gap_junctions_within_one_step(nml2_copy, lems, omt):
-    """Ex19 (two iaf cells coupled by a gap junction, each driven in turn): every spike of the
-    OMV expectation, the coupled cell's included, within one step (0.01 ms); 10 of 14 exact.
-    The 4 others are the coupled cell's responses after the driven cell's 2nd and 3rd resets:
-    ParallelContext transfers v after each step's update, before the next step's event resets
-    it, so the peer sees the pre-reset v for one step (see docs/neuroml.md)."""
-    path = nml2_copy / "LEMSexamples" / lems
-    nethub_run(path, path.parent.parent / (path.stem + ".h5"))
-    outcomes = check_omt(path.parent / "test" / omt)
-    assert len(outcomes) == 2
-    exact = 0
-    for o in outcomes:
-        assert len(o.observed) == len(o.expected) == 7
-        diff = np.abs(np.asarray(o.observed) - o.expected)
-        assert diff.max() <= 0.01 + 1e-9, (o.experiment, o.observed, o.expected)
-        exact += int(np.sum(diff < 1e-9))
-    assert exact >= 10
-
-
 def test_returned_runconfig_runs_the_same(runs, tmp_path):
     """The RunConfig ``read_run`` returns (for ``Network.run_config``) records the same
     traces and spikes as the stored simConfig route of ``nethub run LEMS_X.xml``."""
@@ -152,7 +115,7 @@ def test_returned_runconfig_runs_the_same(runs, tmp_path):
 def test_graded_synapses_as_jnml(tmp_path_factory, nml2_copy):
     """Ex20 (continuousProjection: a linear graded and a graded synapse from iafPop1 onto
     iafPop2 / iafPop3, silentSynapse pre components): the same traces as jNeuroML's NEURON run,
-    within 2 µV (the first ParallelContext transfer lags one step, see docs/neuroml.md)."""
+    value for value (live pointers: ``vpeer`` set with setpointer, as jNeuroML does)."""
     from .conftest import FIXTURES, jnml_outputs
 
     src = FIXTURES / "NeuroML2"
@@ -169,7 +132,7 @@ def test_graded_synapses_as_jnml(tmp_path_factory, nml2_copy):
     ours = np.loadtxt(path.parent / "results" / "ex20_v.dat")
     theirs = np.loadtxt(ref["results/ex20_v.dat"].splitlines())[:-1]
     assert ours.shape == theirs.shape and ours.shape[1] == 4
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6)
+    np.testing.assert_array_equal(ours, theirs)
     pre_on = (ours[:, 0] > 0.06) & (ours[:, 0] < 0.25)
     for col in (2, 3):  # the graded synapses depolarise the post cells while iafPop1 is driven
         assert ours[pre_on, col].max() > ours[ours[:, 0] < 0.04, col].max() + 1e-4

@@ -11,7 +11,7 @@ import pytest
 from nethub.converters.neuroml_outputs import parse_quantity, si_factor
 from nethub.errors import FormatError, SimulationError
 from nethub.formats.neuroml import NeuroMLError, read_lems
-from nethub.formats.neuroml.nrn9fix import fix
+from nethub.formats.neuroml.nrn9fix import fix, vpeer_as_range
 from nethub.formats.neuroml.outputs import write_lems_outputs
 from nethub.sim.randomids import MARKER, random_ids, rewritten_mechanisms, seed_random_sources
 
@@ -63,7 +63,8 @@ def test_nrn9_fixes():
     text = ("NEURON {\n    POINT_PROCESS x\n    POINTER vpeer: pointer\n}\n"
             "ASSIGNED {\n    a (mV)\n    S : derived\n}\nSTATE {\n    S : state\n}\n")
     out = fix(text)
-    assert "RANGE vpeer" in out and "POINTER" not in out
+    assert "POINTER vpeer" in out  # kept: live pointer connections (nethub.sim.livepointers)
+    assert "RANGE vpeer" in vpeer_as_range(out) and "POINTER" not in vpeer_as_range(out)
     assert "    a (mV)\n" in out and out.count("    S ") == 1
     assert fix(out) == out
 
