@@ -8,8 +8,8 @@ five-segment detailed cell (``ball5``: soma and four dendrite segments, a passiv
 one of ``iafCell``, every cell with an instance location; four projections of
 ``connectionWD``s with pre/post cell, pre/post segment (0-4 on the detailed cells, 0 on the
 iaf cells), pre/post fraction along, weight and delay drawn as float64; one pulse input list.
-Then, each in a fresh process (time from the call to the result, peak RSS of the process over
-its baseline after the imports):
+Then, each in a fresh process (time from the call to the result, peak RSS of the process and
+its rise over the RSS after the imports):
 
 - ``nethub read_neuroml``: the file layer (libNeuroML document + the float64 arrays);
 - ``nethub import``: ``NeuroMLFormat().read_run`` (``nethub convert X.nml.h5 OUT.h5`` without
@@ -84,15 +84,29 @@ import numpy as np
 mode, path, ref_path = sys.argv[1:4]
 ref = np.load(ref_path)
 
-def rss():
+def rss(field="VmRSS"):
+    # current (VmRSS) or peak (VmHWM) resident memory of this process, MB (Linux)
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-if mode.startswith("nethub"):
+t_imp = time.perf_counter()
+if mode.startswith("nethub"):  # the modules the calls load lazily, imported first
+    import neuroml
+    import nethub.converters.neuroml
+    import nethub.converters.nml_cells_net
     from nethub.formats.neuroml import read_neuroml
     from nethub.formats.neuroml.plugin import NeuroMLFormat
 else:
     from neuroml import loaders
+imports = time.perf_counter() - t_imp
 base = rss()
+try:  # reset the peak (VmHWM) to the current RSS: the peak of the load alone
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
 t0 = time.perf_counter()
 if mode == "nethub-read":
     model = read_neuroml(path)
@@ -103,7 +117,7 @@ elif mode == "libneuroml":
 else:
     doc = loaders.read_neuroml2_file(path, optimized=True)
 seconds = time.perf_counter() - t0
-peak = rss()
+peak = rss("VmHWM")
 
 FIELDS = ("pre_cell", "post_cell", "pre_segment", "post_segment", "pre_fraction",
           "post_fraction", "weight", "delay")
@@ -158,7 +172,8 @@ def columns():
     return out, locs
 
 cols, locs = columns()
-report = {"seconds": seconds, "rss_base_mb": base, "rss_peak_mb": peak}
+report = {"seconds": seconds, "rss_base_mb": base, "rss_peak_mb": peak,
+          "imports": imports}
 if cols is not None:
     exact, notes = True, []
     for pid, c in cols.items():
@@ -273,14 +288,15 @@ def main() -> int:
     warm = run_child("nethub-import", path, ref, env)  # fills jNeuroML's NMODL cache
     if "error" in warm:
         print("nethub import failed:\n" + warm["error"])
-    print("\n| side | s | peak RSS MB (over baseline) | values exact |\n|---|---:|---:|---|")
+    print("\n| side | s | imports s (before) | peak RSS MB (rise) | values exact |\n"
+          "|---|---:|---:|---:|---|")
     for mode in ("nethub-read", "nethub-import", "libneuroml-optimized", "libneuroml"):
         r = run_child(mode, path, ref, env)
         if "error" in r:
             print(f"| {mode} | failed | | {r['error'].splitlines()[-1]} |")
             continue
         extra = ", ".join(r.get("notes", [])) or ""
-        print(f"| {mode} | {r['seconds']:.3f} | {r['rss_peak_mb']:.0f} "
+        print(f"| {mode} | {r['seconds']:.3f} | {r['imports']:.2f} | {r['rss_peak_mb']:.0f} "
               f"(+{r['rss_peak_mb'] - r['rss_base_mb']:.0f}) | {r['exact']} {extra} |")
         for key in ("array dtype", "connections", "cells", "lost"):
             if key in r:

@@ -242,6 +242,19 @@ class ColumnSpec:
             ) from None
 
 
+def _all_text(seq: list) -> bool:
+    """Whether every value is a ``str`` or ``None`` (pandas' type inference over the whole
+    list; value by value only over its missing values)."""
+    arr = np.empty(len(seq), dtype=object)
+    try:
+        arr[:] = seq
+    except ValueError:  # equally long sequences: not text
+        return False
+    if pd.api.types.infer_dtype(arr, skipna=True) not in ("string", "empty"):
+        return False
+    return all(v is None or isinstance(v, str) for v in arr[pd.isna(arr)].tolist())
+
+
 def _check_column(name: str, col: object) -> Column:
     if isinstance(col, (Categorical, Ragged)):
         return col
@@ -254,7 +267,7 @@ def _check_column(name: str, col: object) -> Column:
             return Categorical.from_values(None if v is None else str(v) for v in col)
         raise TypeError(f"column '{name}' has unsupported dtype {col.dtype}")
     seq = list(col)  # type: ignore[call-overload]
-    if seq and all(isinstance(v, (str, type(None))) for v in seq):
+    if seq and _all_text(seq):
         return Categorical.from_values(seq)
     return _check_column(name, np.asarray(seq))
 

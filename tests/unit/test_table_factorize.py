@@ -23,3 +23,12 @@ def test_same_as_value_by_value():
         cat = Categorical.from_values(vals)
         assert (cat.codes.tolist(), cat.categories) == _by_value(vals)
         assert cat.codes.dtype == np.int32
+
+
+def test_text_columns_detected_as_before():
+    from nethub.table import _all_text
+
+    cases = [["a", None], ["a", float("nan")], [None, None], ["a", 1], ["a", b"b"],
+             [[1, 2], [3, 4]], ["x"] * 100, [np.str_("a"), "b"], [1.0, 2.0], [None, 3]]
+    for seq in cases:
+        assert _all_text(seq) == all(isinstance(v, (str, type(None))) for v in seq), seq
