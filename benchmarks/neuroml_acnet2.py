@@ -60,6 +60,9 @@ from nethub.formats.neuroml.outputs import write_lems_outputs
 from nethub.runner import simulate
 t1 = time.perf_counter()
 net, rc, lost = NeuroMLFormat().read_run(sys.argv[1])
+if sys.argv[5] == "exact":  # one synapse per connection, NEURON (nethub run --exact)
+    import dataclasses
+    rc = dataclasses.replace(rc, exact=True, merge_synapses=False, engine="neuron")
 t2 = time.perf_counter()
 res = simulate(net, rc, output=sys.argv[2], overwrite=True, checked=False,
                nprocs=int(sys.argv[3]))
@@ -142,11 +145,11 @@ def run_jnml(lems: Path, env: dict) -> dict:
     return _timed([str(pynml), lems.name, "-neuron", "-run", "-nogui"], lems.parent, env)
 
 
-def run_nethub(lems: Path, env: dict, nprocs: int) -> dict:
+def run_nethub(lems: Path, env: dict, nprocs: int, mode: str) -> dict:
     script = lems.parent / "_nethub_run.py"
     script.write_text(NETHUB_RUN)
     return _timed([sys.executable, script.name, lems.name, "out.h5", str(nprocs),
-                   str(lems.parent)], lems.parent, env)
+                   str(lems.parent), mode], lems.parent, env)
 
 
 def output_spikes(lems: Path) -> dict[str, np.ndarray]:
@@ -197,6 +200,9 @@ def main() -> int:
     ap.add_argument("--length", type=float, default=None,
                     help="simulated ms (default: the model's 500 ms)")
     ap.add_argument("--np", type=int, default=1, help="nethub's MPI ranks (default 1)")
+    ap.add_argument("--mode", choices=("exact", "fast"), default="exact",
+                    help="nethub's run mode: 'exact' (one synapse per connection, as jnml; "
+                         "default) or 'fast' (synapses merged: equal up to round-off)")
     ap.add_argument("--keep", help="keep the work folders here")
     args = ap.parse_args()
     src = model_folder(args.model)
@@ -209,7 +215,7 @@ def main() -> int:
     res = {}
     for run in (1, 2):
         res[f"jnml {run}"] = run_jnml(jnml_lems, env)
-        res[f"nethub {run}"] = run_nethub(hub_lems, env, args.np)
+        res[f"nethub {run}"] = run_nethub(hub_lems, env, args.np, args.mode)
         for side in ("jnml", "nethub"):
             r = res[f"{side} {run}"]
             print(f"run {run} {side}: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU "
