@@ -166,13 +166,25 @@ def output_spikes(lems: Path) -> dict[str, np.ndarray]:
 
 def compare(a: dict, b: dict) -> tuple[int, int, list[str]]:
     """(cells with identical spikes, spikes, differences) between two runs' OutputFiles."""
-    same, diffs = 0, []
+    same, diffs, moved, worst, earliest = 0, [], 0, 0.0, np.inf
     for name, sa in a.items():
         sb = b[name]
         if len(sa) == len(sb) and np.array_equal(np.round(sa, 6), np.round(sb, 6)):
             same += 1
-        else:
+            continue
+        if len(sa) != len(sb):
             diffs.append(f"{name}: {len(sa)} vs {len(sb)} spikes")
+            continue
+        d = np.abs(sa - sb)
+        off = d > 1e-6
+        moved += int(off.sum())
+        worst = max(worst, float(d.max()))
+        earliest = min(earliest, float(sa[off][0]))
+        diffs.append(f"{name}: {len(sa)} spikes, {int(off.sum())} moved by up to "
+                     f"{d.max():.2f} ms")
+    if moved:
+        diffs.insert(0, f"equal counts: {moved} spikes moved, by up to {worst:.2f} ms, the "
+                        f"first at {earliest:.2f} ms")
     return same, sum(len(s) for s in a.values()), diffs
 
 
