@@ -92,11 +92,17 @@ def _cells(net: Any, types: dict, ctx: _Ctx) -> tuple[Table, dict[str, np.ndarra
 
 def _gid_of(gids: dict[str, dict[int, int]], pop: str, cells: np.ndarray, where: str
             ) -> np.ndarray:
-    table = gids[pop]
-    try:
-        return np.array([table[int(c)] for c in cells], dtype=np.int64)
-    except KeyError as exc:
-        raise FormatError(f"{where}: no cell {exc.args[0]} in population {pop!r}") from None
+    table = gids[pop]  # cell id -> gid; looked up for all cells at once
+    ids = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+    order = np.argsort(ids, kind="stable")
+    cells = np.asarray(cells, dtype=np.int64).reshape(-1)
+    pos = np.minimum(np.searchsorted(ids[order], cells), max(len(ids) - 1, 0))
+    found = ids[order][pos] == cells if len(ids) else np.zeros(len(cells), dtype=bool)
+    if not found.all():
+        bad = int(cells[np.flatnonzero(~found)[0]])
+        raise FormatError(f"{where}: no cell {bad} in population {pop!r}")
+    gid = np.fromiter(table.values(), dtype=np.int64, count=len(table))
+    return gid[order][pos]
 
 
 def _connections(net: Any, gids: dict, syns: dict, pointers: dict, ctx: _Ctx

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..errors import FormatError
 
-__all__ = ["UNBRANCHED", "Morphology", "build_morphology", "f32", "location_from_tag",
-           "segment_x"]
+__all__ = ["UNBRANCHED", "Morphology", "build_morphology", "f32", "f32_array",
+           "location_from_tag", "segment_x"]
 
 #: NeuroLex id of jNeuroML's "unbranched non-overlapping" segment groups (one section each).
 UNBRANCHED = "sao864921383"
@@ -89,23 +89,39 @@ class Morphology:
 
     def locations(self, segments: np.ndarray, fractions: np.ndarray
                   ) -> tuple[list[str], np.ndarray]:
-        """:meth:`location` of many points (one lookup per distinct (segment, fraction))."""
-        segs = np.asarray(segments, dtype=np.int64)
-        fr = np.asarray(fractions, dtype=np.float64)
-        pairs, inverse = np.unique(np.stack([segs.astype(np.float64), fr], axis=1), axis=0,
-                                   return_inverse=True)
-        found = [self.location(int(s), f) for s, f in pairs.tolist()]
+        """:meth:`location` of many points, vectorized (no Python step per point: one
+        lookup per distinct segment, :func:`f32_array` for ``x``)."""
+        segs = np.asarray(segments, dtype=np.int64).reshape(-1)
+        fr = np.asarray(fractions, dtype=np.float64).reshape(-1)
+        if not len(segs):
+            return [], np.zeros(0)
+        useg, inverse = np.unique(segs, return_inverse=True)
         inverse = np.asarray(inverse).reshape(-1)
-        names = [found[i][0] for i in inverse.tolist()]
-        xs = np.array([f[1] for f in found], dtype=np.float64)[inverse] if found else \
-            np.zeros(0)
-        return names, xs
+        ids = useg.tolist()
+        for s in ids:
+            if s not in self.seg_section:
+                raise KeyError(s)
+        names = np.array([self.seg_section[s] for s in ids], dtype=object)[inverse].tolist()
+        if not self.per_group:
+            return names, f32_array(fr)
+        start, length, total = np.array([self.seg_range[s] for s in ids],
+                                        dtype=np.float64).reshape(-1, 3)[inverse].T
+        along = start + fr.astype(np.float32).astype(np.float64) * length
+        x = np.where(total == 0.0, fr, along / np.where(total == 0.0, 1.0, total))
+        return names, f32_array(x)
 
 
 def f32(value: float) -> float:
     """A value as jNeuroML writes it into its HOC/Python code: rounded to a Java ``float``
     and printed shortest (``Float.toString``), then read back by NEURON as a double."""
     return float(str(np.float32(value)))
+
+
+def f32_array(values: np.ndarray) -> np.ndarray:
+    """:func:`f32` of many values at once (numpy's shortest float32 text, the same as
+    ``str(np.float32(v))``, parsed as doubles)."""
+    return np.asarray(values, dtype=np.float64).astype(np.float32).astype(str).astype(
+        np.float64)
 
 
 def segment_x(start: float, length: float, total: float, fraction: float) -> float:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from . import nrn9fix
 from ._common import NeuroMLError, atomic_write
+from .skeleton import skeleton_h5
 
 __all__ = ["NmodlResult", "generate_nmodl", "neuron9_random", "random_ids", "default_cache_dir",
            "needs_neuron9_fix", "CACHE_VERSION"]
@@ -107,6 +108,8 @@ def _run_jnml(lems: Path, root: Path, files: list[Path], wrapper: str = ""
             dest = work / f.relative_to(root)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, dest)
+            if dest.name.endswith(".nml.h5"):  # jNeuroML needs the components, not the rows
+                skeleton_h5(dest)
         entry = work / lems.relative_to(root)
         if wrapper:
             entry = entry.with_name(WRAPPER_NAME)

@@ -84,8 +84,9 @@ def _trace_text(results: Any, spec: dict) -> str:
                                ) from None
         cols.append(np.asarray(values, dtype=np.float64) * float(col["factor"]))
     table = np.column_stack(cols) if len(time) else np.zeros((0, len(cols)))
-    row = "%e\t" * len(cols) + "\n"
-    return "".join(row % tuple(r) for r in table.tolist())
+    # one %-format over the whole table: no Python step per row (3 million rows for 60
+    # OutputFiles of 500 ms at 0.01 ms), same text as formatting row by row
+    return ("%e\t" * len(cols) + "\n") * len(table) % tuple(table.ravel().tolist())
 
 
 def _event_text(results: Any, spec: dict) -> str:
