@@ -28,7 +28,7 @@ from nethub.network import Network
 from nethub.runconfig import RunConfig
 from nethub.table import Categorical, Ragged
 
-from .sonata_sim import clamp_stims, simulation_run_config
+from .sonata_sim import clamp_stims, handles_input, simulation_run_config
 from .sonata_sim import run_settings as run_settings
 
 __all__ = ["sonata_to_network", "sonata_run_config"]
@@ -112,7 +112,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     for fname, data, role in circuit.documents:
         net.add_file(_unique(fname, seen), data, role)
     for name, inp in circuit.other_inputs.items():
-        if inp.get("input_type") not in ("current_clamp", "voltage_clamp"):
+        if not handles_input(inp):
             lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} module "
                         f"{inp.get('module')!r} not carried")
     net.provenance = {"source_format": "sonata", "source": str(circuit.config.path)}

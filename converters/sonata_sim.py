@@ -35,8 +35,10 @@ from nethub.celltypes import StimSource
 from nethub.errors import FormatError
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 
+from .sonata_sim_waveforms import WAVEFORM_MODULES, waveform_clamp
+
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
-           "SONATA_FORMAT", "section_names"]
+           "SONATA_FORMAT", "section_names", "handles_input"]
 
 #: ``format`` of the ``RunConfig.extras['output_files']`` entries a SONATA ``output`` and its
 #: reports ask for (written by :func:`nethub.formats.sonata.results.write_run_outputs`)
@@ -45,6 +47,9 @@ SONATA_FORMAT = "sonata"
 REPORT_LABEL = "sonata:{}"
 #: run keys the RunConfig holds in fields of its own
 _RUN_FIELDS = {"tstop": "duration", "dt": "dt", "spike_threshold": "spike_threshold"}
+#: BMTK 1.2 ``IClamp`` input types with amplitudes from a file (read by the file layer into
+#: ``circuit.clamp_waveforms``)
+FILE_CLAMP_TYPES = ("csv", "file", "nwb", "allen")
 #: the soma section of a biophysical cell, where BMTK puts clamps and soma reports
 SOMA = "soma"
 
@@ -235,11 +240,7 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
     nosoma = cells.loc[cells["_virtual"] | cells["_point"], "gid"].to_numpy()
     for name, inp in circuit.other_inputs.items():
         kind, where = inp.get("input_type"), f"inputs.{name}"
-        if kind not in ("current_clamp", "voltage_clamp"):
-            continue
-        if inp.get("input_file") or inp.get("module") in ("csv", "nwb", "allen", "file"):
-            lost.append(f"{where}: clamp amplitudes from a file ({inp.get('module')}) "
-                        "not carried")
+        if not handles_input(inp):
             continue
         gids = gids_of(cells, circuit.select(inp.get("node_set", "all")))
         skip = np.isin(gids, nosoma)
@@ -247,15 +248,24 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
             lost.append(f"{where}: {int(skip.sum())} point/virtual cells have no soma for "
                         f"the {kind}")
         gids = gids[~skip]
-        n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
-        clamps = _clamp_params(inp, kind, n, where)  # checked even when no cell gets them
+        if name in circuit.clamp_waveforms:
+            wave = circuit.clamp_waveforms[name]
+            lost.extend(f"{where}: {note}" for note in wave.notes)
+            clamps = [("IClamp", {"del": wave.delay, "dur": wave.dur, "play.dt": wave.dt,
+                                  "play.amp": [float(a) for a in wave.amps]}, {})]
+        elif inp.get("module") in WAVEFORM_MODULES and not (
+                inp.get("module") == "linear" and "amp" in inp):  # linear: our export's dialect
+            clamps = [waveform_clamp(inp, where, cells, gids)]
+        else:
+            n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
+            model = "IClamp" if kind == "current_clamp" else "SEClamp"
+            clamps = [(model, p, {}) for p in _clamp_params(inp, kind, n, where)]
         if not len(gids):
             continue
-        for k, params in enumerate(clamps):
-            src = f"sonata:{name}" + (f":{k}" if n > 1 else "")
-            sources[src] = StimSource(src, "IClamp" if kind == "current_clamp" else "SEClamp",
-                                      params, provenance={"sonata_input": name})
-            rows.append(pd.DataFrame({
+        for k, (model, params, per_target) in enumerate(clamps):
+            src = f"sonata:{name}" + (f":{k}" if len(clamps) > 1 else "")
+            sources[src] = StimSource(src, model, params, provenance={"sonata_input": name})
+            rows.append(pd.DataFrame({**per_target,
                 "source": src, "gid": gids,
                 "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)),
                                      int(inp.get("section_index") or 0)),
@@ -263,6 +273,18 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
     targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {"source": [], "gid": np.zeros(0, np.int64), "sec": [], "loc": np.zeros(0)})
     return sources, targets
+
+
+def handles_input(inp: Mapping[str, Any]) -> bool:
+    """Whether :func:`clamp_stims` carries this (non-spikes) input: BMTK's ``IClamp`` /
+    ``SEClamp`` modules (clamp values or, for IClamp, a CSV / NWB file) and libsonata's
+    deterministic current / voltage clamp modules (:mod:`.sonata_sim_waveforms`)."""
+    kind, module = inp.get("input_type"), inp.get("module")
+    if module in WAVEFORM_MODULES:
+        return kind in ("current_clamp", "voltage_clamp")
+    if module == "IClamp":
+        return kind in ("current_clamp", *FILE_CLAMP_TYPES)
+    return kind in ("current_clamp", "voltage_clamp") and module in (None, "SEClamp")
 
 
 def section_names(cells: pd.DataFrame, gids: np.ndarray, name: str, index: int = 0

@@ -51,9 +51,10 @@ def test_clamps_on_cells_with_a_soma(tmp_path):
         "sonata:steps:0": [0, 1], "sonata:steps:1": [0, 1], "sonata:vc": [0, 1]}
     assert set(targets["sec"]) == {"soma"} and set(targets["loc"]) == {0.5}
     assert "inputs.steps: 2 point/virtual cells have no soma for the current_clamp" in lost
-    assert "inputs.file: clamp amplitudes from a file (csv) not carried" in lost
     # on the real (point) circuit every clamp is reported, none dropped silently
     net, lost = sonata_to_network(circ)
+    # module 'csv' is not BMTK's spelling (module IClamp, input_type csv): reported
+    assert "input 'file': input_type 'current_clamp' module 'csv' not carried" in lost
     assert not net.stim_sources and len(net.stim_targets) == 0
     assert "inputs.vc: 4 point/virtual cells have no soma for the voltage_clamp" in lost
 

@@ -1,0 +1,176 @@
+"""libsonata's (BBP) deterministic clamp modules as NEURON stimuli (BMTK 1.2 runs none of them).
+
+Each becomes one stim source per input, on the soma of the node set's cells, as nethub defines
+them (docs/sonata.md, "libsonata's clamp modules"):
+
+* ``linear`` (``amp_start``, ``amp_end``): an ``IClamp`` whose ``amp`` follows the ramp from
+  ``amp_start`` at ``delay`` to ``amp_end`` at ``delay + duration`` and 0 outside
+  (``Vector.play(amp, tvec, 1)``, linear between the points); without ``amp_end`` (or equal to
+  ``amp_start``) a plain step ``IClamp(amp, del, dur)``.
+* ``relative_linear`` (``percent_start``, ``percent_end``): the same in percent of each cell's
+  ``threshold_current`` node attribute (a per-target scale of the played waveform, or a
+  per-target ``amp``).
+* ``pulse`` (``amp_start``, ``width``, ``frequency``): pulses of ``amp_start`` nA lasting
+  ``width`` ms, one every ``1000 / frequency`` ms from ``delay`` on, the last cut at ``delay +
+  duration``; a step waveform (``Vector.play(amp, tvec, 0)``: each value from its time on).
+* ``sinusoidal`` (``amp_start``, ``frequency``, ``dt`` default 0.025): ``amp_start *
+  sin(2 pi frequency (t - delay) / 1000)`` sampled every ``dt`` from ``delay`` to ``delay +
+  duration``, linear between samples (continuous play), 0 after.
+* ``subthreshold`` (``percent_less``): a step of ``(100 - percent_less)`` % of each cell's
+  ``threshold_current``.
+* ``hyperpolarizing``: a step of each cell's ``holding_current``.
+* ``seclamp`` (``voltage``, ``series_resistance`` default 0.01 MOhm): an ``SEClamp`` holding
+  ``voltage`` for ``duration`` ms from t = 0 (SEClamp has no off phase before its first level,
+  so ``delay`` must be 0; ``voltage_levels`` / ``duration_levels``: up to 3 levels).
+
+The random modules (``noise``, ``shot_noise``, ``relative_shot_noise``,
+``absolute_shot_noise``, ``ornstein_uhlenbeck``, ``relative_ornstein_uhlenbeck``) and
+``poisson`` are not carried: their random streams are defined by Neurodamus' Random123 use,
+which the SONATA documents do not specify (reported as lost by the caller).
+
+Converter layer: pure mapping of the config values; per-cell attributes come from the
+imported cells table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nethub.errors import FormatError
+
+__all__ = ["WAVEFORM_MODULES", "RANDOM_MODULES", "waveform_clamp", "PLAY"]
+
+#: stim parameter prefix of a played waveform (nethub.sim.engine plays ``play.<var>``)
+PLAY = "play."
+#: libsonata clamp modules carried here
+WAVEFORM_MODULES = frozenset({"linear", "relative_linear", "pulse", "sinusoidal",
+                              "subthreshold", "hyperpolarizing", "seclamp"})
+#: libsonata modules with random streams (not carried)
+RANDOM_MODULES = frozenset({"noise", "shot_noise", "relative_shot_noise",
+                            "absolute_shot_noise", "ornstein_uhlenbeck",
+                            "relative_ornstein_uhlenbeck", "poisson"})
+#: node attributes the relative modules scale by (SONATA spelling, then as imported)
+_ATTRIBUTE_COLUMNS = ("sonata.{}", "sonata.@dynamics:{}", "sonata.dynamics_params.{}",
+                      "params.{}")
+
+Clamp = tuple[str, dict[str, Any], dict[str, np.ndarray]]
+
+
+def _num(inp: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    value = inp.get(key, default)
+    if value is None:
+        raise FormatError(f"{where}: '{key}' is missing")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"{where}.{key}: not a number: {value!r}") from exc
+
+
+def cell_attribute(cells: pd.DataFrame, gids: np.ndarray, name: str, where: str) -> np.ndarray:
+    """Per gid, the node attribute ``name`` (``threshold_current``, ``holding_current``)."""
+    for pattern in _ATTRIBUTE_COLUMNS:
+        col = pattern.format(name)
+        if col in cells:
+            values = pd.Series(pd.to_numeric(cells[col], errors="coerce").to_numpy(float),
+                               index=cells["gid"].to_numpy(np.int64))
+            out = values.reindex(np.asarray(gids, np.int64)).to_numpy(float)
+            if np.isnan(out).any():
+                raise FormatError(f"{where}: {int(np.isnan(out).sum())} cells have no "
+                                  f"'{name}' node attribute")
+            return out
+    raise FormatError(f"{where}: the cells have no '{name}' node attribute (needed by the "
+                      "relative clamp modules)")
+
+
+def _step(amp: float, delay: float, dur: float) -> dict[str, Any]:
+    return {"amp": amp, "del": delay, "dur": dur}
+
+
+def _played(times: list[float], amps: list[float], delay: float, dur: float,
+            continuous: int) -> dict[str, Any]:
+    return {"del": 0.0, "dur": 1e9, PLAY + "t": [float(t) for t in times],
+            PLAY + "amp": [float(a) for a in amps], PLAY + "continuous": continuous}
+
+
+def _ramp(a0: float, a1: float, delay: float, dur: float) -> dict[str, Any]:
+    if a0 == a1:
+        return _step(a0, delay, dur)
+    end = delay + dur
+    return _played([0.0, delay, delay, end, end], [0.0, 0.0, a0, a1, 0.0], delay, dur, 1)
+
+
+def _pulses(amp: float, width: float, freq: float, delay: float, dur: float,
+            where: str) -> dict[str, Any]:
+    if freq <= 0 or width <= 0:
+        raise FormatError(f"{where}: pulse 'frequency' and 'width' must be > 0")
+    period, end = 1000.0 / freq, delay + dur
+    onsets = delay + period * np.arange(int(np.ceil(dur / period)) if dur > 0 else 0)
+    onsets = onsets[onsets < end]
+    offs = np.minimum(onsets + width, end)
+    times = np.ravel(np.column_stack([onsets, offs]))
+    amps = np.ravel(np.column_stack([np.full(len(onsets), amp), np.zeros(len(onsets))]))
+    return _played([0.0, *times], [0.0, *amps], delay, dur, 0)
+
+
+def _sine(amp: float, freq: float, step: float, delay: float, dur: float,
+          where: str) -> dict[str, Any]:
+    if step <= 0:
+        raise FormatError(f"{where}: 'dt' must be > 0")
+    t = np.arange(int(np.floor(dur / step + 1e-9)) + 1) * step
+    values = amp * np.sin(2.0 * np.pi * freq * t / 1000.0)
+    end = delay + t[-1]
+    return _played([0.0, delay, *(delay + t), end], [0.0, 0.0, *values, 0.0], delay, dur, 1)
+
+
+def _seclamp(inp: Mapping[str, Any], delay: float, dur: float, where: str) -> dict[str, Any]:
+    if delay != 0:
+        raise FormatError(f"{where}: seclamp with 'delay' {delay}: an SEClamp clamps from "
+                          "t = 0 (no off phase before its first level); set delay 0")
+    levels = inp.get("voltage_levels") or [_num(inp, "voltage", where)]
+    durs = inp.get("duration_levels") or [dur]
+    if len(levels) != len(durs) or not 1 <= len(levels) <= 3:
+        raise FormatError(f"{where}: voltage_levels / duration_levels: 1 to 3 of each, "
+                          "equally many")
+    params: dict[str, Any] = {"rs": _num(inp, "series_resistance", where, 0.01)}
+    for k in range(3):
+        params[f"dur{k + 1}"] = float(durs[k]) if k < len(durs) else 0.0
+        params[f"amp{k + 1}"] = float(levels[k]) if k < len(levels) else 0.0
+    return params
+
+
+def waveform_clamp(inp: Mapping[str, Any], where: str, cells: pd.DataFrame,
+                   gids: np.ndarray) -> Clamp:
+    """``(model, params, per_target)`` of a libsonata clamp module (see the module
+    docstring); ``per_target``: ``param.<name>`` -> one value per gid (relative modules)."""
+    module = inp.get("module")
+    delay, dur = _num(inp, "delay", where, 0.0), _num(inp, "duration", where)
+    if module == "seclamp":
+        return "SEClamp", _seclamp(inp, delay, dur, where), {}
+    if module == "linear":
+        a0 = _num(inp, "amp_start", where)
+        return "IClamp", _ramp(a0, _num(inp, "amp_end", where, a0), delay, dur), {}
+    if module == "pulse":
+        return "IClamp", _pulses(_num(inp, "amp_start", where), _num(inp, "width", where),
+                                 _num(inp, "frequency", where), delay, dur, where), {}
+    if module == "sinusoidal":
+        return "IClamp", _sine(_num(inp, "amp_start", where), _num(inp, "frequency", where),
+                               _num(inp, "dt", where, 0.025), delay, dur, where), {}
+    if module == "hyperpolarizing":
+        amps = cell_attribute(cells, gids, "holding_current", where)
+        return "IClamp", _step(0.0, delay, dur), {"param.amp": amps}
+    threshold = cell_attribute(cells, gids, "threshold_current", where)
+    if module == "subthreshold":
+        frac = (100.0 - _num(inp, "percent_less", where)) / 100.0
+        return "IClamp", _step(0.0, delay, dur), {"param.amp": frac * threshold}
+    if module == "relative_linear":
+        p0 = _num(inp, "percent_start", where)
+        p1 = _num(inp, "percent_end", where, p0)
+        if p0 == p1:
+            return "IClamp", _step(0.0, delay, dur), {"param.amp": p0 / 100.0 * threshold}
+        return "IClamp", _ramp(p0 / 100.0, p1 / 100.0, delay, dur), {
+            "param." + PLAY + "scale": threshold}
+    raise FormatError(f"{where}: module {module!r} is not a clamp module nethub carries")
