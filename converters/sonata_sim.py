@@ -38,7 +38,8 @@ from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 from .sonata_sim_waveforms import WAVEFORM_MODULES, waveform_clamp
 
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
-           "SONATA_FORMAT", "section_names", "handles_input"]
+           "SONATA_FORMAT", "section_names", "handles_input",
+           "report_variables", "report_id"]
 
 #: ``format`` of the ``RunConfig.extras['output_files']`` entries a SONATA ``output`` and its
 #: reports ask for (written by :func:`nethub.formats.sonata.results.write_run_outputs`)
@@ -118,11 +119,13 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
               "kind": "events", "format": SONATA_FORMAT, "sort": sort}
     if kw["record_spikes"] is not None:
         spikes["cells"] = kw["record_spikes"].to_dict()
+    labels = {t.label for t in kw["traces"]}
     files = [spikes] + [
-        {"path": str(cfg.output_path(rep.get("file_name", f"{name}.h5"))), "kind": "traces",
-         "format": SONATA_FORMAT, "columns": [{"id": name, "trace": REPORT_LABEL.format(name)}]}
+        {"path": str(path), "kind": "traces", "format": SONATA_FORMAT,
+         "columns": [{"id": rid, "trace": REPORT_LABEL.format(rid)}]}
         for name, rep in cfg.reports.items()
-        if REPORT_LABEL.format(name) in {t.label for t in kw["traces"]}]
+        for rid, path in _report_files(cfg, name, rep)
+        if REPORT_LABEL.format(rid) in labels]
     kw["extras"] = _jsonable({
         "sonata": {"run": sonata, "conditions": {k: v for k, v in cond.items()
                                                  if k not in ("celsius", "v_init")},
@@ -137,6 +140,16 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
                                                        "reports", "output", "node_sets_file",
                                                        "target_simulator") if k in cfg.data})
     return RunConfig(**kw)
+
+
+def _report_files(cfg: Any, name: str, rep: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(report id, path) of each variable of a report: ``file_name`` (default
+    ``<name>.h5``) for the first, ``<stem>_<variable>.h5`` beside it for the others."""
+    first = cfg.output_path(rep.get("file_name", f"{name}.h5"))
+    variables = report_variables(rep, f"{cfg.path}: reports.{name}")
+    return [(report_id(name, variables, k),
+             first if k == 0 else first.with_name(f"{first.stem}_{var}{first.suffix or '.h5'}"))
+            for k, var in enumerate(variables)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -179,11 +192,7 @@ def _reports(circuit: Any, cells: pd.DataFrame, dt: float, lost: list[str]
         if module not in ("membrane_report", "soma_report", "multimeter_report"):
             lost.append(f"reports.{name}: module {module!r} not recorded")
             continue
-        var = rep.get("variable_name", "v")
-        if isinstance(var, list):
-            if len(var) > 1:
-                lost.append(f"reports.{name}: only the first variable of {var} is recorded")
-            var = var[0]
+        variables = report_variables(rep, f"{circuit.config.path}: reports.{name}")
         sel = circuit.select(rep.get("cells", rep.get("node_set", "all")))
         gids = gids_of(cells, sel)
         point = np.isin(gids, cells.loc[cells["_virtual"] | cells["_point"], "gid"])
@@ -196,20 +205,60 @@ def _reports(circuit: Any, cells: pd.DataFrame, dt: float, lost: list[str]
         if step is not None and step < dt:
             raise FormatError(f"{circuit.config.path}: reports.{name}.dt {step} is smaller "
                               f"than run.dt {dt}")
+        start = _bmtk_first_sample(rep, step, dt, f"reports.{name}", lost)
         somas = set(section_names(cells, gids, SOMA).tolist()) or {SOMA}
         if len(somas) > 1:
             lost.append(f"reports.{name}: cells with indexed and plain soma names; "
                         f"recorded at {SOMA!r} only")
-        out.append(TraceRequest(
-            label=REPORT_LABEL.format(name), variable=str(var),
+        out.extend(TraceRequest(
+            label=REPORT_LABEL.format(report_id(name, variables, k)), variable=var,
             sec=(max(somas) if len(somas) == 1 else SOMA) if sections == "soma" else None,
             all_segments=sections != "soma",
             cells=CellSelection(gids=tuple(int(g) for g in gids)), step=step,
-            start=float(rep["start_time"]) if "start_time" in rep else None,
-            end=float(rep["end_time"]) if "end_time" in rep else None))
+            start=start, end=float(rep["end_time"]) if "end_time" in rep else None)
+            for k, var in enumerate(variables))
+        if isinstance(rep.get("variable_name"), str) and len(variables) > 1:
+            lost.append(f"reports.{name}: {rep['variable_name']!r}: libsonata's 'summation' "
+                        "reports add these up; recorded one by one")
+        if len(variables) > 1:
+            lost.append(f"reports.{name}: variables {variables}: one report file each "
+                        f"(the first in file_name, variable k in <stem>_<variable>.h5; "
+                        "BMTK 1.2 writes them all into one dataset, each overwriting the "
+                        "last, labelled with the first)")
         if sections not in ("soma", "all"):
             lost.append(f"reports.{name}: sections {sections!r} recorded at every section")
     return out
+
+
+def _bmtk_first_sample(rep: Mapping[str, Any], step: float | None, dt: float, where: str,
+                       lost: list[str]) -> float | None:
+    """The first sample time of a report as BMTK takes it: bionet records after each
+    ``fadvance`` (row ``i`` is ``v`` at ``start_time + (i + 1) * dt`` when the report's dt is
+    the run's), so the trace starts one step after ``start_time``. With a coarser report dt
+    BMTK samples at ``m * step + dt``, off nethub's recording grid: noted."""
+    start = float(rep.get("start_time", 0.0))
+    if step is not None and not np.isclose(step, dt):
+        lost.append(f"{where}: dt {step} > run.dt {dt}: BMTK samples at t = m * {step} + "
+                    f"{dt}, nethub at t = m * {step} (values one run step apart)")
+        return float(rep["start_time"]) if "start_time" in rep else None
+    return start + dt
+
+
+def report_variables(rep: Mapping[str, Any], where: str) -> list[str]:
+    """The variables of a report: ``variable_name`` as one name, a list (BMTK), or
+    comma-separated names (libsonata's spelling); duplicates once."""
+    var = rep.get("variable_name", "v")
+    names = var if isinstance(var, list) else str(var).split(",")
+    out = list(dict.fromkeys(str(v).strip() for v in names if str(v).strip()))
+    if not out:
+        raise FormatError(f"{where}.variable_name: no variable named")
+    return out
+
+
+def report_id(name: str, variables: list[str], k: int) -> str:
+    """Report id of variable ``k`` of report ``name``: the name for the first, else
+    ``<name>.<variable>`` (trace label ``sonata:<id>``)."""
+    return name if k == 0 else f"{name}.{variables[k]}"
 
 
 def _values(inp: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:

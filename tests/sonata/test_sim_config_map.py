@@ -83,12 +83,16 @@ def test_reports_output_and_run(tmp_path):
     cells["_point"] = cells["_virtual"]  # pretend the 'net' cells are biophysical
     lost2: list[str] = []
     rc = simulation_run_config(circ, cells, lost2)
-    soma, every = rc.traces
+    soma, every, cai = rc.traces
     assert (soma.label, soma.variable, soma.sec, soma.all_segments, soma.step, soma.start,
             soma.end) == ("sonata:v_soma", "v", "soma", False, 0.5, 10.0, 100.0)
     assert soma.cells.gids == (0, 1, 2, 3)
     assert (every.sec, every.all_segments, every.cells.gids) == (None, True, (1,))
-    assert "reports.v_all: only the first variable of ['v', 'cai'] is recorded" in lost2
+    assert (cai.label, cai.variable, cai.all_segments, every.start, every.variable) == (
+        "sonata:v_all.cai", "cai", True, 0.025, "v")  # BMTK's first row: after one step
+    assert any(s.startswith("reports.v_all: variables ['v', 'cai']: one report file each")
+               for s in lost2)
+    assert any(s.startswith("reports.v_soma: dt 0.5 > run.dt") for s in lost2)
     assert any(s.startswith("reports.lfp: ECP") for s in lost2)
     assert "reports.syns: module 'save_synapses' not recorded" in lost2
     files = rc.extras["output_files"]
@@ -98,7 +102,9 @@ def test_reports_output_and_run(tmp_path):
                                   "pop_cells": []}}
     assert [(f["path"], f["columns"]) for f in files[1:]] == [
         (str(tmp_path / "output" / "soma_v.h5"), [{"id": "v_soma", "trace": "sonata:v_soma"}]),
-        (str(tmp_path / "output" / "v_all.h5"), [{"id": "v_all", "trace": "sonata:v_all"}])]
+        (str(tmp_path / "output" / "v_all.h5"), [{"id": "v_all", "trace": "sonata:v_all"}]),
+        (str(tmp_path / "output" / "v_all_cai.h5"),
+         [{"id": "v_all.cai", "trace": "sonata:v_all.cai"}])]
     assert rc.extras["sonata"]["output_dir"] == str(tmp_path / "output")
     assert (rc.duration, rc.dt, rc.temperature, rc.v_init, rc.seeds) == (
         200.0, 0.025, 34.0, -80.0, {"stim": 0, "cell": 0})
