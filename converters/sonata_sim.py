@@ -315,7 +315,7 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
             src = f"sonata:{name}" + (f":{k}" if len(clamps) > 1 else "")
             sources[src] = StimSource(src, model, params, provenance={"sonata_input": name})
             rows.append(pd.DataFrame({**per_target,
-                "source": src, "gid": gids,
+                "source": src, "rule": src, "gid": gids,  # rule: traces name stims by it
                 "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)),
                                      int(inp.get("section_index") or 0)),
                 "loc": float(inp.get("section_dist", 0.5))}))

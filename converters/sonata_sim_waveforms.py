@@ -57,6 +57,8 @@ RANDOM_MODULES = frozenset({"noise", "shot_noise", "relative_shot_noise",
 _ATTRIBUTE_COLUMNS = ("sonata.{}", "sonata.@dynamics:{}", "sonata.dynamics_params.{}",
                       "params.{}")
 
+#: a time after any run: continuous play ends on (end, 0), (_FAR, 0)
+_FAR = 1e9
 Clamp = tuple[str, dict[str, Any], dict[str, np.ndarray]]
 
 
@@ -92,6 +94,8 @@ def _step(amp: float, delay: float, dur: float) -> dict[str, Any]:
 
 def _played(times: list[float], amps: list[float], delay: float, dur: float,
             continuous: int) -> dict[str, Any]:
+    if continuous:  # NEURON holds the last interpolated value: (t, 0) then (far, 0) holds 0
+        times, amps = [*times, _FAR], [*amps, 0.0]
     return {"del": 0.0, "dur": 1e9, PLAY + "t": [float(t) for t in times],
             PLAY + "amp": [float(a) for a in amps], PLAY + "continuous": continuous}
 
