@@ -81,7 +81,8 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         What could not be carried over.
     """
     lost: list[str] = list(circuit.skipped)
-    lost += [msg for pop in circuit.nodes.values() for msg in pop.skipped]
+    lost += [msg for pop in [*circuit.nodes.values(), *circuit.edges.values()]
+             for msg in pop.skipped]
     net = Network()
     offsets, frames, gid0 = {}, [], 0
     for name, pop in circuit.nodes.items():
@@ -303,6 +304,10 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                  lost: list[str]) -> dict[str, np.ndarray]:
     tab = ep.table()
     src, tgt = ep.source_population, ep.target_population
+    if not len(tab) and (src not in offsets or tgt not in offsets):  # libsonata's edges-AC
+        none = np.zeros(0, np.int64)
+        return {"pre_gid": none, "post_gid": none, "weight": np.zeros(0),
+                "delay": np.zeros(0), "sonata.edge_id": none}
     if src not in offsets or tgt not in offsets:
         raise FormatError(f"{ep.source}: edge population {ep.name!r} joins unknown node "
                           f"populations {src!r} -> {tgt!r}")
