@@ -16,6 +16,7 @@ import nethub
 from nethub.errors import FormatError
 from nethub.formats.sonata import write_run_outputs
 from nethub.formats.sonata.clampfiles import read_clamp_waveform
+from nethub.formats.sonata.results import variable_units
 from nethub.store import write_network
 
 from .conftest import FIXTURES
@@ -87,6 +88,13 @@ def test_spikes_and_reports_are_bmtks(run):
     ina = libsonata.ElementReportReader(str(written["currents"]))["bio"]
     assert np.asarray(ina.get(node_ids=[1]).data).min() < 0  # sodium current: inward
     assert {"membrane_potential", "currents", "currents.ik"} <= set(written)
+    assert ina.data_units == "mA/cm2" and libsonata.ElementReportReader(
+        str(written["membrane_potential"]))["bio"].data_units == "mV"
+
+
+def test_units_of_variables():
+    assert [variable_units(v) for v in ("v", "ik", "i_membrane_", "sonata:x.i", "cai", "nao",
+                                        "m_hh")] == ["mV", "mA/cm2", "nA", "nA", "mM", "mM", ""]
 
 
 def test_bad_clamp_files_name_file_and_key(tmp_path):
