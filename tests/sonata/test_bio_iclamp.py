@@ -69,4 +69,4 @@ def test_spikes_and_report_are_bmtks(stored, nprocs, tmp_path):
         ref = data[:-1, ids.index(node)]
         assert len(mine) == len(ref)
         rms = np.sqrt(np.mean((mine - ref) ** 2))
-        assert rms < 0.01, (node, rms)  # issue 12 asks 0.5 mV; measured 1.5e-6 mV
+        assert rms < 0.01, (node, rms)  # issue 12 asks 0.5 mV; measured 1.8e-6 mV
