@@ -304,7 +304,8 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
                                   "play.amp": [float(a) for a in wave.amps]}, {})]
         elif inp.get("module") in WAVEFORM_MODULES and not (
                 inp.get("module") == "linear" and "amp" in inp):  # linear: our export's dialect
-            clamps = [waveform_clamp(inp, where, cells, gids)]
+            clamps = [waveform_clamp(inp, where, cells, gids, name,
+                                     int(circuit.config.run.get("random_seed", 0)))]
         else:
             n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
             model = "IClamp" if kind == "current_clamp" else "SEClamp"

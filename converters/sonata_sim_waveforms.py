@@ -23,10 +23,17 @@ them (docs/sonata.md, "libsonata's clamp modules"):
   ``voltage`` for ``duration`` ms from t = 0 (SEClamp has no off phase before its first level,
   so ``delay`` must be 0; ``voltage_levels`` / ``duration_levels``: up to 3 levels).
 
-The random modules (``noise``, ``shot_noise``, ``relative_shot_noise``,
-``absolute_shot_noise``, ``ornstein_uhlenbeck``, ``relative_ornstein_uhlenbeck``) and
-``poisson`` are not carried: their random streams are defined by Neurodamus' Random123 use,
-which the SONATA documents do not specify (reported as lost by the caller).
+* ``noise`` (``mean`` nA, ``variance`` nA^2, ``dt`` default 0.5 ms): an ``IClamp`` stepping
+  every ``dt`` from ``delay`` to ``delay + duration`` through normal draws (mean, sqrt
+  variance), 0 outside; the draws of each target come from its own stream, keyed by
+  (``run.random_seed``, input name, population, node id) (:func:`noise_seeds`; drawn by the
+  simulator, :func:`nethub.sim.engine.normal_steps`), so any rank count and deal give the same
+  currents. Neurodamus draws its own (Random123) numbers: the same statistics, not the same
+  values. ``mean_percent`` is refused.
+
+The other random modules (``shot_noise``, ``relative_shot_noise``, ``absolute_shot_noise``,
+``ornstein_uhlenbeck``, ``relative_ornstein_uhlenbeck``) and ``poisson`` are not carried
+(reported as lost by the caller).
 
 Converter layer: pure mapping of the config values; per-cell attributes come from the
 imported cells table.
@@ -34,6 +41,7 @@ imported cells table.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,9 +56,9 @@ __all__ = ["WAVEFORM_MODULES", "RANDOM_MODULES", "waveform_clamp", "PLAY"]
 PLAY = "play."
 #: libsonata clamp modules carried here
 WAVEFORM_MODULES = frozenset({"linear", "relative_linear", "pulse", "sinusoidal",
-                              "subthreshold", "hyperpolarizing", "seclamp"})
-#: libsonata modules with random streams (not carried)
-RANDOM_MODULES = frozenset({"noise", "shot_noise", "relative_shot_noise",
+                              "subthreshold", "hyperpolarizing", "seclamp", "noise"})
+#: libsonata modules with random streams not carried
+RANDOM_MODULES = frozenset({"shot_noise", "relative_shot_noise",
                             "absolute_shot_noise", "ornstein_uhlenbeck",
                             "relative_ornstein_uhlenbeck", "poisson"})
 #: node attributes the relative modules scale by (SONATA spelling, then as imported)
@@ -146,12 +154,45 @@ def _seclamp(inp: Mapping[str, Any], delay: float, dur: float, where: str) -> di
     return params
 
 
+def noise_seeds(cells: pd.DataFrame, gids: np.ndarray, name: str, random_seed: int
+                ) -> np.ndarray:
+    """Per gid, the key of its ``noise`` stream: ``SeedSequence([random_seed, crc32(input
+    name), crc32(population), node_id]).generate_state(1, uint64)[0] >> 11`` (< 2**53: exact
+    in a float64 column); the same on any number of ranks and in any deal."""
+    keys = cells.set_index("gid").loc[np.asarray(gids, np.int64),
+                                      ["sonata.population", "sonata.node_id"]]
+    base = [int(random_seed), zlib.crc32(name.encode())]
+    return np.array([
+        int(np.random.SeedSequence(base + [zlib.crc32(str(pop).encode()), int(node)])
+            .generate_state(1, np.uint64)[0]) >> 11
+        for pop, node in zip(keys["sonata.population"], keys["sonata.node_id"], strict=True)],
+        dtype=np.float64)
+
+
+def _noise(inp: Mapping[str, Any], where: str, cells: pd.DataFrame, gids: np.ndarray,
+           delay: float, dur: float, name: str, random_seed: int) -> Clamp:
+    if "mean" not in inp:
+        raise FormatError(f"{where}: noise with 'mean_percent' is not carried (only an "
+                          "absolute 'mean' in nA)")
+    var = _num(inp, "variance", where)
+    step = _num(inp, "dt", where, 0.5)
+    if var < 0 or step <= 0:
+        raise FormatError(f"{where}: noise 'variance' must be >= 0 and 'dt' > 0")
+    params = {"del": 0.0, "dur": 1e9,
+              PLAY + "normal": [_num(inp, "mean", where), float(np.sqrt(var)), step, delay, dur]}
+    return "IClamp", params, {"param." + PLAY + "seed": noise_seeds(cells, gids, name,
+                                                                     random_seed)}
+
+
 def waveform_clamp(inp: Mapping[str, Any], where: str, cells: pd.DataFrame,
-                   gids: np.ndarray) -> Clamp:
+                   gids: np.ndarray, name: str = "", random_seed: int = 0) -> Clamp:
     """``(model, params, per_target)`` of a libsonata clamp module (see the module
-    docstring); ``per_target``: ``param.<name>`` -> one value per gid (relative modules)."""
+    docstring); ``per_target``: ``param.<name>`` -> one value per gid (relative modules,
+    noise seeds); ``name`` and ``random_seed`` (``run.random_seed``) key the noise streams."""
     module = inp.get("module")
     delay, dur = _num(inp, "delay", where, 0.0), _num(inp, "duration", where)
+    if module == "noise":
+        return _noise(inp, where, cells, gids, delay, dur, name, random_seed)
     if module == "seclamp":
         return "SEClamp", _seclamp(inp, delay, dur, where), {}
     if module == "linear":

@@ -74,6 +74,18 @@ def _row_thresholds(conns) -> dict[int, tuple[int, float, bool]]:
     return out
 
 
+
+def normal_steps(normal, seed) -> tuple[np.ndarray, np.ndarray]:
+    """A step waveform of normal draws (SONATA ``noise``): ``normal = (mean, std, dt, delay,
+    duration)``; value *k* = draw *k* of ``numpy.random.Generator(Philox(key=seed))``
+    ``.normal(mean, std, n)``, ``n = ceil(duration / dt)``, from ``delay + k dt`` on; 0 before
+    ``delay`` and from ``delay + duration`` on. Returns (times, values)."""
+    mean, std, step, delay, dur = (float(x) for x in normal)
+    n = int(np.ceil(dur / step - 1e-9))
+    draws = np.random.Generator(np.random.Philox(key=int(seed))).normal(mean, std, n)
+    times = np.concatenate(([0.0], delay + step * np.arange(n), [delay + dur]))
+    return times, np.concatenate(([0.0], draws, [0.0]))
+
 class _Cell:
     """NEURON objects of one cell."""
 
@@ -616,11 +628,17 @@ class Engine:
         """A waveform played into a stim's variable (``play.<var>`` values; ``play.dt``: one
         value every ``dt`` ms from t = 0, ``Vector.play(ref, dt)``, as BMTK plays clamp
         files; or ``play.t`` times with ``play.continuous`` 0/1, ``Vector.play(ref, tvec,
-        continuous)``; ``play.scale`` multiplies the values)."""
+        continuous)``; ``play.scale`` multiplies the values; ``play.normal`` + ``play.seed``:
+        :func:`normal_steps`)."""
         h = self.h
         tvec = played.pop(PLAY + "t", None)
         step = played.pop(PLAY + "dt", None)
         continuous = int(played.pop(PLAY + "continuous", 0))
+        normal = played.pop(PLAY + "normal", None)
+        seed = played.pop(PLAY + "seed", None)
+        if normal is not None:  # SONATA noise: its stream is keyed by the target, not the rank
+            tvec, played[PLAY + "amp"] = normal_steps(normal, seed)
+            continuous = 0
         scale = float(played.pop(PLAY + "scale", 1.0))  # per target (relative clamps)
         for var, values in played.items():
             vec = h.Vector(np.asarray(values, dtype=np.float64) * scale)

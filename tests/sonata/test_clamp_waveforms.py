@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -176,3 +177,33 @@ def test_bad_and_random_inputs():
         assert not handles_input({"input_type": "current_clamp", "module": module})
     assert handles_input({"input_type": "current_clamp", "module": "linear"})
     assert handles_input({"input_type": "nwb", "module": "IClamp"})
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_noise_streams_are_keyed_by_node(tmp_path, nprocs):
+    """``noise``: each cell's draws from its own stream keyed by (run.random_seed, input,
+    population, node id), recomputed here from the documented recipe; the same on 2 ranks."""
+    noise = {"module": "noise", "mean": 0.1, "variance": 0.0025, "dt": 0.5, "delay": 10,
+             "duration": 30}
+    net = nethub.load(_config(tmp_path, {"jitter": noise}))
+    rc = dataclasses.replace(net.run_config, duration=50.0, traces=(TraceRequest(
+        label="i", variable="i", sec="soma[0]", stim="sonata:jitter",
+        cells=CellSelection(gids=(0, 1, 2))),))
+    write_network(net, tmp_path / "net.h5")
+    res = nethub.simulate(tmp_path / "net.h5", rc, nprocs=nprocs, output=tmp_path / "run.h5")
+    t = res.traces.time
+    seed = 0  # the bio config has no run.random_seed
+    draws = []
+    for node in range(3):
+        key = np.random.SeedSequence([seed, zlib.crc32(b"jitter"), zlib.crc32(b"bio"), node])
+        rng = np.random.Generator(np.random.Philox(key=int(key.generate_state(1, np.uint64)[0])
+                                                   >> 11))
+        d = rng.normal(0.1, 0.05, 60)
+        draws.append(d)
+        # the value in effect during the step before each sample (see the test above)
+        before = t - rc.dt
+        k = np.floor((before - 10.0) / 0.5 + 1e-9).astype(int)
+        want = np.where((before >= 10.0 - 1e-9) & (k < 60), d[np.clip(k, 0, 59)], 0.0)
+        row = int(np.flatnonzero(res.traces.index.to_pandas()["gid"] == node)[0])
+        np.testing.assert_allclose(res.traces.data[row], want, rtol=0, atol=1e-12)
+    assert not np.allclose(draws[0], draws[1])  # one stream per node
