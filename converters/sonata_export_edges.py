@@ -291,6 +291,10 @@ def stim_inputs(net: Network, gmap: pd.DataFrame, node_sets: dict[str, Any],
             lost.append(f"stimulus {src_name!r} ({getattr(src, 'model', '?')}, "
                         f"{len(rows)} targets): no SONATA input type; not written")
             continue
+        if any(str(k).startswith("play.") for k in src.params):  # SONATA file/libsonata clamps
+            lost.append(f"stimulus {src_name!r} ({len(rows)} targets): a played amplitude "
+                        "waveform; not written (a BMTK current_clamp has one amplitude)")
+            continue
         _check_clamp(src_name, rows, lost)
         p = src.params
         for pop, sub in rows.groupby("_pop", sort=False):

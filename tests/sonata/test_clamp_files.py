@@ -132,3 +132,12 @@ def test_sim_config_names_the_report_files(run):
     assert files["currents.ik"].endswith("output/currents_ik.h5")
     assert json.loads((FILES / "simulation_config.json").read_text())["reports"]["currents"][
         "variable_name"] == ["ina", "ik"]
+
+
+def test_export_reports_played_clamps(run, tmp_path):
+    net, _, _ = run
+    lost = nethub.save(net, tmp_path / "out", format="sonata")
+    assert "stimulus 'sonata:nwb_clamp' (2 targets): a played amplitude waveform; not " \
+        "written (a BMTK current_clamp has one amplitude)" in lost
+    cfg = json.loads((tmp_path / "out" / "simulation_config.json").read_text())
+    assert not any(i.get("input_type") == "current_clamp" for i in cfg["inputs"].values())
