@@ -141,3 +141,11 @@ def test_export_reports_played_clamps(run, tmp_path):
         "written (a BMTK current_clamp has one amplitude)" in lost
     cfg = json.loads((tmp_path / "out" / "simulation_config.json").read_text())
     assert not any(i.get("input_type") == "current_clamp" for i in cfg["inputs"].values())
+
+
+def test_played_clamps_are_not_for_coreneuron(run):
+    from nethub.sim.coreneuron import coreneuron_eligible  # test only: NEURON is there
+
+    net, res, _ = run
+    ok, why = coreneuron_eligible(net, net.run_config)
+    assert not ok and "a waveform played into the stim (Vector.play" in why
