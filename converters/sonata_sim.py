@@ -9,9 +9,12 @@ BMTK writes: ``extras['output_files']`` entries of format ``"sonata"``, docs/sim
 non-virtual cells, as BMTK records them.
 
 :func:`clamp_stims` maps ``current_clamp`` (IClamp; amplitude / delay / duration lists: one
-IClamp each) and ``voltage_clamp`` (SEClamp) inputs onto stimulation sources and targets on
-the soma of the cells of their node set; on point and virtual cells (no soma) they are
-reported as lost.
+IClamp each; BMTK's ``csv`` / ``nwb`` file clamps, read by the file layer into
+``circuit.clamp_waveforms``, as a played amplitude) and ``voltage_clamp`` (SEClamp) inputs, and
+libsonata's clamp modules (:mod:`.sonata_sim_waveforms`), onto stimulation sources and
+targets on the soma of the cells of their node set; on point and virtual cells (no soma) they
+are reported as lost. A report of several variables becomes one trace request (and one output
+file) per variable; its first sample is one step after ``start_time``, as BMTK samples.
 
 A circuit of point and virtual cells only runs in exact mode (``RunConfig.exact``: NEURON, no
 merging -- there are no synapses -- and gids dealt round robin over ranks as BMTK deals
@@ -35,7 +38,12 @@ from nethub.celltypes import StimSource
 from nethub.errors import FormatError
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 
-from .sonata_sim_waveforms import WAVEFORM_MODULES, waveform_clamp
+from .sonata_sim_waveforms import (
+    SECLAMP_DEFAULT_RS,
+    WAVEFORM_MODULES,
+    bmtk_seclamp_rs,
+    waveform_clamp,
+)
 
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
            "SONATA_FORMAT", "section_names", "handles_input",
@@ -309,7 +317,8 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
         else:
             n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
             model = "IClamp" if kind == "current_clamp" else "SEClamp"
-            clamps = [(model, p, {}) for p in _clamp_params(inp, kind, n, where)]
+            clamps = [(model, p, {}) for p in _clamp_params(inp, kind, n, where,
+                                                            circuit.config.run)]
         if not len(gids):
             continue
         for k, (model, params, per_target) in enumerate(clamps):
@@ -348,8 +357,8 @@ def section_names(cells: pd.DataFrame, gids: np.ndarray, name: str, index: int =
     return np.where(mine, f"{name}[{index}]", name).astype(object)
 
 
-def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str
-                  ) -> list[dict[str, float]]:
+def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str,
+                  run: Mapping[str, Any]) -> list[dict[str, Any]]:
     amp = _values(inp, "amp", n, where)
     delay = _values(inp, "delay", n, where)
     dur = _values(inp, "duration", n, where)
@@ -357,6 +366,8 @@ def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str
         return [{"amp": float(a), "del": float(d), "dur": float(t)}
                 for a, d, t in zip(amp, delay, dur, strict=True)]
     rs = float(inp.get("resistance", 1.0))
+    dt, tstop = float(run.get("dt", 0.025)), float(run.get("tstop", 0.0))
     return [{"dur1": float(d), "amp1": 0.0, "dur2": float(t), "amp2": float(a),
-             "dur3": 0.0, "amp3": 0.0, "rs": rs}
+             "dur3": 0.0, "amp3": 0.0, "rs": SECLAMP_DEFAULT_RS,
+             **bmtk_seclamp_rs(float(d), float(t), rs, dt, tstop)}
             for a, d, t in zip(amp, delay, dur, strict=True)]

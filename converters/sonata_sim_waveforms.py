@@ -50,7 +50,7 @@ import pandas as pd
 
 from nethub.errors import FormatError
 
-__all__ = ["WAVEFORM_MODULES", "RANDOM_MODULES", "waveform_clamp", "PLAY"]
+__all__ = ["WAVEFORM_MODULES", "RANDOM_MODULES", "waveform_clamp", "PLAY", "bmtk_seclamp_rs"]
 
 #: stim parameter prefix of a played waveform (nethub.sim.engine plays ``play.<var>``)
 PLAY = "play."
@@ -219,3 +219,25 @@ def waveform_clamp(inp: Mapping[str, Any], where: str, cells: pd.DataFrame,
         return "IClamp", _ramp(p0 / 100.0, p1 / 100.0, delay, dur), {
             "param." + PLAY + "scale": threshold}
     raise FormatError(f"{where}: module {module!r} is not a clamp module nethub carries")
+
+
+#: BMTK's SEClamp series resistance outside its window (MOhm): the clamp is off
+BMTK_RS_OFF = 10.0e20
+#: NEURON's SEClamp default ``rs`` (MOhm): what BMTK's clamp has in the first step
+SECLAMP_DEFAULT_RS = 1.0
+
+
+def bmtk_seclamp_rs(delay: float, dur: float, rs: float, dt: float, tstop: float
+                    ) -> dict[str, Any]:
+    """BMTK 1.2's ``SEClamp`` module switches the clamp's ``rs`` after every step: after step
+    ``k`` (``post_fadvance``, ``tstep = k``) to ``rs`` when ``delay <= dt * k <= delay +
+    duration`` (BMTK's float products) and to ``10e20`` otherwise; before the first step it
+    has NEURON's default 1 MOhm. The same as a step waveform played into ``SEClamp.rs``:
+    value ``rs(k)`` from ``t = (k + 1) dt`` on (only the changes are kept)."""
+    steps = np.arange(int(round(tstop / dt)) + 1)
+    on = (delay <= dt * steps) & (dt * steps <= delay + dur)
+    values = np.concatenate(([SECLAMP_DEFAULT_RS], np.where(on, rs, BMTK_RS_OFF)))
+    times = np.concatenate(([0.0], (steps + 1) * dt))
+    keep = np.concatenate(([True], values[1:] != values[:-1]))
+    return {PLAY + "t": times[keep].tolist(), PLAY + "rs": values[keep].tolist(),
+            PLAY + "continuous": 0}

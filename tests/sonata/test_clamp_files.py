@@ -54,7 +54,14 @@ def test_waveforms_as_bmtk_reads_them(run):
     np.testing.assert_array_equal(nwb["play.amp"], data[::2])
     st = net.stim_targets.to_pandas()
     assert st.groupby("source", observed=True)["gid"].apply(list).to_dict() == {
-        "sonata:csv_clamp": [1], "sonata:nwb_clamp": [0, 2]}
+        "sonata:csv_clamp": [1], "sonata:nwb_clamp": [0, 2], "sonata:hold": [1]}
+    # BMTK's SEClamp: NEURON's default rs (1 MOhm) in the first step, then switched after
+    # every step: 1e21 outside [delay, delay + duration], 'resistance' inside
+    hold = net.stim_sources["sonata:hold"].params
+    assert (hold["dur1"], hold["amp1"], hold["dur2"], hold["amp2"], hold["rs"]) == (
+        60.0, 0.0, 30.0, -70.0, 1.0)
+    assert hold["play.rs"] == [1.0, 1e21, 0.01, 1e21] and hold["play.continuous"] == 0
+    np.testing.assert_allclose(hold["play.t"], [0.0, 0.025, 60.025, 90.05])
 
 
 def test_spikes_and_reports_are_bmtks(run):

@@ -42,11 +42,16 @@ def test_clamps_on_cells_with_a_soma(tmp_path):
     cells["_point"] = ~cells["sonata.node_id"].isin([0, 1]) | cells["_virtual"]
     lost: list[str] = []
     sources, targets = clamp_stims(circ, cells, lost)
+    vc = sources.pop("sonata:vc")
     assert {k: (v.model, v.params) for k, v in sources.items()} == {
         "sonata:steps:0": ("IClamp", {"amp": 0.1, "del": 10.0, "dur": 20.0}),
-        "sonata:steps:1": ("IClamp", {"amp": 0.2, "del": 50.0, "dur": 20.0}),
-        "sonata:vc": ("SEClamp", {"dur1": 5.0, "amp1": 0.0, "dur2": 100.0, "amp2": -60.0,
-                                  "dur3": 0.0, "amp3": 0.0, "rs": 0.01})}
+        "sonata:steps:1": ("IClamp", {"amp": 0.2, "del": 50.0, "dur": 20.0})}
+    # BMTK's SEClamp: rs switched after each step (tests/sonata/test_clamp_files.py)
+    assert vc.model == "SEClamp" and {k: v for k, v in vc.params.items()
+                                      if not k.startswith("play.")} == {
+        "dur1": 5.0, "amp1": 0.0, "dur2": 100.0, "amp2": -60.0, "dur3": 0.0, "amp3": 0.0,
+        "rs": 1.0}
+    assert vc.params["play.rs"] == [1.0, 1e21, 0.01, 1e21]
     assert targets.groupby("source")["gid"].apply(list).to_dict() == {
         "sonata:steps:0": [0, 1], "sonata:steps:1": [0, 1], "sonata:vc": [0, 1]}
     assert set(targets["sec"]) == {"soma"} and set(targets["loc"]) == {0.5}
