@@ -321,17 +321,31 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
                                                             circuit.config.run)]
         if not len(gids):
             continue
+        index = _section_index(inp, where, lost)
         for k, (model, params, per_target) in enumerate(clamps):
             src = f"sonata:{name}" + (f":{k}" if len(clamps) > 1 else "")
             sources[src] = StimSource(src, model, params, provenance={"sonata_input": name})
             rows.append(pd.DataFrame({**per_target,
                 "source": src, "rule": src, "gid": gids,  # rule: traces name stims by it
-                "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)),
-                                     int(inp.get("section_index") or 0)),
+                "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)), index),
                 "loc": float(inp.get("section_dist", 0.5))}))
     targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {"source": [], "gid": np.zeros(0, np.int64), "sec": [], "loc": np.zeros(0)})
     return sources, targets
+
+
+def _section_index(inp: Mapping[str, Any], where: str, lost: list[str]) -> int:
+    """``section_index``: an index, or (BMTK) a distance range ``[lo, hi]`` in which bionet
+    draws one section per cell (``choose_sections``) -- not drawn here: index 0, noted."""
+    index = inp.get("section_index") or 0
+    if isinstance(index, (list, tuple)):
+        lost.append(f"{where}: section_index {list(index)} (a distance range BMTK draws a "
+                    f"section from) not drawn; placed on {inp.get('section_name', SOMA)}[0]")
+        return 0
+    try:
+        return int(index)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"{where}.section_index: not an index: {index!r}") from exc
 
 
 def handles_input(inp: Mapping[str, Any]) -> bool:

@@ -64,6 +64,22 @@ def test_clamps_on_cells_with_a_soma(tmp_path):
     assert "inputs.vc: 4 point/virtual cells have no soma for the voltage_clamp" in lost
 
 
+def test_clamp_section_index_range_is_noted(tmp_path):
+    config = _config(tmp_path, inputs={"ranged": {
+        "input_type": "current_clamp", "module": "IClamp", "node_set": "net", "amp": 0.1,
+        "delay": 1.0, "duration": 2.0, "section_name": "dend", "section_index": [50.0, 100.0]}})
+    circ = read_circuit(config)
+    net, _ = sonata_to_network(circ)
+    cells = net.cells_df()
+    cells["_virtual"] = cells["pop"] == "inp"
+    cells["_point"] = cells["_virtual"]
+    lost: list[str] = []
+    _, targets = clamp_stims(circ, cells, lost)
+    assert set(targets["sec"]) == {"dend"}
+    assert "inputs.ranged: section_index [50.0, 100.0] (a distance range BMTK draws a " \
+        "section from) not drawn; placed on dend[0]" in lost
+
+
 def test_bad_clamp_lists(tmp_path):
     config = _config(tmp_path, inputs={"steps": {
         "input_type": "current_clamp", "module": "IClamp", "node_set": "net",
