@@ -14,6 +14,7 @@ import sys
 import zlib
 
 import h5py
+import libsonata
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +208,28 @@ def test_noise_streams_are_keyed_by_node(tmp_path, nprocs):
         row = int(np.flatnonzero(res.traces.index.to_pandas()["gid"] == node)[0])
         np.testing.assert_allclose(res.traces.data[row], want, rtol=0, atol=1e-12)
     assert not np.allclose(draws[0], draws[1])  # one stream per node
+
+
+def test_libsonata_reads_these_inputs(tmp_path):
+    """The inputs above are libsonata's spelling: its SimulationConfig parses each to its
+    class with the values nethub takes."""
+    import libsonata
+
+    inputs = {k: {"input_type": "current_clamp", "node_set": "bio", **v}
+              for k, v in INPUTS.items()}
+    inputs["hold"] = {"input_type": "voltage_clamp", "module": "seclamp", "node_set": "bio",
+                      "voltage": -72.0, "series_resistance": 0.001, "delay": 0,
+                      "duration": 40}
+    inputs["jitter"] = {"input_type": "current_clamp", "module": "noise", "node_set": "bio",
+                        "mean": 0.1, "variance": 0.0025, "delay": 10, "duration": 30}
+    sim = libsonata.SimulationConfig(json.dumps({
+        "run": {"tstop": 100.0, "dt": 0.025, "random_seed": 0},
+        "network": "circuit_config.json", "inputs": inputs}), str(tmp_path))
+    kinds = {n: type(sim.input(n)).__name__ for n in sim.list_input_names}
+    assert kinds == {"ramp": "Linear", "train": "Pulse", "sine": "Sinusoidal",
+                     "rel": "RelativeLinear", "sub": "Subthreshold", "hyp": "Hyperpolarizing",
+                     "hold": "Seclamp", "jitter": "Noise"}
+    assert (sim.input("ramp").amp_end, sim.input("train").width, sim.input("sine").dt,
+            sim.input("rel").percent_end, sim.input("sub").percent_less,
+            sim.input("hold").series_resistance, sim.input("jitter").variance) == (
+        0.3, 5.0, 0.5, 150.0, 20.0, 0.001, 0.0025)
