@@ -213,8 +213,6 @@ def test_noise_streams_are_keyed_by_node(tmp_path, nprocs):
 def test_libsonata_reads_these_inputs(tmp_path):
     """The inputs above are libsonata's spelling: its SimulationConfig parses each to its
     class with the values nethub takes."""
-    import libsonata
-
     inputs = {k: {"input_type": "current_clamp", "node_set": "bio", **v}
               for k, v in INPUTS.items()}
     inputs["hold"] = {"input_type": "voltage_clamp", "module": "seclamp", "node_set": "bio",
