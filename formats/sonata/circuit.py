@@ -88,8 +88,11 @@ def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
     names that an import needs."""
     cfg = load_config(path)
     if not cfg.nodes:
+        beside = [p.name for p in sorted(Path(cfg.path).parent.glob("*.json"))
+                  if p.name in ("circuit_config.json", "config.json") and p != Path(cfg.path)]
+        hint = f" (beside it: {', '.join(beside)})" if beside else ""
         raise FormatError(f"{cfg.path}: names no node files (networks.nodes); a simulation "
-                          "config names its circuit config with 'network'")
+                          f"config names its circuit config with 'network'{hint}")
     nodes: dict[str, NodePopulation] = {}
     for nf in cfg.nodes:
         nodes.update(read_nodes(nf.h5_file, nf.types_file))

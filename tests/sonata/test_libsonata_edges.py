@@ -57,3 +57,10 @@ def test_whole_libsonata_circuit_error_names_file_and_population(tmp_path):
                                           r"ids \[0, 1, 2\] are not in node population "
                                           r"'nodes-B'"):
         nethub.read(_circuit(tmp_path, LIB / "edges1.h5"))
+
+
+def test_simulation_config_without_network_names_the_configs_beside_it():
+    # Allen's 300_intfire: simulation_config.json has no 'network'; config.json joins the two
+    with pytest.raises(FormatError, match=r"simulation_config.json: names no node files .*"
+                                          r"\(beside it: circuit_config.json, config.json\)"):
+        nethub.read(FIXTURES / "300_intfire" / "simulation_config.json")
