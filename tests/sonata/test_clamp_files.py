@@ -141,13 +141,23 @@ def test_sim_config_names_the_report_files(run):
         "variable_name"] == ["ina", "ik"]
 
 
-def test_export_reports_played_clamps(run, tmp_path):
+def test_export_writes_csv_clamps_and_reports_the_others(run, tmp_path):
     net, _, _ = run
     lost = nethub.save(net, tmp_path / "out", format="sonata")
-    assert "stimulus 'sonata:nwb_clamp' (2 targets): a played amplitude waveform; not " \
-        "written (a BMTK current_clamp has one amplitude)" in lost
+    assert "stimulus 'sonata:nwb_clamp' (2 targets): a played amplitude waveform BMTK's " \
+        "CSV clamp cannot express; not written" in lost
     cfg = json.loads((tmp_path / "out" / "simulation_config.json").read_text())
     assert not any(i.get("input_type") == "current_clamp" for i in cfg["inputs"].values())
+    csv = cfg["inputs"]["sonata:csv_clamp_bio"]
+    assert (csv["input_type"], csv["module"]) == ("csv", "IClamp")
+    # read back (BMTK's reader logic) into the same played clamp
+    back = nethub.load(tmp_path / "out" / "simulation_config.json")
+    assert back.stim_sources["sonata:sonata:csv_clamp_bio"].params == \
+        net.stim_sources["sonata:csv_clamp"].params
+    # libsonata has no file clamp: its dialect leaves it out, and libsonata reads the rest
+    lib = libsonata.SimulationConfig.from_file(
+        str(tmp_path / "out" / "simulation_config_libsonata.json"))
+    assert "sonata:csv_clamp_bio" not in lib.list_input_names
 
 
 def test_played_clamps_are_not_for_coreneuron(run):
