@@ -105,14 +105,43 @@ def _config(tmp, inputs):
     return path
 
 
-def test_waveforms_as_plain_neuron_plays_them(tmp_path):
-    net = nethub.load(_config(tmp_path, INPUTS))
-    rc = dataclasses.replace(net.run_config, duration=180.0, traces=tuple(
-        TraceRequest(label=k, variable="i", sec="soma[0]", stim=f"sonata:{k}",
-                     cells=CellSelection(gids=(0, 1, 2))) for k in INPUTS))
-    write_network(net, tmp_path / "net.h5")
-    res = nethub.simulate(tmp_path / "net.h5", rc, output=tmp_path / "run.h5")
+#: a voltage clamp and a noise input beside the current clamps (the clamps' currents do not
+#: depend on the membrane potential, so one run checks them all)
+HOLD = {"input_type": "voltage_clamp", "module": "seclamp", "voltage": -72.0,
+        "series_resistance": 0.001, "delay": 0, "duration": 40}
+NOISE = {"module": "noise", "mean": 0.1, "variance": 0.0025, "dt": 0.5, "delay": 10,
+         "duration": 30}
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """The bio circuit with every clamp of this file: (network, run config, store)."""
+    tmp = tmp_path_factory.mktemp("waveforms")
+    net = nethub.load(_config(tmp, {**INPUTS, "hold": HOLD, "jitter": NOISE}))
+    traces = tuple(TraceRequest(label=k, variable="i", sec="soma[0]", stim=f"sonata:{k}",
+                                cells=CellSelection(gids=(0, 1, 2)))
+                   for k in [*INPUTS, "jitter"])
+    rc = dataclasses.replace(net.run_config, duration=180.0, traces=traces + (TraceRequest(
+        label="v", sec="soma[0]", cells=CellSelection(gids=(0, 1, 2))),))
+    write_network(net, tmp / "net.h5")
+    return net, rc, tmp / "net.h5"
+
+
+@pytest.fixture(scope="module")
+def run1(imported, tmp_path_factory):
+    _, rc, store = imported
+    out = tmp_path_factory.mktemp("run1") / "run.h5"
+    return nethub.simulate(store, rc, output=out)
+
+
+def _trace(res, label: str, gid: int) -> np.ndarray:
     idx = res.traces.index.to_pandas()
+    return res.traces.data[np.flatnonzero((idx["label"] == label).to_numpy()
+                                          & (idx["gid"] == gid).to_numpy())[0]]
+
+
+def test_waveforms_as_plain_neuron_plays_them(imported, run1, tmp_path):
+    _, rc, _ = imported
     spec = {"dt": rc.dt, "tstop": rc.duration, "out": str(tmp_path / "ref.npy"),
             "waves": [[list(map(float, t)), list(map(float, v)), lin]
                       for cell in range(3) for t, v, lin in _waves(cell)]}
@@ -121,8 +150,7 @@ def test_waveforms_as_plain_neuron_plays_them(tmp_path):
     for cell in range(3):
         ref = refs[cell * len(INPUTS):(cell + 1) * len(INPUTS)]
         for k, name in enumerate(INPUTS):
-            row = np.flatnonzero((idx["label"] == name).to_numpy() & (idx["gid"] == cell))[0]
-            mine = res.traces.data[row]
+            mine = _trace(run1, name, cell)
             assert len(mine) == ref.shape[1]
             # nethub's trace of a stim current is one sample behind Vector.record(ref) --
             # for a plain IClamp (del/dur: sub, hyp) as for the played ones
@@ -138,23 +166,44 @@ def test_waveforms_as_plain_neuron_plays_them(tmp_path):
                 assert np.sqrt(np.mean(err ** 2)) < 5e-3, (name, cell)
 
 
-def test_seclamp_holds_the_soma(tmp_path):
-    net = nethub.load(_config(tmp_path, {"hold": {
-        "input_type": "voltage_clamp", "module": "seclamp", "voltage": -72.0,
-        "series_resistance": 0.001, "delay": 0, "duration": 40}}))
+def test_seclamp_holds_the_soma(imported, run1):
+    net, _, _ = imported
     src = net.stim_sources["sonata:hold"]
     assert (src.model, src.params) == ("SEClamp", {"rs": 0.001, "dur1": 40.0, "amp1": -72.0,
                                                    "dur2": 0.0, "amp2": 0.0, "dur3": 0.0,
                                                    "amp3": 0.0})
-    write_network(net, tmp_path / "net.h5")
-    rc = dataclasses.replace(net.run_config, duration=60.0, traces=(TraceRequest(
-        label="v", sec="soma[0]", cells=CellSelection(gids=(0, 1, 2))),))
-    res = nethub.simulate(tmp_path / "net.h5", rc, output=tmp_path / "run.h5")
-    t = res.traces.time
-    v = res.traces.data
-    held = (t > 5) & (t < 40)
-    assert np.abs(v[:, held] + 72.0).max() < 0.05
-    assert np.abs(v[:, t > 55] + 72.0).min() > 0.2  # released after 40 ms: v drifts to rest
+    t = run1.traces.time
+    for gid in range(3):
+        v = _trace(run1, "v", gid)
+        assert np.abs(v[(t > 5) & (t < 40)] + 72.0).max() < 0.05
+        assert np.abs(v[t > 45] + 72.0).mean() > 1.0  # released after 40 ms
+
+
+def _noise_want(t: np.ndarray, dt: float, node: int) -> tuple[np.ndarray, np.ndarray]:
+    """The documented stream of node ``node`` (run.random_seed absent: 0) and the current it
+    gives at the samples ``t`` (the value in effect during the step before each sample)."""
+    key = np.random.SeedSequence([0, zlib.crc32(b"jitter"), zlib.crc32(b"bio"), node])
+    rng = np.random.Generator(np.random.Philox(key=int(key.generate_state(1, np.uint64)[0])
+                                               >> 11))
+    draws = rng.normal(0.1, 0.05, 60)
+    before = t - dt
+    k = np.floor((before - 10.0) / 0.5 + 1e-9).astype(int)
+    return draws, np.where((before >= 10.0 - 1e-9) & (k < 60), draws[np.clip(k, 0, 59)], 0.0)
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_noise_streams_are_keyed_by_node(imported, run1, nprocs, tmp_path):
+    """``noise``: each cell's draws from its own stream keyed by (run.random_seed, input,
+    population, node id), recomputed here from the documented recipe; the same on 2 ranks."""
+    _, rc, store = imported
+    res = run1 if nprocs == 1 else nethub.simulate(
+        store, dataclasses.replace(rc, duration=50.0), nprocs=2, output=tmp_path / "r.h5")
+    draws = []
+    for node in range(3):
+        d, want = _noise_want(res.traces.time, rc.dt, node)
+        draws.append(d)
+        np.testing.assert_allclose(_trace(res, "jitter", node), want, rtol=0, atol=1e-12)
+    assert not np.allclose(draws[0], draws[1])  # one stream per node
 
 
 def test_bad_and_random_inputs():
@@ -178,36 +227,6 @@ def test_bad_and_random_inputs():
         assert not handles_input({"input_type": "current_clamp", "module": module})
     assert handles_input({"input_type": "current_clamp", "module": "linear"})
     assert handles_input({"input_type": "nwb", "module": "IClamp"})
-
-
-@pytest.mark.parametrize("nprocs", [1, 2])
-def test_noise_streams_are_keyed_by_node(tmp_path, nprocs):
-    """``noise``: each cell's draws from its own stream keyed by (run.random_seed, input,
-    population, node id), recomputed here from the documented recipe; the same on 2 ranks."""
-    noise = {"module": "noise", "mean": 0.1, "variance": 0.0025, "dt": 0.5, "delay": 10,
-             "duration": 30}
-    net = nethub.load(_config(tmp_path, {"jitter": noise}))
-    rc = dataclasses.replace(net.run_config, duration=50.0, traces=(TraceRequest(
-        label="i", variable="i", sec="soma[0]", stim="sonata:jitter",
-        cells=CellSelection(gids=(0, 1, 2))),))
-    write_network(net, tmp_path / "net.h5")
-    res = nethub.simulate(tmp_path / "net.h5", rc, nprocs=nprocs, output=tmp_path / "run.h5")
-    t = res.traces.time
-    seed = 0  # the bio config has no run.random_seed
-    draws = []
-    for node in range(3):
-        key = np.random.SeedSequence([seed, zlib.crc32(b"jitter"), zlib.crc32(b"bio"), node])
-        rng = np.random.Generator(np.random.Philox(key=int(key.generate_state(1, np.uint64)[0])
-                                                   >> 11))
-        d = rng.normal(0.1, 0.05, 60)
-        draws.append(d)
-        # the value in effect during the step before each sample (see the test above)
-        before = t - rc.dt
-        k = np.floor((before - 10.0) / 0.5 + 1e-9).astype(int)
-        want = np.where((before >= 10.0 - 1e-9) & (k < 60), d[np.clip(k, 0, 59)], 0.0)
-        row = int(np.flatnonzero(res.traces.index.to_pandas()["gid"] == node)[0])
-        np.testing.assert_allclose(res.traces.data[row], want, rtol=0, atol=1e-12)
-    assert not np.allclose(draws[0], draws[1])  # one stream per node
 
 
 def test_libsonata_reads_these_inputs(tmp_path):
