@@ -28,7 +28,7 @@ from nethub.network import Network
 from nethub.runconfig import RunConfig
 from nethub.table import Categorical, Ragged
 
-from .sonata_sim import clamp_stims, simulation_run_config
+from .sonata_sim import clamp_stims, handles_input, simulation_run_config
 from .sonata_sim import run_settings as run_settings
 
 __all__ = ["sonata_to_network", "sonata_run_config"]
@@ -81,7 +81,8 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
         What could not be carried over.
     """
     lost: list[str] = list(circuit.skipped)
-    lost += [msg for pop in circuit.nodes.values() for msg in pop.skipped]
+    lost += [msg for pop in [*circuit.nodes.values(), *circuit.edges.values()]
+             for msg in pop.skipped]
     net = Network()
     offsets, frames, gid0 = {}, [], 0
     for name, pop in circuit.nodes.items():
@@ -112,7 +113,7 @@ def sonata_to_network(circuit: Any) -> tuple[Network, list[str]]:
     for fname, data, role in circuit.documents:
         net.add_file(_unique(fname, seen), data, role)
     for name, inp in circuit.other_inputs.items():
-        if inp.get("input_type") not in ("current_clamp", "voltage_clamp"):
+        if not handles_input(inp):
             lost.append(f"input {name!r}: input_type {inp.get('input_type')!r} module "
                         f"{inp.get('module')!r} not carried")
     net.provenance = {"source_format": "sonata", "source": str(circuit.config.path)}
@@ -303,6 +304,10 @@ def _connections(ep: Any, offsets: dict[str, int], circuit: Any,
                  lost: list[str]) -> dict[str, np.ndarray]:
     tab = ep.table()
     src, tgt = ep.source_population, ep.target_population
+    if not len(tab) and (src not in offsets or tgt not in offsets):  # libsonata's edges-AC
+        none = np.zeros(0, np.int64)
+        return {"pre_gid": none, "post_gid": none, "weight": np.zeros(0),
+                "delay": np.zeros(0), "sonata.edge_id": none}
     if src not in offsets or tgt not in offsets:
         raise FormatError(f"{ep.source}: edge population {ep.name!r} joins unknown node "
                           f"populations {src!r} -> {tgt!r}")

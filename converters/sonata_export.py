@@ -135,7 +135,7 @@ def network_to_sonata(net: Network, run_config: Any = None, played: Any = None
     inputs = {name: {"input_type": "spikes", "module": "sonata",
                      "input_file": f"$BASE_DIR/{rel}", "node_set": ns}
               for name, (rel, ns, _) in spike_inputs.items()}
-    inputs.update(stim_inputs(net, gmap, node_sets, lost))
+    inputs.update(stim_inputs(net, gmap, node_sets, lost, files))
     if run_config is None and getattr(net, "run_config", None) is None and played is not None:
         run_config = _run_config_of(played)
     simulation = simulation_members(net, run_config, node_sets, gmap, lost)

@@ -276,9 +276,12 @@ def _check_unique_names(edges: list[EdgesOut], lost: list[str]) -> None:
 
 # ------------------------------------------------------------------------------- inputs
 def stim_inputs(net: Network, gmap: pd.DataFrame, node_sets: dict[str, Any],
-                lost: list[str]) -> dict[str, dict[str, Any]]:
+                lost: list[str], files: dict[str, bytes] | None = None
+                ) -> dict[str, dict[str, Any]]:
     """IClamp stimuli -> ``current_clamp`` inputs (one per source and population, with a
-    node set of its targets); other stimuli are reported."""
+    node set of its targets); an IClamp whose amplitude is played every ``dt`` from t = 0
+    (BMTK's CSV clamps) -> a ``csv`` input and ``inputs/<source>.csv`` in ``files``; other
+    stimuli are reported."""
     st = net.stim_targets.to_pandas() if len(net.stim_targets) else None
     if st is None:
         return {}
@@ -291,6 +294,23 @@ def stim_inputs(net: Network, gmap: pd.DataFrame, node_sets: dict[str, Any],
             lost.append(f"stimulus {src_name!r} ({getattr(src, 'model', '?')}, "
                         f"{len(rows)} targets): no SONATA input type; not written")
             continue
+        if any(str(k).startswith("play.") for k in src.params):  # SONATA file/libsonata clamps
+            csv = csv_clamp(src.params)
+            if csv is None or files is None:
+                lost.append(f"stimulus {src_name!r} ({len(rows)} targets): a played "
+                            "amplitude waveform BMTK's CSV clamp cannot express; not written")
+                continue
+            rel = f"inputs/{_file_safe(src_name)}.csv"
+            files[rel] = csv
+            lost.append(f"stimulus {src_name!r}: written as BMTK's csv clamp ({rel}); "
+                        "libsonata has no file clamp: not in simulation_config_libsonata.json")
+            for pop, sub in rows.groupby("_pop", sort=False):
+                ns = f"{src_name}_{pop}"
+                node_sets[ns] = {"population": str(pop),
+                                 "node_id": sorted(int(i) for i in sub["_id"])}
+                out[ns] = {"input_type": "csv", "module": "IClamp", "node_set": ns,
+                           "file": f"$BASE_DIR/{rel}"}
+            continue
         _check_clamp(src_name, rows, lost)
         p = src.params
         for pop, sub in rows.groupby("_pop", sort=False):
@@ -302,6 +322,28 @@ def stim_inputs(net: Network, gmap: pd.DataFrame, node_sets: dict[str, Any],
                        "delay": float(p.get("del", p.get("delay", 0.0))),
                        "duration": float(p.get("dur", p.get("duration", 0.0)))}
     return out
+
+
+def csv_clamp(params: dict[str, Any]) -> bytes | None:
+    """BMTK's CSV clamp file (``timestamps amps``, space separated) that BMTK reads back into
+    exactly this played IClamp (``play.amp`` every ``play.dt`` from 0, ``del`` 0, ``dur`` the
+    last timestamp, ``+ dt`` when the last amplitude is not 0), or None when there is none."""
+    keys = {k for k in params if str(k).startswith("play.")}
+    amps, step = params.get("play.amp"), params.get("play.dt")
+    if keys != {"play.amp", "play.dt"} or amps is None or len(amps) < 2 or not step or \
+            float(params.get("del", 0.0)) != 0.0 or float(params.get("amp", 0.0)) != 0.0:
+        return None
+    times = np.arange(len(amps)) * float(step)
+    stop = times[-1] + (float(step) if amps[-1] != 0 else 0.0)
+    if float(params.get("dur", 0.0)) != stop or len(np.unique(np.diff(times))) > 1:
+        return None
+    lines = ["timestamps amps"] + [f"{t!r} {float(a)!r}" for t, a in zip(
+        times.tolist(), amps, strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "clamp"
 
 
 def _check_clamp(name: str, rows: pd.DataFrame, lost: list[str]) -> None:

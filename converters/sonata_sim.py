@@ -9,9 +9,12 @@ BMTK writes: ``extras['output_files']`` entries of format ``"sonata"``, docs/sim
 non-virtual cells, as BMTK records them.
 
 :func:`clamp_stims` maps ``current_clamp`` (IClamp; amplitude / delay / duration lists: one
-IClamp each) and ``voltage_clamp`` (SEClamp) inputs onto stimulation sources and targets on
-the soma of the cells of their node set; on point and virtual cells (no soma) they are
-reported as lost.
+IClamp each; BMTK's ``csv`` / ``nwb`` file clamps, read by the file layer into
+``circuit.clamp_waveforms``, as a played amplitude) and ``voltage_clamp`` (SEClamp) inputs, and
+libsonata's clamp modules (:mod:`.sonata_sim_waveforms`), onto stimulation sources and
+targets on the soma of the cells of their node set; on point and virtual cells (no soma) they
+are reported as lost. A report of several variables becomes one trace request (and one output
+file) per variable; its first sample is one step after ``start_time``, as BMTK samples.
 
 A circuit of point and virtual cells only runs in exact mode (``RunConfig.exact``: NEURON, no
 merging -- there are no synapses -- and gids dealt round robin over ranks as BMTK deals
@@ -35,8 +38,16 @@ from nethub.celltypes import StimSource
 from nethub.errors import FormatError
 from nethub.runconfig import CellSelection, RunConfig, TraceRequest
 
+from .sonata_sim_waveforms import (
+    SECLAMP_DEFAULT_RS,
+    WAVEFORM_MODULES,
+    bmtk_seclamp_rs,
+    waveform_clamp,
+)
+
 __all__ = ["simulation_run_config", "clamp_stims", "gids_of", "run_settings", "REPORT_LABEL",
-           "SONATA_FORMAT", "section_names"]
+           "SONATA_FORMAT", "section_names", "handles_input",
+           "report_variables", "report_id"]
 
 #: ``format`` of the ``RunConfig.extras['output_files']`` entries a SONATA ``output`` and its
 #: reports ask for (written by :func:`nethub.formats.sonata.results.write_run_outputs`)
@@ -45,6 +56,9 @@ SONATA_FORMAT = "sonata"
 REPORT_LABEL = "sonata:{}"
 #: run keys the RunConfig holds in fields of its own
 _RUN_FIELDS = {"tstop": "duration", "dt": "dt", "spike_threshold": "spike_threshold"}
+#: BMTK 1.2 ``IClamp`` input types with amplitudes from a file (read by the file layer into
+#: ``circuit.clamp_waveforms``)
+FILE_CLAMP_TYPES = ("csv", "file", "nwb", "allen")
 #: the soma section of a biophysical cell, where BMTK puts clamps and soma reports
 SOMA = "soma"
 
@@ -113,11 +127,13 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
               "kind": "events", "format": SONATA_FORMAT, "sort": sort}
     if kw["record_spikes"] is not None:
         spikes["cells"] = kw["record_spikes"].to_dict()
+    labels = {t.label for t in kw["traces"]}
     files = [spikes] + [
-        {"path": str(cfg.output_path(rep.get("file_name", f"{name}.h5"))), "kind": "traces",
-         "format": SONATA_FORMAT, "columns": [{"id": name, "trace": REPORT_LABEL.format(name)}]}
+        {"path": str(path), "kind": "traces", "format": SONATA_FORMAT,
+         "columns": [{"id": rid, "trace": REPORT_LABEL.format(rid)}]}
         for name, rep in cfg.reports.items()
-        if REPORT_LABEL.format(name) in {t.label for t in kw["traces"]}]
+        for rid, path in _report_files(cfg, name, rep)
+        if REPORT_LABEL.format(rid) in labels]
     kw["extras"] = _jsonable({
         "sonata": {"run": sonata, "conditions": {k: v for k, v in cond.items()
                                                  if k not in ("celsius", "v_init")},
@@ -132,6 +148,16 @@ def simulation_run_config(circuit: Any, cells: pd.DataFrame, lost: list[str]) ->
                                                        "reports", "output", "node_sets_file",
                                                        "target_simulator") if k in cfg.data})
     return RunConfig(**kw)
+
+
+def _report_files(cfg: Any, name: str, rep: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(report id, path) of each variable of a report: ``file_name`` (default
+    ``<name>.h5``) for the first, ``<stem>_<variable>.h5`` beside it for the others."""
+    first = cfg.output_path(rep.get("file_name", f"{name}.h5"))
+    variables = report_variables(rep, f"{cfg.path}: reports.{name}")
+    return [(report_id(name, variables, k),
+             first if k == 0 else first.with_name(f"{first.stem}_{var}{first.suffix or '.h5'}"))
+            for k, var in enumerate(variables)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -174,11 +200,7 @@ def _reports(circuit: Any, cells: pd.DataFrame, dt: float, lost: list[str]
         if module not in ("membrane_report", "soma_report", "multimeter_report"):
             lost.append(f"reports.{name}: module {module!r} not recorded")
             continue
-        var = rep.get("variable_name", "v")
-        if isinstance(var, list):
-            if len(var) > 1:
-                lost.append(f"reports.{name}: only the first variable of {var} is recorded")
-            var = var[0]
+        variables = report_variables(rep, f"{circuit.config.path}: reports.{name}")
         sel = circuit.select(rep.get("cells", rep.get("node_set", "all")))
         gids = gids_of(cells, sel)
         point = np.isin(gids, cells.loc[cells["_virtual"] | cells["_point"], "gid"])
@@ -191,20 +213,60 @@ def _reports(circuit: Any, cells: pd.DataFrame, dt: float, lost: list[str]
         if step is not None and step < dt:
             raise FormatError(f"{circuit.config.path}: reports.{name}.dt {step} is smaller "
                               f"than run.dt {dt}")
+        start = _bmtk_first_sample(rep, step, dt, f"reports.{name}", lost)
         somas = set(section_names(cells, gids, SOMA).tolist()) or {SOMA}
         if len(somas) > 1:
             lost.append(f"reports.{name}: cells with indexed and plain soma names; "
                         f"recorded at {SOMA!r} only")
-        out.append(TraceRequest(
-            label=REPORT_LABEL.format(name), variable=str(var),
+        out.extend(TraceRequest(
+            label=REPORT_LABEL.format(report_id(name, variables, k)), variable=var,
             sec=(max(somas) if len(somas) == 1 else SOMA) if sections == "soma" else None,
             all_segments=sections != "soma",
             cells=CellSelection(gids=tuple(int(g) for g in gids)), step=step,
-            start=float(rep["start_time"]) if "start_time" in rep else None,
-            end=float(rep["end_time"]) if "end_time" in rep else None))
+            start=start, end=float(rep["end_time"]) if "end_time" in rep else None)
+            for k, var in enumerate(variables))
+        if isinstance(rep.get("variable_name"), str) and len(variables) > 1:
+            lost.append(f"reports.{name}: {rep['variable_name']!r}: libsonata's 'summation' "
+                        "reports add these up; recorded one by one")
+        if len(variables) > 1:
+            lost.append(f"reports.{name}: variables {variables}: one report file each "
+                        f"(the first in file_name, variable k in <stem>_<variable>.h5; "
+                        "BMTK 1.2 writes them all into one dataset, each overwriting the "
+                        "last, labelled with the first)")
         if sections not in ("soma", "all"):
             lost.append(f"reports.{name}: sections {sections!r} recorded at every section")
     return out
+
+
+def _bmtk_first_sample(rep: Mapping[str, Any], step: float | None, dt: float, where: str,
+                       lost: list[str]) -> float | None:
+    """The first sample time of a report as BMTK takes it: bionet records after each
+    ``fadvance`` (row ``i`` is ``v`` at ``start_time + (i + 1) * dt`` when the report's dt is
+    the run's), so the trace starts one step after ``start_time``. With a coarser report dt
+    BMTK samples at ``m * step + dt``, off nethub's recording grid: noted."""
+    start = float(rep.get("start_time", 0.0))
+    if step is not None and not np.isclose(step, dt):
+        lost.append(f"{where}: dt {step} > run.dt {dt}: BMTK samples at t = m * {step} + "
+                    f"{dt}, nethub at t = m * {step} (values one run step apart)")
+        return float(rep["start_time"]) if "start_time" in rep else None
+    return start + dt
+
+
+def report_variables(rep: Mapping[str, Any], where: str) -> list[str]:
+    """The variables of a report: ``variable_name`` as one name, a list (BMTK), or
+    comma-separated names (libsonata's spelling); duplicates once."""
+    var = rep.get("variable_name", "v")
+    names = var if isinstance(var, list) else str(var).split(",")
+    out = list(dict.fromkeys(str(v).strip() for v in names if str(v).strip()))
+    if not out:
+        raise FormatError(f"{where}.variable_name: no variable named")
+    return out
+
+
+def report_id(name: str, variables: list[str], k: int) -> str:
+    """Report id of variable ``k`` of report ``name``: the name for the first, else
+    ``<name>.<variable>`` (trace label ``sonata:<id>``)."""
+    return name if k == 0 else f"{name}.{variables[k]}"
 
 
 def _values(inp: Mapping[str, Any], key: str, n: int, where: str) -> np.ndarray:
@@ -235,11 +297,7 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
     nosoma = cells.loc[cells["_virtual"] | cells["_point"], "gid"].to_numpy()
     for name, inp in circuit.other_inputs.items():
         kind, where = inp.get("input_type"), f"inputs.{name}"
-        if kind not in ("current_clamp", "voltage_clamp"):
-            continue
-        if inp.get("input_file") or inp.get("module") in ("csv", "nwb", "allen", "file"):
-            lost.append(f"{where}: clamp amplitudes from a file ({inp.get('module')}) "
-                        "not carried")
+        if not handles_input(inp):
             continue
         gids = gids_of(cells, circuit.select(inp.get("node_set", "all")))
         skip = np.isin(gids, nosoma)
@@ -247,22 +305,59 @@ def clamp_stims(circuit: Any, cells: pd.DataFrame, lost: list[str]
             lost.append(f"{where}: {int(skip.sum())} point/virtual cells have no soma for "
                         f"the {kind}")
         gids = gids[~skip]
-        n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
-        clamps = _clamp_params(inp, kind, n, where)  # checked even when no cell gets them
+        if name in circuit.clamp_waveforms:
+            wave = circuit.clamp_waveforms[name]
+            lost.extend(f"{where}: {note}" for note in wave.notes)
+            clamps = [("IClamp", {"del": wave.delay, "dur": wave.dur, "play.dt": wave.dt,
+                                  "play.amp": [float(a) for a in wave.amps]}, {})]
+        elif inp.get("module") in WAVEFORM_MODULES and not (
+                inp.get("module") == "linear" and "amp" in inp):  # linear: our export's dialect
+            clamps = [waveform_clamp(inp, where, cells, gids, name,
+                                     int(circuit.config.run.get("random_seed", 0)))]
+        else:
+            n = np.atleast_1d(np.asarray(inp.get("amp", 0.0), dtype=float)).size
+            model = "IClamp" if kind == "current_clamp" else "SEClamp"
+            clamps = [(model, p, {}) for p in _clamp_params(inp, kind, n, where,
+                                                            circuit.config.run)]
         if not len(gids):
             continue
-        for k, params in enumerate(clamps):
-            src = f"sonata:{name}" + (f":{k}" if n > 1 else "")
-            sources[src] = StimSource(src, "IClamp" if kind == "current_clamp" else "SEClamp",
-                                      params, provenance={"sonata_input": name})
-            rows.append(pd.DataFrame({
-                "source": src, "gid": gids,
-                "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)),
-                                     int(inp.get("section_index") or 0)),
+        index = _section_index(inp, where, lost)
+        for k, (model, params, per_target) in enumerate(clamps):
+            src = f"sonata:{name}" + (f":{k}" if len(clamps) > 1 else "")
+            sources[src] = StimSource(src, model, params, provenance={"sonata_input": name})
+            rows.append(pd.DataFrame({**per_target,
+                "source": src, "rule": src, "gid": gids,  # rule: traces name stims by it
+                "sec": section_names(cells, gids, str(inp.get("section_name", SOMA)), index),
                 "loc": float(inp.get("section_dist", 0.5))}))
     targets = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {"source": [], "gid": np.zeros(0, np.int64), "sec": [], "loc": np.zeros(0)})
     return sources, targets
+
+
+def _section_index(inp: Mapping[str, Any], where: str, lost: list[str]) -> int:
+    """``section_index``: an index, or (BMTK) a distance range ``[lo, hi]`` in which bionet
+    draws one section per cell (``choose_sections``) -- not drawn here: index 0, noted."""
+    index = inp.get("section_index") or 0
+    if isinstance(index, (list, tuple)):
+        lost.append(f"{where}: section_index {list(index)} (a distance range BMTK draws a "
+                    f"section from) not drawn; placed on {inp.get('section_name', SOMA)}[0]")
+        return 0
+    try:
+        return int(index)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"{where}.section_index: not an index: {index!r}") from exc
+
+
+def handles_input(inp: Mapping[str, Any]) -> bool:
+    """Whether :func:`clamp_stims` carries this (non-spikes) input: BMTK's ``IClamp`` /
+    ``SEClamp`` modules (clamp values or, for IClamp, a CSV / NWB file) and libsonata's
+    deterministic current / voltage clamp modules (:mod:`.sonata_sim_waveforms`)."""
+    kind, module = inp.get("input_type"), inp.get("module")
+    if module in WAVEFORM_MODULES:
+        return kind in ("current_clamp", "voltage_clamp")
+    if module == "IClamp":
+        return kind in ("current_clamp", *FILE_CLAMP_TYPES)
+    return kind in ("current_clamp", "voltage_clamp") and module in (None, "SEClamp")
 
 
 def section_names(cells: pd.DataFrame, gids: np.ndarray, name: str, index: int = 0
@@ -276,8 +371,8 @@ def section_names(cells: pd.DataFrame, gids: np.ndarray, name: str, index: int =
     return np.where(mine, f"{name}[{index}]", name).astype(object)
 
 
-def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str
-                  ) -> list[dict[str, float]]:
+def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str,
+                  run: Mapping[str, Any]) -> list[dict[str, Any]]:
     amp = _values(inp, "amp", n, where)
     delay = _values(inp, "delay", n, where)
     dur = _values(inp, "duration", n, where)
@@ -285,6 +380,8 @@ def _clamp_params(inp: Mapping[str, Any], kind: str, n: int, where: str
         return [{"amp": float(a), "del": float(d), "dur": float(t)}
                 for a, d, t in zip(amp, delay, dur, strict=True)]
     rs = float(inp.get("resistance", 1.0))
+    dt, tstop = float(run.get("dt", 0.025)), float(run.get("tstop", 0.0))
     return [{"dur1": float(d), "amp1": 0.0, "dur2": float(t), "amp2": float(a),
-             "dur3": 0.0, "amp3": 0.0, "rs": rs}
+             "dur3": 0.0, "amp3": 0.0, "rs": SECLAMP_DEFAULT_RS,
+             **bmtk_seclamp_rs(float(d), float(t), rs, dt, tstop)}
             for a, d, t in zip(amp, delay, dur, strict=True)]

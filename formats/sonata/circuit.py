@@ -17,6 +17,7 @@ import numpy as np
 
 from nethub.errors import FormatError
 
+from .clampfiles import FILE_CLAMP_TYPES, ClampWaveform, read_clamp_waveform
 from .config import SonataConfig, load_config
 from .edges import EdgePopulation, read_edges
 from .nodes import NodePopulation, read_nodes
@@ -51,6 +52,9 @@ class SonataCircuit:
         The config files (role ``sonata-config``) and type CSVs (``type-table``) verbatim.
     skipped : list of str
         What was read but not taken (for loss reports), e.g. spikes outside an input's node set.
+    clamp_waveforms : dict
+        Current-clamp input name -> :class:`ClampWaveform` of BMTK's file clamps (``csv``,
+        ``file``, ``nwb``, ``allen`` input types).
     trusted : bool
         The user trusts the circuit's code (``hoc:`` templates run only then; read option
         ``trusted`` / ``--trust``).
@@ -68,6 +72,7 @@ class SonataCircuit:
     skipped: list[str] = field(default_factory=list)
     node_sets: dict[str, Any] = field(default_factory=dict)
     trusted: bool = False
+    clamp_waveforms: dict[str, ClampWaveform] = field(default_factory=dict)
 
     def select(self, node_set: Any) -> dict[str, np.ndarray]:
         """The nodes a node set (a name, a basic object or a compound list) selects, as
@@ -83,8 +88,11 @@ def read_circuit(path: str | os.PathLike[str]) -> SonataCircuit:
     names that an import needs."""
     cfg = load_config(path)
     if not cfg.nodes:
+        beside = [p.name for p in sorted(Path(cfg.path).parent.glob("*.json"))
+                  if p.name in ("circuit_config.json", "config.json") and p != Path(cfg.path)]
+        hint = f" (beside it: {', '.join(beside)})" if beside else ""
         raise FormatError(f"{cfg.path}: names no node files (networks.nodes); a simulation "
-                          "config names its circuit config with 'network'")
+                          f"config names its circuit config with 'network'{hint}")
     nodes: dict[str, NodePopulation] = {}
     for nf in cfg.nodes:
         nodes.update(read_nodes(nf.h5_file, nf.types_file))
@@ -115,6 +123,9 @@ def _read_inputs(circ: SonataCircuit) -> None:
             continue
         if inp.get("input_type") != "spikes":
             circ.other_inputs[name] = inp
+            if inp.get("input_type") in FILE_CLAMP_TYPES and inp.get("module") == "IClamp":
+                circ.clamp_waveforms[name] = read_clamp_waveform(
+                    inp, f"{cfg.path}: inputs.{name}")
             continue
         if "input_file" not in inp:
             raise FormatError(f"{cfg.path}: inputs.{name}: a spikes input needs 'input_file'")

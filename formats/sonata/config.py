@@ -324,6 +324,8 @@ def _is_path_key(key: str, parents: tuple[str, ...]) -> bool:
         return False
     if key == "network" and parents:
         return False
+    if key == "file" and parents and parents[0] == "inputs":  # BMTK's clamp files
+        return True
     return key in PATH_KEYS or key.endswith(("_file", "_dir")) or (
         bool(parents) and (parents[0] == "components" or parents[-1] == "alternate_morphologies"))
 

@@ -21,7 +21,7 @@ import pandas as pd
 from nethub.errors import FormatError
 
 from .groups import read_groups, read_ids
-from .nodes import merge_types, read_populations
+from .nodes import has_datasets, merge_types, read_populations
 
 __all__ = ["EdgePopulation", "read_edges", "INDEX_SPELLINGS"]
 
@@ -134,7 +134,21 @@ def _population_attr(pop: h5py.Group, name: str) -> str:
     return str(value)
 
 
+def _empty_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> EdgePopulation:
+    """libsonata's edges-AC: only empty groups, no source/target ids (libsonata lists the
+    population but cannot open it: "Only single-group populations"): 0 edges, noted."""
+    name = pop.name.rsplit("/", 1)[-1]
+    empty = pd.DataFrame(index=pd.RangeIndex(0))
+    none = np.zeros(0, np.int64)
+    return EdgePopulation(name, "", "", none, none, none, none, none, empty, empty.copy(),
+                          types, None, source,
+                          [f"{source}: edge population {name!r} has no datasets (no "
+                           "source_node_id, target_node_id or attributes): read as 0 edges"])
+
+
 def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> EdgePopulation:
+    if "source_node_id" not in pop and not has_datasets(pop):
+        return _empty_population(pop, types, source)
     src = read_ids(pop, "source_node_id")
     n = len(src)
     tgt = read_ids(pop, "target_node_id", n)

@@ -125,7 +125,10 @@ def libsonata_dialect(sim: dict[str, Any]) -> dict[str, Any]:
     there (BMTK's keys are kept, so nethub imports either)."""
     out = json.loads(json.dumps(sim))
     tstop = float(out.get("run", {}).get("tstop", 0.0))
-    for inp in (out.get("inputs") or {}).values():
+    inputs = out.get("inputs") or {}
+    for name in [n for n, i in inputs.items() if i.get("input_type") in ("csv", "nwb")]:
+        del inputs[name]  # BMTK's file clamps: libsonata has none (the export's losses say so)
+    for inp in inputs.values():
         if inp.get("input_type") == "spikes":
             inp.update(module="synapse_replay", spike_file=inp.get("input_file"))
             inp.setdefault("delay", 0.0)

@@ -159,7 +159,7 @@ def _select(available: list[str], wanted: Iterable[str] | None, where: str) -> l
 
 def _read_population(pop: h5py.Group, types: pd.DataFrame, source: str) -> NodePopulation:
     type_ids = read_ids(pop, "node_type_id", required=False)
-    if type_ids is None and not _has_datasets(pop):
+    if type_ids is None and not has_datasets(pop):
         # libsonata's nodes-B: only empty groups; nothing to count nodes by (libsonata lists
         # the population but cannot open it): an empty population, noted
         name = pop.name.rsplit("/", 1)[-1]
@@ -213,7 +213,8 @@ def _population_size(pop: h5py.Group, source: str) -> int:
                       "to count its nodes by")
 
 
-def _has_datasets(pop: h5py.Group) -> bool:
+def has_datasets(pop: h5py.Group) -> bool:
+    """Whether a population group holds any dataset (at any depth)."""
     found: list[str] = []
     pop.visit(lambda name: found.append(name) if isinstance(pop[name], h5py.Dataset) else None)
     return bool(found)

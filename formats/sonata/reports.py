@@ -141,7 +141,7 @@ def _write_population(grp: h5py.Group, name: str, pop: ReportPopulation) -> None
                           f"{n_elem} elements, {len(pop.node_ids)} nodes and "
                           f"{len(pop.index_pointers)} pointers do not fit together")
     ds = grp.create_dataset("data", data=data.astype(np.float32))
-    ds.attrs["units"] = pop.units or "mV"
+    ds.attrs["units"] = pop.units  # "" when unknown
     if pop.variable:
         ds.attrs["variable"] = pop.variable
     mapping = grp.create_group("mapping")

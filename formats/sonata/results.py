@@ -286,6 +286,27 @@ def _write_spikes(path: Path, res: Results, keys: pd.DataFrame, order: str, wher
     return path
 
 
+#: concentrations (mM): NEURON's ion concentration names
+_CONC_RE = re.compile(r"[a-z]{1,3}[io]")
+
+
+def variable_units(recorded: str) -> str:
+    """The SONATA ``units`` of a recorded variable (its name as the trace index stores it,
+    ``'<owner>.<var>'`` for point processes): ``v`` mV; ``i`` of a point process nA;
+    ``i_membrane_`` nA; other ``i*`` density currents mA/cm2; ion concentrations (``cai``,
+    ``nao``, ...) mM; else "" (unknown)."""
+    owned, _, var = recorded.rpartition(".")
+    if var == "v":
+        return "mV"
+    if (owned and var == "i") or var == "i_membrane_":
+        return "nA"
+    if var.startswith("i"):
+        return "mA/cm2"
+    if _CONC_RE.fullmatch(var):
+        return "mM"
+    return ""
+
+
 def _file_safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name) or "report"
 
@@ -325,7 +346,8 @@ def _report(traces: Traces, label: str, keys: pd.DataFrame, where: str,
         out[str(name)] = ReportPopulation(
             ids, np.append(starts, len(rows)).astype(np.int64), elem[rows],
             idx["loc"].to_numpy(float)[rows], span, traces.data[rows].T,
-            str(var[0]) if len(var) == 1 else label, "mV" if set(var) <= {"v"} else "")
+            str(var[0]) if len(var) == 1 else label,
+            variable_units(str(var[0])) if len(var) == 1 else "")
     return out
 
 

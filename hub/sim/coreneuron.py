@@ -260,6 +260,11 @@ def _model_reasons(net: Network) -> list[str]:
             if "extracellular" in s.mechs:
                 out.append(f"cell type '{name}' section '{sname}': the extracellular mechanism")
                 break
+    played = sorted(n for n, src in net.stim_sources.items()
+                    if any(str(k).startswith("play.") for k in src.params))
+    if played:
+        out.append(f"stim sources {played[:3]}: a waveform played into the stim (Vector.play; "
+                   "CoreNEURON transfers only continuous play into section mechanisms)")
     col = "params.dynamicRates.intervals"
     if col in net.cells and len(net.cells):
         values = net.cells[col]

@@ -29,6 +29,9 @@ __all__ = ["Engine"]
 
 logger = logging.getLogger(__name__)
 
+#: stim source parameters ``play.<var>`` (and ``play.t`` / ``play.dt`` / ``play.continuous``):
+#: a waveform ``Vector.play``ed into the stim's variable (SONATA clamps from files)
+PLAY = "play."
 _PP_RESERVED = {"mod", "loc", "vref", "synList", "label"}
 _SYN_RESERVED = {"mod", "loc", "selfNetCon", "pointerParams", "shape", "plast"}
 #: variables of synMechParams string functions (NetPyNE's SynMechParams.stringFuncVarNames)
@@ -71,6 +74,18 @@ def _row_thresholds(conns) -> dict[int, tuple[int, float, bool]]:
         out[g] = (p, t, g in out and (out[g][2] or out[g][1] != t))
     return out
 
+
+
+def normal_steps(normal, seed) -> tuple[np.ndarray, np.ndarray]:
+    """A step waveform of normal draws (SONATA ``noise``): ``normal = (mean, std, dt, delay,
+    duration)``; value *k* = draw *k* of ``numpy.random.Generator(Philox(key=seed))``
+    ``.normal(mean, std, n)``, ``n = ceil(duration / dt)``, from ``delay + k dt`` on; 0 before
+    ``delay`` and from ``delay + duration`` on. Returns (times, values)."""
+    mean, std, step, delay, dur = (float(x) for x in normal)
+    n = int(np.ceil(dur / step - 1e-9))
+    draws = np.random.Generator(np.random.Philox(key=int(seed))).normal(mean, std, n)
+    times = np.concatenate(([0.0], delay + step * np.arange(n), [delay + dur]))
+    return times, np.concatenate(([0.0], draws, [0.0]))
 
 class _Cell:
     """NEURON objects of one cell."""
@@ -598,6 +613,7 @@ class Engine:
         hsec = cell.secs[sec] if sec is not None else None
         obj = getattr(self.h, model)(loc, sec=hsec) if hsec is not None else \
             getattr(self.h, model)()
+        played = {k: params.pop(k) for k in [k for k in params if k.startswith(PLAY)]}
         for k, v in params.items():
             if isinstance(v, (list, tuple)) and k in ("amp", "dur"):
                 arr = getattr(obj, k)
@@ -605,7 +621,36 @@ class Engine:
                     arr[j] = x
             elif isinstance(v, (int, float)):
                 setattr(obj, k, v)
+        if played:
+            self._play_into(obj, played)
         return obj
+
+    def _play_into(self, obj, played: dict) -> None:
+        """A waveform played into a stim's variable (``play.<var>`` values; ``play.dt``: one
+        value every ``dt`` ms from t = 0, ``Vector.play(ref, dt)``, as BMTK plays clamp
+        files; or ``play.t`` times with ``play.continuous`` 0/1, ``Vector.play(ref, tvec,
+        continuous)``; ``play.scale`` multiplies the values; ``play.normal`` + ``play.seed``:
+        :func:`normal_steps`)."""
+        h = self.h
+        tvec = played.pop(PLAY + "t", None)
+        step = played.pop(PLAY + "dt", None)
+        continuous = int(played.pop(PLAY + "continuous", 0))
+        normal = played.pop(PLAY + "normal", None)
+        seed = played.pop(PLAY + "seed", None)
+        if normal is not None:  # SONATA noise: its stream is keyed by the target, not the rank
+            tvec, played[PLAY + "amp"] = normal_steps(normal, seed)
+            continuous = 0
+        scale = float(played.pop(PLAY + "scale", 1.0))  # per target (relative clamps)
+        for var, values in played.items():
+            vec = h.Vector(np.asarray(values, dtype=np.float64) * scale)
+            ref = getattr(obj, "_ref_" + var[len(PLAY):])
+            if tvec is not None:
+                tv = h.Vector(np.asarray(tvec, dtype=np.float64))
+                vec.play(ref, tv, continuous)
+                self.keep.append(tv)
+            else:
+                vec.play(ref, float(step))
+            self.keep.append(vec)
 
     # ------------------------------------------------------------------ pointers
     def create_pointer_conns(self, table, first_id: int = 0) -> int:

@@ -64,7 +64,9 @@ def test_spikes_and_report_are_bmtks(stored, nprocs, tmp_path):
     assert sorted(rep.get_node_ids()) == [0, 1, 2]
     for node in range(3):
         mine = np.asarray(rep.get(node_ids=[node]).data)[:, 0]
-        ref = data[:, ids.index(node)]  # both: the value at t = i * dt, i = 0 .. n-1
+        # row i: the value at t = (i + 1) dt in both (BMTK records after each step);
+        # nethub's recorder keeps no sample at t = tstop, BMTK's last row
+        ref = data[:-1, ids.index(node)]
         assert len(mine) == len(ref)
         rms = np.sqrt(np.mean((mine - ref) ** 2))
-        assert rms < 0.01, (node, rms)  # issue 12 asks 0.5 mV; measured 1.5e-6 mV
+        assert rms < 0.01, (node, rms)  # issue 12 asks 0.5 mV; measured 1.8e-6 mV

@@ -42,20 +42,42 @@ def test_clamps_on_cells_with_a_soma(tmp_path):
     cells["_point"] = ~cells["sonata.node_id"].isin([0, 1]) | cells["_virtual"]
     lost: list[str] = []
     sources, targets = clamp_stims(circ, cells, lost)
+    vc = sources.pop("sonata:vc")
     assert {k: (v.model, v.params) for k, v in sources.items()} == {
         "sonata:steps:0": ("IClamp", {"amp": 0.1, "del": 10.0, "dur": 20.0}),
-        "sonata:steps:1": ("IClamp", {"amp": 0.2, "del": 50.0, "dur": 20.0}),
-        "sonata:vc": ("SEClamp", {"dur1": 5.0, "amp1": 0.0, "dur2": 100.0, "amp2": -60.0,
-                                  "dur3": 0.0, "amp3": 0.0, "rs": 0.01})}
+        "sonata:steps:1": ("IClamp", {"amp": 0.2, "del": 50.0, "dur": 20.0})}
+    # BMTK's SEClamp: rs switched after each step (tests/sonata/test_clamp_files.py)
+    assert vc.model == "SEClamp" and {k: v for k, v in vc.params.items()
+                                      if not k.startswith("play.")} == {
+        "dur1": 5.0, "amp1": 0.0, "dur2": 100.0, "amp2": -60.0, "dur3": 0.0, "amp3": 0.0,
+        "rs": 1.0}
+    assert vc.params["play.rs"] == [1.0, 1e21, 0.01, 1e21]
     assert targets.groupby("source")["gid"].apply(list).to_dict() == {
         "sonata:steps:0": [0, 1], "sonata:steps:1": [0, 1], "sonata:vc": [0, 1]}
     assert set(targets["sec"]) == {"soma"} and set(targets["loc"]) == {0.5}
     assert "inputs.steps: 2 point/virtual cells have no soma for the current_clamp" in lost
-    assert "inputs.file: clamp amplitudes from a file (csv) not carried" in lost
     # on the real (point) circuit every clamp is reported, none dropped silently
     net, lost = sonata_to_network(circ)
+    # module 'csv' is not BMTK's spelling (module IClamp, input_type csv): reported
+    assert "input 'file': input_type 'current_clamp' module 'csv' not carried" in lost
     assert not net.stim_sources and len(net.stim_targets) == 0
     assert "inputs.vc: 4 point/virtual cells have no soma for the voltage_clamp" in lost
+
+
+def test_clamp_section_index_range_is_noted(tmp_path):
+    config = _config(tmp_path, inputs={"ranged": {
+        "input_type": "current_clamp", "module": "IClamp", "node_set": "net", "amp": 0.1,
+        "delay": 1.0, "duration": 2.0, "section_name": "dend", "section_index": [50.0, 100.0]}})
+    circ = read_circuit(config)
+    net, _ = sonata_to_network(circ)
+    cells = net.cells_df()
+    cells["_virtual"] = cells["pop"] == "inp"
+    cells["_point"] = cells["_virtual"]
+    lost: list[str] = []
+    _, targets = clamp_stims(circ, cells, lost)
+    assert set(targets["sec"]) == {"dend"}
+    assert "inputs.ranged: section_index [50.0, 100.0] (a distance range BMTK draws a " \
+        "section from) not drawn; placed on dend[0]" in lost
 
 
 def test_bad_clamp_lists(tmp_path):
@@ -82,12 +104,16 @@ def test_reports_output_and_run(tmp_path):
     cells["_point"] = cells["_virtual"]  # pretend the 'net' cells are biophysical
     lost2: list[str] = []
     rc = simulation_run_config(circ, cells, lost2)
-    soma, every = rc.traces
+    soma, every, cai = rc.traces
     assert (soma.label, soma.variable, soma.sec, soma.all_segments, soma.step, soma.start,
             soma.end) == ("sonata:v_soma", "v", "soma", False, 0.5, 10.0, 100.0)
     assert soma.cells.gids == (0, 1, 2, 3)
     assert (every.sec, every.all_segments, every.cells.gids) == (None, True, (1,))
-    assert "reports.v_all: only the first variable of ['v', 'cai'] is recorded" in lost2
+    assert (cai.label, cai.variable, cai.all_segments, every.start, every.variable) == (
+        "sonata:v_all.cai", "cai", True, 0.025, "v")  # BMTK's first row: after one step
+    assert any(s.startswith("reports.v_all: variables ['v', 'cai']: one report file each")
+               for s in lost2)
+    assert any(s.startswith("reports.v_soma: dt 0.5 > run.dt") for s in lost2)
     assert any(s.startswith("reports.lfp: ECP") for s in lost2)
     assert "reports.syns: module 'save_synapses' not recorded" in lost2
     files = rc.extras["output_files"]
@@ -97,7 +123,9 @@ def test_reports_output_and_run(tmp_path):
                                   "pop_cells": []}}
     assert [(f["path"], f["columns"]) for f in files[1:]] == [
         (str(tmp_path / "output" / "soma_v.h5"), [{"id": "v_soma", "trace": "sonata:v_soma"}]),
-        (str(tmp_path / "output" / "v_all.h5"), [{"id": "v_all", "trace": "sonata:v_all"}])]
+        (str(tmp_path / "output" / "v_all.h5"), [{"id": "v_all", "trace": "sonata:v_all"}]),
+        (str(tmp_path / "output" / "v_all_cai.h5"),
+         [{"id": "v_all.cai", "trace": "sonata:v_all.cai"}])]
     assert rc.extras["sonata"]["output_dir"] == str(tmp_path / "output")
     assert (rc.duration, rc.dt, rc.temperature, rc.v_init, rc.seeds) == (
         200.0, 0.025, 34.0, -80.0, {"stim": 0, "cell": 0})
