@@ -133,6 +133,7 @@ class _Cell:
     # ------------------------------------------------------------ channels
     def channels(self) -> None:
         mp = self.mp
+        self.densities = {cd.id: safe_name(cd.ion_channel) for cd in _densities(mp)}
         for cd in [*mp.channel_densities, *mp.channel_density_v_shifts]:
             w = f"{self.where}/channelDensity {cd.id!r}"
             params = {"gmax": _nrn(cd.cond_density, "condDens", w)}
@@ -234,6 +235,15 @@ class _Cell:
         return _nrn(st[0].value, "voltage", f"{self.where}/spikeThresh")
 
 
+def _densities(mp: Any) -> list[Any]:
+    """Every channel density of membrane properties (for LEMS quantities naming them)."""
+    kinds = ("channel_densities", "channel_density_v_shifts", "channel_density_non_uniforms",
+             "channel_density_nernsts", "channel_density_non_uniform_nernsts",
+             "channel_density_ghks", "channel_density_ghk2s",
+             "channel_density_non_uniform_ghks", "channel_density_nernst_ca2s")
+    return [cd for k in kinds for cd in getattr(mp, k, None) or []]
+
+
 class _NoMembrane:
     def __getattr__(self, name: str) -> list:
         return []
@@ -305,5 +315,6 @@ def detailed_cell(cell: Any, doc: Any) -> DetailedCell:
                            section_lists={k: list(v) for k, v in c.morph.section_lists.items()},
                            spike_source=(first, 0.5), threshold=thr,
                            mod_files=[f"{m}.mod" for m in mods],
-                           tags={"nml.type": "Cell", "nml.segments": c.morph.to_tag()})
+                           tags={"nml.type": "Cell", "nml.segments": c.morph.to_tag(),
+                                 "nml.densities": dict(sorted(c.densities.items()))})
     return DetailedCell(ct, c.morph, c.lost)

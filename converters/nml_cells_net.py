@@ -23,11 +23,11 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..table import Categorical
-from .nml_cells import detailed_cell
+from .nml_cells import detailed_cell, safe_name
 from .nml_morph import Morphology, build_morphology, location_from_tag
 
-__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "segment_location",
-           "trace_target"]
+__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "safe_name",
+           "segment_location", "trace_spec", "trace_target"]
 
 
 def _used(doc: Any, net: Any) -> list[Any]:
@@ -199,21 +199,41 @@ def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
         with the ``nml.segments`` tag).
     quantity : str
         ``pop/i/cell/segment/var``, ``pop/i/cell/var`` or ``pop[i]/var`` (segment 0), ``var``
-        one of :data:`TRACE_VARIABLES`.
+        one of :data:`TRACE_VARIABLES`, or a channel density's variable (see
+        :func:`trace_spec`).
 
     Returns
     -------
     (int, str, float, str)
-        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable.
+        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable
+        (a mechanism's range variable with its ``_<mechanism>`` suffix, as in HOC).
 
     Raises
     ------
     KeyError
         If the quantity is not of this form, or names no cell / segment of the network.
     """
+    gid, sec, x, var, mech = trace_spec(net, quantity)
+    return gid, sec, x, var if mech is None else f"{var}_{mech}"
+
+
+def trace_spec(net: Any, quantity: str) -> tuple[int, str, float, str, str | None]:
+    """:func:`trace_target` with the mechanism apart: ``(gid, section, x, variable, mech)``.
+
+    Besides ``v`` / ``caConc`` (``mech`` None), the variables of a channel density
+    ``.../<biophysics>/membraneProperties/<density id>/...`` as jNeuroML's NEURON export
+    records them: ``gDensity`` -> ``gion``, ``iDensity`` -> ``i__<mech>``, and a path inside
+    the ion channel (``<ionChannel>/m/q``) -> its parts joined by ``_`` (``m_q``), all of
+    ``mech`` = the density's ion channel (NEURON name).
+    """
     parts = quantity.replace("[", "/").replace("]", "").strip("/").split("/")
+    tail: list[str] = []
+    if "membraneProperties" in parts:
+        k = parts.index("membraneProperties")
+        parts, tail = parts[:k - 1] + ["v"], parts[k + 1:]
     if len(parts) not in (3, 4, 5) or parts[-1] not in TRACE_VARIABLES:
-        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v or caConc")
+        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v, caConc or "
+                       ".../membraneProperties/<density>/...")
     pop, idx = parts[0], int(parts[1])
     seg = int(parts[3]) if len(parts) == 5 else 0
     cells = net.cells
@@ -227,4 +247,27 @@ def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
     if tag is None:
         raise KeyError(f"{quantity!r}: cell type {ct.name!r} is not a detailed NeuroML cell")
     sec, x = location_from_tag(tag, seg, 0.5)
-    return int(cells["gid"][row]), sec, x, TRACE_VARIABLES[parts[-1]]
+    gid = int(cells["gid"][row])
+    if not tail:
+        return gid, sec, x, TRACE_VARIABLES[parts[-1]], None
+    var, mech = _density_variable(ct, tail, quantity)
+    return gid, sec, x, var, mech
+
+
+def _density_variable(ct: CompartmentalCell, tail: list[str], quantity: str
+                      ) -> tuple[str, str]:
+    """(variable, mechanism) of ``<density id>/gDensity|iDensity|<ionChannel>/...``."""
+    densities = ct.tags.get("nml.densities") or {}
+    if not tail or tail[0] not in densities:
+        raise KeyError(f"{quantity!r}: no channel density {tail[0] if tail else ''!r} in "
+                       f"cell {ct.name!r}")
+    mech = densities[tail[0]]
+    rest = tail[1:]
+    if rest == ["gDensity"]:
+        return "gion", mech
+    if rest == ["iDensity"]:
+        return f"i__{mech}", mech
+    if len(rest) >= 2 and safe_name(rest[0]) == mech:
+        return "_".join(rest[1:]), mech
+    raise KeyError(f"{quantity!r}: not gDensity, iDensity or a variable of ion channel "
+                   f"{mech!r}")

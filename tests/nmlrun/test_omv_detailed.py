@@ -1,0 +1,82 @@
+"""The NeuroML2 repository's OMV tests of its detailed-cell (``<cell>`` with morphology and
+biophysics) LEMS examples pass on the files ``nethub run LEMS_X.xml`` writes, at each test's
+``.mep`` tolerance (0 for all of them: the same samples as jNeuroML's NEURON export).
+
+Each example runs in its own child process (jNeuroML names mechanisms after NeuroML ids, e.g.
+``naChan`` in several models; one process cannot load two libraries with the same names).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+import nethub
+
+from .conftest import nethub_run
+from .omv import check_omt
+
+#: (LEMS file, its jNeuroML_NEURON OMV test, extra ``nethub run`` options): every experiment
+#: of the test must pass. ``--unchecked``: the model has LEMS connections with delay 0
+#: (jNeuroML's default), which nethub's run check refuses (see docs/neuroml.md)
+DETAILED = [
+    # HH soma; the gate states (naChans/naChan/m/q) are an OutputFile of their own
+    ("LEMS_NML2_Ex5_DetCell.xml", ".test.ex5.jnmlnrn.omt", ()),
+    # GHK Ca channel + fixedFactorConcentrationModel, pulseGenerator named 'IClamp'
+    # (jNeuroML's mechanism IClamp_nml2), Ca current density column (i__ca_chan)
+    ("LEMS_NML2_Ex18_GHK.xml", ".test.ex18.jnmlnrn.omt", ()),
+    # Q10 settings on gates, network temperature
+    ("LEMS_NML2_Ex10_Q10.xml", ".test.ex10.jnmlnrn.omt", ()),
+    # graded (analog) synapses between HH cells
+    ("LEMS_NML2_Ex20a_AnalogSynapsesHH.xml", ".test.ex20a.jnmlnrn.omt", ()),
+    # fractional conductances (channelDensity of a multi-gate channel)
+    ("LEMS_NML2_Ex24_FractionalConductance.xml", ".test.ex24.jnmlnrn.omt", ()),
+    # 4-segment cells, connections onto segments 0/1/3 part-way along
+    ("LEMS_NML2_Ex25_MultiComp.xml", ".test.ex25.jnmlnrn.omt", ("--unchecked",)),
+    # STP synapses onto HH cells from spike sources
+    ("LEMS_NML2_Ex7_STP.xml", ".test.ex7.jnmlnrn.omt", ("--unchecked",)),
+]
+
+
+def _run(nml2_copy, lems: str, extra: tuple = ()) -> None:
+    path = nml2_copy / "LEMSexamples" / lems
+    nethub_run(path, path.parent.parent / (path.stem + ".h5"), *extra)
+
+
+def _failed(nml2_copy, omt: str, n: int) -> list:
+    outcomes = check_omt(nml2_copy / "LEMSexamples" / "test" / omt)
+    assert len(outcomes) == n
+    assert all(len(o.expected) >= 1 for o in outcomes)
+    return [(o.experiment, o.observed, o.expected) for o in outcomes if not o.passed]
+
+
+@pytest.mark.parametrize("lems,omt,extra", DETAILED)
+def test_omv_detailed_spike_times(nml2_copy, lems, omt, extra):
+    _run(nml2_copy, lems, extra)
+    n = len(yaml.safe_load((nml2_copy / "LEMSexamples" / "test" / omt).read_text())
+            ["experiments"])
+    assert _failed(nml2_copy, omt, n) == []
+
+
+def test_omv_ca_dynamics_full_length(nml2_copy):
+    """Ex15 (Granule cell, Ca ``decayingPoolConcentrationModel``, 6 channels): its 3 OMV
+    experiments over the model's full 700 ms at 1 µs (the fixture is trimmed to 200 ms for
+    tests/neuroml_cells; its length is restored in a copy here -- the OMV test reads only
+    the result files). ~5 s of simulation: the longest example, kept for the channel
+    conductance-density columns (``.../Gran_NaF_98_all/gDensity`` -> ``gion_Gran_NaF_98``)."""
+    folder = nml2_copy / "LEMSexamples"
+    src = (folder / "LEMS_NML2_Ex15_CaDynamics.xml").read_text()
+    assert 'length="200ms"' in src
+    full = folder / "LEMS_NML2_Ex15_CaDynamics_full.xml"
+    full.write_text(src.replace('length="200ms"', 'length="700ms"'))
+    _run(nml2_copy, full.name)
+    assert _failed(nml2_copy, ".test.ex15.jnmlnrn.omt", 3) == []
+    # the current-density columns, in A/m2 as jNeuroML writes them (NEURON's mA/cm2 x 10)
+    res = nethub.load_results(folder.parent / "LEMS_NML2_Ex15_CaDynamics_full.h5")
+    data = np.loadtxt(folder / "results" / "ex15_curr_dens.dat", max_rows=2000)
+    label = "lems.of1.ina"
+    gid = int(res.traces.index["gid"][list(res.traces.index["label"].values()).index(label)])
+    ina = res.traces.get(label, gid)[:2000]
+    np.testing.assert_allclose(data[:, 1], ina * 10, rtol=5e-6, atol=1e-12)
+    assert np.all(np.isfinite(data))
