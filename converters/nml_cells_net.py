@@ -32,7 +32,8 @@ __all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "safe_name"
 
 def _used(doc: Any, net: Any) -> list[Any]:
     comps = {p.component for p in net.populations.values()}
-    return [c for c in getattr(doc, "cells", None) or [] if c.id in comps]
+    cells = [*(getattr(doc, "cells", None) or []), *(getattr(doc, "cell2_ca_poolses", None) or [])]
+    return [c for c in cells if c.id in comps]
 
 
 def detailed_types(doc: Any, net: Any, lost: list[str]) -> dict[str, CompartmentalCell]:
@@ -186,7 +187,7 @@ def _place_explicit(out: Any, morphs: dict[str, Morphology]) -> None:
 
 
 #: LEMS quantities of a detailed cell's segment -> NEURON range variable (jNeuroML's names)
-TRACE_VARIABLES = {"v": "v", "caConc": "cai"}
+TRACE_VARIABLES = {"v": "v", "caConc": "cai", "ca2Conc": "ca2i"}
 
 
 def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
