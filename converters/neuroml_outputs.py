@@ -37,7 +37,8 @@ def si_factor(mod_text: str | None, var: str) -> float:
         return 1e-3
     if not mod_text:
         return 1.0
-    m = re.search(rf"^\s*{re.escape(var)}\b[^\n:(]*\(([^)]*)\)", mod_text, re.MULTILINE)
+    # a declaration (``g (uS)``, ``e = 0 (mV)``), not an assignment (``b = 1/(1 + ...)``)
+    m = re.search(rf"^\s*{re.escape(var)}\b[^\n:(/*]*\(([^)]*)\)", mod_text, re.MULTILINE)
     if m is None:
         return 1.0
     unit = m.group(1).strip()
@@ -66,9 +67,10 @@ def _trace(path: list[str], gid: int, comp: str, quantity: str) -> tuple[dict, s
         if var == "v":
             return {**base, "var": "v"}, comp
         return {**base, "pointp": comp, "var": var}, comp
-    if len(path) == 2 and path[0].startswith("synapses:"):
+    if len(path) >= 2 and path[0].startswith("synapses:"):  # .../block/blockFactor: joined
         _, syn, *k = path[0].split(":")
-        return {**base, "synMech": syn, "var": path[1], "index": int(k[0]) if k else 0}, syn
+        return {**base, "synMech": syn, "var": "_".join(path[1:]),
+                "index": int(k[0]) if k else 0}, syn
     raise FormatError(f"LEMS quantity {quantity!r}: only cell variables ('pop[i]/v', "
                       "'pop[i]/w') and synapse variables ('pop[i]/synapses:syn:0/g') are "
                       "recorded")
@@ -119,7 +121,8 @@ def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[
                 if pop not in gids or i not in gids[pop]:
                     raise FormatError(f"LEMS quantity {col.quantity!r}: no imported cell")
                 gid = gids[pop][i]
-                if detailed is not None and components[pop] in detailed_components:
+                if (detailed is not None and components[pop] in detailed_components
+                        and not (path and path[0].startswith("synapses:"))):
                     entry, owner = _detailed_trace(detailed, col.quantity)
                 else:
                     entry, owner = _trace(path, gid, components[pop], col.quantity)

@@ -131,7 +131,42 @@ def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[
     morphs = _morphologies(doc, net)
     if morphs:
         _place_all(out, net, morphs, lost)
+        if run_config is not None and run_config.traces:
+            run_config = dataclasses.replace(
+                run_config, traces=_synapse_traces(out, run_config.traces, morphs))
     return run_config
+
+
+def _synapse_traces(out: Any, traces: tuple, morphs: dict[str, Morphology]) -> tuple:
+    """Synapse-variable traces (LEMS ``pop[i]/synapses:syn:k/g``) on detailed cells: on the
+    (section, x) of the cell's ``k``-th ``syn`` (its connections, then its inputs, in table
+    order, as jNeuroML creates them), ``index`` among the ``syn``s there."""
+    cells = out.cells
+    row_of = {int(g): i for i, g in enumerate(np.asarray(cells["gid"]).tolist())}
+    types = _strings(cells["cell_type"])
+    tables = [(t, g, s, x) for t, g, s, x in ((out.connections, "post_gid", "post_sec",
+                                                 "post_loc"),
+                                                (out.stim_targets, "gid", "sec", "loc"))
+              if t is not None and len(t) and "syn_mech" in t]
+    done = []
+    for tr in traces:
+        gids = tr.cells.gids if tr.cells is not None else ()
+        if tr.syn_mech is None or len(gids) != 1 or types[row_of[int(gids[0])]] not in morphs:
+            done.append(tr)
+            continue
+        locs: list[tuple[str, float]] = []
+        for table, gcol, scol, lcol in tables:
+            rows = np.flatnonzero((np.asarray(table[gcol]) == gids[0]) & (np.asarray(
+                _strings(table["syn_mech"]), dtype=object) == tr.syn_mech))
+            secs = np.asarray(_strings(table[scol]), dtype=object)[rows]
+            locs += list(zip(secs.tolist(), np.asarray(table[lcol])[rows].tolist()))
+        if tr.index >= len(locs):
+            done.append(tr)  # no such synapse: recorded as NaN, as before
+            continue
+        sec, x = locs[tr.index]
+        done.append(dataclasses.replace(tr, sec=sec, loc=float(x),
+                                        index=locs[:tr.index].count((sec, x))))
+    return tuple(done)
 
 
 def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:

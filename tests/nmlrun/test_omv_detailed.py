@@ -36,6 +36,9 @@ DETAILED = [
     ("LEMS_NML2_Ex25_MultiComp.xml", ".test.ex25.jnmlnrn.omt", ("--unchecked",)),
     # STP synapses onto HH cells from spike sources
     ("LEMS_NML2_Ex7_STP.xml", ".test.ex7.jnmlnrn.omt", ("--unchecked",)),
+    # NMDA (blockingPlasticSynapse) on a passive cell: the synapse's g and block/blockFactor
+    # columns (on the detailed cell's synapse), the source's spiketimes file and spike rate
+    ("LEMS_NML2_Ex6_NMDA.xml", ".test.ex6.jnmlnrn.omt", ("--unchecked",)),
 ]
 
 
@@ -61,19 +64,17 @@ def test_omv_detailed_spike_times(nml2_copy, lems, omt, extra):
 
 def test_omv_ca_dynamics_full_length(nml2_copy):
     """Ex15 (Granule cell, Ca ``decayingPoolConcentrationModel``, 6 channels): its 3 OMV
-    experiments over the model's full 700 ms at 1 µs (the fixture is trimmed to 200 ms for
-    tests/neuroml_cells; its length is restored in a copy here -- the OMV test reads only
-    the result files). ~5 s of simulation: the longest example, kept for the channel
-    conductance-density columns (``.../Gran_NaF_98_all/gDensity`` -> ``gion_Gran_NaF_98``)."""
+    experiments over the model's full 700 ms at 1 µs (``nethub run --duration 700``: the
+    fixture is trimmed to 200 ms for tests/neuroml_cells). The slowest test here (~10 s on an
+    idle machine: 700,000 steps on NEURON -- the Ca pool's NMODL does not build for
+    CoreNEURON -- and 11 columns written at every step), kept for the channel density
+    columns (``.../Gran_NaF_98_all/gDensity`` -> ``gion_Gran_NaF_98``, ``iDensity``)."""
     folder = nml2_copy / "LEMSexamples"
-    src = (folder / "LEMS_NML2_Ex15_CaDynamics.xml").read_text()
-    assert 'length="200ms"' in src
-    full = folder / "LEMS_NML2_Ex15_CaDynamics_full.xml"
-    full.write_text(src.replace('length="200ms"', 'length="700ms"'))
-    _run(nml2_copy, full.name)
+    assert 'length="200ms"' in (folder / "LEMS_NML2_Ex15_CaDynamics.xml").read_text()
+    _run(nml2_copy, "LEMS_NML2_Ex15_CaDynamics.xml", ("--duration", "700"))
     assert _failed(nml2_copy, ".test.ex15.jnmlnrn.omt", 3) == []
     # the current-density columns, in A/m2 as jNeuroML writes them (NEURON's mA/cm2 x 10)
-    res = nethub.load_results(folder.parent / "LEMS_NML2_Ex15_CaDynamics_full.h5")
+    res = nethub.load_results(folder.parent / "LEMS_NML2_Ex15_CaDynamics.h5")
     data = np.loadtxt(folder / "results" / "ex15_curr_dens.dat", max_rows=2000)
     label = "lems.of1.ina"
     gid = int(res.traces.index["gid"][list(res.traces.index["label"].values()).index(label)])
