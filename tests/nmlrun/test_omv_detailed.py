@@ -39,6 +39,9 @@ DETAILED = [
     # NMDA (blockingPlasticSynapse) on a passive cell: the synapse's g and block/blockFactor
     # columns (on the detailed cell's synapse), the source's spiketimes file and spike rate
     ("LEMS_NML2_Ex6_NMDA.xml", ".test.ex6.jnmlnrn.omt", ("--unchecked",)),
+    # inputW / connectionWD weights; population postPop says size="3" but lists 9 instances:
+    # the instances are used, as jNeuroML does (a warning)
+    ("LEMS_NML2_Ex26_Weights.xml", ".test.ex26.jnmlnrn.omt", ("--unchecked",)),
 ]
 
 
