@@ -19,8 +19,7 @@ from .conftest import CASES, FIX
     ("hh", {"results/ex5_vars.dat": 3}),
     # Ex18: the GHK Ca channel's current density (i__ca_chan, mA/cm2 -> A/m2)
     ("ghk", {"results/ex18.dat": 3}),
-    # Ex15 (200 ms): 5 current densities and 5 conductance densities (gion, S/cm2 -> S/m2)
-    ("capool", {"results/ex15_curr_dens.dat": 5, "results/ex15_cond_dens.dat": 5}),
+    # Ex15's gDensity / iDensity columns: tests/nmlrun/test_omv_detailed.py (one run)
 ])
 def test_channel_columns_are_jnmls(case, columns, jnml_ref, tmp_path):
     shutil.copytree(FIX / "NeuroML2", tmp_path / "NeuroML2")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-
-import nethub
+from neuroml_cells.conftest import jnml_reference
 
 from .conftest import nethub_run
 from .omv import check_omt
@@ -65,22 +64,22 @@ def test_omv_detailed_spike_times(nml2_copy, lems, omt, extra):
     assert _failed(nml2_copy, omt, n) == []
 
 
-def test_omv_ca_dynamics_full_length(nml2_copy):
+def test_omv_ca_dynamics_full_length(nml2_copy, tmp_path_factory):
     """Ex15 (Granule cell, Ca ``decayingPoolConcentrationModel``, 6 channels): its 3 OMV
     experiments over the model's full 700 ms at 1 µs (``nethub run --duration 700``: the
     fixture is trimmed to 200 ms for tests/neuroml_cells). The slowest test here (~10 s on an
     idle machine: 700,000 steps on NEURON -- the Ca pool's NMODL does not build for
     CoreNEURON -- and 11 columns written at every step), kept for the channel density
-    columns (``.../Gran_NaF_98_all/gDensity`` -> ``gion_Gran_NaF_98``, ``iDensity``)."""
+    columns: their first 200 ms equal jNeuroML's NEURON run of the trimmed fixture (cached,
+    ``neuroml_cells.conftest``) to its text precision."""
     folder = nml2_copy / "LEMSexamples"
     assert 'length="200ms"' in (folder / "LEMS_NML2_Ex15_CaDynamics.xml").read_text()
     _run(nml2_copy, "LEMS_NML2_Ex15_CaDynamics.xml", ("--duration", "700"))
     assert _failed(nml2_copy, ".test.ex15.jnmlnrn.omt", 3) == []
-    # the current-density columns, in A/m2 as jNeuroML writes them (NEURON's mA/cm2 x 10)
-    res = nethub.load_results(folder.parent / "LEMS_NML2_Ex15_CaDynamics.h5")
-    data = np.loadtxt(folder / "results" / "ex15_curr_dens.dat", max_rows=2000)
-    label = "lems.of1.ina"
-    gid = int(res.traces.index["gid"][list(res.traces.index["label"].values()).index(label)])
-    ina = res.traces.get(label, gid)[:2000]
-    np.testing.assert_allclose(data[:, 1], ina * 10, rtol=5e-6, atol=1e-12)
-    assert np.all(np.isfinite(data))
+    outputs = jnml_reference("capool", tmp_path_factory)["outputs"]
+    for name in ("results/ex15_curr_dens.dat", "results/ex15_cond_dens.dat"):
+        ref = outputs[name][:-1]  # jNeuroML's 0 .. 200 ms; nethub: 0 .. 700 ms - step
+        ours = np.loadtxt(folder / name, max_rows=len(ref))
+        assert ours.shape == ref.shape == (200_000, 6)
+        bound = 2e-6 * np.abs(ref) + 1e-6 * np.abs(ref).max(axis=0)  # '%e': 7 digits
+        assert np.max(np.abs(ours - ref) / bound) <= 1.0, name
