@@ -214,7 +214,7 @@ def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:
 def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
     """The OutputFile columns (simConfig ``recordTraces`` entries) as trace requests, each on
     its one cell."""
-    owners = {"pointp": "point_process", "synMech": "syn_mech"}
+    owners = {"pointp": "point_process", "synMech": "syn_mech", "mech": "mech"}
     out = []
     for label, e in traces.items():
         kw = {owners[k]: e[k] for k in owners if k in e}
@@ -296,8 +296,8 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
     syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
     timed = components(doc, (TIMED,))
-    sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
-               if s in ctx.mods}
+    sources = {s: StimSource(name=s, model=nml_cells_net.safe_name(s))  # IClamp_nml2
+               for s in components(doc, _SOURCES) if nml_cells_net.safe_name(s) in ctx.mods}
     pointers = {k: type(c).__name__ for k, c in components(doc, POINTER_SYNAPSES).items()
                 if k in ctx.mods}
     syns.update({k: SynMech(name=k, model=k) for k in pointers})
@@ -308,7 +308,7 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     where = SimpleNamespace(cells=cells, cell_types=types)  # what trace_target reads
     traces, outputs = ({}, []) if sim is None else output_requests(
         sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost,
-        detailed=lambda q: nml_cells_net.trace_target(where, q), detailed_components=detailed)
+        detailed=lambda q: nml_cells_net.trace_spec(where, q), detailed_components=detailed)
     stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
                   cells=cells, connections=conns, pointer_conns=ptr,

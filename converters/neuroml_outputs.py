@@ -25,7 +25,8 @@ OUTPUTS_KEY = "nethubLemsOutputs"
 _UNITS = {"mV": 1e-3, "V": 1.0, "ms": 1e-3, "s": 1.0, "nA": 1e-9, "pA": 1e-12, "uA": 1e-6,
           "mA": 1e-3, "A": 1.0, "uS": 1e-6, "nS": 1e-9, "mS": 1e-3, "S": 1.0, "umho": 1e-6,
           "nF": 1e-9, "pF": 1e-12, "uF": 1e-6, "mM": 1.0, "M": 1e3, "molar": 1e3,
-          "Hz": 1.0, "kHz": 1e3, "/ms": 1e3, "um": 1e-6}
+          "Hz": 1.0, "kHz": 1e3, "/ms": 1e3, "um": 1e-6,
+          "mA/cm2": 10.0, "S/cm2": 1e4}  # densities of detailed cells (jNeuroML: / 0.1, / 1e-4)
 _INDEXED = re.compile(r"^([^/\[\]]+)\[(\d+)\]$")
 
 
@@ -36,7 +37,8 @@ def si_factor(mod_text: str | None, var: str) -> float:
         return 1e-3
     if not mod_text:
         return 1.0
-    m = re.search(rf"^\s*{re.escape(var)}\b[^\n:(]*\(([^)]*)\)", mod_text, re.MULTILINE)
+    # a declaration (``g (uS)``, ``e = 0 (mV)``), not an assignment (``b = 1/(1 + ...)``)
+    m = re.search(rf"^\s*{re.escape(var)}\b[^\n:(/*]*\(([^)]*)\)", mod_text, re.MULTILINE)
     if m is None:
         return 1.0
     unit = m.group(1).strip()
@@ -65,21 +67,24 @@ def _trace(path: list[str], gid: int, comp: str, quantity: str) -> tuple[dict, s
         if var == "v":
             return {**base, "var": "v"}, comp
         return {**base, "pointp": comp, "var": var}, comp
-    if len(path) == 2 and path[0].startswith("synapses:"):
+    if len(path) >= 2 and path[0].startswith("synapses:"):  # .../block/blockFactor: joined
         _, syn, *k = path[0].split(":")
-        return {**base, "synMech": syn, "var": path[1], "index": int(k[0]) if k else 0}, syn
+        return {**base, "synMech": syn, "var": "_".join(path[1:]),
+                "index": int(k[0]) if k else 0}, syn
     raise FormatError(f"LEMS quantity {quantity!r}: only cell variables ('pop[i]/v', "
                       "'pop[i]/w') and synapse variables ('pop[i]/synapses:syn:0/g') are "
                       "recorded")
 
 
-def _detailed_trace(detailed: Any, quantity: str) -> tuple[dict, None]:
-    """A recordTraces entry on a detailed cell's segment, where jNeuroML records it."""
+def _detailed_trace(detailed: Any, quantity: str) -> tuple[dict, str | None]:
+    """A recordTraces entry on a detailed cell's segment, where jNeuroML records it, and the
+    mechanism owning its variable (None for ``v`` / ``cai``)."""
     try:
-        gid, sec, x, var = detailed(quantity)
+        gid, sec, x, var, mech = detailed(quantity)
     except KeyError as exc:
         raise FormatError(f"LEMS quantity {quantity!r}: {exc.args[0]}") from None
-    return {"sec": sec, "loc": x, "conds": {"gid": [gid]}, "var": var}, None
+    entry = {"sec": sec, "loc": x, "conds": {"gid": [gid]}, "var": var}
+    return (entry, None) if mech is None else ({**entry, "mech": mech}, mech)
 
 
 def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[str, str],
@@ -99,8 +104,9 @@ def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[
     lost : list of str
         Columns that cannot be recorded are appended here.
     detailed : callable, optional
-        ``quantity -> (gid, section, x, variable)`` for cells of ``detailed_components``
-        (detailed NeuroML cells: :func:`nethub.converters.nml_cells_net.trace_target`, where
+        ``quantity -> (gid, section, x, variable, mechanism or None)`` for cells of
+        ``detailed_components``
+        (detailed NeuroML cells: :func:`nethub.converters.nml_cells_net.trace_spec`, where
         jNeuroML records ``pop/i/cell/segment/v``), raising KeyError for other quantities.
     detailed_components : frozenset of str
         The cell components that are detailed cells.
@@ -115,7 +121,8 @@ def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[
                 if pop not in gids or i not in gids[pop]:
                     raise FormatError(f"LEMS quantity {col.quantity!r}: no imported cell")
                 gid = gids[pop][i]
-                if detailed is not None and components[pop] in detailed_components:
+                if (detailed is not None and components[pop] in detailed_components
+                        and not (path and path[0].startswith("synapses:"))):
                     entry, owner = _detailed_trace(detailed, col.quantity)
                 else:
                     entry, owner = _trace(path, gid, components[pop], col.quantity)

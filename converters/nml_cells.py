@@ -13,6 +13,8 @@ lists from :mod:`.nml_morph`, then per group, in jNeuroML's order (last one wins
   ``inhomogeneousValue`` of the path length from the root (NEURON's ``SubsetDomainIterator``,
   translated to start at 0 and / or normalised to end at 1 as the parameter asks);
 - ``species`` -> ``mechs[<concentrationModel>] = {}``, ``ions[ion] = {'i', 'o'}`` (mM);
+- ``cell2CaPools`` (``biophysicalProperties2CaPools``): the same, plus
+  ``channelDensityNernstCa2`` -> ``{'gmax'}`` (ion ``ca2``, a second Ca pool);
 - ``initMembPotential`` -> ``vinit`` (mV); ``spikeThresh`` (group ``all``) -> ``threshold``
   (mV; jNeuroML's default 0 mV).
 
@@ -94,11 +96,13 @@ class _Cell:
         self.morph_src = morph
         self.morph = build_morphology(cell, morph)
         bp = cell.biophysical_properties
+        if bp is None:  # cell2CaPools: biophysicalProperties2CaPools
+            bp = getattr(cell, "biophysical_properties2_ca_pools", None)
         if bp is None and getattr(cell, "biophysical_properties_attr", None):
             bp = _by_id(doc, "biophysical_properties", cell.biophysical_properties_attr,
                         self.where)
-        self.mp = bp.membrane_properties if bp is not None else None
-        self.ip = bp.intracellular_properties if bp is not None else None
+        self.mp = _either(bp, "membrane_properties")
+        self.ip = _either(bp, "intracellular_properties")
         if self.mp is None:  # NEURON's defaults (jNeuroML needs biophysics; nethub does not)
             self.mp = _NoMembrane()
         self.lost: list[str] = []
@@ -133,6 +137,7 @@ class _Cell:
     # ------------------------------------------------------------ channels
     def channels(self) -> None:
         mp = self.mp
+        self.densities = {cd.id: safe_name(cd.ion_channel) for cd in _densities(mp)}
         for cd in [*mp.channel_densities, *mp.channel_density_v_shifts]:
             w = f"{self.where}/channelDensity {cd.id!r}"
             params = {"gmax": _nrn(cd.cond_density, "condDens", w)}
@@ -144,6 +149,10 @@ class _Cell:
             self.fixed_erev(cd, None, f"{self.where}/channelDensityNonUniform {cd.id!r}")
         for cd in mp.channel_density_nernsts:
             w = f"{self.where}/channelDensityNernst {cd.id!r}"
+            self.insert(cd.segment_groups, safe_name(cd.ion_channel),
+                        {"gmax": _nrn(cd.cond_density, "condDens", w)})
+        for cd in getattr(mp, "channel_density_nernst_ca2s", None) or []:  # cell2CaPools
+            w = f"{self.where}/channelDensityNernstCa2 {cd.id!r}"
             self.insert(cd.segment_groups, safe_name(cd.ion_channel),
                         {"gmax": _nrn(cd.cond_density, "condDens", w)})
         for cd in mp.channel_density_non_uniform_nernsts:
@@ -159,8 +168,9 @@ class _Cell:
         for cd in mp.channel_density_non_uniform_ghks:
             self.non_uniform(cd, "permeability", "permeability", "permeability")
         if mp.channel_populations:
-            self.lost.append(f"{self.where}: channelPopulation (jNeuroML's NEURON export does "
-                             f"not carry them either) ({len(mp.channel_populations)})")
+            self.lost.append(f"{self.where}: channelPopulation (jNeuroML's NEURON export "
+                             "refuses models with them: CHANNEL_POPULATIONS_CELL_MODEL) "
+                             f"({len(mp.channel_populations)})")
 
     def insert(self, gid: str | None, mech: str, params: dict[str, Any]) -> None:
         for name in self.group(gid):
@@ -234,6 +244,23 @@ class _Cell:
         return _nrn(st[0].value, "voltage", f"{self.where}/spikeThresh")
 
 
+def _either(bp: Any, kind: str) -> Any:
+    """``bp.<kind>``, else (``biophysicalProperties2CaPools``) ``bp.<kind>2_ca_pools``."""
+    if bp is None:
+        return None
+    found = getattr(bp, kind, None)
+    return found if found is not None else getattr(bp, f"{kind}2_ca_pools", None)
+
+
+def _densities(mp: Any) -> list[Any]:
+    """Every channel density of membrane properties (for LEMS quantities naming them)."""
+    kinds = ("channel_densities", "channel_density_v_shifts", "channel_density_non_uniforms",
+             "channel_density_nernsts", "channel_density_non_uniform_nernsts",
+             "channel_density_ghks", "channel_density_ghk2s",
+             "channel_density_non_uniform_ghks", "channel_density_nernst_ca2s")
+    return [cd for k in kinds for cd in getattr(mp, k, None) or []]
+
+
 class _NoMembrane:
     def __getattr__(self, name: str) -> list:
         return []
@@ -305,5 +332,6 @@ def detailed_cell(cell: Any, doc: Any) -> DetailedCell:
                            section_lists={k: list(v) for k, v in c.morph.section_lists.items()},
                            spike_source=(first, 0.5), threshold=thr,
                            mod_files=[f"{m}.mod" for m in mods],
-                           tags={"nml.type": "Cell", "nml.segments": c.morph.to_tag()})
+                           tags={"nml.type": type(cell).__name__, "nml.segments": c.morph.to_tag(),
+                                 "nml.densities": dict(sorted(c.densities.items()))})
     return DetailedCell(ct, c.morph, c.lost)

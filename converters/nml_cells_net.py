@@ -23,16 +23,17 @@ import numpy as np
 
 from ..celltypes import CompartmentalCell
 from ..table import Categorical
-from .nml_cells import detailed_cell
+from .nml_cells import detailed_cell, safe_name
 from .nml_morph import Morphology, build_morphology, location_from_tag
 
-__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "segment_location",
-           "trace_target"]
+__all__ = ["TRACE_VARIABLES", "detailed_types", "place_on_segments", "safe_name",
+           "segment_location", "trace_spec", "trace_target"]
 
 
 def _used(doc: Any, net: Any) -> list[Any]:
     comps = {p.component for p in net.populations.values()}
-    return [c for c in getattr(doc, "cells", None) or [] if c.id in comps]
+    cells = [*(getattr(doc, "cells", None) or []), *(getattr(doc, "cell2_ca_poolses", None) or [])]
+    return [c for c in cells if c.id in comps]
 
 
 def detailed_types(doc: Any, net: Any, lost: list[str]) -> dict[str, CompartmentalCell]:
@@ -130,7 +131,42 @@ def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[
     morphs = _morphologies(doc, net)
     if morphs:
         _place_all(out, net, morphs, lost)
+        if run_config is not None and run_config.traces:
+            run_config = dataclasses.replace(
+                run_config, traces=_synapse_traces(out, run_config.traces, morphs))
     return run_config
+
+
+def _synapse_traces(out: Any, traces: tuple, morphs: dict[str, Morphology]) -> tuple:
+    """Synapse-variable traces (LEMS ``pop[i]/synapses:syn:k/g``) on detailed cells: on the
+    (section, x) of the cell's ``k``-th ``syn`` (its connections, then its inputs, in table
+    order, as jNeuroML creates them), ``index`` among the ``syn``s there."""
+    cells = out.cells
+    row_of = {int(g): i for i, g in enumerate(np.asarray(cells["gid"]).tolist())}
+    types = _strings(cells["cell_type"])
+    tables = [(t, g, s, x) for t, g, s, x in ((out.connections, "post_gid", "post_sec",
+                                                 "post_loc"),
+                                                (out.stim_targets, "gid", "sec", "loc"))
+              if t is not None and len(t) and "syn_mech" in t]
+    done = []
+    for tr in traces:
+        gids = tr.cells.gids if tr.cells is not None else ()
+        if tr.syn_mech is None or len(gids) != 1 or types[row_of[int(gids[0])]] not in morphs:
+            done.append(tr)
+            continue
+        locs: list[tuple[str, float]] = []
+        for table, gcol, scol, lcol in tables:
+            rows = np.flatnonzero((np.asarray(table[gcol]) == gids[0]) & (np.asarray(
+                _strings(table["syn_mech"]), dtype=object) == tr.syn_mech))
+            secs = np.asarray(_strings(table[scol]), dtype=object)[rows]
+            locs += list(zip(secs.tolist(), np.asarray(table[lcol])[rows].tolist()))
+        if tr.index >= len(locs):
+            done.append(tr)  # no such synapse: recorded as NaN, as before
+            continue
+        sec, x = locs[tr.index]
+        done.append(dataclasses.replace(tr, sec=sec, loc=float(x),
+                                        index=locs[:tr.index].count((sec, x))))
+    return tuple(done)
 
 
 def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:
@@ -186,7 +222,7 @@ def _place_explicit(out: Any, morphs: dict[str, Morphology]) -> None:
 
 
 #: LEMS quantities of a detailed cell's segment -> NEURON range variable (jNeuroML's names)
-TRACE_VARIABLES = {"v": "v", "caConc": "cai"}
+TRACE_VARIABLES = {"v": "v", "caConc": "cai", "ca2Conc": "ca2i"}
 
 
 def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
@@ -199,21 +235,41 @@ def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
         with the ``nml.segments`` tag).
     quantity : str
         ``pop/i/cell/segment/var``, ``pop/i/cell/var`` or ``pop[i]/var`` (segment 0), ``var``
-        one of :data:`TRACE_VARIABLES`.
+        one of :data:`TRACE_VARIABLES`, or a channel density's variable (see
+        :func:`trace_spec`).
 
     Returns
     -------
     (int, str, float, str)
-        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable.
+        gid, section, x (the segment's middle, as jNeuroML records it) and NEURON variable
+        (a mechanism's range variable with its ``_<mechanism>`` suffix, as in HOC).
 
     Raises
     ------
     KeyError
         If the quantity is not of this form, or names no cell / segment of the network.
     """
+    gid, sec, x, var, mech = trace_spec(net, quantity)
+    return gid, sec, x, var if mech is None else f"{var}_{mech}"
+
+
+def trace_spec(net: Any, quantity: str) -> tuple[int, str, float, str, str | None]:
+    """:func:`trace_target` with the mechanism apart: ``(gid, section, x, variable, mech)``.
+
+    Besides ``v`` / ``caConc`` (``mech`` None), the variables of a channel density
+    ``.../<biophysics>/membraneProperties/<density id>/...`` as jNeuroML's NEURON export
+    records them: ``gDensity`` -> ``gion``, ``iDensity`` -> ``i__<mech>``, and a path inside
+    the ion channel (``<ionChannel>/m/q``) -> its parts joined by ``_`` (``m_q``), all of
+    ``mech`` = the density's ion channel (NEURON name).
+    """
     parts = quantity.replace("[", "/").replace("]", "").strip("/").split("/")
+    tail: list[str] = []
+    if "membraneProperties" in parts:
+        k = parts.index("membraneProperties")
+        parts, tail = parts[:k - 1] + ["v"], parts[k + 1:]
     if len(parts) not in (3, 4, 5) or parts[-1] not in TRACE_VARIABLES:
-        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v or caConc")
+        raise KeyError(f"{quantity!r} is not pop/i/cell[/segment]/v, caConc or "
+                       ".../membraneProperties/<density>/...")
     pop, idx = parts[0], int(parts[1])
     seg = int(parts[3]) if len(parts) == 5 else 0
     cells = net.cells
@@ -227,4 +283,27 @@ def trace_target(net: Any, quantity: str) -> tuple[int, str, float, str]:
     if tag is None:
         raise KeyError(f"{quantity!r}: cell type {ct.name!r} is not a detailed NeuroML cell")
     sec, x = location_from_tag(tag, seg, 0.5)
-    return int(cells["gid"][row]), sec, x, TRACE_VARIABLES[parts[-1]]
+    gid = int(cells["gid"][row])
+    if not tail:
+        return gid, sec, x, TRACE_VARIABLES[parts[-1]], None
+    var, mech = _density_variable(ct, tail, quantity)
+    return gid, sec, x, var, mech
+
+
+def _density_variable(ct: CompartmentalCell, tail: list[str], quantity: str
+                      ) -> tuple[str, str]:
+    """(variable, mechanism) of ``<density id>/gDensity|iDensity|<ionChannel>/...``."""
+    densities = ct.tags.get("nml.densities") or {}
+    if not tail or tail[0] not in densities:
+        raise KeyError(f"{quantity!r}: no channel density {tail[0] if tail else ''!r} in "
+                       f"cell {ct.name!r}")
+    mech = densities[tail[0]]
+    rest = tail[1:]
+    if rest == ["gDensity"]:
+        return "gion", mech
+    if rest == ["iDensity"]:
+        return f"i__{mech}", mech
+    if len(rest) >= 2 and safe_name(rest[0]) == mech:
+        return "_".join(rest[1:]), mech
+    raise KeyError(f"{quantity!r}: not gDensity, iDensity or a variable of ion channel "
+                   f"{mech!r}")

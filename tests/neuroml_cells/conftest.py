@@ -34,6 +34,7 @@ CASES = {
     "hh": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex5_DetCell.xml", ["hhcell"]),
     "capool": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex15_CaDynamics.xml", ["Granule_98"]),
     "ghk": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex18_GHK.xml", ["na_k_ca"]),
+    "twoca": ("cells/LEMS_TwoCa.xml", ["TwoCa"]),  # cell2CaPools (test_two_ca_pools.py)
 }
 _PLACED = re.compile(r'a_(\w+)\[(\d+)\]\.(\w+) \{? ?\w+(?:\[\d+\])? = new (\w+)\(([^)]+)\)')
 
