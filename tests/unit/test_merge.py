@@ -233,13 +233,13 @@ def test_ten_million_rows_in_seconds():
              "post_sec": sec, "post_loc": rng.random(n), "weight": np.full(n, 0.01)}
     net = make_net(conns, nseg=5, cells={"gid": np.arange(n_cells), "pop": ["E"] * n_cells,
                                          "cell_type": ["PYR"] * n_cells})
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: the shared machine's load does not count against it
     plan = plan_merge(net)
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     # per cell: 2 mechanisms × (1 soma + 5 dend segments) objects at most
     assert plan.n_objects <= n_cells * 12
     assert plan.n_objects > n_cells * 11
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert elapsed < 10, f"{elapsed:.1f} s of CPU"
 
 
 def test_keep_apart_rows():
