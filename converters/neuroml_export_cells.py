@@ -8,7 +8,8 @@ Known equivalents (everything else is a reported loss):
   ``channelDensity`` per section for NEURON's ``hh`` (standard HH ``ionChannelHH`` Na/K gates
   with q10 3 at 6.3 degC, and its leak) and ``pas``;
 * a one-section cell whose only mechanism is an ``Izhi2007b`` point process of ``celltype`` 1
-  -> ``izhikevich2007Cell`` (capacitance = ``C`` x the section's membrane capacitance);
+  -> ``izhikevich2007Cell`` (capacitance = ``C`` x the section's membrane capacitance,
+  ``v0`` = ``vr``: Izhi2007b sets ``v = vr`` at t = 0 whatever ``v_init`` is);
 * ``NetStim`` -> ``spikeArray`` (``noise`` 0: its exact spike times) or
   ``spikeGeneratorPoisson`` (``noise`` 1: same rate, another random stream -- a loss note);
   ``VecStim`` with ``spkTimes`` -> ``spikeArray``;
@@ -25,7 +26,7 @@ import numpy as np
 
 from .neuroml_export_morph import Morphology, group_of, morphology, num
 
-__all__ = ["HH_CHANNELS", "cell_component", "spike_array", "stim_component",
+__all__ = ["HH_CHANNELS", "IZHI_NOTE", "cell_component", "spike_array", "stim_component",
            "synapse_component"]
 
 _Q10 = '<q10Settings type="q10ExpTemp" q10Factor="3" experimentalTemp="6.3 degC"/>'
@@ -49,6 +50,11 @@ HH_CHANNELS = {
         '</gateHHrates></ionChannelHH>'),
     "passive": '<ionChannelHH id="passive" conductance="10pS"/>',
 }
+
+#: The loss note of an exported Izhi2007b cell (docs/neuroml.md, Export: no exact mapping).
+IZHI_NOTE = ("{where}: Izhi2007b -> izhikevich2007Cell: same equations and start (v = vr, "
+             "u = 0), but jNeuroML's NEURON code detects its spikes where v crosses 0 mV "
+             "(Izhi2007b: at vpeak) and steps v explicitly, so spike times differ (~0.5 ms)")
 
 _HH_DEFAULTS = {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.0003, "el": -54.3}
 _PAS_DEFAULTS = {"g": 0.001, "e": -70.0}
@@ -109,7 +115,8 @@ def _izhikevich(ct: Any, vinit: float) -> str | None:
     cap_pf = float(g.get("cm", 1.0)) * area_cm2 * 1e6 * float(pp.get("C", 1.0))
     p = {"C": 1, "k": 0.7, "vr": -60, "vt": -40, "vpeak": 35, "a": 0.03, "b": -2,
          "c": -50, "d": 100, **pp}
-    return (f'<izhikevich2007Cell id="{ct.name}" C="{num(cap_pf)}pF" v0="{num(vinit)}mV" '
+    # Izhi2007b's NET_RECEIVE(flag 1) sets v = vr at t = 0 whatever v_init is
+    return (f'<izhikevich2007Cell id="{ct.name}" C="{num(cap_pf)}pF" v0="{num(p["vr"])}mV" '
             f'k="{num(p["k"])}nS_per_mV" vr="{num(p["vr"])}mV" vt="{num(p["vt"])}mV" '
             f'vpeak="{num(p["vpeak"])}mV" a="{num(p["a"])}per_ms" b="{num(p["b"])}nS" '
             f'c="{num(p["c"])}mV" d="{num(p["d"])}pA"/>')
@@ -165,8 +172,7 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
                  v_init)
     izh = _izhikevich(ct, vinit)
     if izh is not None:
-        return {ct.name: izh}, None, [f"{where}: Izhi2007b -> izhikevich2007Cell (spikes at "
-                                      "vpeak; NetPyNE's NetCon threshold is not used)"]
+        return {ct.name: izh}, None, [IZHI_NOTE.format(where=where)]
     morph = morphology(ct.name, ct.sections, ct.section_lists)
     dens, used, caps, res = [], set(), [], []
     for name, sec in ct.sections.items():
