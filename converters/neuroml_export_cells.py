@@ -20,11 +20,13 @@ Known equivalents (everything else is a reported loss):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .neuroml_export_morph import Morphology, group_of, morphology, num
+from .neuroml_export_morph import Morphology, group_of, morphology, num, section_length
+from .neuroml_export_nonuniform import inhomogeneous_parameter, nonuniform_density
 
 __all__ = ["HH_CHANNELS", "IZHI_NOTE", "cell_component", "spike_array", "stim_component",
            "synapse_component"]
@@ -48,6 +50,7 @@ HH_CHANNELS = {
         '<forwardRate type="HHExpLinearRate" rate="0.1per_ms" midpoint="-55mV" scale="10mV"/>'
         '<reverseRate type="HHExpRate" rate="0.125per_ms" midpoint="-65mV" scale="-80mV"/>'
         '</gateHHrates></ionChannelHH>'),
+    "hh_leak": '<ionChannelHH id="hh_leak" conductance="10pS"/>',
     "passive": '<ionChannelHH id="passive" conductance="10pS"/>',
 }
 
@@ -71,35 +74,74 @@ def _density(cid: str, chan: str, g: float, erev: float, ion: str, group: str) -
             f'erev="{num(erev)}mV" segmentGroup="{group_of(group)}" ion="{ion}"/>')
 
 
-def _mech_densities(name: str, sec: Any, mechs: dict, lost: list[str], where: str
-                    ) -> tuple[list[str], set[str]]:
-    """channelDensity elements of one section's mechanisms and the channels they use."""
-    out: list[str] = []
-    used: set[str] = set()
+@dataclass
+class _Densities:
+    """The density elements of a cell: uniform ones, then non-uniform ones (schema order)."""
+
+    uniform: list[str] = field(default_factory=list)
+    nonuniform: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    lost: list[str] = field(default_factory=list)
+
+    def add(self, cid: str, chan: str, g: Any, erev: float, ion: str, name: str,
+            sec: Any) -> None:
+        self.used.add(chan)
+        if _scalar(g) or len(set(np.ravel(g).tolist())) == 1:
+            self.uniform.append(_density(cid, chan, float(np.ravel(g)[0]), erev, ion, name))
+            return
+        xml, inexact = nonuniform_density(cid, chan, np.ravel(g), erev, ion, name,
+                                          section_length(sec))
+        self.nonuniform.append(xml)
+        if inexact:
+            self.lost.append(f"section {name!r} {cid!r}: {inexact} per-segment value(s) "
+                             "1 ulp off (no S/m2 double gives them back exactly)")
+
+
+def _uniform(values: dict, keys: tuple[str, ...], lost: list[str], where: str) -> dict:
+    """``values`` with the per-segment ones of ``keys`` (reversal potentials) replaced by
+    their mean (a loss)."""
+    out = dict(values)
+    for k in keys:
+        v = out.get(k)
+        if v is not None and not _scalar(v):
+            if len(set(np.ravel(v).tolist())) > 1:
+                lost.append(f"{where}: per-segment {k!r} is not exported (one reversal "
+                            "potential per density: the mean is used)")
+            out[k] = float(np.mean(v))
+    return out
+
+
+def nonuniform_sections(ct: Any) -> set[str]:
+    """Sections with per-segment (differing) hh / pas conductances."""
+    keys = {"hh": ("gnabar", "gkbar", "gl"), "pas": ("g",)}
+    return {n for n, sec in ct.sections.items() for m, params in sec.mechs.items()
+            if m in keys for k, v in (params or {}).items()
+            if k in keys[m] and not _scalar(v) and len(set(np.ravel(v).tolist())) > 1}
+
+
+def _mech_densities(name: str, sec: Any, mechs: dict, dens: _Densities, where: str) -> None:
+    """The density elements of one section's mechanisms (per-segment conductances as
+    ``channelDensityNonUniform``)."""
     for mech, params in mechs.items():
         values = {**(_HH_DEFAULTS if mech == "hh" else _PAS_DEFAULTS), **(params or {})}
         if mech not in ("hh", "pas"):
-            lost.append(f"{where}: mechanism {mech!r} has no known NeuroML equivalent; "
-                        "not exported")
+            dens.lost.append(f"{where}: mechanism {mech!r} has no known NeuroML equivalent; "
+                             "not exported")
             continue
-        if not all(_scalar(v) for v in values.values()):
-            lost.append(f"{where}: per-segment values of {mech!r} are not exported "
-                        "(section mean used)")
-            values = {k: float(np.mean(v)) for k, v in values.items()}
+        values = _uniform(values, ("e", "el"), dens.lost, where)
         if mech == "pas":
-            out.append(_density(f"pas_{name}", "passive", values["g"], values["e"],
-                                "non_specific", name))
-            used.add("passive")
+            dens.add(f"pas_{name}", "passive", values["g"], values["e"], "non_specific",
+                     name, sec)
             continue
         ions = sec.ions or {}
         ena = (ions.get("na") or {}).get("e", _ION_E["na"])
         ek = (ions.get("k") or {}).get("e", _ION_E["k"])
-        out += [_density(f"hh_na_{name}", "hh_na", values["gnabar"], ena, "na", name),
-                _density(f"hh_k_{name}", "hh_k", values["gkbar"], ek, "k", name),
-                _density(f"hh_leak_{name}", "passive", values["gl"], values["el"],
-                         "non_specific", name)]
-        used |= {"hh_na", "hh_k", "passive"}
-    return out, used
+        dens.add(f"hh_na_{name}", "hh_na", values["gnabar"], ena, "na", name, sec)
+        dens.add(f"hh_k_{name}", "hh_k", values["gkbar"], ek, "k", name, sec)
+        # its own channel: a section with hh and pas has two leaks (one NEURON mechanism
+        # per channel name)
+        dens.add(f"hh_leak_{name}", "hh_leak", values["gl"], values["el"], "non_specific",
+                 name, sec)
 
 
 def _izhikevich(ct: Any, vinit: float) -> str | None:
@@ -173,12 +215,11 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
     izh = _izhikevich(ct, vinit)
     if izh is not None:
         return {ct.name: izh}, None, [IZHI_NOTE.format(where=where)]
-    morph = morphology(ct.name, ct.sections, ct.section_lists)
-    dens, used, caps, res = [], set(), [], []
+    extras = {n: inhomogeneous_parameter(n) for n in nonuniform_sections(ct)}
+    morph = morphology(ct.name, ct.sections, ct.section_lists, group_extras=extras)
+    dens, caps, res = _Densities(lost=lost), [], []
     for name, sec in ct.sections.items():
-        d, u = _mech_densities(name, sec, sec.mechs, lost, f"{where} section {name!r}")
-        dens += d
-        used |= u
+        _mech_densities(name, sec, sec.mechs, dens, f"{where} section {name!r}")
         for pp in sec.point_processes:
             lost.append(f"{where} section {name!r}: point process {pp.get('mod')!r} has no "
                         "NeuroML equivalent here; not exported")
@@ -190,14 +231,14 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
     if thr is None and ct.spike_source and ct.spike_source[0] in ct.sections:
         thr = ct.sections[ct.spike_source[0]].threshold
     thr = threshold if thr is None else float(thr)
-    membrane = (f'<membraneProperties>{"".join(dens)}'
+    membrane = (f'<membraneProperties>{"".join(dens.uniform)}{"".join(dens.nonuniform)}'
                 f'<spikeThresh value="{num(thr)}mV" segmentGroup="all"/>{"".join(caps)}'
                 f'<initMembPotential value="{num(vinit)}mV" segmentGroup="all"/>'
                 '</membraneProperties>')
     bio = (f'<biophysicalProperties id="biophys_{ct.name}">{membrane}'
            f'<intracellularProperties>{"".join(res)}</intracellularProperties>'
            '</biophysicalProperties>')
-    comps = {k: HH_CHANNELS[k] for k in HH_CHANNELS if k in used}
+    comps = {k: HH_CHANNELS[k] for k in HH_CHANNELS if k in dens.used}
     comps[ct.name] = f'<cell id="{ct.name}">{morph.xml}{bio}</cell>'
     return comps, morph, lost
 
