@@ -1,0 +1,84 @@
+"""NeuroML export of NetPyNE gap junctions (ElectSyn pointer pairs) as ``electricalProjection``
+with a ``gapJunction``: valid NeuroML; re-imported, the coupled cells follow the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from netpyne import specs
+
+import nethub
+from nethub.converters.neuroml_export_gap import gap_conductance
+from nethub.formats.base import Document
+from nethub.formats.neuroml.plugin import NeuroMLFormat
+
+from .test_export_native import TUTORIALS, _validate
+
+MODS = TUTORIALS / "doc_code" / "mod"
+
+
+def _with_mods(net):
+    return net.replace(mod_files={p.name: p.read_text() for p in sorted(MODS.glob("*.mod"))})
+
+
+def _coupled():
+    """Two passive somas coupled by NetPyNE's ElectSyn, one driven by an IClamp; a third,
+    one-way pointer connection (not a NeuroML gap junction)."""
+    p = specs.NetParams()
+    p.cellParams["P"] = {"secs": {"soma": {"geom": {"diam": 16, "L": 16, "Ra": 128},
+                                           "mechs": {"pas": {"g": 1e-4, "e": -70}}}}}
+    p.popParams["A"] = {"cellType": "P", "numCells": 1}
+    p.popParams["B"] = {"cellType": "P", "numCells": 2}
+    p.synMechParams["esyn"] = {"mod": "ElectSyn", "g": 0.0005,
+                               "pointerParams": {"target_var": "vpeer", "source_var": "v",
+                                                 "bidirectional": True}}
+    p.synMechParams["oneway"] = {"mod": "ElectSyn", "g": 0.0005,
+                                 "pointerParams": {"target_var": "vpeer", "source_var": "v",
+                                                   "bidirectional": False}}
+    p.connParams["A->B"] = {"preConds": {"pop": "A"}, "postConds": {"pop": "B"},
+                            "synMech": "esyn", "weight": 2.0, "sec": "soma", "loc": 0.5,
+                            "connList": [[0, 0]]}
+    p.connParams["B->B"] = {"preConds": {"pop": "B"}, "postConds": {"pop": "B"},
+                            "synMech": "oneway", "weight": 1.0, "connList": [[0, 1]]}
+    p.stimSourceParams["ic"] = {"type": "IClamp", "del": 1, "dur": 4, "amp": 0.2}
+    p.stimTargetParams["ic->A"] = {"source": "ic", "sec": "soma", "loc": 0.5,
+                                   "conds": {"pop": "A"}}
+    cfg = specs.SimConfig()
+    cfg.duration = 8
+    cfg.recordTraces = {"V": {"sec": "soma", "loc": 0.5, "var": "v"}}
+    cfg.recordCells = [0, 1]
+    cfg.recordStep = 0.025
+    return _with_mods(nethub.build(p, cfg))
+
+
+def test_tut_gap_exports_a_valid_electrical_projection(tmp_path):
+    net = _with_mods(nethub.build(*nethub.load_spec(TUTORIALS / "doc_code" / "tut_gap.py")))
+    assert gap_conductance(net, "esyn") == (4.9999999999999996e-05, "")
+    lost = NeuroMLFormat().write(Document(network=net), tmp_path / "gap.nml")
+    assert not any("pointer" in m or "gap" in m for m in lost), lost
+    text = (tmp_path / "gap.nml").read_text()
+    assert '<gapJunction id="esyn" conductance="4.9999999999999996e-05uS"/>' in text
+    assert 'synapse="esyn" weight="200.0"' in text and text.count("<electricalConnection") == 1
+    assert "All valid and no warnings" in _validate(tmp_path / "gap.nml")
+
+
+def test_gap_junction_round_trip_runs_as_the_original(tmp_path):
+    net = _coupled()
+    orig = nethub.simulate(net, output=tmp_path / "orig.h5")
+    folder = Path(tmp_path / "nml")
+    folder.mkdir()
+    lost = NeuroMLFormat().write(Document(network=net), folder / "gap.nml",
+                                 lems=str(folder / "LEMS_gap.xml"))
+    assert lost == ["gap junctions: NeuroML's act on both cells; one-directional pointer "
+                    "connections not exported (1)"]
+    back = nethub.read(str(folder / "LEMS_gap.xml")).network
+    pc = back.pointer_conns
+    assert len(pc) == 2 and sorted(np.asarray(pc["pre_gid"]).tolist()) == [0, 1]
+    assert np.all(np.asarray(pc["weight"]) == 2.0)
+    res = nethub.simulate(back, output=tmp_path / "back.h5")
+    for gid in (0, 1):
+        v0 = np.asarray(orig.traces.get("V", gid))
+        v1 = np.asarray(res.traces.get(f"lems.V.V_{gid}", gid))
+        assert np.ptp(v0) > 2  # cell 1 only through the gap junction
+        np.testing.assert_allclose(v1, v0, rtol=0, atol=1e-9)
