@@ -28,8 +28,8 @@ import numpy as np
 from .neuroml_export_morph import Morphology, group_of, morphology, num, section_length
 from .neuroml_export_nonuniform import inhomogeneous_parameter, nonuniform_density
 
-__all__ = ["HH_CHANNELS", "IZHI_NOTE", "cell_component", "spike_array", "stim_component",
-           "synapse_component"]
+__all__ = ["ARTIFICIAL_CELLS", "HH_CHANNELS", "IZHI_NOTE", "cell_component", "spike_array",
+           "stim_component", "synapse_component"]
 
 _Q10 = '<q10Settings type="q10ExpTemp" q10Factor="3" experimentalTemp="6.3 degC"/>'
 
@@ -58,6 +58,21 @@ HH_CHANNELS = {
 IZHI_NOTE = ("{where}: Izhi2007b -> izhikevich2007Cell: same equations and start (v = vr, "
              "u = 0), but jNeuroML's NEURON code detects its spikes where v crosses 0 mV "
              "(Izhi2007b: at vpeak) and steps v explicitly, so spike times differ (~0.5 ms)")
+
+#: Why NEURON's artificial integrate-and-fire cells have no exact NeuroML equivalent.
+ARTIFICIAL_CELLS = {
+    "IntFire1": "an input event adds its weight to m at once (a delta synapse) and NEURON "
+                "computes m and the spike time analytically; NeuroML's iaf cells "
+                "(iafRefCell, iafTauRefCell) take inputs only as synaptic currents and are "
+                "stepped at dt",
+    "IntFire2": "its equations are PyNN's IF_curr_exp with expCurrSynapse inputs (i jumps by "
+                "the weight, decays with taus; bias ib), but NEURON fires IntFire2 at the "
+                "exact threshold crossing between steps (analytic / Newton), jNeuroML's code "
+                "on the dt grid: other spike times",
+    "IntFire4": "as IntFire2 with separate excitatory (exponential) and inhibitory (alpha-"
+                "like) currents, solved analytically with spike times between steps; no "
+                "NeuroML cell is integrated that way",
+}
 
 _HH_DEFAULTS = {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.0003, "el": -54.3}
 _PAS_DEFAULTS = {"g": 0.001, "e": -70.0}
@@ -299,6 +314,8 @@ def stim_component(cid: str, model: str, params: dict, duration: float, where: s
         return (f'<pulseGenerator id="{cid}" delay="{num(p.get("del", 0.0))}ms" '
                 f'duration="{num(p.get("dur", 0.0))}ms" '
                 f'amplitude="{num(p.get("amp", 0.0))}nA"/>', [])
+    if model in ARTIFICIAL_CELLS:
+        return None, [f"{where}: {model} is not exported: {ARTIFICIAL_CELLS[model]}"]
     return None, [f"{where}: {model} has no known NeuroML equivalent; dropped"]
 
 

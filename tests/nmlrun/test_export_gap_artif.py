@@ -1,14 +1,17 @@
 """NeuroML export of NetPyNE gap junctions (ElectSyn pointer pairs) as ``electricalProjection``
-with a ``gapJunction``: valid NeuroML; re-imported, the coupled cells follow the original."""
+with a ``gapJunction``: valid NeuroML; re-imported, the coupled cells follow the original.
+IntFire1/2/4 cells: losses naming why no NeuroML cell is exactly equivalent."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 from netpyne import specs
 
 import nethub
+from nethub.converters.neuroml_export_cells import ARTIFICIAL_CELLS, stim_component
 from nethub.converters.neuroml_export_gap import gap_conductance
 from nethub.formats.base import Document
 from nethub.formats.neuroml.plugin import NeuroMLFormat
@@ -82,3 +85,10 @@ def test_gap_junction_round_trip_runs_as_the_original(tmp_path):
         v1 = np.asarray(res.traces.get(f"lems.V.V_{gid}", gid))
         assert np.ptp(v0) > 2  # cell 1 only through the gap junction
         np.testing.assert_allclose(v1, v0, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", ["IntFire1", "IntFire2", "IntFire4"])
+def test_intfire_cells_are_losses_with_a_reason(model):
+    xml, lost = stim_component("c", model, {"tau": 10}, 100.0, "cell type 'c'")
+    assert xml is None and lost == [f"cell type 'c': {model} is not exported: "
+                                    f"{ARTIFICIAL_CELLS[model]}"]
