@@ -26,7 +26,7 @@ from ..network import Network
 from ..table import Categorical
 from .neuroml_export_morph import num
 
-__all__ = ["gap_conductance", "gap_projections"]
+__all__ = ["gap_conductance", "gap_projections", "native_gap_projections"]
 
 _CURRENT = re.compile(r"\bi\s*=\s*(?:weight\s*\*\s*g|g\s*\*\s*weight)\s*\*\s*\(\s*v\s*-\s*"
                       r"vpeer\s*\)")
@@ -161,3 +161,62 @@ def gap_projections(net: Network, lookup: Any, locate: Any, lost: list[str]
                                   "weight": w[rows]}})
     used = {p["synapse"] for p in projs}
     return {k: v for k, v in comps.items() if k in used}, projs
+
+
+def native_gap_projections(net: Network, where: dict, gap_ids: set[str], lost: list[str]
+                           ) -> list[dict]:
+    """Electrical projections of a store imported from NeuroML, rebuilt from its pointer rows.
+
+    The NeuroML import writes each ``electricalProjection`` as two row blocks under its id
+    (``rule``): the gap junction on the post cells reading the pre cells, then on the pre
+    cells reading the post cells (``neuroml_pointers``). The second block is the projection in
+    its own direction and order; the first must mirror it. Rows of other mechanisms
+    (graded synapses of continuous projections) are losses.
+
+    Parameters
+    ----------
+    net : Network
+    where : dict
+        ``{gid: (population, instance id)}`` of the exported cells.
+    gap_ids : set of str
+        Ids of the ``gapJunction`` components in the store's embedded NeuroML.
+    lost : list of str
+    """
+    pc = net.pointer_conns
+    n = 0 if pc is None else len(pc)
+    if n == 0:
+        return []
+    mech = _col(pc, "syn_mech", n, "").astype(str)
+    rule = _col(pc, "rule", n, "gap").astype(str)
+    pre, post = np.asarray(pc["pre_gid"], np.int64), np.asarray(pc["post_gid"], np.int64)
+    w = _col(pc, "weight", n, 1.0).astype(np.float64)
+    w = np.where(np.isnan(w), 1.0, w)
+    other = ~np.isin(mech, list(gap_ids))
+    if other.any():
+        lost.append("pointer connections of other components than gap junctions (graded "
+                    f"synapses): not exported ({int(other.sum())})")
+    out = []
+    for r in dict.fromkeys(rule[~other].tolist()):
+        rows = np.flatnonzero((rule == r) & ~other)
+        half = len(rows) // 2
+        a, b = rows[:half], rows[half:]
+        if (len(rows) % 2 or len(set(mech[rows])) != 1 or np.any(pre[a] != post[b])
+                or np.any(post[a] != pre[b]) or np.any(w[a] != w[b])):
+            lost.append(f"gap junction rows of {r!r} are not the two mirrored blocks of an "
+                        f"electricalProjection; not exported ({len(rows)})")
+            continue
+        if not all(int(g) in where for g in np.concatenate([pre[b], post[b]])):
+            lost.append(f"gap junctions of {r!r}: cells not exported; dropped ({half})")
+            continue
+        pops = {(where[int(p)][0], where[int(q)][0]) for p, q in zip(pre[b], post[b])}
+        if len(pops) != 1:
+            lost.append(f"gap junctions of {r!r} join several population pairs; not "
+                        f"exported ({half})")
+            continue
+        (ppop, qpop), = pops
+        out.append({"id": r, "kind": "electrical", "pre": ppop, "post": qpop,
+                    "synapse": str(mech[b[0]]),
+                    "columns": {"pre_cell": np.array([where[int(g)][1] for g in pre[b]]),
+                                "post_cell": np.array([where[int(g)][1] for g in post[b]]),
+                                "weight": w[b]}})
+    return out

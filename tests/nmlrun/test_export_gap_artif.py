@@ -92,3 +92,24 @@ def test_intfire_cells_are_losses_with_a_reason(model):
     xml, lost = stim_component("c", model, {"tau": 10}, 100.0, "cell type 'c'")
     assert xml is None and lost == [f"cell type 'c': {model} is not exported: "
                                     f"{ARTIFICIAL_CELLS[model]}"]
+
+
+def test_neuroml_gap_junctions_round_trip(tmp_path, nml2_copy):
+    """Ex19 (electricalProjection of iaf cells): NeuroML -> store -> NeuroML -> store keeps the
+    network content hash (without the embedded source files); the re-export is valid."""
+    fmt = NeuroMLFormat()
+    src = nml2_copy / "LEMSexamples" / "LEMS_NML2_Ex19_GapJunctions.xml"
+    nets = []
+    for k in range(2):
+        net = fmt.read_run(src)[0]
+        nets.append(net)
+        folder = tmp_path / f"p{k}"
+        folder.mkdir()
+        assert fmt.write(Document(network=net), folder / "net.nml",
+                         lems=str(folder / "LEMS_net.xml")) == []
+        src = folder / "LEMS_net.xml"
+    assert len(nets[0].pointer_conns) == 2
+    assert nets[0].replace(files={}).content_hash() == nets[1].replace(files={}).content_hash()
+    text = (tmp_path / "p0" / "net.nml").read_text()
+    assert "<gapJunction" in text and "<electricalProjection" in text
+    assert "All valid and no warnings" in _validate(tmp_path / "p0" / "net.nml")
