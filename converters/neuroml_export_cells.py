@@ -6,7 +6,8 @@ Known equivalents (everything else is a reported loss):
   ``specificCapacitance`` (``cm``), ``resistivity`` (``Ra``), ``initMembPotential`` (the
   section's ``vinit`` or ``v_init``), ``spikeThresh`` (the cell's threshold or the network's),
   ``channelDensity`` per section for NEURON's ``hh`` (standard HH ``ionChannelHH`` Na/K gates
-  with q10 3 at 6.3 degC, and its leak) and ``pas``;
+  with q10 3 at 6.3 degC, and its leak ``hh_leak``) and ``pas`` (``passive``); per-segment
+  conductances as ``channelDensityNonUniform`` (:mod:`.neuroml_export_nonuniform`);
 * a one-section cell whose only mechanism is an ``Izhi2007b`` point process of ``celltype`` 1
   -> ``izhikevich2007Cell`` (capacitance = ``C`` x the section's membrane capacitance,
   ``v0`` = ``vr``: Izhi2007b sets ``v = vr`` at t = 0 whatever ``v_init`` is);
@@ -16,6 +17,8 @@ Known equivalents (everything else is a reported loss):
 * ``ExpSyn`` -> ``expOneSynapse``, ``Exp2Syn`` -> ``expTwoSynapse`` (``gbase`` 1 uS: the
   NetCon weight in uS is the connection weight);
 * ``IClamp`` -> ``pulseGenerator``.
+
+IntFire1/2/4 have no exact equivalent (``ARTIFICIAL_CELLS`` says why): losses.
 """
 
 from __future__ import annotations
