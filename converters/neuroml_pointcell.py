@@ -63,8 +63,10 @@ def _kind(el: ET.Element) -> str | None:
     return None
 
 
-def _parse(path: Path) -> ET.Element:
+def _parse(path: Path) -> ET.Element | None:
     data = path.read_bytes()
+    if b"pointCellCondBased" not in data:  # the usual case: no second parse of big files
+        return None
     # the format layer refused these already; never expand entities here either
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise FormatError(f"{path}: XML with a DOCTYPE/ENTITY declaration is refused")
@@ -106,7 +108,8 @@ def point_cells(files: Iterable[str | Path]) -> dict[str, PointCellCondBased]:
     for f in dict.fromkeys(Path(p) for p in files):
         if f.name.endswith((".h5", ".hdf5")) or not f.is_file():
             continue
-        for el in _parse(f):
+        root = _parse(f)
+        for el in [] if root is None else root:
             kind = _kind(el)
             if kind is not None:
                 cell = _cell(el, kind, f)
