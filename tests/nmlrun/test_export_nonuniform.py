@@ -18,6 +18,7 @@ from nethub.expr import compile_expr
 from nethub.formats.base import Document
 from nethub.formats.neuroml.plugin import NeuroMLFormat
 
+from .conftest import nethub_run
 from .test_export_native import _validate
 
 GNA = [0.01, 0.02, 0.03, 0.04, 0.05]
@@ -59,8 +60,8 @@ def _net():
         "dend": {**dend, "mechs": {"pas": {"g": GPAS, "e": -70}}}}}
     net_params.popParams["H"] = {"cellType": "HH", "numCells": 1}
     net_params.popParams["P"] = {"cellType": "Pas", "numCells": 1}
-    net_params.stimSourceParams["ic"] = {"type": "IClamp", "del": 2, "dur": 5, "amp": 0.1}
-    net_params.stimTargetParams["ic->P"] = {"source": "ic", "sec": "dend", "loc": 0.9,
+    net_params.stimSourceParams["ic_nu"] = {"type": "IClamp", "del": 2, "dur": 5, "amp": 0.1}
+    net_params.stimTargetParams["ic_nu->P"] = {"source": "ic_nu", "sec": "dend", "loc": 0.9,
                                             "conds": {"pop": "P"}}
     cfg = specs.SimConfig()
     cfg.duration = 10
@@ -90,7 +91,10 @@ def test_nonuniform_densities_export_reimport_and_run(tmp_path):
     assert back.cell_types["Pas"].sections["dend"].mechs["passive"]["gmax"] == GPAS
     # the passive cell, re-imported (as jNeuroML builds it: its own NEURON run gives the same
     # trace, docs/neuroml.md) and run, follows the original within 1e-5 mV of a 16 mV response
-    res = nethub.simulate(back, output=tmp_path / "back.h5")
+    # in a child process: jNeuroML's mechanism names (hh_na, passive, ...) are loaded by other
+    # tests in this process from other libraries, and NEURON cannot load a name twice
+    nethub_run(tmp_path / "LEMS_nu.xml", tmp_path / "back.h5")
+    res = nethub.load_results(tmp_path / "back.h5")
     v0 = np.asarray(orig.traces.get("V_soma", 1))
     v1 = np.asarray(res.traces.get("lems.V_soma.V_soma_1", 1))
     assert np.ptp(v0) > 10
