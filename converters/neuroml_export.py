@@ -49,7 +49,7 @@ class ExportPlan:
         ``id, component, ids (int64), locations (n x 3 float64 or None)``.
     projections : list of dict
         ``id, synapse, pre, post`` (population ids) and ``columns`` (``pre_cell, post_cell,
-        weight, delay``).
+        weight, delay``); ``kind`` ``"electrical"`` for gap junctions (default chemical).
     input_lists : list of dict
         ``id, component, population, target_cell (int64), weight (float64)``.
     run : dict
