@@ -107,6 +107,12 @@ class _Densities:
         if _scalar(g) or len(set(np.ravel(g).tolist())) == 1:
             self.uniform.append(_density(cid, chan, float(np.ravel(g)[0]), erev, ion, name))
             return
+        nseg = int(sec.geom.get("nseg", 1))
+        if len(np.ravel(g)) != nseg:
+            self.lost.append(f"section {name!r} {cid!r}: {len(np.ravel(g))} per-segment "
+                             f"values for nseg {nseg}; the mean is exported")
+            self.uniform.append(_density(cid, chan, float(np.mean(g)), erev, ion, name))
+            return
         xml, inexact = nonuniform_density(cid, chan, np.ravel(g), erev, ion, name,
                                           section_length(sec))
         self.nonuniform.append(xml)

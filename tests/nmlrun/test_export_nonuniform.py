@@ -99,3 +99,15 @@ def test_nonuniform_densities_export_reimport_and_run(tmp_path):
     v1 = np.asarray(res.traces.get("lems.V_soma.V_soma_1", 1))
     assert np.ptp(v0) > 10
     np.testing.assert_allclose(v1, v0, rtol=0, atol=1e-5)
+
+
+def test_values_not_matching_nseg_are_a_loss():
+    from nethub.celltypes import CompartmentalCell, Section
+    from nethub.converters.neuroml_export_cells import cell_component
+
+    sec = Section(geom={"L": 100.0, "diam": 2.0, "nseg": 3}, mechs={"pas": {"g": [1e-4, 2e-4]}})
+    comps, _m, lost = cell_component(CompartmentalCell(name="c", sections={"soma": sec}),
+                                     0.0, -65.0, 10.0)
+    assert lost == ["section 'soma' 'pas_soma': 2 per-segment values for nseg 3; the mean is "
+                    "exported"]
+    assert 'condDensity="0.00015000000000000001 S_per_cm2"' in comps["c"]
