@@ -29,6 +29,7 @@ from . import nml_cells_net
 from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, components
 from .neuroml_inputs import TIMED, timed_rows, timed_source
 from .neuroml_outputs import OUTPUTS_KEY, output_requests
+from .neuroml_pointcell import point_cells, without_cells
 from .neuroml_pointers import POINTER_SYNAPSES, pointer_rows
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
@@ -287,13 +288,16 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
         raise FormatError(f"{lems.path}: no network {net_id!r} (networks: {sorted(nets)})")
     net = nets[net_id]
     ctx = _Ctx(lost=[], mods={Path(k).stem: v for k, v in nmodl.mod_files.items()})
-    doc = lems.neuroml.document
     used = {p.component for p in net.populations.values()}
+    points = {cid: c for cid, c in point_cells(
+        [lems.path, *lems.includes, *lems.neuroml.files]).items() if cid in used}
+    doc = without_cells(lems.neuroml.document, points)  # <cell type="pointCellCondBased">
     types = {cid: cell_type(c, ctx.mods) for cid, c in components(doc, ABSTRACT_CELLS).items()
              if cid in used}
     types.update({cid: cell_type(c, ctx.mods, source=True)
                   for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
     types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
+    types.update({cid: cell_type(c, ctx.mods) for cid, c in points.items()})
     syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
     timed = components(doc, (TIMED,))
     sources = {s: StimSource(name=s, model=nml_cells_net.safe_name(s))  # IClamp_nml2

@@ -9,7 +9,8 @@ weights) and the LEMS run (length, step, seed) are rebuilt from the store's tabl
 
 Not exported yet, reported as losses: cell types, synapses and stim sources without a NeuroML
 component in the store (NetPyNE cells and mechanisms: no NeuroML equivalents known yet),
-pointer connections (gap junctions, graded synapses), timedSynapticInputs.
+pointer connections of graded synapses, timedSynapticInputs. Electrical projections are
+rebuilt from their pointer rows (:func:`.neuroml_export_gap.native_gap_projections`).
 
 The plan is plain data (numpy arrays, XML text); :mod:`nethub.formats.neuroml.export` turns it
 into a NeuroML document and a LEMS file.
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..network import Network
 from ..table import Categorical
+from .neuroml_export_gap import native_gap_projections
 from .neuroml_export_net import native_parts
 
 __all__ = ["ExportPlan", "export_plan"]
@@ -47,7 +49,7 @@ class ExportPlan:
         ``id, component, ids (int64), locations (n x 3 float64 or None)``.
     projections : list of dict
         ``id, synapse, pre, post`` (population ids) and ``columns`` (``pre_cell, post_cell,
-        weight, delay``).
+        weight, delay``); ``kind`` ``"electrical"`` for gap junctions (default chemical).
     input_lists : list of dict
         ``id, component, population, target_cell (int64), weight (float64)``.
     run : dict
@@ -240,9 +242,8 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     pops, where = _populations(net, cell_ok)
     projs = _projections(net, where, syn_ok, lost)
     inputs = _input_lists(net, where, src_ok, lost)
-    if net.pointer_conns is not None and len(net.pointer_conns):
-        lost.append(f"pointer connections (gap junctions, graded synapses): not exported yet "
-                    f"({len(net.pointer_conns)})")
+    gap_ids = {k for k, el in found.items() if _local(el.tag) == "gapJunction"}
+    projs += native_gap_projections(net, where, gap_ids, lost)
     used = ({p["component"] for p in pops} | {p["synapse"] for p in projs}
             | {i["component"] for i in inputs})
     models = {**{k: k for k in cell_ok}, **{k: net.syn_mechs[k].model for k in syn_ok},

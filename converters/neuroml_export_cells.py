@@ -6,27 +6,33 @@ Known equivalents (everything else is a reported loss):
   ``specificCapacitance`` (``cm``), ``resistivity`` (``Ra``), ``initMembPotential`` (the
   section's ``vinit`` or ``v_init``), ``spikeThresh`` (the cell's threshold or the network's),
   ``channelDensity`` per section for NEURON's ``hh`` (standard HH ``ionChannelHH`` Na/K gates
-  with q10 3 at 6.3 degC, and its leak) and ``pas``;
+  with q10 3 at 6.3 degC, and its leak ``hh_leak``) and ``pas`` (``passive``); per-segment
+  conductances as ``channelDensityNonUniform`` (:mod:`.neuroml_export_nonuniform`);
 * a one-section cell whose only mechanism is an ``Izhi2007b`` point process of ``celltype`` 1
-  -> ``izhikevich2007Cell`` (capacitance = ``C`` x the section's membrane capacitance);
+  -> ``izhikevich2007Cell`` (capacitance = ``C`` x the section's membrane capacitance,
+  ``v0`` = ``vr``: Izhi2007b sets ``v = vr`` at t = 0 whatever ``v_init`` is);
 * ``NetStim`` -> ``spikeArray`` (``noise`` 0: its exact spike times) or
   ``spikeGeneratorPoisson`` (``noise`` 1: same rate, another random stream -- a loss note);
   ``VecStim`` with ``spkTimes`` -> ``spikeArray``;
 * ``ExpSyn`` -> ``expOneSynapse``, ``Exp2Syn`` -> ``expTwoSynapse`` (``gbase`` 1 uS: the
   NetCon weight in uS is the connection weight);
 * ``IClamp`` -> ``pulseGenerator``.
+
+IntFire1/2/4 have no exact equivalent (``ARTIFICIAL_CELLS`` says why): losses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .neuroml_export_morph import Morphology, group_of, morphology, num
+from .neuroml_export_morph import Morphology, group_of, morphology, num, section_length
+from .neuroml_export_nonuniform import inhomogeneous_parameter, nonuniform_density
 
-__all__ = ["HH_CHANNELS", "cell_component", "spike_array", "stim_component",
-           "synapse_component"]
+__all__ = ["ARTIFICIAL_CELLS", "HH_CHANNELS", "IZHI_NOTE", "cell_component", "spike_array",
+           "stim_component", "synapse_component"]
 
 _Q10 = '<q10Settings type="q10ExpTemp" q10Factor="3" experimentalTemp="6.3 degC"/>'
 
@@ -47,7 +53,28 @@ HH_CHANNELS = {
         '<forwardRate type="HHExpLinearRate" rate="0.1per_ms" midpoint="-55mV" scale="10mV"/>'
         '<reverseRate type="HHExpRate" rate="0.125per_ms" midpoint="-65mV" scale="-80mV"/>'
         '</gateHHrates></ionChannelHH>'),
+    "hh_leak": '<ionChannelHH id="hh_leak" conductance="10pS"/>',
     "passive": '<ionChannelHH id="passive" conductance="10pS"/>',
+}
+
+#: The loss note of an exported Izhi2007b cell (docs/neuroml.md, Export: no exact mapping).
+IZHI_NOTE = ("{where}: Izhi2007b -> izhikevich2007Cell: same equations and start (v = vr, "
+             "u = 0), but jNeuroML's NEURON code detects its spikes where v crosses 0 mV "
+             "(Izhi2007b: at vpeak) and steps v explicitly, so spike times differ (~0.5 ms)")
+
+#: Why NEURON's artificial integrate-and-fire cells have no exact NeuroML equivalent.
+ARTIFICIAL_CELLS = {
+    "IntFire1": "an input event adds its weight to m at once (a delta synapse) and NEURON "
+                "computes m and the spike time analytically; NeuroML's iaf cells "
+                "(iafRefCell, iafTauRefCell) take inputs only as synaptic currents and are "
+                "stepped at dt",
+    "IntFire2": "its equations are PyNN's IF_curr_exp with expCurrSynapse inputs (i jumps by "
+                "the weight, decays with taus; bias ib), but NEURON fires IntFire2 at the "
+                "exact threshold crossing between steps (analytic / Newton), jNeuroML's code "
+                "on the dt grid: other spike times",
+    "IntFire4": "as IntFire2 with separate excitatory (exponential) and inhibitory (alpha-"
+                "like) currents, solved analytically with spike times between steps; no "
+                "NeuroML cell is integrated that way",
 }
 
 _HH_DEFAULTS = {"gnabar": 0.12, "gkbar": 0.036, "gl": 0.0003, "el": -54.3}
@@ -65,35 +92,80 @@ def _density(cid: str, chan: str, g: float, erev: float, ion: str, group: str) -
             f'erev="{num(erev)}mV" segmentGroup="{group_of(group)}" ion="{ion}"/>')
 
 
-def _mech_densities(name: str, sec: Any, mechs: dict, lost: list[str], where: str
-                    ) -> tuple[list[str], set[str]]:
-    """channelDensity elements of one section's mechanisms and the channels they use."""
-    out: list[str] = []
-    used: set[str] = set()
+@dataclass
+class _Densities:
+    """The density elements of a cell: uniform ones, then non-uniform ones (schema order)."""
+
+    uniform: list[str] = field(default_factory=list)
+    nonuniform: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    lost: list[str] = field(default_factory=list)
+
+    def add(self, cid: str, chan: str, g: Any, erev: float, ion: str, name: str,
+            sec: Any) -> None:
+        self.used.add(chan)
+        if _scalar(g) or len(set(np.ravel(g).tolist())) == 1:
+            self.uniform.append(_density(cid, chan, float(np.ravel(g)[0]), erev, ion, name))
+            return
+        nseg = int(sec.geom.get("nseg", 1))
+        if len(np.ravel(g)) != nseg:
+            self.lost.append(f"section {name!r} {cid!r}: {len(np.ravel(g))} per-segment "
+                             f"values for nseg {nseg}; the mean is exported")
+            self.uniform.append(_density(cid, chan, float(np.mean(g)), erev, ion, name))
+            return
+        xml, inexact = nonuniform_density(cid, chan, np.ravel(g), erev, ion, name,
+                                          section_length(sec))
+        self.nonuniform.append(xml)
+        if inexact:
+            self.lost.append(f"section {name!r} {cid!r}: {inexact} per-segment value(s) "
+                             "1 ulp off (no S/m2 double gives them back exactly)")
+
+
+def _uniform(values: dict, keys: tuple[str, ...], lost: list[str], where: str) -> dict:
+    """``values`` with the per-segment ones of ``keys`` (reversal potentials) replaced by
+    their mean (a loss)."""
+    out = dict(values)
+    for k in keys:
+        v = out.get(k)
+        if v is not None and not _scalar(v):
+            if len(set(np.ravel(v).tolist())) > 1:
+                lost.append(f"{where}: per-segment {k!r} is not exported (one reversal "
+                            "potential per density: the mean is used)")
+            out[k] = float(np.mean(v))
+    return out
+
+
+def nonuniform_sections(ct: Any) -> set[str]:
+    """Sections with per-segment (differing) hh / pas conductances."""
+    keys = {"hh": ("gnabar", "gkbar", "gl"), "pas": ("g",)}
+    return {n for n, sec in ct.sections.items() for m, params in sec.mechs.items()
+            if m in keys for k, v in (params or {}).items()
+            if k in keys[m] and not _scalar(v) and len(set(np.ravel(v).tolist())) > 1}
+
+
+def _mech_densities(name: str, sec: Any, mechs: dict, dens: _Densities, where: str) -> None:
+    """The density elements of one section's mechanisms (per-segment conductances as
+    ``channelDensityNonUniform``)."""
     for mech, params in mechs.items():
         values = {**(_HH_DEFAULTS if mech == "hh" else _PAS_DEFAULTS), **(params or {})}
         if mech not in ("hh", "pas"):
-            lost.append(f"{where}: mechanism {mech!r} has no known NeuroML equivalent; "
-                        "not exported")
+            dens.lost.append(f"{where}: mechanism {mech!r} has no known NeuroML equivalent; "
+                             "not exported")
             continue
-        if not all(_scalar(v) for v in values.values()):
-            lost.append(f"{where}: per-segment values of {mech!r} are not exported "
-                        "(section mean used)")
-            values = {k: float(np.mean(v)) for k, v in values.items()}
+        values = _uniform(values, ("e", "el"), dens.lost, where)
         if mech == "pas":
-            out.append(_density(f"pas_{name}", "passive", values["g"], values["e"],
-                                "non_specific", name))
-            used.add("passive")
+            dens.add(f"pas_{name}", "passive", values["g"], values["e"], "non_specific",
+                     name, sec)
             continue
         ions = sec.ions or {}
         ena = (ions.get("na") or {}).get("e", _ION_E["na"])
         ek = (ions.get("k") or {}).get("e", _ION_E["k"])
-        out += [_density(f"hh_na_{name}", "hh_na", values["gnabar"], ena, "na", name),
-                _density(f"hh_k_{name}", "hh_k", values["gkbar"], ek, "k", name),
-                _density(f"hh_leak_{name}", "passive", values["gl"], values["el"],
-                         "non_specific", name)]
-        used |= {"hh_na", "hh_k", "passive"}
-    return out, used
+        dens.add(f"hh_na_{name}", "hh_na", values["gnabar"], ena, "na", name, sec)
+        dens.add(f"hh_k_{name}", "hh_k", values["gkbar"], ek, "k", name, sec)
+        # its own channel: a section with hh and pas has two leaks (one NEURON mechanism
+        # per channel name)
+        dens.add(f"hh_leak_{name}", "hh_leak", values["gl"], values["el"], "non_specific",
+                 name, sec)
 
 
 def _izhikevich(ct: Any, vinit: float) -> str | None:
@@ -109,7 +181,8 @@ def _izhikevich(ct: Any, vinit: float) -> str | None:
     cap_pf = float(g.get("cm", 1.0)) * area_cm2 * 1e6 * float(pp.get("C", 1.0))
     p = {"C": 1, "k": 0.7, "vr": -60, "vt": -40, "vpeak": 35, "a": 0.03, "b": -2,
          "c": -50, "d": 100, **pp}
-    return (f'<izhikevich2007Cell id="{ct.name}" C="{num(cap_pf)}pF" v0="{num(vinit)}mV" '
+    # Izhi2007b's NET_RECEIVE(flag 1) sets v = vr at t = 0 whatever v_init is
+    return (f'<izhikevich2007Cell id="{ct.name}" C="{num(cap_pf)}pF" v0="{num(p["vr"])}mV" '
             f'k="{num(p["k"])}nS_per_mV" vr="{num(p["vr"])}mV" vt="{num(p["vt"])}mV" '
             f'vpeak="{num(p["vpeak"])}mV" a="{num(p["a"])}per_ms" b="{num(p["b"])}nS" '
             f'c="{num(p["c"])}mV" d="{num(p["d"])}pA"/>')
@@ -165,14 +238,12 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
                  v_init)
     izh = _izhikevich(ct, vinit)
     if izh is not None:
-        return {ct.name: izh}, None, [f"{where}: Izhi2007b -> izhikevich2007Cell (spikes at "
-                                      "vpeak; NetPyNE's NetCon threshold is not used)"]
-    morph = morphology(ct.name, ct.sections, ct.section_lists)
-    dens, used, caps, res = [], set(), [], []
+        return {ct.name: izh}, None, [IZHI_NOTE.format(where=where)]
+    extras = {n: inhomogeneous_parameter(n) for n in nonuniform_sections(ct)}
+    morph = morphology(ct.name, ct.sections, ct.section_lists, group_extras=extras)
+    dens, caps, res = _Densities(lost=lost), [], []
     for name, sec in ct.sections.items():
-        d, u = _mech_densities(name, sec, sec.mechs, lost, f"{where} section {name!r}")
-        dens += d
-        used |= u
+        _mech_densities(name, sec, sec.mechs, dens, f"{where} section {name!r}")
         for pp in sec.point_processes:
             lost.append(f"{where} section {name!r}: point process {pp.get('mod')!r} has no "
                         "NeuroML equivalent here; not exported")
@@ -184,14 +255,14 @@ def cell_component(ct: Any, threshold: float, v_init: float, duration: float
     if thr is None and ct.spike_source and ct.spike_source[0] in ct.sections:
         thr = ct.sections[ct.spike_source[0]].threshold
     thr = threshold if thr is None else float(thr)
-    membrane = (f'<membraneProperties>{"".join(dens)}'
+    membrane = (f'<membraneProperties>{"".join(dens.uniform)}{"".join(dens.nonuniform)}'
                 f'<spikeThresh value="{num(thr)}mV" segmentGroup="all"/>{"".join(caps)}'
                 f'<initMembPotential value="{num(vinit)}mV" segmentGroup="all"/>'
                 '</membraneProperties>')
     bio = (f'<biophysicalProperties id="biophys_{ct.name}">{membrane}'
            f'<intracellularProperties>{"".join(res)}</intracellularProperties>'
            '</biophysicalProperties>')
-    comps = {k: HH_CHANNELS[k] for k in HH_CHANNELS if k in used}
+    comps = {k: HH_CHANNELS[k] for k in HH_CHANNELS if k in dens.used}
     comps[ct.name] = f'<cell id="{ct.name}">{morph.xml}{bio}</cell>'
     return comps, morph, lost
 
@@ -252,6 +323,8 @@ def stim_component(cid: str, model: str, params: dict, duration: float, where: s
         return (f'<pulseGenerator id="{cid}" delay="{num(p.get("del", 0.0))}ms" '
                 f'duration="{num(p.get("dur", 0.0))}ms" '
                 f'amplitude="{num(p.get("amp", 0.0))}nA"/>', [])
+    if model in ARTIFICIAL_CELLS:
+        return None, [f"{where}: {model} is not exported: {ARTIFICIAL_CELLS[model]}"]
     return None, [f"{where}: {model} has no known NeuroML equivalent; dropped"]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Morphology", "group_of", "morphology", "num", "section_order"]
+__all__ = ["Morphology", "group_of", "morphology", "num", "section_length", "section_order"]
 
 
 def num(x: Any) -> str:
@@ -98,13 +98,20 @@ def _points(sec: Any) -> np.ndarray:
     return np.array([[0.0, 0.0, 0.0, diam], [length, 0.0, 0.0, diam]])
 
 
+def section_length(sec: Any) -> float:
+    """The exported section's length (µm): its 3-D path length, as NEURON computes ``L``."""
+    pts = _points(sec)
+    return float(np.linalg.norm(np.diff(pts[:, :3], axis=0), axis=1).sum())
+
+
 def _point_xml(tag: str, p: np.ndarray) -> str:
     return (f'<{tag} x="{num(p[0])}" y="{num(p[1])}" z="{num(p[2])}" '
             f'diameter="{num(p[3])}"/>')
 
 
 def morphology(cell_id: str, sections: dict[str, Any],
-               section_lists: dict[str, list[str]] | None = None) -> Morphology:
+               section_lists: dict[str, list[str]] | None = None,
+               group_extras: dict[str, str] | None = None) -> Morphology:
     """The NeuroML morphology of a compartmental cell type.
 
     Parameters
@@ -112,6 +119,9 @@ def morphology(cell_id: str, sections: dict[str, Any],
     cell_id : str
     sections : dict of str to Section
     section_lists : dict of str to list of str, optional
+    group_extras : dict of str to str, optional
+        XML appended to a section's property group (``<section>_group``), by section:
+        its ``inhomogeneousParameter`` for non-uniform densities.
 
     Returns
     -------
@@ -162,8 +172,9 @@ def morphology(cell_id: str, sections: dict[str, Any],
         out.groups.append(lst)
     for name in out.sections:  # jnml makes a section of each group above: the cell's
         # properties (densities, cm, Ra) go on groups that include them
+        extra = (group_extras or {}).get(name, "")
         groups.append(f'<segmentGroup id="{group_of(name)}">'
-                      f'<include segmentGroup="{name}"/></segmentGroup>')
+                      f'<include segmentGroup="{name}"/>{extra}</segmentGroup>')
     inc = "".join(f'<include segmentGroup="{n}"/>' for n in out.sections)
     groups.append(f'<segmentGroup id="all">{inc}</segmentGroup>')
     out.groups.append("all")

@@ -22,6 +22,7 @@ from .neuroml_export_cells import (
     stim_component,
     synapse_component,
 )
+from .neuroml_export_gap import gap_projections
 
 __all__ = ["native_parts", "run_values", "trace_outputs"]
 
@@ -315,6 +316,8 @@ def native_parts(net: Network) -> tuple[dict[str, Any], list[str]]:
     comps, morphs = _cell_types(net, run, lost)
     syn_comps = {}
     for name, s in net.syn_mechs.items():
+        if s.pointer:  # gap junctions / graded synapses: neuroml_export_gap
+            continue
         xml, lo = synapse_component(name, s.model, s.params)
         lost += lo
         if xml is not None:
@@ -331,15 +334,15 @@ def native_parts(net: Network) -> tuple[dict[str, Any], list[str]]:
     projs = _projections(net, where, morphs, types_of, set(syn_comps), lost)
     stim_comps, spops, sprojs, inputs = _stims(net, where, morphs, types_of, set(syn_comps),
                                                run, lost)
-    if net.pointer_conns is not None and len(net.pointer_conns):
-        lost.append(f"pointer connections (gap junctions, graded synapses): not exported "
-                    f"({len(net.pointer_conns)})")
+    gap_comps, gaps = gap_projections(
+        net, lambda g: _lookup(where, g),
+        lambda g, sec, loc: _seg(morphs, type_of(g), sec, loc), lost)
     used_syn = {p["synapse"] for p in projs + sprojs}
-    components = {**{k: v for k, v in syn_comps.items() if k in used_syn},
+    components = {**{k: v for k, v in syn_comps.items() if k in used_syn}, **gap_comps,
                   **{k: v for k, v in comps.items() if v}, **stim_comps}
     has_hh = any(k in comps for k in ("hh_na", "hh_k"))
     outputs = trace_outputs(net, run, where, morphs, type_of, lost)
     return {"components": components, "populations": pops + spops,
-            "projections": projs + sprojs, "input_lists": inputs, "outputs": outputs,
+            "projections": projs + sprojs + gaps, "input_lists": inputs, "outputs": outputs,
             "temperature": (run["celsius"] if has_hh or any(morphs.values())
                             else None), "run": run}, lost

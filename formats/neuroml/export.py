@@ -40,8 +40,8 @@ def _summary(plan: Any) -> NetworkSummary:
     for p in plan.projections:
         cols = empty_columns(CONNECTION_FIELDS, len(p["columns"]["pre_cell"]))
         cols.update({k: np.asarray(v) for k, v in p["columns"].items()})
-        projs[p["id"]] = ProjectionSummary(p["id"], "chemical", p["pre"], p["post"],
-                                           p["synapse"], cols)
+        projs[p["id"]] = ProjectionSummary(p["id"], p.get("kind", "chemical"), p["pre"],
+                                           p["post"], p["synapse"], cols)
     inputs = {}
     explicit = [ExplicitInputSummary(il["component"], il["population"], int(c))
                 for il in plan.input_lists if il.get("explicit") for c in il["target_cell"]]
