@@ -21,9 +21,8 @@ Each side runs in its own process in its own copy of the folder, twice:
   compiled or taken from the cache, NEURON run), ``write_lems_outputs`` (the same OutputFiles,
   where jnml writes them). The first run has an empty ``$NETHUB_CACHE`` (cold: Java and
   ``nrnivmodl``), the second the cache the first filled (what a second ``nethub run
-  LEMS_MediumNet.xml`` does). ``checked=False`` (``--unchecked``): the model's connections have
-  delay 0, which nethub's run check refuses (it cannot cross ranks); on one rank NEURON delivers
-  them as jnml's script does.
+  LEMS_MediumNet.xml`` does). Checked as ``nethub run`` checks (the model's connections have
+  delay 0: their cells are dealt to one rank, ``nethub.sim.colocate``).
 
 Spikes: per OutputFile (one cell each), upward crossings of 0 mV as the model's OMV test detects
 them (``.test.medium.jnmlnrn.omt``: sample after the crossing); compared cell by cell, exact. At
@@ -64,7 +63,7 @@ if sys.argv[5] == "exact":  # one synapse per connection, NEURON (nethub run --e
     import dataclasses
     rc = dataclasses.replace(rc, exact=True, merge_synapses=False, engine="neuron")
 t2 = time.perf_counter()
-res = simulate(net, rc, output=sys.argv[2], overwrite=True, checked=False,
+res = simulate(net, rc, output=sys.argv[2], overwrite=True, checked=True,
                nprocs=int(sys.argv[3]))
 t3 = time.perf_counter()
 written = write_lems_outputs(res, sys.argv[4])

@@ -226,15 +226,17 @@ def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
 
 
 def _run_config(sim: Any, pops: dict, traces: dict, files: list[dict]) -> RunConfig:
-    """The LEMS run as a RunConfig (stored as ``Network.run_config``)."""
+    """The LEMS run as a RunConfig (stored as ``Network.run_config``). ``invert_y`` off:
+    jNeuroML's ``position(x, y, z)`` adds ``y`` to the 3-D points (NetPyNE subtracts it), and
+    NEURON's float32 points then round as jNeuroML's do (ACnet2: identical traces)."""
     if sim is None:  # a NeuroML file without a LEMS Simulation: nethub's defaults
-        return RunConfig(record_spikes=CellSelection(all=True))
+        return RunConfig(record_spikes=CellSelection(all=True), invert_y=False)
     seeds = {} if sim.seed is None else {"lems": int(sim.seed)}
     gids = sorted({g for e in traces.values() for g in e["conds"]["gid"]})
     return RunConfig(duration=float(sim.length_ms), dt=float(sim.step_ms), seeds=seeds,
                      record_spikes=CellSelection(all=True), traces=_trace_requests(traces),
                      trace_cells=CellSelection(gids=tuple(gids)),
-                     record_step=float(sim.step_ms),
+                     record_step=float(sim.step_ms), invert_y=False,
                      extras={"output_files": _output_files(sim, pops), OUTPUTS_KEY: files})
 
 

@@ -106,7 +106,10 @@ class _Cell:
         if self.mp is None:  # NEURON's defaults (jNeuroML needs biophysics; nethub does not)
             self.mp = _NoMembrane()
         self.lost: list[str] = []
-        self.secs = {name: Section(geom={"nseg": int(s["nseg"] or 1)}, pt3d=s["pt3d"],
+        # pt3d as NEURON stores it (float32): shifted by a cell position, the sum then rounds
+        # as in jNeuroML's position() (x3d(i) + x, stored as float32) -- bit for bit
+        self.secs = {name: Section(geom={"nseg": int(s["nseg"] or 1)},
+                                   pt3d=np.asarray(s["pt3d"], np.float32).astype(np.float64),
                                    parent=s["parent"], parent_x=float(s["parent_x"]),
                                    child_x=0.0)
                      for name, s in self.morph.sections.items()}

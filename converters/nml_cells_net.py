@@ -169,6 +169,25 @@ def _synapse_traces(out: Any, traces: tuple, morphs: dict[str, Morphology]) -> t
     return tuple(done)
 
 
+def node_index(x: np.ndarray, nseg: int) -> np.ndarray:
+    """NEURON's node of ``sec(x)`` as ``&v(x)`` reads it: ``-1`` at the 0 end, ``nseg`` at the
+    1 end, else the segment ``min(int(x * nseg), nseg - 1)``."""
+    x = np.asarray(x, dtype=np.float64)
+    inner = np.minimum((x * nseg).astype(np.int64), nseg - 1)
+    return np.where(x <= 0.0, -1, np.where(x >= 1.0, nseg, inner))
+
+
+def off_detector(morph: Morphology, names: list[str], xs: np.ndarray) -> int:
+    """How many presynaptic points ``(names[i], xs[i])`` read ``v`` at another node than the
+    cell's spike detector (0.5 of the first segment's section): only those spike differently
+    from jNeuroML's ``NetCon(&v(x), ...)`` there (same threshold)."""
+    sec = morph.seg_section[morph.first_segment]
+    nseg = int(morph.sections[sec]["nseg"] or 1)
+    same = (np.asarray(names, dtype=object) == sec) & (
+        node_index(xs, nseg) == node_index(np.array([0.5]), nseg)[0])
+    return int(len(xs) - np.count_nonzero(same))
+
+
 def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:
     comp = {p.id: p.component for p in net.populations.values()}
     conns: dict[str, tuple] = {}
@@ -180,13 +199,11 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
             conns[proj.id] = post.locations(c["post_segment"], c["post_fraction"])
         pre = morphs.get(comp.get(proj.pre_population))
         if pre is not None and len(c["id"]):
-            src = (pre.seg_section[pre.first_segment], 0.5)
-            names, xs = pre.locations(c["pre_segment"], c["pre_fraction"])
-            n_pre += int(np.sum((np.asarray(names, dtype=object) != src[0]) | (xs != src[1])))
+            n_pre += off_detector(pre, *pre.locations(c["pre_segment"], c["pre_fraction"]))
     if n_pre:
         lost.append("connections from a presynaptic point other than the cell's spike "
-                    "detector (jNeuroML listens there; nethub uses the detector at 0.5 of the "
-                    f"first segment's section) ({n_pre})")
+                    "detector (jNeuroML listens to v at another node; nethub uses the detector "
+                    f"at 0.5 of the first segment's section) ({n_pre})")
     _place(out.connections, "rule", "post_sec", "post_loc", conns)
     stims: dict[str, tuple] = {}
     for il in net.input_lists.values():

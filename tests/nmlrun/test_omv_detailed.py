@@ -17,8 +17,8 @@ from .conftest import nethub_run
 from .omv import check_omt
 
 #: (LEMS file, its jNeuroML_NEURON OMV test, extra ``nethub run`` options): every experiment
-#: of the test must pass. ``--unchecked``: the model has LEMS connections with delay 0
-#: (jNeuroML's default), which nethub's run check refuses (see docs/neuroml.md)
+#: of the test must pass. Ex25, Ex7, Ex6 and Ex26 have LEMS connections with delay 0
+#: (jNeuroML's default): they run checked, their cells on one rank (``nethub.sim.colocate``)
 DETAILED = [
     # HH soma; the gate states (naChans/naChan/m/q) are an OutputFile of their own
     ("LEMS_NML2_Ex5_DetCell.xml", ".test.ex5.jnmlnrn.omt", ()),
@@ -32,15 +32,15 @@ DETAILED = [
     # fractional conductances (channelDensity of a multi-gate channel)
     ("LEMS_NML2_Ex24_FractionalConductance.xml", ".test.ex24.jnmlnrn.omt", ()),
     # 4-segment cells, connections onto segments 0/1/3 part-way along
-    ("LEMS_NML2_Ex25_MultiComp.xml", ".test.ex25.jnmlnrn.omt", ("--unchecked",)),
+    ("LEMS_NML2_Ex25_MultiComp.xml", ".test.ex25.jnmlnrn.omt", ()),
     # STP synapses onto HH cells from spike sources
-    ("LEMS_NML2_Ex7_STP.xml", ".test.ex7.jnmlnrn.omt", ("--unchecked",)),
+    ("LEMS_NML2_Ex7_STP.xml", ".test.ex7.jnmlnrn.omt", ()),
     # NMDA (blockingPlasticSynapse) on a passive cell: the synapse's g and block/blockFactor
     # columns (on the detailed cell's synapse), the source's spiketimes file and spike rate
-    ("LEMS_NML2_Ex6_NMDA.xml", ".test.ex6.jnmlnrn.omt", ("--unchecked",)),
+    ("LEMS_NML2_Ex6_NMDA.xml", ".test.ex6.jnmlnrn.omt", ()),
     # inputW / connectionWD weights; population postPop says size="3" but lists 9 instances:
     # the instances are used, as jNeuroML does (a warning)
-    ("LEMS_NML2_Ex26_Weights.xml", ".test.ex26.jnmlnrn.omt", ("--unchecked",)),
+    ("LEMS_NML2_Ex26_Weights.xml", ".test.ex26.jnmlnrn.omt", ()),
 ]
 
 
