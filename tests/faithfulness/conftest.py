@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,19 +47,21 @@ def _serial_env() -> dict[str, str]:
     return env
 
 
-def _compile_mods(dest: Path) -> str | None:
-    """Compile the tutorials' mod files with ``nrnivmodl`` in ``dest`` (a temporary folder);
-    returns why that was not possible, or None."""
-    nrnivmodl = shutil.which("nrnivmodl") or str(Path(sys.executable).parent / "nrnivmodl")
-    if not Path(nrnivmodl).exists():
-        return "nrnivmodl not found"
-    for mod in MOD_DIR.glob("*.mod"):
-        shutil.copy(mod, dest)
-    proc = subprocess.run([nrnivmodl, "."], cwd=dest, capture_output=True, text=True,
-                          env=_serial_env(), check=False)
-    if proc.returncode != 0:
-        return f"nrnivmodl failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-    return None
+def _compile_mods() -> tuple[Path | None, str | None]:
+    """(folder of the tutorials' compiled mod files, None), or (None, why they cannot be
+    compiled). ``nrnivmodl`` on the files of MOD_DIR, through nethub's content-addressed cache
+    (shared with the simulator, which compiles the same izhi2007b.mod for tut4/HybridTut: one
+    compile per session instead of two); the folder is nrnivmodl's output, for
+    ``neuron.load_mechanisms`` in NetPyNE."""
+    from nethub.errors import SimulationError
+    from nethub.mechsource import read_mod_dir
+    from nethub.nmodl.compile import compile_mod_files
+
+    try:
+        lib = compile_mod_files(read_mod_dir(MOD_DIR))
+    except SimulationError as exc:
+        return None, str(exc)
+    return (lib.parents[2] if lib.parent.name == ".libs" else lib.parents[1]), None
 
 
 def _run_netpyne(model: Path, mod_dir: Path | None) -> list[dict]:
@@ -104,9 +105,7 @@ class Models:
     def _mod_dir(self) -> tuple[Path | None, str | None]:
         """(folder with the compiled mod files, None) or (None, why they cannot be compiled)."""
         if self._mods is None:
-            dest = self._tmp.mktemp("mods")
-            problem = _compile_mods(dest)
-            self._mods = (None, problem) if problem else (dest, None)
+            self._mods = _compile_mods()
         return self._mods
 
     def _submit(self, name: str) -> Future:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nethub.mechsource import read_mod_dir
+from nethub.nmodl.compile import compile_mod_files
+
 HERE = Path(__file__).parent
 
 
@@ -44,17 +47,12 @@ def finish_netpyne(proc: subprocess.Popen, out: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def compile_mods(mod_dir: Path, dest: Path) -> Path:
-    """NetPyNE's compiled mechanisms: ``nrnivmodl`` on a copy of ``mod_dir`` in ``dest``."""
-    import shutil
+def compile_mods(mod_dir: Path) -> Path:
+    """NetPyNE's compiled mechanisms: the folder where ``nrnivmodl`` compiled the ``.mod``
+    files of ``mod_dir`` (with the files they include), for ``neuron.load_mechanisms``.
 
-    dest.mkdir(parents=True, exist_ok=True)
-    for mod in mod_dir.iterdir():
-        if mod.is_file():
-            shutil.copy(mod, dest)
-    nrnivmodl = shutil.which("nrnivmodl") or str(Path(sys.executable).parent / "nrnivmodl")
-    proc = subprocess.run([nrnivmodl, "."], cwd=dest, capture_output=True, text=True,
-                          env=serial_env(), check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nrnivmodl failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return dest
+    Compiled through nethub's content-addressed cache (``$NETHUB_CACHE/mech``): the simulator
+    compiles the same sources for its side of the comparison, so one ``nrnivmodl`` run serves
+    both (the sources are read here from the model's own folder, not from nethub's store)."""
+    lib = compile_mod_files(read_mod_dir(mod_dir))  # <dir>/x86_64/[.libs/]libnrnmech.so
+    return lib.parents[2] if lib.parent.name == ".libs" else lib.parents[1]

@@ -78,7 +78,7 @@ def layers(tmp_path_factory):
     started first) and a clean copy of the folder for nethub."""
     tmp = tmp_path_factory.mktemp("layers")
     theirs = _copy("izhi_layers", tmp / "netpyne", LAYERS_MS)
-    mods = compile_mods(theirs / "mod", tmp / "compiled")
+    mods = compile_mods(theirs / "mod")
     out = tmp / "netpyne.npz"
     proc = subprocess.Popen([sys.executable, str(HERE / "netpyne_run_script.py"), "src/init.py",
                              str(out), str(LAYERS_MS), str(mods)], cwd=theirs, env=serial_env(),

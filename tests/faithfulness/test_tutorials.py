@@ -18,7 +18,7 @@ waits for a fix or feature outside the builder is marked ``xfail(strict=True)`` 
 :data:`XFAIL`), so it fails the day the fix lands and the mark is stale.
 
 The Izhi2007b cells of tut4 and HybridTut need ``izhi2007b.mod`` in NetPyNE: ``conftest.py``
-compiles it (from the fixtures) with ``nrnivmodl`` into a temporary folder.
+compiles it (from the fixtures) with ``nrnivmodl`` through nethub's content-addressed cache.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def _same_tables(a: nethub.Network, b: nethub.Network) -> None:
 
 def test_hybrid_tut_by_swapping(tmp_path):
     pair = _netpyne_pair()
-    mods = pair.compile_mods(HYBRID / "mod", tmp_path / "netpyne_mods")
+    mods = pair.compile_mods(HYBRID / "mod")
     ref_proc = pair.start_netpyne(HYBRID, tmp_path / "netpyne.npz", DURATION, mods)
     try:
         variant = _all_hh()
