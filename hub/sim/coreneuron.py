@@ -508,7 +508,8 @@ def _core_mechanisms(h: Any, pc: Any, net: Network, why: str) -> tuple[bool, str
             return False, _short(str(exc))
         if not ok:
             return False, probe
-    fastsyn.apply(net, mods)  # Exp2Syn runs as NethubExp2Syn (same arithmetic, fewer exp)
+    if fastsyn.apply(net, mods):  # same arithmetic, fewer exp: said in the run's meta
+        why += f"; its {fastsyn.BUILTIN} synapses run as {fastsyn.NAME} (nethub.sim.fastsyn)"
     prepare_mechanisms(h, net, mods)
     return True, why
 
