@@ -43,11 +43,12 @@ def plan(used: set[str], mods: dict[str, str]) -> dict[str, str]:
 
 def apply(net: Network, mods: dict[str, str]) -> bool:
     """Rename the Exp2Syn synMechs of ``net`` (this rank's copy) to :data:`NAME` and add its
-    source to ``net.mod_files`` when ``mods`` (from :func:`plan`) holds it; whether it did."""
+    source to ``net.mod_files`` when ``mods`` (from :func:`plan`) holds it; whether a synMech
+    was renamed (Exp2Syn used only inside a cell type's point processes stays the built-in)."""
     if FILE not in mods:
         return False
-    for mech in net.syn_mechs.values():
-        if mech.model == BUILTIN:
-            mech.model = NAME
+    renamed = [m for m in net.syn_mechs.values() if m.model == BUILTIN]
+    for mech in renamed:
+        mech.model = NAME
     net.mod_files = {**net.mod_files, FILE: mods[FILE]}
-    return True
+    return bool(renamed)
