@@ -9,8 +9,10 @@ synapses each on basal/apical segments drawn by distance range) and bio -> bio (
 2 synapses on the apical tree). BMTK builds and simulates it (own process); nethub imports
 (``read_circuit`` + ``sonata_to_network``, morphologies through its child process) and
 simulates it (own process too, one rank). Both times exclude compiling the mechanisms
-(cached on both sides). Prints the times and whether the spikes are identical; goal (issue 12):
->= 5x faster than BMTK on the same circuit with identical spikes.
+(cached on both sides). Prints the times, the CPU seconds of each side's process (less
+inflated than wall-clock times by the load of a shared machine), the load average, and whether
+the spikes are identical; goal (issue 12): >= 5x faster than BMTK on the same circuit with
+identical spikes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -118,14 +122,24 @@ def build(folder: Path, n_cells: int, n_inputs: int, tstop: float) -> None:
     (folder / "simulation_config.json").write_text(json.dumps(cfg, indent=1))
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children (and theirs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _timed(code: str, *args: str, cwd: Path) -> dict:
+    """Run ``code`` in its own Python; its TIMES line plus ``cpu``: the CPU seconds of the
+    whole process (imports and child processes included), which the load of a shared machine
+    inflates less than the wall-clock times."""
+    c0 = _cpu()
     proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, check=False,
                           capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
     out = proc.stdout
     line = next(s for s in out.splitlines() if s.startswith("TIMES "))
-    return json.loads(line[len("TIMES "):])
+    return {**json.loads(line[len("TIMES "):]), "cpu": _cpu() - c0}
 
 
 def main() -> int:
@@ -145,6 +159,7 @@ def main() -> int:
         cfg = str(folder / "simulation_config.json")
         # warm nethub's compile cache so that neither side pays compilation
         _timed(NETHUB_RUN, cfg, str(folder / "warm.npz"), cwd=folder)
+        load0 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         bm = _timed(BMTK_RUN, cfg, lib, cwd=folder)
         nh = _timed(NETHUB_RUN, cfg, str(folder / "nethub.npz"), cwd=folder)
         import h5py
@@ -161,6 +176,9 @@ def main() -> int:
         for who, t, tot in (("BMTK  ", bm, tb), ("nethub", nh, tn)):
             print(f"{who} build {t['build']:.2f} s  simulate {t['simulate']:.2f} s  "
                   f"total {tot:.2f} s")
+        print(f"CPU of each process: BMTK {bm['cpu']:.2f} s, nethub {nh['cpu']:.2f} s "
+              f"({bm['cpu'] / nh['cpu']:.2f}x); load average {load0} before, "
+              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} after")
         print(f"nethub engine: {nh.get('engine')} ({nh.get('engine_reason')}); simulate "
               f"phases (s): {nh.get('phases')}")
         print(f"speed-up {tb / tn:.2f}x  ({'PASS' if tb / tn >= 5 else 'FAIL'} >= 5x); "

@@ -29,6 +29,8 @@ DECLARED: dict[str, tuple[bool, str]] = {
     "ExpSyn": (True, "built-in ExpSyn: g' = -g/tau, NET_RECEIVE adds the weight to g"),
     "Exp2Syn": (True, "built-in Exp2Syn: A' = -A/tau1, B' = -B/tau2, NET_RECEIVE adds "
                       "weight*factor to both"),
+    "NethubExp2Syn": (True, "nethub's Exp2Syn (hub/sim/mod/nethub_exp2syn.mod): as Exp2Syn, "
+                            "its decay factors computed once"),
     "AlphaSynapse": (False, "built-in AlphaSynapse has no NET_RECEIVE (not a NetCon target)"),
     "IClamp": (False, "built-in IClamp has no NET_RECEIVE (not a NetCon target)"),
     "SEClamp": (False, "built-in SEClamp has no NET_RECEIVE (not a NetCon target)"),

@@ -33,7 +33,7 @@ from ..network import Network
 from ..nmodl import coreneuron_blockers, declared_mechanisms
 from ..nmodl.compile import build_in_cache, cache_dir, cache_key
 from ..runconfig import RunConfig
-from . import templatecells
+from . import fastsyn, templatecells
 from .mechanisms import (
     BUNDLED,
     _mech_names,
@@ -488,7 +488,8 @@ def _decided(mode: str, ok: bool, why: str) -> EngineChoice:
 def _core_mechanisms(h: Any, pc: Any, net: Network, why: str) -> tuple[bool, str]:
     """Compile and probe on rank 0, then load on every rank; (False, reason) if that fails."""
     used = used_mechanisms(net, pc)
-    mods = model_mod_files(net, used)  # the same on every rank
+    mods = fastsyn.plan(used, model_mod_files(net, used))  # the same on every rank
+    used |= {fastsyn.NAME} if fastsyn.FILE in mods else set()
     ok, clash = _agree(pc, *_library_clash(_core_target(mods) if mods else None))
     if not ok:
         return False, clash
@@ -512,6 +513,8 @@ def _core_mechanisms(h: Any, pc: Any, net: Network, why: str) -> tuple[bool, str
             return False, _short(str(exc))
         if not ok:
             return False, probe
+    if fastsyn.apply(net, mods):  # same arithmetic, fewer exp: said in the run's meta
+        why += f"; its {fastsyn.BUILTIN} synapses run as {fastsyn.NAME} (nethub.sim.fastsyn)"
     prepare_mechanisms(h, net, mods)
     return True, why
 
