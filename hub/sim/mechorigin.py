@@ -73,9 +73,11 @@ def _origins(mod_files: Mapping[str, str], library: str) -> dict[str, Origin]:
 def conflicts(mod_files: Mapping[str, str], library: str | Path = "",
               known: set[str] | None = None) -> list[str]:
     """Why ``mod_files`` (compiled into ``library``) cannot be loaded in this process: one
-    line per mechanism loaded before from other content, or, when the library would be loaded
-    (not every name ``known`` to NEURON yet), per mechanism it would define a second time.
-    Empty when loading is fine (identical content is)."""
+    line per mechanism loaded before from other content, or, given the names ``known`` to
+    NEURON and when the library would be loaded (not every name known yet), per mechanism it
+    would define a second time (``known`` None: content only, e.g. for all the files of a
+    store, of which a run loads only those it uses). Empty when loading is fine (identical
+    content is)."""
     new = _origins(mod_files, str(library))
     out = [f"'{name}' from {o.describe()} differs from the one loaded before from "
            f"{_ORIGIN[name].describe()}"
@@ -84,7 +86,7 @@ def conflicts(mod_files: Mapping[str, str], library: str | Path = "",
     if out:
         return out
     again = sorted(n for n in new if n in _ORIGIN)
-    if again and len(again) < len(new) and (known is None or not set(new) <= known):
+    if again and len(again) < len(new) and known is not None and not set(new) <= known:
         out = [f"'{n}' (loaded before from {_ORIGIN[n].describe()}) would be defined again "
                f"by {new[n].describe()}, which also holds mechanisms not loaded yet"
                for n in again]
