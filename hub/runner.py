@@ -31,6 +31,7 @@ from .runconfig import RunConfig
 from .runoverlay import overlay_run_config, write_format_outputs
 from .sim import neuron_env, run_store, under_mpi
 from .sim.launch import JOB_ENV, run_job
+from .sim.mechorigin import conflicts
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
 from .specs.unsupported import check_not_simulated
 from .specs.values import check_run_config
@@ -110,13 +111,25 @@ def simulate(model: Any, sim_config: Any = None, nprocs: int | None = None,
         trusted = trusted or is_trusted(store_mod_files(store))  # e.g. trusted in this process
         res = _launch_mpi(store, config, config.nranks, out, config.timeout, checked, trusted)
     else:
-        res = run_store(store, config, out, checked, trusted=trusted)
+        res = _run_here(store, config, out, checked, trusted)
     if res is not None and not launched() and _source_document(model):
         # the output files a SONATA simulation config asks for, only when that document is
         # what was run: a store run later never writes into the folder it was imported from
         # (``nethub sonata-results`` writes any run's files on request)
         write_format_outputs(out, res, config)
     return res
+
+
+def _run_here(store: Path, config: RunConfig, out: Path, checked: bool, trusted: bool
+              ) -> Results | None:
+    """``run_store`` in this process, or in a new one when a mechanism the store carries has
+    a name this process loaded from other content (NEURON would use the wrong one)."""
+    mods = store_mod_files(store)
+    clash = conflicts(mods) if mods and not (under_mpi() or launched()) else []
+    if not clash:
+        return run_store(store, config, out, checked, trusted=trusted)
+    logger.info("running %s in a new process: %s", store, "; ".join(clash))
+    return _launch_mpi(store, config, 1, out, None, checked, trusted or is_trusted(mods))
 
 
 def _source_document(model: Any) -> bool:

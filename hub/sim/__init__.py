@@ -33,6 +33,7 @@ from .exact import exactness_meta
 from .launch import watch_launcher
 from .lfp import LfpRecorder
 from .mechanisms import check_trust, prepare_mechanisms
+from .mechorigin import note_store
 from .partition import local_gids
 from .record import software_versions
 
@@ -122,6 +123,7 @@ def run_store(store: str | os.PathLike, config: RunConfig,
     pc.gid_clear()  # what an earlier run in this process registered (gids, gap junction ids)
     rank, nhost = int(pc.id()), int(pc.nhost())
     store = Path(store)
+    note_store(store)  # named in a mechanism clash (mechorigin.py)
     with phase(pc, "read"):  # every phase ends with the ranks agreeing on errors (agree.py)
         if rank == 0:
             check_writable(Path(output) if output else store, store)

@@ -17,6 +17,7 @@ from ..errors import MissingMechanismError, NethubError, SimulationError
 from ..mechsource import require_trust, shadowed_by_cwd, with_includes
 from ..nmodl import declared_mechanisms
 from ..nmodl.compile import compile_mod_files
+from .mechorigin import check_loadable, record
 
 __all__ = ["load_mechanisms", "load_library", "prepare_mechanisms", "required_mechanisms",
            "used_mechanisms", "model_mod_files", "on_rank0", "BUNDLED", "check_trust",
@@ -51,11 +52,14 @@ def on_rank0(pc: Any, work: Callable[[], _T]) -> _T:
 def load_library(h, lib: Path, mod_files: dict[str, str]) -> None:
     """``nrn_load_dll`` once per process, and not at all when NEURON already has every
     mechanism the files declare (the same files loaded from the other build: plain nrnivmodl
-    or ``nrnivmodl -coreneuron``; loading both would define them twice)."""
+    or ``nrnivmodl -coreneuron``; loading both would define them twice). A name loaded
+    before from other content raises :class:`~nethub.sim.mechorigin.MechanismClashError`."""
     if str(lib) in _LOADED:
         return
     names = set().union(*(declared_mechanisms(t) for t in mod_files.values()))
-    if names and names <= (_mech_names(h, 0) | _mech_names(h, 1)):
+    known = _mech_names(h, 0) | _mech_names(h, 1)
+    check_loadable(mod_files, lib, known)
+    if names and names <= known:
         logger.debug("mechanisms %s already loaded; %s not loaded", sorted(names), lib)
         shadowed = shadowed_by_cwd(mod_files)
         if shadowed:
@@ -66,6 +70,7 @@ def load_library(h, lib: Path, mod_files: dict[str, str]) -> None:
     else:
         h.nrn_load_dll(str(lib))
     _LOADED.add(str(lib))
+    record(mod_files, lib)
 
 
 def load_mechanisms(h, mod_files: dict[str, str], pc: Any = None) -> None:
