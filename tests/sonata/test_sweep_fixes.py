@@ -1,0 +1,52 @@
+"""Fixes found by sweeping the public BMTK/SONATA examples (docs/sonata.md, Circuits checked)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nethub.formats.sonata.frames import before_end
+from nethub.formats.sonata.nodes import read_nodes
+from nethub.formats.sonata.nodesets import resolve_node_set
+from nethub.results import Traces, trace_index
+
+from .conftest import FIXTURES
+
+NET = FIXTURES / "300_intfire" / "network"
+
+
+@pytest.fixture(scope="module")
+def pops():
+    out = {}
+    for p in ("v1", "lgn"):
+        out.update(read_nodes(NET / f"{p}_nodes.h5", NET / f"{p}_node_types.csv"))
+    return out
+
+
+def test_list_of_numbers_is_node_ids(pops):
+    """bio_14cells' reports say "cells": [0, 1, ...]: BMTK's NodeSet takes a list as node ids
+    of every population; a list of names stays a compound node set."""
+    got = resolve_node_set([0, 3, np.int64(7)], {}, pops)
+    want = resolve_node_set({"node_id": [0, 3, 7]}, {}, pops)
+    assert sorted(got) == sorted(want) == ["lgn", "v1"]
+    for k in got:
+        assert got[k].tolist() == want[k].tolist() == [0, 3, 7]
+    both = resolve_node_set(["a", "b"], {"a": {"population": "v1"}, "b": [1, 2]}, pops)
+    assert both["v1"].size == len(pops["v1"]) and both["lgn"].tolist() == [1, 2]
+
+
+def _traces(time: np.ndarray) -> Traces:
+    index = trace_index(["sonata:v"], [0], ["soma"], [0.5], ["v"])
+    return Traces(index, time, np.arange(len(time), dtype=float)[None, :])
+
+
+def test_report_frames_end_before_tstop():
+    """A SONATA report of tstop ms at dt has tstop/dt frames, however float time was summed."""
+    summed = np.cumsum(np.r_[0.0, np.full(10000, 0.1)])  # t += dt: ends above 1000
+    exact = np.arange(5001) * 0.1  # ends at 500.0
+    for t, tstop in ((summed, 1000.0), (exact, 500.0)):
+        out = before_end(_traces(t), tstop)
+        assert out.data.shape == (1, round(tstop / 0.1)) and out.time[-1] < tstop
+        np.testing.assert_array_equal(out.data[0], np.arange(round(tstop / 0.1)))
+    whole = _traces(exact[:100])
+    assert before_end(whole, 500.0) is whole and before_end(whole, None) is whole
