@@ -50,3 +50,23 @@ def test_report_frames_end_before_tstop():
         np.testing.assert_array_equal(out.data[0], np.arange(round(tstop / 0.1)))
     whole = _traces(exact[:100])
     assert before_end(whole, 500.0) is whole and before_end(whole, None) is whole
+
+
+def test_inline_node_sets_block(tmp_path):
+    """bio_advanced_stimuli's configs define their node sets inline (``"node_sets": {...}``);
+    BMTK uses that block instead of a node_sets_file."""
+    import json
+    import shutil
+
+    from nethub.formats.sonata import read_circuit
+
+    src = FIXTURES / "300_intfire"
+    shutil.copytree(src, tmp_path / "c")
+    cfg = tmp_path / "c" / "simulation_config.json"
+    doc = json.loads(cfg.read_text())
+    doc["network"] = str(tmp_path / "c" / "circuit_config.json")
+    doc["node_sets"] = {"first_v1": {"population": "v1", "node_id": [0, 1]}}
+    cfg.write_text(json.dumps(doc))
+    circ = read_circuit(cfg)
+    assert list(circ.node_sets) == ["first_v1"]
+    assert circ.select("first_v1")["v1"].tolist() == [0, 1]
