@@ -70,3 +70,58 @@ def test_inline_node_sets_block(tmp_path):
     circ = read_circuit(cfg)
     assert list(circ.node_sets) == ["first_v1"]
     assert circ.select("first_v1")["v1"].tolist() == [0, 1]
+
+
+def _mixed_copy(tmp_path, weight_function: str):
+    """fixtures/sonata/bio with node 2 an IntFire1 cell (bio_14cells' v1 mixes both kinds in
+    one population) and a tuning angle per node type."""
+    import json
+    import shutil
+
+    root = tmp_path / weight_function
+    shutil.copytree(FIXTURES / "bio", root, ignore=shutil.ignore_patterns("output*"))
+    net = root / "network"
+    (net / "bio_node_types.csv").write_text(
+        "node_type_id dynamics_params model_type morphology model_template model_processing "
+        "pop_name tuning_angle\n"
+        "100 cell_params.json biophysical cell_a.swc ctdb:Biophys1.hoc aibs_perisomatic A 0\n"
+        "101 if1.json point_process NULL nrn:IntFire1 NULL B 30\n")
+    et = (net / "bio_bio_edge_types.csv").read_text().splitlines()
+    et[0] += " weight_sigma"
+    et[1] = et[1].replace(" wmax ", f" {weight_function} ") + " 50.0"
+    et[2] += " 50.0"
+    (net / "bio_bio_edge_types.csv").write_text("\n".join(et) + "\n")
+    comp = root / "components" / "point_neuron_models"
+    comp.mkdir()
+    (comp / "if1.json").write_text(json.dumps({"tau": 0.02, "refrac": 0.003}))
+    cfg = root / "simulation_config.json"
+    doc = json.loads(cfg.read_text())
+    doc["components"]["point_neuron_models_dir"] = "$COMPONENTS_DIR/point_neuron_models"
+    cfg.write_text(json.dumps(doc))
+    return cfg
+
+
+def test_gaussian_weights_on_point_targets(tmp_path):
+    """BMTK's PointProcessCell applies the edge's weight function too: an IntFire1 target in a
+    population with biophysical cells gets syn_weight * gaussianLL * sign * nsyns."""
+    import nethub
+
+    got = {}
+    for wf in ("wmax", "gaussianLL"):
+        net = nethub.load(_mixed_copy(tmp_path, wf))
+        cells = net.cells_df()
+        cells = cells[cells["sonata.population"] == "bio"].set_index("sonata.node_id")
+        gid = cells["gid"].to_dict()
+        angle = cells["sonata.tuning_angle"].to_dict()  # the nodes file's (HDF5 wins)
+        conns = net.connections_df()
+        mine = conns[conns["pre_gid"] == gid[0]]
+        got[wf] = [mine.loc[mine["post_gid"] == gid[n], "weight"].to_numpy() for n in (2, 1)]
+
+    def factor(trg: float, src: float) -> float:  # BMTK's gaussianLL, sigma 50
+        delta = abs(abs(abs(180.0 - abs(trg - src) % 360.0) - 90.0) - 90.0)
+        return float(np.exp(-(delta / 50.0) ** 2))
+    assert len(got["wmax"][0]) == 1 and len(got["wmax"][1]) >= 1
+    for k, node in enumerate((2, 1)):  # the IntFire1 target, then a biophysical one
+        f = factor(angle[node], angle[0])
+        assert f < 0.99
+        np.testing.assert_allclose(got["gaussianLL"][k], got["wmax"][k] * f, rtol=1e-6)
