@@ -256,10 +256,10 @@ def _forget(lost: list[str], ep_name: str, all_bio: bool) -> None:
     def carried(m: str) -> bool:
         if m.startswith(f"edge population {ep_name}:") and _CARRIED in m:
             return True
-        return all_bio and (m.startswith(f"edges {ep_name}: weight_function ")
-                            and m.endswith("taken as wmax")
-                            or m.startswith(f"edge population {ep_name}: edges key "
-                                            "'weight_sigma'"))
+        # _weights applied the weight functions to every row (unknown ones it reports)
+        return (m.startswith(f"edges {ep_name}: weight_function ")
+                and m.endswith("taken as wmax")
+                or m.startswith(f"edge population {ep_name}: edges key 'weight_sigma'"))
     lost[:] = [m for m in lost if not carried(m)]
 
 
@@ -282,6 +282,11 @@ def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
     pre = ~np.isnan(sec_id) | np.isnan(nsyns)
     src_ta = _node_col(cells, "sonata.tuning_angle", frame["pre_gid"].to_numpy())
     trg_ta = _node_col(cells, "sonata.tuning_angle", frame["post_gid"].to_numpy())
+    weight = _weights(tab, src_ta, trg_ta, where, lost)
+    w0 = pd.to_numeric(tab["syn_weight"]).to_numpy(float) if "syn_weight" in tab \
+        else np.zeros(n)
+    mechs = np.full(n, None, dtype=object)  # only synapses onto biophysical cells are made
+    mechs[bio] = _syn_mechs(tab[bio].reset_index(drop=True), circuit, net, where, lost)
     bad = bio & pre & np.isnan(sec_id)
     if bad.any():
         lost.append(f"{where}: {int(bad.sum())} edges onto biophysical cells have neither a "
@@ -291,8 +296,11 @@ def _plan(ep: Any, frame: pd.DataFrame, bio: np.ndarray, ctypes: np.ndarray,
             "id_key": id_key,
             "sec_x": np.where(np.isnan(sec_x), 0.5, sec_x),
             "nsyns": np.where(pre, 1, np.nan_to_num(nsyns)).astype(np.int64),
-            "weight": _weights(tab, src_ta, trg_ta, where, lost),
-            "syn_mech": _syn_mechs(tab, circuit, net, where, lost),
+            "weight": weight,
+            # point targets of the same population: the weight function applies too (BMTK's
+            # PointProcessCell.set_syn_connection), as a factor on the point mapping's weight
+            "wfactor": np.divide(weight, w0, out=np.ones(n), where=w0 != 0),
+            "syn_mech": mechs,
             "ctype": ctypes,
             "sections": tab["target_sections"].to_numpy(object) if "target_sections" in tab
             else np.full(n, None, object),
@@ -411,7 +419,8 @@ def _expand(frame: pd.DataFrame, p: dict, drawn: tuple[np.ndarray, np.ndarray],
             table = segs[ct]
             post_sec[dm] = names[table["sec_id"][seg_of[dm]]]
             post_loc[dm] = table["x"][seg_of[dm]]
-    out["weight"] = np.where(bio_rep, p["weight"][rep], out["weight"].to_numpy())
+    out["weight"] = np.where(bio_rep, p["weight"][rep],
+                             out["weight"].to_numpy() * p["wfactor"][rep])
     out["syn_mech"] = np.where(bio_rep, p["syn_mech"][rep], None)
     out["post_sec"] = post_sec
     out["post_loc"] = np.where(bio_rep, post_loc, 0.5)

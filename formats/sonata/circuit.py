@@ -116,6 +116,9 @@ def _read_inputs(circ: SonataCircuit) -> None:
     cfg = circ.config
     sets_file = cfg.node_sets_file
     node_sets = load_node_sets(sets_file) if sets_file else {}
+    inline = cfg.data.get("node_sets")
+    if isinstance(inline, dict):  # BMTK: a config's own node_sets block, instead of the file
+        node_sets = dict(inline)
     circ.node_sets = node_sets
     for name, inp in cfg.inputs.items():
         if inp.get("module") == "replay":

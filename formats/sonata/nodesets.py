@@ -80,6 +80,9 @@ def _resolve(expr: Any, node_sets: Mapping[str, Any], pops: Mapping[str, NodePop
                               + (f" (in {stack[-1]!r})" if stack else "")
                               + f"; defined: {', '.join(sorted(node_sets))}")
         return _resolve(node_sets[expr], node_sets, pops, stack + (expr,), tables)
+    if isinstance(expr, list) and expr and all(_is_int(i) for i in expr):
+        # BMTK (NodeSet) reads a list of numbers, e.g. a report's "cells": [0, 1], as node ids
+        return _resolve({"node_id": expr}, node_sets, pops, stack, tables)
     if isinstance(expr, list):
         out = {name: np.zeros(len(p), bool) for name, p in pops.items()}
         for item in expr:
@@ -91,6 +94,10 @@ def _resolve(expr: Any, node_sets: Mapping[str, Any], pops: Mapping[str, NodePop
         return {name: _basic(expr, name, p, tables, where) for name, p in pops.items()}
     raise FormatError(f"node set {stack[-1] if stack else expr!r}: must be an object, a list "
                       f"of names or a name, not {type(expr).__name__}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def _basic(expr: Mapping[str, Any], name: str, pop: NodePopulation,

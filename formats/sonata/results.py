@@ -33,6 +33,7 @@ from nethub.network import TABLE_SCHEMAS
 from nethub.results import Results, Traces
 from nethub.store import open_store, read_network, read_results
 
+from .frames import before_end
 from .reports import ReportPopulation, write_report
 from .spikes import SORTING_ENUM, write_spikes
 
@@ -212,6 +213,8 @@ def write_run(folder: str | os.PathLike, res: Results, keys: pd.DataFrame, *,
     written = {"spikes": _write_spikes(spath, res, keys, order, where, strict)}
     named = dict(report_paths or {})
     for label, traces in _report_traces(res).items():
+        if label.startswith(_REPORT_PREFIX):  # a SONATA config's report ends at tstop
+            traces = before_end(traces, res.duration)  # tstop/dt frames as BMTK (frames.py)
         name = label[len(_REPORT_PREFIX):] if label.startswith(_REPORT_PREFIX) else label
         if _even(traces.time) is None:
             (lost if lost is not None else []).append(
