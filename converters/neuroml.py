@@ -30,6 +30,8 @@ from .neuroml_cells import ABSTRACT_CELLS, SECTION, SOURCE_CELLS, cell_type, com
 from .neuroml_inputs import TIMED, timed_rows, timed_source
 from .neuroml_outputs import OUTPUTS_KEY, output_requests
 from .neuroml_pointers import POINTER_SYNAPSES, pointer_rows
+from .nml_cells import safe_name
+from .nml_traces import detailed_trace
 
 __all__ = ["ABSTRACT_CELLS", "SECTION", "to_network"]
 
@@ -208,7 +210,7 @@ def _output_files(sim: Any, pops: dict) -> list[dict[str, Any]]:
 def _trace_requests(traces: dict) -> tuple[TraceRequest, ...]:
     """The OutputFile columns (simConfig ``recordTraces`` entries) as trace requests, each on
     its one cell."""
-    owners = {"pointp": "point_process", "synMech": "syn_mech"}
+    owners = {"pointp": "point_process", "synMech": "syn_mech", "mech": "mech"}
     out = []
     for label, e in traces.items():
         kw = {owners[k]: e[k] for k in owners if k in e}
@@ -288,10 +290,12 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     types.update({cid: cell_type(c, ctx.mods, source=True)
                   for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
     types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
-    syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
+    # components named like a NEURON built-in: jNeuroML's mechanism is <id>_nml2
+    syns = {s: SynMech(name=s, model=safe_name(s)) for s in components(doc, _SYNAPSES)
+            if safe_name(s) in ctx.mods}
     timed = components(doc, (TIMED,))
-    sources = {s: StimSource(name=s, model=s) for s in components(doc, _SOURCES)
-               if s in ctx.mods}
+    sources = {s: StimSource(name=s, model=safe_name(s)) for s in components(doc, _SOURCES)
+               if safe_name(s) in ctx.mods}
     pointers = {k: type(c).__name__ for k, c in components(doc, POINTER_SYNAPSES).items()
                 if k in ctx.mods}
     syns.update({k: SynMech(name=k, model=k) for k in pointers})
@@ -300,9 +304,10 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     files = _source_files(lems)
     detailed = frozenset(k for k, t in types.items() if "nml.segments" in (t.tags or {}))
     where = SimpleNamespace(cells=cells, cell_types=types)  # what trace_target reads
+    comps = {p.id: p.component for p in net.populations.values()}
     traces, outputs = ({}, []) if sim is None else output_requests(
-        sim, gids, {p.id: p.component for p in net.populations.values()}, ctx.mods, ctx.lost,
-        detailed=lambda q: nml_cells_net.trace_target(where, q), detailed_components=detailed)
+        sim, gids, comps, ctx.mods, ctx.lost,
+        detailed=lambda q: _detailed(where, doc, comps, q), detailed_components=detailed)
     stim_sources = {**sources, **{k: timed_source(c) for k, c in timed.items()}}
     out = Network(cell_types=types, syn_mechs=syns, populations=pops, stim_sources=stim_sources,
                   cells=cells, connections=conns, pointer_conns=ptr,
@@ -315,3 +320,12 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
     if sim is not None:  # the LEMS run travels with the model (Network.run_config)
         out.run_config = run
     return out, run, ctx.lost
+
+
+def _detailed(where: Any, doc: Any, comps: dict[str, str], quantity: str) -> tuple:
+    """A detailed cell's LEMS quantity: ``v`` / ``caConc`` (``trace_target``), else a channel
+    or synapse variable (:func:`nethub.converters.nml_traces.detailed_trace`)."""
+    try:
+        return nml_cells_net.trace_target(where, quantity)
+    except KeyError:
+        return detailed_trace(where, doc, comps, quantity, nml_cells_net.trace_target)

@@ -25,7 +25,8 @@ OUTPUTS_KEY = "nethubLemsOutputs"
 _UNITS = {"mV": 1e-3, "V": 1.0, "ms": 1e-3, "s": 1.0, "nA": 1e-9, "pA": 1e-12, "uA": 1e-6,
           "mA": 1e-3, "A": 1.0, "uS": 1e-6, "nS": 1e-9, "mS": 1e-3, "S": 1.0, "umho": 1e-6,
           "nF": 1e-9, "pF": 1e-12, "uF": 1e-6, "mM": 1.0, "M": 1e3, "molar": 1e3,
-          "Hz": 1.0, "kHz": 1e3, "/ms": 1e3, "um": 1e-6}
+          "Hz": 1.0, "kHz": 1e3, "/ms": 1e3, "um": 1e-6,
+          "S/cm2": 1e4, "mS/cm2": 10.0, "mA/cm2": 10.0, "uA/cm2": 1e-2}
 _INDEXED = re.compile(r"^([^/\[\]]+)\[(\d+)\]$")
 
 
@@ -73,13 +74,16 @@ def _trace(path: list[str], gid: int, comp: str, quantity: str) -> tuple[dict, s
                       "recorded")
 
 
-def _detailed_trace(detailed: Any, quantity: str) -> tuple[dict, None]:
-    """A recordTraces entry on a detailed cell's segment, where jNeuroML records it."""
+def _detailed_trace(detailed: Any, quantity: str) -> tuple[dict, str | None]:
+    """A recordTraces entry on a detailed cell's segment, where jNeuroML records it, and the
+    mechanism owning its variable (``detailed`` may add extra fields and that mechanism:
+    ``(gid, sec, x, var[, extra, owner])``)."""
     try:
-        gid, sec, x, var = detailed(quantity)
+        gid, sec, x, var, *more = detailed(quantity)
     except KeyError as exc:
         raise FormatError(f"LEMS quantity {quantity!r}: {exc.args[0]}") from None
-    return {"sec": sec, "loc": x, "conds": {"gid": [gid]}, "var": var}, None
+    extra, owner = more if more else ({}, None)
+    return {"sec": sec, "loc": x, "conds": {"gid": [gid]}, "var": var, **extra}, owner
 
 
 def output_requests(sim: Any, gids: dict[str, dict[int, int]], components: dict[str, str],

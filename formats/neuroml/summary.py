@@ -8,11 +8,14 @@ files); :mod:`.h5read` builds the same structures straight from ``.nml.h5`` data
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._common import NeuroMLError, quantity
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["CONNECTION_FIELDS", "INPUT_FIELDS", "InputListSummary", "NetworkSummary",
            "PopulationSummary", "ProjectionSummary", "ExplicitInputSummary",
@@ -143,8 +146,9 @@ def summarize_population(pop, where: str) -> PopulationSummary:
         locs = np.array([[float(i.location.x), float(i.location.y), float(i.location.z)]
                          if i.location is not None else [np.nan] * 3 for i in instances],
                         dtype=np.float64).reshape(-1, 3)
-        if pop.size is not None and int(pop.size) != len(ids):
-            raise NeuroMLError(f"{where}: size={pop.size} but {len(ids)} <instance> elements")
+        if pop.size is not None and int(pop.size) != len(ids):  # jNeuroML uses the instances
+            _log.warning("%s: size=%s but %d <instance> elements; the instances are used, "
+                         "as jNeuroML does", where, pop.size, len(ids))
         return PopulationSummary(pop.id, pop.component, len(ids), ids, locs, pop.type, props)
     if pop.size is None:
         raise NeuroMLError(f"{where}: population has neither a size nor instances")
