@@ -9,6 +9,7 @@ files); :mod:`.h5read` builds the same structures straight from ``.nml.h5`` data
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,11 +236,17 @@ def _input_list(il, where: str) -> InputListSummary:
 
 
 def _explicit(ei, where: str) -> ExplicitInputSummary:
-    try:
-        return ExplicitInputSummary(ei.input, ei.get_target_population(),
-                                    int(ei.get_target_cell_id()), ei.destination)
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise NeuroMLError(f"{where}: bad explicitInput target {ei.target!r}") from exc
+    """An explicitInput; its target is ``pop[i]`` or ``pop/i/cell`` (both accepted by
+    jNeuroML; libNeuroML's getters read only the first)."""
+    m = _TARGET.match(str(ei.target or "").strip())
+    if m is None:
+        raise NeuroMLError(f"{where}: bad explicitInput target {ei.target!r}")
+    pop = m.group(1) or m.group(3)
+    cell = m.group(2) or m.group(4)
+    return ExplicitInputSummary(ei.input, pop, int(cell), ei.destination)
+
+
+_TARGET = re.compile(r"^(?:\.\./)?(?:([^/\[\]]+)\[(\d+)\]|([^/\[\]]+)/(\d+)(?:/[^/]+)?)$")
 
 
 def summarize_network(net, source: str) -> NetworkSummary:
