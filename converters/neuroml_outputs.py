@@ -37,7 +37,9 @@ def si_factor(mod_text: str | None, var: str) -> float:
         return 1e-3
     if not mod_text:
         return 1.0
-    m = re.search(rf"^\s*{re.escape(var)}\b[^\n:(]*\(([^)]*)\)", mod_text, re.MULTILINE)
+    # a declaration: 'var (unit)' or 'var = number (unit)', not a formula 'var = f(...)'
+    m = re.search(rf"^\s*{re.escape(var)}\s*(?:=\s*[-+0-9.eE]+\s*)?\(([^)]*)\)", mod_text,
+                  re.MULTILINE)
     if m is None:
         return 1.0
     unit = m.group(1).strip()

@@ -232,7 +232,22 @@ def _input_list(il, where: str) -> InputListSummary:
         except (TypeError, ValueError, AttributeError) as exc:
             raise NeuroMLError(f"{where}: bad input attribute: {exc}") from exc
     dest = inputs[0].destination if inputs else None
-    return InputListSummary(il.id, il.component, il.populations, cols, dest)
+    return InputListSummary(il.id, il.component, _input_population(il, inputs, where), cols,
+                            dest)
+
+
+def _input_population(il, inputs: list, where: str) -> str:
+    """The input list's population; when every input's target names one other population
+    (``../pop/i/cell``), that one, as jNeuroML places inputs by their target paths
+    (PospischilEtAl2008's ``Ca.test.net.nml``, WangBuzsaki1996's ``WangBuzsaki2Cells.xml``)."""
+    named = {m.group(1) or m.group(3) for m in
+             (_TARGET.match(str(i.target or "").strip()) for i in inputs) if m is not None}
+    if len(named) == 1 and il.populations not in named:
+        pop = named.pop()
+        _log.warning("%s: population %r, but its inputs target %r; %r is used, as jNeuroML "
+                     "does", where, il.populations, pop, pop)
+        return pop
+    return il.populations
 
 
 def _explicit(ei, where: str) -> ExplicitInputSummary:

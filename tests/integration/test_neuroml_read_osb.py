@@ -56,3 +56,16 @@ def test_lems_componenttype_includes_are_model_files(tmp_path):
                     '<Simulation id="s" length="10ms" step="0.1ms" target="n"/></Lems>')
     model = read_lems(lems)
     assert [f.name for f in model.files] == ["LEMS_m.xml", "m.nml", "types.xml"]
+
+
+def test_input_list_population_from_its_targets(tmp_path, caplog):
+    """PospischilEtAl2008's ``Ca.test.net.nml``: an inputList names a population the network
+    lacks while its inputs target another; jNeuroML places them by target, so does nethub."""
+    (tmp_path / "m.nml").write_text(_nml(
+        '<network id="n"><population id="p" component="c" size="2"/>'
+        '<inputList id="il" component="pg" population="nope">'
+        '<input id="0" target="../p/1/c" destination="synapses"/></inputList></network>'))
+    with caplog.at_level(logging.WARNING):
+        il = read_neuroml(tmp_path / "m.nml").networks["n"].input_lists["il"]
+    assert il.population == "p" and il.columns["target_cell"].tolist() == [1]
+    assert "population 'nope', but its inputs target 'p'" in caplog.text

@@ -8,8 +8,6 @@ then:
   ``.../block/blockFactor``) and OMV's spike rate of a spike times file;
 - NML2 Ex18 (unmodified): a ``pulseGenerator`` named ``IClamp`` (jNeuroML's mechanism
   ``IClamp_nml2``) and a channel's ``iDensity`` column;
-- NML2 Ex26: a ``populationList`` whose ``size`` disagrees with its instances (jNeuroML uses
-  the instances), weighted connections and gap junctions;
 - OSB IzhikevichModel 2007Cells: ``explicitInput`` targets written ``pop/i/cell``.
 """
 
@@ -28,7 +26,6 @@ from .omv import check_omt, isi_rate, spike_file
 CASES = [("NeuroML2/LEMSexamples", "LEMS_NML2_Ex5_DetCell.xml", "test/.test.ex5.jnmlnrn.omt"),
          ("NeuroML2/LEMSexamples", "LEMS_NML2_Ex6_NMDA.xml", "test/.test.ex6.jnmlnrn.omt"),
          ("NeuroML2/LEMSexamples", "LEMS_NML2_Ex18_GHK.xml", "test/.test.ex18.jnmlnrn.omt"),
-         ("NeuroML2/LEMSexamples", "LEMS_NML2_Ex26_Weights.xml", "test/.test.ex26.jnmlnrn.omt"),
          ("osb/IzhikevichModel/NeuroML2", "LEMS_2007Cells.xml", ".test.2007cells.jnmlnrn.omt")]
 
 
@@ -66,3 +63,35 @@ def test_spike_rate_as_omv(tmp_path):
     swapped = tmp_path / "t.spikes"
     swapped.write_text("0.1\t3\n0.2\t3\n")
     assert np.allclose(spike_file(swapped, "TIME_ID", 3, 1000.0)[3.0], [100.0, 200.0])
+
+
+def test_si_factor_reads_declarations_not_formulas():
+    """``block_blockFactor = 1/(1 + ...)`` is a formula, not a unit: the variable is
+    dimensionless (its declaration has none); densities in S/cm2 and mA/cm2 become SI."""
+    from nethub.converters.neuroml_outputs import si_factor
+
+    mod = ("PARAMETER {\n    gmax = 0  (S/cm2)\n}\nASSIGNED {\n    block_blockFactor : x\n"
+           "    i__k (mA/cm2)\n}\nBREAKPOINT {\n"
+           "    block_blockFactor = 1/(1 + (c / s))\n}\n")
+    assert si_factor(mod, "block_blockFactor") == 1.0
+    assert si_factor(mod, "gmax") == 1e4 and si_factor(mod, "i__k") == 10.0
+
+
+def test_channel_and_synapse_quantities():
+    """jNeuroML's NEURON names of detailed-cell quantities (as in its generated scripts)."""
+    from nethub.converters.nml_traces import _split, _variable
+
+    dens = {"naChans": "naChan", "ca_all": "ca_chan", "pas_all": "pas"}
+    assert _split("hhpop[0]/bio/membraneProperties/naChans/naChan/m/q") == (
+        "hhpop", 0, 0, ["bio", "membraneProperties", "naChans", "naChan", "m", "q"])
+    assert _split("pop/0/cell/5/bio/membraneProperties/ca_all/iDensity")[:3] == ("pop", 0, 5)
+    assert _variable(["b", "membraneProperties", "naChans", "naChan", "m", "q"], dens, "q") == (
+        "m_q", {"mech": "naChan"}, "naChan")
+    assert _variable(["b", "membraneProperties", "ca_all", "iDensity"], dens, "q") == (
+        "i__ca_chan", {"mech": "ca_chan"}, "ca_chan")
+    assert _variable(["b", "membraneProperties", "pas_all", "gDensity"], dens, "q") == (
+        "gion", {"mech": "pas_nml2"}, "pas_nml2")
+    assert _variable(["synapses:nmda:1", "block", "blockFactor"], dens, "q") == (
+        "block_blockFactor", {"synMech": "nmda", "index": 1}, "nmda")
+    with pytest.raises(KeyError, match="no channel density 'k_all'"):
+        _variable(["b", "membraneProperties", "k_all", "gDensity"], dens, "q")
