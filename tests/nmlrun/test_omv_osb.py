@@ -95,3 +95,18 @@ def test_channel_and_synapse_quantities():
         "block_blockFactor", {"synMech": "nmda", "index": 1}, "nmda")
     with pytest.raises(KeyError, match="no channel density 'k_all'"):
         _variable(["b", "membraneProperties", "k_all", "gDensity"], dens, "q")
+
+
+def test_timed_input_rows_move_to_their_segments():
+    """ACnet2's StimuliTest: a timedSynapticInput on segments 0, 2, 4 of three cells gives one
+    stim row per input and spike (``timed_rows``); each input's rows go to its segment."""
+    from nethub.converters.nml_cells_net import _place
+    from nethub.table import Table
+
+    table = Table({"rule": ["tsi"] * 6 + ["other"], "sec": ["soma"] * 7,
+                   "loc": np.full(7, 0.5)})
+    _place(table, "rule", "sec", "loc", {"tsi": (["soma", "dend", "apic"],
+                                                 np.array([0.5, 0.25, 0.75]))})
+    assert table["sec"].values().tolist() == ["soma", "soma", "dend", "dend", "apic", "apic",
+                                           "soma"]
+    assert np.asarray(table["loc"]).tolist() == [0.5, 0.5, 0.25, 0.25, 0.75, 0.75, 0.5]
