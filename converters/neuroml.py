@@ -300,7 +300,8 @@ def to_network(lems: Any, nmodl: Any, network: str | None = None
                   for cid, c in components(doc, SOURCE_CELLS).items() if cid in used})
     types.update(nml_cells_net.detailed_types(doc, net, ctx.lost))  # nml-cells: detailed cells
     types.update({cid: cell_type(c, ctx.mods) for cid, c in points.items()})
-    syns = {s: SynMech(name=s, model=s) for s in components(doc, _SYNAPSES) if s in ctx.mods}
+    syns = {s: SynMech(name=s, model=nml_cells_net.safe_name(s))  # <id>_nml2 for built-in names
+            for s in components(doc, _SYNAPSES) if nml_cells_net.safe_name(s) in ctx.mods}
     timed = components(doc, (TIMED,))
     sources = {s: StimSource(name=s, model=nml_cells_net.safe_name(s))  # IClamp_nml2
                for s in components(doc, _SOURCES) if nml_cells_net.safe_name(s) in ctx.mods}

@@ -26,7 +26,7 @@ _UNITS = {"mV": 1e-3, "V": 1.0, "ms": 1e-3, "s": 1.0, "nA": 1e-9, "pA": 1e-12, "
           "mA": 1e-3, "A": 1.0, "uS": 1e-6, "nS": 1e-9, "mS": 1e-3, "S": 1.0, "umho": 1e-6,
           "nF": 1e-9, "pF": 1e-12, "uF": 1e-6, "mM": 1.0, "M": 1e3, "molar": 1e3,
           "Hz": 1.0, "kHz": 1e3, "/ms": 1e3, "um": 1e-6,
-          "mA/cm2": 10.0, "S/cm2": 1e4}  # densities of detailed cells (jNeuroML: / 0.1, / 1e-4)
+          "mA/cm2": 10.0, "S/cm2": 1e4, "mS/cm2": 10.0, "uA/cm2": 1e-2}  # detailed-cell densities
 _INDEXED = re.compile(r"^([^/\[\]]+)\[(\d+)\]$")
 
 

@@ -92,8 +92,11 @@ def _place(table: Any, rule_col: str, sec_col: str, loc_col: str, rows_of: dict)
     locs = np.array(table[loc_col], dtype=np.float64)
     for rule, (names, xs) in rows_of.items():
         idx = np.flatnonzero(rules == rule)
-        if len(idx) != len(xs):
+        k = len(idx) // len(xs) if len(xs) else 0
+        if k < 1 or k * len(xs) != len(idx):
             continue  # not the rows of this projection / input list (dropped or other)
+        if k > 1:  # a timedSynapticInput: k spikes per input, consecutive (timed_rows)
+            names, xs = np.repeat(np.asarray(names, dtype=object), k), np.repeat(xs, k)
         secs[idx] = names
         locs[idx] = xs
     table[sec_col] = secs.tolist()

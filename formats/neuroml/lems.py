@@ -118,8 +118,9 @@ class LemsModel:
 
     @property
     def files(self) -> list[Path]:
-        """The LEMS file and every NeuroML/LEMS file read for it."""
-        return [self.path, *[f for f in self.neuroml.files if f != self.path]]
+        """The LEMS file and every NeuroML/LEMS file read for it (LEMS files of
+        ComponentType definitions included)."""
+        return list(dict.fromkeys([self.path, *self.neuroml.files, *self.includes]))
 
 
 def _req(el: ET.Element, name: str, where: str) -> str:

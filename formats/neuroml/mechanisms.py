@@ -78,7 +78,21 @@ def default_cache_dir() -> Path:
 
 
 def _common_root(files: list[Path]) -> Path:
-    return Path(os.path.commonpath([str(f.parent) for f in files]))
+    """The folder copied for jNeuroML: the files' common folder, widened to every folder an
+    include's ``../`` walks through (PospischilEtAl2008's ``channels/Na/LEMS_Na.xml``
+    includes ``../../channels/Na/Na.channel.nml``: jNeuroML resolves it lexically, so
+    ``NeuroML2/`` must exist in the copy too)."""
+    dirs = [str(f.parent) for f in files]
+    for f in files:
+        if f.suffix in (".h5", ".hdf5"):
+            continue
+        ups = [len(m) // 3 for m in _UPWARD.findall(f.read_text(errors="replace"))]
+        if ups and max(ups) <= len(f.parent.parents):
+            dirs.append(str(f.parents[max(ups)]))
+    return Path(os.path.commonpath(dirs))
+
+
+_UPWARD = re.compile(r"""(?:href|file)\s*=\s*["']((?:\.\./)+)""")
 
 
 def cache_key(files: list[Path], root: Path, entry: Path, extra: str = "") -> str:

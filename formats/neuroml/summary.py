@@ -9,6 +9,7 @@ files); :mod:`.h5read` builds the same structures straight from ``.nml.h5`` data
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,15 +232,36 @@ def _input_list(il, where: str) -> InputListSummary:
         except (TypeError, ValueError, AttributeError) as exc:
             raise NeuroMLError(f"{where}: bad input attribute: {exc}") from exc
     dest = inputs[0].destination if inputs else None
-    return InputListSummary(il.id, il.component, il.populations, cols, dest)
+    return InputListSummary(il.id, il.component, _input_population(il, inputs, where), cols,
+                            dest)
+
+
+def _input_population(il, inputs: list, where: str) -> str:
+    """The input list's population; when every input's target names one other population
+    (``../pop/i/cell``), that one, as jNeuroML places inputs by their target paths
+    (PospischilEtAl2008's ``Ca.test.net.nml``, WangBuzsaki1996's ``WangBuzsaki2Cells.xml``)."""
+    named = {m.group(1) or m.group(3) for m in
+             (_TARGET.match(str(i.target or "").strip()) for i in inputs) if m is not None}
+    if len(named) == 1 and il.populations not in named:
+        pop = named.pop()
+        logger.warning("%s: population %r, but its inputs target %r; %r is used, as jNeuroML "
+                       "does", where, il.populations, pop, pop)
+        return pop
+    return il.populations
 
 
 def _explicit(ei, where: str) -> ExplicitInputSummary:
-    try:
-        return ExplicitInputSummary(ei.input, ei.get_target_population(),
-                                    int(ei.get_target_cell_id()), ei.destination)
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise NeuroMLError(f"{where}: bad explicitInput target {ei.target!r}") from exc
+    """An explicitInput; its target is ``pop[i]`` or ``pop/i/cell`` (both accepted by
+    jNeuroML; libNeuroML's getters read only the first)."""
+    m = _TARGET.match(str(ei.target or "").strip())
+    if m is None:
+        raise NeuroMLError(f"{where}: bad explicitInput target {ei.target!r}")
+    pop = m.group(1) or m.group(3)
+    cell = m.group(2) or m.group(4)
+    return ExplicitInputSummary(ei.input, pop, int(cell), ei.destination)
+
+
+_TARGET = re.compile(r"^(?:\.\./)?(?:([^/\[\]]+)\[(\d+)\]|([^/\[\]]+)/(\d+)(?:/[^/]+)?)$")
 
 
 def summarize_network(net, source: str) -> NetworkSummary:
