@@ -1,0 +1,141 @@
+"""Connections that leave a cell from another point than its spike detector (NeuroML
+``preSegmentId`` / ``preFractionAlong``): jNeuroML listens to ``v`` there, so does nethub
+(an extra spike source per point, :mod:`nethub.sim.spikepoints`).
+
+``cells/AxonNet.net.nml`` (``make_axon.py``): cell 0 connects from the far end of its axon
+(node 2 of 3), from the axon's start (node 0) and from its detector; compared with jNeuroML's
+own NEURON run (cached, ``conftest.jnml_reference``) on 1 and 2 ranks and on CoreNEURON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nethub
+from nethub.formats.neuroml.plugin import NeuroMLFormat
+from nethub.sim.spikepoints import assign_ids
+
+from .conftest import FIX
+from .test_detailed_cells import _crossings, _trace_run
+
+LEMS = FIX / "cells" / "LEMS_AxonNet.xml"
+THRESHOLD = -20.0  # MultiSeg's spikeThresh (mV)
+
+
+@pytest.fixture(scope="module")
+def axon():
+    return NeuroMLFormat().read_run(LEMS)
+
+
+def test_fixtures_are_what_the_script_writes():
+    spec = importlib.util.spec_from_file_location("make_axon", FIX / "cells" / "make_axon.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name, text in mod.files().items():
+        assert (FIX / "cells" / name).read_text() == text, name
+
+
+def test_source_ids_are_sorted_points_after_the_last_gid():
+    keys = [(5, "axon", 0.9), (0, "axon", 0.1), (5, "axon", 0.9), (0, "dend", 0.5),
+            (0, "axon", 0.9)]
+    ids = assign_ids(keys, max_gid=7)
+    assert ids == {(0, "axon", 0.1): 8, (0, "axon", 0.9): 9, (0, "dend", 0.5): 10,
+                   (5, "axon", 0.9): 11}
+    assert assign_ids(list(reversed(keys)), 7) == ids  # rank order does not matter
+    assert assign_ids([], 7) == {}
+
+
+def test_import_carries_the_points_off_the_detector(axon):
+    net, _run, lost = axon
+    c = net.connections
+    assert not any("presynaptic point" in m for m in lost), lost
+    secs = c["spike_sec"].values().tolist()
+    locs = np.asarray(c["spike_loc"])
+    # jNeuroML's (section, x): the axon is one segment, x = fractionAlong; the detector's row
+    # (segment 0 at 0.5) keeps NaN
+    assert secs == ["axon", None, "axon", "axon"]
+    np.testing.assert_array_equal(locs, [0.9, np.nan, 0.1, 0.9])
+
+
+def _run(net, run, tmp_path, nprocs, engine="auto", name="out.h5"):
+    run, keys = _trace_run(net, run)
+    run = dataclasses.replace(run, engine=engine)
+    return nethub.simulate(net, run, nprocs=nprocs, output=tmp_path / name), keys
+
+
+def _check_jnml(res, keys, outputs) -> int:
+    n_spikes = 0
+    for path, k, label, gid, (_var, factor, (rtol, atol)) in keys:
+        ref = outputs[path]
+        t_ref, v_ref = ref[:, 0] * 1e3, ref[:, k + 1] * factor
+        ours = res.traces.get(label, gid)
+        n = min(len(t_ref), len(ours))
+        assert np.allclose(ours[:n], v_ref[:n], rtol=rtol, atol=atol), (path, k)
+        theirs = _crossings(t_ref[:n], v_ref[:n], THRESHOLD)
+        mine = _crossings(res.traces.time[:n], ours[:n], THRESHOLD)
+        assert len(mine) == len(theirs) and np.allclose(mine, theirs, rtol=0, atol=1e-6)
+        n_spikes += len(theirs)
+    return n_spikes
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_traces_and_spikes_are_jnmls(axon, jnml_ref, tmp_path, nprocs):
+    net, run, _lost = axon
+    res, keys = _run(net, run, tmp_path, nprocs)
+    assert _check_jnml(res, keys, jnml_ref("axon")["outputs"]) == 30
+    # only the cells' own spikes (detector at -20 mV), not the extra sources'
+    gids = np.asarray(res.spike_gids)
+    assert set(gids.tolist()) <= {0, 1, 2}
+    soma0 = next(label for _p, k, label, g, _v in keys if g == 0 and k == 0)
+    t0 = _crossings(res.traces.time, res.traces.get(soma0, 0), THRESHOLD)
+    # the soma spikes twice, the far axon 10 times: cell 0's spikes are the detector's
+    assert len(t0) == 2 and np.allclose(np.sort(res.spike_times[gids == 0]), t0, atol=1e-9)
+
+
+def test_points_matter_and_coreneuron_agrees(axon, jnml_ref, tmp_path):
+    """Without the points (every row on the detector) cell 1 spikes at other times; CoreNEURON
+    (a cell with three output sources) gives jNeuroML's results too."""
+    net, run, _lost = axon
+    core, keys = _run(net, run, tmp_path, 1, engine="coreneuron", name="core.h5")
+    assert _check_jnml(core, keys, jnml_ref("axon")["outputs"]) == 30
+    plain = dataclasses.replace(net)
+    plain.connections = net.connections.take(slice(None))
+    del plain.connections.columns["spike_sec"], plain.connections.columns["spike_loc"]
+    res, _k = _run(plain, run, tmp_path, 1, engine="neuron", name="plain.h5")
+    t1 = res.spike_times[np.asarray(res.spike_gids) == 1]
+    c1 = core.spike_times[np.asarray(core.spike_gids) == 1]
+    assert len(c1) and not (len(t1) == len(c1) and np.allclose(t1, c1, atol=1e-6))
+
+
+def test_export_writes_the_points_back(tmp_path):
+    nethub.convert(LEMS, tmp_path / "a.h5")
+    nethub.convert(tmp_path / "a.h5", tmp_path / "back.nml")
+    text = (tmp_path / "back.nml").read_text()
+    assert text.count('preSegmentId="7"') == 3 and 'preFractionAlong="0.9"' in text
+
+
+def test_nethub_run_writes_jnmls_spikes(jnml_ref, tmp_path):
+    """``nethub run LEMS_AxonNet.xml`` on 2 ranks: the EventOutputFile has the cells' spikes
+    only, at jNeuroML's times (from its traces)."""
+    shutil.copytree(FIX / "cells", tmp_path / "cells")
+    shutil.copytree(FIX / "NeuroML2", tmp_path / "NeuroML2")
+    cli = Path(sys.executable).parent / "nethub"
+    proc = subprocess.run([str(cli), "run", "LEMS_AxonNet.xml", "-o", "o.h5", "-n", "2"],
+                          cwd=tmp_path / "cells", capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ev = np.loadtxt(tmp_path / "cells" / "axonnet.spikes", ndmin=2)
+    assert set(ev[:, 0].astype(int).tolist()) <= {0, 1, 2}
+    ref = jnml_ref("axon")["outputs"]["axonnet_v.dat"]
+    t = ref[:, 0] * 1e3
+    for col, cell in ((1, 0), (3, 1), (4, 2)):  # somas (ID_TIME: seconds)
+        theirs = _crossings(t, ref[:, col] * 1e3, THRESHOLD)
+        mine = np.sort(ev[ev[:, 0] == cell, 1]) * 1e3
+        assert len(mine) == len(theirs) and np.allclose(mine, theirs, rtol=0, atol=1e-6)
