@@ -21,8 +21,16 @@ from ..network import DRAWS_COLUMN, Network
 from ..random123 import Random123Stream, netpyne_hash_str
 from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
-from . import (bulkconnect, merge, plasticity, rotation, spikepoints, synparams, synshare,
-               templatecells)
+from . import (
+    bulkconnect,
+    merge,
+    plasticity,
+    rotation,
+    spikepoints,
+    synparams,
+    synshare,
+    templatecells,
+)
 from .livepointers import live_rows, set_pointer
 from .record import trace_gids
 

@@ -14,6 +14,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,10 @@ def test_export_writes_the_points_back(tmp_path):
     nethub.convert(tmp_path / "a.h5", tmp_path / "back.nml")
     text = (tmp_path / "back.nml").read_text()
     assert text.count('preSegmentId="7"') == 3 and 'preFractionAlong="0.9"' in text
+    conns = [el for el in ET.fromstring(text).iter() if el.tag.endswith("connectionWD")]
+    got = [(el.get("id"), el.get("preSegmentId", "0"), float(el.get("preFractionAlong", 0.5)))
+           for el in conns]
+    assert got == [("0", "7", 0.9), ("1", "0", 0.5), ("2", "7", 0.1), ("3", "7", 0.9)]
 
 
 def test_nethub_run_writes_jnmls_spikes(jnml_ref, tmp_path):
@@ -127,7 +132,7 @@ def test_nethub_run_writes_jnmls_spikes(jnml_ref, tmp_path):
     shutil.copytree(FIX / "cells", tmp_path / "cells")
     shutil.copytree(FIX / "NeuroML2", tmp_path / "NeuroML2")
     cli = Path(sys.executable).parent / "nethub"
-    proc = subprocess.run([str(cli), "run", "LEMS_AxonNet.xml", "-o", "o.h5", "-n", "2"],
+    proc = subprocess.run([str(cli), "run", "LEMS_AxonNet.xml", "-o", "o.h5", "--np", "2"],
                           cwd=tmp_path / "cells", capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ev = np.loadtxt(tmp_path / "cells" / "axonnet.spikes", ndmin=2)

@@ -5,13 +5,10 @@ points change the targets' spikes, and the extra sources' spikes are not the cel
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import nethub
-from nethub.runconfig import RunConfig
 from nethub.table import Categorical
 
 from .test_plain_neuron import spec
