@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 
 import nethub
+from nethub.converters.nml_locate import segments_from_tag
+from nethub.converters.nml_morph import location_from_tag
 from nethub.formats.neuroml.plugin import NeuroMLFormat
 from nethub.sim.spikepoints import assign_ids
 
@@ -143,3 +145,16 @@ def test_nethub_run_writes_jnmls_spikes(jnml_ref, tmp_path):
         theirs = _crossings(t, ref[:, col] * 1e3, THRESHOLD)
         mine = np.sort(ev[ev[:, 0] == cell, 1]) * 1e3
         assert len(mine) == len(theirs) and np.allclose(mine, theirs, rtol=0, atol=1e-6)
+
+
+def test_segments_from_tag_inverts_jnmls_mapping(axon):
+    """(section, x) -> (segment, fraction) on multi-segment sections (``dend``: segments 1-3,
+    ``branch``: 4-5) and one-segment ones, back to the segment and fraction (float32 x)."""
+    net, _run, _lost = axon
+    tag = net.cell_types["MultiSeg"].tags["nml.segments"]
+    segs = np.array([1, 1, 2, 3, 3, 4, 5, 7, 0, 6])
+    fracs = np.array([0.1, 0.9, 0.5, 0.25, 1.0, 0.3, 0.7, 0.9, 0.5, 0.2])
+    where = [location_from_tag(tag, int(s), float(f)) for s, f in zip(segs, fracs)]
+    seg, frac = segments_from_tag(tag, [w[0] for w in where], np.array([w[1] for w in where]))
+    np.testing.assert_array_equal(seg, segs)
+    np.testing.assert_allclose(frac, fracs, rtol=0, atol=1e-6)
