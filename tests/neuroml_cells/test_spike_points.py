@@ -70,7 +70,9 @@ def test_import_carries_the_points_off_the_detector(axon):
 
 def _run(net, run, tmp_path, nprocs, name="out.h5"):
     run, keys = _trace_run(net, run)
-    return nethub.simulate(net, run, nprocs=nprocs, output=tmp_path / name), keys
+    # a child process also on 1 rank (timeout): jNeuroML's mechanism names (Ca_conc, ...)
+    # clash with other models' in one process
+    return nethub.simulate(net, run, nprocs=nprocs, output=tmp_path / name, timeout=600), keys
 
 
 def _check_jnml(res, keys, outputs) -> int:
