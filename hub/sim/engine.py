@@ -21,18 +21,10 @@ from ..network import DRAWS_COLUMN, Network
 from ..random123 import Random123Stream, netpyne_hash_str
 from ..runconfig import DEFAULT_SEED, RunConfig
 from ..table import Categorical, Ragged
-from . import (
-    bulkconnect,
-    merge,
-    plasticity,
-    rotation,
-    spikepoints,
-    synparams,
-    synshare,
-    templatecells,
-)
+from . import bulkconnect, merge, plasticity, rotation, synparams, synshare, templatecells
 from .livepointers import live_rows, set_pointer
 from .record import trace_gids
+from .spikepoints import attach as attach_spike_points
 
 __all__ = ["Engine"]
 
@@ -438,7 +430,7 @@ class Engine:
         plasticity) send the whole table through :meth:`_connect_rows`, which creates the same
         objects.
         """
-        self.spike_points = spikepoints.attach(self)  # rows listening off the detector
+        self.spike_points = attach_spike_points(self)  # rows listening off the detector
         conns = self.net.connections
         n = len(conns)
         plan = self._merge_plan(conns)
