@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nethub
+from nethub.schemachecks import check_column_names
 from nethub.table import Categorical
 
 from .test_plain_neuron import spec
@@ -53,3 +54,16 @@ def test_points_on_neuron_coreneuron_and_two_ranks(nets, tmp_path):
     one = _spikes(net, tmp_path, "one.h5", nethubExact=True)
     assert np.array_equal(two, one)
     assert one.shape == ref.shape and np.max(np.abs(one[:, 0] - ref[:, 0])) <= 1e-9
+
+
+def test_store_check_wants_the_declared_kinds():
+    """``spike_sec`` is a category column, ``spike_loc`` a float one (hub/schemachecks.py)."""
+    found: list[str] = []
+    cols = {"spike_sec": "p/sec", "spike_loc": "p/loc"}
+    check_column_names(lambda p, m: found.append(m), lambda p, m: None, "connections", cols,
+                       {"spike_sec": "category", "spike_loc": "float64"})
+    assert found == []
+    check_column_names(lambda p, m: found.append(m), lambda p, m: None, "connections", cols,
+                       {"spike_sec": "float64", "spike_loc": "category"})
+    assert found == ["'spike_sec' must be a category column, found float64",
+                     "'spike_loc' must be a numeric column, found category"]
