@@ -214,18 +214,25 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
     comp = {p.id: p.component for p in net.populations.values()}
     conns: dict[str, tuple] = {}
     points: dict[str, tuple] = {}
+    n_ptr = 0
     for proj in net.projections.values():
         c = proj.columns
         post = morphs.get(comp.get(proj.post_population))
         if post is not None and proj.kind == "chemical":
             conns[proj.id] = post.locations(c["post_segment"], c["post_fraction"])
         pre = morphs.get(comp.get(proj.pre_population))
-        if pre is not None and proj.kind == "chemical" and len(c["id"]):
+        if pre is not None and len(c["id"]):
             names, xs = pre.locations(c["pre_segment"], c["pre_fraction"])
             off = ~on_detector(pre, names, xs)
-            if off.any():  # jNeuroML listens to v there: a spike source of its own
+            if off.any() and proj.kind != "chemical":
+                n_ptr += int(np.count_nonzero(off))
+            elif off.any():  # jNeuroML listens to v there: a spike source of its own
                 points[proj.id] = (np.where(off, np.asarray(names, dtype=object), None).tolist(),
                                    np.where(off, xs, np.nan))
+    if n_ptr:
+        lost.append("electrical/continuous connections from a presynaptic point other than "
+                    "the cell's spike detector (nethub reads v at the detector's section) "
+                    f"({n_ptr})")
     _place(out.connections, "rule", "post_sec", "post_loc", conns)
     if points:
         _place_points(out.connections, points)
