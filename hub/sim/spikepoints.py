@@ -29,17 +29,26 @@ __all__ = ["Key", "assign_ids", "local_keys", "attach"]
 Key = tuple[int, str, float]
 
 
-def local_keys(conns: Any) -> tuple[np.ndarray, list[Key]]:
-    """Rows of this rank's connections with a presynaptic point, and their keys."""
+def local_keys(conns: Any) -> tuple[np.ndarray, list[Key], np.ndarray]:
+    """Rows of this rank's connections with a presynaptic point, their distinct keys (sorted)
+    and each row's index into those keys (vectorized: one step per distinct point)."""
+    none = np.zeros(0, dtype=np.int64)
     if len(conns) == 0 or "spike_loc" not in conns:
-        return np.zeros(0, dtype=np.int64), []
+        return none, [], none
     loc = np.asarray(conns["spike_loc"], dtype=np.float64)
     rows = np.flatnonzero(~np.isnan(loc))
     if not len(rows):
-        return rows, []
-    secs = np.asarray(conns["spike_sec"].values(), dtype=object)[rows].tolist()
-    gids = np.asarray(conns["pre_gid"], dtype=np.int64)[rows].tolist()
-    return rows, list(zip(gids, [str(s) for s in secs], loc[rows].tolist()))
+        return rows, [], none
+    sec = conns["spike_sec"]
+    codes = np.asarray(sec.codes, dtype=np.int64)[rows]
+    if np.any(codes < 0):
+        raise SimulationError(f"{int(np.count_nonzero(codes < 0))} connection(s) have a "
+                              "spike_loc but no spike_sec")
+    rec = np.rec.fromarrays([np.asarray(conns["pre_gid"], dtype=np.int64)[rows], codes,
+                             loc[rows]], names="gid,code,loc")
+    uniq, inverse = np.unique(rec, return_inverse=True)
+    keys = [(int(g), str(sec.categories[c]), float(x)) for g, c, x in uniq.tolist()]
+    return rows, keys, np.asarray(inverse, dtype=np.int64).reshape(-1)
 
 
 def assign_ids(keys: list[Key], max_gid: int) -> dict[Key, int]:
@@ -53,28 +62,27 @@ def attach(eng: Any) -> np.ndarray:
     their ids (``eng.net.connections['pre_gid']``). Collective under MPI (every rank calls
     it). Returns the ids of all extra sources (sorted; empty without any)."""
     conns = eng.net.connections
-    rows, keys = local_keys(conns)
-    local = (sorted(set(keys)), max(eng.cells, default=-1))
+    rows, keys, inverse = local_keys(conns)
+    local = (keys, max(eng.cells, default=-1))
     every = eng.pc.py_allgather(local) if eng.nhost > 1 else [local]
     ids = assign_ids([k for ks, _ in every for k in ks], max(m for _, m in every))
     if not ids:
         return np.zeros(0, dtype=np.int64)
+    types = eng.net.cells["cell_type"].values()  # once: a row lookup per source below
     for key, sid in ids.items():
         if key[0] in eng.cells:
-            _source(eng, key, sid)
+            _source(eng, key, sid, eng.net.cell_types[types[eng._row(key[0])]])
     if len(rows):
         pre = np.array(conns["pre_gid"], dtype=np.int64)
-        pre[rows] = [ids[k] for k in keys]
+        pre[rows] = np.array([ids[k] for k in keys], dtype=np.int64)[inverse]
         conns["pre_gid"] = pre
     return np.array(sorted(ids.values()), dtype=np.int64)
 
 
-def _source(eng: Any, key: Key, sid: int) -> None:
+def _source(eng: Any, key: Key, sid: int, ct: Any) -> None:
+    """The spike source ``sid`` at ``key`` (its cell is on this rank; cell type ``ct``)."""
     gid, sec_name, x = key
-    cell = eng.cells[gid]
-    ct_col = eng.net.cells["cell_type"]
-    ct = eng.net.cell_types[ct_col.values()[eng._row(gid)]]
-    secs = cell.secs
+    secs = eng.cells[gid].secs
     if sec_name not in secs:
         raise SimulationError(f"connections from gid {gid} listen to v at {sec_name}({x:g}), "
                               "but the cell has no such section (spike_sec column)")

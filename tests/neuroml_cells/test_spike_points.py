@@ -23,8 +23,10 @@ import pytest
 import nethub
 from nethub.converters.nml_locate import segments_from_tag
 from nethub.converters.nml_morph import location_from_tag
+from nethub.errors import SimulationError
 from nethub.formats.neuroml.plugin import NeuroMLFormat
-from nethub.sim.spikepoints import assign_ids
+from nethub.sim.spikepoints import assign_ids, local_keys
+from nethub.table import Categorical, Table
 
 from .conftest import FIX
 from .test_detailed_cells import _crossings, _trace_run
@@ -54,6 +56,20 @@ def test_source_ids_are_sorted_points_after_the_last_gid():
                    (5, "axon", 0.9): 11}
     assert assign_ids(list(reversed(keys)), 7) == ids  # rank order does not matter
     assert assign_ids([], 7) == {}
+
+
+def test_local_keys_are_the_distinct_points_of_the_rows():
+    conns = Table({"pre_gid": np.array([3, 0, 3, 0, 3]),
+                   "spike_sec": Categorical.from_values(["axon", None, "axon", "dend", "axon"]),
+                   "spike_loc": np.array([0.9, np.nan, 0.1, 0.5, 0.9])})
+    rows, keys, inverse = local_keys(conns)
+    assert rows.tolist() == [0, 2, 3, 4]
+    assert [keys[i] for i in inverse] == [(3, "axon", 0.9), (3, "axon", 0.1), (0, "dend", 0.5),
+                                          (3, "axon", 0.9)]
+    assert len(keys) == 3
+    conns["spike_sec"] = Categorical.from_values(["axon", None, "axon", None, "axon"])
+    with pytest.raises(SimulationError, match="spike_loc but no spike_sec"):
+        local_keys(conns)
 
 
 def test_import_carries_the_points_off_the_detector(axon):
