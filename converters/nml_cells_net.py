@@ -231,7 +231,7 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
                                    np.where(off, xs, np.nan))
     if n_ptr:
         lost.append("electrical/continuous connections from a presynaptic point other than "
-                    "the cell's spike detector (nethub reads v at the detector's section) "
+                    "the cell's spike detector (nethub reads v at soma(0.5)) "
                     f"({n_ptr})")
     _place(out.connections, "rule", "post_sec", "post_loc", conns)
     if points:
