@@ -28,6 +28,7 @@ from ..network import Network
 from ..table import Categorical
 from .neuroml_export_gap import native_gap_projections
 from .neuroml_export_net import native_parts
+from .nml_locate import pre_points
 
 __all__ = ["ExportPlan", "export_plan"]
 
@@ -140,6 +141,7 @@ def _projections(net: Network, where: dict, syns: set[str], lost: list[str]) -> 
     rules, mechs = _cats(c["rule"]), _cats(c["syn_mech"])
     pre, post = np.asarray(c["pre_gid"]), np.asarray(c["post_gid"])
     weight, delay = np.asarray(c["weight"], float), np.asarray(c["delay"], float)
+    points = pre_points(net)  # connections leaving from their own point (spike_sec/_loc)
     out = []
     for rule in dict.fromkeys(rules):
         rows = np.flatnonzero(np.asarray(rules) == rule)
@@ -159,6 +161,8 @@ def _projections(net: Network, where: dict, syns: set[str], lost: list[str]) -> 
                         "columns": {"pre_cell": np.array([where[int(g)][1] for g in pre[rs]]),
                                     "post_cell": np.array([where[int(g)][1] for g in post[rs]]),
                                     "weight": weight[rs], "delay": delay[rs]}})
+            if points is not None:
+                out[-1]["columns"].update(pre_segment=points[0][rs], pre_fraction=points[1][rs])
     return out
 
 

@@ -162,8 +162,11 @@ def _projections(net: Network, where: dict, morphs: dict, types_of: dict, syns: 
                               else len(plast) and np.any(np.asarray(plast, dtype=bool))):
         lost.append("connections: plasticity is not exported")
     rule = _col(c, "rule", n, "conn").astype(str)
-    pseg, pfrac = _seg(morphs, types_of["pre"](pre), _col(c, "pre_sec", n, "soma"),
-                       _col(c, "pre_loc", n, 0.5).astype(float))
+    psec, ploc = _col(c, "pre_sec", n, "soma"), _col(c, "pre_loc", n, 0.5).astype(float)
+    spike = ~np.isnan(_col(c, "spike_loc", n, np.nan).astype(float))  # its own spike point
+    psec = np.where(spike, _col(c, "spike_sec", n, None), psec)
+    ploc = np.where(spike, _col(c, "spike_loc", n, np.nan).astype(float), ploc)
+    pseg, pfrac = _seg(morphs, types_of["pre"](pre), psec, ploc)
     qseg, qfrac = _seg(morphs, types_of["pre"](post), _col(c, "post_sec", n, "soma"),
                        _col(c, "post_loc", n, 0.5).astype(float))
     weight, delay = np.asarray(c["weight"], float), np.asarray(c["delay"], float)

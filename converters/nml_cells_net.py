@@ -9,9 +9,9 @@ detailed cells evolve apart):
 - :func:`place_on_segments` -- after the network is built with every target on ``soma(0.5)``,
   moves the rows of connections (``post_sec`` / ``post_loc`` from ``postSegmentId`` /
   ``postFractionAlong``) and inputs (``sec`` / ``loc`` from ``segmentId`` / ``fractionAlong``)
-  onto detailed cells to jNeuroML's location, sets the network temperature, and reports as a
-  loss each connection whose presynaptic point is not the cell's spike detector (jNeuroML
-  listens on ``v`` at the pre-segment; nethub has one detector per cell).
+  onto detailed cells to jNeuroML's location, sets the network temperature, and gives each
+  connection whose presynaptic point reads ``v`` at another node than the cell's spike
+  detector that point (``spike_sec`` / ``spike_loc``: jNeuroML listens on ``v`` there).
 """
 
 from __future__ import annotations
@@ -103,6 +103,23 @@ def _place(table: Any, rule_col: str, sec_col: str, loc_col: str, rows_of: dict)
     table[loc_col] = locs
 
 
+def _place_points(table: Any, points: dict) -> None:
+    """The optional ``spike_sec`` / ``spike_loc`` columns (missing / NaN: the detector) of the
+    rows of the projections in ``points`` (written only when some point is off the detector,
+    so that other networks keep their content hash)."""
+    n = len(table)
+    secs = np.full(n, None, dtype=object)
+    locs = np.full(n, np.nan)
+    rules = np.asarray(_strings(table["rule"]), dtype=object)
+    for rule, (names, xs) in points.items():
+        idx = np.flatnonzero(rules == rule)
+        if len(idx) == len(xs):
+            secs[idx] = names
+            locs[idx] = xs
+    table["spike_sec"] = Categorical.from_values(secs.tolist())
+    table["spike_loc"] = locs
+
+
 def place_on_segments(out: Any, net: Any, doc: Any, run_config: Any, lost: list[str]) -> Any:
     """Move connection and input targets on detailed cells to jNeuroML's (section, x).
 
@@ -180,21 +197,27 @@ def node_index(x: np.ndarray, nseg: int) -> np.ndarray:
     return np.where(x <= 0.0, -1, np.where(x >= 1.0, nseg, inner))
 
 
-def off_detector(morph: Morphology, names: list[str], xs: np.ndarray) -> int:
-    """How many presynaptic points ``(names[i], xs[i])`` read ``v`` at another node than the
-    cell's spike detector (0.5 of the first segment's section): only those spike differently
-    from jNeuroML's ``NetCon(&v(x), ...)`` there (same threshold)."""
+def on_detector(morph: Morphology, names: list[str], xs: np.ndarray) -> np.ndarray:
+    """Which presynaptic points ``(names[i], xs[i])`` read ``v`` at the node of the cell's
+    spike detector (0.5 of the first segment's section): they spike as the detector does;
+    the others get their own spike source (``spike_sec`` / ``spike_loc``)."""
     sec = morph.seg_section[morph.first_segment]
     nseg = int(morph.sections[sec]["nseg"] or 1)
-    same = (np.asarray(names, dtype=object) == sec) & (
+    return (np.asarray(names, dtype=object) == sec) & (
         node_index(xs, nseg) == node_index(np.array([0.5]), nseg)[0])
-    return int(len(xs) - np.count_nonzero(same))
+
+
+def off_detector(morph: Morphology, names: list[str], xs: np.ndarray) -> int:
+    """How many presynaptic points ``(names[i], xs[i])`` read ``v`` at another node than the
+    cell's spike detector (:func:`on_detector`)."""
+    return int(len(xs) - np.count_nonzero(on_detector(morph, names, xs)))
 
 
 def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str]) -> None:
     comp = {p.id: p.component for p in net.populations.values()}
     conns: dict[str, tuple] = {}
-    n_pre = 0
+    points: dict[str, tuple] = {}
+    n_ptr = 0
     for proj in net.projections.values():
         c = proj.columns
         post = morphs.get(comp.get(proj.post_population))
@@ -202,12 +225,20 @@ def _place_all(out: Any, net: Any, morphs: dict[str, Morphology], lost: list[str
             conns[proj.id] = post.locations(c["post_segment"], c["post_fraction"])
         pre = morphs.get(comp.get(proj.pre_population))
         if pre is not None and len(c["id"]):
-            n_pre += off_detector(pre, *pre.locations(c["pre_segment"], c["pre_fraction"]))
-    if n_pre:
-        lost.append("connections from a presynaptic point other than the cell's spike "
-                    "detector (jNeuroML listens to v at another node; nethub uses the detector "
-                    f"at 0.5 of the first segment's section) ({n_pre})")
+            names, xs = pre.locations(c["pre_segment"], c["pre_fraction"])
+            off = ~on_detector(pre, names, xs)
+            if off.any() and proj.kind != "chemical":
+                n_ptr += int(np.count_nonzero(off))
+            elif off.any():  # jNeuroML listens to v there: a spike source of its own
+                points[proj.id] = (np.where(off, np.asarray(names, dtype=object), None).tolist(),
+                                   np.where(off, xs, np.nan))
+    if n_ptr:
+        lost.append("electrical/continuous connections from a presynaptic point other than "
+                    "the cell's spike detector (nethub reads v at soma(0.5)) "
+                    f"({n_ptr})")
     _place(out.connections, "rule", "post_sec", "post_loc", conns)
+    if points:
+        _place_points(out.connections, points)
     stims: dict[str, tuple] = {}
     for il in net.input_lists.values():
         morph = morphs.get(comp.get(il.population))

@@ -181,6 +181,10 @@ OPTIONAL_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     },
     "connections": {
         "weight_index": ColumnSpec("int64", 0, "which NetCon weight the weight sets"),
+        "spike_sec": ColumnSpec("category", None, "section of the presynaptic point whose v "
+                                "this connection listens to (missing: the cell's spike source)"),
+        "spike_loc": ColumnSpec("float64", NAN, "location of that point, 0..1 (NaN: the "
+                                "cell's spike source)"),
     },
     "pointer_conns": {
         "live": ColumnSpec("int64", 0, "1: the target is a NEURON POINTER to the source "

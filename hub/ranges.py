@@ -62,6 +62,7 @@ COLUMN_RANGES: dict[tuple[str, str], Range] = {
     ("connections", "delay"): NONNEG,
     ("connections", "post_loc"): LOC_OR_NAN,  # NaN: an artificial cell (no section)
     ("connections", "pre_loc"): LOC_OR_NAN,
+    ("connections", "spike_loc"): LOC_OR_NAN,
     ("connections", "threshold"): FINITE_OR_NAN,
     ("pointer_conns", "pre_loc"): LOC, ("pointer_conns", "post_loc"): LOC,
     ("pointer_conns", "weight"): FINITE_OR_NAN,

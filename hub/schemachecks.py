@@ -95,8 +95,11 @@ def check_column_names(error: Report, warning: Report, table: str, columns: Mapp
         if cat == "optional" and name in ROTATION_COLUMNS and not kind.startswith("float"):
             error(path, f"'{name}' must be a float column (radians), found {kind}")
         elif cat == "optional" and name in OPTIONAL_COLUMNS.get(table, {}) and kind in (
-                "category", "ragged"):
+                "category", "ragged") and OPTIONAL_COLUMNS[table][name].kind != kind:
             error(path, f"'{name}' must be a numeric column, found {kind}")
+        elif cat == "optional" and OPTIONAL_COLUMNS.get(table, {}).get(name) is not None and (
+                OPTIONAL_COLUMNS[table][name].kind == "category" != kind):
+            error(path, f"'{name}' must be a category column, found {kind}")
         elif cat == "param" and table == "connections" and not kind.startswith("float"):
             error(path, f"synapse parameter column '{name}' must be float (NaN: the "
                   f"mechanism's value), found {kind}")

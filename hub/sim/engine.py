@@ -24,6 +24,7 @@ from ..table import Categorical, Ragged
 from . import bulkconnect, merge, plasticity, rotation, synparams, synshare, templatecells
 from .livepointers import live_rows, set_pointer
 from .record import trace_gids
+from .spikepoints import attach as attach_spike_points
 
 __all__ = ["Engine"]
 
@@ -119,6 +120,7 @@ class Engine:
         self._streams: dict[int, list] = {}  # per cell: [cellParams stream, next draw]
         self._rows: dict[int, int] | None = None
         self.shared_syns = synshare.SynIndex() if config.share_synapses else None
+        self.spike_points = np.zeros(0, dtype=np.int64)  # extra spike source ids (not cells)
 
     # ------------------------------------------------------------------ cells
     def create_cells(self) -> None:
@@ -428,6 +430,7 @@ class Engine:
         plasticity) send the whole table through :meth:`_connect_rows`, which creates the same
         objects.
         """
+        self.spike_points = attach_spike_points(self)  # rows listening off the detector
         conns = self.net.connections
         n = len(conns)
         plan = self._merge_plan(conns)

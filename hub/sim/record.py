@@ -311,6 +311,9 @@ class Recorder:
         t = time.perf_counter()
         lfp = self.lfp.gather() if self.lfp is not None else None  # collective
         local = (self.spk_t.as_numpy().copy(), self.spk_id.as_numpy().copy())
+        if len(self.eng.spike_points):  # presynaptic points' sources: not the cells' spikes
+            own = ~np.isin(local[1], self.eng.spike_points)
+            local = (local[0][own], local[1][own])
         allspk = pc.py_gather(local, 0) if nhost > 1 else [local]
         t_local = [self._time(g) for g in range(len(self.sampling))]
         every = pc.py_gather(t_local, 0) if nhost > 1 else [t_local]

@@ -36,7 +36,9 @@ CASES = {
     "ghk": ("NeuroML2/LEMSexamples/LEMS_NML2_Ex18_GHK.xml", ["na_k_ca"]),
     "twoca": ("cells/LEMS_TwoCa.xml", ["TwoCa"]),  # cell2CaPools (test_two_ca_pools.py)
 }
-_PLACED = re.compile(r'a_(\w+)\[(\d+)\]\.(\w+) \{? ?\w+(?:\[\d+\])? = new (\w+)\(([^)]+)\)')
+#: cases with a test module of their own (not in the tests parametrized over CASES)
+OWN_CASES = {"axon": ("cells/LEMS_AxonNet.xml", ["MultiSeg"])}  # test_spike_points.py
+_PLACED = re.compile(r'a_(\w+)\[(\d+)\]\.(\w+) \{? ?\w+(?:\[\d+\])? = new (\w+)\(([-+.\deE]+)\)')
 
 
 def _key(case: str) -> str:
@@ -49,7 +51,7 @@ def _key(case: str) -> str:
 
 
 def _run_jnml(case: str, folder: Path) -> dict:
-    rel, cells = CASES[case]
+    rel, cells = {**CASES, **OWN_CASES}[case]
     for sub in ("cells", "NeuroML2"):
         shutil.copytree(FIX / sub, folder / sub)
     lems = folder / rel

@@ -271,7 +271,7 @@ def test_bad_cells_are_clear_errors(tmp_path):
     assert si_value("120 mS_per_cm2", "x") == 1200.0
 
 
-def test_presynaptic_points_other_than_the_detector_are_losses(tmp_path):
+def test_presynaptic_points_other_than_the_detector_are_carried(tmp_path):
     shutil.copytree(FIX / "cells", tmp_path / "cells")
     shutil.copytree(FIX / "NeuroML2", tmp_path / "NeuroML2")
     net_file = tmp_path / "cells" / "MultiSegNet.net.nml"
@@ -279,9 +279,11 @@ def test_presynaptic_points_other_than_the_detector_are_losses(tmp_path):
                                                      'preSegmentId="7"'))
     lems = read_lems(tmp_path / "cells" / "LEMS_MultiSeg.xml")
     # the mechanisms do not change: the fixture's (cached) NMODL, no Java here
-    _net, _run, lost = to_network(lems, generate_nmodl(FIX / CASES["multiseg"][0]))
-    assert any(m.startswith("connections from a presynaptic point other than") and
-               m.endswith("(1)") for m in lost), lost
+    net, _run, lost = to_network(lems, generate_nmodl(FIX / CASES["multiseg"][0]))
+    assert not any("presynaptic point" in m for m in lost), lost
+    # segment 7 at jNeuroML's default fraction 0.5: the axon's middle node, its own source
+    assert net.connections["spike_sec"].values().tolist() == ["axon", None]
+    np.testing.assert_array_equal(net.connections["spike_loc"], [0.5, np.nan])
 
 
 def test_morphology_and_biophysics_referred_to_by_id(tmp_path):

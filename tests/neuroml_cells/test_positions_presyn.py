@@ -104,6 +104,7 @@ def test_only_points_off_the_detector_node_count():
 def test_presynaptic_point_on_the_detector_node_is_no_loss(tmp_path):
     """ACnet2's connections leave the one-segment soma at fractions other than 0.5: the
     detector's node, so nothing is lost (the import reported all 984)."""
-    (_net, _run, lost), _f = _imported(tmp_path, 'preSegmentId="0" preFractionAlong="0.5"',
-                                       'preSegmentId="0" preFractionAlong="0.3"')
+    (net, _run, lost), _f = _imported(tmp_path, 'preSegmentId="0" preFractionAlong="0.5"',
+                                      'preSegmentId="0" preFractionAlong="0.3"')
     assert not any(m.startswith("connections from a presynaptic point") for m in lost), lost
+    assert "spike_loc" not in net.connections  # the content hash of such stores is unchanged
