@@ -190,13 +190,14 @@ def test_user_mod_files_need_coreneuron_build(tmp_path_factory, monkeypatch):
 
 @pytest.mark.neuron
 @pytest.mark.slow
-def test_timing_2000_hh_cells(capsys):
-    """NEURON vs CoreNEURON on 2,000 HH cells (100 inputs each onto 2 shared synapses), 1 s.
-    Records the timing; asserts only identical spikes."""
-    kw = dict(cells=2000, fanin=100, tstop=1000.0)
+def test_timing_500_hh_cells(capsys):
+    """NEURON vs CoreNEURON on 500 HH cells (100 inputs each onto 2 shared synapses), 500 ms.
+    Records the timing; asserts only identical spikes (the timing at scale is
+    benchmarks/simulate_fast.py's; this was 2,000 cells for 1 s, 38 s of the CI suite)."""
+    kw = dict(cells=500, fanin=100, tstop=500.0)
     nrn, core = demo("neuron", **kw), demo("core", **kw)
-    assert_same_spikes(nrn, core, at_least=2000)
-    msg = (f"2000 HH cells x 100 inputs, 1 s: NEURON {nrn['run_s']:.2f} s, CoreNEURON "
+    assert_same_spikes(nrn, core, at_least=500)
+    msg = (f"500 HH cells x 100 inputs, 500 ms: NEURON {nrn['run_s']:.2f} s, CoreNEURON "
            f"{core['run_s']:.2f} s (x{nrn['run_s'] / core['run_s']:.2f}), {len(nrn['t'])} "
            "spikes, identical")
     logger.warning(msg)
