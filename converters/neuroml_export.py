@@ -4,8 +4,10 @@ What this slice exports: networks whose cells, synapses and inputs are NeuroML c
 store already holds -- stores imported from NeuroML / LEMS (their NeuroML and LEMS files are
 embedded, ``neuroml/...``). Each component (cell, synapse, input) is copied verbatim from the
 embedded file that defines it; populations (instance ids and locations), chemical connections
-(grouped by their ``rule``, the projection id), input lists (per rule: targets and ``inputW``
-weights) and the LEMS run (length, step, seed) are rebuilt from the store's tables.
+(grouped by their ``rule``, the projection id; pre and post segment and fractionAlong on
+detailed cells, :mod:`.nml_locate`), input lists (per rule: targets, their segment and
+fractionAlong, ``inputW`` weights) and the LEMS run (length, step, seed) are rebuilt from the
+store's tables; the ``ComponentType``s the components use come along.
 
 Not exported yet, reported as losses: cell types, synapses and stim sources without a NeuroML
 component in the store (NetPyNE cells and mechanisms: no NeuroML equivalents known yet),
