@@ -4,8 +4,10 @@ What this slice exports: networks whose cells, synapses and inputs are NeuroML c
 store already holds -- stores imported from NeuroML / LEMS (their NeuroML and LEMS files are
 embedded, ``neuroml/...``). Each component (cell, synapse, input) is copied verbatim from the
 embedded file that defines it; populations (instance ids and locations), chemical connections
-(grouped by their ``rule``, the projection id), input lists (per rule: targets and ``inputW``
-weights) and the LEMS run (length, step, seed) are rebuilt from the store's tables.
+(grouped by their ``rule``, the projection id; pre and post segment and fractionAlong on
+detailed cells, :mod:`.nml_locate`), input lists (per rule: targets, their segment and
+fractionAlong, ``inputW`` weights) and the LEMS run (length, step, seed) are rebuilt from the
+store's tables; the ``ComponentType``s the components use come along.
 
 Not exported yet, reported as losses: cell types, synapses and stim sources without a NeuroML
 component in the store (NetPyNE cells and mechanisms: no NeuroML equivalents known yet),
@@ -18,6 +20,7 @@ into a NeuroML document and a LEMS file.
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +31,18 @@ from ..network import Network
 from ..table import Categorical
 from .neuroml_export_gap import native_gap_projections
 from .neuroml_export_net import native_parts
-from .nml_locate import pre_points
+from .nml_locate import input_points, post_points, pre_points
 
 __all__ = ["ExportPlan", "export_plan"]
 
 _NML_PREFIX = "neuroml/"
+#: the prefixes annotations use (jNeuroML skips annotation elements by these prefixes, not by
+#: namespace: ``ns1:isDescribedBy`` is "no such type"); ElementTree's registry is global, and
+#: these are the conventional names of these namespaces
+for _prefix, _uri in (("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
+                      ("bqbiol", "http://biomodels.net/biology-qualifiers/"),
+                      ("bqmodel", "http://biomodels.net/model-qualifiers/")):
+    ET.register_namespace(_prefix, _uri)
 
 
 @dataclass
@@ -73,8 +83,10 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _embedded_components(net: Network) -> dict[str, ET.Element]:
-    """Top-level NeuroML elements with an id in the store's embedded NeuroML / LEMS files."""
+def _embedded_components(net: Network, types: dict[str, ET.Element] | None = None
+                         ) -> dict[str, ET.Element]:
+    """Top-level NeuroML elements with an id in the store's embedded NeuroML / LEMS files
+    (and their ``ComponentType`` definitions into ``types``, by name)."""
     out: dict[str, ET.Element] = {}
     for name, f in sorted(net.files.items()):
         if not name.startswith(_NML_PREFIX) or f.role not in ("neuroml", "lems"):
@@ -88,6 +100,9 @@ def _embedded_components(net: Network) -> dict[str, ET.Element]:
         except ET.ParseError:
             continue
         for el in root:
+            if types is not None and isinstance(el.tag, str) and \
+                    _local(el.tag) == "ComponentType" and el.get("name"):
+                types.setdefault(el.get("name"), el)
             if isinstance(el.tag, str) and el.get("id") and _local(el.tag) not in (
                     "network", "Simulation", "Target", "Include", "include", "ComponentType"):
                 out.setdefault(el.get("id"), el)
@@ -100,10 +115,21 @@ def _xml(el: ET.Element) -> str:
 
 
 def _strip(el: ET.Element) -> ET.Element:
+    """``el`` with NeuroML / LEMS tags unqualified; elements of other namespaces (an
+    annotation's ``rdf:RDF``) keep theirs, so jNeuroML still skips them as foreign."""
+    if _foreign(el.tag):
+        out = copy.deepcopy(el)
+        out.tail = None
+        return out
     out = ET.Element(_local(el.tag), dict(el.attrib))
     out.text, out.tail = el.text, None
     out.extend(_strip(c) for c in el if isinstance(c.tag, str))
     return out
+
+
+def _foreign(tag: str) -> bool:
+    ns = tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+    return bool(ns) and "neuroml" not in ns.lower() and "lems" not in ns.lower()
 
 
 def _cats(col: Any) -> list[str]:
@@ -142,6 +168,10 @@ def _projections(net: Network, where: dict, syns: set[str], lost: list[str]) -> 
     pre, post = np.asarray(c["pre_gid"]), np.asarray(c["post_gid"])
     weight, delay = np.asarray(c["weight"], float), np.asarray(c["delay"], float)
     points = pre_points(net)  # connections leaving from their own point (spike_sec/_loc)
+    posts = post_points(net)  # where they land on detailed cells (post_sec/_loc)
+    if posts is not None and posts[2]:
+        lost.append(f"connections: {posts[2]} postsynaptic point(s) with no exact segment "
+                    "point on their cell; moved to the nearest one")
     out = []
     for rule in dict.fromkeys(rules):
         rows = np.flatnonzero(np.asarray(rules) == rule)
@@ -163,6 +193,8 @@ def _projections(net: Network, where: dict, syns: set[str], lost: list[str]) -> 
                                     "weight": weight[rs], "delay": delay[rs]}})
             if points is not None:
                 out[-1]["columns"].update(pre_segment=points[0][rs], pre_fraction=points[1][rs])
+            if posts is not None:
+                out[-1]["columns"].update(post_segment=posts[0][rs], post_fraction=posts[1][rs])
     return out
 
 
@@ -174,6 +206,10 @@ def _input_lists(net: Network, where: dict, sources: set[str], lost: list[str]) 
     gids = np.asarray(st["gid"])
     w = (np.asarray(st["param.weight"], float) if "param.weight" in st
          else np.full(len(st), np.nan))
+    points = input_points(net)  # where inputs sit on detailed cells (sec/loc)
+    if points is not None and points[2]:
+        lost.append(f"stimuli: {points[2]} input point(s) with no exact segment point on "
+                    "their cell; moved to the nearest one")
     out = []
     for key in dict.fromkeys(zip(rules, srcs)):
         rows = np.flatnonzero([(r, s) == key for r, s in zip(rules, srcs)])
@@ -199,6 +235,8 @@ def _input_lists(net: Network, where: dict, sources: set[str], lost: list[str]) 
                         "explicit": key[0] == "explicitInput",
                         "target_cell": np.array([where[int(gids[r])][1] for r in rs]),
                         "weight": np.where(np.isnan(w[rs]), 1.0, w[rs])})
+            if points is not None:
+                out[-1].update(segment=points[0][rs], fraction=points[1][rs])
     return out
 
 
@@ -221,6 +259,23 @@ def _with_references(ids: set[str], found: dict[str, ET.Element]) -> list[str]:
     return [k for k in found if k in seen]
 
 
+def _component_types(comps: list[str], found: dict[str, ET.Element],
+                     types: dict[str, ET.Element]) -> list[str]:
+    """The embedded ``ComponentType``s the components ``comps`` use (an element's ``type``, a
+    type's ``extends`` and its children's ``type``s, recursively), in file order: a channel
+    with its own rate types (``Ca_pyr_h_tau_tau``) cannot be read without them."""
+    todo = [found[c] for c in comps]
+    seen: set[str] = set()
+    while todo:
+        for node in todo.pop().iter():
+            for key in ("type", "extends"):
+                name = node.get(key)
+                if name in types and name not in seen:
+                    seen.add(name)
+                    todo.append(types[name])
+    return [k for k in types if k in seen]
+
+
 def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     """The NeuroML export of ``net`` and what it cannot carry (losses).
 
@@ -233,7 +288,8 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     (ExportPlan, list of str)
     """
     lost: list[str] = []
-    found = _embedded_components(net)
+    types: dict[str, ET.Element] = {}
+    found = _embedded_components(net, types)
     if net.cell_types and not any(name in found for name in net.cell_types):
         return _native_plan(net)  # no NeuroML in the store: cells from their NEURON form
     cell_ok = {name for name in net.cell_types if name in found}
@@ -253,7 +309,9 @@ def export_plan(net: Network) -> tuple[ExportPlan, list[str]]:
     models = {**{k: k for k in cell_ok}, **{k: net.syn_mechs[k].model for k in syn_ok},
               **{k: k if _timed(net.stim_sources[k], found) else net.stim_sources[k].model
                  for k in src_ok}}
-    comps = {c: _xml(found[c]) for c in _with_references({models[k] for k in used}, found)}
+    keep = _with_references({models[k] for k in used}, found)
+    comps = {f"ComponentType:{t}": _xml(types[t]) for t in _component_types(keep, found, types)}
+    comps.update({c: _xml(found[c]) for c in keep})
     run = _run_settings(net)
     prov = net.provenance or {}
     plan = ExportPlan(network_id=str(prov.get("network") or "network"),
