@@ -141,7 +141,7 @@ def _one_mech(templ: str, dyn: str, circuit: Any, net: Any, where: str,
               lost: list[str]) -> str:
     params = circuit.synapse_params.get(dyn) or {}
     name = Path(dyn).stem if dyn else "syn"
-    if templ not in _EXP2SYN:
+    if templ not in _EXP2SYN and not name.endswith(f".{templ or 'none'}"):  # export's names
         name = f"{name}.{templ or 'none'}"
     if name in net.syn_mechs:
         return name

@@ -34,7 +34,8 @@ from ..celltypes import SynMech
 from ..errors import ConversionError
 from ..nmodl.info import point_process_name
 
-__all__ = ["BmtkSynapse", "TEMPLATES", "NEURON_BUILTIN", "bmtk_synmech", "provided_processes"]
+__all__ = ["BmtkSynapse", "TEMPLATES", "NEURON_BUILTIN", "bmtk_synmech", "provided_processes",
+           "bmtk_json", "json_name"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,30 @@ def bmtk_synmech(name: str, template: str, params: dict[str, Any], source: str,
                      f"{spec.model} per synapse as the loop body does")
     prov = {"format": "sonata", "dynamics_params": source or None, "model_template": template}
     return SynMech(name, spec.model, values, provenance=prov), notes
+
+
+def bmtk_json(mech: SynMech, template: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The inverse for the export: ``(model_template, dynamics_params)`` of a SynMech imported
+    from one of BMTK's templates (provenance ``model_template``); BMTK's constants are left
+    out. Other SynMechs: ``(template, params)`` unchanged."""
+    templ = str((mech.provenance or {}).get("model_template") or "")
+    spec = TEMPLATES.get(templ)
+    if spec is None or spec.model != mech.model:
+        return template, params
+    names = dict((par, key) for key, par in spec.keys)
+    return templ, {names.get(k, k): v for k, v in params.items() if k not in spec.constants}
+
+
+def json_name(mech: SynMech, default: str, taken: set[str]) -> str:
+    """The export's dynamics_params file name of ``mech``: the file it was imported from when
+    the import names it ``<stem>.<template>`` again and no other mechanism's file is called so
+    (the round trip keeps the provenance), else ``default``."""
+    prov = mech.provenance or {}
+    src, templ = prov.get("dynamics_params"), prov.get("model_template")
+    if (not isinstance(src, str) or templ not in TEMPLATES or TEMPLATES[templ].model != mech.model
+            or TEMPLATES[templ].model == "Exp2Syn"):
+        return default
+    src = src.rsplit("/", 1)[-1]
+    if f"{src[:-5] if src.endswith('.json') else src}.{templ}" != mech.name or src in taken:
+        return default
+    return src

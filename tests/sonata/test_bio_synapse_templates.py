@@ -11,6 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
+import nethub
 from nethub.converters.sonata import sonata_to_network
 from nethub.converters.sonata_bio import PROCESSING
 from nethub.converters.sonata_bio_edges import _one_mech
@@ -20,6 +21,7 @@ from nethub.formats.sonata import read_circuit
 from nethub.network import Network
 
 from .conftest import FIXTURES
+from .export_nets import export, stored
 
 BIO = FIXTURES / "bio"
 
@@ -94,8 +96,10 @@ def changed_fixture(tmp_path_factory):
     shutil.copytree(BIO, out, ignore=shutil.ignore_patterns("output*"))
     et = out / "network" / "inp_bio_edge_types.csv"
     tab = pd.read_csv(et, sep=" ")
-    tab.loc[tab.index[0], "model_template"] = "expsyn"
+    tab.loc[tab.index[0], ["model_template", "dynamics_params"]] = ["expsyn", "fast.json"]
     tab.to_csv(et, sep=" ", index=False, na_rep="NULL")
+    fast = {"erev": -5.0, "tau1": 1.5}  # own values
+    (out / "components" / "synaptic_models" / "fast.json").write_text(json.dumps(fast))
     nt = out / "network" / "bio_node_types.csv"
     tab = pd.read_csv(nt, sep=" ")
     tab["model_processing"] = "aibs_perisomatic,extracellular,my_own_fix"
@@ -103,10 +107,15 @@ def changed_fixture(tmp_path_factory):
     return out
 
 
-def test_import_expsyn_and_processing(changed_fixture):
-    net, lost = sonata_to_network(read_circuit(changed_fixture / "simulation_config.json"))
-    mech = net.syn_mechs["exc.expsyn"]
-    exc = json.loads((changed_fixture / "components" / "synaptic_models" / "exc.json").read_text())
+@pytest.fixture(scope="module")
+def changed_import(changed_fixture):
+    return sonata_to_network(read_circuit(changed_fixture / "simulation_config.json"))
+
+
+def test_import_expsyn_and_processing(changed_fixture, changed_import):
+    net, lost = changed_import
+    mech = net.syn_mechs["fast.expsyn"]
+    exc = json.loads((changed_fixture / "components" / "synaptic_models" / "fast.json").read_text())
     assert (mech.model, mech.params) == ("ExpSyn", {"e": exc["erev"], "tau": exc["tau1"]})
     ct = next(v for v in net.cell_types.values() if v.kind == "compartmental")
     assert all("extracellular" in s.mechs for s in ct.sections.values())
@@ -119,3 +128,14 @@ def test_stp_without_its_mechanism():
     circuit = read_circuit(BIO / "simulation_config.json")
     with pytest.raises(ConversionError, match="inp_bio: .*stp2syn.*no .mod file"):
         _one_mech("stp2syn", "exc.json", circuit, Network(), "inp_bio", [])
+
+
+def test_round_trip_keeps_expsyn(changed_import, tmp_path):
+    """Export writes BMTK's template and JSON keys back (erev, tau1): same content hash."""
+    a = stored(changed_import[0], tmp_path / "A.h5")
+    cfg, _ = export(a, tmp_path / "sa")
+    doc = json.loads((tmp_path / "sa" / "components" / "synaptic_models"
+                      / "fast.json").read_text())
+    assert doc == {"erev": -5.0, "tau1": 1.5}
+    b = stored(nethub.load(cfg), tmp_path / "B.h5")
+    assert a.content_hash() == b.content_hash()
