@@ -139,3 +139,11 @@ def test_round_trip_keeps_expsyn(changed_import, tmp_path):
     assert doc == {"erev": -5.0, "tau1": 1.5}
     b = stored(nethub.load(cfg), tmp_path / "B.h5")
     assert a.content_hash() == b.content_hash()
+
+
+def test_user_synapse_template_is_reported():
+    circuit = read_circuit(BIO / "simulation_config.json")
+    net, lost = Network(), []
+    name = _one_mech("my_syn", "exc.json", circuit, net, "inp_bio", lost)
+    assert net.syn_mechs[name].model == "my_syn"
+    assert "'my_syn'" in lost[0] and "@bionet.synapse_model" in lost[0] and "user code" in lost[0]
