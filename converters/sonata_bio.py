@@ -49,7 +49,9 @@ SEGMENT_KEYS = ("sec_id", "x", "type", "dist", "length", "area")
 #: Template spellings of BMTK's built-in Allen template.
 _CTDB = ("ctdb:Biophys1.hoc", "ctdb:Biophys1")
 #: Model processing functions the child knows (BMTK's built-ins of the same name).
-PROCESSING = ("aibs_perisomatic", "aibs_allactive")
+PROCESSING = ("aibs_perisomatic", "aibs_allactive", "extracellular", "set_extracellular")
+#: BMTK 1.2 built-in model processing nethub does not implement (reported as lost).
+_BMTK_NOT_DONE = ("aibs_perisomatic_directed", "aibs_allactive_directed")
 
 
 @dataclass
@@ -361,7 +363,7 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
         net.cell_types[name] = PointCell(name=name, model="VecStim")
         return name
     params, ppath = _params(combo["dynamics_params"], circuit, where)
-    proc = [p.strip() for p in str(combo["model_processing"]).split(",") if p.strip()]
+    proc = _processing(str(combo["model_processing"]), f"{where}: {n} cells", lost)
     hoc_files = []
     if templ.startswith("hoc:"):
         tdir = circuit.config.components.get("templates_dir")
@@ -390,6 +392,21 @@ def _one_type(pop: str, combo: dict, n: int, circuit: Any, net: Network, lost: l
     net.cell_types[name] = imp.cell_type
     _segments_registry(circuit)[name] = imp.segments
     return name
+
+
+def _processing(text: str, where: str, lost: list[str]) -> list[str]:
+    """The model_processing steps nethub applies; the others reported in ``lost``."""
+    proc = [p.strip() for p in text.split(",") if p.strip()]
+    for p in proc:
+        if p in _BMTK_NOT_DONE:
+            lost.append(f"{where}: model_processing {p!r} (a BMTK built-in) is not "
+                        "implemented in nethub; the cells are built without it")
+        elif p not in PROCESSING:
+            lost.append(f"{where}: model_processing {p!r} is not a BMTK built-in: BMTK "
+                        f"runs a function {p}(hobj, cell, dynamics_params) registered with "
+                        "@bionet.model_processing in the user's run script (user code nethub "
+                        "does not run); the cells are built without it")
+    return [p for p in proc if p in PROCESSING]
 
 
 def _nml_dirs(circuit: Any) -> list[str]:

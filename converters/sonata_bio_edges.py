@@ -12,7 +12,9 @@ BMTK's bionet makes them (``biocell.py``, ``morphology.py``, ``default_setters``
   as it is; ``gaussianLL``: ``w0 * exp(-(Δ/σ)²)`` of the nodes' ``tuning_angle``); every
   synapse of an edge gets it (no ``nsyns`` factor, no ``sign``: those are point-cell rules).
 - **Synapse dynamics** JSON with ``model_template`` ``exp2syn``/``Exp2Syn`` ->
-  ``SynMech(model="Exp2Syn", params={"e": erev, "tau1", "tau2"})``, one per file.
+  ``SynMech(model="Exp2Syn", params={"e": erev, "tau1", "tau2"})``, one per file; BMTK's other
+  built-in templates (``expsyn``, ``stp1syn``..``stp5syn``, ...) through
+  :mod:`nethub.converters.sonata_bio_syn`.
 
 Vectorized over edges; the only Python loop is one per target cell (one RandomState each).
 """
@@ -28,7 +30,8 @@ import pandas as pd
 
 from ..celltypes import CompartmentalCell, SynMech
 from ..errors import ConversionError
-from .sonata_bio import segments_of
+from .sonata_bio import _mechanisms, segments_of
+from .sonata_bio_syn import TEMPLATES, bmtk_synmech, provided_processes
 
 __all__ = ["place_edges", "find_segments", "draw_segments"]
 
@@ -138,7 +141,7 @@ def _one_mech(templ: str, dyn: str, circuit: Any, net: Any, where: str,
               lost: list[str]) -> str:
     params = circuit.synapse_params.get(dyn) or {}
     name = Path(dyn).stem if dyn else "syn"
-    if templ not in _EXP2SYN:
+    if templ not in _EXP2SYN and not name.endswith(f".{templ or 'none'}"):  # export's names
         name = f"{name}.{templ or 'none'}"
     if name in net.syn_mechs:
         return name
@@ -151,9 +154,19 @@ def _one_mech(templ: str, dyn: str, circuit: Any, net: Any, where: str,
             lost.append(f"{where}: synapse {dyn or '(no dynamics_params)'} lacks {missing}; "
                         "Exp2Syn defaults used")
         net.syn_mechs[name] = SynMech(name, "Exp2Syn", p, provenance=prov)
+    elif templ in TEMPLATES:
+        provided = provided_processes(_mechanisms(circuit, net))
+        try:
+            mech, notes = bmtk_synmech(name, templ, params, dyn, provided)
+        except ConversionError as exc:
+            raise ConversionError(f"{where}: {exc}") from None
+        lost.extend(f"{where}: {n}" for n in notes)
+        net.syn_mechs[name] = mech
     else:
-        lost.append(f"{where}: synapse model_template {templ!r} is no BMTK template nethub "
-                    f"maps; made as NEURON point process {templ!r} with {dyn}'s values")
+        lost.append(f"{where}: synapse model_template {templ!r} is not one of BMTK's built-in "
+                    "templates (a BMTK run script registers such a function with "
+                    "@bionet.synapse_model: user code nethub does not run); made as NEURON "
+                    f"point process {templ!r} with {dyn}'s numeric values")
         net.syn_mechs[name] = SynMech(name, templ or "Exp2Syn",
                                       {k: v for k, v in params.items()
                                        if isinstance(v, (int, float))}, provenance=prov)

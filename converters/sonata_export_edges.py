@@ -24,6 +24,7 @@ from nethub.celltypes import CompartmentalCell
 from nethub.converters.kit import Field, Translation
 from nethub.network import Network
 
+from .sonata_bio_syn import bmtk_json, json_name
 from .sonata_export_model import EdgesOut
 
 __all__ = ["edge_populations", "stim_inputs", "gid_lookup"]
@@ -165,9 +166,13 @@ def _edge_types(net: Network, mechs: list[str], etype: np.ndarray, files: dict[s
         if sm.model == "Exp2Syn":  # BMTK's exp2syn template and its spelling of the reversal
             params = {("erev" if k == "e" else k): v for k, v in params.items()}
             template = str((sm.provenance or {}).get("model_template") or "exp2syn")
-        files[f"{synapse_dir}/{name}.json"] = (json.dumps(params, indent=2, sort_keys=True)
-                                               + "\n").encode()
-        rows[100 + i] = {"model_template": template, "dynamics_params": f"{name}.json"}
+        else:
+            template, params = bmtk_json(sm, template, params)
+        fname = json_name(sm, f"{name}.json", {f"{m}.json" for m in mechs}
+                          | {k.rsplit("/", 1)[-1] for k in files})
+        files[f"{synapse_dir}/{fname}"] = (json.dumps(params, indent=2, sort_keys=True)
+                                           + "\n").encode()
+        rows[100 + i] = {"model_template": template, "dynamics_params": fname}
     if np.any(etype == _NO_SYN):
         files[f"{synapse_dir}/point_synapse.json"] = b"{}\n"
         rows[_NO_SYN] = {"model_template": None, "dynamics_params": "point_synapse.json"}

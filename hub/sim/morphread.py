@@ -178,7 +178,15 @@ def allactive(cell, params: dict) -> None:
                 sec.ena = erev["ena"]
 
 
-PROCESSING = {"aibs_perisomatic": perisomatic, "aibs_allactive": allactive}
+def extracellular(cell, params: dict) -> None:
+    """BMTK's ``set_extracellular`` (registered as ``extracellular`` and ``set_extracellular``):
+    NEURON's ``extracellular`` mechanism in every section of ``all``."""
+    for sec in cell.all:
+        sec.insert("extracellular")
+
+
+PROCESSING = {"aibs_perisomatic": perisomatic, "aibs_allactive": allactive,
+              "extracellular": extracellular, "set_extracellular": extracellular}
 
 
 def _nml_op(sec, op: dict) -> None:

@@ -83,6 +83,22 @@ def global_values(mechs: list[str]) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------- one section
+#: NEURON's values of extracellular's per-layer arrays after ``insert``.
+_EXTRACELLULAR_LAYERS = {"xraxial": 1e9, "xg": 1e9, "xc": 0.0}
+
+
+def _extracellular(segs: list, where: str) -> dict:
+    """NEURON's ``extracellular``: ``e`` (as any parameter); the per-layer arrays must keep
+    NEURON's values (the store has no array parameters)."""
+    layers = range(int(h.nlayer_extracellular()))
+    for name, value in _EXTRACELLULAR_LAYERS.items():
+        got = {float(getattr(s, name)[k]) for s in segs for k in layers}
+        if got != {value}:
+            raise RuntimeError(f"{where}: extracellular {name} = {sorted(got)} (only NEURON's "
+                               f"{value} in every layer is carried)")
+    return {"e": _uniform([s.extracellular.e for s in segs])}
+
+
 def _section(sec, names: dict[str, str], density: list[str]) -> dict:
     segs = list(sec)
     out: dict = {"geom": {"L": sec.L, "nseg": sec.nseg, "Ra": sec.Ra,
@@ -104,6 +120,9 @@ def _section(sec, names: dict[str, str], density: list[str]) -> dict:
             continue
         if name.endswith("_ion"):
             out["ions"][name[:-4]] = _ion(name[:-4], segs)
+            continue
+        if name == "extracellular":
+            out["mechs"][name] = _extracellular(segs, sec.name())
             continue
         suffix = "_" + name
         out["mechs"][name] = {p[:-len(suffix)] if p.endswith(suffix) else p:
