@@ -31,7 +31,7 @@ from .runconfig import RunConfig
 from .runoverlay import overlay_run_config, write_format_outputs
 from .sim import neuron_env, run_store, under_mpi
 from .sim.launch import JOB_ENV, run_job
-from .sim.mechorigin import conflicts
+from .sim.mechorigin import MechanismClashError, conflicts
 from .specs.runmap import merged_simconfig, runconfig_from_netpyne
 from .specs.unsupported import check_not_simulated
 from .specs.values import check_run_config
@@ -125,9 +125,15 @@ def _run_here(store: Path, config: RunConfig, out: Path, checked: bool, trusted:
     """``run_store`` in this process, or in a new one when a mechanism the store carries has
     a name this process loaded from other content (NEURON would use the wrong one)."""
     mods = store_mod_files(store)
-    clash = conflicts(mods) if mods and not (under_mpi() or launched()) else []
+    here = not (under_mpi() or launched())
+    clash = conflicts(mods) if mods and here else []
     if not clash:
-        return run_store(store, config, out, checked, trusted=trusted)
+        try:
+            return run_store(store, config, out, checked, trusted=trusted)
+        except MechanismClashError as exc:  # raised before anything is built or written
+            if not here:
+                raise
+            clash = [str(exc)]  # e.g. a library that would define a loaded name again
     logger.info("running %s in a new process: %s", store, "; ".join(clash))
     return _launch_mpi(store, config, 1, out, None, checked, trusted or is_trusted(mods))
 

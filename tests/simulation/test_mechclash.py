@@ -79,3 +79,21 @@ def test_partial_reload_of_identical_content_is_named():
     both = conflicts(two, "/lib/2", known={"nhpartone"})
     assert len(both) == 1 and "'nhpartone'" in both[0] and "/lib/first" in both[0]
     assert conflicts(two, known={"nhpartone", "nhparttwo"}) == []  # nothing to load: fine
+
+
+def test_library_defining_a_loaded_name_again_runs_in_new_process(tmp_path, caplog):
+    """Store A's library holds `nhclash`; store B uses the same `nhclash` text plus another
+    mechanism, so its library would define `nhclash` a second time (NEURON: "name already
+    exists"): ``nethub.simulate`` runs B in a new process (found when loading, not before)."""
+    caplog.set_level(logging.INFO, logger="nethub")
+    simulate(_net(-30.0), output=tmp_path / "a.h5")
+    net = {"popParams": {"P": {"cellType": "P", "numCells": 1}},
+           "cellParams": {"P": {"secs": {"soma": {"geom": {"L": 20, "diam": 20},
+                                                  "mechs": {"nhclash": {}, "nhextra": {}}}}}}}
+    cfg = {"duration": 15, "dt": 0.025, "recordCells": "all",
+           "recordTraces": {"V": {"sec": "soma", "loc": 0.5, "var": "v"}}}
+    b = nethub.build(net, cfg, mod_files={"leak.mod": LEAK_MOD.format(e=-30.0),
+                                          "extra.mod": "NEURON { SUFFIX nhextra }\n"})
+    res = simulate(b, output=tmp_path / "b.h5")
+    assert _v_end(res) == pytest.approx(-30.0, abs=0.01)
+    assert _child_runs(caplog) and "'nhclash'" in _child_runs(caplog)[-1]
